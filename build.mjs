@@ -1,0 +1,71 @@
+// Builds dist/signaling (the server, one ESM file) and dist/client (the chat page), with esbuild.
+// `node build.mjs [server|client]` builds one part; no argument builds both.
+import { build } from 'esbuild'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { gzipSync } from 'node:zlib'
+
+const root = new URL('.', import.meta.url).pathname
+const part = process.argv[2]
+
+export async function buildServer() {
+  await build({
+    entryPoints: [`${root}signaling/main.ts`],
+    outfile: `${root}dist/signaling/main.js`,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: true,
+    logLevel: 'warning',
+  })
+}
+
+/** simple-peer's Node-stream heritage, replaced by browser-sized stand-ins (see client/shims). */
+const SHIMS = {
+  'readable-stream': `${root}client/shims/readable-stream.ts`,
+  debug: `${root}client/shims/debug.ts`,
+  randombytes: `${root}client/shims/randombytes.ts`,
+  buffer: `${root}client/shims/buffer.ts`,
+  'queue-microtask': `${root}client/shims/queue-microtask.ts`,
+}
+
+export async function buildClient() {
+  const out = `${root}dist/client`
+  rmSync(out, { recursive: true, force: true })
+  mkdirSync(out, { recursive: true })
+  const result = await build({
+    entryPoints: { app: `${root}client/main.ts`, style: `${root}client/style.css` },
+    outdir: out,
+    entryNames: '[name]-[hash]',
+    bundle: true,
+    minify: true,
+    format: 'esm',
+    platform: 'browser',
+    target: ['chrome110', 'firefox115', 'safari16'],
+    alias: SHIMS,
+    define: { global: 'globalThis', 'process.env.NODE_DEBUG': 'false' },
+    inject: [`${root}client/shims/process.ts`],
+    sourcemap: 'linked',
+    metafile: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  })
+  const outputs = Object.keys(result.metafile.outputs).map((file) => file.replace(/^.*\//, ''))
+  const script = outputs.find((f) => /^app-.*\.js$/.test(f))
+  const style = outputs.find((f) => /^style-.*\.css$/.test(f))
+  const html = readFileSync(`${root}client/index.html`, 'utf8')
+    .replace('{{app.js}}', `/${script}`)
+    .replace('{{style.css}}', `/${style}`)
+  writeFileSync(`${out}/index.html`, html)
+  const js = readFileSync(`${out}/${script}`)
+  return { script, bytes: js.length, gzipBytes: gzipSync(js, { level: 9 }).length }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  if (part !== 'client') await buildServer()
+  if (part !== 'server' && existsSync(`${root}client/main.ts`)) {
+    const { script, bytes, gzipBytes } = await buildClient()
+    console.log(`client: ${script} ${(bytes / 1024).toFixed(1)} KB, ${(gzipBytes / 1024).toFixed(1)} KB gzipped`)
+  }
+}

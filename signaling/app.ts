@@ -1,0 +1,66 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import express from 'express'
+import type { HealthBody } from './protocol'
+import { errorHandler, notFound } from './errors'
+import { createLogger, type Logger } from './log'
+import { createSignaling, type SignalingOptions } from './router'
+import { isId } from './validate'
+
+export interface AppOptions extends Partial<SignalingOptions> {
+  secret: string
+  trustProxy?: boolean | number | string
+  /** The built chat page (dist/client). Without it the server answers with a short placeholder. */
+  staticDir?: string
+  log?: Logger
+}
+
+/** Mount point of the signaling API in the standalone server. */
+export const API_PATH = '/v1'
+
+/** Builds the whole server (API, chat page, health) without listening; `main.ts` listens. */
+export function createApp(options: AppOptions) {
+  const log = options.log ?? createLogger()
+  const signaling = createSignaling({ ...options, log })
+  const app = express()
+  app.disable('x-powered-by')
+  app.set('trust proxy', options.trustProxy ?? false)
+  app.set('etag', false)
+
+  app.get('/healthz', (_req, res) => {
+    const { rooms, peers, sessions, streams } = signaling.stats()
+    const body: HealthBody = { status: closing ? 'shutting-down' : 'ok', rooms, peers, sessions, streams }
+    res.status(closing ? 503 : 200).json(body)
+  })
+
+  app.use(API_PATH, signaling.router)
+  app.use(API_PATH, notFound)
+
+  const page = options.staticDir ? join(options.staticDir, 'index.html') : undefined
+  if (page && existsSync(page)) {
+    const sendPage: express.RequestHandler = (_req, res) => {
+      res.setHeader('Cache-Control', 'no-cache')
+      res.sendFile(page)
+    }
+    app.get('/', sendPage)
+    app.get('/r/:room', (req, res, next) => (isId(req.params.room) ? sendPage(req, res, next) : next()))
+    app.use(express.static(options.staticDir!, { index: false, maxAge: '1h' }))
+  } else {
+    app.get('/', (_req, res) => {
+      res.type('text').send('Parley signaling server. Build the chat page with `npm run build`.\n')
+    })
+  }
+
+  app.use(notFound)
+  app.use(errorHandler(log))
+
+  let closing = false
+  return {
+    app,
+    stats: signaling.stats,
+    close(): void {
+      closing = true
+      signaling.close()
+    },
+  }
+}

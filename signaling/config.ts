@@ -1,0 +1,200 @@
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import type { IceServer } from './protocol'
+import { DEFAULT_SIGNALING } from './router'
+
+/** Everything `main` needs; `createApp` takes the same object. */
+export interface Config {
+  port: number
+  host: string | undefined
+  trustProxy: boolean | number | string
+  logLevel: string
+  secret: string | undefined
+  secretFile: string
+  maxPeersPerRoom: number
+  maxStreamsPerIp: number
+  signalsPerSec: number
+  signalBurst: number
+  joinsPerSec: number
+  joinBurst: number
+  maxBodyBytes: number
+  heartbeatMs: number
+  graceMs: number
+  iceServers: IceServer[]
+}
+
+type Parse = (raw: string) => unknown
+
+interface Option {
+  key: keyof Config
+  flag: string
+  env: string
+  help: string
+  parse: Parse
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+const int =
+  (min: number, max: number): Parse =>
+  (raw) => {
+    const n = Number(raw)
+    if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new Error(`must be an integer from ${min} to ${max}`)
+    }
+    return n
+  }
+
+const positive: Parse = (raw) => {
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n <= 0) throw new Error('must be a positive number')
+  return n
+}
+
+const text: Parse = (raw) => raw
+
+const trustProxy: Parse = (raw) => {
+  if (raw === 'true') return true
+  if (raw === 'false') return false
+  if (/^\d+$/.test(raw)) return Number(raw)
+  return raw // "loopback", "10.0.0.0/8, 127.0.0.1" …: express validates it when set
+}
+
+const logLevel: Parse = (raw) => {
+  if (!LOG_LEVELS.includes(raw)) throw new Error(`must be one of ${LOG_LEVELS.join(', ')}`)
+  return raw
+}
+
+/** A JSON array of RTCIceServer objects, inline or `@path/to/file.json`. */
+export const iceServers: Parse = (raw) => {
+  let source = raw
+  if (raw.startsWith('@')) {
+    try {
+      source = readFileSync(raw.slice(1), 'utf8')
+    } catch (err) {
+      throw new Error(`cannot read ${raw.slice(1)}: ${(err as Error).message}`)
+    }
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(source)
+  } catch {
+    throw new Error('must be a JSON array of {urls, username?, credential?}')
+  }
+  const isUrl = (u: unknown) => typeof u === 'string' && /^(stun|stuns|turn|turns):/.test(u)
+  const valid =
+    Array.isArray(value) &&
+    value.every(
+      (s) =>
+        typeof s === 'object' &&
+        s !== null &&
+        (isUrl(s.urls) || (Array.isArray(s.urls) && s.urls.length > 0 && s.urls.every(isUrl))) &&
+        (s.username === undefined || typeof s.username === 'string') &&
+        (s.credential === undefined || typeof s.credential === 'string'),
+    )
+  if (!valid) throw new Error('must be a JSON array of {urls: "stun:…"|"turn:…", username?, credential?}')
+  return value
+}
+
+const OPTIONS: Option[] = [
+  { key: 'port', flag: '--port', env: 'PORT', help: 'TCP port to listen on (0 picks a free one)', parse: int(0, 65535) },
+  { key: 'host', flag: '--host', env: 'HOST', help: 'address to bind (default: all interfaces)', parse: text },
+  { key: 'trustProxy', flag: '--trust-proxy', env: 'PARLEY_TRUST_PROXY', help: 'Express "trust proxy": false, true, a hop count, or addresses like "loopback"', parse: trustProxy },
+  { key: 'logLevel', flag: '--log-level', env: 'LOG_LEVEL', help: LOG_LEVELS.join(' | '), parse: logLevel },
+  { key: 'secret', flag: '--secret', env: 'PARLEY_SECRET', help: 'secret that signs session tokens (overrides --secret-file)', parse: text },
+  { key: 'secretFile', flag: '--secret-file', env: 'PARLEY_SECRET_FILE', help: 'file holding the secret; created on first start', parse: text },
+  { key: 'maxPeersPerRoom', flag: '--max-peers-per-room', env: 'PARLEY_MAX_PEERS_PER_ROOM', help: 'people per room; more get ROOM_FULL', parse: int(2, 1000) },
+  { key: 'maxStreamsPerIp', flag: '--max-streams-per-ip', env: 'PARLEY_MAX_STREAMS_PER_IP', help: 'open event streams per client address', parse: int(1, 1_000_000) },
+  { key: 'signalsPerSec', flag: '--signals-per-sec', env: 'PARLEY_SIGNALS_PER_SEC', help: 'sustained signals per peer per second', parse: positive },
+  { key: 'signalBurst', flag: '--signal-burst', env: 'PARLEY_SIGNAL_BURST', help: 'signals a peer may send at once', parse: int(1, 1_000_000) },
+  { key: 'joinsPerSec', flag: '--joins-per-sec', env: 'PARLEY_JOINS_PER_SEC', help: 'sustained joins per client address per second', parse: positive },
+  { key: 'joinBurst', flag: '--join-burst', env: 'PARLEY_JOIN_BURST', help: 'joins an address may make at once', parse: int(1, 1_000_000) },
+  { key: 'maxBodyBytes', flag: '--max-body-bytes', env: 'PARLEY_MAX_BODY_BYTES', help: 'largest POST body', parse: int(1024, 16 * 1024 * 1024) },
+  { key: 'heartbeatMs', flag: '--heartbeat-ms', env: 'PARLEY_HEARTBEAT_MS', help: 'interval of SSE heartbeat comments', parse: int(100, 120_000) },
+  { key: 'graceMs', flag: '--grace-ms', env: 'PARLEY_GRACE_MS', help: 'how long a dropped stream keeps its peers in their rooms', parse: int(0, 600_000) },
+  { key: 'iceServers', flag: '--ice-servers', env: 'PARLEY_ICE_SERVERS', help: 'JSON array of ICE servers for clients, or @file.json', parse: iceServers },
+]
+
+export const DEFAULT_CONFIG: Config = {
+  port: 8080,
+  host: undefined,
+  trustProxy: false,
+  logLevel: 'info',
+  secret: undefined,
+  secretFile: '.parley/secret',
+  maxPeersPerRoom: DEFAULT_SIGNALING.maxPeersPerRoom,
+  maxStreamsPerIp: DEFAULT_SIGNALING.maxStreamsPerIp,
+  signalsPerSec: DEFAULT_SIGNALING.signalsPerSec,
+  signalBurst: DEFAULT_SIGNALING.signalBurst,
+  joinsPerSec: DEFAULT_SIGNALING.joinsPerSec,
+  joinBurst: DEFAULT_SIGNALING.joinBurst,
+  maxBodyBytes: DEFAULT_SIGNALING.maxBodyBytes,
+  heartbeatMs: DEFAULT_SIGNALING.heartbeatMs,
+  graceMs: DEFAULT_SIGNALING.graceMs,
+  iceServers: DEFAULT_SIGNALING.iceServers,
+}
+
+export class ConfigError extends Error {}
+
+/** Environment first, then flags (`--port 9000` or `--port=9000`); every value validated. */
+export function parseConfig(argv: string[], env: Record<string, string | undefined>): Config | 'help' {
+  const config: Config = { ...DEFAULT_CONFIG }
+  const set = (option: Option, raw: string, source: string) => {
+    try {
+      ;(config as unknown as Record<string, unknown>)[option.key] = option.parse(raw)
+    } catch (err) {
+      throw new ConfigError(`${source}: ${(err as Error).message}`)
+    }
+  }
+  for (const option of OPTIONS) {
+    const raw = env[option.env]
+    if (raw !== undefined && raw !== '') set(option, raw, option.env)
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--help' || arg === '-h') return 'help'
+    const eq = arg.indexOf('=')
+    const flag = eq === -1 ? arg : arg.slice(0, eq)
+    const option = OPTIONS.find((o) => o.flag === flag)
+    if (!option) throw new ConfigError(`unknown option ${arg} (see --help)`)
+    const raw = eq === -1 ? argv[++i] : arg.slice(eq + 1)
+    if (raw === undefined) throw new ConfigError(`${flag} needs a value`)
+    set(option, raw, flag)
+  }
+  return config
+}
+
+export function usage(): string {
+  const rows = OPTIONS.map((o) => {
+    const fallback = DEFAULT_CONFIG[o.key]
+    const shown = fallback === undefined ? '' : ` (default: ${JSON.stringify(fallback)})`
+    return `  ${`${o.flag} <value>`.padEnd(30)} ${o.env.padEnd(28)} ${o.help}${shown}`
+  })
+  return ['Usage: npm start -- [options]', '', `  ${'flag'.padEnd(30)} ${'environment'.padEnd(28)} meaning`, ...rows, '  --help, -h'].join('\n')
+}
+
+/**
+ * The configured secret, or the one in `secretFile`, created on first start. Without a stable secret a
+ * restart invalidates every session and clients re-join as new peers.
+ */
+export function resolveSecret(config: Config, warn: (message: string) => void): string {
+  if (config.secret !== undefined) {
+    if (config.secret.length < 16) throw new ConfigError('PARLEY_SECRET must be at least 16 characters')
+    return config.secret
+  }
+  try {
+    const stored = readFileSync(config.secretFile, 'utf8').trim()
+    if (stored.length >= 16) return stored
+  } catch {
+    // Missing: create it below.
+  }
+  const secret = randomBytes(32).toString('base64url')
+  try {
+    mkdirSync(dirname(config.secretFile), { recursive: true })
+    writeFileSync(config.secretFile, `${secret}\n`, { mode: 0o600 })
+  } catch (err) {
+    warn(`cannot write ${config.secretFile} (${(err as Error).message}); sessions will not survive a restart`)
+  }
+  return secret
+}

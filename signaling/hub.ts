@@ -1,0 +1,319 @@
+import { nanoid } from 'nanoid'
+import type { LeaveReason, PeerInfo, ResetReason } from './protocol'
+import { formatEvent, HEARTBEAT_FRAME } from './sse'
+
+/** Where a session's frames go while its stream is open (an HTTP response in production). */
+export interface Sink {
+  /** Returns false when the socket is backed up; the hub then drops the stream (the client resumes). */
+  write(frame: string): boolean
+  close(): void
+}
+
+export interface HubOptions {
+  maxPeersPerRoom: number
+  maxPeersPerSession: number
+  graceMs: number
+  heartbeatMs: number
+  /** How many events / bytes a session keeps for replay after a drop. */
+  replayEvents: number
+  replayBytes: number
+  /** Generates peer ids; the credentials module supplies verifiable ones. */
+  newPeerId: (session: string, room: string) => string
+  now?: () => number
+}
+
+export type JoinResult =
+  | { ok: true; peer: string; peers: PeerInfo[] }
+  | { ok: false; code: 'ROOM_FULL' | 'TOO_MANY_PEERS' | 'BAD_PEER' }
+
+export type RelayResult = { ok: true } | { ok: false; code: 'NOT_YOUR_PEER' | 'UNKNOWN_PEER' | 'NOT_IN_ROOM' }
+
+interface Peer {
+  id: string
+  room: Room
+  session: Session
+  meta: string | undefined
+}
+
+interface Room {
+  id: string
+  peers: Map<string, Peer>
+}
+
+interface Buffered {
+  seq: number
+  at: number
+  frame: string
+}
+
+interface Session {
+  id: string
+  /** Changes whenever the server creates the session afresh, so stale Last-Event-IDs are recognised. */
+  epoch: string
+  seq: number
+  buffer: Buffered[]
+  bufferBytes: number
+  /** Highest sequence number dropped from the buffer; a resume from below it has a gap. */
+  prunedThrough: number
+  peers: Map<string, Peer>
+  sink: Sink | null
+  graceTimer: ReturnType<typeof setTimeout> | null
+}
+
+// Events stay replayable a little longer than the grace period: a stream away longer than that is
+// a departed session anyway.
+const RETENTION_SLACK_MS = 5_000
+const EPOCH_CHARS = 6
+
+export type Hub = ReturnType<typeof createHub>
+
+export function createHub(options: HubOptions) {
+  const now = options.now ?? Date.now
+  const retentionMs = options.graceMs + RETENTION_SLACK_MS
+  const sessions = new Map<string, Session>()
+  const rooms = new Map<string, Room>()
+  const peers = new Map<string, Peer>()
+  let streams = 0
+  let closed = false
+
+  const heartbeat = setInterval(() => {
+    const cutoff = now() - retentionMs
+    for (const session of sessions.values()) {
+      prune(session, cutoff)
+      if (session.sink && !session.sink.write(HEARTBEAT_FRAME)) detach(session)
+    }
+  }, options.heartbeatMs)
+  heartbeat.unref()
+
+  function getOrCreateSession(id: string): Session {
+    let session = sessions.get(id)
+    if (!session) {
+      session = {
+        id,
+        epoch: nanoid(EPOCH_CHARS),
+        seq: 0,
+        buffer: [],
+        bufferBytes: 0,
+        prunedThrough: 0,
+        peers: new Map(),
+        sink: null,
+        graceTimer: null,
+      }
+      sessions.set(id, session)
+      startGrace(session)
+    }
+    return session
+  }
+
+  function prune(session: Session, cutoff: number): void {
+    const { buffer } = session
+    let drop = 0
+    while (
+      drop < buffer.length &&
+      (buffer[drop]!.at < cutoff ||
+        buffer.length - drop > options.replayEvents ||
+        session.bufferBytes > options.replayBytes)
+    ) {
+      session.bufferBytes -= buffer[drop]!.frame.length
+      session.prunedThrough = buffer[drop]!.seq
+      drop++
+    }
+    if (drop > 0) buffer.splice(0, drop)
+  }
+
+  /** Appends an event to the session's replay buffer and writes it to the open stream, if any. */
+  function emit(session: Session, type: string, json: string): void {
+    const seq = ++session.seq
+    const frame = formatEvent(type, json, `${session.epoch}-${seq}`)
+    const at = now()
+    session.buffer.push({ seq, at, frame })
+    session.bufferBytes += frame.length
+    prune(session, at - retentionMs)
+    if (session.sink && !session.sink.write(frame)) detach(session)
+  }
+
+  // Peer ids are URL-safe (validated at the boundary), so they are spliced into JSON without escaping.
+  const addressed = (to: string, rest: string) => `{"to":"${to}"${rest}`
+
+  function broadcast(room: Room, except: Peer, type: string, rest: string): void {
+    for (const peer of room.peers.values()) {
+      if (peer !== except) emit(peer.session, type, addressed(peer.id, rest))
+    }
+  }
+
+  function removePeer(peer: Peer, reason: LeaveReason): void {
+    const { room, session } = peer
+    room.peers.delete(peer.id)
+    session.peers.delete(peer.id)
+    peers.delete(peer.id)
+    broadcast(room, peer, 'peer-left', `,"peer":"${peer.id}","reason":"${reason}"}`)
+    if (room.peers.size === 0) rooms.delete(room.id)
+  }
+
+  function startGrace(session: Session): void {
+    if (session.graceTimer) return
+    session.graceTimer = setTimeout(() => expire(session), options.graceMs)
+  }
+
+  function stopGrace(session: Session): void {
+    if (session.graceTimer) clearTimeout(session.graceTimer)
+    session.graceTimer = null
+  }
+
+  /** The one teardown path for a session: its peers leave, its stream and timer go. */
+  function destroySession(session: Session, reason: LeaveReason): void {
+    if (sessions.get(session.id) !== session) return
+    sessions.delete(session.id)
+    stopGrace(session)
+    for (const peer of [...session.peers.values()]) removePeer(peer, reason)
+    const sink = session.sink
+    if (sink) {
+      session.sink = null
+      streams--
+      sink.close()
+    }
+    session.buffer = []
+  }
+
+  function expire(session: Session): void {
+    session.graceTimer = null
+    destroySession(session, 'timeout')
+  }
+
+  function detach(session: Session): void {
+    const sink = session.sink
+    if (!sink) return
+    session.sink = null
+    streams--
+    startGrace(session)
+    sink.close()
+  }
+
+  function parseLastEventId(session: Session, lastEventId: string | undefined): number | ResetReason {
+    if (lastEventId === undefined || lastEventId === '') {
+      return session.prunedThrough > 0 ? 'gap' : 0
+    }
+    const dash = lastEventId.lastIndexOf('-')
+    const seq = Number(lastEventId.slice(dash + 1))
+    if (lastEventId.slice(0, dash) !== session.epoch || !Number.isSafeInteger(seq) || seq < 0 || seq > session.seq) {
+      return 'unknown-session'
+    }
+    return seq < session.prunedThrough ? 'gap' : seq
+  }
+
+  return {
+    /** Adds a peer to a room, creating the session if the server does not know it (yet, or any more). */
+    join(sessionId: string, room: string, meta: string | undefined, reclaim?: string): JoinResult {
+      const isNew = !sessions.has(sessionId)
+      const session = getOrCreateSession(sessionId)
+      let self = reclaim === undefined ? undefined : peers.get(reclaim)
+      if (self && (self.session !== session || self.room.id !== room)) return fail(session, isNew, 'BAD_PEER')
+      if (self) {
+        // Idempotent re-join (after a `reset`): refresh the roster, tell nobody else anything.
+        self.meta = meta
+      } else {
+        let target = rooms.get(room)
+        if (session.peers.size >= options.maxPeersPerSession) return fail(session, isNew, 'TOO_MANY_PEERS')
+        if (target && target.peers.size >= options.maxPeersPerRoom) return fail(session, isNew, 'ROOM_FULL')
+        if (!target) {
+          target = { id: room, peers: new Map() }
+          rooms.set(room, target)
+        }
+        self = { id: reclaim ?? options.newPeerId(session.id, room), room: target, session, meta }
+        target.peers.set(self.id, self)
+        session.peers.set(self.id, self)
+        peers.set(self.id, self)
+        broadcast(target, self, 'peer-joined', `,"peer":${JSON.stringify(info(self))}}`)
+      }
+      const others: PeerInfo[] = []
+      for (const peer of self.room.peers.values()) if (peer !== self) others.push(info(peer))
+      emit(session, 'roster', addressed(self.id, `,"room":"${room}","peers":${JSON.stringify(others)}}`))
+      return { ok: true, peer: self.id, peers: others }
+    },
+
+    /** Relays an opaque signal payload from one of the session's peers to a peer in the same room. */
+    relay(sessionId: string, from: string, to: string, data: unknown): RelayResult {
+      const sender = peers.get(from)
+      if (!sender || sender.session.id !== sessionId) return { ok: false, code: 'NOT_YOUR_PEER' }
+      const target = peers.get(to)
+      if (!target) return { ok: false, code: 'UNKNOWN_PEER' }
+      if (target.room !== sender.room) return { ok: false, code: 'NOT_IN_ROOM' }
+      emit(target.session, 'signal', addressed(to, `,"from":"${from}","data":${JSON.stringify(data)}}`))
+      return { ok: true }
+    },
+
+    /** One peer leaves, or (without `peer`) the whole session ends. Unknown ids are a no-op. */
+    leave(sessionId: string, peer?: string): void {
+      const session = sessions.get(sessionId)
+      if (!session) return
+      if (peer === undefined) return destroySession(session, 'leave')
+      const member = session.peers.get(peer)
+      if (member) removePeer(member, 'leave')
+    },
+
+    /**
+     * Attaches a stream to the session (replacing an older one) and replays what it missed since
+     * `lastEventId`. A session the server does not know is created empty and told to `reset`.
+     */
+    connect(sessionId: string, lastEventId: string | undefined, sink: Sink): void {
+      const isNew = !sessions.has(sessionId)
+      const session = getOrCreateSession(sessionId)
+      if (session.sink) detach(session)
+      stopGrace(session)
+      session.sink = sink
+      streams++
+      const from = isNew ? 'unknown-session' : parseLastEventId(session, lastEventId)
+      if (typeof from === 'string') return emit(session, 'reset', `{"reason":"${from}"}`)
+      for (const event of session.buffer) {
+        if (event.seq > from && !sink.write(event.frame)) return detach(session)
+      }
+    },
+
+    /** The stream's connection closed: the session's peers stay for the grace period. */
+    disconnect(sessionId: string, sink: Sink): void {
+      const session = sessions.get(sessionId)
+      if (session && session.sink === sink) {
+        session.sink = null
+        streams--
+        startGrace(session)
+      }
+    },
+
+    hasPeer(sessionId: string, peer: string): boolean {
+      return peers.get(peer)?.session.id === sessionId
+    },
+
+    stats() {
+      let timers = closed ? 0 : 1
+      for (const session of sessions.values()) if (session.graceTimer) timers++
+      return { rooms: rooms.size, peers: peers.size, sessions: sessions.size, streams, timers }
+    },
+
+    /** Ends every stream and timer; peers are not told to leave, so clients resume elsewhere. */
+    close(): void {
+      if (closed) return
+      closed = true
+      clearInterval(heartbeat)
+      for (const session of sessions.values()) {
+        stopGrace(session)
+        const sink = session.sink
+        session.sink = null
+        sink?.close()
+      }
+      streams = 0
+      sessions.clear()
+      rooms.clear()
+      peers.clear()
+    },
+  }
+
+  /** A failed join leaves no trace of a session it created. */
+  function fail<C extends string>(session: Session, isNew: boolean, code: C): { ok: false; code: C } {
+    if (isNew) destroySession(session, 'leave')
+    return { ok: false, code }
+  }
+
+  function info(peer: Peer): PeerInfo {
+    return peer.meta === undefined ? { id: peer.id } : { id: peer.id, meta: peer.meta }
+  }
+}

@@ -1,0 +1,57 @@
+/** Token buckets keyed by client IP or peer id. Full buckets are forgotten, so idle keys cost nothing. */
+export function createRateLimiter(ratePerSec: number, burst: number, now: () => number = Date.now) {
+  const buckets = new Map<string, { tokens: number; at: number }>()
+
+  const refill = (bucket: { tokens: number; at: number }, t: number) => {
+    bucket.tokens = Math.min(burst, bucket.tokens + ((t - bucket.at) * ratePerSec) / 1000)
+    bucket.at = t
+  }
+
+  return {
+    /** Takes one token; returns 0 when allowed, else the milliseconds until one is available. */
+    take(key: string): number {
+      const t = now()
+      let bucket = buckets.get(key)
+      if (!bucket) buckets.set(key, (bucket = { tokens: burst, at: t }))
+      else refill(bucket, t)
+      if (bucket.tokens >= 1) {
+        bucket.tokens -= 1
+        return 0
+      }
+      return Math.ceil(((1 - bucket.tokens) * 1000) / ratePerSec)
+    },
+    /** Drops buckets that have refilled; call it on a timer. */
+    sweep(): void {
+      const t = now()
+      for (const [key, bucket] of buckets) {
+        refill(bucket, t)
+        if (bucket.tokens >= burst) buckets.delete(key)
+      }
+    },
+    get size() {
+      return buckets.size
+    },
+  }
+}
+
+/** Counts open things (streams) per key, forgetting keys that reach zero. */
+export function createCounter(max: number) {
+  const counts = new Map<string, number>()
+  return {
+    /** Returns false (and counts nothing) when `key` is at the limit. */
+    acquire(key: string): boolean {
+      const n = counts.get(key) ?? 0
+      if (n >= max) return false
+      counts.set(key, n + 1)
+      return true
+    },
+    release(key: string): void {
+      const n = (counts.get(key) ?? 0) - 1
+      if (n > 0) counts.set(key, n)
+      else counts.delete(key)
+    },
+    get size() {
+      return counts.size
+    },
+  }
+}

@@ -1,0 +1,65 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { createApp } from './app'
+import { ConfigError, parseConfig, resolveSecret, usage } from './config'
+import { createLogger } from './log'
+
+// Streams end at once on shutdown; this bounds how long slow in-flight POSTs may take.
+const SHUTDOWN_TIMEOUT_MS = 3_000
+
+function main(): void {
+  let config
+  try {
+    config = parseConfig(process.argv.slice(2), process.env)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    console.error(`parley: ${err.message}`)
+    process.exit(2)
+  }
+  if (config === 'help') {
+    console.log(usage())
+    return
+  }
+  const log = createLogger(config.logLevel)
+  let secret: string
+  try {
+    secret = resolveSecret(config, (message) => log.warn(message))
+  } catch (err) {
+    console.error(`parley: ${(err as Error).message}`)
+    process.exit(2)
+  }
+
+  const staticDir = fileURLToPath(new URL('../client', import.meta.url))
+  const parley = createApp({ ...config, secret, staticDir, log })
+  const server = createServer(parley.app)
+
+  server.on('error', (err) => {
+    console.error(`parley: cannot listen on ${config.host ?? '*'}:${config.port}: ${err.message}`)
+    process.exit(1)
+  })
+  server.listen(config.port, config.host, () => {
+    const { port } = server.address() as AddressInfo
+    const host = config.host === undefined || config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host
+    log.info({ port }, 'listening')
+    console.log(`Parley is running at http://${host.includes(':') ? `[${host}]` : host}:${port}/`)
+  })
+
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal }, 'shutting down')
+    server.close(() => process.exit(0))
+    parley.close()
+    server.closeIdleConnections()
+    setTimeout(() => {
+      server.closeAllConnections()
+      process.exit(0)
+    }, SHUTDOWN_TIMEOUT_MS).unref()
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}
+
+main()

@@ -1,0 +1,106 @@
+/**
+ * Wire types of the Parley signaling protocol (HTTP POST in, Server-Sent Events out).
+ * The browser imports this file with `import type` only, so nothing here may be a runtime value.
+ * The README's "Protocol" section documents every shape below with examples.
+ */
+
+/** A member of a room as others see it. `meta` is opaque to the server (clients encrypt it). */
+export interface PeerInfo {
+  id: string
+  meta?: string
+}
+
+/** POST /join. Send `Authorization: Bearer <token>` to add a peer to an existing session (one stream). */
+export interface JoinRequest {
+  room: string
+  /** Re-claim a peer id this session was issued earlier (after a `reset`); others see no leave/join. */
+  peer?: string
+  meta?: string
+}
+
+export interface JoinResponse {
+  session: string
+  /** Authorizes POSTs for every peer of the session. Keep it secret. */
+  token: string
+  /** Opens the session's event stream: GET /stream?key=<key>. It cannot send signals. */
+  key: string
+  peer: string
+  room: string
+  /** Everyone else in the room right now; the stream's `roster` event repeats it. */
+  peers: PeerInfo[]
+  iceServers: IceServer[]
+  heartbeatMs: number
+  graceMs: number
+}
+
+/** RTCIceServer as the server hands it out (TURN credentials are short-lived). */
+export interface IceServer {
+  urls: string | string[]
+  username?: string
+  credential?: string
+}
+
+/** POST /signal. The sender is `peer` (one of the session's peers); a `from` in the body is ignored. */
+export interface SignalRequest {
+  peer: string
+  to: string
+  data: unknown
+}
+
+/** POST /leave. `token` in the body serves `navigator.sendBeacon`, which cannot set headers. */
+export interface LeaveRequest {
+  peer?: string
+  token?: string
+}
+
+export type LeaveReason = 'leave' | 'timeout'
+
+/** Every SSE event names the session's own peer it concerns in `to` (one stream carries many peers). */
+export type ServerEvent =
+  | { type: 'roster'; data: { to: string; room: string; peers: PeerInfo[] } }
+  | { type: 'peer-joined'; data: { to: string; peer: PeerInfo } }
+  | { type: 'peer-left'; data: { to: string; peer: string; reason: LeaveReason } }
+  | { type: 'signal'; data: { to: string; from: string; data: unknown } }
+  | { type: 'reset'; data: { reason: ResetReason } }
+
+/**
+ * `reset` means the server cannot replay what the stream missed: the buffer overflowed (`gap`), or the
+ * server no longer knows the session (`unknown-session`, e.g. after a restart). Re-join every room,
+ * re-claiming your peer ids; connections already open stay valid.
+ */
+export type ResetReason = 'gap' | 'unknown-session'
+
+export type ServerEventType = ServerEvent['type']
+
+export type ErrorCode =
+  | 'BAD_JSON'
+  | 'BAD_REQUEST'
+  | 'BAD_ROOM'
+  | 'BAD_PEER'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN_ORIGIN'
+  | 'NOT_YOUR_PEER'
+  | 'UNKNOWN_PEER'
+  | 'NOT_IN_ROOM'
+  | 'ROOM_FULL'
+  | 'TOO_MANY_PEERS'
+  | 'RATE_LIMITED'
+  | 'NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'SHUTTING_DOWN'
+  | 'INTERNAL'
+
+export interface ErrorBody {
+  error: ErrorCode
+  message: string
+}
+
+export interface HealthBody {
+  status: 'ok' | 'shutting-down'
+  rooms: number
+  peers: number
+  sessions: number
+  streams: number
+}

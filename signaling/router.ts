@@ -1,0 +1,199 @@
+import express, { type Request, type Response } from 'express'
+import type { IceServer, JoinResponse } from './protocol'
+import { createCredentials } from './credentials'
+import { HttpError, errorHandler } from './errors'
+import { createHub, type Sink } from './hub'
+import { createCounter, createRateLimiter } from './limits'
+import { createLogger, type Logger } from './log'
+import { openEventStream } from './sse'
+import { bearer, parseJoin, parseLeave, parseSignal } from './validate'
+
+export interface SignalingOptions {
+  /** Signs session tokens and peer ids. Keep it stable across restarts so clients resume seamlessly. */
+  secret: string
+  maxPeersPerRoom: number
+  maxPeersPerSession: number
+  maxBodyBytes: number
+  maxStreamsPerIp: number
+  signalsPerSec: number
+  signalBurst: number
+  joinsPerSec: number
+  joinBurst: number
+  heartbeatMs: number
+  graceMs: number
+  retryMs: number
+  replayEvents: number
+  replayBytes: number
+  /** A stream whose unsent backlog exceeds this is dropped; the client resumes from its buffer. */
+  maxStreamBacklogBytes: number
+  iceServers: IceServer[]
+  log: Logger
+}
+
+export const DEFAULT_SIGNALING: Omit<SignalingOptions, 'secret'> = {
+  maxPeersPerRoom: 16,
+  maxPeersPerSession: 32,
+  maxBodyBytes: 64 * 1024,
+  maxStreamsPerIp: 32,
+  signalsPerSec: 50,
+  signalBurst: 200,
+  joinsPerSec: 2,
+  joinBurst: 30,
+  heartbeatMs: 15_000,
+  graceMs: 10_000,
+  retryMs: 1_000,
+  replayEvents: 1_024,
+  replayBytes: 1024 * 1024,
+  maxStreamBacklogBytes: 1024 * 1024,
+  iceServers: [{ urls: 'stun:stun.l.google.com:19302' }],
+  log: createLogger(),
+}
+
+const SWEEP_MS = 30_000
+
+export type Signaling = ReturnType<typeof createSignaling>
+
+/**
+ * The signaling endpoints as an Express router, to mount under any path:
+ * `app.use('/parley', createSignaling({ secret }).router)`. Call `close()` on shutdown.
+ */
+export function createSignaling(input: Partial<SignalingOptions> & { secret: string }) {
+  const options: SignalingOptions = { ...DEFAULT_SIGNALING, ...input }
+  const { log } = options
+  const credentials = createCredentials(options.secret)
+  const hub = createHub({ ...options, newPeerId: credentials.newPeer })
+  const joinLimiter = createRateLimiter(options.joinsPerSec, options.joinBurst)
+  const signalLimiter = createRateLimiter(options.signalsPerSec, options.signalBurst)
+  const streamsPerIp = createCounter(options.maxStreamsPerIp)
+  let closing = false
+
+  const sweep = setInterval(() => {
+    joinLimiter.sweep()
+    signalLimiter.sweep()
+  }, SWEEP_MS)
+  sweep.unref()
+
+  const ip = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown'
+
+  const limit = (limiter: ReturnType<typeof createRateLimiter>, key: string, what: string) => {
+    const wait = limiter.take(key)
+    if (wait > 0) throw new HttpError(429, 'RATE_LIMITED', `too many ${what}; retry later`, wait)
+  }
+
+  const session = (token: string | undefined): string => {
+    const id = token === undefined ? null : credentials.verifyToken(token)
+    if (id === null) throw new HttpError(401, 'UNAUTHORIZED', 'missing or invalid session token')
+    return id
+  }
+
+  const router = express.Router()
+
+  router.use((_req, _res, next) => {
+    next(closing ? new HttpError(503, 'SHUTTING_DOWN', 'server is shutting down; retry shortly') : undefined)
+  })
+
+  // text/plain is accepted because navigator.sendBeacon cannot send application/json without CORS.
+  const json = express.json({ limit: options.maxBodyBytes, type: ['application/json', 'text/plain'] })
+
+  router.post('/join', json, (req, res) => {
+    limit(joinLimiter, ip(req), 'joins from this address')
+    const token = bearer(req.get('authorization'))
+    const request = parseJoin(req.body)
+    const id = token === undefined ? credentials.newSession() : session(token)
+    if (request.peer !== undefined && (token === undefined || !credentials.ownsPeer(id, request.room, request.peer))) {
+      throw new HttpError(403, 'BAD_PEER', 'that peer id was not issued to this session in this room')
+    }
+    const result = hub.join(id, request.room, request.meta, request.peer)
+    if (!result.ok) {
+      const [status, message] =
+        result.code === 'ROOM_FULL'
+          ? [409, `room is full (${options.maxPeersPerRoom} peers)`]
+          : result.code === 'TOO_MANY_PEERS'
+            ? [409, `a session may hold at most ${options.maxPeersPerSession} peers`]
+            : [403, 'that peer id belongs elsewhere']
+      throw new HttpError(status, result.code, message)
+    }
+    const body: JoinResponse = {
+      session: id,
+      token: credentials.token(id),
+      key: credentials.streamKey(id),
+      peer: result.peer,
+      room: request.room,
+      peers: result.peers,
+      iceServers: options.iceServers,
+      heartbeatMs: options.heartbeatMs,
+      graceMs: options.graceMs,
+    }
+    res.json(body)
+  })
+
+  router.get('/stream', (req, res) => {
+    const key = typeof req.query.key === 'string' ? req.query.key : undefined
+    const id = key === undefined ? null : credentials.verifyStreamKey(key)
+    if (id === null) throw new HttpError(401, 'UNAUTHORIZED', 'missing or invalid stream key')
+    const address = ip(req)
+    if (!streamsPerIp.acquire(address)) {
+      throw new HttpError(429, 'RATE_LIMITED', `at most ${options.maxStreamsPerIp} streams per address`, options.retryMs)
+    }
+    const query = req.query.lastEventId
+    const lastEventId = req.get('last-event-id') ?? (typeof query === 'string' ? query : undefined)
+    // Jitter spreads the reconnects of many clients after a restart.
+    openEventStream(res, Math.round(options.retryMs * (1 + Math.random())))
+    const sink: Sink = {
+      write(frame) {
+        res.write(frame)
+        return res.writableLength <= options.maxStreamBacklogBytes
+      },
+      close: () => res.end(),
+    }
+    res.on('close', () => {
+      streamsPerIp.release(address)
+      hub.disconnect(id, sink)
+    })
+    hub.connect(id, lastEventId, sink)
+  })
+
+  router.post('/signal', json, (req, res) => {
+    const id = session(bearer(req.get('authorization')))
+    const request = parseSignal(req.body)
+    limit(signalLimiter, request.peer, 'signals from this peer')
+    const result = hub.relay(id, request.peer, request.to, request.data)
+    if (!result.ok) {
+      const [status, message] =
+        result.code === 'NOT_YOUR_PEER'
+          ? [403, `peer ${request.peer} is not joined on this session`]
+          : result.code === 'UNKNOWN_PEER'
+            ? [404, `no peer ${request.to}`]
+            : [403, `peer ${request.to} is in another room`]
+      throw new HttpError(status, result.code, message)
+    }
+    res.status(204).end()
+  })
+
+  router.post('/leave', json, (req, res) => {
+    const request = parseLeave(req.body)
+    const id = session(bearer(req.get('authorization')) ?? request.token)
+    hub.leave(id, request.peer)
+    res.status(204).end()
+  })
+
+  for (const path of ['/join', '/stream', '/signal', '/leave']) {
+    router.all(path, (req, res, next) => {
+      res.setHeader('Allow', path === '/stream' ? 'GET' : 'POST')
+      next(new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}`))
+    })
+  }
+  router.use(errorHandler(log))
+
+  return {
+    router,
+    stats: () => ({ ...hub.stats(), rateLimitKeys: joinLimiter.size + signalLimiter.size, ipsWithStreams: streamsPerIp.size }),
+    /** Stops accepting requests and ends every stream; peers keep their grace with the next server. */
+    close(): void {
+      if (closing) return
+      closing = true
+      clearInterval(sweep)
+      hub.close()
+    },
+  }
+}

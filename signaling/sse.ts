@@ -1,0 +1,32 @@
+import type { ServerResponse } from 'node:http'
+
+/** The only writer of `text/event-stream` framing in the codebase. */
+export function formatEvent(event: string, data: string, id?: string): string {
+  if (/[\r\n]/.test(event) || (id !== undefined && /[\r\n]/.test(id))) {
+    throw new Error('SSE event and id fields must not contain CR or LF')
+  }
+  let frame = id === undefined ? '' : `id: ${id}\n`
+  frame += `event: ${event}\n`
+  // A data line ends at any of CR, LF or CRLF, so each line of a multi-line payload gets its own field.
+  for (const line of data.split(/\r\n|\r|\n/)) frame += `data: ${line}\n`
+  return frame + '\n'
+}
+
+export const HEARTBEAT_FRAME = ':\n\n'
+
+/** Writes the stream's headers and first bytes; the caller writes frames after. */
+export function openEventStream(res: ServerResponse, retryMs: number): void {
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    // no-cache: every reconnect must reach the server; no-transform: compression middleware and
+    // proxies must not buffer the stream to compress it.
+    'Cache-Control': 'no-cache, no-transform',
+    // nginx buffers proxied responses unless told otherwise per response.
+    'X-Accel-Buffering': 'no',
+    Connection: 'keep-alive',
+  })
+  // Nagle would hold small frames back for up to 40 ms waiting for an ACK.
+  res.socket?.setNoDelay(true)
+  // The retry hint goes out with the headers, so proxies see the first bytes at once.
+  res.write(`retry: ${retryMs}\n\n`)
+}

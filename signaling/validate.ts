@@ -1,0 +1,75 @@
+import type { JoinRequest, LeaveRequest, SignalRequest } from './protocol'
+import { HttpError } from './errors'
+
+export const MAX_ID_CHARS = 64
+export const MAX_META_CHARS = 1024
+const ID = /^[A-Za-z0-9_-]+$/
+
+/** Room and peer ids: URL-safe, 1–64 chars (they appear in links and are spliced into JSON unescaped). */
+export function isId(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_CHARS && ID.test(value)
+}
+
+const isObject = (body: unknown): body is Record<string, unknown> =>
+  typeof body === 'object' && body !== null && !Array.isArray(body)
+
+function object(body: unknown): Record<string, unknown> {
+  if (body === undefined) {
+    throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send a JSON body with Content-Type: application/json')
+  }
+  if (!isObject(body)) throw new HttpError(400, 'BAD_REQUEST', 'body must be a JSON object')
+  return body
+}
+
+function peerField(body: Record<string, unknown>, name: string, required: boolean): string | undefined {
+  const value = body[name]
+  if (value === undefined && !required) return undefined
+  if (value === undefined) throw new HttpError(400, 'BAD_REQUEST', `missing field "${name}"`)
+  if (!isId(value)) throw new HttpError(400, 'BAD_PEER', `"${name}" must be a peer id`)
+  return value
+}
+
+export function parseJoin(input: unknown): JoinRequest {
+  const body = object(input)
+  if (body.room === undefined) throw new HttpError(400, 'BAD_REQUEST', 'missing field "room"')
+  if (!isId(body.room)) {
+    throw new HttpError(400, 'BAD_ROOM', `room must be 1-${MAX_ID_CHARS} characters of A-Z a-z 0-9 _ -`)
+  }
+  const meta = body.meta
+  if (meta !== undefined && (typeof meta !== 'string' || meta.length > MAX_META_CHARS)) {
+    throw new HttpError(400, 'BAD_REQUEST', `meta must be a string of at most ${MAX_META_CHARS} characters`)
+  }
+  const request: JoinRequest = { room: body.room }
+  const peer = peerField(body, 'peer', false)
+  if (peer !== undefined) request.peer = peer
+  if (meta !== undefined) request.meta = meta
+  return request
+}
+
+export function parseSignal(input: unknown): SignalRequest {
+  const body = object(input)
+  const peer = peerField(body, 'peer', true)!
+  const to = peerField(body, 'to', true)!
+  if (body.data === undefined || body.data === null) throw new HttpError(400, 'BAD_REQUEST', 'missing field "data"')
+  return { peer, to, data: body.data }
+}
+
+export function parseLeave(input: unknown): LeaveRequest {
+  const body = object(input)
+  const request: LeaveRequest = {}
+  const peer = peerField(body, 'peer', false)
+  if (peer !== undefined) request.peer = peer
+  if (body.token !== undefined) {
+    if (typeof body.token !== 'string') throw new HttpError(400, 'BAD_REQUEST', '"token" must be a string')
+    request.token = body.token
+  }
+  return request
+}
+
+/** `Authorization: Bearer <token>`; returns undefined when the header is absent. */
+export function bearer(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
+  if (!match) throw new HttpError(401, 'UNAUTHORIZED', 'Authorization must be "Bearer <token>"')
+  return match[1]
+}
