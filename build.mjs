@@ -24,10 +24,10 @@ export async function buildServer() {
 /** simple-peer's Node-stream heritage, replaced by browser-sized stand-ins (see client/shims). */
 const SHIMS = {
   'readable-stream': `${root}client/shims/readable-stream.ts`,
-  debug: `${root}client/shims/debug.ts`,
-  randombytes: `${root}client/shims/randombytes.ts`,
+  debug: `${root}client/shims/debug.cjs`,
+  randombytes: `${root}client/shims/randombytes.cjs`,
   buffer: `${root}client/shims/buffer.ts`,
-  'queue-microtask': `${root}client/shims/queue-microtask.ts`,
+  'queue-microtask': `${root}client/shims/queue-microtask.cjs`,
 }
 
 export async function buildClient() {

@@ -1,0 +1,262 @@
+import SimplePeer from 'simple-peer'
+import type { IceServer, PeerInfo } from '../signaling/protocol'
+import type { Emitter } from './emitter'
+import { parseEnvelope, parsePeerMessage, type ChatMessage, type Hello, type PeerMessage } from './peer-protocol'
+import type { RoomEvents } from './room'
+
+export type PeerState = 'connecting' | 'connected' | 'reconnecting' | 'failed'
+
+export interface PeerView {
+  id: string
+  name: string
+  state: PeerState
+}
+
+/** The slice of simple-peer the mesh uses; tests pass fakes with the same shape. */
+export interface PeerLike {
+  signal(data: unknown): void
+  send(data: string): void
+  destroy(): void
+  on(event: 'signal', handler: (data: unknown) => void): unknown
+  on(event: 'connect' | 'close', handler: () => void): unknown
+  on(event: 'data', handler: (data: unknown) => void): unknown
+  on(event: 'error', handler: (err: Error) => void): unknown
+}
+
+export type CreatePeer = (options: { initiator: boolean; iceServers: IceServer[] }) => PeerLike
+
+const defaultCreatePeer: CreatePeer = ({ initiator, iceServers }) =>
+  new SimplePeer({ initiator, trickle: true, config: { iceServers } }) as unknown as PeerLike
+
+// Timings of the self-healing loop: how long an attempt may take, and the retry backoff.
+const CONNECT_TIMEOUT_MS = 15_000
+const RETRY_MIN_MS = 250
+const RETRY_MAX_MS = 15_000
+const FAILURES_BEFORE_FAILED = 3
+/** Messages kept for peers that are not (yet, or not any more) connected. */
+export const OUTBOX_MESSAGES = 1_000
+const SEEN_IDS = 10_000
+
+interface Remote {
+  view: PeerView
+  /** Exactly one side of a pair initiates: the one whose peer id sorts first. */
+  initiator: boolean
+  attempt: number
+  peer: PeerLike | null
+  /** The remote's hello arrived on the current channel: messages may flow. */
+  ready: boolean
+  /** My last message seq when they arrived: they get messages after it, never my older history. */
+  baseline: number
+  /** The highest seq of theirs I have received. */
+  received: number
+  failures: number
+  timer: ReturnType<typeof setTimeout> | undefined
+}
+
+const isOffer = (signal: unknown) => (signal as { type?: unknown }).type === 'offer'
+
+interface MeshOptions {
+  self: { id: string; name: string }
+  events: Emitter<RoomEvents>
+  createPeer: CreatePeer | undefined
+  iceServers: () => IceServer[]
+  signal: (to: string, data: unknown) => void
+}
+
+/** The full mesh of one room: one connection per remote peer, each healing itself, plus the outbox. */
+export function createMesh({ self, events, createPeer = defaultCreatePeer, iceServers, signal }: MeshOptions) {
+  const remotes = new Map<string, Remote>()
+  const outbox: ChatMessage[] = []
+  const seen = new Set<string>()
+  const counters = { dropped: 0, duplicates: 0 }
+
+  const view = (r: Remote): PeerView => ({ ...r.view })
+  const lastSeq = () => outbox.at(-1)?.seq ?? 0
+
+  function setState(remote: Remote, state: PeerState) {
+    if (remote.view.state === state) return
+    remote.view.state = state
+    events.emit(state === 'connected' ? 'peer-connected' : 'peer-updated', view(remote))
+  }
+
+  function add(info: PeerInfo): void {
+    if (info.id === self.id || remotes.has(info.id)) return
+    const remote: Remote = {
+      view: { id: info.id, name: info.meta ?? '', state: 'connecting' },
+      initiator: self.id < info.id,
+      attempt: 0,
+      peer: null,
+      ready: false,
+      baseline: lastSeq(),
+      received: 0,
+      failures: 0,
+      timer: undefined,
+    }
+    remotes.set(info.id, remote)
+    events.emit('peer-joined', view(remote))
+    if (remote.initiator) startAttempt(remote)
+    else armTimeout(remote)
+  }
+
+  /** Drops the current connection (if any) without a state change; the one teardown path of a peer. */
+  function dropPeer(remote: Remote) {
+    clearTimeout(remote.timer)
+    remote.timer = undefined
+    remote.ready = false
+    const peer = remote.peer
+    remote.peer = null
+    peer?.destroy()
+  }
+
+  function remove(id: string): void {
+    const remote = remotes.get(id)
+    if (!remote) return
+    remotes.delete(id)
+    dropPeer(remote)
+    events.emit('peer-left', view(remote))
+  }
+
+  function armTimeout(remote: Remote) {
+    clearTimeout(remote.timer)
+    remote.timer = setTimeout(() => fail(remote), CONNECT_TIMEOUT_MS)
+  }
+
+  function startAttempt(remote: Remote, attempt = remote.attempt + 1) {
+    dropPeer(remote)
+    if (remote.view.state === 'connected') setState(remote, 'reconnecting')
+    remote.attempt = attempt
+    const peer = createPeer({ initiator: remote.initiator, iceServers: iceServers() })
+    remote.peer = peer
+    armTimeout(remote)
+    const current = () => remote.peer === peer && remotes.get(remote.view.id) === remote
+    peer.on('signal', (data) => current() && signal(remote.view.id, { attempt, signal: data }))
+    peer.on('connect', () => {
+      if (!current()) return
+      clearTimeout(remote.timer)
+      remote.failures = 0
+      send(remote, { type: 'hello', name: self.name, have: remote.received })
+      setState(remote, 'connected')
+    })
+    peer.on('data', (data) => current() && receive(remote, data))
+    peer.on('error', () => {}) // 'close' follows every error
+    peer.on('close', () => current() && fail(remote))
+    return peer
+  }
+
+  /** The connection failed, timed out or closed: back off, then the initiator tries again. */
+  function fail(remote: Remote) {
+    const wasConnected = remote.view.state === 'connected'
+    dropPeer(remote)
+    remote.failures++
+    setState(remote, wasConnected ? 'reconnecting' : remote.failures >= FAILURES_BEFORE_FAILED ? 'failed' : remote.view.state)
+    const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (remote.failures - 1)) * (0.5 + Math.random() / 2)
+    remote.timer = setTimeout(() => {
+      if (remote.initiator) startAttempt(remote)
+      else {
+        // Only the initiator starts attempts; ask it to, in case its own timer is further off.
+        signal(remote.view.id, { attempt: remote.attempt, restart: true })
+        armTimeout(remote)
+      }
+    }, delay)
+  }
+
+  function receiveSignal(from: string, data: unknown): void {
+    const remote = remotes.get(from)
+    const envelope = parseEnvelope(data)
+    if (!remote || !envelope) return void counters.dropped++
+    if ('restart' in envelope) {
+      if (remote.initiator && envelope.attempt >= remote.attempt && remote.view.state !== 'connected') startAttempt(remote)
+      return
+    }
+    if (remote.initiator) {
+      if (envelope.attempt === remote.attempt) remote.peer?.signal(envelope.signal)
+    } else if (envelope.attempt > remote.attempt || (envelope.attempt === remote.attempt && !remote.peer && isOffer(envelope.signal))) {
+      startAttempt(remote, envelope.attempt).signal(envelope.signal)
+    } else if (envelope.attempt === remote.attempt) {
+      remote.peer?.signal(envelope.signal)
+    }
+  }
+
+  function send(remote: Remote, message: PeerMessage) {
+    try {
+      remote.peer?.send(JSON.stringify(message))
+    } catch {
+      // The channel is closing; its 'close' follows, and the hello of the next one resumes the outbox.
+    }
+  }
+
+  function receive(remote: Remote, raw: unknown) {
+    const message = parsePeerMessage(raw, remote.view.id)
+    if (!message) return void counters.dropped++
+    if (message.type === 'hello') return greet(remote, message)
+    if (message.type === 'name') {
+      if (message.name && message.name !== remote.view.name) {
+        remote.view.name = message.name
+        events.emit('peer-updated', view(remote))
+      }
+      return
+    }
+    if (seen.has(message.id) || message.seq <= remote.received) return void counters.duplicates++
+    remote.received = message.seq
+    remember(message.id)
+    if (message.name && message.name !== remote.view.name) {
+      remote.view.name = message.name
+      events.emit('peer-updated', view(remote))
+    }
+    events.emit('message', message)
+  }
+
+  /** Their hello says what they have of mine: send the rest of the outbox, then go live. */
+  function greet(remote: Remote, hello: Hello) {
+    if (hello.name && hello.name !== remote.view.name) {
+      remote.view.name = hello.name
+      events.emit('peer-updated', view(remote))
+    }
+    const from = Math.max(hello.have, remote.baseline)
+    for (const message of outbox) if (message.seq > from) send(remote, message)
+    remote.ready = true
+  }
+
+  function remember(id: string) {
+    seen.add(id)
+    if (seen.size > SEEN_IDS) seen.delete(seen.values().next().value!)
+  }
+
+  return {
+    add,
+    remove,
+    receiveSignal,
+
+    /** A roster is the truth about who is in the room; `optimistic` ones (from a join reply) only add. */
+    reconcile(peers: PeerInfo[], optimistic = false): void {
+      const ids = new Set(peers.map((p) => p.id))
+      if (!optimistic) for (const id of [...remotes.keys()]) if (!ids.has(id)) remove(id)
+      for (const info of peers) add(info)
+    },
+
+    broadcast(message: ChatMessage): void {
+      outbox.push(message)
+      if (outbox.length > OUTBOX_MESSAGES) outbox.shift()
+      remember(message.id)
+      for (const remote of remotes.values()) if (remote.ready) send(remote, message)
+    },
+
+    announceName(): void {
+      for (const remote of remotes.values()) if (remote.ready) send(remote, { type: 'name', name: self.name })
+    },
+
+    views: (): PeerView[] => [...remotes.values()].map(view),
+
+    /** Closes every connection quietly (leaving, or re-joining with a new identity). */
+    reset(): void {
+      for (const remote of remotes.values()) dropPeer(remote)
+      remotes.clear()
+    },
+
+    stats: () => ({
+      ...counters,
+      connections: [...remotes.values()].filter((r) => r.peer).length,
+      outbox: outbox.length,
+    }),
+  }
+}

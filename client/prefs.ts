@@ -1,0 +1,22 @@
+import { cleanName } from './peer-protocol'
+
+const NAME_KEY = 'parley:name'
+
+/** The person's display name, remembered across visits (storage may be disabled: then per page). */
+export function loadName(): string {
+  try {
+    const stored = cleanName(localStorage.getItem(NAME_KEY) ?? '')
+    if (stored) return stored
+  } catch {
+    // Storage blocked: fall through to a fresh name.
+  }
+  return `Guest ${Math.floor(100 + Math.random() * 900)}`
+}
+
+export function saveName(name: string): void {
+  try {
+    localStorage.setItem(NAME_KEY, name)
+  } catch {
+    // Storage blocked: the name lasts as long as the page.
+  }
+}

@@ -1,0 +1,162 @@
+import { nanoid } from 'nanoid'
+import type { IceServer } from '../signaling/protocol'
+import { createEmitter } from './emitter'
+import { createMesh, type CreatePeer, type PeerView } from './mesh'
+import { cleanName, type ChatMessage } from './peer-protocol'
+import { createSignaling, type MembershipHandlers, type Signaling, type SignalingStatus } from './signaling'
+
+export type { ChatMessage } from './peer-protocol'
+export type { PeerView, PeerState, CreatePeer } from './mesh'
+
+export type RoomStatus = 'joining' | 'online' | 'reconnecting' | 'closed'
+
+export type RoomEvents = {
+  'peer-joined': PeerView
+  'peer-connected': PeerView
+  /** Name or connection state changed. */
+  'peer-updated': PeerView
+  'peer-left': PeerView
+  /** A chat message from someone else (your own are returned by `send`). */
+  message: ChatMessage
+  status: RoomStatus
+  error: Error
+}
+
+export interface JoinOptions {
+  room: string
+  name: string
+  /** Base URL of the signaling API. Default: `/v1` on the page's origin. */
+  server?: string
+  /** Share a signaling connection between rooms (and tabs); created per room when omitted. */
+  signaling?: Signaling
+  /** Replaces simple-peer (tests inject fakes). */
+  createPeer?: CreatePeer
+}
+
+export interface Room {
+  readonly id: string
+  /** This person's server-issued peer id ('' until joined). */
+  readonly self: { id: string; name: string }
+  readonly status: RoomStatus
+  /** Everyone else in the room, with their connection state. */
+  readonly peers: PeerView[]
+  send(text: string): ChatMessage | null
+  setName(name: string): void
+  leave(): void
+  on: ReturnType<typeof createEmitter<RoomEvents>>['on']
+  off: ReturnType<typeof createEmitter<RoomEvents>>['off']
+  /** Counters for diagnostics and tests. */
+  stats(): { dropped: number; duplicates: number; connections: number; outbox: number }
+}
+
+const roomStatus = (s: SignalingStatus): RoomStatus => (s === 'online' ? 'online' : s === 'offline' ? 'reconnecting' : 'joining')
+
+/** Joins a room: a full mesh of data channels to everyone in it, introduced by the signaling server. */
+export function joinRoom(options: JoinOptions): Room {
+  const events = createEmitter<RoomEvents>()
+  const ownsSignaling = !options.signaling
+  const signaling = options.signaling ?? createSignaling(options.server)
+  const self = { id: '', name: cleanName(options.name) }
+  let status: RoomStatus = 'joining'
+  let iceServers: IceServer[] = []
+  let seq = 0
+  let left = false
+
+  const mesh = createMesh({
+    self,
+    events,
+    createPeer: options.createPeer,
+    iceServers: () => iceServers,
+    signal: (to, data) => signaling.signal(self.id, to, data),
+  })
+
+  const setStatus = (next: RoomStatus) => {
+    if (status === next || status === 'closed') return
+    status = next
+    events.emit('status', next)
+  }
+
+  const offs = [
+    signaling.on('status', (s) => self.id && setStatus(roomStatus(s))),
+    signaling.on('error', (err) => events.emit('error', err)),
+  ]
+
+  const handlers: MembershipHandlers = {
+    joined(membership) {
+      self.id = membership.peer
+      iceServers = membership.iceServers
+      setStatus(signaling.status === 'offline' ? 'reconnecting' : 'online')
+      mesh.reconcile(membership.peers, true)
+    },
+    event(event) {
+      if (left) return
+      if (event.type === 'roster') mesh.reconcile(event.peers)
+      else if (event.type === 'peer-joined') mesh.add(event.peer)
+      else if (event.type === 'peer-left') mesh.remove(event.peer)
+      else mesh.receiveSignal(event.from, event.data)
+    },
+    lost: () => void enter(),
+  }
+
+  async function enter() {
+    self.id = ''
+    mesh.reset()
+    setStatus('joining')
+    try {
+      const joined = await signaling.join(options.room, self.name, handlers)
+      if (left) signaling.leave(joined.peer)
+    } catch (err) {
+      events.emit('error', err as Error)
+      teardown()
+    }
+  }
+
+  function teardown() {
+    if (left) return
+    left = true
+    for (const off of offs) off()
+    mesh.reset()
+    if (self.id) signaling.leave(self.id)
+    if (ownsSignaling) signaling.close()
+    setStatus('closed')
+    status = 'closed'
+    events.clear()
+  }
+
+  void enter()
+
+  return {
+    id: options.room,
+    self,
+    get status() {
+      return status
+    },
+    get peers() {
+      return mesh.views()
+    },
+    send(text) {
+      if (left || !self.id || text.trim() === '') return null
+      const message: ChatMessage = {
+        type: 'chat',
+        id: nanoid(),
+        from: self.id,
+        name: self.name,
+        text,
+        time: Date.now(),
+        seq: ++seq,
+      }
+      mesh.broadcast(message)
+      return message
+    },
+    setName(name) {
+      const clean = cleanName(name)
+      if (!clean || clean === self.name) return
+      self.name = clean
+      mesh.announceName()
+    },
+    leave: teardown,
+    on: events.on,
+    off: events.off,
+    stats: mesh.stats,
+  }
+}

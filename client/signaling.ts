@@ -1,0 +1,308 @@
+import type { ErrorBody, IceServer, JoinResponse, LeaveReason, PeerInfo, ResetReason } from '../signaling/protocol'
+import { createEmitter, type Emitter } from './emitter'
+
+export type SignalingStatus = 'connecting' | 'online' | 'offline'
+
+/** What one membership (one peer in one room) hears from the server. */
+export type MembershipEvent =
+  | { type: 'roster'; room: string; peers: PeerInfo[] }
+  | { type: 'peer-joined'; peer: PeerInfo }
+  | { type: 'peer-left'; peer: string; reason: LeaveReason }
+  | { type: 'signal'; from: string; data: unknown }
+
+export interface Membership {
+  peer: string
+  peers: PeerInfo[]
+  iceServers: IceServer[]
+}
+
+export interface MembershipHandlers {
+  /** Called once, before any event of the membership is delivered. */
+  joined(membership: Membership): void
+  event(event: MembershipEvent): void
+  /** The server no longer accepts this membership (its secret changed): join afresh. */
+  lost(): void
+}
+
+export type SignalingEvents = {
+  status: SignalingStatus
+  error: Error
+}
+
+/** How a room reaches the signaling server: one per page, or shared by tabs (see shared.ts). */
+export interface Signaling extends Pick<Emitter<SignalingEvents>, 'on' | 'off'> {
+  readonly status: SignalingStatus
+  join(room: string, meta: string | undefined, handlers: MembershipHandlers): Promise<Membership>
+  /** Queued per target and retried; delivered in order, dropped only when the target is gone. */
+  signal(from: string, to: string, data: unknown): void
+  leave(peer: string): void
+  close(): void
+}
+
+export class SignalingError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 0,
+  ) {
+    super(message)
+  }
+}
+
+const EVENT_TYPES = ['roster', 'peer-joined', 'peer-left', 'signal', 'reset'] as const
+const FAILURES_BEFORE_BACKOFF = 3
+const EARLY_EVENTS = 256
+const BACKOFF_MIN_MS = 500
+const BACKOFF_MAX_MS = 10_000
+// A signal this old is worthless: the connection attempt it belongs to has timed out.
+const SIGNAL_TTL_MS = 30_000
+
+const backoff = (attempt: number) =>
+  Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt) * (0.5 + Math.random() / 2)
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+const isPeerInfo = (v: unknown): v is PeerInfo =>
+  isObject(v) && typeof v.id === 'string' && (v.meta === undefined || typeof v.meta === 'string')
+
+export type ServerMessage = { to: string; event: MembershipEvent } | { reset: ResetReason }
+
+/** Parses one SSE event; null when the server (or something in between) sent nonsense. */
+export function parseServerEvent(type: string, raw: string): ServerMessage | null {
+  let data: unknown
+  try {
+    data = JSON.parse(raw)
+  } catch {
+    return null
+  }
+  if (!isObject(data)) return null
+  if (type === 'reset') {
+    return data.reason === 'gap' || data.reason === 'unknown-session' ? { reset: data.reason } : null
+  }
+  const to = data.to
+  if (typeof to !== 'string') return null
+  switch (type) {
+    case 'roster':
+      return typeof data.room === 'string' && Array.isArray(data.peers) && data.peers.every(isPeerInfo)
+        ? { to, event: { type, room: data.room, peers: data.peers } }
+        : null
+    case 'peer-joined':
+      return isPeerInfo(data.peer) ? { to, event: { type, peer: data.peer } } : null
+    case 'peer-left':
+      return typeof data.peer === 'string' && (data.reason === 'leave' || data.reason === 'timeout')
+        ? { to, event: { type, peer: data.peer, reason: data.reason } }
+        : null
+    case 'signal':
+      return typeof data.from === 'string' && data.data !== undefined
+        ? { to, event: { type, from: data.from, data: data.data } }
+        : null
+    default:
+      return null
+  }
+}
+
+/** The signaling client of one page: one session, one EventSource, any number of rooms. */
+export function createSignaling(server = '/v1'): Signaling {
+  const events = createEmitter<SignalingEvents>()
+  const memberships = new Map<string, { room: string; meta: string | undefined; handlers: MembershipHandlers }>()
+  // Events can outrun the join reply that names their peer (the stream is shared): hold them briefly.
+  const early = new Map<string, MembershipEvent[]>()
+  const queues = new Map<string, Array<{ from: string; to: string; data: unknown; at: number }>>()
+  let token: string | undefined
+  let key: string | undefined
+  let stream: EventSource | undefined
+  let lastEventId = ''
+  let failures = 0
+  let reopenTimer: ReturnType<typeof setTimeout> | undefined
+  let status: SignalingStatus = 'connecting'
+  let closed = false
+  // Joins run one at a time: the first creates the session the others attach to.
+  let joining: Promise<unknown> = Promise.resolve()
+
+  const setStatus = (next: SignalingStatus) => {
+    if (next === status) return
+    status = next
+    events.emit('status', next)
+  }
+
+  async function post(path: string, body: unknown): Promise<Response> {
+    return fetch(`${server}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    })
+  }
+
+  async function failure(res: Response): Promise<SignalingError> {
+    const body = (await res.json().catch(() => null)) as Partial<ErrorBody> | null
+    return new SignalingError(body?.error ?? 'HTTP_ERROR', body?.message ?? `HTTP ${res.status}`, res.status)
+  }
+
+  const retryAfter = (res: Response, attempt: number) =>
+    Math.max(Number(res.headers.get('retry-after')) * 1000 || 0, backoff(attempt))
+
+  /** POST /join, retried through outages and rate limits; permanent refusals throw. */
+  async function postJoin(room: string, meta: string | undefined, peer?: string): Promise<JoinResponse> {
+    for (let attempt = 0; ; attempt++) {
+      if (closed) throw new SignalingError('CLOSED', 'signaling closed')
+      let res: Response | undefined
+      try {
+        res = await post('/join', { room, ...(meta === undefined ? {} : { meta }), ...(peer ? { peer } : {}) })
+      } catch {
+        setStatus('offline')
+      }
+      if (res?.ok) return (await res.json()) as JoinResponse
+      if (res && res.status !== 429 && res.status < 500) throw await failure(res)
+      await sleep(res ? retryAfter(res, attempt) : backoff(attempt))
+    }
+  }
+
+  function adopt(joined: JoinResponse) {
+    const fresh = key !== joined.key
+    token = joined.token
+    key = joined.key
+    if (fresh || !stream) openStream(fresh)
+  }
+
+  function openStream(fresh: boolean) {
+    clearTimeout(reopenTimer)
+    stream?.close()
+    if (fresh) lastEventId = ''
+    const resume = lastEventId ? `&lastEventId=${encodeURIComponent(lastEventId)}` : ''
+    const source = new EventSource(`${server}/stream?key=${encodeURIComponent(key!)}${resume}`)
+    stream = source
+    source.onopen = () => {
+      failures = 0
+      setStatus('online')
+    }
+    source.onerror = () => {
+      if (stream !== source) return
+      setStatus('offline')
+      // The browser retries by itself (sending Last-Event-ID) unless the stream is CLOSED; after a few
+      // failed tries we take over with exponential backoff so a down server is not hammered.
+      if (source.readyState === EventSource.CLOSED || ++failures >= FAILURES_BEFORE_BACKOFF) {
+        source.close()
+        reopenTimer = setTimeout(() => openStream(false), backoff(failures))
+      }
+    }
+    for (const type of EVENT_TYPES) {
+      source.addEventListener(type, (event) => {
+        if (stream !== source) return
+        const message = event as MessageEvent<string>
+        if (message.lastEventId) lastEventId = message.lastEventId
+        const parsed = parseServerEvent(type, message.data)
+        if (!parsed) return events.emit('error', new SignalingError('BAD_EVENT', `malformed ${type} event`))
+        if ('reset' in parsed) return void recover(parsed.reset)
+        const member = memberships.get(parsed.to)
+        if (member) return member.handlers.event(parsed.event)
+        const held = early.get(parsed.to) ?? []
+        if (held.length < EARLY_EVENTS) early.set(parsed.to, [...held, parsed.event])
+      })
+    }
+  }
+
+  /** After a `reset`, re-claim every peer id; if the server no longer accepts our token, start over. */
+  async function recover(_reason: ResetReason) {
+    const run = joining.then(async () => {
+      for (const [peer, { room, meta, handlers }] of memberships) {
+        try {
+          await postJoin(room, meta, peer)
+        } catch (err) {
+          if (err instanceof SignalingError && (err.status === 401 || err.code === 'BAD_PEER')) {
+            const lost = [...memberships.values()]
+            memberships.clear()
+            token = key = undefined
+            stream?.close()
+            stream = undefined
+            for (const member of lost) member.handlers.lost()
+            return
+          }
+          memberships.delete(peer)
+          handlers.lost()
+        }
+      }
+    })
+    joining = run.catch(() => {})
+    await run
+  }
+
+  async function pump(queueKey: string) {
+    const queue = queues.get(queueKey)!
+    for (let attempt = 0; queue.length > 0 && !closed; ) {
+      const item = queue[0]!
+      if (!memberships.has(item.from) || Date.now() - item.at > SIGNAL_TTL_MS) {
+        queue.shift()
+        continue
+      }
+      let res: Response | undefined
+      try {
+        res = await post('/signal', { peer: item.from, to: item.to, data: item.data })
+      } catch {
+        // Network failure: the stream's error handler reports the outage; keep the signal.
+      }
+      if (res && (res.ok || (res.status < 500 && res.status !== 429 && res.status !== 401 && res.status !== 403))) {
+        queue.shift() // delivered, or the target is gone (404): either way this signal is done
+        attempt = 0
+      } else if (res?.status === 403 && (await failure(res)).code === 'NOT_IN_ROOM') {
+        queue.shift()
+      } else {
+        await sleep(res ? retryAfter(res, attempt++) : backoff(attempt++))
+      }
+    }
+    queues.delete(queueKey)
+  }
+
+  addEventListener('online', () => {
+    if (!closed && key && status === 'offline') openStream(false)
+  })
+
+  return {
+    on: events.on,
+    off: events.off,
+    get status() {
+      return status
+    },
+
+    join(room, meta, handlers) {
+      const run = joining.then(async () => {
+        const joined = await postJoin(room, meta)
+        const membership = { peer: joined.peer, peers: joined.peers, iceServers: joined.iceServers }
+        memberships.set(joined.peer, { room, meta, handlers })
+        handlers.joined(membership)
+        for (const event of early.get(joined.peer) ?? []) handlers.event(event)
+        early.clear()
+        adopt(joined)
+        return membership
+      })
+      joining = run.catch(() => {})
+      return run
+    },
+
+    signal(from, to, data) {
+      const queueKey = `${from} ${to}`
+      const queue = queues.get(queueKey)
+      const item = { from, to, data, at: Date.now() }
+      if (queue) return void queue.push(item)
+      queues.set(queueKey, [item])
+      void pump(queueKey)
+    },
+
+    leave(peer) {
+      early.delete(peer)
+      if (!memberships.delete(peer) || !token) return
+      const body = JSON.stringify(memberships.size === 0 ? { token } : { token, peer })
+      // sendBeacon survives page unload; text/plain keeps it a simple (no preflight) request.
+      if (!navigator.sendBeacon?.(`${server}/leave`, body)) void post('/leave', { peer }).catch(() => {})
+      if (memberships.size === 0) this.close()
+    },
+
+    close() {
+      closed = true
+      clearTimeout(reopenTimer)
+      stream?.close()
+      stream = undefined
+      queues.clear()
+      events.clear()
+    },
+  }
+}

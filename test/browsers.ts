@@ -1,0 +1,149 @@
+import { existsSync } from 'node:fs'
+import puppeteer, { type Browser, type Page } from 'puppeteer'
+
+/** Flags for Chromium as root on a machine without internet (see README "Development and tests"). */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+  '--disable-default-apps',
+  '--mute-audio',
+  // Real host candidates instead of mDNS .local names, which need a resolver these machines lack.
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
+]
+
+const SYSTEM_BROWSERS = [
+  '/usr/lib/chromium/chromium', // Debian's real binary (the /usr/bin wrapper adds flags and noise)
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+  '/usr/bin/google-chrome-stable',
+]
+
+/** PUPPETEER_EXECUTABLE_PATH, then a system Chromium/Chrome, then puppeteer's own download. */
+export function findBrowser(): string {
+  const fromEnv = process.env.PUPPETEER_EXECUTABLE_PATH
+  if (fromEnv) {
+    if (!existsSync(fromEnv)) throw new Error(`PUPPETEER_EXECUTABLE_PATH=${fromEnv} does not exist`)
+    return fromEnv
+  }
+  const system = SYSTEM_BROWSERS.find((path) => existsSync(path))
+  if (system) return system
+  try {
+    const own = puppeteer.executablePath()
+    if (existsSync(own)) return own
+  } catch {
+    // No download either.
+  }
+  throw new Error(
+    'No Chromium found. Install one (Debian: apt-get install -y chromium) or set PUPPETEER_EXECUTABLE_PATH.',
+  )
+}
+
+export interface Person {
+  browser: Browser
+  page: Page
+  /** Console errors and uncaught exceptions seen on the page. */
+  errors: string[]
+}
+
+/** One separate Chromium process per person, launched in parallel. */
+export async function launchPeople(count: number): Promise<Person[]> {
+  const executablePath = findBrowser()
+  const launched = await Promise.allSettled(
+    // Puppeteer mutates the args array it is given: each launch gets its own copy.
+    Array.from({ length: count }, () => puppeteer.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS] })),
+  )
+  const browsers = launched.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
+  const failed = launched.find((r) => r.status === 'rejected')
+  if (failed) {
+    await Promise.all(browsers.map((b) => b.close().catch(() => {})))
+    throw (failed as PromiseRejectedResult).reason
+  }
+  return Promise.all(
+    browsers.map(async (browser) => {
+      const [page] = await browser.pages()
+      const person: Person = { browser, page: page ?? (await browser.newPage()), errors: [] }
+      watch(person.page, person.errors)
+      return person
+    }),
+  )
+}
+
+export function watch(page: Page, errors: string[]): void {
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text())
+  })
+  page.on('pageerror', (error) => errors.push(String(error)))
+}
+
+export async function closeAll(people: Array<{ browser: Browser }>): Promise<void> {
+  await Promise.all(people.map((p) => p.browser.close().catch(() => {})))
+}
+
+// Background pages throttle requestAnimationFrame, puppeteer's default polling: poll on a timer.
+const POLL = { polling: 50 } as const
+
+/** Types into the Message box and presses Send. */
+export async function say(page: Page, text: string): Promise<void> {
+  await page.locator('::-p-aria(Message[role="textbox"])').fill(text)
+  await page.locator('::-p-aria(Send[role="button"])').click()
+}
+
+/** Message texts in the Messages log, oldest first (`mine` marks the person's own). */
+export async function messages(page: Page): Promise<Array<{ who: string; text: string; mine: boolean }>> {
+  return page.$$eval('[role="log"][aria-label="Messages"] .message', (entries) =>
+    entries.map((e) => ({
+      who: e.querySelector('.who')?.textContent ?? '',
+      text: e.querySelector('.text')?.textContent ?? '',
+      mine: e.classList.contains('mine'),
+    })),
+  )
+}
+
+export async function waitForMessage(page: Page, text: string, timeout = 15_000): Promise<void> {
+  await page.waitForFunction(
+    (t) =>
+      [...document.querySelectorAll('[role="log"][aria-label="Messages"] .message .text')].some(
+        (e) => e.textContent === t,
+      ),
+    { ...POLL, timeout },
+    text,
+  )
+}
+
+/** People list entries as "name: state". */
+export async function peopleList(page: Page): Promise<string[]> {
+  return page.$$eval('ul[aria-label="People"] li', (rows) =>
+    rows.map((r) => `${r.querySelector('.person-name')?.textContent}: ${r.getAttribute('data-state')}`),
+  )
+}
+
+/** Waits until the People list shows exactly `count` people, all connected. */
+export async function waitForConnected(page: Page, count: number, timeout = 30_000): Promise<void> {
+  await page.waitForFunction(
+    (n) => {
+      const rows = [...document.querySelectorAll('ul[aria-label="People"] li')]
+      return rows.length === n && rows.every((r) => r.getAttribute('data-state') === 'connected')
+    },
+    { ...POLL, timeout },
+    count,
+  )
+}
+
+export async function waitForPeopleCount(page: Page, count: number, timeout = 30_000): Promise<void> {
+  await page.waitForFunction(
+    (n) => document.querySelectorAll('ul[aria-label="People"] li').length === n,
+    { ...POLL, timeout },
+    count,
+  )
+}
+
+export async function setName(page: Page, name: string): Promise<void> {
+  const box = page.locator('::-p-aria(Your name[role="textbox"])')
+  await box.fill(name)
+  await page.keyboard.press('Tab') // commit (change event)
+}
