@@ -1,7 +1,7 @@
 import SimplePeer from 'simple-peer'
 import type { IceServer, PeerInfo } from '../signaling/protocol'
 import type { Emitter } from './emitter'
-import { parseEnvelope, parsePeerMessage, type ChatMessage, type Hello, type PeerMessage } from './peer-protocol'
+import { cleanName, parseEnvelope, parsePeerMessage, type ChatMessage, type Hello, type PeerMessage } from './peer-protocol'
 import type { RoomEvents } from './room'
 
 export type PeerState = 'connecting' | 'connected' | 'reconnecting' | 'failed'
@@ -82,7 +82,7 @@ export function createMesh({ self, events, createPeer = defaultCreatePeer, iceSe
   function add(info: PeerInfo): void {
     if (info.id === self.id || remotes.has(info.id)) return
     const remote: Remote = {
-      view: { id: info.id, name: info.meta ?? '', state: 'connecting' },
+      view: { id: info.id, name: cleanName(info.meta ?? ''), state: 'connecting' },
       initiator: self.id < info.id,
       attempt: 0,
       peer: null,
@@ -242,7 +242,10 @@ export function createMesh({ self, events, createPeer = defaultCreatePeer, iceSe
     },
 
     announceName(): void {
-      for (const remote of remotes.values()) if (remote.ready) send(remote, { type: 'name', name: self.name })
+      // Every open channel, ready or not: a hello sent before the rename carried the old name.
+      for (const remote of remotes.values()) {
+        if (remote.view.state === 'connected') send(remote, { type: 'name', name: self.name })
+      }
     },
 
     views: (): PeerView[] => [...remotes.values()].map(view),

@@ -48,7 +48,9 @@ const isShortText = (v: unknown, max: number): v is string => typeof v === 'stri
 /** Names are shown to people: trimmed, single-line, bounded. */
 export function cleanName(value: string): string {
   // eslint-disable-next-line no-control-regex
-  return value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').trim().slice(0, MAX_NAME_CHARS)
+  const single = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').trim()
+  // Cut by code points so an emoji is never split, then trim what the cut exposed.
+  return Array.from(single).slice(0, MAX_NAME_CHARS).join('').trim()
 }
 
 /** Parses one data-channel message from `from`; null for anything malformed, oversized or forged. */

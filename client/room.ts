@@ -2,7 +2,7 @@ import { nanoid } from 'nanoid'
 import type { IceServer } from '../signaling/protocol'
 import { createEmitter } from './emitter'
 import { createMesh, type CreatePeer, type PeerView } from './mesh'
-import { cleanName, type ChatMessage } from './peer-protocol'
+import { cleanName, MAX_TEXT_CHARS, type ChatMessage } from './peer-protocol'
 import { createSignaling, type MembershipHandlers, type Signaling, type SignalingStatus } from './signaling'
 
 export type { ChatMessage } from './peer-protocol'
@@ -40,6 +40,7 @@ export interface Room {
   readonly status: RoomStatus
   /** Everyone else in the room, with their connection state. */
   readonly peers: PeerView[]
+  /** Sends to everyone; null (nothing sent) when empty, too long, or not joined yet. */
   send(text: string): ChatMessage | null
   setName(name: string): void
   leave(): void
@@ -83,6 +84,7 @@ export function joinRoom(options: JoinOptions): Room {
 
   const handlers: MembershipHandlers = {
     joined(membership) {
+      if (left) return
       self.id = membership.peer
       iceServers = membership.iceServers
       setStatus(signaling.status === 'offline' ? 'reconnecting' : 'online')
@@ -135,7 +137,7 @@ export function joinRoom(options: JoinOptions): Room {
       return mesh.views()
     },
     send(text) {
-      if (left || !self.id || text.trim() === '') return null
+      if (left || !self.id || text.trim() === '' || text.length > MAX_TEXT_CHARS) return null
       const message: ChatMessage = {
         type: 'chat',
         id: nanoid(),

@@ -52,6 +52,7 @@ export class SignalingError extends Error {
 const EVENT_TYPES = ['roster', 'peer-joined', 'peer-left', 'signal', 'reset'] as const
 const FAILURES_BEFORE_BACKOFF = 3
 const EARLY_EVENTS = 256
+const MAX_BATCH = 64
 const BACKOFF_MIN_MS = 500
 const BACKOFF_MAX_MS = 10_000
 // A signal this old is worthless: the connection attempt it belongs to has timed out.
@@ -107,7 +108,9 @@ export function createSignaling(server = '/v1'): Signaling {
   const memberships = new Map<string, { room: string; meta: string | undefined; handlers: MembershipHandlers }>()
   // Events can outrun the join reply that names their peer (the stream is shared): hold them briefly.
   const early = new Map<string, MembershipEvent[]>()
-  const queues = new Map<string, Array<{ from: string; to: string; data: unknown; at: number }>>()
+  // One outgoing queue per sending peer, at most one POST in flight: whatever queues up meanwhile
+  // leaves as one batch, in order.
+  const queues = new Map<string, Array<{ to: string; data: unknown; at: number }>>()
   let token: string | undefined
   let key: string | undefined
   let stream: EventSource | undefined
@@ -226,30 +229,36 @@ export function createSignaling(server = '/v1'): Signaling {
     await run
   }
 
-  async function pump(queueKey: string) {
-    const queue = queues.get(queueKey)!
+  async function pump(from: string) {
+    const queue = queues.get(from)!
     for (let attempt = 0; queue.length > 0 && !closed; ) {
-      const item = queue[0]!
-      if (!memberships.has(item.from) || Date.now() - item.at > SIGNAL_TTL_MS) {
-        queue.shift()
-        continue
-      }
+      if (!memberships.has(from)) break
+      while (queue.length > 0 && Date.now() - queue[0]!.at > SIGNAL_TTL_MS) queue.shift()
+      const batch = queue.slice(0, MAX_BATCH)
+      if (batch.length === 0) break
       let res: Response | undefined
       try {
-        res = await post('/signal', { peer: item.from, to: item.to, data: item.data })
+        res = await post(
+          '/signal',
+          batch.length === 1
+            ? { peer: from, to: batch[0]!.to, data: batch[0]!.data }
+            : { peer: from, batch: batch.map(({ to, data }) => ({ to, data })) },
+        )
       } catch {
-        // Network failure: the stream's error handler reports the outage; keep the signal.
+        // Network failure: the stream's error handler reports the outage; keep the signals.
       }
-      if (res && (res.ok || (res.status < 500 && res.status !== 429 && res.status !== 401 && res.status !== 403))) {
-        queue.shift() // delivered, or the target is gone (404): either way this signal is done
-        attempt = 0
-      } else if (res?.status === 403 && (await failure(res)).code === 'NOT_IN_ROOM') {
-        queue.shift()
-      } else {
+      // Done: delivered (204), partly delivered to targets that are still there (200), or refused
+      // for good (4xx other than auth and rate limits): a target that left (404) needs nothing more.
+      const retry = !res || res.status >= 500 || res.status === 429 || res.status === 401 ||
+        (res.status === 403 && (await failure(res)).code === 'NOT_YOUR_PEER')
+      if (retry) {
         await sleep(res ? retryAfter(res, attempt++) : backoff(attempt++))
+        continue
       }
+      queue.splice(0, batch.length)
+      attempt = 0
     }
-    queues.delete(queueKey)
+    queues.delete(from)
   }
 
   addEventListener('online', () => {
@@ -279,12 +288,11 @@ export function createSignaling(server = '/v1'): Signaling {
     },
 
     signal(from, to, data) {
-      const queueKey = `${from} ${to}`
-      const queue = queues.get(queueKey)
-      const item = { from, to, data, at: Date.now() }
+      const item = { to, data, at: Date.now() }
+      const queue = queues.get(from)
       if (queue) return void queue.push(item)
-      queues.set(queueKey, [item])
-      void pump(queueKey)
+      queues.set(from, [item])
+      void pump(from)
     },
 
     leave(peer) {

@@ -8,17 +8,17 @@ export function createRateLimiter(ratePerSec: number, burst: number, now: () => 
   }
 
   return {
-    /** Takes one token; returns 0 when allowed, else the milliseconds until one is available. */
-    take(key: string): number {
+    /** Takes `count` tokens; returns 0 when allowed, else the milliseconds until they are available. */
+    take(key: string, count = 1): number {
       const t = now()
       let bucket = buckets.get(key)
       if (!bucket) buckets.set(key, (bucket = { tokens: burst, at: t }))
       else refill(bucket, t)
-      if (bucket.tokens >= 1) {
-        bucket.tokens -= 1
+      if (bucket.tokens >= count) {
+        bucket.tokens -= count
         return 0
       }
-      return Math.ceil(((1 - bucket.tokens) * 1000) / ratePerSec)
+      return Math.ceil(((count - bucket.tokens) * 1000) / ratePerSec)
     },
     /** Drops buckets that have refilled; call it on a timer. */
     sweep(): void {

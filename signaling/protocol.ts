@@ -40,11 +40,20 @@ export interface IceServer {
   credential?: string
 }
 
-/** POST /signal. The sender is `peer` (one of the session's peers); a `from` in the body is ignored. */
-export interface SignalRequest {
-  peer: string
+/**
+ * POST /signal. The sender is `peer` (one of the session's peers); a `from` in the body is ignored.
+ * Either one signal (`to`, `data`) or a `batch` of them, relayed in order.
+ */
+export type SignalRequest = ({ peer: string } & SignalItem) | { peer: string; batch: SignalItem[] }
+
+export interface SignalItem {
   to: string
   data: unknown
+}
+
+/** 200 answer to a batch in which some items could not be delivered (their targets left). */
+export interface SignalBatchResponse {
+  failed: Array<{ index: number; error: ErrorCode; message: string }>
 }
 
 /** POST /leave. `token` in the body serves `navigator.sendBeacon`, which cannot set headers. */

@@ -1,5 +1,5 @@
 import express, { type Request, type Response } from 'express'
-import type { IceServer, JoinResponse } from './protocol'
+import type { IceServer, JoinResponse, SignalBatchResponse } from './protocol'
 import { createCredentials } from './credentials'
 import { HttpError, errorHandler } from './errors'
 import { createHub, type Sink } from './hub'
@@ -75,8 +75,9 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
 
   const ip = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown'
 
-  const limit = (limiter: ReturnType<typeof createRateLimiter>, key: string, what: string) => {
-    const wait = limiter.take(key)
+  const limit = (limiter: ReturnType<typeof createRateLimiter>, key: string, what: string, count = 1) => {
+    const wait = count > options.signalBurst ? Infinity : limiter.take(key, count)
+    if (wait === Infinity) throw new HttpError(429, 'RATE_LIMITED', `${count} ${what} exceed the burst limit`, 1000)
     if (wait > 0) throw new HttpError(429, 'RATE_LIMITED', `too many ${what}; retry later`, wait)
   }
 
@@ -153,21 +154,29 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
     hub.connect(id, lastEventId, sink)
   })
 
+  const relayError = (code: 'NOT_YOUR_PEER' | 'UNKNOWN_PEER' | 'NOT_IN_ROOM', from: string, to: string) =>
+    code === 'NOT_YOUR_PEER'
+      ? new HttpError(403, code, `peer ${from} is not joined on this session`)
+      : code === 'UNKNOWN_PEER'
+        ? new HttpError(404, code, `no peer ${to}`)
+        : new HttpError(403, code, `peer ${to} is in another room`)
+
   router.post('/signal', json, (req, res) => {
     const id = session(bearer(req.get('authorization')))
-    const request = parseSignal(req.body)
-    limit(signalLimiter, request.peer, 'signals from this peer')
-    const result = hub.relay(id, request.peer, request.to, request.data)
-    if (!result.ok) {
-      const [status, message] =
-        result.code === 'NOT_YOUR_PEER'
-          ? [403, `peer ${request.peer} is not joined on this session`]
-          : result.code === 'UNKNOWN_PEER'
-            ? [404, `no peer ${request.to}`]
-            : [403, `peer ${request.to} is in another room`]
-      throw new HttpError(status, result.code, message)
-    }
-    res.status(204).end()
+    const { peer, items, batch } = parseSignal(req.body)
+    if (!hub.hasPeer(id, peer)) throw relayError('NOT_YOUR_PEER', peer, '')
+    limit(signalLimiter, peer, 'signals from this peer', items.length)
+    const failed: SignalBatchResponse['failed'] = []
+    items.forEach((item, index) => {
+      const result = hub.relay(id, peer, item.to, item.data)
+      if (result.ok) return
+      if (!batch) throw relayError(result.code, peer, item.to)
+      const error = relayError(result.code, peer, item.to)
+      failed.push({ index, error: error.code, message: error.message })
+    })
+    if (failed.length === 0) return void res.status(204).end()
+    const body: SignalBatchResponse = { failed }
+    res.json(body)
   })
 
   router.post('/leave', json, (req, res) => {

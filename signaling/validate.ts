@@ -1,8 +1,9 @@
-import type { JoinRequest, LeaveRequest, SignalRequest } from './protocol'
+import type { JoinRequest, LeaveRequest, SignalItem } from './protocol'
 import { HttpError } from './errors'
 
 export const MAX_ID_CHARS = 64
 export const MAX_META_CHARS = 1024
+export const MAX_BATCH = 64
 const ID = /^[A-Za-z0-9_-]+$/
 
 /** Room and peer ids: URL-safe, 1–64 chars (they appear in links and are spliced into JSON unescaped). */
@@ -46,12 +47,29 @@ export function parseJoin(input: unknown): JoinRequest {
   return request
 }
 
-export function parseSignal(input: unknown): SignalRequest {
-  const body = object(input)
-  const peer = peerField(body, 'peer', true)!
+function signalItem(body: Record<string, unknown>): SignalItem {
   const to = peerField(body, 'to', true)!
   if (body.data === undefined || body.data === null) throw new HttpError(400, 'BAD_REQUEST', 'missing field "data"')
-  return { peer, to, data: body.data }
+  return { to, data: body.data }
+}
+
+/** One signal or a batch, normalised to a list. */
+export function parseSignal(input: unknown): { peer: string; items: SignalItem[]; batch: boolean } {
+  const body = object(input)
+  const peer = peerField(body, 'peer', true)!
+  if (body.batch === undefined) return { peer, items: [signalItem(body)], batch: false }
+  const { batch } = body
+  if (!Array.isArray(batch) || batch.length === 0 || batch.length > MAX_BATCH) {
+    throw new HttpError(400, 'BAD_REQUEST', `"batch" must be an array of 1-${MAX_BATCH} {to, data}`)
+  }
+  return {
+    peer,
+    batch: true,
+    items: batch.map((item) => {
+      if (!isObject(item)) throw new HttpError(400, 'BAD_REQUEST', 'each batch item must be an object')
+      return signalItem(item)
+    }),
+  }
 }
 
 export function parseLeave(input: unknown): LeaveRequest {

@@ -1,0 +1,152 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { nanoid } from 'nanoid'
+import { randomRoom, startServer, type TestServer } from '../helpers'
+import {
+  closeAll,
+  launchPeople,
+  messages,
+  peopleList,
+  say,
+  setName,
+  waitForConnected,
+  waitForMessage,
+  waitForPeopleCount,
+  type Person,
+} from '../browsers'
+import { startRecordingProxy } from '../proxy'
+
+// Four separate Chromium processes, reused by every test (each test uses a fresh room).
+let server: TestServer
+let people: Person[] = []
+const NAMES = ['Ana', 'Ben', 'Cleo', 'Dev']
+
+beforeAll(async () => {
+  ;[server, people] = await Promise.all([startServer({ iceServers: [] }), launchPeople(4)])
+  await Promise.all(
+    people.map(async (person, i) => {
+      await person.page.goto(server.url)
+      await setName(person.page, NAMES[i]!)
+    }),
+  )
+})
+afterAll(async () => {
+  await closeAll(people)
+  await server?.close()
+})
+
+async function enter(group: Person[], url: string) {
+  await Promise.all(group.map((p) => p.page.goto(url)))
+  await Promise.all(group.map((p) => waitForConnected(p.page, group.length - 1)))
+}
+
+describe('a room of four', () => {
+  it('delivers every message to the other three, once, in order', async () => {
+    const room = `${server.url}/r/${randomRoom()}`
+    await enter(people, room)
+    for (const [i, person] of people.entries()) {
+      for (let n = 1; n <= 3; n++) await say(person.page, `${NAMES[i]} #${n}`)
+    }
+    for (const [i, person] of people.entries()) {
+      for (const [j] of people.entries()) if (j !== i) await waitForMessage(person.page, `${NAMES[j]} #3`)
+    }
+    for (const [i, person] of people.entries()) {
+      const seen = await messages(person.page)
+      expect(seen).toHaveLength(12)
+      for (const [j, name] of NAMES.entries()) {
+        const fromJ = seen.filter((m) => (j === i ? m.mine : m.who === name && !m.mine)).map((m) => m.text)
+        expect(fromJ).toEqual([`${name} #1`, `${name} #2`, `${name} #3`])
+      }
+      expect((await peopleList(person.page)).sort()).toEqual(
+        NAMES.filter((_, j) => j !== i).map((n) => `${n}: connected`),
+      )
+    }
+    expect(people.flatMap((p) => p.errors)).toEqual([])
+  })
+
+  it('lets a newcomer join a room that is already chatting', async () => {
+    const room = `${server.url}/r/${randomRoom()}`
+    const [first, ...rest] = [people.slice(0, 3), people[3]!]
+    await enter(first, room)
+    await say(first[0]!.page, 'before the newcomer')
+    await waitForMessage(first[2]!.page, 'before the newcomer')
+
+    await rest[0]!.page.goto(room)
+    await Promise.all(people.map((p) => waitForConnected(p.page, 3)))
+    await say(rest[0]!.page, 'hello, I am new')
+    await Promise.all(first.map((p) => waitForMessage(p.page, 'hello, I am new')))
+    await say(first[1]!.page, 'welcome Dev')
+    await waitForMessage(rest[0]!.page, 'welcome Dev')
+  })
+
+  it('shows a name change to the others', async () => {
+    const room = `${server.url}/r/${randomRoom()}`
+    const pair = people.slice(0, 2)
+    await enter(pair, room)
+    await setName(pair[1]!.page, 'Benjamin')
+    await pair[0]!.page.waitForFunction(
+      () => document.querySelector('ul[aria-label="People"] .person-name')?.textContent === 'Benjamin',
+      { polling: 50, timeout: 10_000 },
+    )
+    await say(pair[1]!.page, 'new name')
+    await waitForMessage(pair[0]!.page, 'new name')
+    expect((await messages(pair[0]!.page)).at(-1)).toEqual({ who: 'Benjamin', text: 'new name', mine: false })
+    await setName(pair[1]!.page, 'Ben')
+  })
+
+  it('sends on Enter and ignores empty messages', async () => {
+    const room = `${server.url}/r/${randomRoom()}`
+    const pair = people.slice(0, 2)
+    await enter(pair, room)
+    const box = pair[0]!.page.locator('::-p-aria(Message[role="textbox"])')
+    await box.fill('   ')
+    await pair[0]!.page.keyboard.press('Enter')
+    await box.fill('sent with enter')
+    await pair[0]!.page.keyboard.press('Enter')
+    await waitForMessage(pair[1]!.page, 'sent with enter')
+    expect((await messages(pair[0]!.page)).map((m) => m.text)).toEqual(['sent with enter'])
+    expect(await pair[0]!.page.$eval('input[aria-label="Message"]', (e) => (e as HTMLInputElement).value)).toBe('')
+  })
+})
+
+describe('privacy', () => {
+  it('never passes chat text through the signaling server', async () => {
+    const proxy = await startRecordingProxy(server.url)
+    try {
+      const room = `${proxy.url}/r/${randomRoom()}`
+      const pair = people.slice(0, 2)
+      await enter(pair, room)
+      const marker = `marker-${nanoid()}`
+      await say(pair[0]!.page, `${marker} one way`)
+      await say(pair[1]!.page, `${marker} other way`)
+      await waitForMessage(pair[1]!.page, `${marker} one way`)
+      await waitForMessage(pair[0]!.page, `${marker} other way`)
+      const transcript = proxy.transcript()
+      expect(transcript).toContain('POST /v1/signal') // the recording did see the signaling
+      expect(transcript).toContain('event: signal')
+      expect(transcript).not.toContain(marker)
+    } finally {
+      await proxy.close()
+    }
+  })
+})
+
+describe('leaving', () => {
+  it('shows the others that a person who closed their browser has left', async () => {
+    const [extra] = await launchPeople(1)
+    try {
+      const room = `${server.url}/r/${randomRoom()}`
+      const group = [...people.slice(0, 2), extra!]
+      await enter(group, room)
+      await extra!.browser.close()
+      await Promise.all(people.slice(0, 2).map((p) => waitForPeopleCount(p.page, 1, 15_000)))
+      for (const p of people.slice(0, 2)) {
+        await p.page.waitForFunction(
+          () => [...document.querySelectorAll('[role="log"] .notice')].some((n) => n.textContent?.endsWith(' left')),
+          { polling: 50, timeout: 5_000 },
+        )
+      }
+    } finally {
+      await closeAll([extra!])
+    }
+  })
+})

@@ -1,0 +1,618 @@
+import { nanoid } from 'nanoid'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { cleanName, MAX_TEXT_CHARS, MAX_WIRE_CHARS } from '../../client/peer-protocol'
+import { joinRoom, type ChatMessage, type Room, type RoomStatus } from '../../client/room'
+import { randomRoom } from '../helpers'
+import {
+  collect,
+  connectedTo,
+  createFakeNetwork,
+  createFakeSignaling,
+  createSwitchboard,
+  next,
+  settle,
+  when,
+  type FakeClient,
+  type FakePeer,
+  type Switchboard,
+} from './fakes'
+
+// client/mesh.ts: the first retry comes after RETRY_MIN_MS × (0.5…1) of jitter.
+const RETRY_MIN_MS = 250
+
+interface Party {
+  room: Room
+  client: FakeClient
+}
+
+const open: Room[] = []
+
+afterEach(async () => {
+  for (const room of open.splice(0)) room.leave()
+  await settle()
+  vi.useRealTimers()
+})
+
+function enter(board: Switchboard, room: string, name: string, id?: string): Party {
+  const client = board.client(id === undefined ? {} : { id })
+  const joined = joinRoom({ room, name, signaling: client.signaling, createPeer: client.createPeer })
+  open.push(joined)
+  return { room: joined, client }
+}
+
+/** One room driven by hand: the test resolves its join (as peer `m`) and pushes server events. */
+function solo() {
+  const signaling = createFakeSignaling()
+  const network = createFakeNetwork()
+  const room = joinRoom({ room: randomRoom(), name: 'Mo', signaling, createPeer: network.createPeer(() => 'm') })
+  open.push(room)
+  return { room, signaling, network }
+}
+
+/** `names.length` people in one fresh room, everyone connected to everyone and greeted. */
+async function meshOf(board: Switchboard, names: string[], ids: string[] = []): Promise<Party[]> {
+  const room = randomRoom()
+  const parties = names.map((name, i) => enter(board, room, name, ids[i]))
+  await Promise.all(parties.map((p) => connectedTo(p.room, names.length - 1)))
+  await settle() // the hellos are on their way
+  return parties
+}
+
+const texts = (messages: ChatMessage[], from?: string) =>
+  messages.filter((m) => from === undefined || m.from === from).map((m) => m.text)
+
+/** A chat message as `from` would put it on the wire. */
+const chat = (from: string, seq: number, fields: Record<string, unknown> = {}) =>
+  JSON.stringify({ type: 'chat', id: nanoid(), from, name: 'Ana', text: 'hi', time: Date.now(), seq, ...fields })
+
+/** Ids that sort in a known order (the mesh compares them as strings). */
+const orderedIds = (n: number) => Array.from({ length: n }, (_, i) => `${String.fromCharCode(65 + i)}${nanoid(20)}`)
+
+describe('joinRoom over a fake mesh', () => {
+  it('has exactly one initiator per pair: the lower peer id', async () => {
+    const board = createSwitchboard()
+    // Highest id joins first: the rule is about ids, not about who came first.
+    const ids = orderedIds(4).reverse()
+    const parties = await meshOf(board, ['Ana', 'Ben', 'Cai', 'Dee'], ids)
+
+    for (const a of parties) {
+      expect(a.client.peers).toHaveLength(3)
+      for (const b of parties) {
+        if (a === b) continue
+        const made = a.client.peers.filter((p) => p.partner?.owner === b.client.id)
+        expect(made).toHaveLength(1)
+        expect(made[0]!.initiator).toBe(a.client.id < b.client.id)
+      }
+    }
+    const initiatorPairs = parties.flatMap((a) => a.client.peers.filter((p) => p.initiator))
+    expect(initiatorPairs).toHaveLength(6)
+    const states = parties.map((p) => p.room.peers.map((v) => v.state))
+    expect(states).toEqual(Array(4).fill(['connected', 'connected', 'connected']))
+  })
+
+  it('hands the ICE servers of the join reply to every peer it creates', async () => {
+    const board = createSwitchboard()
+    const parties = await meshOf(board, ['Ana', 'Ben'])
+    for (const peer of parties.flatMap((p) => p.client.peers)) {
+      expect(peer.iceServers).toEqual([{ urls: 'stun:stun.invalid:3478' }])
+    }
+  })
+
+  it('delivers every message to every other room exactly once, in the sender’s order', async () => {
+    const board = createSwitchboard()
+    const parties = await meshOf(board, ['Ana', 'Ben', 'Cai'])
+    const inboxes = parties.map((p) => collect(p.room, 'message'))
+    const sent = new Map<string, string[]>(parties.map((p) => [p.room.self.id, []]))
+
+    for (let i = 0; i < 50; i++) {
+      for (const p of parties) {
+        const message = p.room.send(`${p.room.self.name} #${i}`)
+        expect(message).not.toBeNull()
+        sent.get(p.room.self.id)!.push(message!.text)
+      }
+    }
+    await Promise.all(parties.map((p, i) => when(p.room, ['message'], () => inboxes[i]!.length >= 100)))
+    await settle()
+
+    parties.forEach((receiver, i) => {
+      const inbox = inboxes[i]!
+      expect(inbox).toHaveLength(100)
+      expect(texts(inbox, receiver.room.self.id)).toEqual([])
+      for (const sender of parties) {
+        if (sender === receiver) continue
+        expect(texts(inbox, sender.room.self.id)).toEqual(sent.get(sender.room.self.id))
+        expect(inbox.filter((m) => m.from === sender.room.self.id).map((m) => m.seq)).toEqual(
+          Array.from({ length: 50 }, (_, k) => k + 1),
+        )
+      }
+      expect(receiver.room.stats()).toMatchObject({ dropped: 0, duplicates: 0, connections: 2, outbox: 50 })
+    })
+  })
+
+  it('drops a replayed message (same id, or an old seq) and counts it as a duplicate', async () => {
+    const board = createSwitchboard()
+    const [ana, ben] = await meshOf(board, ['Ana', 'Ben'])
+    const inbox = collect(ben!.room, 'message')
+    const first = ana!.room.send('once')!
+    await when(ben!.room, ['message'], () => inbox.length === 1)
+
+    const benSide = ben!.client.peerTo(ana!.room.self.id)!
+    const raw = JSON.stringify(first)
+    benSide.inject(raw) // the very same frame again
+    benSide.inject(JSON.stringify({ ...first, seq: 2 })) // same id, higher seq
+    benSide.inject(JSON.stringify({ ...first, id: nanoid() })) // new id, a seq already received
+    await settle()
+    expect(texts(inbox)).toEqual(['once'])
+    expect(ben!.room.stats()).toMatchObject({ duplicates: 3, dropped: 0 })
+
+    // The real next message (seq 2) still gets through.
+    ana!.room.send('twice')
+    await when(ben!.room, ['message'], () => inbox.length === 2)
+    await settle()
+    expect(texts(inbox)).toEqual(['once', 'twice'])
+    expect(ben!.room.stats().duplicates).toBe(3)
+  })
+
+  it('drops malformed, oversized and forged data-channel messages without emitting them', async () => {
+    const board = createSwitchboard()
+    const [ana, ben, cai] = await meshOf(board, ['Ana', 'Ben', 'Cai'])
+    const from = ana!.room.self.id
+    const inbox = collect(ben!.room, 'message')
+    const updates = collect(ben!.room, 'peer-updated')
+    const junk: unknown[] = [
+      'not json {',
+      '',
+      '42',
+      '"chat"',
+      'null',
+      '[]',
+      JSON.stringify([{ type: 'chat' }]),
+      JSON.stringify({ type: 'nope', text: 'hi' }),
+      JSON.stringify({ text: 'hi' }),
+      chat(from, 1, { id: 5 }),
+      chat(from, 1, { id: '' }),
+      chat(from, 1, { id: 'x'.repeat(65) }),
+      chat(from, 1, { name: 7 }),
+      chat(from, 1, { name: 'n'.repeat(41) }),
+      chat(from, 1, { text: 12 }),
+      chat(from, 1, { text: '' }),
+      chat(from, 1, { text: ' \n\t ' }),
+      chat(from, 1, { text: 't'.repeat(MAX_TEXT_CHARS + 1) }),
+      chat(from, 1, { time: 'now' }),
+      chat(from, 1, { time: null }),
+      chat(from, 0),
+      chat(from, -1),
+      chat(from, 1.5),
+      chat(from, 1, { seq: '1' }),
+      chat(cai!.room.self.id, 1), // forged: Cai's id on Ana's channel
+      chat('someone-else', 1),
+      chat(from, 1, { from: undefined }),
+      chat(from, 1, { pad: 'p'.repeat(MAX_WIRE_CHARS) }), // oversized frame
+      JSON.stringify({ type: 'hello', name: 'Ana', have: -1 }),
+      JSON.stringify({ type: 'hello', name: 'Ana' }),
+      JSON.stringify({ type: 'hello', name: 'n'.repeat(41), have: 0 }),
+      JSON.stringify({ type: 'name', name: 5 }),
+      JSON.stringify({ type: 'name' }),
+      new TextEncoder().encode(chat(from, 1)), // binary, not a string
+      { type: 'chat' },
+      undefined,
+    ]
+    const benSide = ben!.client.peerTo(from)!
+    for (const frame of junk) benSide.inject(frame)
+    await settle()
+
+    expect(inbox).toEqual([])
+    expect(updates).toEqual([])
+    expect(ben!.room.stats()).toMatchObject({ dropped: junk.length, duplicates: 0 })
+    expect(ben!.room.peers.find((p) => p.id === from)).toMatchObject({ name: 'Ana', state: 'connected' })
+
+    // The channel still works, and the forged seq did not poison Ana's real seq 1.
+    ana!.room.send('real')
+    await when(ben!.room, ['message'], () => inbox.length === 1)
+    expect(inbox[0]).toMatchObject({ from, text: 'real', seq: 1 })
+  })
+
+  it('drops signals that are not envelopes, or come from strangers', async () => {
+    const { room, signaling, network } = solo()
+    signaling.joins[0]!.resolve('m', [{ id: 'a' }])
+    const bad: unknown[] = [
+      null,
+      'offer',
+      [],
+      {},
+      { attempt: -1, signal: {} },
+      { attempt: 1.5, signal: {} },
+      { attempt: 1 },
+      { attempt: 1, signal: 'sdp' },
+    ]
+    for (const data of bad) signaling.push({ type: 'signal', from: 'a', data })
+    signaling.push({ type: 'signal', from: 'stranger', data: { attempt: 1, signal: { type: 'offer', sdp: 'x' } } })
+    expect(room.stats().dropped).toBe(bad.length + 1)
+    expect(network.peers).toEqual([]) // 'a' initiates; nothing here started a connection
+  })
+
+  it('propagates a name change to the others as peer-updated', async () => {
+    const board = createSwitchboard()
+    const [ana, ben, cai] = await meshOf(board, ['Ana', 'Ben', 'Cai'])
+    const id = ana!.room.self.id
+    const seen = [ben!, cai!].map((p) => next(p.room, 'peer-updated', (v) => v.id === id))
+
+    ana!.room.setName('  Ana\nMaria  ')
+    expect(ana!.room.self.name).toBe('Ana Maria')
+    for (const view of await Promise.all(seen)) expect(view).toMatchObject({ id, name: 'Ana Maria', state: 'connected' })
+    expect(ben!.room.peers.find((p) => p.id === id)?.name).toBe('Ana Maria')
+
+    // Blank and unchanged names are not announced.
+    const sentBefore = ana!.client.peers.map((p) => p.sent.length)
+    ana!.room.setName('   ')
+    ana!.room.setName('Ana Maria')
+    await settle()
+    expect(ana!.client.peers.map((p) => p.sent.length)).toEqual(sentBefore)
+
+    // Messages carry the new name, and a later joiner hears it in the hello.
+    const inbox = collect(ben!.room, 'message')
+    ana!.room.send('hi')
+    await when(ben!.room, ['message'], () => inbox.length === 1)
+    expect(inbox[0]!.name).toBe('Ana Maria')
+    const dee = enter(board, ana!.room.id, 'Dee')
+    await when(dee.room, ['peer-updated', 'peer-joined', 'peer-connected'], () =>
+      dee.room.peers.some((p) => p.id === id && p.name === 'Ana Maria'),
+    )
+  })
+
+  it('propagates a name change made between connect and the remote’s hello', async () => {
+    const board = createSwitchboard()
+    const room = randomRoom()
+    const [idA, idB] = orderedIds(2)
+    const ana = enter(board, room, 'Ana', idA)
+    ana.room.on('peer-connected', () => ana.room.setName('Ana Maria')) // our hello is out, Ben's is not in
+    const ben = enter(board, room, 'Ben', idB)
+    await Promise.all([connectedTo(ana.room, 1), connectedTo(ben.room, 1)])
+    await settle()
+    expect(ben.room.peers[0]!.name).toBe('Ana Maria')
+  })
+
+  it('forgets a peer that left: gone from peers, its connection destroyed', async () => {
+    const board = createSwitchboard()
+    const [ana, ben, cai] = await meshOf(board, ['Ana', 'Ben', 'Cai'])
+    const id = ana!.room.self.id
+    const toAna = ben!.client.peerTo(id)!
+    const left = next(ben!.room, 'peer-left')
+
+    board.drop(id, 'timeout')
+    expect(await left).toMatchObject({ id, name: 'Ana' })
+    expect(ben!.room.peers.map((p) => p.id)).toEqual([cai!.room.self.id])
+    expect(toAna.destroyCalls).toBe(1)
+    expect(toAna.destroyed).toBe(true)
+    expect(ben!.room.stats().connections).toBe(1)
+    expect(ben!.room.peers[0]!.state).toBe('connected')
+  })
+
+  it('leave() destroys every peer, leaves once, emits closed, and ignores everything after', async () => {
+    const board = createSwitchboard()
+    const [ana, ben, cai] = await meshOf(board, ['Ana', 'Ben', 'Cai'])
+    const id = ana!.room.self.id
+    const statuses = collect(ana!.room, 'status')
+    const othersSeeLeave = [ben!, cai!].map((p) => next(p.room, 'peer-left', (v) => v.id === id))
+    const peers = ana!.client.peers
+
+    ana!.room.leave()
+    ana!.room.leave()
+    expect(statuses).toEqual<RoomStatus[]>(['closed'])
+    expect(ana!.room.status).toBe('closed')
+    expect(peers.map((p) => p.destroyCalls)).toEqual([1, 1])
+    expect(ana!.client.signaling.leaves).toEqual([id])
+    expect(ana!.client.signaling.closes).toBe(0) // injected signaling belongs to the caller
+    expect(ana!.room.peers).toEqual([])
+    expect(ana!.room.stats().connections).toBe(0)
+    await Promise.all(othersSeeLeave)
+    expect(ben!.room.peers.map((p) => p.id)).toEqual([cai!.room.self.id])
+
+    // Late events from the server, the signaling client and the old channels change nothing.
+    const types = ['peer-joined', 'peer-connected', 'peer-updated', 'peer-left', 'message', 'status', 'error'] as const
+    const late = types.map((type) => collect(ana!.room, type))
+    const handlers = ana!.client.signaling.joins[0]!.handlers
+    handlers.event({ type: 'peer-joined', peer: { id: 'zzzz', meta: 'Zed' } })
+    handlers.event({ type: 'roster', room: ana!.room.id, peers: [{ id: 'zzzz' }, { id: '0000' }] })
+    handlers.event({ type: 'peer-left', peer: ben!.room.self.id, reason: 'leave' })
+    handlers.event({ type: 'signal', from: ben!.room.self.id, data: { attempt: 9, signal: { type: 'offer', sdp: 'x' } } })
+    ana!.client.signaling.setStatus('offline')
+    for (const peer of peers) peer.inject(chat(peer.partner!.owner, 99))
+    await settle()
+    expect(late.flat()).toEqual([])
+    expect(ana!.client.peers).toHaveLength(2)
+    expect(ana!.room.peers).toEqual([])
+    expect(ana!.room.status).toBe('closed')
+    expect(ana!.room.send('anyone?')).toBeNull()
+    expect(ana!.client.signaling.leaves).toEqual([id])
+  })
+
+  it('leave() before the join reply starts no connections', async () => {
+    vi.useFakeTimers()
+    const signaling = createFakeSignaling()
+    const network = createFakeNetwork()
+    const room = joinRoom({ room: randomRoom(), name: 'Mo', signaling, createPeer: network.createPeer(() => 'm') })
+    room.leave()
+    signaling.joins[0]!.resolve('m', [{ id: 'z' }]) // 'm' < 'z': m would initiate
+    await settle()
+    expect(signaling.leaves).toEqual(['m'])
+    expect(network.peers).toEqual([])
+    expect(room.stats().connections).toBe(0)
+  })
+
+  it('reconnects a broken pair and delivers what was sent meanwhile exactly once', async () => {
+    vi.useFakeTimers()
+    const board = createSwitchboard()
+    const [ana, ben] = await meshOf(board, ['Ana', 'Ben'], orderedIds(2)) // Ana initiates
+    const [a, b] = [ana!.room, ben!.room]
+    const toBen = collect(b, 'message')
+    const toAna = collect(a, 'message')
+    const benStates = collect(b, 'peer-updated')
+
+    a.send('m1')
+    await when(b, ['message'], () => toBen.length === 1)
+    b.send('n1')
+    await when(a, ['message'], () => toAna.length === 1)
+
+    const link = ana!.client.peerTo(b.self.id)!
+    const marker = board.log.length
+    a.send('m2') // in flight when the link drops: lost on the wire
+    link.fail()
+    await settle()
+    expect(a.peers[0]!.state).toBe('reconnecting')
+    expect(b.peers[0]!.state).toBe('reconnecting')
+    expect(benStates.at(-1)).toMatchObject({ id: a.self.id, state: 'reconnecting' })
+    expect(a.send('m3')).not.toBeNull() // while down
+    expect(b.send('n2')).not.toBeNull()
+    expect(a.stats().connections).toBe(0)
+
+    await vi.advanceTimersByTimeAsync(RETRY_MIN_MS)
+    await Promise.all([connectedTo(a, 1), connectedTo(b, 1)])
+    await settle()
+
+    // The initiator made the new attempt, numbered 2; the responder followed it.
+    expect(ana!.client.peers.map((p) => p.initiator)).toEqual([true, true])
+    expect(ben!.client.peers.map((p) => p.initiator)).toEqual([false, false])
+    const attempts = board.log
+      .slice(marker)
+      .filter((s) => !(s.data as { restart?: boolean }).restart)
+      .map((s) => (s.data as { attempt: number }).attempt)
+    expect(new Set(attempts)).toEqual(new Set([2]))
+
+    expect(texts(toBen)).toEqual(['m1', 'm2', 'm3'])
+    expect(texts(toAna)).toEqual(['n1', 'n2'])
+    expect(a.stats()).toMatchObject({ duplicates: 0, dropped: 0, connections: 1 })
+    expect(b.stats()).toMatchObject({ duplicates: 0, dropped: 0, connections: 1 })
+
+    // Late signals of the abandoned attempt reach nobody and start nothing.
+    const current = [ana!.client.peerTo(b.self.id)!, ben!.client.peerTo(a.self.id)!]
+    const receivedBefore = current.map((p) => p.received.length)
+    const stale = board.log.slice(0, marker).filter((s) => (s.data as { attempt: number }).attempt === 1)
+    expect(stale.map((s) => (s.data as { signal: { type: string } }).signal.type)).toEqual(
+      expect.arrayContaining(['offer', 'answer', 'candidate']),
+    )
+    for (const s of stale) board.deliver(s.to, { type: 'signal', from: s.from, data: s.data })
+    await settle()
+    expect(current.map((p) => p.received.length)).toEqual(receivedBefore)
+    expect(ana!.client.peers).toHaveLength(2)
+    expect(ben!.client.peers).toHaveLength(2)
+    expect([a.peers[0]!.state, b.peers[0]!.state]).toEqual(['connected', 'connected'])
+
+    a.send('m4')
+    await when(b, ['message'], () => toBen.length === 4)
+    await settle()
+    expect(texts(toBen)).toEqual(['m1', 'm2', 'm3', 'm4'])
+    expect(texts(toAna)).toEqual(['n1', 'n2'])
+  })
+
+  it('restarts at once when the responder’s retry comes before the initiator’s', async () => {
+    vi.useFakeTimers()
+    const board = createSwitchboard()
+    const [ana, ben] = await meshOf(board, ['Ana', 'Ben'], orderedIds(2)) // Ana initiates
+    const [a, b] = [ana!.room, ben!.room]
+    const inbox = collect(a, 'message')
+    // Ana's close is handled first: her retry waits the longest jitter, Ben's the shortest.
+    vi.spyOn(Math, 'random').mockReturnValueOnce(0.999).mockReturnValueOnce(0)
+    const marker = board.log.length
+    ana!.client.peerTo(b.self.id)!.fail()
+    await settle()
+    b.send('while down')
+
+    await vi.advanceTimersByTimeAsync(RETRY_MIN_MS / 2)
+    expect(board.log.slice(marker)[0]).toEqual({ from: b.self.id, to: a.self.id, data: { attempt: 1, restart: true } })
+    await Promise.all([connectedTo(a, 1), connectedTo(b, 1)])
+    await when(a, ['message'], () => inbox.length === 1)
+
+    // Ana's own retry timer was superseded: no third attempt.
+    await vi.advanceTimersByTimeAsync(RETRY_MIN_MS)
+    await settle()
+    expect(ana!.client.peers).toHaveLength(2)
+    expect(ben!.client.peers).toHaveLength(2)
+    expect(texts(inbox)).toEqual(['while down'])
+    expect(a.stats().duplicates).toBe(0)
+  })
+
+  it('delivers a message sent to a peer that is still connecting once it connects', async () => {
+    const board = createSwitchboard()
+    const room = randomRoom()
+    const ana = enter(board, room, 'Ana')
+    await when(ana.room, ['status'], () => ana.room.status === 'online')
+    board.holdSignals() // the connection cannot complete yet
+    const ben = enter(board, room, 'Ben')
+    await Promise.all([
+      when(ana.room, ['peer-joined'], () => ana.room.peers.length === 1),
+      when(ben.room, ['peer-joined'], () => ben.room.peers.length === 1),
+    ])
+    await settle()
+    expect(ana.room.peers[0]!.state).toBe('connecting')
+    const toBen = collect(ben.room, 'message')
+    const toAna = collect(ana.room, 'message')
+    expect(ana.room.send('early from Ana')).not.toBeNull()
+    expect(ben.room.send('early from Ben')).not.toBeNull()
+
+    board.releaseSignals()
+    await Promise.all([
+      when(ben.room, ['message'], () => toBen.length === 1),
+      when(ana.room, ['message'], () => toAna.length === 1),
+    ])
+    await settle()
+    expect(texts(toBen)).toEqual(['early from Ana'])
+    expect(texts(toAna)).toEqual(['early from Ben'])
+    expect([ana.room.stats().duplicates, ben.room.stats().duplicates]).toEqual([0, 0])
+  })
+
+  it('delivers once a message sent after connect but before the remote’s hello', async () => {
+    const board = createSwitchboard()
+    const room = randomRoom()
+    const [idA, idB] = orderedIds(2)
+    const ana = enter(board, room, 'Ana', idA)
+    let early: ChatMessage | null = null
+    ana.room.on('peer-connected', () => void (early ??= ana.room.send('right after connect')))
+    const ben = enter(board, room, 'Ben', idB)
+    const inbox = collect(ben.room, 'message')
+    await Promise.all([connectedTo(ana.room, 1), connectedTo(ben.room, 1)])
+    await when(ben.room, ['message'], () => inbox.length === 1)
+    await settle()
+    expect(early).not.toBeNull()
+    expect(texts(inbox)).toEqual(['right after connect'])
+    expect(ben.room.stats().duplicates).toBe(0)
+  })
+
+  it('does not send history from before a peer arrived', async () => {
+    const board = createSwitchboard()
+    const room = randomRoom()
+    const ana = enter(board, room, 'Ana')
+    await when(ana.room, ['status'], () => ana.room.status === 'online')
+    ana.room.send('before Ben')
+    const ben = enter(board, room, 'Ben')
+    const inbox = collect(ben.room, 'message')
+    await Promise.all([connectedTo(ana.room, 1), connectedTo(ben.room, 1)])
+    ana.room.send('after Ben')
+    await when(ben.room, ['message'], () => inbox.length === 1)
+    await settle()
+    expect(texts(inbox)).toEqual(['after Ben'])
+  })
+
+  it('reconciles a later roster: missing peers leave, new ones join, known ones stay', async () => {
+    const { room, signaling, network } = solo()
+    const joined = collect(room, 'peer-joined')
+    const left = collect(room, 'peer-left')
+
+    signaling.joins[0]!.resolve('m', [{ id: 'a', meta: 'Al' }, { id: 'z', meta: 'Zoe' }])
+    expect(room.self.id).toBe('m')
+    expect(room.peers.map((p) => [p.id, p.name, p.state])).toEqual([
+      ['a', 'Al', 'connecting'],
+      ['z', 'Zoe', 'connecting'],
+    ])
+    expect(network.peers.map((p) => p.initiator)).toEqual([true]) // only for 'z': 'm' < 'z'
+    const toZoe = network.peers[0]!
+
+    signaling.push({ type: 'roster', room: room.id, peers: [{ id: 'z', meta: 'Zoe' }, { id: 'q' }, { id: 'm' }] })
+    expect(room.peers.map((p) => p.id)).toEqual(['z', 'q'])
+    expect(left.map((p) => p.id)).toEqual(['a'])
+    expect(joined.map((p) => p.id)).toEqual(['a', 'z', 'q'])
+    expect(toZoe.destroyCalls).toBe(0)
+    expect(network.peers).toHaveLength(2) // a new one for 'q', none for the self entry
+
+    signaling.push({ type: 'roster', room: room.id, peers: [] })
+    expect(room.peers).toEqual([])
+    expect(left.map((p) => p.id)).toEqual(['a', 'z', 'q'])
+    expect(network.peers.map((p) => p.destroyCalls)).toEqual([1, 1])
+    expect(room.stats().connections).toBe(0)
+  })
+
+  it('follows the signaling status and reports join failures', async () => {
+    const { room, signaling } = solo()
+    const statuses = collect(room, 'status')
+    expect(room.status).toBe('joining')
+    expect(signaling.joins.map((j) => [j.room, j.meta])).toEqual([[room.id, 'Mo']])
+    signaling.setStatus('offline') // not joined yet: no status of its own
+    signaling.joins[0]!.resolve('m')
+    signaling.setStatus('online')
+    signaling.setStatus('offline')
+    signaling.setStatus('connecting')
+    expect(statuses).toEqual<RoomStatus[]>(['reconnecting', 'online', 'reconnecting', 'joining'])
+
+    const errors = collect(room, 'error')
+    signaling.emitError(new Error('malformed roster event'))
+    expect(errors.map((e) => e.message)).toEqual(['malformed roster event'])
+
+    const failing = createFakeSignaling()
+    const doomed = joinRoom({ room: randomRoom(), name: 'Mo', signaling: failing })
+    const failed = next(doomed, 'error')
+    const closed = next(doomed, 'status', (s) => s === 'closed')
+    failing.joins[0]!.reject(new Error('ROOM_FULL'))
+    expect((await failed).message).toBe('ROOM_FULL')
+    await closed
+    expect(doomed.status).toBe('closed')
+    expect(failing.leaves).toEqual([])
+  })
+
+  it('re-joins as a new peer when the signaling loses the membership', async () => {
+    const signaling = createFakeSignaling()
+    const network = createFakeNetwork()
+    let self = 'm'
+    const room = joinRoom({ room: randomRoom(), name: 'Mo', signaling, createPeer: network.createPeer(() => self) })
+    open.push(room)
+    signaling.joins[0]!.resolve('m', [{ id: 'z' }])
+    expect(network.peers).toHaveLength(1)
+
+    signaling.joins[0]!.handlers.lost()
+    expect(room.status).toBe('joining')
+    expect(room.self.id).toBe('')
+    expect(room.peers).toEqual([])
+    expect(network.peers[0]!.destroyCalls).toBe(1)
+    expect(room.send('lost?')).toBeNull()
+    expect(signaling.joins).toHaveLength(2)
+
+    self = 'n'
+    signaling.joins[1]!.resolve('n', [{ id: 'z' }])
+    expect(room.self.id).toBe('n')
+    expect(room.status).toBe('online')
+    expect(room.peers.map((p) => p.id)).toEqual(['z'])
+    expect(network.peers).toHaveLength(2)
+  })
+
+  it('shows a peer’s name from the roster cleaned like every other name', async () => {
+    const { room, signaling } = solo()
+    const meta = `  Eve\n${'x'.repeat(200)}`
+    signaling.joins[0]!.resolve('m', [{ id: 'a', meta }])
+    expect(room.peers[0]!.name).toBe(cleanName(meta))
+  })
+
+  it('never reports as sent a message the others will drop', async () => {
+    const board = createSwitchboard()
+    const [ana, ben] = await meshOf(board, ['Ana', 'Ben'])
+    const inbox = collect(ben!.room, 'message')
+    const message = ana!.room.send('t'.repeat(MAX_TEXT_CHARS + 1))
+    await settle()
+    expect(message === null || inbox.length === 1).toBe(true)
+    expect(ben!.room.stats().dropped).toBe(0)
+  })
+})
+
+describe('the fakes', () => {
+  it('connect a pair only after an offer/answer exchange through the signaling', async () => {
+    const board = createSwitchboard()
+    const room = randomRoom()
+    const ana = enter(board, room, 'Ana')
+    await when(ana.room, ['status'], () => ana.room.status === 'online')
+    board.holdSignals()
+    const ben = enter(board, room, 'Ben')
+    await when(ana.room, ['peer-joined'], () => ana.room.peers.length === 1)
+    await settle()
+    const made: FakePeer[] = [...ana.client.peers, ...ben.client.peers]
+    expect(made.every((p) => !p.connected)).toBe(true)
+    board.releaseSignals()
+    await Promise.all([connectedTo(ana.room, 1), connectedTo(ben.room, 1)])
+    const [x, y] = [ana.client.peerTo(ben.room.self.id)!, ben.client.peerTo(ana.room.self.id)!]
+    expect(x.partner).toBe(y)
+    expect(y.partner).toBe(x)
+    expect([...x.emitted, ...y.emitted].map((s) => (s as { type: string }).type).sort()).toEqual([
+      'answer',
+      'candidate',
+      'candidate',
+      'offer',
+    ])
+  })
+})
