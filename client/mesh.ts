@@ -1,4 +1,3 @@
-import SimplePeer from 'simple-peer'
 import type { IceServer, PeerInfo } from '../signaling/protocol'
 import type { Emitter } from './emitter'
 import { cleanName, parseEnvelope, parsePeerMessage, type ChatMessage, type Hello, type PeerMessage } from './peer-protocol'
@@ -24,9 +23,6 @@ export interface PeerLike {
 }
 
 export type CreatePeer = (options: { initiator: boolean; iceServers: IceServer[] }) => PeerLike
-
-const defaultCreatePeer: CreatePeer = ({ initiator, iceServers }) =>
-  new SimplePeer({ initiator, trickle: true, config: { iceServers } }) as unknown as PeerLike
 
 // Timings of the self-healing loop: how long an attempt may take, and the retry backoff.
 const CONNECT_TIMEOUT_MS = 15_000
@@ -58,13 +54,13 @@ const isOffer = (signal: unknown) => (signal as { type?: unknown }).type === 'of
 interface MeshOptions {
   self: { id: string; name: string }
   events: Emitter<RoomEvents>
-  createPeer: CreatePeer | undefined
+  createPeer: CreatePeer
   iceServers: () => IceServer[]
   signal: (to: string, data: unknown) => void
 }
 
 /** The full mesh of one room: one connection per remote peer, each healing itself, plus the outbox. */
-export function createMesh({ self, events, createPeer = defaultCreatePeer, iceServers, signal }: MeshOptions) {
+export function createMesh({ self, events, createPeer, iceServers, signal }: MeshOptions) {
   const remotes = new Map<string, Remote>()
   const outbox: ChatMessage[] = []
   const seen = new Set<string>()

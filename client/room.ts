@@ -3,6 +3,7 @@ import type { IceServer } from '../signaling/protocol'
 import { createEmitter } from './emitter'
 import { createMesh, type CreatePeer, type PeerView } from './mesh'
 import { cleanName, MAX_TEXT_CHARS, type ChatMessage } from './peer-protocol'
+import { createSimplePeer, warmUp } from './webrtc'
 import { createSignaling, type MembershipHandlers, type Signaling, type SignalingStatus } from './signaling'
 
 export type { ChatMessage } from './peer-protocol'
@@ -66,7 +67,7 @@ export function joinRoom(options: JoinOptions): Room {
   const mesh = createMesh({
     self,
     events,
-    createPeer: options.createPeer,
+    createPeer: options.createPeer ?? createSimplePeer,
     iceServers: () => iceServers,
     signal: (to, data) => signaling.signal(self.id, to, data),
   })
@@ -104,6 +105,7 @@ export function joinRoom(options: JoinOptions): Room {
     self.id = ''
     mesh.reset()
     setStatus('joining')
+    if (!options.createPeer) void warmUp()
     try {
       const joined = await signaling.join(options.room, self.name, handlers)
       if (left) signaling.leave(joined.peer)

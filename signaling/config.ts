@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
+import express from 'express'
 import type { IceServer } from './protocol'
 import { DEFAULT_SIGNALING } from './router'
 
@@ -55,10 +56,17 @@ const positive: Parse = (raw) => {
 const text: Parse = (raw) => raw
 
 const trustProxy: Parse = (raw) => {
-  if (raw === 'true') return true
-  if (raw === 'false') return false
-  if (/^\d+$/.test(raw)) return Number(raw)
-  return raw // "loopback", "10.0.0.0/8, 127.0.0.1" …: express validates it when set
+  const lower = raw.trim().toLowerCase()
+  if (lower === 'true') return true
+  if (lower === 'false') return false
+  if (/^\d+$/.test(lower)) return Number(lower)
+  try {
+    // Express's own parser of "trust proxy" lists, so a typo fails here and not at first request.
+    express().set('trust proxy', raw)
+  } catch (err) {
+    throw new Error(`must be true, false, a hop count, or addresses/subnets (${(err as Error).message})`)
+  }
+  return raw
 }
 
 const logLevel: Parse = (raw) => {
@@ -137,30 +145,31 @@ export const DEFAULT_CONFIG: Config = {
 
 export class ConfigError extends Error {}
 
-/** Environment first, then flags (`--port 9000` or `--port=9000`); every value validated. */
+/** Environment, overridden by flags (`--port 9000` or `--port=9000`); every value validated. */
 export function parseConfig(argv: string[], env: Record<string, string | undefined>): Config | 'help' {
-  const config: Config = { ...DEFAULT_CONFIG }
-  const set = (option: Option, raw: string, source: string) => {
-    try {
-      ;(config as unknown as Record<string, unknown>)[option.key] = option.parse(raw)
-    } catch (err) {
-      throw new ConfigError(`${source}: ${(err as Error).message}`)
-    }
-  }
+  if (argv.includes('--help') || argv.includes('-h')) return 'help'
+  const raw = new Map<Option, { value: string; source: string }>()
   for (const option of OPTIONS) {
-    const raw = env[option.env]
-    if (raw !== undefined && raw !== '') set(option, raw, option.env)
+    const value = env[option.env]
+    if (value !== undefined && value !== '') raw.set(option, { value, source: option.env })
   }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
-    if (arg === '--help' || arg === '-h') return 'help'
     const eq = arg.indexOf('=')
     const flag = eq === -1 ? arg : arg.slice(0, eq)
     const option = OPTIONS.find((o) => o.flag === flag)
     if (!option) throw new ConfigError(`unknown option ${arg} (see --help)`)
-    const raw = eq === -1 ? argv[++i] : arg.slice(eq + 1)
-    if (raw === undefined) throw new ConfigError(`${flag} needs a value`)
-    set(option, raw, flag)
+    const value = eq === -1 ? argv[++i] : arg.slice(eq + 1)
+    if (value === undefined) throw new ConfigError(`${flag} needs a value`)
+    raw.set(option, { value, source: flag })
+  }
+  const config: Config = { ...DEFAULT_CONFIG }
+  for (const [option, { value, source }] of raw) {
+    try {
+      ;(config as unknown as Record<string, unknown>)[option.key] = option.parse(value)
+    } catch (err) {
+      throw new ConfigError(`${source}: ${(err as Error).message}`)
+    }
   }
   return config
 }
@@ -193,6 +202,7 @@ export function resolveSecret(config: Config, warn: (message: string) => void): 
   try {
     mkdirSync(dirname(config.secretFile), { recursive: true })
     writeFileSync(config.secretFile, `${secret}\n`, { mode: 0o600 })
+    chmodSync(config.secretFile, 0o600) // `mode` applies only when the file is created
   } catch (err) {
     warn(`cannot write ${config.secretFile} (${(err as Error).message}); sessions will not survive a restart`)
   }

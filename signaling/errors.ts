@@ -24,19 +24,31 @@ const BODY_ERRORS: Record<string, [number, ErrorCode, string]> = {
   'stream.encoding.set': [500, 'INTERNAL', 'internal error'],
 }
 
+// Errors of Express's own machinery (static files: missing file, Range, If-Match) keep their status.
+const STATUS_ERRORS: Record<number, [ErrorCode, string]> = {
+  404: ['NOT_FOUND', 'not found'],
+  405: ['METHOD_NOT_ALLOWED', 'method not allowed'],
+  412: ['PRECONDITION_FAILED', 'precondition failed'],
+  416: ['RANGE_NOT_SATISFIABLE', 'range not satisfiable'],
+}
+
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err
   const e = err as { type?: unknown; status?: unknown; statusCode?: unknown }
   const mapped = typeof e?.type === 'string' ? BODY_ERRORS[e.type] : undefined
   if (mapped) return new HttpError(...mapped)
   const status = Number(e?.status ?? e?.statusCode)
-  if (status >= 400 && status < 500) return new HttpError(status, 'BAD_REQUEST', 'bad request')
+  const byStatus = STATUS_ERRORS[status]
+  if (byStatus) return new HttpError(status, ...byStatus)
+  if (status >= 400 && status < 500) return new HttpError(400, 'BAD_REQUEST', 'bad request')
   return new HttpError(500, 'INTERNAL', 'internal error')
 }
 
 export function sendError(res: Parameters<RequestHandler>[1], error: HttpError): void {
   if (error.retryAfterMs !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))))
   const body: ErrorBody = { error: error.code, message: error.message }
+  // A failed file send may have set the file's type already; the error is JSON.
+  res.removeHeader('Content-Type')
   res.status(error.status).json(body)
 }
 

@@ -26,7 +26,7 @@ export type JoinResult =
   | { ok: true; peer: string; peers: PeerInfo[] }
   | { ok: false; code: 'ROOM_FULL' | 'TOO_MANY_PEERS' | 'BAD_PEER' }
 
-export type RelayResult = { ok: true } | { ok: false; code: 'NOT_YOUR_PEER' | 'UNKNOWN_PEER' | 'NOT_IN_ROOM' }
+export type RelayResult = { ok: true } | { ok: false; code: 'NOT_YOUR_PEER' | 'UNKNOWN_PEER' | 'NOT_IN_ROOM' | 'BAD_DATA' }
 
 interface Peer {
   id: string
@@ -238,7 +238,14 @@ export function createHub(options: HubOptions) {
       const target = peers.get(to)
       if (!target) return { ok: false, code: 'UNKNOWN_PEER' }
       if (target.room !== sender.room) return { ok: false, code: 'NOT_IN_ROOM' }
-      emit(target.session, 'signal', addressed(to, `,"from":"${from}","data":${JSON.stringify(data)}}`))
+      let json: string
+      try {
+        json = JSON.stringify(data)
+      } catch {
+        // JSON.parse accepted it, but stringify recurses: a payload nested thousands deep overflows.
+        return { ok: false, code: 'BAD_DATA' }
+      }
+      emit(target.session, 'signal', addressed(to, `,"from":"${from}","data":${json}}`))
       return { ok: true }
     },
 

@@ -98,6 +98,8 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
+  | 'PRECONDITION_FAILED'
+  | 'RANGE_NOT_SATISFIABLE'
   | 'SHUTTING_DOWN'
   | 'INTERNAL'
 

@@ -2,7 +2,7 @@ import express, { type Request, type Response } from 'express'
 import type { IceServer, JoinResponse, SignalBatchResponse } from './protocol'
 import { createCredentials } from './credentials'
 import { HttpError, errorHandler } from './errors'
-import { createHub, type Sink } from './hub'
+import { createHub, type RelayResult, type Sink } from './hub'
 import { createCounter, createRateLimiter } from './limits'
 import { createLogger, type Logger } from './log'
 import { openEventStream } from './sse'
@@ -136,6 +136,12 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
     if (!streamsPerIp.acquire(address)) {
       throw new HttpError(429, 'RATE_LIMITED', `at most ${options.maxStreamsPerIp} streams per address`, options.retryMs)
     }
+    if (req.method === 'HEAD') {
+      // Express routes HEAD here; a bodiless response must not become the session's stream.
+      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform' })
+      streamsPerIp.release(address)
+      return void res.end()
+    }
     const query = req.query.lastEventId
     const lastEventId = req.get('last-event-id') ?? (typeof query === 'string' ? query : undefined)
     // Jitter spreads the reconnects of many clients after a restart.
@@ -154,12 +160,14 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
     hub.connect(id, lastEventId, sink)
   })
 
-  const relayError = (code: 'NOT_YOUR_PEER' | 'UNKNOWN_PEER' | 'NOT_IN_ROOM', from: string, to: string) =>
+  const relayError = (code: Exclude<RelayResult, { ok: true }>['code'], from: string, to: string) =>
     code === 'NOT_YOUR_PEER'
       ? new HttpError(403, code, `peer ${from} is not joined on this session`)
       : code === 'UNKNOWN_PEER'
         ? new HttpError(404, code, `no peer ${to}`)
-        : new HttpError(403, code, `peer ${to} is in another room`)
+        : code === 'NOT_IN_ROOM'
+          ? new HttpError(403, code, `peer ${to} is in another room`)
+          : new HttpError(400, 'BAD_REQUEST', '"data" is nested too deeply')
 
   router.post('/signal', json, (req, res) => {
     const id = session(bearer(req.get('authorization')))

@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process'
 import { request, createServer, type IncomingMessage, type ClientRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -239,4 +240,56 @@ export function rawRequest(
     if (options.body !== undefined) req.write(options.body)
     req.end()
   })
+}
+
+export const SERVER_MAIN = fileURLToPath(new URL('../dist/signaling/main.js', import.meta.url))
+
+export interface ServerProcess {
+  url: string
+  api: string
+  port: number
+  child: ChildProcess
+  output: () => string
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>
+  stop(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+/**
+ * The built server (`dist/signaling/main.js`, as `npm start` runs it) in its own process, so tests can
+ * kill and restart it for real. Listens on 127.0.0.1; port 0 unless given.
+ */
+export async function spawnServer(args: string[] = [], env: Record<string, string> = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [SERVER_MAIN, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn', ...args], {
+    env: { ...process.env, PARLEY_SECRET: TEST_SECRET, PARLEY_ICE_SERVERS: '[]', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()))
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const url = await within(
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        const match = /running at (http:\/\/[^\s/]+)\//.exec(output)
+        if (match) resolve(match[1]!)
+      }
+      child.stdout!.on('data', check)
+      void exited.then((code) => reject(new Error(`server exited (${code}) before listening:\n${output}`)))
+    }),
+    15_000,
+    'server process to listen',
+  )
+  return {
+    url,
+    api: `${url}/v1`,
+    port: Number(new URL(url).port),
+    child,
+    output: () => output,
+    exited,
+    stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+      return exited
+    },
+  }
 }

@@ -1,0 +1,669 @@
+import { nanoid } from 'nanoid'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createHub, type Hub, type HubOptions, type JoinResult, type Sink } from '../../signaling/hub'
+import { HEARTBEAT_FRAME } from '../../signaling/sse'
+import { randomRoom } from '../helpers'
+
+const GRACE_MS = 1_000
+const HEARTBEAT_MS = 4_000
+const RETENTION_MS = GRACE_MS + 5_000 // the hub keeps events for the grace period plus 5 s
+
+interface FakeSink extends Sink {
+  frames: string[]
+  closed: boolean
+  /** What `write` answers: false means "the socket is backed up". */
+  accepts: boolean
+}
+
+function fakeSink(): FakeSink {
+  const sink: FakeSink = {
+    frames: [],
+    closed: false,
+    accepts: true,
+    write(frame) {
+      sink.frames.push(frame)
+      return sink.accepts
+    },
+    close() {
+      sink.closed = true
+    },
+  }
+  return sink
+}
+
+interface Event {
+  id: string
+  seq: number
+  event: string
+  data: Record<string, unknown>
+}
+
+/** The events a sink received, heartbeats left out; each frame must be exactly one single-line event. */
+function eventsOf(sink: FakeSink): Event[] {
+  return sink.frames
+    .filter((frame) => frame !== HEARTBEAT_FRAME)
+    .map((frame) => {
+      const match = /^id: ([^\r\n]+)\nevent: ([^\r\n]+)\ndata: ([^\r\n]*)\n\n$/.exec(frame)
+      if (!match) throw new Error(`malformed frame ${JSON.stringify(frame)}`)
+      const [, id, event, data] = match as unknown as [string, string, string, string]
+      return { id, seq: Number(id.slice(id.lastIndexOf('-') + 1)), event, data: JSON.parse(data) as Record<string, unknown> }
+    })
+}
+
+const ofType = (sink: FakeSink, type: string) => eventsOf(sink).filter((e) => e.event === type).map((e) => e.data)
+const epochOf = (id: string) => id.slice(0, id.lastIndexOf('-'))
+const heartbeats = (sink: FakeSink) => sink.frames.filter((frame) => frame === HEARTBEAT_FRAME).length
+
+const hubs: Hub[] = []
+function makeHub(overrides: Partial<HubOptions> = {}): Hub {
+  const hub = createHub({
+    maxPeersPerRoom: 8,
+    maxPeersPerSession: 4,
+    graceMs: GRACE_MS,
+    heartbeatMs: HEARTBEAT_MS,
+    replayEvents: 1024,
+    replayBytes: 1024 * 1024,
+    newPeerId: () => nanoid(),
+    // Read through Date.now so the fake clock applies.
+    now: () => Date.now(),
+    ...overrides,
+  })
+  hubs.push(hub)
+  return hub
+}
+
+function joined(result: JoinResult) {
+  if (!result.ok) throw new Error(`join failed: ${result.code}`)
+  return result
+}
+
+/** A client as the router makes one: join (a new session), then open the session's stream. */
+function connectClient(hub: Hub, room: string, meta?: string) {
+  const session = nanoid()
+  const { peer, peers } = joined(hub.join(session, room, meta))
+  const sink = fakeSink()
+  hub.connect(session, undefined, sink)
+  return { session, peer, peers, sink }
+}
+
+beforeEach(() => {
+  vi.useFakeTimers()
+})
+afterEach(() => {
+  for (const hub of hubs.splice(0)) hub.close()
+  vi.useRealTimers()
+})
+
+describe('join and presence', () => {
+  it('sends the joiner its roster and the room a peer-joined, as exact frames', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const a = connectClient(hub, room)
+    expect(a.peers).toEqual([])
+    const epoch = epochOf(eventsOf(a.sink)[0]!.id)
+    expect(a.sink.frames).toEqual([`id: ${epoch}-1\nevent: roster\ndata: {"to":"${a.peer}","room":"${room}","peers":[]}\n\n`])
+
+    const b = connectClient(hub, room, 'sealed "name"\n')
+    expect(b.peers).toEqual([{ id: a.peer }])
+    expect(ofType(b.sink, 'roster')).toEqual([{ to: b.peer, room, peers: [{ id: a.peer }] }])
+    expect(a.sink.frames[1]).toBe(
+      `id: ${epoch}-2\nevent: peer-joined\ndata: {"to":"${a.peer}","peer":{"id":"${b.peer}","meta":"sealed \\"name\\"\\n"}}\n\n`,
+    )
+    expect(ofType(a.sink, 'peer-joined')).toEqual([{ to: a.peer, peer: { id: b.peer, meta: 'sealed "name"\n' } }])
+    // Each session numbers its own events.
+    expect(eventsOf(b.sink).map((e) => e.seq)).toEqual([1])
+    expect(epochOf(eventsOf(b.sink)[0]!.id)).not.toBe(epoch)
+    expect(hub.stats()).toEqual({ rooms: 1, peers: 2, sessions: 2, streams: 2, timers: 1 })
+  })
+
+  it('keeps rooms apart', () => {
+    const hub = makeHub()
+    const a = connectClient(hub, randomRoom())
+    const b = connectClient(hub, randomRoom())
+    expect(b.peers).toEqual([])
+    expect(ofType(a.sink, 'peer-joined')).toEqual([])
+    expect(hub.stats()).toMatchObject({ rooms: 2, peers: 2 })
+  })
+
+  it('lets one session hold peers in several rooms on one stream, each event addressed with "to"', () => {
+    const hub = makeHub()
+    const [room1, room2] = [randomRoom(), randomRoom()]
+    const a = connectClient(hub, room1)
+    const a2 = joined(hub.join(a.session, room2, undefined))
+    const b = connectClient(hub, room2)
+    expect(ofType(a.sink, 'roster')).toEqual([
+      { to: a.peer, room: room1, peers: [] },
+      { to: a2.peer, room: room2, peers: [] },
+    ])
+    expect(ofType(a.sink, 'peer-joined')).toEqual([{ to: a2.peer, peer: { id: b.peer } }])
+    expect(hub.stats()).toMatchObject({ rooms: 2, peers: 3, sessions: 2 })
+  })
+
+  it('answers ROOM_FULL and leaves no trace of the session the failed join would have created', () => {
+    const hub = makeHub({ maxPeersPerRoom: 2 })
+    const room = randomRoom()
+    const a = connectClient(hub, room)
+    connectClient(hub, room)
+    const before = hub.stats()
+    const stranger = nanoid()
+    expect(hub.join(stranger, room, undefined)).toEqual({ ok: false, code: 'ROOM_FULL' })
+    expect(hub.stats()).toEqual(before)
+    expect(ofType(a.sink, 'peer-joined')).toHaveLength(1)
+    // The failed session is unknown to the hub: its stream would be told to reset.
+    const sink = fakeSink()
+    hub.connect(stranger, undefined, sink)
+    expect(ofType(sink, 'reset')).toEqual([{ reason: 'unknown-session' }])
+  })
+
+  it('answers TOO_MANY_PEERS for a session at its maximum, and keeps the session', () => {
+    const hub = makeHub({ maxPeersPerSession: 2 })
+    const a = connectClient(hub, randomRoom())
+    joined(hub.join(a.session, randomRoom(), undefined))
+    expect(hub.join(a.session, randomRoom(), undefined)).toEqual({ ok: false, code: 'TOO_MANY_PEERS' })
+    expect(hub.stats()).toMatchObject({ sessions: 1, peers: 2, streams: 1 })
+    expect(a.sink.closed).toBe(false)
+  })
+
+  it('re-claiming a peer that is still in the room is idempotent: a fresh roster, nothing for the others', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const a = connectClient(hub, room)
+    const b = connectClient(hub, room)
+    const framesOfA = a.sink.frames.length
+    const again = joined(hub.join(b.session, room, undefined, b.peer))
+    expect(again).toEqual({ ok: true, peer: b.peer, peers: [{ id: a.peer }] })
+    expect(ofType(b.sink, 'roster')).toEqual([
+      { to: b.peer, room, peers: [{ id: a.peer }] },
+      { to: b.peer, room, peers: [{ id: a.peer }] },
+    ])
+    expect(a.sink.frames).toHaveLength(framesOfA)
+    expect(hub.stats()).toMatchObject({ peers: 2 })
+  })
+
+  it('re-claiming a departed peer brings it back with the same id, announced once', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const a = connectClient(hub, room)
+    const b = connectClient(hub, room)
+    hub.leave(b.session, b.peer)
+    const back = joined(hub.join(b.session, room, 'm', b.peer))
+    expect(back.peer).toBe(b.peer)
+    expect(ofType(a.sink, 'peer-joined')).toEqual([
+      { to: a.peer, peer: { id: b.peer } },
+      { to: a.peer, peer: { id: b.peer, meta: 'm' } },
+    ])
+  })
+
+  it("refuses to re-claim another session's peer, or a peer of another room, with BAD_PEER", () => {
+    const hub = makeHub()
+    const [room, elsewhere] = [randomRoom(), randomRoom()]
+    const a = connectClient(hub, room)
+    const b = connectClient(hub, room)
+    expect(hub.join(b.session, room, undefined, a.peer)).toEqual({ ok: false, code: 'BAD_PEER' })
+    expect(hub.join(a.session, elsewhere, undefined, a.peer)).toEqual({ ok: false, code: 'BAD_PEER' })
+    const stranger = nanoid()
+    expect(hub.join(stranger, room, undefined, a.peer)).toEqual({ ok: false, code: 'BAD_PEER' })
+    expect(hub.stats()).toMatchObject({ rooms: 1, peers: 2, sessions: 2 })
+    expect(ofType(a.sink, 'peer-left')).toEqual([])
+  })
+})
+
+describe('relay', () => {
+  it('delivers the payload unread to the target only, stamping the sender', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const [a, b, c] = [connectClient(hub, room), connectClient(hub, room), connectClient(hub, room)]
+    const data = { type: 'offer', sdp: 'v=0\r\na=x\n', from: 'forged', nested: [1, null, 'é😀\u2028'] }
+    expect(hub.relay(a.session, a.peer, b.peer, data)).toEqual({ ok: true })
+    expect(ofType(b.sink, 'signal')).toEqual([{ to: b.peer, from: a.peer, data }])
+    expect(ofType(a.sink, 'signal')).toEqual([])
+    expect(ofType(c.sink, 'signal')).toEqual([])
+  })
+
+  it('keeps the order of signals', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const [a, b] = [connectClient(hub, room), connectClient(hub, room)]
+    for (let i = 0; i < 20; i++) hub.relay(a.session, a.peer, b.peer, i)
+    expect(ofType(b.sink, 'signal').map((s) => s.data)).toEqual([...Array(20).keys()])
+  })
+
+  it('answers NOT_YOUR_PEER, UNKNOWN_PEER and NOT_IN_ROOM, and emits nothing for them', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const [a, b] = [connectClient(hub, room), connectClient(hub, room)]
+    const c = connectClient(hub, randomRoom())
+    const counts = () => [a, b, c].map((x) => x.sink.frames.length)
+    const before = counts()
+    expect(hub.relay(b.session, a.peer, b.peer, 1)).toEqual({ ok: false, code: 'NOT_YOUR_PEER' })
+    expect(hub.relay(a.session, 'no-such-peer', b.peer, 1)).toEqual({ ok: false, code: 'NOT_YOUR_PEER' })
+    expect(hub.relay(nanoid(), a.peer, b.peer, 1)).toEqual({ ok: false, code: 'NOT_YOUR_PEER' })
+    expect(hub.relay(a.session, a.peer, 'no-such-peer', 1)).toEqual({ ok: false, code: 'UNKNOWN_PEER' })
+    expect(hub.relay(a.session, a.peer, c.peer, 1)).toEqual({ ok: false, code: 'NOT_IN_ROOM' })
+    hub.leave(b.session, b.peer)
+    expect(hub.relay(a.session, a.peer, b.peer, 1)).toEqual({ ok: false, code: 'UNKNOWN_PEER' })
+    expect(hub.relay(b.session, b.peer, a.peer, 1)).toEqual({ ok: false, code: 'NOT_YOUR_PEER' })
+    expect(counts()).toEqual([before[0]! + 1, before[1], before[2]]) // only A's peer-left for B
+  })
+})
+
+describe('leave', () => {
+  it('one peer leaves: exactly one peer-left "leave" for each other peer, and leaving again is a no-op', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const [a, b, c] = [connectClient(hub, room), connectClient(hub, room), connectClient(hub, room)]
+    hub.leave(c.session, c.peer)
+    hub.leave(c.session, c.peer)
+    hub.leave(c.session, 'never-joined')
+    expect(ofType(a.sink, 'peer-left')).toEqual([{ to: a.peer, peer: c.peer, reason: 'leave' }])
+    expect(ofType(b.sink, 'peer-left')).toEqual([{ to: b.peer, peer: c.peer, reason: 'leave' }])
+    expect(ofType(c.sink, 'peer-left')).toEqual([])
+    // The session keeps its stream (it may join again); only the peer went.
+    expect(c.sink.closed).toBe(false)
+    expect(hub.stats()).toMatchObject({ rooms: 1, peers: 2, sessions: 3, streams: 3 })
+  })
+
+  it("a peer's own session cannot be made to leave by another session", () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const [a, b] = [connectClient(hub, room), connectClient(hub, room)]
+    hub.leave(b.session, a.peer)
+    expect(ofType(b.sink, 'peer-left')).toEqual([])
+    expect(hub.hasPeer(a.session, a.peer)).toBe(true)
+    expect(hub.hasPeer(b.session, a.peer)).toBe(false)
+  })
+
+  it('ending a session removes all its peers from all rooms once, closes its stream, and frees everything', () => {
+    const hub = makeHub()
+    const [room1, room2] = [randomRoom(), randomRoom()]
+    const a = connectClient(hub, room1)
+    const a2 = joined(hub.join(a.session, room2, undefined))
+    const b = connectClient(hub, room1)
+    const c = connectClient(hub, room2)
+    hub.leave(a.session)
+    hub.leave(a.session)
+    expect(a.sink.closed).toBe(true)
+    expect(ofType(b.sink, 'peer-left')).toEqual([{ to: b.peer, peer: a.peer, reason: 'leave' }])
+    expect(ofType(c.sink, 'peer-left')).toEqual([{ to: c.peer, peer: a2.peer, reason: 'leave' }])
+    expect(hub.stats()).toEqual({ rooms: 2, peers: 2, sessions: 2, streams: 2, timers: 1 })
+    hub.leave(b.session)
+    hub.leave(c.session)
+    expect(hub.stats()).toEqual({ rooms: 0, peers: 0, sessions: 0, streams: 0, timers: 1 })
+    // Late disconnects of the closed streams (the router's 'close' events) change nothing.
+    for (const x of [a, b, c]) hub.disconnect(x.session, x.sink)
+    expect(hub.stats()).toEqual({ rooms: 0, peers: 0, sessions: 0, streams: 0, timers: 1 })
+    vi.advanceTimersByTime(10 * RETENTION_MS)
+    expect(ofType(b.sink, 'peer-left')).toHaveLength(1)
+  })
+
+  it('ignores leaves of unknown sessions', () => {
+    const hub = makeHub()
+    hub.leave(nanoid())
+    hub.leave(nanoid(), 'peer')
+    expect(hub.stats()).toEqual({ rooms: 0, peers: 0, sessions: 0, streams: 0, timers: 1 })
+  })
+})
+
+describe('grace period', () => {
+  it('turns a stream away longer than the grace period into exactly one peer-left "timeout"', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const [a, b] = [connectClient(hub, room), connectClient(hub, room)]
+    hub.disconnect(a.session, a.sink)
+    expect(hub.stats()).toEqual({ rooms: 1, peers: 2, sessions: 2, streams: 1, timers: 2 })
+    vi.advanceTimersByTime(GRACE_MS - 1)
+    expect(ofType(b.sink, 'peer-left')).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(ofType(b.sink, 'peer-left')).toEqual([{ to: b.peer, peer: a.peer, reason: 'timeout' }])
+    vi.advanceTimersByTime(10 * RETENTION_MS)
+    expect(ofType(b.sink, 'peer-left')).toHaveLength(1)
+    expect(hub.stats()).toEqual({ rooms: 1, peers: 1, sessions: 1, streams: 1, timers: 1 })
+    hub.leave(b.session)
+    expect(hub.stats()).toEqual({ rooms: 0, peers: 0, sessions: 0, streams: 0, timers: 1 })
+  })
+
+  it('times out every peer of the session, in every room', () => {
+    const hub = makeHub()
+    const [room1, room2] = [randomRoom(), randomRoom()]
+    const a = connectClient(hub, room1)
+    const a2 = joined(hub.join(a.session, room2, undefined))
+    const b = connectClient(hub, room1)
+    const c = connectClient(hub, room2)
+    hub.disconnect(a.session, a.sink)
+    vi.advanceTimersByTime(GRACE_MS)
+    expect(ofType(b.sink, 'peer-left')).toEqual([{ to: b.peer, peer: a.peer, reason: 'timeout' }])
+    expect(ofType(c.sink, 'peer-left')).toEqual([{ to: c.peer, peer: a2.peer, reason: 'timeout' }])
+  })
+
+  it('cancels the timeout when the stream comes back within the grace period', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const [a, b] = [connectClient(hub, room), connectClient(hub, room)]
+    hub.disconnect(a.session, a.sink)
+    vi.advanceTimersByTime(GRACE_MS - 1)
+    const back = fakeSink()
+    hub.connect(a.session, eventsOf(a.sink).at(-1)!.id, back)
+    expect(hub.stats()).toEqual({ rooms: 1, peers: 2, sessions: 2, streams: 2, timers: 1 })
+    vi.advanceTimersByTime(10 * GRACE_MS)
+    expect(ofType(b.sink, 'peer-left')).toEqual([])
+    expect(eventsOf(back)).toEqual([])
+    expect(hub.relay(a.session, a.peer, b.peer, 'still here')).toEqual({ ok: true })
+  })
+
+  it('a second drop after a resume gets a full grace period again', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const [a, b] = [connectClient(hub, room), connectClient(hub, room)]
+    hub.disconnect(a.session, a.sink)
+    vi.advanceTimersByTime(GRACE_MS - 1)
+    const back = fakeSink()
+    hub.connect(a.session, eventsOf(a.sink).at(-1)!.id, back)
+    hub.disconnect(a.session, back)
+    vi.advanceTimersByTime(GRACE_MS - 1)
+    expect(ofType(b.sink, 'peer-left')).toEqual([])
+    vi.advanceTimersByTime(1)
+    expect(ofType(b.sink, 'peer-left')).toEqual([{ to: b.peer, peer: a.peer, reason: 'timeout' }])
+  })
+
+  it('removes a session that joined but never opened its stream', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const a = connectClient(hub, room)
+    const ghost = joined(hub.join(nanoid(), room, undefined))
+    expect(hub.stats()).toMatchObject({ sessions: 2, timers: 2 })
+    vi.advanceTimersByTime(GRACE_MS)
+    expect(ofType(a.sink, 'peer-left')).toEqual([{ to: a.peer, peer: ghost.peer, reason: 'timeout' }])
+    expect(hub.stats()).toEqual({ rooms: 1, peers: 1, sessions: 1, streams: 1, timers: 1 })
+  })
+
+  it('ignores the disconnect of a stream that a newer one replaced', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const [a, b] = [connectClient(hub, room), connectClient(hub, room)]
+    const newer = fakeSink()
+    hub.connect(a.session, eventsOf(a.sink).at(-1)!.id, newer)
+    expect(a.sink.closed).toBe(true)
+    expect(hub.stats()).toMatchObject({ streams: 2, timers: 1 })
+    hub.disconnect(a.session, a.sink)
+    expect(hub.stats()).toMatchObject({ streams: 2, timers: 1 })
+    vi.advanceTimersByTime(10 * GRACE_MS)
+    expect(ofType(b.sink, 'peer-left')).toEqual([])
+    // The replaced sink gets nothing more; the newer one gets everything.
+    hub.relay(b.session, b.peer, a.peer, 'x')
+    expect(ofType(a.sink, 'signal')).toEqual([])
+    expect(ofType(newer, 'signal')).toEqual([{ to: a.peer, from: b.peer, data: 'x' }])
+  })
+})
+
+describe('replay', () => {
+  /** A and B in one room; A's stream drops after the peer-joined of B; B then sends `count` signals. */
+  function dropAndMiss(hub: Hub, count: number, payload = (i: number): unknown => i) {
+    const room = randomRoom()
+    const [a, b] = [connectClient(hub, room), connectClient(hub, room)]
+    const seen = eventsOf(a.sink).at(-1)!
+    hub.disconnect(a.session, a.sink)
+    for (let i = 0; i < count; i++) expect(hub.relay(b.session, b.peer, a.peer, payload(i))).toEqual({ ok: true })
+    return { a, b, seen, epoch: epochOf(seen.id) }
+  }
+
+  it('replays exactly the events after lastEventId, byte for byte, then continues live', () => {
+    const hub = makeHub()
+    const { a, b, seen, epoch } = dropAndMiss(hub, 3)
+    expect(seen.seq).toBe(2)
+    const back = fakeSink()
+    hub.connect(a.session, seen.id, back)
+    expect(eventsOf(back).map((e) => [e.id, e.data.data])).toEqual([
+      [`${epoch}-3`, 0],
+      [`${epoch}-4`, 1],
+      [`${epoch}-5`, 2],
+    ])
+    hub.relay(b.session, b.peer, a.peer, 'live')
+    expect(eventsOf(back).map((e) => e.seq)).toEqual([3, 4, 5, 6])
+
+    // A stream resuming from the middle gets the same frames, byte for byte.
+    const middle = fakeSink()
+    hub.connect(a.session, `${epoch}-4`, middle)
+    expect(middle.frames).toEqual(back.frames.slice(2))
+    // Resuming from the latest id replays nothing.
+    const latest = fakeSink()
+    hub.connect(a.session, `${epoch}-6`, latest)
+    expect(latest.frames).toEqual([])
+  })
+
+  it('replays the whole buffer to a stream without lastEventId while nothing was pruned', () => {
+    const hub = makeHub()
+    const { a, epoch } = dropAndMiss(hub, 2)
+    for (const lastEventId of [undefined, '']) {
+      const back = fakeSink()
+      hub.connect(a.session, lastEventId, back)
+      expect(eventsOf(back).map((e) => [e.id, e.event])).toEqual([
+        [`${epoch}-1`, 'roster'],
+        [`${epoch}-2`, 'peer-joined'],
+        [`${epoch}-3`, 'signal'],
+        [`${epoch}-4`, 'signal'],
+      ])
+    }
+  })
+
+  it('answers reset "gap" when events after lastEventId were pruned by count', () => {
+    const hub = makeHub({ replayEvents: 3 })
+    const { a, epoch } = dropAndMiss(hub, 5) // events 1..7; the buffer keeps 5..7
+    // From 4 on, everything missed is still there: no gap.
+    const whole = fakeSink()
+    hub.connect(a.session, `${epoch}-4`, whole)
+    expect(eventsOf(whole).map((e) => e.seq)).toEqual([5, 6, 7])
+    const gap = fakeSink()
+    hub.connect(a.session, `${epoch}-3`, gap)
+    expect(eventsOf(gap)).toEqual([{ id: `${epoch}-8`, seq: 8, event: 'reset', data: { reason: 'gap' } }])
+    // Without an id, a stream cannot be told what it missed either.
+    const fresh = fakeSink()
+    hub.connect(a.session, undefined, fresh)
+    expect(ofType(fresh, 'reset')).toEqual([{ reason: 'gap' }])
+  })
+
+  it('answers reset "gap" when events after lastEventId were pruned by age', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const [a, b] = [connectClient(hub, room), connectClient(hub, room)]
+    const epoch = epochOf(eventsOf(a.sink)[0]!.id)
+    // A's stream is half-open: the hub writes, the client never receives (its last id stays 2).
+    hub.relay(b.session, b.peer, a.peer, 'lost-1')
+    hub.relay(b.session, b.peer, a.peer, 'lost-2')
+    vi.advanceTimersByTime(RETENTION_MS + HEARTBEAT_MS) // a heartbeat prunes everything older than the retention
+    const back = fakeSink()
+    hub.connect(a.session, `${epoch}-2`, back)
+    expect(ofType(back, 'reset')).toEqual([{ reason: 'gap' }])
+    // A client that did receive everything resumes with nothing to replay and no reset.
+    const upToDate = fakeSink()
+    hub.connect(a.session, `${epoch}-5`, upToDate)
+    expect(upToDate.frames).toEqual([])
+  })
+
+  it('keeps events younger than the retention for replay', () => {
+    const hub = makeHub()
+    const { a, seen } = dropAndMiss(hub, 2)
+    vi.advanceTimersByTime(GRACE_MS - 1) // still within the grace period, so well within the retention
+    const back = fakeSink()
+    hub.connect(a.session, seen.id, back)
+    expect(ofType(back, 'signal').map((s) => s.data)).toEqual([0, 1])
+  })
+
+  it('answers reset "gap" when events were pruned by size', () => {
+    const hub = makeHub({ replayBytes: 2_000 })
+    const { a, seen } = dropAndMiss(hub, 4, () => 'x'.repeat(600))
+    const back = fakeSink()
+    hub.connect(a.session, seen.id, back)
+    expect(ofType(back, 'reset')).toEqual([{ reason: 'gap' }])
+  })
+
+  it.each([
+    ['an unknown epoch', (epoch: string) => `zz${epoch}-1`],
+    ['a sequence number from the future', (epoch: string) => `${epoch}-99`],
+    ['a negative sequence number', (epoch: string) => `${epoch}--1`],
+    ['a fractional sequence number', (epoch: string) => `${epoch}-1.5`],
+    ['no dash at all', () => 'garbage'],
+    ['a bare dash', () => '-'],
+  ])('answers reset "unknown-session" for %s', (_what, lastEventId) => {
+    const hub = makeHub()
+    const { a, epoch } = dropAndMiss(hub, 1)
+    const back = fakeSink()
+    hub.connect(a.session, lastEventId(epoch), back)
+    expect(eventsOf(back)).toEqual([{ id: `${epoch}-4`, seq: 4, event: 'reset', data: { reason: 'unknown-session' } }])
+  })
+
+  it('answers reset "unknown-session" to a session the hub does not know, with a fresh epoch', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const [a, b] = [connectClient(hub, room), connectClient(hub, room)]
+    const oldId = eventsOf(a.sink).at(-1)!.id
+    hub.disconnect(a.session, a.sink)
+    vi.advanceTimersByTime(GRACE_MS) // the session expires
+    expect(ofType(b.sink, 'peer-left')).toHaveLength(1)
+    const back = fakeSink()
+    hub.connect(a.session, oldId, back)
+    const [reset] = eventsOf(back)
+    expect(eventsOf(back)).toHaveLength(1)
+    expect(reset).toMatchObject({ seq: 1, event: 'reset', data: { reason: 'unknown-session' } })
+    expect(epochOf(reset!.id)).not.toBe(epochOf(oldId))
+    // Re-joining re-claims the old id; the others see it join again.
+    expect(joined(hub.join(a.session, room, undefined, a.peer)).peer).toBe(a.peer)
+    expect(ofType(b.sink, 'peer-joined')).toEqual([{ to: b.peer, peer: { id: a.peer } }])
+  })
+
+  it('a reset is itself an event the next stream can resume after', () => {
+    const hub = makeHub({ replayEvents: 2 })
+    const { a, b } = dropAndMiss(hub, 3)
+    const first = fakeSink()
+    hub.connect(a.session, undefined, first)
+    const reset = eventsOf(first).at(-1)!
+    expect(reset.event).toBe('reset')
+    hub.disconnect(a.session, first)
+    hub.relay(b.session, b.peer, a.peer, 'after-reset')
+    const second = fakeSink()
+    hub.connect(a.session, reset.id, second)
+    expect(eventsOf(second).map((e) => [e.event, e.data.data])).toEqual([['signal', 'after-reset']])
+  })
+})
+
+describe('back-pressure and heartbeat', () => {
+  it('detaches a sink whose write returns false: closed, no more frames, grace starts', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const [a, b] = [connectClient(hub, room), connectClient(hub, room)]
+    a.sink.accepts = false
+    hub.relay(b.session, b.peer, a.peer, 'overflow')
+    expect(a.sink.closed).toBe(true)
+    expect(hub.stats()).toEqual({ rooms: 1, peers: 2, sessions: 2, streams: 1, timers: 2 })
+    const written = a.sink.frames.length
+    hub.relay(b.session, b.peer, a.peer, 'after')
+    expect(a.sink.frames).toHaveLength(written)
+    // The client resumes from what it last received and gets the frame that overflowed.
+    const back = fakeSink()
+    hub.connect(a.session, eventsOf(a.sink).at(-2)!.id, back)
+    expect(ofType(back, 'signal').map((s) => s.data)).toEqual(['overflow', 'after'])
+    expect(hub.stats()).toMatchObject({ streams: 2, timers: 1 })
+  })
+
+  it('a detached sink that never comes back times out like any other drop', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const [a, b] = [connectClient(hub, room), connectClient(hub, room)]
+    a.sink.accepts = false
+    hub.relay(b.session, b.peer, a.peer, 'overflow')
+    vi.advanceTimersByTime(GRACE_MS)
+    expect(ofType(b.sink, 'peer-left')).toEqual([{ to: b.peer, peer: a.peer, reason: 'timeout' }])
+    expect(hub.stats()).toEqual({ rooms: 1, peers: 1, sessions: 1, streams: 1, timers: 1 })
+  })
+
+  it('detaches a sink that backs up during replay, after the frame that filled it', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const [a, b] = [connectClient(hub, room), connectClient(hub, room)]
+    const seen = eventsOf(a.sink).at(-1)!
+    hub.disconnect(a.session, a.sink)
+    for (const data of ['m1', 'm2', 'm3']) hub.relay(b.session, b.peer, a.peer, data)
+    const slow = fakeSink()
+    slow.accepts = false
+    hub.connect(a.session, seen.id, slow)
+    expect(ofType(slow, 'signal').map((s) => s.data)).toEqual(['m1'])
+    expect(slow.closed).toBe(true)
+    expect(hub.stats()).toMatchObject({ streams: 1, timers: 2 })
+  })
+
+  it('detaches a sink that backs up on its reset', () => {
+    const hub = makeHub()
+    const slow = fakeSink()
+    slow.accepts = false
+    hub.connect(nanoid(), undefined, slow)
+    expect(ofType(slow, 'reset')).toEqual([{ reason: 'unknown-session' }])
+    expect(slow.closed).toBe(true)
+    expect(hub.stats()).toEqual({ rooms: 0, peers: 0, sessions: 1, streams: 0, timers: 2 })
+    vi.advanceTimersByTime(GRACE_MS)
+    expect(hub.stats()).toEqual({ rooms: 0, peers: 0, sessions: 0, streams: 0, timers: 1 })
+  })
+
+  it('writes a heartbeat comment to every open stream each heartbeatMs, and none to closed ones', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const [a, b] = [connectClient(hub, room), connectClient(hub, room)]
+    hub.disconnect(b.session, b.sink)
+    vi.advanceTimersByTime(HEARTBEAT_MS - 1)
+    expect(heartbeats(a.sink)).toBe(0)
+    vi.advanceTimersByTime(1)
+    expect(heartbeats(a.sink)).toBe(1)
+    expect(a.sink.frames.at(-1)).toBe(':\n\n')
+    expect(heartbeats(b.sink)).toBe(0)
+    vi.advanceTimersByTime(2 * HEARTBEAT_MS)
+    expect(heartbeats(a.sink)).toBe(3)
+  })
+
+  it('detaches a stream whose heartbeat finds it backed up', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const [a, b] = [connectClient(hub, room), connectClient(hub, room)]
+    a.sink.accepts = false
+    vi.advanceTimersByTime(HEARTBEAT_MS)
+    expect(a.sink.closed).toBe(true)
+    expect(b.sink.closed).toBe(false)
+    expect(hub.stats()).toMatchObject({ streams: 1, timers: 2 })
+  })
+})
+
+describe('stats and close', () => {
+  it('counts back down to the heartbeat alone once everyone has left or timed out', () => {
+    const hub = makeHub()
+    const rooms = [randomRoom(), randomRoom()]
+    const clients = rooms.flatMap((room) => [connectClient(hub, room), connectClient(hub, room)])
+    const ghost = nanoid()
+    joined(hub.join(ghost, rooms[0]!, undefined))
+    expect(hub.stats()).toEqual({ rooms: 2, peers: 5, sessions: 5, streams: 4, timers: 2 })
+    hub.leave(clients[0]!.session, clients[0]!.peer) // one peer, its session stays
+    hub.leave(clients[1]!.session) // a whole session
+    hub.disconnect(clients[2]!.session, clients[2]!.sink) // a drop that times out
+    expect(hub.stats()).toEqual({ rooms: 2, peers: 3, sessions: 4, streams: 2, timers: 3 })
+    vi.advanceTimersByTime(GRACE_MS)
+    expect(hub.stats()).toEqual({ rooms: 1, peers: 1, sessions: 2, streams: 2, timers: 1 })
+    hub.leave(clients[0]!.session)
+    hub.leave(clients[3]!.session)
+    expect(hub.stats()).toEqual({ rooms: 0, peers: 0, sessions: 0, streams: 0, timers: 1 })
+  })
+
+  it('close() ends every stream and timer and forgets everything, once', () => {
+    const hub = makeHub()
+    const room = randomRoom()
+    const [a, b, c] = [connectClient(hub, room), connectClient(hub, room), connectClient(hub, randomRoom())]
+    hub.disconnect(c.session, c.sink)
+    joined(hub.join(nanoid(), room, undefined))
+    expect(vi.getTimerCount()).toBe(3) // heartbeat + two grace timers
+    const framesOfB = b.sink.frames.length
+    hub.close()
+    expect([a.sink.closed, b.sink.closed]).toEqual([true, true])
+    expect(hub.stats()).toEqual({ rooms: 0, peers: 0, sessions: 0, streams: 0, timers: 0 })
+    expect(vi.getTimerCount()).toBe(0)
+    // Nobody is told to leave: the clients resume on the next server within their grace period.
+    vi.advanceTimersByTime(10 * RETENTION_MS)
+    expect(b.sink.frames).toHaveLength(framesOfB)
+    hub.close()
+    expect(hub.stats()).toEqual({ rooms: 0, peers: 0, sessions: 0, streams: 0, timers: 0 })
+  })
+})
