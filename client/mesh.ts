@@ -35,7 +35,13 @@ const SEEN_IDS = 10_000
 
 interface Remote {
   view: PeerView
-  /** Exactly one side of a pair initiates: the one whose peer id sorts first. */
+  /**
+   * Exactly one side of a pair initiates: the newer member, i.e. the one that found the other in its
+   * roster (the other learns of it from `peer-joined`). The server serialises joins, so the two always
+   * agree, and the newcomer sends its offers straight from the join reply. Decided once per pair and
+   * kept for every reconnection; the rare disagreements (after a missed event) are settled by peer id,
+   * see receiveSignal.
+   */
   initiator: boolean
   attempt: number
   peer: PeerLike | null
@@ -75,11 +81,11 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
     events.emit(state === 'connected' ? 'peer-connected' : 'peer-updated', view(remote))
   }
 
-  function add(info: PeerInfo): void {
+  function add(info: PeerInfo, newer: boolean): void {
     if (info.id === self.id || remotes.has(info.id)) return
     const remote: Remote = {
       view: { id: info.id, name: cleanName(info.meta ?? ''), state: 'connecting' },
-      initiator: self.id < info.id,
+      initiator: newer,
       attempt: 0,
       peer: null,
       ready: false,
@@ -161,8 +167,15 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
     const envelope = parseEnvelope(data)
     if (!remote || !envelope) return void counters.dropped++
     if ('restart' in envelope) {
+      // Both sides waiting for the other: the lower id takes the initiator's role.
+      if (!remote.initiator && self.id < remote.view.id) remote.initiator = true
       if (remote.initiator && envelope.attempt >= remote.attempt && remote.view.state !== 'connected') startAttempt(remote)
       return
+    }
+    if (remote.initiator && isOffer(envelope.signal)) {
+      // Glare, both sides offering: the higher id yields and answers.
+      if (self.id < remote.view.id) return
+      remote.initiator = false
     }
     if (remote.initiator) {
       if (envelope.attempt === remote.attempt) remote.peer?.signal(envelope.signal)
@@ -219,7 +232,8 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
   }
 
   return {
-    add,
+    /** Someone joined after us: they initiate. */
+    add: (info: PeerInfo) => add(info, false),
     remove,
     receiveSignal,
 
@@ -227,7 +241,7 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
     reconcile(peers: PeerInfo[], optimistic = false): void {
       const ids = new Set(peers.map((p) => p.id))
       if (!optimistic) for (const id of [...remotes.keys()]) if (!ids.has(id)) remove(id)
-      for (const info of peers) add(info)
+      for (const info of peers) add(info, true)
     },
 
     broadcast(message: ChatMessage): void {

@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import puppeteer, { type Browser, type Page } from 'puppeteer'
 
 /** Flags for Chromium as root on a machine without internet (see README "Development and tests"). */
@@ -43,6 +45,10 @@ export function findBrowser(): string {
   )
 }
 
+// Chromium writes its profile constantly; on this machine's disk that is slow IO wait. Keep it in RAM.
+const PROFILE_ROOT = existsSync('/dev/shm') ? '/dev/shm' : tmpdir()
+const profileDir = () => mkdtempSync(join(PROFILE_ROOT, 'parley-chromium-'))
+
 export interface Person {
   browser: Browser
   page: Page
@@ -55,7 +61,28 @@ export async function launchPeople(count: number): Promise<Person[]> {
   const executablePath = findBrowser()
   const launched = await Promise.allSettled(
     // Puppeteer mutates the args array it is given: each launch gets its own copy.
-    Array.from({ length: count }, () => puppeteer.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS] })),
+    Array.from({ length: count }, async () => {
+      const userDataDir = profileDir()
+      const browser = await puppeteer
+        .launch({
+          executablePath,
+          headless: true,
+          userDataDir,
+          args: [...CHROMIUM_ARGS, ...(process.env.PARLEY_CHROMIUM_ARGS?.split(' ').filter(Boolean) ?? [])],
+        })
+        .catch((err: unknown) => {
+          rmSync(userDataDir, { recursive: true, force: true })
+          throw err
+        })
+      browser.process()?.once('exit', () => {
+        try {
+          rmSync(userDataDir, { recursive: true, force: true, maxRetries: 3 })
+        } catch {
+          // A leftover profile in RAM is harmless; a crash in an exit handler is not.
+        }
+      })
+      return browser
+    }),
   )
   const browsers = launched.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
   const failed = launched.find((r) => r.status === 'rejected')

@@ -8,6 +8,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 5)
 const SIZES = (process.env.BENCH_SIZES ?? '2,4,8').split(',').map(Number)
 const PEERJS_SECONDS: Record<number, number> = { 2: 0.63, 4: 0.79, 8: 1.59 }
 const PINGS = 100
+const SETTLE_MS = 1_000
 
 declare global {
   interface Window {
@@ -38,12 +39,21 @@ const instrument = (expected: number) => `
     })
   })()`
 
+const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!
 
+/** Each person opens the link in a new tab of an already running browser, with an empty HTTP cache. */
 async function openAll(browsers: Browser[], url: string, expected: number) {
-  const contexts = await Promise.all(browsers.map((b) => b.createBrowserContext()))
-  const pages: Page[] = await Promise.all(contexts.map((c) => c.newPage()))
+  const pages: Page[] = await Promise.all(browsers.map((b) => b.newPage()))
+  await Promise.all(
+    pages.map(async (page) => {
+      const cdp = await page.createCDPSession()
+      await cdp.send('Network.clearBrowserCache')
+      await cdp.detach()
+    }),
+  )
   // The page calls back when it is connected to everyone: no polling load on the browsers.
   const resolvers: Array<(at: number) => void> = []
   const done = Promise.all(pages.map((_, i) => new Promise<number>((resolve) => (resolvers[i] = resolve))))
@@ -52,7 +62,7 @@ async function openAll(browsers: Browser[], url: string, expected: number) {
   const start = Date.now()
   await Promise.all(pages.map((p) => p.goto(url)))
   const times = await within(done, 60_000, 'every browser connected to everyone')
-  return { seconds: (Math.max(...times) - start) / 1000, pages, close: () => Promise.all(contexts.map((c) => c.close())) }
+  return { seconds: (Math.max(...times) - start) / 1000, pages, close: () => Promise.all(pages.map((p) => p.close())) }
 }
 
 async function pingRtt(a: Page, b: Page): Promise<number[]> {
@@ -88,14 +98,17 @@ export async function benchConnect() {
   const people = await launchPeople(max)
   const browsers = people.map((p) => p.browser)
   try {
-    console.log(`\nOpen a room link → connected to everyone (separate Chromium processes, cold cache, ${RUNS} runs)`)
+    console.log(`\nOpen a room link in a new tab → connected to everyone (separate Chromium processes, empty cache, ${RUNS} runs)`)
     console.log('browsers  median    min      max      PeerJS   target(½)  ratio')
     for (const size of SIZES) {
       const times: number[] = []
-      for (let run = 0; run < RUNS; run++) {
+      // Run 0 warms the server and the browsers up and is not counted; every run starts from a quiet
+      // machine (the previous run's tabs have finished closing).
+      for (let run = 0; run <= RUNS; run++) {
+        await settle()
         const opened = await openAll(browsers.slice(0, size), `${server.url}/r/${randomRoom()}`, size - 1)
-        times.push(opened.seconds)
-        if (size === 2 && run === RUNS - 1) {
+        if (run > 0) times.push(opened.seconds)
+        if (size === 2 && run === RUNS) {
           const rtts = await pingRtt(opened.pages[0]!, opened.pages[1]!)
           console.log(
             `  (message round trip, ${PINGS} pings between 2 browsers: median ${median(rtts).toFixed(2)} ms, p95 ${percentile(rtts, 95).toFixed(2)} ms)`,

@@ -69,11 +69,11 @@ const chat = (from: string, seq: number, fields: Record<string, unknown> = {}) =
 const orderedIds = (n: number) => Array.from({ length: n }, (_, i) => `${String.fromCharCode(65 + i)}${nanoid(20)}`)
 
 describe('joinRoom over a fake mesh', () => {
-  it('has exactly one initiator per pair: the lower peer id', async () => {
+  it('has exactly one initiator per pair: the newer member', async () => {
     const board = createSwitchboard()
-    // Highest id joins first: the rule is about ids, not about who came first.
-    const ids = orderedIds(4).reverse()
-    const parties = await meshOf(board, ['Ana', 'Ben', 'Cai', 'Dee'], ids)
+    // Ids in mixed order: the rule is about who came later, not about ids.
+    const [a, b, c, d] = orderedIds(4)
+    const parties = await meshOf(board, ['Ana', 'Ben', 'Cai', 'Dee'], [c!, a!, d!, b!])
 
     for (const a of parties) {
       expect(a.client.peers).toHaveLength(3)
@@ -81,7 +81,7 @@ describe('joinRoom over a fake mesh', () => {
         if (a === b) continue
         const made = a.client.peers.filter((p) => p.partner?.owner === b.client.id)
         expect(made).toHaveLength(1)
-        expect(made[0]!.initiator).toBe(a.client.id < b.client.id)
+        expect(made[0]!.initiator).toBe(parties.indexOf(a) > parties.indexOf(b))
       }
     }
     const initiatorPairs = parties.flatMap((a) => a.client.peers.filter((p) => p.initiator))
@@ -228,7 +228,8 @@ describe('joinRoom over a fake mesh', () => {
     for (const data of bad) signaling.push({ type: 'signal', from: 'a', data })
     signaling.push({ type: 'signal', from: 'stranger', data: { attempt: 1, signal: { type: 'offer', sdp: 'x' } } })
     expect(room.stats().dropped).toBe(bad.length + 1)
-    expect(network.peers).toEqual([]) // 'a' initiates; nothing here started a connection
+    // 'm' found 'a' in its roster, so 'm' offers; none of the bad signals started anything else.
+    expect(network.peers.map((p) => p.initiator)).toEqual([true])
   })
 
   it('propagates a name change to the others as peer-updated', async () => {
@@ -343,7 +344,7 @@ describe('joinRoom over a fake mesh', () => {
   it('reconnects a broken pair and delivers what was sent meanwhile exactly once', async () => {
     vi.useFakeTimers()
     const board = createSwitchboard()
-    const [ana, ben] = await meshOf(board, ['Ana', 'Ben'], orderedIds(2)) // Ana initiates
+    const [ana, ben] = await meshOf(board, ['Ana', 'Ben'], orderedIds(2)) // Ben, the newer, initiates
     const [a, b] = [ana!.room, ben!.room]
     const toBen = collect(b, 'message')
     const toAna = collect(a, 'message')
@@ -371,8 +372,8 @@ describe('joinRoom over a fake mesh', () => {
     await settle()
 
     // The initiator made the new attempt, numbered 2; the responder followed it.
-    expect(ana!.client.peers.map((p) => p.initiator)).toEqual([true, true])
-    expect(ben!.client.peers.map((p) => p.initiator)).toEqual([false, false])
+    expect(ana!.client.peers.map((p) => p.initiator)).toEqual([false, false])
+    expect(ben!.client.peers.map((p) => p.initiator)).toEqual([true, true])
     const attempts = board.log
       .slice(marker)
       .filter((s) => !(s.data as { restart?: boolean }).restart)
@@ -408,22 +409,22 @@ describe('joinRoom over a fake mesh', () => {
   it('restarts at once when the responder’s retry comes before the initiator’s', async () => {
     vi.useFakeTimers()
     const board = createSwitchboard()
-    const [ana, ben] = await meshOf(board, ['Ana', 'Ben'], orderedIds(2)) // Ana initiates
+    const [ana, ben] = await meshOf(board, ['Ana', 'Ben'], orderedIds(2)) // Ben, the newer, initiates
     const [a, b] = [ana!.room, ben!.room]
     const inbox = collect(a, 'message')
-    // Ana's close is handled first: her retry waits the longest jitter, Ben's the shortest.
-    vi.spyOn(Math, 'random').mockReturnValueOnce(0.999).mockReturnValueOnce(0)
+    // Ana's close is handled first: her (the responder's) retry waits the shortest jitter, Ben's the longest.
+    vi.spyOn(Math, 'random').mockReturnValueOnce(0).mockReturnValueOnce(0.999)
     const marker = board.log.length
     ana!.client.peerTo(b.self.id)!.fail()
     await settle()
     b.send('while down')
 
     await vi.advanceTimersByTimeAsync(RETRY_MIN_MS / 2)
-    expect(board.log.slice(marker)[0]).toEqual({ from: b.self.id, to: a.self.id, data: { attempt: 1, restart: true } })
+    expect(board.log.slice(marker)[0]).toEqual({ from: a.self.id, to: b.self.id, data: { attempt: 1, restart: true } })
     await Promise.all([connectedTo(a, 1), connectedTo(b, 1)])
     await when(a, ['message'], () => inbox.length === 1)
 
-    // Ana's own retry timer was superseded: no third attempt.
+    // Ben's own retry timer was superseded: no third attempt.
     await vi.advanceTimersByTimeAsync(RETRY_MIN_MS)
     await settle()
     expect(ana!.client.peers).toHaveLength(2)
@@ -504,20 +505,20 @@ describe('joinRoom over a fake mesh', () => {
       ['a', 'Al', 'connecting'],
       ['z', 'Zoe', 'connecting'],
     ])
-    expect(network.peers.map((p) => p.initiator)).toEqual([true]) // only for 'z': 'm' < 'z'
-    const toZoe = network.peers[0]!
+    expect(network.peers.map((p) => p.initiator)).toEqual([true, true]) // 'm' is the newer member of both pairs
+    const toZoe = network.peers[1]!
 
     signaling.push({ type: 'roster', room: room.id, peers: [{ id: 'z', meta: 'Zoe' }, { id: 'q' }, { id: 'm' }] })
     expect(room.peers.map((p) => p.id)).toEqual(['z', 'q'])
     expect(left.map((p) => p.id)).toEqual(['a'])
     expect(joined.map((p) => p.id)).toEqual(['a', 'z', 'q'])
     expect(toZoe.destroyCalls).toBe(0)
-    expect(network.peers).toHaveLength(2) // a new one for 'q', none for the self entry
+    expect(network.peers).toHaveLength(3) // a new one for 'q', none for the self entry
 
     signaling.push({ type: 'roster', room: room.id, peers: [] })
     expect(room.peers).toEqual([])
     expect(left.map((p) => p.id)).toEqual(['a', 'z', 'q'])
-    expect(network.peers.map((p) => p.destroyCalls)).toEqual([1, 1])
+    expect(network.peers.map((p) => p.destroyCalls)).toEqual([1, 1, 1])
     expect(room.stats().connections).toBe(0)
   })
 
