@@ -29,6 +29,12 @@ const CONNECT_TIMEOUT_MS = 15_000
 const RETRY_MIN_MS = 250
 const RETRY_MAX_MS = 15_000
 const FAILURES_BEFORE_FAILED = 3
+// A channel that carried nothing (not even our 1 Hz pings) for this long is dead: a killed browser
+// sends no goodbye, and ICE takes far longer to notice. Background tabs still get 1 Hz timers.
+export const PING_MS = 1_000
+export const SILENCE_MS = 5_000
+/** Pairs remembered after a peer goes, so one that comes back resumes where it was. */
+const REMEMBERED_PAIRS = 256
 /** Messages kept for peers that are not (yet, or not any more) connected. */
 export const OUTBOX_MESSAGES = 1_000
 const SEEN_IDS = 10_000
@@ -51,6 +57,11 @@ interface Remote {
   baseline: number
   /** The highest seq of theirs I have received. */
   received: number
+  /** The server says their stream dropped (they may be gone, or on a train through a tunnel). */
+  away: boolean
+  /** When their channel last carried anything. */
+  lastHeard: number
+  lastSent: number
   failures: number
   timer: ReturnType<typeof setTimeout> | undefined
 }
@@ -71,6 +82,8 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
   const outbox: ChatMessage[] = []
   const seen = new Set<string>()
   const counters = { dropped: 0, duplicates: 0 }
+  const remembered = new Map<string, { initiator: boolean; attempt: number; baseline: number; received: number; name: string }>()
+  let pinger: ReturnType<typeof setInterval> | undefined
 
   const view = (r: Remote): PeerView => ({ ...r.view })
   const lastSeq = () => outbox.at(-1)?.seq ?? 0
@@ -83,14 +96,18 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
 
   function add(info: PeerInfo, newer: boolean): void {
     if (info.id === self.id || remotes.has(info.id)) return
+    const known = remembered.get(info.id)
     const remote: Remote = {
-      view: { id: info.id, name: cleanName(info.meta ?? ''), state: 'connecting' },
-      initiator: newer,
-      attempt: 0,
+      view: { id: info.id, name: cleanName(info.meta ?? '') || known?.name || '', state: 'connecting' },
+      initiator: known?.initiator ?? newer,
+      attempt: known?.attempt ?? 0,
       peer: null,
       ready: false,
-      baseline: lastSeq(),
-      received: 0,
+      baseline: known?.baseline ?? lastSeq(),
+      received: known?.received ?? 0,
+      away: false,
+      lastHeard: 0,
+      lastSent: 0,
       failures: 0,
       timer: undefined,
     }
@@ -115,7 +132,48 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
     if (!remote) return
     remotes.delete(id)
     dropPeer(remote)
+    const { initiator, attempt, baseline, received } = remote
+    remembered.delete(id)
+    remembered.set(id, { initiator, attempt, baseline, received, name: remote.view.name })
+    if (remembered.size > REMEMBERED_PAIRS) remembered.delete(remembered.keys().next().value!)
+    if (remotes.size === 0) stopPinging()
     events.emit('peer-left', view(remote))
+  }
+
+  /** Once a second: ping idle channels, and give up on silent ones. */
+  function tick() {
+    const now = Date.now()
+    for (const remote of [...remotes.values()]) {
+      if (remote.view.state !== 'connected' || !remote.peer) continue
+      if (now - remote.lastHeard > SILENCE_MS) {
+        // Dead channel, and the server lost their stream too: they are gone, not just unlucky.
+        if (remote.away) remove(remote.view.id)
+        else fail(remote)
+      } else if (now - remote.lastSent >= PING_MS) {
+        send(remote, { type: 'ping' })
+      }
+    }
+  }
+
+  function startPinging() {
+    pinger ??= setInterval(tick, PING_MS)
+  }
+
+  function stopPinging() {
+    clearInterval(pinger)
+    pinger = undefined
+  }
+
+  /** Presence hints from the server about a peer's stream. */
+  function setAway(id: string, away: boolean) {
+    const remote = remotes.get(id)
+    if (remote) {
+      remote.away = away
+      // Their stream and our channel both dropped: nothing says they are still there.
+      if (away && remote.view.state !== 'connected' && remote.view.state !== 'connecting') remove(id)
+    } else if (!away && remembered.has(id)) {
+      add({ id }, false) // back within the grace period after we gave up on them
+    }
   }
 
   function armTimeout(remote: Remote) {
@@ -136,6 +194,8 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
       if (!current()) return
       clearTimeout(remote.timer)
       remote.failures = 0
+      remote.lastHeard = Date.now()
+      startPinging()
       send(remote, { type: 'hello', name: self.name, have: remote.received })
       setState(remote, 'connected')
     })
@@ -188,6 +248,7 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
 
   function send(remote: Remote, message: PeerMessage) {
     try {
+      remote.lastSent = Date.now()
       remote.peer?.send(JSON.stringify(message))
     } catch {
       // The channel is closing; its 'close' follows, and the hello of the next one resumes the outbox.
@@ -195,8 +256,10 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
   }
 
   function receive(remote: Remote, raw: unknown) {
+    remote.lastHeard = Date.now()
     const message = parsePeerMessage(raw, remote.view.id)
     if (!message) return void counters.dropped++
+    if (message.type === 'ping') return
     if (message.type === 'hello') return greet(remote, message)
     if (message.type === 'name') {
       if (message.name && message.name !== remote.view.name) {
@@ -260,10 +323,15 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
 
     views: (): PeerView[] => [...remotes.values()].map(view),
 
+    away: (id: string) => setAway(id, true),
+    back: (id: string) => setAway(id, false),
+
     /** Closes every connection quietly (leaving, or re-joining with a new identity). */
     reset(): void {
       for (const remote of remotes.values()) dropPeer(remote)
       remotes.clear()
+      remembered.clear()
+      stopPinging()
     },
 
     stats: () => ({

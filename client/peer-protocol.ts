@@ -32,7 +32,12 @@ export interface NameChange {
   name: string
 }
 
-export type PeerMessage = ChatMessage | Hello | NameChange
+/** Keeps an idle channel provably alive; any message counts, this one is sent when there is no other. */
+export interface Ping {
+  type: 'ping'
+}
+
+export type PeerMessage = ChatMessage | Hello | NameChange | Ping
 
 /**
  * The envelope of every signal between two browsers. `attempt` numbers the pair's connection attempts
@@ -74,6 +79,8 @@ export function parsePeerMessage(raw: unknown, from: string): PeerMessage | null
     case 'hello':
       if (!isShortText(value.name, MAX_NAME_CHARS) || !isCount(value.have)) return null
       return { type: 'hello', name: cleanName(value.name), have: value.have }
+    case 'ping':
+      return { type: 'ping' }
     case 'name':
       if (!isShortText(value.name, MAX_NAME_CHARS)) return null
       return { type: 'name', name: cleanName(value.name) }

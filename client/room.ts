@@ -93,10 +93,20 @@ export function joinRoom(options: JoinOptions): Room {
     },
     event(event) {
       if (left) return
-      if (event.type === 'roster') mesh.reconcile(event.peers)
-      else if (event.type === 'peer-joined') mesh.add(event.peer)
-      else if (event.type === 'peer-left') mesh.remove(event.peer)
-      else mesh.receiveSignal(event.from, event.data)
+      switch (event.type) {
+        case 'roster':
+          return mesh.reconcile(event.peers)
+        case 'peer-joined':
+          return mesh.add(event.peer)
+        case 'peer-left':
+          return mesh.remove(event.peer)
+        case 'peer-away':
+          return mesh.away(event.peer)
+        case 'peer-back':
+          return mesh.back(event.peer)
+        case 'signal':
+          return mesh.receiveSignal(event.from, event.data)
+      }
     },
     lost: () => void enter(),
   }

@@ -8,6 +8,7 @@ export type MembershipEvent =
   | { type: 'roster'; room: string; peers: PeerInfo[] }
   | { type: 'peer-joined'; peer: PeerInfo }
   | { type: 'peer-left'; peer: string; reason: LeaveReason }
+  | { type: 'peer-away' | 'peer-back'; peer: string }
   | { type: 'signal'; from: string; data: unknown }
 
 export interface Membership {
@@ -49,7 +50,7 @@ export class SignalingError extends Error {
   }
 }
 
-const EVENT_TYPES = ['roster', 'peer-joined', 'peer-left', 'signal', 'reset'] as const
+const EVENT_TYPES = ['roster', 'peer-joined', 'peer-left', 'peer-away', 'peer-back', 'signal', 'reset'] as const
 const FAILURES_BEFORE_BACKOFF = 3
 const EARLY_EVENTS = 256
 const MAX_BATCH = 64
@@ -93,6 +94,9 @@ export function parseServerEvent(type: string, raw: string): ServerMessage | nul
       return typeof data.peer === 'string' && (data.reason === 'leave' || data.reason === 'timeout')
         ? { to, event: { type, peer: data.peer, reason: data.reason } }
         : null
+    case 'peer-away':
+    case 'peer-back':
+      return typeof data.peer === 'string' ? { to, event: { type, peer: data.peer } } : null
     case 'signal':
       return typeof data.from === 'string' && data.data !== undefined
         ? { to, event: { type, from: data.from, data: data.data } }

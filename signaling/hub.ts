@@ -57,6 +57,8 @@ interface Session {
   prunedThrough: number
   peers: Map<string, Peer>
   sink: Sink | null
+  /** Its stream dropped and has not come back (yet): the room heard `peer-away`. */
+  away: boolean
   graceTimer: ReturnType<typeof setTimeout> | null
 }
 
@@ -97,6 +99,7 @@ export function createHub(options: HubOptions) {
         prunedThrough: 0,
         peers: new Map(),
         sink: null,
+        away: false,
         graceTimer: null,
       }
       sessions.set(id, session)
@@ -183,10 +186,24 @@ export function createHub(options: HubOptions) {
   function detach(session: Session): void {
     const sink = session.sink
     if (!sink) return
+    lostStream(session)
+    sink.close()
+  }
+
+  /** The stream is gone: the peers stay for the grace period, and their rooms hear a presence hint. */
+  function lostStream(session: Session): void {
     session.sink = null
     streams--
     startGrace(session)
-    sink.close()
+    setAway(session, true)
+  }
+
+  function setAway(session: Session, away: boolean): void {
+    if (session.away === away) return
+    session.away = away
+    for (const peer of session.peers.values()) {
+      broadcast(peer.room, peer, away ? 'peer-away' : 'peer-back', `,"peer":"${peer.id}"}`)
+    }
   }
 
   function parseLastEventId(session: Session, lastEventId: string | undefined): number | ResetReason {
@@ -265,10 +282,17 @@ export function createHub(options: HubOptions) {
     connect(sessionId: string, lastEventId: string | undefined, sink: Sink): void {
       const isNew = !sessions.has(sessionId)
       const session = getOrCreateSession(sessionId)
-      if (session.sink) detach(session)
+      const replaced = session.sink
+      if (replaced) {
+        // A newer connection of the same client: not a drop, so no presence hint.
+        session.sink = null
+        streams--
+        replaced.close()
+      }
       stopGrace(session)
       session.sink = sink
       streams++
+      setAway(session, false)
       const from = isNew ? 'unknown-session' : parseLastEventId(session, lastEventId)
       if (typeof from === 'string') return emit(session, 'reset', `{"reason":"${from}"}`)
       for (const event of session.buffer) {
@@ -279,11 +303,7 @@ export function createHub(options: HubOptions) {
     /** The stream's connection closed: the session's peers stay for the grace period. */
     disconnect(sessionId: string, sink: Sink): void {
       const session = sessions.get(sessionId)
-      if (session && session.sink === sink) {
-        session.sink = null
-        streams--
-        startGrace(session)
-      }
+      if (session && session.sink === sink) lostStream(session)
     },
 
     hasPeer(sessionId: string, peer: string): boolean {

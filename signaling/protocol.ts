@@ -69,6 +69,9 @@ export type ServerEvent =
   | { type: 'roster'; data: { to: string; room: string; peers: PeerInfo[] } }
   | { type: 'peer-joined'; data: { to: string; peer: PeerInfo } }
   | { type: 'peer-left'; data: { to: string; peer: string; reason: LeaveReason } }
+  /** Presence hints: the peer's stream dropped (it stays in the room for the grace period) / is back. */
+  | { type: 'peer-away'; data: { to: string; peer: string } }
+  | { type: 'peer-back'; data: { to: string; peer: string } }
   | { type: 'signal'; data: { to: string; from: string; data: unknown } }
   | { type: 'reset'; data: { reason: ResetReason } }
 

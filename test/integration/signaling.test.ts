@@ -224,6 +224,13 @@ describe('resume and grace', () => {
     // No grace timer is left running (only the heartbeat), so no peer-left can follow.
     expect(stats()).toMatchObject({ peers: 2, streams: 2, timers: 1 })
     expect(b.stream.ofType('peer-left')).toEqual([])
+    // The others got presence hints only: away, then back.
+    await b.stream.next('peer-back')
+    const hints = b.stream.events.filter((e) => e.event === 'peer-away' || e.event === 'peer-back')
+    expect(hints.map((e) => [e.event, JSON.parse(e.data)])).toEqual([
+      ['peer-away', { to: b.peer, peer: a.peer }],
+      ['peer-back', { to: b.peer, peer: a.peer }],
+    ])
   })
 
   it('turns a drop longer than the grace period into exactly one peer-left and frees everything', async () => {
