@@ -34,8 +34,7 @@ export async function buildClient() {
   const out = `${root}dist/client`
   rmSync(out, { recursive: true, force: true })
   mkdirSync(out, { recursive: true })
-  const result = await build({
-    entryPoints: { app: `${root}client/main.ts`, style: `${root}client/style.css` },
+  const common = {
     outdir: out,
     entryNames: '[name]-[hash]',
     bundle: true,
@@ -50,6 +49,14 @@ export async function buildClient() {
     metafile: true,
     legalComments: 'none',
     logLevel: 'warning',
+  }
+  // The shared signaling worker first: the page needs its (content-hashed) URL.
+  const workerBuild = await build({ ...common, entryPoints: { worker: `${root}client/worker.ts` } })
+  const worker = Object.keys(workerBuild.metafile.outputs).map((f) => f.replace(/^.*\//, '')).find((f) => /^worker-.*\.js$/.test(f))
+  const result = await build({
+    ...common,
+    define: { ...common.define, __PARLEY_WORKER__: JSON.stringify(`/${worker}`) },
+    entryPoints: { app: `${root}client/main.ts`, style: `${root}client/style.css` },
   })
   const outputs = Object.keys(result.metafile.outputs).map((file) => file.replace(/^.*\//, ''))
   const script = outputs.find((f) => /^app-.*\.js$/.test(f))
@@ -59,13 +66,21 @@ export async function buildClient() {
     .replace('{{style.css}}', `/${style}`)
   writeFileSync(`${out}/index.html`, html)
   const js = readFileSync(`${out}/${script}`)
-  return { script, bytes: js.length, gzipBytes: gzipSync(js, { level: 9 }).length }
+  const workerJs = readFileSync(`${out}/${worker}`)
+  return {
+    script,
+    bytes: js.length,
+    gzipBytes: gzipSync(js, { level: 9 }).length,
+    workerBytes: workerJs.length,
+    workerGzipBytes: gzipSync(workerJs, { level: 9 }).length,
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   if (part !== 'client') await buildServer()
   if (part !== 'server' && existsSync(`${root}client/main.ts`)) {
-    const { script, bytes, gzipBytes } = await buildClient()
-    console.log(`client: ${script} ${(bytes / 1024).toFixed(1)} KB, ${(gzipBytes / 1024).toFixed(1)} KB gzipped`)
+    const { script, bytes, gzipBytes, workerBytes, workerGzipBytes } = await buildClient()
+    const kb = (n) => `${(n / 1024).toFixed(1)} KB`
+    console.log(`client: ${script} ${kb(bytes)}, ${kb(gzipBytes)} gzipped; worker ${kb(workerBytes)}, ${kb(workerGzipBytes)} gzipped`)
   }
 }

@@ -1,5 +1,6 @@
 import { cleanName } from './peer-protocol'
 import { loadName, saveName } from './prefs'
+import { createSharedSignaling } from './shared-signaling'
 import { joinRoom, type ChatMessage, type PeerView, type Room, type RoomStatus } from './room'
 
 const STATE_LABEL: Record<PeerView['state'], string> = {
@@ -23,6 +24,9 @@ const template = (id: string) => ($<HTMLTemplateElement>(id).content.firstElemen
 /** A stable colour per peer id for avatars. */
 const hue = (id: string) => [...id].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 360, 7)
 
+/** The shared signaling worker's URL, set by the build (build.mjs). */
+declare const __PARLEY_WORKER__: string
+
 declare global {
   interface Window {
     /** The page's room, for debugging in the console (and for tests that count connections). */
@@ -42,7 +46,9 @@ export function showRoom(roomId: string): void {
   const banner = $('banner')
   const rows = new Map<string, HTMLElement>()
 
-  const room = joinRoom({ room: roomId, name: loadName() })
+  // One signaling connection per browser, shared by its tabs, where the browser allows it.
+  const signaling = createSharedSignaling(__PARLEY_WORKER__) ?? undefined
+  const room = joinRoom({ room: roomId, name: loadName(), signaling })
   window.parley = room
   nameInput.value = room.self.name
 

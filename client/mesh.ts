@@ -303,7 +303,11 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
     /** A roster is the truth about who is in the room; `optimistic` ones (from a join reply) only add. */
     reconcile(peers: PeerInfo[], optimistic = false): void {
       const ids = new Set(peers.map((p) => p.id))
-      if (!optimistic) for (const id of [...remotes.keys()]) if (!ids.has(id)) remove(id)
+      // Connected peers missing from the roster are kept: after a server restart the roster fills up
+      // as everyone re-joins, and their channels never needed the server.
+      if (!optimistic) {
+        for (const [id, remote] of [...remotes]) if (!ids.has(id) && remote.view.state !== 'connected') remove(id)
+      }
       for (const info of peers) add(info, true)
     },
 
@@ -325,6 +329,21 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
 
     away: (id: string) => setAway(id, true),
     back: (id: string) => setAway(id, false),
+
+    /**
+     * The server dropped them after the grace period. A channel that still carries their pings says
+     * they are here all the same (their stream is what broke): keep them, as away, until it dies.
+     */
+    timedOut(id: string): void {
+      const remote = remotes.get(id)
+      if (remote && remote.view.state === 'connected' && Date.now() - remote.lastHeard < SILENCE_MS) remote.away = true
+      else remove(id)
+    },
+
+    /** The server knows no such peer: unless a live channel says otherwise, they are gone. */
+    unknown(id: string): void {
+      if (remotes.get(id)?.view.state !== 'connected') remove(id)
+    },
 
     /** Closes every connection quietly (leaving, or re-joining with a new identity). */
     reset(): void {

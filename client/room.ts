@@ -99,7 +99,7 @@ export function joinRoom(options: JoinOptions): Room {
         case 'peer-joined':
           return mesh.add(event.peer)
         case 'peer-left':
-          return mesh.remove(event.peer)
+          return event.reason === 'timeout' ? mesh.timedOut(event.peer) : mesh.remove(event.peer)
         case 'peer-away':
           return mesh.away(event.peer)
         case 'peer-back':
@@ -109,6 +109,7 @@ export function joinRoom(options: JoinOptions): Room {
       }
     },
     lost: () => void enter(),
+    unknown: (peer) => mesh.unknown(peer),
   }
 
   async function enter() {

@@ -1,4 +1,4 @@
-import type { ErrorBody, IceServer, JoinResponse, LeaveReason, PeerInfo, ResetReason } from '../signaling/protocol'
+import type { ErrorBody, IceServer, JoinResponse, LeaveReason, PeerInfo, ResetReason, SignalBatchResponse } from '../signaling/protocol'
 import { createEmitter, type Emitter } from './emitter'
 
 export type SignalingStatus = 'connecting' | 'online' | 'offline'
@@ -23,6 +23,8 @@ export interface MembershipHandlers {
   event(event: MembershipEvent): void
   /** The server no longer accepts this membership (its secret changed): join afresh. */
   lost(): void
+  /** The server knows no peer `peer` any more (a signal to it came back UNKNOWN_PEER). */
+  unknown(peer: string): void
 }
 
 export type SignalingEvents = {
@@ -252,22 +254,34 @@ export function createSignaling(server = '/v1'): Signaling {
         // Network failure: the stream's error handler reports the outage; keep the signals.
       }
       // Done: delivered (204), partly delivered to targets that are still there (200), or refused
-      // for good (4xx other than auth and rate limits): a target that left (404) needs nothing more.
-      const retry = !res || res.status >= 500 || res.status === 429 || res.status === 401 ||
-        (res.status === 403 && (await failure(res)).code === 'NOT_YOUR_PEER')
+      // for good (4xx other than auth and rate limits). A target the server no longer knows is
+      // reported to its room, which may still think it is there.
+      const error = res && !res.ok ? await failure(res) : undefined
+      const retry = !res || res.status >= 500 || res.status === 429 || res.status === 401 || error?.code === 'NOT_YOUR_PEER'
       if (retry) {
         await sleep(res ? retryAfter(res, attempt++) : backoff(attempt++))
         continue
       }
       queue.splice(0, batch.length)
       attempt = 0
+      const member = memberships.get(from)
+      if (error?.code === 'UNKNOWN_PEER') member?.handlers.unknown(batch[0]!.to)
+      if (res?.status === 200) {
+        const { failed } = ((await res.json().catch(() => null)) ?? {}) as Partial<SignalBatchResponse>
+        for (const f of Array.isArray(failed) ? failed : []) {
+          const item = batch[f?.index]
+          if (item && f.error === 'UNKNOWN_PEER') member?.handlers.unknown(item.to)
+        }
+      }
     }
     queues.delete(from)
   }
 
-  addEventListener('online', () => {
+  // Back online (laptop lid, train tunnel): retry now rather than at the end of a backoff.
+  const onOnline = () => {
     if (!closed && key && status === 'offline') openStream(false)
-  })
+  }
+  addEventListener('online', onOnline)
 
   return {
     on: events.on,
@@ -302,14 +316,19 @@ export function createSignaling(server = '/v1'): Signaling {
     leave(peer) {
       early.delete(peer)
       if (!memberships.delete(peer) || !token) return
-      const body = JSON.stringify(memberships.size === 0 ? { token } : { token, peer })
-      // sendBeacon survives page unload; text/plain keeps it a simple (no preflight) request.
-      if (!navigator.sendBeacon?.(`${server}/leave`, body)) void post('/leave', { peer }).catch(() => {})
-      if (memberships.size === 0) this.close()
+      const last = memberships.size === 0
+      // sendBeacon survives page unload; text/plain keeps it a simple (no preflight) request. Workers
+      // have no sendBeacon, and outlive the page anyway.
+      const beacon = JSON.stringify(last ? { token } : { token, peer })
+      if (!globalThis.navigator?.sendBeacon?.(`${server}/leave`, beacon)) {
+        void post('/leave', last ? {} : { peer }).catch(() => {})
+      }
+      if (last) this.close()
     },
 
     close() {
       closed = true
+      removeEventListener('online', onOnline)
       clearTimeout(reopenTimer)
       stream?.close()
       stream = undefined

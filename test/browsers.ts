@@ -116,6 +116,8 @@ const POLL = { polling: 50 } as const
 
 /** Types into the Message box and presses Send. */
 export async function say(page: Page, text: string): Promise<void> {
+  // Locators wait for animation frames, which background tabs do not get.
+  await page.bringToFront()
   await page.locator('::-p-aria(Message[role="textbox"])').fill(text)
   await page.locator('::-p-aria(Send[role="button"])').click()
 }

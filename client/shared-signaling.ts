@@ -1,0 +1,112 @@
+import { nanoid } from 'nanoid'
+import { createEmitter } from './emitter'
+import { SignalingError, type MembershipHandlers, type Membership, type Signaling, type SignalingEvents, type SignalingStatus } from './signaling'
+import type { TabMessage, WorkerMessage } from './worker-protocol'
+
+/**
+ * A Signaling that lives in a SharedWorker, shared with the browser's other tabs (see worker.ts).
+ * Null where SharedWorker or Web Locks are missing (e.g. Chrome on Android): use createSignaling.
+ */
+export function createSharedSignaling(workerUrl: string, server = '/v1'): Signaling | null {
+  if (typeof SharedWorker === 'undefined' || !navigator.locks) return null
+  let worker: SharedWorker
+  try {
+    worker = new SharedWorker(workerUrl, { name: `parley ${server}` })
+  } catch {
+    return null
+  }
+  const port = worker.port
+  const events = createEmitter<SignalingEvents>()
+  const joins = new Map<number, { handlers: MembershipHandlers; resolve: (m: Membership) => void; reject: (e: Error) => void }>()
+  let status: SignalingStatus = 'connecting'
+  let nextId = 1
+  let closed = false
+
+  // Held until this tab is gone; the worker then cleans up after it (see worker.ts). Nothing is sent
+  // before the lock is ours, or the worker could be granted it first and take the tab for dead.
+  const lock = `parley-tab-${nanoid()}`
+  let releaseLock: () => void = () => {}
+  const ready = new Promise<void>((held) => {
+    void navigator.locks.request(lock, () => {
+      held()
+      return new Promise<void>((resolve) => (releaseLock = resolve))
+    })
+  })
+  const send = (message: TabMessage) => void ready.then(() => port.postMessage(message))
+
+  port.onmessage = (event: MessageEvent<WorkerMessage>) => {
+    const message = event.data
+    switch (message.op) {
+      case 'status':
+        if (message.status === status) return
+        status = message.status
+        return events.emit('status', status)
+      case 'error':
+        return events.emit('error', new SignalingError('WORKER', message.message))
+      case 'joined': {
+        const join = joins.get(message.id)
+        join?.handlers.joined(message.membership)
+        return join?.resolve(message.membership)
+      }
+      case 'join-failed': {
+        const join = joins.get(message.id)
+        joins.delete(message.id)
+        return join?.reject(new SignalingError(message.code, message.message, message.status))
+      }
+      case 'event':
+        return joins.get(message.id)?.handlers.event(message.event)
+      case 'lost':
+        return joins.get(message.id)?.handlers.lost()
+      case 'unknown':
+        return joins.get(message.id)?.handlers.unknown(message.peer)
+    }
+  }
+  port.start()
+  send({ op: 'hello', server, lock })
+
+  const peers = new Map<string, number>()
+  return {
+    on: events.on,
+    off: events.off,
+    get status() {
+      return status
+    },
+    join(room, meta, handlers) {
+      const id = nextId++
+      return new Promise<Membership>((resolve, reject) => {
+        joins.set(id, {
+          handlers: {
+            ...handlers,
+            joined(membership) {
+              peers.set(membership.peer, id)
+              handlers.joined(membership)
+            },
+          },
+          resolve,
+          reject,
+        })
+        send({ op: 'join', id, room, meta })
+      })
+    },
+    signal(from, to, data) {
+      if (!closed) send({ op: 'signal', from, to, data })
+    },
+    leave(peer) {
+      const id = peers.get(peer)
+      if (id === undefined) return
+      peers.delete(peer)
+      joins.delete(id)
+      send({ op: 'leave', peer })
+    },
+    close() {
+      if (closed) return
+      closed = true
+      send({ op: 'bye' })
+      void ready.then(() => {
+        port.close()
+        releaseLock()
+      })
+      events.clear()
+    },
+  }
+}

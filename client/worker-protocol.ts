@@ -1,0 +1,43 @@
+import type { MembershipEvent, Membership, SignalingStatus } from './signaling'
+
+/** Messages from a tab to the shared signaling worker. */
+export type TabMessage =
+  | { op: 'hello'; server: string; lock: string }
+  | { op: 'join'; id: number; room: string; meta: string | undefined }
+  | { op: 'signal'; from: string; to: string; data: unknown }
+  | { op: 'leave'; peer: string }
+  | { op: 'bye' }
+
+/** Messages from the worker to one tab; `id` names the tab's join request. */
+export type WorkerMessage =
+  | { op: 'status'; status: SignalingStatus }
+  | { op: 'error'; message: string }
+  | { op: 'joined'; id: number; membership: Membership }
+  | { op: 'join-failed'; id: number; code: string; message: string; status: number }
+  | { op: 'event'; id: number; event: MembershipEvent }
+  | { op: 'lost'; id: number }
+  | { op: 'unknown'; id: number; peer: string }
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
+const str = (v: unknown): v is string => typeof v === 'string'
+
+/** Tabs are same-origin code, but a page of another version may share the worker: check shapes. */
+export function parseTabMessage(value: unknown): TabMessage | null {
+  if (!isObject(value)) return null
+  switch (value.op) {
+    case 'hello':
+      return str(value.server) && str(value.lock) ? { op: 'hello', server: value.server, lock: value.lock } : null
+    case 'join':
+      return typeof value.id === 'number' && str(value.room) && (value.meta === undefined || str(value.meta))
+        ? { op: 'join', id: value.id, room: value.room, meta: value.meta }
+        : null
+    case 'signal':
+      return str(value.from) && str(value.to) ? { op: 'signal', from: value.from, to: value.to, data: value.data } : null
+    case 'leave':
+      return str(value.peer) ? { op: 'leave', peer: value.peer } : null
+    case 'bye':
+      return { op: 'bye' }
+    default:
+      return null
+  }
+}

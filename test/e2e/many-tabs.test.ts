@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import type { Page } from 'puppeteer'
+import { randomRoom, startServer, type TestServer } from '../helpers'
+import { closeAll, launchPeople, say, waitForConnected, waitForMessage, watch, type Person } from '../browsers'
+
+// Browsers allow six HTTP/1.1 connections per host and an event stream holds one: with a stream per
+// tab, the seventh tab's POSTs would queue forever. Parley shares one stream per browser.
+const TABS = 8
+
+let server: TestServer
+let people: Person[] = []
+
+beforeAll(async () => {
+  ;[server, people] = await Promise.all([startServer({ iceServers: [] }), launchPeople(2)])
+})
+afterAll(async () => {
+  await closeAll(people)
+  await server?.close()
+})
+
+async function openTabs(person: Person, urls: string[]): Promise<Page[]> {
+  const tabs = [person.page, ...(await Promise.all(urls.slice(1).map(() => person.browser.newPage())))]
+  for (const tab of tabs.slice(1)) watch(tab, person.errors)
+  // One after the other, as a person would open them (and each starts the next only once loaded).
+  for (const [i, tab] of tabs.entries()) await tab.goto(urls[i]!)
+  return tabs
+}
+
+async function closeTabs(tabs: Page[]) {
+  await Promise.all(tabs.slice(1).map((t) => t.close()))
+  await tabs[0]!.goto('about:blank')
+}
+
+it('eight tabs of one browser in one room form a full mesh over one event stream', async () => {
+  const [ana] = people as [Person]
+  const url = `${server.url}/r/${randomRoom()}`
+  const tabs = await openTabs(ana, Array(TABS).fill(url))
+  try {
+    await Promise.all(tabs.map((tab) => waitForConnected(tab, TABS - 1, 60_000)))
+    expect(server.stats()).toMatchObject({ sessions: 1, streams: 1, peers: TABS })
+    await say(tabs[0]!, 'hello from the first tab')
+    await say(tabs[TABS - 1]!, 'hello from the last tab')
+    await Promise.all(tabs.slice(1).map((tab) => waitForMessage(tab, 'hello from the first tab')))
+    await Promise.all(tabs.slice(0, -1).map((tab) => waitForMessage(tab, 'hello from the last tab')))
+  } finally {
+    await closeTabs(tabs)
+  }
+  expect(ana.errors).toEqual([])
+})
+
+it('eight tabs of one browser in eight rooms all chat with a second browser', async () => {
+  const [ana, ben] = people as [Person, Person]
+  const urls = Array.from({ length: TABS }, () => `${server.url}/r/${randomRoom()}`)
+  const anaTabs = await openTabs(ana, urls)
+  const benTabs = await openTabs(ben, urls)
+  try {
+    await Promise.all([...anaTabs, ...benTabs].map((tab) => waitForConnected(tab, 1, 60_000)))
+    // Two browsers, two sessions, two streams: however many tabs.
+    expect(server.stats()).toMatchObject({ sessions: 2, streams: 2, rooms: TABS, peers: 2 * TABS })
+    for (const [i, tab] of anaTabs.entries()) await say(tab, `ana in room ${i}`)
+    for (const [i, tab] of benTabs.entries()) await say(tab, `ben in room ${i}`)
+    await Promise.all(benTabs.map((tab, i) => waitForMessage(tab, `ana in room ${i}`)))
+    await Promise.all(anaTabs.map((tab, i) => waitForMessage(tab, `ben in room ${i}`)))
+  } finally {
+    await Promise.all([closeTabs(anaTabs), closeTabs(benTabs)])
+  }
+  expect([...ana.errors, ...ben.errors]).toEqual([])
+})
