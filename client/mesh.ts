@@ -146,9 +146,7 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
     for (const remote of [...remotes.values()]) {
       if (remote.view.state !== 'connected' || !remote.peer) continue
       if (now - remote.lastHeard > SILENCE_MS) {
-        // Dead channel, and the server lost their stream too: they are gone, not just unlucky.
-        if (remote.away) remove(remote.view.id)
-        else fail(remote)
+        fail(remote)
       } else if (now - remote.lastSent >= PING_MS) {
         send(remote, { type: 'ping' })
       }
@@ -207,6 +205,8 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
 
   /** The connection failed, timed out or closed: back off, then the initiator tries again. */
   function fail(remote: Remote) {
+    // Their stream is gone (or the server dropped them) and now their channel: nothing says they are there.
+    if (remote.away) return remove(remote.view.id)
     const wasConnected = remote.view.state === 'connected'
     dropPeer(remote)
     remote.failures++

@@ -280,13 +280,30 @@ describe('joinRoom over a fake mesh', () => {
     const toAna = ben!.client.peerTo(id)!
     const left = next(ben!.room, 'peer-left')
 
-    board.drop(id, 'timeout')
+    board.drop(id, 'leave')
     expect(await left).toMatchObject({ id, name: 'Ana' })
     expect(ben!.room.peers.map((p) => p.id)).toEqual([cai!.room.self.id])
     expect(toAna.destroyCalls).toBe(1)
     expect(toAna.destroyed).toBe(true)
     expect(ben!.room.stats().connections).toBe(1)
     expect(ben!.room.peers[0]!.state).toBe('connected')
+  })
+
+  it('keeps a peer the server timed out while its channel is alive, and drops it when the channel dies', async () => {
+    const board = createSwitchboard()
+    const [ana, ben] = await meshOf(board, ['Ana', 'Ben'])
+    const id = ana!.room.self.id
+    const left = collect(ben!.room, 'peer-left')
+
+    board.drop(id, 'timeout') // the server lost Ana's stream for longer than the grace period
+    await settle()
+    expect(left).toEqual([])
+    expect(ben!.room.peers.map((p) => [p.id, p.state])).toEqual([[id, 'connected']])
+
+    ben!.client.peerTo(id)!.fail() // and now the channel dies too: nothing says she is there
+    await settle()
+    expect(left.map((p) => p.id)).toEqual([id])
+    expect(ben!.room.peers).toEqual([])
   })
 
   it('leave() destroys every peer, leaves once, emits closed, and ignores everything after', async () => {
