@@ -151,8 +151,12 @@ export function showRoom(roomId: string): void {
     }
   })
 
-  // Leave explicitly when the page goes away, so others see it at once rather than after the grace period.
-  addEventListener('pagehide', () => room.leave())
+  // Leave explicitly when the page goes away, so others see it at once rather than after the grace
+  // period, and let go of the shared worker (a back/forward-cached page would otherwise hold on to it).
+  addEventListener('pagehide', () => {
+    room.leave()
+    signaling?.close()
+  })
   // A page restored from the back/forward cache has left already: join again.
   addEventListener('pageshow', (event) => event.persisted && location.reload())
   sendButton.disabled = false

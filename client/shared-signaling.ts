@@ -26,13 +26,20 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
   // before the lock is ours, or the worker could be granted it first and take the tab for dead.
   const lock = `parley-tab-${nanoid()}`
   let releaseLock: () => void = () => {}
+  let holding = false
   const ready = new Promise<void>((held) => {
     void navigator.locks.request(lock, () => {
+      holding = true
       held()
       return new Promise<void>((resolve) => (releaseLock = resolve))
     })
   })
-  const send = (message: TabMessage) => void ready.then(() => port.postMessage(message))
+  // Synchronous once the lock is held: a leave sent from pagehide must not wait for a microtask the
+  // frozen (back/forward-cached) page may never run.
+  const send = (message: TabMessage) => {
+    if (holding) port.postMessage(message)
+    else void ready.then(() => port.postMessage(message))
+  }
 
   port.onmessage = (event: MessageEvent<WorkerMessage>) => {
     const message = event.data
@@ -63,8 +70,12 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
   }
   port.start()
   send({ op: 'hello', server, lock })
+  const onOnline = () => send({ op: 'network', online: true })
+  const onOffline = () => send({ op: 'network', online: false })
+  addEventListener('online', onOnline)
+  addEventListener('offline', onOffline)
 
-  const peers = new Map<string, number>()
+  const peers = new Map<string, { id: number; token: string }>()
   return {
     on: events.on,
     off: events.off,
@@ -78,7 +89,7 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
           handlers: {
             ...handlers,
             joined(membership) {
-              peers.set(membership.peer, id)
+              peers.set(membership.peer, { id, token: membership.token })
               handlers.joined(membership)
             },
           },
@@ -92,20 +103,30 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
       if (!closed) send({ op: 'signal', from, to, data })
     },
     leave(peer) {
-      const id = peers.get(peer)
-      if (id === undefined) return
+      const member = peers.get(peer)
+      if (!member) return
       peers.delete(peer)
-      joins.delete(id)
+      joins.delete(member.id)
+      // The worker may be gone before its own request could leave (it dies with its last tab), so the
+      // tab says goodbye itself, by beacon, which outlives the page; the worker then just forgets.
+      navigator.sendBeacon?.(`${server}/leave`, JSON.stringify({ token: member.token, peer }))
       send({ op: 'leave', peer })
     },
     close() {
       if (closed) return
       closed = true
+      removeEventListener('online', onOnline)
+      removeEventListener('offline', onOffline)
       send({ op: 'bye' })
-      void ready.then(() => {
+      if (holding) {
         port.close()
         releaseLock()
-      })
+      } else {
+        void ready.then(() => {
+          port.close()
+          releaseLock()
+        })
+      }
       events.clear()
     },
   }

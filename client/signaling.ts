@@ -15,6 +15,8 @@ export interface Membership {
   peer: string
   peers: PeerInfo[]
   iceServers: IceServer[]
+  /** The session token (a tab of a shared connection uses it to leave by beacon). */
+  token: string
 }
 
 export interface MembershipHandlers {
@@ -109,7 +111,7 @@ export function parseServerEvent(type: string, raw: string): ServerMessage | nul
 }
 
 /** The signaling client of one page: one session, one EventSource, any number of rooms. */
-export function createSignaling(server = '/v1'): Signaling {
+export function createSignaling(server = '/v1'): Signaling & { networkChanged(online: boolean): void } {
   const events = createEmitter<SignalingEvents>()
   const memberships = new Map<string, { room: string; meta: string | undefined; handlers: MembershipHandlers }>()
   // Events can outrun the join reply that names their peer (the stream is shared): hold them briefly.
@@ -235,6 +237,16 @@ export function createSignaling(server = '/v1'): Signaling {
     await run
   }
 
+  function idle() {
+    clearTimeout(reopenTimer)
+    stream?.close()
+    stream = undefined
+    token = key = undefined
+    lastEventId = ''
+    failures = 0
+    setStatus('connecting')
+  }
+
   async function pump(from: string) {
     const queue = queues.get(from)!
     for (let attempt = 0; queue.length > 0 && !closed; ) {
@@ -277,11 +289,23 @@ export function createSignaling(server = '/v1'): Signaling {
     queues.delete(from)
   }
 
-  // Back online (laptop lid, train tunnel): retry now rather than at the end of a backoff.
-  const onOnline = () => {
-    if (!closed && key && status === 'offline') openStream(false)
+  // The network went away (laptop lid, train tunnel): drop the stream now, since a dead TCP connection
+  // can look alive for minutes; when it is back, resume at once rather than at the end of a backoff.
+  function networkChanged(online: boolean) {
+    if (closed || !key) return
+    if (online) {
+      if (status === 'offline') openStream(false)
+      return
+    }
+    clearTimeout(reopenTimer)
+    stream?.close()
+    stream = undefined
+    setStatus('offline')
   }
+  const onOnline = () => networkChanged(true)
+  const onOffline = () => networkChanged(false)
   addEventListener('online', onOnline)
+  addEventListener('offline', onOffline)
 
   return {
     on: events.on,
@@ -293,7 +317,7 @@ export function createSignaling(server = '/v1'): Signaling {
     join(room, meta, handlers) {
       const run = joining.then(async () => {
         const joined = await postJoin(room, meta)
-        const membership = { peer: joined.peer, peers: joined.peers, iceServers: joined.iceServers }
+        const membership = { peer: joined.peer, peers: joined.peers, iceServers: joined.iceServers, token: joined.token }
         memberships.set(joined.peer, { room, meta, handlers })
         handlers.joined(membership)
         for (const event of early.get(joined.peer) ?? []) handlers.event(event)
@@ -323,12 +347,16 @@ export function createSignaling(server = '/v1'): Signaling {
       if (!globalThis.navigator?.sendBeacon?.(`${server}/leave`, beacon)) {
         void post('/leave', last ? {} : { peer }).catch(() => {})
       }
-      if (last) this.close()
+      // Nothing left to listen for: end the session, and start a fresh one on the next join.
+      if (last) idle()
     },
+
+    networkChanged,
 
     close() {
       closed = true
       removeEventListener('online', onOnline)
+      removeEventListener('offline', onOffline)
       clearTimeout(reopenTimer)
       stream?.close()
       stream = undefined

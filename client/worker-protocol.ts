@@ -7,6 +7,8 @@ export type TabMessage =
   | { op: 'signal'; from: string; to: string; data: unknown }
   | { op: 'leave'; peer: string }
   | { op: 'bye' }
+  /** Workers hear no online/offline events of their own: tabs pass theirs on. */
+  | { op: 'network'; online: boolean }
 
 /** Messages from the worker to one tab; `id` names the tab's join request. */
 export type WorkerMessage =
@@ -37,6 +39,8 @@ export function parseTabMessage(value: unknown): TabMessage | null {
       return str(value.peer) ? { op: 'leave', peer: value.peer } : null
     case 'bye':
       return { op: 'bye' }
+    case 'network':
+      return typeof value.online === 'boolean' ? { op: 'network', online: value.online } : null
     default:
       return null
   }

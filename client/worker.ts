@@ -1,7 +1,7 @@
 // The browser's one signaling connection, shared by every tab of the origin (a SharedWorker): one event
 // stream per browser however many tabs are open, so tabs never exhaust the six HTTP/1.1 connections a
 // browser allows per host. Tabs keep their WebRTC connections; this worker only carries signaling.
-import { createSignaling, type MembershipHandlers, type Signaling } from './signaling'
+import { createSignaling, type MembershipHandlers } from './signaling'
 import { parseTabMessage, type WorkerMessage } from './worker-protocol'
 
 // The one SharedWorkerGlobalScope member used here (the DOM lib, which the rest of client/ needs,
@@ -13,17 +13,16 @@ interface Tab {
   peers: Set<string>
 }
 
-let signaling: Signaling | undefined
+let signaling: ReturnType<typeof createSignaling> | undefined
 let server = '/v1'
-let pendingJoins = 0
 const tabs = new Set<Tab>()
 
 function post(tab: Tab, message: WorkerMessage) {
   tab.port.postMessage(message)
 }
 
-/** The shared connection, created on first use and again after the last membership left. */
-function connection(): Signaling {
+/** The shared connection, created on first use; it idles (no session, no stream) while nobody is in a room. */
+function connection(): ReturnType<typeof createSignaling> {
   if (signaling) return signaling
   const created = createSignaling(server)
   signaling = created
@@ -36,19 +35,11 @@ function connection(): Signaling {
   return created
 }
 
-/** The shared client closes itself when its last membership leaves: stop handing it out then. */
-function release(instance: Signaling) {
-  const inUse = pendingJoins > 0 || [...tabs].some((tab) => tab.peers.size > 0)
-  if (!inUse && signaling === instance) signaling = undefined
-}
-
 /** Everything a tab had joined leaves: the tab closed, crashed or navigated away. */
 function forget(tab: Tab) {
   if (!tabs.delete(tab)) return
-  const current = signaling
-  for (const peer of tab.peers) current?.leave(peer)
+  for (const peer of tab.peers) signaling?.leave(peer)
   tab.peers.clear()
-  if (current) release(current)
   tab.port.close()
 }
 
@@ -77,17 +68,14 @@ self.onconnect = (event) => {
           lost: () => post(tab, { op: 'lost', id: request.id }),
           unknown: (peer) => post(tab, { op: 'unknown', id: request.id, peer }),
         }
-        pendingJoins++
         current
           .join(request.room, request.meta, handlers)
+          .then((membership) => {
+            // The tab went away while its join was in flight.
+            if (!tabs.has(tab)) current.leave(membership.peer)
+          })
           .catch((err: Error & { code?: string; status?: number }) => {
             post(tab, { op: 'join-failed', id: request.id, code: err.code ?? 'ERROR', message: err.message, status: err.status ?? 0 })
-          })
-          .finally(() => {
-            pendingJoins--
-            // The tab went away while its join was in flight.
-            if (!tabs.has(tab)) for (const peer of tab.peers) current.leave(peer)
-            release(current)
           })
         return
       }
@@ -95,14 +83,12 @@ self.onconnect = (event) => {
         if (tab.peers.has(request.from)) signaling?.signal(request.from, request.to, request.data)
         return
       case 'leave':
-        if (tab.peers.delete(request.peer) && signaling) {
-          const current = signaling
-          current.leave(request.peer)
-          release(current)
-        }
+        if (tab.peers.delete(request.peer)) signaling?.leave(request.peer)
         return
       case 'bye':
         return forget(tab)
+      case 'network':
+        return signaling?.networkChanged(request.online)
     }
   }
   tab.port.start()

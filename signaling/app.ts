@@ -39,7 +39,9 @@ export function createApp(options: AppOptions) {
   const page = options.staticDir ? join(options.staticDir, 'index.html') : undefined
   if (page && existsSync(page)) {
     const sendPage: express.RequestHandler = (_req, res) => {
-      res.setHeader('Cache-Control', 'no-cache')
+      // no-store also keeps the page out of the back/forward cache, where a frozen page would hold on
+      // to its room (and its tab's share of the signaling worker) until the browser evicts it.
+      res.setHeader('Cache-Control', 'no-store')
       res.sendFile(page)
     }
     app.get('/', sendPage)

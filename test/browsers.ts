@@ -153,14 +153,24 @@ export async function peopleList(page: Page): Promise<string[]> {
 
 /** Waits until the People list shows exactly `count` people, all connected. */
 export async function waitForConnected(page: Page, count: number, timeout = 30_000): Promise<void> {
-  await page.waitForFunction(
-    (n) => {
-      const rows = [...document.querySelectorAll('ul[aria-label="People"] li')]
-      return rows.length === n && rows.every((r) => r.getAttribute('data-state') === 'connected')
-    },
-    { ...POLL, timeout },
-    count,
-  )
+  await page
+    .waitForFunction(
+      (n) => {
+        const rows = [...document.querySelectorAll('ul[aria-label="People"] li')]
+        return rows.length === n && rows.every((r) => r.getAttribute('data-state') === 'connected')
+      },
+      { ...POLL, timeout },
+      count,
+    )
+    .catch(async (err: Error) => {
+      // Say what the page did see: a stuck pair is otherwise just a timeout.
+      const seen = await page
+        .evaluate(() =>
+          JSON.stringify({ self: window.parley?.self, status: window.parley?.status, peers: window.parley?.peers, stats: window.parley?.stats() }),
+        )
+        .catch(() => 'unavailable')
+      throw new Error(`${err.message}; expected ${count} connected, page has ${seen}`)
+    })
 }
 
 export async function waitForPeopleCount(page: Page, count: number, timeout = 30_000): Promise<void> {
@@ -175,4 +185,60 @@ export async function setName(page: Page, name: string): Promise<void> {
   const box = page.locator('::-p-aria(Your name[role="textbox"])')
   await box.fill(name)
   await page.keyboard.press('Tab') // commit (change event)
+}
+
+/**
+ * Test instrumentation installed before the page's own scripts (a string: tsx would wrap a function's
+ * inner functions in helpers the page lacks). Tracks the page's RTCPeerConnections and pending timers,
+ * and can close the connection to a given peer (found by its DTLS fingerprint) from inside the page.
+ */
+export const INSTRUMENT = `(() => {
+  const pcs = []
+  const PC = window.RTCPeerConnection
+  window.RTCPeerConnection = function (...args) { const pc = new PC(...args); pcs.push(pc); return pc }
+  window.RTCPeerConnection.prototype = PC.prototype
+  window.RTCPeerConnection.generateCertificate = PC.generateCertificate.bind(PC)
+  const timers = new Set()
+  const st = window.setTimeout, ct = window.clearTimeout, si = window.setInterval, ci = window.clearInterval
+  window.setTimeout = function (fn, ms, ...rest) {
+    const id = st.call(window, (...args) => { timers.delete(id); if (typeof fn === 'function') fn(...args) }, ms, ...rest)
+    timers.add(id)
+    return id
+  }
+  window.clearTimeout = function (id) { timers.delete(id); return ct.call(window, id) }
+  window.setInterval = function (...args) { const id = si.apply(window, args); timers.add(id); return id }
+  window.clearInterval = function (id) { timers.delete(id); return ci.call(window, id) }
+  const fingerprint = (sdp) => (/a=fingerprint:\\S+ (\\S+)/.exec(sdp || '') || [])[1]
+  const open = (pc) => pc.connectionState !== 'closed' && pc.signalingState !== 'closed'
+  window.__test = {
+    fingerprint: () => pcs.map((pc) => fingerprint(pc.localDescription && pc.localDescription.sdp)).find(Boolean),
+    close(fp) {
+      const pc = pcs.find((pc) => open(pc) && fingerprint(pc.remoteDescription && pc.remoteDescription.sdp) === fp)
+      if (pc) pc.close()
+      return Boolean(pc)
+    },
+    openConnections: () => pcs.filter(open).length,
+    timers: () => timers.size,
+  }
+})()`
+
+export interface PageProbe {
+  fingerprint(): string | undefined
+  close(fingerprint: string): boolean
+  openConnections(): number
+  timers(): number
+}
+
+declare global {
+  interface Window {
+    __test: PageProbe
+  }
+}
+
+/**
+ * Emulates losing the network in a tab. DevTools emulation reaches neither the tab's open event stream
+ * nor its shared worker; the page's offline event does, as the OS network going away would.
+ */
+export async function setOffline(page: Page, offline: boolean): Promise<void> {
+  await page.setOfflineMode(offline)
 }

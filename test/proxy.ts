@@ -16,8 +16,13 @@ export interface ProxyOptions {
 export async function startRecordingProxy(target: string, options: ProxyOptions = {}) {
   const upstream = new URL(target)
   const transcript: string[] = []
+  const streams = new Set<import('node:http').ServerResponse>()
   const server = createServer((req, res) => {
     const path = req.url ?? '/'
+    if (path.includes('/stream')) {
+      streams.add(res)
+      res.on('close', () => streams.delete(res))
+    }
     const chunks: Buffer[] = []
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
     req.on('end', () => {
@@ -51,6 +56,10 @@ export async function startRecordingProxy(target: string, options: ProxyOptions 
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   return {
     url,
+    /** Drops every open event stream, as a proxy timeout or a network blip would. */
+    cutStreams() {
+      for (const res of streams) res.destroy()
+    },
     /** Every request line, header block, body and response chunk so far. */
     transcript: () => transcript.join('\n'),
     close: () =>

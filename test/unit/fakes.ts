@@ -88,7 +88,7 @@ export function createFakeSignaling(hooks?: SignalingHooks): FakeSignaling {
           meta,
           handlers,
           resolve(peer, peers = [], iceServers = FAKE_ICE_SERVERS) {
-            const membership = { peer, peers, iceServers }
+            const membership = { peer, peers, iceServers, token: `fake-token-${peer}` }
             members.set(peer, handlers)
             handlers.joined(membership)
             resolve(membership)

@@ -1,0 +1,285 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Page } from 'puppeteer'
+import { randomRoom, spawnServer, within, type ServerProcess } from '../helpers'
+import {
+  closeAll,
+  launchPeople,
+  messages,
+  peopleList,
+  say,
+  setName,
+  waitForConnected,
+  waitForMessage,
+  waitForPeopleCount,
+  INSTRUMENT,
+  setOffline,
+  type Person,
+} from '../browsers'
+import { startRecordingProxy } from '../proxy'
+
+// Faults injected for real against the built server in its own process, with separate Chromium
+// processes. Each test prints how long recovery took (figures for the closing note, not assertions).
+const PEOPLE = 6
+let server: ServerProcess
+let people: Person[] = []
+
+beforeAll(async () => {
+  ;[server, people] = await Promise.all([spawnServer(['--grace-ms', '10000']), launchPeople(PEOPLE)])
+  await Promise.all(people.map((p) => p.page.evaluateOnNewDocument(INSTRUMENT)))
+  await Promise.all(people.map((p, i) => p.page.goto(server.url).then(() => setName(p.page, `P${i}`))))
+})
+afterAll(async () => {
+  await closeAll(people)
+  await server?.stop('SIGKILL')
+})
+
+const name = (page: Page) => `P${people.findIndex((p) => p.page === page)}`
+const since = (start: number) => `${((Date.now() - start) / 1000).toFixed(2)} s`
+const report = (what: string, took: string) => console.log(`[recovery] ${what}: ${took}`)
+
+async function enter(group: Person[], url: string) {
+  await Promise.all(group.map((p) => p.page.goto(url)))
+  await Promise.all(group.map((p) => waitForConnected(p.page, group.length - 1)))
+}
+
+/** A chat line and who was in the room to receive it. */
+interface Line {
+  from: Page
+  text: string
+  to: Page[]
+}
+
+async function chat(log: Line[], from: Page, text: string, present: Person[]) {
+  await say(from, text)
+  log.push({ from, text, to: present.map((p) => p.page).filter((p) => p !== from) })
+}
+
+async function allReceive(log: Line[], timeout = 30_000) {
+  await Promise.all(log.flatMap((line) => line.to.map((page) => waitForMessage(page, line.text, timeout))))
+}
+
+/** Everyone got each line meant for them exactly once, in the sender's order (and their own once). */
+async function expectExactlyOnce(log: Line[], group: Person[]) {
+  for (const { page } of group) {
+    const seen = await messages(page)
+    for (const sender of new Set(log.map((l) => l.from))) {
+      const expected = log.filter((l) => l.from === sender && (sender === page || l.to.includes(page))).map((l) => l.text)
+      const got = seen.filter((m) => (sender === page ? m.mine : !m.mine && m.who === name(sender))).map((m) => m.text)
+      expect(got, `${name(page)} from ${name(sender)}`).toEqual(expected)
+    }
+  }
+}
+
+const bannerHidden = (page: Page, timeout = 30_000) =>
+  page.waitForFunction(() => (document.getElementById('banner') as HTMLElement).hidden, { polling: 50, timeout })
+const bannerShown = (page: Page, timeout = 30_000) =>
+  page.waitForFunction(() => !(document.getElementById('banner') as HTMLElement).hidden, { polling: 50, timeout })
+
+describe('faults', () => {
+  it('1. the signaling server restarts while people chat', async () => {
+    const group = people.slice(0, 3)
+    const room = `${server.url}/r/${randomRoom()}`
+    await enter(group, room)
+    const log: Line[] = []
+    await chat(log, group[0]!.page, 'before the restart', group)
+
+    const killed = Date.now()
+    await server.stop('SIGKILL')
+    await Promise.all(group.map((p) => bannerShown(p.page)))
+    // The data channels never needed the server.
+    await chat(log, group[1]!.page, 'while the server is down', group)
+    await chat(log, group[2]!.page, 'also while down', group)
+    await allReceive(log)
+
+    server = await spawnServer(['--grace-ms', '10000', '--port', String(server.port)])
+    const restarted = Date.now()
+    await Promise.all(group.map((p) => bannerHidden(p.page, 40_000)))
+    report('server restart: every client back online after the new server listened', since(restarted))
+    report('server restart: outage as seen by clients (kill → all online)', since(killed))
+
+    const newcomer = people[3]!
+    await newcomer.page.goto(room)
+    await Promise.all([...group, newcomer].map((p) => waitForConnected(p.page, 3)))
+    await chat(log, newcomer.page, 'newcomer after the restart', [...group, newcomer])
+    await chat(log, group[0]!.page, 'welcome back', [...group, newcomer])
+    await allReceive(log)
+    for (const p of [...group, newcomer]) {
+      const list = await peopleList(p.page)
+      expect(new Set(list).size, `${name(p.page)} sees no one twice`).toBe(list.length)
+      expect(list).toHaveLength(3)
+    }
+    await expectExactlyOnce(log, [...group, newcomer])
+  })
+
+  it('2. a browser is killed without a goodbye', async () => {
+    const [victim] = await launchPeople(1)
+    try {
+      const group = people.slice(0, 2)
+      const room = `${server.url}/r/${randomRoom()}`
+      await enter([...group, victim!], room)
+      const killed = Date.now()
+      victim!.browser.process()!.kill('SIGKILL')
+      await Promise.all(group.map((p) => waitForPeopleCount(p.page, 1, 15_000)))
+      report('browser killed: the others show them gone', since(killed))
+      expect(Date.now() - killed).toBeLessThan(15_000)
+    } finally {
+      await closeAll([victim!])
+    }
+  })
+
+  it('3. one pair’s connection breaks while both stay in the room', async () => {
+    const group = people.slice(0, 3)
+    const [a, b, c] = group.map((p) => p.page) as [Page, Page, Page]
+    const room = `${server.url}/r/${randomRoom()}`
+    await enter(group, room)
+    const log: Line[] = []
+    await chat(log, a, 'a before the break', group)
+
+    // Close A's peer connection to B from inside A (identified by B's DTLS fingerprint).
+    const fingerprint = await b.evaluate(() => window.__test.fingerprint())
+    const broken = Date.now()
+    expect(await a.evaluate((fp) => window.__test.close(fp!), fingerprint)).toBe(true)
+    await chat(log, a, 'a while the pair is down', group)
+    await chat(log, b, 'b while the pair is down', group)
+    await chat(log, c, 'c sees both', group)
+    await allReceive(log)
+    report('one pair broken: messages sent meanwhile delivered', since(broken))
+    await Promise.all(group.map((p) => waitForConnected(p.page, 2)))
+    report('one pair broken: the pair reconnected', since(broken))
+    await chat(log, b, 'b after the pair is back', group)
+    await allReceive(log)
+    await expectExactlyOnce(log, group)
+  })
+
+  it('4. the event streams drop (proxy timeout), with signals in flight', async () => {
+    const proxy = await startRecordingProxy(server.url)
+    try {
+      // The proxy is another origin: names live in its own localStorage.
+      await Promise.all(people.slice(0, 4).map((p) => p.page.goto(proxy.url).then(() => setName(p.page, name(p.page)))))
+      const group = people.slice(0, 3)
+      const room = `${proxy.url}/r/${randomRoom()}`
+      await enter(group, room)
+      const log: Line[] = []
+      await chat(log, group[0]!.page, 'before the drops', group)
+      const notices = async (p: Page) => p.$$eval('[role="log"] .notice', (n) => n.map((e) => e.textContent))
+      const before = await Promise.all(group.map((p) => notices(p.page)))
+
+      const newcomer = people[3]!
+      const started = Date.now()
+      const joining = newcomer.page.goto(room)
+      // Cut every stream a few times while the newcomer's offers and answers are on their way.
+      for (let i = 0; i < 4; i++) {
+        proxy.cutStreams()
+        await new Promise((r) => setTimeout(r, 150))
+      }
+      await joining
+      await Promise.all([...group, newcomer].map((p) => waitForConnected(p.page, 3)))
+      report('streams cut 4× during a join: everyone connected', since(started))
+      await chat(log, newcomer.page, 'newcomer through the drops', [...group, newcomer])
+      await chat(log, group[1]!.page, 'after the drops', [...group, newcomer])
+      await allReceive(log)
+      await expectExactlyOnce(log, [...group, newcomer])
+      // No flapping presence: the three who were there saw only the newcomer arrive.
+      const after = await Promise.all(group.map((p) => notices(p.page)))
+      for (const [i, list] of after.entries()) {
+        expect(list.slice(before[i]!.length).filter((n) => n?.endsWith(' left'))).toEqual([])
+        expect(list.slice(before[i]!.length).filter((n) => n?.endsWith(' joined'))).toEqual(['P3 joined'])
+      }
+      expect(proxy.transcript()).toMatch(/> GET \/v1\/stream\?key=[^\n]+\n\{[^\n]*"last-event-id":"[^"]+"/)
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it('5. a tab goes offline and slow, then comes back and catches up', async () => {
+    const group = people.slice(0, 3)
+    const [a, b, c] = group.map((p) => p.page) as [Page, Page, Page]
+    const room = `${server.url}/r/${randomRoom()}`
+    await enter(group, room)
+    const log: Line[] = []
+    const cdp = await b.createCDPSession()
+    const newcomer = people[3]!
+    try {
+      await setOffline(b, true)
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: 8 })
+      await bannerShown(b)
+      await chat(log, a, 'while b is offline', group)
+      // A newcomer needs the server to reach B: its signals wait for B's stream.
+      await newcomer.page.goto(room)
+      await Promise.all([a, c].map((p) => waitForConnected(p, 3)))
+      await chat(log, newcomer.page, 'newcomer while b is offline', [...group, newcomer])
+      await chat(log, c, 'c while b is offline', [...group, newcomer])
+    } finally {
+      await setOffline(b, false)
+      await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 })
+      await cdp.detach()
+    }
+    const back = Date.now()
+    await bannerHidden(b)
+    await waitForConnected(b, 3)
+    report('offline tab back: connected to the newcomer', since(back))
+    await allReceive(log)
+    report('offline tab back: caught up on every message', since(back))
+    await expectExactlyOnce(log, [...group, newcomer])
+  })
+
+  it('6. everyone joins at the same moment', async () => {
+    const room = `${server.url}/r/${randomRoom()}`
+    const started = Date.now()
+    await enter(people, room)
+    report(`${PEOPLE} simultaneous joins: full mesh`, since(started))
+    const log: Line[] = []
+    for (const p of people) await chat(log, p.page, `hello from ${name(p.page)}`, people)
+    await allReceive(log)
+    await expectExactlyOnce(log, people)
+    for (const p of people) expect(await p.page.evaluate(() => window.parley!.stats().connections)).toBe(PEOPLE - 1)
+  })
+})
+
+describe('churn', () => {
+  it('8. six people join and leave for a minute: nothing leaks on either side', async () => {
+    const room = `${server.url}/r/${randomRoom()}`
+    const [resident, ...others] = people as [Person, ...Person[]]
+    await resident.page.goto(room)
+    await waitForConnected(resident.page, 0)
+    const probe = () => resident.page.evaluate(() => ({ openConnections: window.__test.openConnections(), timers: window.__test.timers(), remotes: window.parley!.peers.length }))
+    const baseline = await probe()
+    const until = Date.now() + Number(process.env.CHURN_MS ?? 60_000)
+    let moves = 0
+    const inRoom = new Set<Person>()
+    while (Date.now() < until) {
+      const person = others[Math.floor(Math.random() * others.length)]!
+      if (inRoom.has(person)) {
+        inRoom.delete(person)
+        await person.page.goto('about:blank')
+      } else {
+        inRoom.add(person)
+        await person.page.goto(room)
+      }
+      moves++
+      await new Promise((r) => setTimeout(r, 200 + Math.random() * 800))
+    }
+    // Let the room settle with whoever is in it, then everyone leaves.
+    await Promise.all([resident, ...inRoom].map((p) => waitForConnected(p.page, inRoom.size, 30_000)))
+    await Promise.all([...inRoom].map((p) => p.page.goto('about:blank')))
+    await waitForPeopleCount(resident.page, 0, 20_000)
+    // simple-peer keeps a 5 s ICE timer after destroy(): wait for the page to be quiet.
+    await within(
+      (async () => {
+        for (let s = await probe(); s.openConnections > 0 || s.timers > baseline.timers; s = await probe()) {
+          await new Promise((r) => setTimeout(r, 200))
+        }
+      })(),
+      15_000,
+      'peer connections and timers released',
+    )
+    const end = await probe()
+    report(`churn: ${moves} joins/leaves in a minute; resident's open connections after`, String(end.openConnections))
+    expect(end.openConnections).toBe(0)
+    expect(end.remotes).toBe(0)
+    expect(end.timers).toBeLessThanOrEqual(baseline.timers)
+    await resident.page.goto('about:blank')
+    const health = await (await fetch(`${server.url}/healthz`)).json()
+    expect(health).toMatchObject({ rooms: 0, peers: 0 })
+  })
+})
