@@ -1,7 +1,9 @@
+import { cryptoAvailable, isRoomSecret } from './crypto'
 import { cleanName } from './peer-protocol'
 import { loadName, saveName } from './prefs'
 import { createSharedSignaling } from './shared-signaling'
 import { joinRoom, type ChatMessage, type PeerView, type Room, type RoomStatus } from './room'
+import { SignalingError } from './signaling'
 
 const STATE_LABEL: Record<PeerView['state'], string> = {
   connecting: 'connecting…',
@@ -34,8 +36,28 @@ declare global {
   }
 }
 
+/** Why this page cannot join, or null when it can. */
+function cannotJoin(secret: string): string | null {
+  if (!cryptoAvailable()) return 'Parley needs a secure connection: open it over HTTPS (or on localhost).'
+  if (!isRoomSecret(secret)) {
+    return 'This link is incomplete: the part after # is its secret key. Ask for the full link, or create a new room.'
+  }
+  return null
+}
+
 export function showRoom(roomId: string): void {
   $('room').hidden = false
+  const problem = cannotJoin(location.hash.slice(1))
+  if (problem) {
+    $('room-id').textContent = roomId
+    const banner = $('banner')
+    banner.textContent = problem
+    banner.classList.add('error')
+    banner.hidden = false
+    $<HTMLButtonElement>('send').disabled = true
+    $<HTMLInputElement>('message').disabled = true
+    return
+  }
   $('room-id').textContent = roomId
   document.title = `Parley · ${roomId}`
   const nameInput = $<HTMLInputElement>('name')
@@ -48,7 +70,7 @@ export function showRoom(roomId: string): void {
 
   // One signaling connection per browser, shared by its tabs, where the browser allows it.
   const signaling = createSharedSignaling(__PARLEY_WORKER__) ?? undefined
-  const room = joinRoom({ room: roomId, name: loadName(), signaling })
+  const room = joinRoom({ room: roomId, secret: location.hash.slice(1), name: loadName(), signaling })
   window.parley = room
   nameInput.value = room.self.name
 
@@ -94,6 +116,10 @@ export function showRoom(roomId: string): void {
     const state = row.querySelector<HTMLElement>('.state')!
     state.dataset.state = peer.state
     state.textContent = STATE_LABEL[peer.state]
+    const code = row.querySelector<HTMLElement>('.code')!
+    code.hidden = !peer.code
+    code.textContent = peer.code ? `code ${peer.code}` : ''
+    code.title = `Read this code to ${name} another way (in person, on a call). If theirs shows the same, nobody is listening in between.`
     row.dataset.state = peer.state
     $('alone').hidden = rows.size > 0
   }
@@ -124,7 +150,7 @@ export function showRoom(roomId: string): void {
     notice(`${peer.name || 'Someone'} left`)
   })
   room.on('message', (message) => showMessage(message, false))
-  room.on('error', (err) => notice(`Problem: ${err.message}`))
+  room.on('error', (err) => notice(err instanceof SignalingError ? err.message : `Problem: ${err.message}`))
 
   $('composer').addEventListener('submit', (event) => {
     event.preventDefault()

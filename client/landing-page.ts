@@ -1,4 +1,5 @@
 import { nanoid } from 'nanoid'
+import { newRoomSecret } from './crypto'
 import { cleanName } from './peer-protocol'
 import { loadName, saveName } from './prefs'
 
@@ -17,6 +18,7 @@ export function showLanding(): void {
   name.addEventListener('change', remember)
   create.addEventListener('click', () => {
     remember()
-    location.assign(`/r/${nanoid(ROOM_ID_CHARS)}`)
+    // The secret goes in the fragment, which browsers never send to the server.
+    location.assign(`/r/${nanoid(ROOM_ID_CHARS)}#${newRoomSecret()}`)
   })
 }

@@ -1,6 +1,6 @@
 import type { IceServer, PeerInfo } from '../signaling/protocol'
 import type { Emitter } from './emitter'
-import { cleanName, parseEnvelope, parsePeerMessage, type ChatMessage, type Hello, type PeerMessage } from './peer-protocol'
+import { cleanName, parseEnvelope, parsePeerMessage, type ChatMessage, type Hello, type PeerMessage, type SignalEnvelope } from './peer-protocol'
 import type { RoomEvents } from './room'
 
 export type PeerState = 'connecting' | 'connected' | 'reconnecting' | 'failed'
@@ -9,6 +9,8 @@ export interface PeerView {
   id: string
   name: string
   state: PeerState
+  /** Six digits both ends see once connected; equal codes mean nobody is in between (see crypto.ts). */
+  code?: string
 }
 
 /** The slice of simple-peer the mesh uses; tests pass fakes with the same shape. */
@@ -59,6 +61,8 @@ interface Remote {
   received: number
   /** The server says their stream dropped (they may be gone, or on a train through a tunnel). */
   away: boolean
+  /** Their signals do not open with the room key: a different link, or tampering. No attempts. */
+  unverified: boolean
   /** When their channel last carried anything. */
   lastHeard: number
   lastSent: number
@@ -73,7 +77,7 @@ interface MeshOptions {
   events: Emitter<RoomEvents>
   createPeer: CreatePeer
   iceServers: () => IceServer[]
-  signal: (to: string, data: unknown) => void
+  signal: (to: string, envelope: SignalEnvelope) => void
 }
 
 /** The full mesh of one room: one connection per remote peer, each healing itself, plus the outbox. */
@@ -106,6 +110,7 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
       baseline: known?.baseline ?? lastSeq(),
       received: known?.received ?? 0,
       away: false,
+      unverified: false,
       lastHeard: 0,
       lastSent: 0,
       failures: 0,
@@ -181,6 +186,7 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
 
   function startAttempt(remote: Remote, attempt = remote.attempt + 1) {
     dropPeer(remote)
+    remote.view.code = undefined
     if (remote.view.state === 'connected') setState(remote, 'reconnecting')
     remote.attempt = attempt
     const peer = createPeer({ initiator: remote.initiator, iceServers: iceServers() })
@@ -213,6 +219,7 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
     setState(remote, wasConnected ? 'reconnecting' : remote.failures >= FAILURES_BEFORE_FAILED ? 'failed' : remote.view.state)
     const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (remote.failures - 1)) * (0.5 + Math.random() / 2)
     remote.timer = setTimeout(() => {
+      if (remote.unverified) return // nothing from them opens: do not keep offering
       if (remote.initiator) startAttempt(remote)
       else {
         // Only the initiator starts attempts; ask it to, in case its own timer is further off.
@@ -226,6 +233,12 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
     const remote = remotes.get(from)
     const envelope = parseEnvelope(data)
     if (!remote || !envelope) return void counters.dropped++
+    if (remote.unverified) {
+      // A signal that opens after all (the tampering stopped): start over with them.
+      remote.unverified = false
+      remote.failures = 0
+      setState(remote, 'connecting')
+    }
     if ('restart' in envelope) {
       // Both sides waiting for the other: the lower id takes the initiator's role.
       if (!remote.initiator && self.id < remote.view.id) remote.initiator = true
@@ -338,6 +351,22 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
       const remote = remotes.get(id)
       if (remote && remote.view.state === 'connected' && Date.now() - remote.lastHeard < SILENCE_MS) remote.away = true
       else remove(id)
+    },
+
+    /** Their signals do not open: stop connecting to them and show them as failed. */
+    unverified(id: string): void {
+      const remote = remotes.get(id)
+      if (!remote || remote.unverified) return
+      remote.unverified = true
+      dropPeer(remote)
+      setState(remote, 'failed')
+    },
+
+    setCode(id: string, code: string): void {
+      const remote = remotes.get(id)
+      if (!remote || remote.view.state !== 'connected' || remote.view.code === code) return
+      remote.view.code = code
+      events.emit('peer-updated', view(remote))
     },
 
     /** The server knows no such peer: unless a live channel says otherwise, they are gone. */

@@ -1,10 +1,19 @@
 import { nanoid } from 'nanoid'
-import type { IceServer } from '../signaling/protocol'
+import type { IceServer, PeerInfo } from '../signaling/protocol'
+import { verificationCode } from './crypto'
 import { createEmitter } from './emitter'
 import { createMesh, type CreatePeer, type PeerView } from './mesh'
 import { cleanName, MAX_TEXT_CHARS, type ChatMessage } from './peer-protocol'
-import { createSimplePeer, warmUp } from './webrtc'
-import { createSignaling, type MembershipHandlers, type Signaling, type SignalingStatus } from './signaling'
+import { createSealer, type Sealer } from './sealer'
+import {
+  createSignaling,
+  SignalingError,
+  type MembershipEvent,
+  type MembershipHandlers,
+  type Signaling,
+  type SignalingStatus,
+} from './signaling'
+import { createSimplePeer, localFingerprint, warmUp } from './webrtc'
 
 export type { ChatMessage } from './peer-protocol'
 export type { PeerView, PeerState, CreatePeer } from './mesh'
@@ -25,6 +34,8 @@ export type RoomEvents = {
 
 export interface JoinOptions {
   room: string
+  /** The room secret from the link's fragment: it keys every signal; the server never sees it. */
+  secret: string
   name: string
   /** Base URL of the signaling API. Default: `/v1` on the page's origin. */
   server?: string
@@ -32,6 +43,8 @@ export interface JoinOptions {
   signaling?: Signaling
   /** Replaces simple-peer (tests inject fakes). */
   createPeer?: CreatePeer
+  /** Replaces the room's encryption (unit tests inject a clear one; see client/sealer.ts). */
+  sealer?: Sealer
 }
 
 export interface Room {
@@ -64,12 +77,77 @@ export function joinRoom(options: JoinOptions): Room {
   let seq = 0
   let left = false
 
+  const sealer = options.sealer ?? createSealer(options.secret, options.room)
+  // Sealing and opening are asynchronous; these chains keep signals and events in their order.
+  let outgoing: Promise<unknown> = Promise.resolve()
+  let incoming: Promise<unknown> = Promise.resolve()
+  const fingerprints = new Map<string, string>()
+  const warned = new Set<string>()
+
   const mesh = createMesh({
     self,
     events,
     createPeer: options.createPeer ?? createSimplePeer,
     iceServers: () => iceServers,
-    signal: (to, data) => signaling.signal(self.id, to, data),
+    signal(to, envelope) {
+      const from = self.id
+      outgoing = outgoing
+        .then(async () => {
+          const sealed = await sealer.sealSignal(from, to, envelope)
+          if (!left && from === self.id) signaling.signal(from, to, sealed)
+        })
+        .catch((err: Error) => events.emit('error', err))
+    },
+  })
+
+  /** Peers as the server lists them, with the names their sealed metadata holds. */
+  const named = (peers: PeerInfo[]) =>
+    Promise.all(peers.map(async (p) => ({ id: p.id, meta: (await sealer.openMeta(p.meta)) ?? '' })))
+
+  function unverified(peer: string, reason: 'forged' | 'replayed') {
+    if (reason === 'forged') mesh.unverified(peer)
+    if (warned.has(`${reason} ${peer}`)) return
+    warned.add(`${reason} ${peer}`)
+    const error = new SignalingError(
+      reason === 'forged' ? 'UNVERIFIED_PEER' : 'REPLAYED_SIGNAL',
+      reason === 'forged'
+        ? 'Cannot verify the connection details of someone in this room: they have a different link, or someone is tampering with the connection. Not connecting to them.'
+        : 'A repeated (replayed) connection message was refused.',
+    )
+    events.emit('error', Object.assign(error, { peer }))
+  }
+
+  async function handle(event: MembershipEvent) {
+    if (left) return
+    switch (event.type) {
+      case 'roster':
+        return mesh.reconcile(await named(event.peers))
+      case 'peer-joined':
+        return mesh.add((await named([event.peer]))[0]!)
+      case 'peer-left':
+        return event.reason === 'timeout' ? mesh.timedOut(event.peer) : mesh.remove(event.peer)
+      case 'peer-away':
+        return mesh.away(event.peer)
+      case 'peer-back':
+        return mesh.back(event.peer)
+      case 'signal': {
+        const opened = await sealer.openSignal(self.id, event.from, event.data)
+        if (!opened.ok) return unverified(event.from, opened.reason)
+        if (opened.fingerprint) fingerprints.set(event.from, opened.fingerprint)
+        return mesh.receiveSignal(event.from, opened.envelope)
+      }
+    }
+  }
+
+  const enqueue = (task: () => Promise<unknown> | unknown) => {
+    incoming = incoming.then(task).catch((err: Error) => events.emit('error', err))
+  }
+
+  // Once connected, both ends can read the same code off the two DTLS fingerprints.
+  events.on('peer-connected', (peer) => {
+    const theirs = fingerprints.get(peer.id)
+    const mine = localFingerprint()
+    if (theirs && mine) void verificationCode(mine, theirs).then((code) => mesh.setCode(peer.id, code))
   })
 
   const setStatus = (next: RoomStatus) => {
@@ -89,27 +167,11 @@ export function joinRoom(options: JoinOptions): Room {
       self.id = membership.peer
       iceServers = membership.iceServers
       setStatus(signaling.status === 'offline' ? 'reconnecting' : 'online')
-      mesh.reconcile(membership.peers, true)
+      enqueue(async () => mesh.reconcile(await named(membership.peers), true))
     },
-    event(event) {
-      if (left) return
-      switch (event.type) {
-        case 'roster':
-          return mesh.reconcile(event.peers)
-        case 'peer-joined':
-          return mesh.add(event.peer)
-        case 'peer-left':
-          return event.reason === 'timeout' ? mesh.timedOut(event.peer) : mesh.remove(event.peer)
-        case 'peer-away':
-          return mesh.away(event.peer)
-        case 'peer-back':
-          return mesh.back(event.peer)
-        case 'signal':
-          return mesh.receiveSignal(event.from, event.data)
-      }
-    },
+    event: (event) => enqueue(() => handle(event)),
     lost: () => void enter(),
-    unknown: (peer) => mesh.unknown(peer),
+    unknown: (peer) => enqueue(() => mesh.unknown(peer)),
   }
 
   async function enter() {
@@ -118,7 +180,9 @@ export function joinRoom(options: JoinOptions): Room {
     setStatus('joining')
     if (!options.createPeer) void warmUp()
     try {
-      const joined = await signaling.join(options.room, self.name, handlers)
+      const meta = await sealer.sealMeta(self.name)
+      if (left) return
+      const joined = await signaling.join(options.room, meta, handlers)
       if (left) signaling.leave(joined.peer)
     } catch (err) {
       events.emit('error', err as Error)

@@ -293,3 +293,6 @@ export async function spawnServer(args: string[] = [], env: Record<string, strin
     },
   }
 }
+
+/** A room link as Create room makes it: a fresh room and its secret in the fragment. */
+export const roomLink = (base: string) => `${base}/r/${randomRoom()}#${nanoid(22)}`

@@ -60,8 +60,9 @@ export async function startRecordingProxy(target: string, options: ProxyOptions 
     cutStreams() {
       for (const res of streams) res.destroy()
     },
-    /** Every request line, header block, body and response chunk so far. */
-    transcript: () => transcript.join('\n'),
+    /** Every request line, header block, body and response chunk so far (`api`: of /v1 only). */
+    transcript: (api = false) =>
+      transcript.filter((entry) => !api || /^[<>] (?:[A-Z]+ )?\/v1\//.test(entry)).join('\n'),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()

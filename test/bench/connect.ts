@@ -1,7 +1,7 @@
 // Open a room link → connected to everyone, for 2, 4 and 8 separate Chromium processes, and the
 // round-trip time of a chat message. Prints figures beside PeerJS 1.5 + PeerServer 1.0 on this machine.
 import type { Browser, Page } from 'puppeteer'
-import { randomRoom, spawnServer, within } from '../helpers'
+import { randomRoom, spawnServer, within, roomLink } from '../helpers'
 import { closeAll, launchPeople } from '../browsers'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5)
@@ -106,7 +106,7 @@ export async function benchConnect() {
       // machine (the previous run's tabs have finished closing).
       for (let run = 0; run <= RUNS; run++) {
         await settle()
-        const opened = await openAll(browsers.slice(0, size), `${server.url}/r/${randomRoom()}`, size - 1)
+        const opened = await openAll(browsers.slice(0, size), roomLink(server.url), size - 1)
         if (run > 0) times.push(opened.seconds)
         if (size === 2 && run === RUNS) {
           const rtts = await pingRtt(opened.pages[0]!, opened.pages[1]!)

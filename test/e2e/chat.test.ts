@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nanoid } from 'nanoid'
-import { randomRoom, startServer, type TestServer } from '../helpers'
+import { randomRoom, startServer, type TestServer, roomLink } from '../helpers'
 import {
   closeAll,
   launchPeople,
@@ -41,7 +41,7 @@ async function enter(group: Person[], url: string) {
 
 describe('a room of four', () => {
   it('delivers every message to the other three, once, in order', async () => {
-    const room = `${server.url}/r/${randomRoom()}`
+    const room = roomLink(server.url)
     await enter(people, room)
     for (const [i, person] of people.entries()) {
       for (let n = 1; n <= 3; n++) await say(person.page, `${NAMES[i]} #${n}`)
@@ -64,7 +64,7 @@ describe('a room of four', () => {
   })
 
   it('lets a newcomer join a room that is already chatting', async () => {
-    const room = `${server.url}/r/${randomRoom()}`
+    const room = roomLink(server.url)
     const [first, ...rest] = [people.slice(0, 3), people[3]!]
     await enter(first, room)
     await say(first[0]!.page, 'before the newcomer')
@@ -79,7 +79,7 @@ describe('a room of four', () => {
   })
 
   it('shows a name change to the others', async () => {
-    const room = `${server.url}/r/${randomRoom()}`
+    const room = roomLink(server.url)
     const pair = people.slice(0, 2)
     await enter(pair, room)
     await setName(pair[1]!.page, 'Benjamin')
@@ -94,7 +94,7 @@ describe('a room of four', () => {
   })
 
   it('sends on Enter and ignores empty messages', async () => {
-    const room = `${server.url}/r/${randomRoom()}`
+    const room = roomLink(server.url)
     const pair = people.slice(0, 2)
     await enter(pair, room)
     const box = pair[0]!.page.locator('::-p-aria(Message[role="textbox"])')
@@ -109,21 +109,27 @@ describe('a room of four', () => {
 })
 
 describe('privacy', () => {
-  it('never passes chat text through the signaling server', async () => {
+  it('passes the server no chat text, no names, no SDP and no ICE candidates', async () => {
     const proxy = await startRecordingProxy(server.url)
     try {
-      const room = `${proxy.url}/r/${randomRoom()}`
       const pair = people.slice(0, 2)
+      const names = pair.map(() => `name${nanoid(10).replace(/[-_]/g, 'x')}`)
+      // The proxy is another origin, with its own stored names.
+      await Promise.all(pair.map((p, i) => p.page.goto(proxy.url).then(() => setName(p.page, names[i]!))))
+      const room = roomLink(proxy.url)
       await enter(pair, room)
+      const secret = room.split('#')[1]!
       const marker = `marker-${nanoid()}`
       await say(pair[0]!.page, `${marker} one way`)
       await say(pair[1]!.page, `${marker} other way`)
       await waitForMessage(pair[1]!.page, `${marker} one way`)
       await waitForMessage(pair[0]!.page, `${marker} other way`)
-      const transcript = proxy.transcript()
+      const transcript = proxy.transcript(true)
       expect(transcript).toContain('POST /v1/signal') // the recording did see the signaling
       expect(transcript).toContain('event: signal')
-      expect(transcript).not.toContain(marker)
+      for (const secretThing of [marker, ...names, secret, 'a=fingerprint', 'candidate:', 'v=0', 'sdp', 'offer']) {
+        expect(transcript, secretThing).not.toContain(secretThing)
+      }
     } finally {
       await proxy.close()
     }
@@ -134,7 +140,7 @@ describe('leaving', () => {
   it('shows the others that a person who closed their browser has left', async () => {
     const [extra] = await launchPeople(1)
     try {
-      const room = `${server.url}/r/${randomRoom()}`
+      const room = roomLink(server.url)
       const group = [...people.slice(0, 2), extra!]
       await enter(group, room)
       await extra!.browser.close()

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { Page } from 'puppeteer'
-import { randomRoom, startServer, type TestServer } from '../helpers'
+import { randomRoom, startServer, type TestServer, roomLink } from '../helpers'
 import { closeAll, launchPeople, say, waitForConnected, waitForMessage, watch, type Person } from '../browsers'
 
 // Browsers allow six HTTP/1.1 connections per host and an event stream holds one: with a stream per
@@ -33,7 +33,7 @@ async function closeTabs(tabs: Page[]) {
 
 it('eight tabs of one browser in one room form a full mesh over one event stream', async () => {
   const [ana] = people as [Person]
-  const url = `${server.url}/r/${randomRoom()}`
+  const url = roomLink(server.url)
   const tabs = await openTabs(ana, Array(TABS).fill(url))
   try {
     await Promise.all(tabs.map((tab) => waitForConnected(tab, TABS - 1, 60_000)))
@@ -50,7 +50,7 @@ it('eight tabs of one browser in one room form a full mesh over one event stream
 
 it('eight tabs of one browser in eight rooms all chat with a second browser', async () => {
   const [ana, ben] = people as [Person, Person]
-  const urls = Array.from({ length: TABS }, () => `${server.url}/r/${randomRoom()}`)
+  const urls = Array.from({ length: TABS }, () => roomLink(server.url))
   const anaTabs = await openTabs(ana, urls)
   const benTabs = await openTabs(ben, urls)
   try {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'puppeteer'
-import { randomRoom, spawnServer, within, type ServerProcess } from '../helpers'
+import { randomRoom, spawnServer, within, type ServerProcess, roomLink } from '../helpers'
 import {
   closeAll,
   launchPeople,
@@ -78,7 +78,7 @@ const bannerShown = (page: Page, timeout = 30_000) =>
 describe('faults', () => {
   it('1. the signaling server restarts while people chat', async () => {
     const group = people.slice(0, 3)
-    const room = `${server.url}/r/${randomRoom()}`
+    const room = roomLink(server.url)
     await enter(group, room)
     const log: Line[] = []
     await chat(log, group[0]!.page, 'before the restart', group)
@@ -115,7 +115,7 @@ describe('faults', () => {
     const [victim] = await launchPeople(1)
     try {
       const group = people.slice(0, 2)
-      const room = `${server.url}/r/${randomRoom()}`
+      const room = roomLink(server.url)
       await enter([...group, victim!], room)
       const killed = Date.now()
       victim!.browser.process()!.kill('SIGKILL')
@@ -130,7 +130,7 @@ describe('faults', () => {
   it('3. one pair’s connection breaks while both stay in the room', async () => {
     const group = people.slice(0, 3)
     const [a, b, c] = group.map((p) => p.page) as [Page, Page, Page]
-    const room = `${server.url}/r/${randomRoom()}`
+    const room = roomLink(server.url)
     await enter(group, room)
     const log: Line[] = []
     await chat(log, a, 'a before the break', group)
@@ -157,7 +157,7 @@ describe('faults', () => {
       // The proxy is another origin: names live in its own localStorage.
       await Promise.all(people.slice(0, 4).map((p) => p.page.goto(proxy.url).then(() => setName(p.page, name(p.page)))))
       const group = people.slice(0, 3)
-      const room = `${proxy.url}/r/${randomRoom()}`
+      const room = roomLink(proxy.url)
       await enter(group, room)
       const log: Line[] = []
       await chat(log, group[0]!.page, 'before the drops', group)
@@ -194,7 +194,7 @@ describe('faults', () => {
   it('5. a tab goes offline and slow, then comes back and catches up', async () => {
     const group = people.slice(0, 3)
     const [a, b, c] = group.map((p) => p.page) as [Page, Page, Page]
-    const room = `${server.url}/r/${randomRoom()}`
+    const room = roomLink(server.url)
     await enter(group, room)
     const log: Line[] = []
     const cdp = await b.createCDPSession()
@@ -224,7 +224,7 @@ describe('faults', () => {
   })
 
   it('6. everyone joins at the same moment', async () => {
-    const room = `${server.url}/r/${randomRoom()}`
+    const room = roomLink(server.url)
     const started = Date.now()
     await enter(people, room)
     report(`${PEOPLE} simultaneous joins: full mesh`, since(started))
@@ -238,7 +238,7 @@ describe('faults', () => {
 
 describe('churn', () => {
   it('8. six people join and leave for a minute: nothing leaks on either side', async () => {
-    const room = `${server.url}/r/${randomRoom()}`
+    const room = roomLink(server.url)
     const [resident, ...others] = people as [Person, ...Person[]]
     await resident.page.goto(room)
     await waitForConnected(resident.page, 0)

@@ -19,7 +19,7 @@ it('two people create and open a room link and chat both ways', async () => {
   await setName(ana.page, 'Ana')
   await Promise.all([ana.page.waitForNavigation(), ana.page.locator('::-p-aria(Create room[role="button"])').click()])
   const link = ana.page.url()
-  expect(link).toMatch(/\/r\/[A-Za-z0-9_-]{12}$/)
+  expect(link).toMatch(/\/r\/[A-Za-z0-9_-]{12}#[A-Za-z0-9_-]{22}$/)
 
   await ben.page.goto(server.url)
   await setName(ben.page, 'Ben')

@@ -5,6 +5,8 @@
  * backoff and still wait on events.
  */
 import { nanoid } from 'nanoid'
+import { parseEnvelope } from '../../client/peer-protocol'
+import type { Sealer } from '../../client/sealer'
 import { createEmitter } from '../../client/emitter'
 import type { CreatePeer, PeerLike } from '../../client/mesh'
 import type { Room, RoomEvents } from '../../client/room'
@@ -482,3 +484,19 @@ export const connectedTo = (room: Room, count: number) =>
     ['peer-connected', 'peer-updated', 'peer-joined', 'peer-left'],
     () => room.peers.length === count && room.peers.every((p) => p.state === 'connected'),
   )
+
+/** The room's encryption with the cipher taken out: signals and names travel as they are. */
+export function clearSealer(): Sealer {
+  return {
+    sealSignal: async (_self, _to, envelope) => envelope as unknown as string,
+    openSignal: async (_self, _from, sealed) => {
+      const envelope = parseEnvelope(sealed)
+      return envelope ? { ok: true, envelope, fingerprint: null } : { ok: false, reason: 'forged' }
+    },
+    sealMeta: async (name) => name,
+    openMeta: async (meta) => meta ?? null,
+  }
+}
+
+/** A room secret for tests (any 22+ URL-safe characters). */
+export const TEST_ROOM_SECRET = 'test-room-secret-0123456789'

@@ -15,6 +15,8 @@ import {
   type FakeClient,
   type FakePeer,
   type Switchboard,
+  clearSealer,
+  TEST_ROOM_SECRET,
 } from './fakes'
 
 // client/mesh.ts: the first retry comes after RETRY_MIN_MS × (0.5…1) of jitter.
@@ -35,17 +37,18 @@ afterEach(async () => {
 
 function enter(board: Switchboard, room: string, name: string, id?: string): Party {
   const client = board.client(id === undefined ? {} : { id })
-  const joined = joinRoom({ room, name, signaling: client.signaling, createPeer: client.createPeer })
+  const joined = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), room, name, signaling: client.signaling, createPeer: client.createPeer })
   open.push(joined)
   return { room: joined, client }
 }
 
 /** One room driven by hand: the test resolves its join (as peer `m`) and pushes server events. */
-function solo() {
+async function solo() {
   const signaling = createFakeSignaling()
   const network = createFakeNetwork()
-  const room = joinRoom({ room: randomRoom(), name: 'Mo', signaling, createPeer: network.createPeer(() => 'm') })
+  const room = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), room: randomRoom(), name: 'Mo', signaling, createPeer: network.createPeer(() => 'm') })
   open.push(room)
+  await settle() // the name is sealed before the join goes out
   return { room, signaling, network }
 }
 
@@ -212,9 +215,11 @@ describe('joinRoom over a fake mesh', () => {
     expect(inbox[0]).toMatchObject({ from, text: 'real', seq: 1 })
   })
 
-  it('drops signals that are not envelopes, or come from strangers', async () => {
-    const { room, signaling, network } = solo()
+  it('refuses signals that do not open, and drops those of strangers', async () => {
+    const { room, signaling, network } = await solo()
     signaling.joins[0]!.resolve('m', [{ id: 'a' }])
+    await settle()
+    const errors = collect(room, 'error')
     const bad: unknown[] = [
       null,
       'offer',
@@ -227,9 +232,14 @@ describe('joinRoom over a fake mesh', () => {
     ]
     for (const data of bad) signaling.push({ type: 'signal', from: 'a', data })
     signaling.push({ type: 'signal', from: 'stranger', data: { attempt: 1, signal: { type: 'offer', sdp: 'x' } } })
-    expect(room.stats().dropped).toBe(bad.length + 1)
-    // 'm' found 'a' in its roster, so 'm' offers; none of the bad signals started anything else.
-    expect(network.peers.map((p) => p.initiator)).toEqual([true])
+    await settle()
+    await settle()
+    // A peer whose signals do not open is refused (once, visibly) and not connected to.
+    expect(room.stats().dropped).toBe(1) // the stranger's
+    expect(errors.map((e) => (e as Error & { code?: string }).code)).toEqual(['UNVERIFIED_PEER'])
+    expect(room.peers.map((p) => [p.id, p.state])).toEqual([['a', 'failed']])
+    // 'm' found 'a' in its roster, so 'm' offered; the refusal stopped that connection.
+    expect(network.peers.map((p) => [p.initiator, p.destroyed])).toEqual([[true, true]])
   })
 
   it('propagates a name change to the others as peer-updated', async () => {
@@ -349,13 +359,21 @@ describe('joinRoom over a fake mesh', () => {
     vi.useFakeTimers()
     const signaling = createFakeSignaling()
     const network = createFakeNetwork()
-    const room = joinRoom({ room: randomRoom(), name: 'Mo', signaling, createPeer: network.createPeer(() => 'm') })
+    const room = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), room: randomRoom(), name: 'Mo', signaling, createPeer: network.createPeer(() => 'm') })
+    await settle()
+    const joining = signaling.joins[0]!
     room.leave()
-    signaling.joins[0]!.resolve('m', [{ id: 'z' }]) // 'm' < 'z': m would initiate
+    joining.resolve('m', [{ id: 'z' }]) // m found z in its roster: m would initiate
     await settle()
     expect(signaling.leaves).toEqual(['m'])
     expect(network.peers).toEqual([])
     expect(room.stats().connections).toBe(0)
+
+    // Leaving before the join even went out (the name is still being sealed): no join at all.
+    const quick = createFakeSignaling()
+    joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), room: randomRoom(), name: 'Mo', signaling: quick }).leave()
+    await settle()
+    expect(quick.joins).toEqual([])
   })
 
   it('reconnects a broken pair and delivers what was sent meanwhile exactly once', async () => {
@@ -512,11 +530,12 @@ describe('joinRoom over a fake mesh', () => {
   })
 
   it('reconciles a later roster: missing peers leave, new ones join, known ones stay', async () => {
-    const { room, signaling, network } = solo()
+    const { room, signaling, network } = await solo()
     const joined = collect(room, 'peer-joined')
     const left = collect(room, 'peer-left')
 
     signaling.joins[0]!.resolve('m', [{ id: 'a', meta: 'Al' }, { id: 'z', meta: 'Zoe' }])
+    await settle()
     expect(room.self.id).toBe('m')
     expect(room.peers.map((p) => [p.id, p.name, p.state])).toEqual([
       ['a', 'Al', 'connecting'],
@@ -526,6 +545,7 @@ describe('joinRoom over a fake mesh', () => {
     const toZoe = network.peers[1]!
 
     signaling.push({ type: 'roster', room: room.id, peers: [{ id: 'z', meta: 'Zoe' }, { id: 'q' }, { id: 'm' }] })
+    await settle()
     expect(room.peers.map((p) => p.id)).toEqual(['z', 'q'])
     expect(left.map((p) => p.id)).toEqual(['a'])
     expect(joined.map((p) => p.id)).toEqual(['a', 'z', 'q'])
@@ -533,6 +553,7 @@ describe('joinRoom over a fake mesh', () => {
     expect(network.peers).toHaveLength(3) // a new one for 'q', none for the self entry
 
     signaling.push({ type: 'roster', room: room.id, peers: [] })
+    await settle()
     expect(room.peers).toEqual([])
     expect(left.map((p) => p.id)).toEqual(['a', 'z', 'q'])
     expect(network.peers.map((p) => p.destroyCalls)).toEqual([1, 1, 1])
@@ -540,12 +561,13 @@ describe('joinRoom over a fake mesh', () => {
   })
 
   it('follows the signaling status and reports join failures', async () => {
-    const { room, signaling } = solo()
+    const { room, signaling } = await solo()
     const statuses = collect(room, 'status')
     expect(room.status).toBe('joining')
     expect(signaling.joins.map((j) => [j.room, j.meta])).toEqual([[room.id, 'Mo']])
     signaling.setStatus('offline') // not joined yet: no status of its own
     signaling.joins[0]!.resolve('m')
+    await settle()
     signaling.setStatus('online')
     signaling.setStatus('offline')
     signaling.setStatus('connecting')
@@ -556,7 +578,8 @@ describe('joinRoom over a fake mesh', () => {
     expect(errors.map((e) => e.message)).toEqual(['malformed roster event'])
 
     const failing = createFakeSignaling()
-    const doomed = joinRoom({ room: randomRoom(), name: 'Mo', signaling: failing })
+    const doomed = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), room: randomRoom(), name: 'Mo', signaling: failing })
+    await settle()
     const failed = next(doomed, 'error')
     const closed = next(doomed, 'status', (s) => s === 'closed')
     failing.joins[0]!.reject(new Error('ROOM_FULL'))
@@ -570,9 +593,11 @@ describe('joinRoom over a fake mesh', () => {
     const signaling = createFakeSignaling()
     const network = createFakeNetwork()
     let self = 'm'
-    const room = joinRoom({ room: randomRoom(), name: 'Mo', signaling, createPeer: network.createPeer(() => self) })
+    const room = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), room: randomRoom(), name: 'Mo', signaling, createPeer: network.createPeer(() => self) })
     open.push(room)
+    await settle()
     signaling.joins[0]!.resolve('m', [{ id: 'z' }])
+    await settle()
     expect(network.peers).toHaveLength(1)
 
     signaling.joins[0]!.handlers.lost()
@@ -581,10 +606,12 @@ describe('joinRoom over a fake mesh', () => {
     expect(room.peers).toEqual([])
     expect(network.peers[0]!.destroyCalls).toBe(1)
     expect(room.send('lost?')).toBeNull()
+    await settle()
     expect(signaling.joins).toHaveLength(2)
 
     self = 'n'
     signaling.joins[1]!.resolve('n', [{ id: 'z' }])
+    await settle()
     expect(room.self.id).toBe('n')
     expect(room.status).toBe('online')
     expect(room.peers.map((p) => p.id)).toEqual(['z'])
@@ -592,9 +619,10 @@ describe('joinRoom over a fake mesh', () => {
   })
 
   it('shows a peer’s name from the roster cleaned like every other name', async () => {
-    const { room, signaling } = solo()
+    const { room, signaling } = await solo()
     const meta = `  Eve\n${'x'.repeat(200)}`
     signaling.joins[0]!.resolve('m', [{ id: 'a', meta }])
+    await settle()
     expect(room.peers[0]!.name).toBe(cleanName(meta))
   })
 
