@@ -115,7 +115,7 @@ export function showRoom(roomId: string): void {
     row.querySelector('.person-name')!.textContent = name
     const state = row.querySelector<HTMLElement>('.state')!
     state.dataset.state = peer.state
-    state.textContent = STATE_LABEL[peer.state]
+    state.textContent = peer.unverified ? 'cannot verify' : STATE_LABEL[peer.state]
     const code = row.querySelector<HTMLElement>('.code')!
     code.hidden = !peer.code
     code.textContent = peer.code ? `code ${peer.code}` : ''
@@ -141,7 +141,9 @@ export function showRoom(roomId: string): void {
   room.on('peer-updated', (peer) => {
     const before = rows.get(peer.id)?.dataset.state
     render(peer)
-    if (peer.state === 'failed' && before !== 'failed') notice(`Cannot reach ${peer.name || 'someone'} — still trying`)
+    if (peer.state === 'failed' && before !== 'failed' && !peer.unverified) {
+      notice(`Cannot reach ${peer.name || 'someone'} — still trying`)
+    }
   })
   room.on('peer-left', (peer) => {
     rows.get(peer.id)?.remove()

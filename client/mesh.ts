@@ -11,6 +11,8 @@ export interface PeerView {
   state: PeerState
   /** Six digits both ends see once connected; equal codes mean nobody is in between (see crypto.ts). */
   code?: string
+  /** Their signals do not open with this room's key (state is 'failed'; nothing is retried). */
+  unverified?: boolean
 }
 
 /** The slice of simple-peer the mesh uses; tests pass fakes with the same shape. */
@@ -236,9 +238,11 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
     if (remote.unverified) {
       // A signal that opens after all (the tampering stopped): start over with them.
       remote.unverified = false
+      remote.view.unverified = undefined
       remote.failures = 0
       setState(remote, 'connecting')
     }
+    if ('refused' in envelope) return
     if ('restart' in envelope) {
       // Both sides waiting for the other: the lower id takes the initiator's role.
       if (!remote.initiator && self.id < remote.view.id) remote.initiator = true
@@ -358,8 +362,14 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
       const remote = remotes.get(id)
       if (!remote || remote.unverified) return
       remote.unverified = true
+      remote.view.unverified = true
       dropPeer(remote)
       setState(remote, 'failed')
+    },
+
+    /** Sends an envelope outside any connection attempt. */
+    signalRaw(id: string, envelope: SignalEnvelope): void {
+      if (remotes.has(id)) signal(id, envelope)
     },
 
     setCode(id: string, code: string): void {

@@ -1,9 +1,9 @@
 import { nanoid } from 'nanoid'
 import type { IceServer, PeerInfo } from '../signaling/protocol'
-import { verificationCode } from './crypto'
+import { sdpFingerprint, verificationCode } from './crypto'
 import { createEmitter } from './emitter'
 import { createMesh, type CreatePeer, type PeerView } from './mesh'
-import { cleanName, MAX_TEXT_CHARS, type ChatMessage } from './peer-protocol'
+import { cleanName, cleanText, MAX_TEXT_CHARS, type ChatMessage } from './peer-protocol'
 import { createSealer, type Sealer } from './sealer'
 import {
   createSignaling,
@@ -13,7 +13,7 @@ import {
   type Signaling,
   type SignalingStatus,
 } from './signaling'
-import { createSimplePeer, localFingerprint, warmUp } from './webrtc'
+import { createSimplePeer, warmUp } from './webrtc'
 
 export type { ChatMessage } from './peer-protocol'
 export type { PeerView, PeerState, CreatePeer } from './mesh'
@@ -82,6 +82,7 @@ export function joinRoom(options: JoinOptions): Room {
   let outgoing: Promise<unknown> = Promise.resolve()
   let incoming: Promise<unknown> = Promise.resolve()
   const fingerprints = new Map<string, string>()
+  const localFingerprints = new Map<string, string>()
   const warned = new Set<string>()
 
   const mesh = createMesh({
@@ -91,6 +92,9 @@ export function joinRoom(options: JoinOptions): Room {
     iceServers: () => iceServers,
     signal(to, envelope) {
       const from = self.id
+      // Our side of the pair's verification code: the fingerprint this very connection offers.
+      const mine = 'signal' in envelope ? sdpFingerprint((envelope.signal as { sdp?: unknown }).sdp) : null
+      if (mine) localFingerprints.set(to, mine)
       outgoing = outgoing
         .then(async () => {
           const sealed = await sealer.sealSignal(from, to, envelope)
@@ -104,17 +108,26 @@ export function joinRoom(options: JoinOptions): Room {
   const named = (peers: PeerInfo[]) =>
     Promise.all(peers.map(async (p) => ({ id: p.id, meta: (await sealer.openMeta(p.meta)) ?? '' })))
 
-  function unverified(peer: string, reason: 'forged' | 'replayed') {
-    if (reason === 'forged') mesh.unverified(peer)
+  const WARNINGS = {
+    forged: [
+      'UNVERIFIED_PEER',
+      'Cannot verify the connection details of someone in this room: they have a different link, or someone is tampering with the connection. Not connecting to them.',
+    ],
+    refused: [
+      'UNVERIFIED_PEER',
+      'Cannot verify the connection details of someone in this room: they cannot open ours (a different link, or tampering). Not connecting to them.',
+    ],
+    replayed: ['REPLAYED_SIGNAL', 'A repeated (replayed) connection message was refused.'],
+  } as const
+
+  function unverified(peer: string, reason: keyof typeof WARNINGS) {
+    if (reason !== 'replayed') mesh.unverified(peer)
     if (warned.has(`${reason} ${peer}`)) return
     warned.add(`${reason} ${peer}`)
-    const error = new SignalingError(
-      reason === 'forged' ? 'UNVERIFIED_PEER' : 'REPLAYED_SIGNAL',
-      reason === 'forged'
-        ? 'Cannot verify the connection details of someone in this room: they have a different link, or someone is tampering with the connection. Not connecting to them.'
-        : 'A repeated (replayed) connection message was refused.',
-    )
-    events.emit('error', Object.assign(error, { peer }))
+    // Tell them, once: they may never hear anything else from us that opens.
+    if (reason === 'forged') mesh.signalRaw(peer, { attempt: 0, refused: true })
+    const [code, message] = WARNINGS[reason]
+    events.emit('error', Object.assign(new SignalingError(code, message), { peer }))
   }
 
   async function handle(event: MembershipEvent) {
@@ -133,6 +146,7 @@ export function joinRoom(options: JoinOptions): Room {
       case 'signal': {
         const opened = await sealer.openSignal(self.id, event.from, event.data)
         if (!opened.ok) return unverified(event.from, opened.reason)
+        if ('refused' in opened.envelope) return unverified(event.from, 'refused')
         if (opened.fingerprint) fingerprints.set(event.from, opened.fingerprint)
         return mesh.receiveSignal(event.from, opened.envelope)
       }
@@ -146,7 +160,7 @@ export function joinRoom(options: JoinOptions): Room {
   // Once connected, both ends can read the same code off the two DTLS fingerprints.
   events.on('peer-connected', (peer) => {
     const theirs = fingerprints.get(peer.id)
-    const mine = localFingerprint()
+    const mine = localFingerprints.get(peer.id)
     if (theirs && mine) void verificationCode(mine, theirs).then((code) => mesh.setCode(peer.id, code))
   })
 
@@ -213,7 +227,8 @@ export function joinRoom(options: JoinOptions): Room {
     get peers() {
       return mesh.views()
     },
-    send(text) {
+    send(raw) {
+      const text = cleanText(raw)
       if (left || !self.id || text.trim() === '' || text.length > MAX_TEXT_CHARS) return null
       const message: ChatMessage = {
         type: 'chat',

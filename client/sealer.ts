@@ -19,8 +19,9 @@ export function createSealer(secret: string, room: string) {
 
   return {
     async sealSignal(self: string, to: string, envelope: SignalEnvelope): Promise<string> {
-      const n = (sent.get(to) ?? 0) + 1
-      sent.set(to, n)
+      const pair = `${self} ${to}`
+      const n = (sent.get(pair) ?? 0) + 1
+      sent.set(pair, n)
       return seal(await key, signalContext(room, self, to), { n, envelope })
     },
 
@@ -28,8 +29,10 @@ export function createSealer(secret: string, room: string) {
       const value = (await open(await key, signalContext(room, from, self), sealed)) as { n?: unknown; envelope?: unknown } | null
       const envelope = value && parseEnvelope(value.envelope)
       if (!value || !envelope || typeof value.n !== 'number' || !Number.isSafeInteger(value.n)) return { ok: false, reason: 'forged' }
-      if (value.n <= (heard.get(from) ?? 0)) return { ok: false, reason: 'replayed' }
-      heard.set(from, value.n)
+      // Counted per direction of a pair: after a re-join under a new id, theirs to us starts over.
+      const pair = `${from} ${self}`
+      if (value.n <= (heard.get(pair) ?? 0)) return { ok: false, reason: 'replayed' }
+      heard.set(pair, value.n)
       const signal = 'signal' in envelope ? (envelope.signal as { sdp?: unknown }) : undefined
       return { ok: true, envelope, fingerprint: sdpFingerprint(signal?.sdp) }
     },

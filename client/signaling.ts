@@ -38,7 +38,7 @@ export type SignalingEvents = {
 export interface Signaling extends Pick<Emitter<SignalingEvents>, 'on' | 'off'> {
   readonly status: SignalingStatus
   join(room: string, meta: string | undefined, handlers: MembershipHandlers): Promise<Membership>
-  /** Queued per target and retried; delivered in order, dropped only when the target is gone. */
+  /** Queued per sender and retried; delivered in order, dropped only when the target is gone. */
   signal(from: string, to: string, data: unknown): void
   leave(peer: string): void
   close(): void

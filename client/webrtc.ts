@@ -26,9 +26,3 @@ export const createSimplePeer: CreatePeer = ({ initiator, iceServers }) =>
     trickle: true,
     config: { iceServers: iceServers as RTCIceServer[], ...(certificate ? { certificates: [certificate] } : {}) },
   }) as unknown as PeerLike
-
-/** This page's DTLS fingerprint, as an SDP announces it ('sha-256 AB:CD:…'); null before warm-up. */
-export function localFingerprint(): string | null {
-  const fingerprint = certificate?.getFingerprints?.()[0]
-  return fingerprint?.value && fingerprint.algorithm ? `${fingerprint.algorithm.toLowerCase()} ${fingerprint.value.toUpperCase()}` : null
-}

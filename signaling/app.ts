@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import express from 'express'
+import helmet from 'helmet'
 import type { HealthBody } from './protocol'
 import { errorHandler, notFound } from './errors'
 import { createLogger, type Logger } from './log'
@@ -15,6 +16,34 @@ export interface AppOptions extends Partial<SignalingOptions> {
   log?: Logger
 }
 
+/**
+ * Strict headers for pages and API alike: scripts, styles and connections from this origin only (no
+ * inline script), never framed, no referrer (a room link must not leak to another site), no sniffing.
+ */
+function securityHeaders() {
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:', 'blob:'],
+        connectSrc: ["'self'"],
+        workerSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    referrerPolicy: { policy: 'no-referrer' },
+    frameguard: { action: 'deny' }, // agrees with frame-ancestors 'none' for browsers without CSP
+    // Plain HTTP stays usable on localhost and LANs behind a TLS proxy's own policy.
+    strictTransportSecurity: false,
+  })
+}
+
 /** Mount point of the signaling API in the standalone server. */
 export const API_PATH = '/v1'
 
@@ -26,6 +55,7 @@ export function createApp(options: AppOptions) {
   app.disable('x-powered-by')
   app.set('trust proxy', options.trustProxy ?? false)
   app.set('etag', false)
+  app.use(securityHeaders())
 
   app.get('/healthz', (_req, res) => {
     const { rooms, peers, sessions, streams } = signaling.stats()

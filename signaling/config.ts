@@ -23,6 +23,7 @@ export interface Config {
   heartbeatMs: number
   graceMs: number
   iceServers: IceServer[]
+  corsOrigins: string[]
 }
 
 type Parse = (raw: string) => unknown
@@ -105,6 +106,22 @@ export const iceServers: Parse = (raw) => {
   return value
 }
 
+/** Comma-separated origins like https://chat.example.com, or "*". */
+const origins: Parse = (raw) => {
+  const list = raw.split(',').map((o) => o.trim()).filter(Boolean)
+  for (const origin of list) {
+    if (origin === '*') continue
+    let url: URL
+    try {
+      url = new URL(origin)
+    } catch {
+      throw new Error(`"${origin}" is not an origin like https://chat.example.com`)
+    }
+    if (url.origin !== origin) throw new Error(`"${origin}" is not an origin (write it as ${url.origin})`)
+  }
+  return list
+}
+
 const OPTIONS: Option[] = [
   { key: 'port', flag: '--port', env: 'PORT', help: 'TCP port to listen on (0 picks a free one)', parse: int(0, 65535) },
   { key: 'host', flag: '--host', env: 'HOST', help: 'address to bind (default: all interfaces)', parse: text },
@@ -122,6 +139,7 @@ const OPTIONS: Option[] = [
   { key: 'heartbeatMs', flag: '--heartbeat-ms', env: 'PARLEY_HEARTBEAT_MS', help: 'interval of SSE heartbeat comments', parse: int(100, 120_000) },
   { key: 'graceMs', flag: '--grace-ms', env: 'PARLEY_GRACE_MS', help: 'how long a dropped stream keeps its peers in their rooms', parse: int(0, 600_000) },
   { key: 'iceServers', flag: '--ice-servers', env: 'PARLEY_ICE_SERVERS', help: 'JSON array of ICE servers for clients, or @file.json', parse: iceServers },
+  { key: 'corsOrigins', flag: '--cors-origins', env: 'PARLEY_CORS_ORIGINS', help: 'origins allowed to use the API from their own pages (comma-separated, or *)', parse: origins },
 ]
 
 export const DEFAULT_CONFIG: Config = {
@@ -141,6 +159,7 @@ export const DEFAULT_CONFIG: Config = {
   heartbeatMs: DEFAULT_SIGNALING.heartbeatMs,
   graceMs: DEFAULT_SIGNALING.graceMs,
   iceServers: DEFAULT_SIGNALING.iceServers,
+  corsOrigins: [],
 }
 
 export class ConfigError extends Error {}

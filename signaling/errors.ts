@@ -56,7 +56,11 @@ export function sendError(res: Parameters<RequestHandler>[1], error: HttpError):
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     const error = toHttpError(err)
-    if (error.status >= 500) log.error({ err, method: req.method, path: req.path }, 'request failed')
+    // Only bugs are errors; refusals (bad input, limits, shutting down) are routine, logged for debugging.
+    // The route pattern, never the raw path or query: those can carry anything a client put there.
+    const route = `${req.baseUrl}${(req.route as { path?: string } | undefined)?.path ?? ''}` || '(no route)'
+    if (error.code === 'INTERNAL') log.error({ err, method: req.method, route }, 'request failed')
+    else log.debug({ code: error.code, status: error.status, method: req.method, route }, 'request refused')
     if (res.headersSent) return next(err)
     sendError(res, error)
   }

@@ -1,6 +1,7 @@
 import express, { type Request, type Response } from 'express'
 import type { IceServer, JoinResponse, SignalBatchResponse } from './protocol'
 import { createCredentials } from './credentials'
+import { cors } from './cors'
 import { HttpError, errorHandler } from './errors'
 import { createHub, type RelayResult, type Sink } from './hub'
 import { createCounter, createRateLimiter } from './limits'
@@ -27,6 +28,8 @@ export interface SignalingOptions {
   /** A stream whose unsent backlog exceeds this is dropped; the client resumes from its buffer. */
   maxStreamBacklogBytes: number
   iceServers: IceServer[]
+  /** Origins whose pages may use this API from elsewhere ("*": any). Empty: same origin only. */
+  corsOrigins: string[]
   log: Logger
 }
 
@@ -46,6 +49,7 @@ export const DEFAULT_SIGNALING: Omit<SignalingOptions, 'secret'> = {
   replayBytes: 1024 * 1024,
   maxStreamBacklogBytes: 1024 * 1024,
   iceServers: [{ urls: 'stun:stun.l.google.com:19302' }],
+  corsOrigins: [],
   log: createLogger(),
 }
 
@@ -76,8 +80,7 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
   const ip = (req: Request) => req.ip ?? req.socket.remoteAddress ?? 'unknown'
 
   const limit = (limiter: ReturnType<typeof createRateLimiter>, key: string, what: string, count = 1) => {
-    const wait = count > options.signalBurst ? Infinity : limiter.take(key, count)
-    if (wait === Infinity) throw new HttpError(429, 'RATE_LIMITED', `${count} ${what} exceed the burst limit`, 1000)
+    const wait = limiter.take(key, count)
     if (wait > 0) throw new HttpError(429, 'RATE_LIMITED', `too many ${what}; retry later`, wait)
   }
 
@@ -89,12 +92,16 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
 
   const router = express.Router()
 
+  // CORS first: an allowed page elsewhere must be able to read even the shutdown answer.
+  router.use(cors(options.corsOrigins))
   router.use((_req, _res, next) => {
     next(closing ? new HttpError(503, 'SHUTTING_DOWN', 'server is shutting down; retry shortly') : undefined)
   })
 
-  // text/plain is accepted because navigator.sendBeacon cannot send application/json without CORS.
-  const json = express.json({ limit: options.maxBodyBytes, type: ['application/json', 'text/plain'] })
+  const json = express.json({ limit: options.maxBodyBytes, type: 'application/json' })
+  // Leave also takes text/plain: navigator.sendBeacon cannot send application/json without CORS. Join
+  // and signal do not, so that a foreign page cannot call them without passing a CORS preflight.
+  const beaconJson = express.json({ limit: options.maxBodyBytes, type: ['application/json', 'text/plain'] })
 
   router.post('/join', json, (req, res) => {
     limit(joinLimiter, ip(req), 'joins from this address')
@@ -173,7 +180,8 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
     const id = session(bearer(req.get('authorization')))
     const { peer, items, batch } = parseSignal(req.body)
     if (!hub.hasPeer(id, peer)) throw relayError('NOT_YOUR_PEER', peer, '')
-    limit(signalLimiter, peer, 'signals from this peer', items.length)
+    // A batch costs at most a full bucket, so one larger than the burst can still go through.
+    limit(signalLimiter, peer, 'signals from this peer', Math.min(items.length, options.signalBurst))
     const failed: SignalBatchResponse['failed'] = []
     items.forEach((item, index) => {
       const result = hub.relay(id, peer, item.to, item.data)
@@ -187,7 +195,7 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
     res.json(body)
   })
 
-  router.post('/leave', json, (req, res) => {
+  router.post('/leave', beaconJson, (req, res) => {
     const request = parseLeave(req.body)
     const id = session(bearer(req.get('authorization')) ?? request.token)
     hub.leave(id, request.peer)

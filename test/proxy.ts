@@ -1,11 +1,39 @@
 import { createServer, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
+export interface SseFrame {
+  id?: string
+  event: string
+  data: string
+}
+
 export interface ProxyOptions {
-  /** Rewrites each chunk the server sends (SSE frames included) before the browser sees it. */
-  rewriteResponse?: (chunk: string, path: string) => string
   /** Rewrites each request body before the server sees it. */
   rewriteRequest?: (body: string, path: string) => string
+  /** Replaces each event of an event stream with the events returned (none: dropped). */
+  rewriteEvent?: (frame: SseFrame) => SseFrame[]
+}
+
+/** Re-frames a stream's text event by event, so a rewrite always sees whole events. */
+function eventRewriter(rewrite: (frame: SseFrame) => SseFrame[]) {
+  let pending = ''
+  return (chunk: string): string => {
+    pending += chunk
+    const blocks = pending.split('\n\n')
+    pending = blocks.pop()!
+    return blocks
+      .map((block) => {
+        const lines = block.split('\n')
+        const field = (name: string) => lines.filter((l) => l.startsWith(`${name}: `)).map((l) => l.slice(name.length + 2))
+        const [event] = field('event')
+        if (event === undefined) return `${block}\n\n` // comments, retry
+        const [id] = field('id')
+        return rewrite({ ...(id === undefined ? {} : { id }), event, data: field('data').join('\n') })
+          .map((f) => `${f.id === undefined ? '' : `id: ${f.id}\n`}event: ${f.event}\ndata: ${f.data}\n\n`)
+          .join('')
+      })
+      .join('')
+  }
 }
 
 /**
@@ -35,13 +63,14 @@ export async function startRecordingProxy(target: string, options: ProxyOptions 
         { host: upstream.hostname, port: upstream.port, path, method: req.method, headers, agent: false },
         (upRes) => {
           const { 'content-length': length, ...rest } = upRes.headers
-          const rewriting = options.rewriteResponse !== undefined
-          res.writeHead(upRes.statusCode ?? 502, rewriting ? rest : { ...rest, ...(length ? { 'content-length': length } : {}) })
+          const stream = upRes.headers['content-type']?.startsWith('text/event-stream') ?? false
+          const rewrite = stream && options.rewriteEvent ? eventRewriter(options.rewriteEvent) : (c: string) => c
+          res.writeHead(upRes.statusCode ?? 502, { ...rest, ...(length ? { 'content-length': length } : {}) })
           res.flushHeaders()
           upRes.setEncoding('utf8')
           upRes.on('data', (chunk: string) => {
             transcript.push(`< ${path}\n${chunk}`)
-            res.write(rewriting ? options.rewriteResponse!(chunk, path) : chunk)
+            res.write(rewrite(chunk))
           })
           upRes.on('end', () => res.end())
           upRes.on('error', () => res.destroy())

@@ -70,6 +70,7 @@ describe('parseConfig', () => {
       PARLEY_HEARTBEAT_MS: '500',
       PARLEY_GRACE_MS: '0',
       PARLEY_ICE_SERVERS: '[{"urls":"turn:t.example:3478","username":"u","credential":"c"}]',
+      PARLEY_CORS_ORIGINS: 'https://a.example, http://b.example:8080',
     })
     const expected: Config = {
       port: 9000,
@@ -88,6 +89,7 @@ describe('parseConfig', () => {
       heartbeatMs: 500,
       graceMs: 0,
       iceServers: [{ urls: 'turn:t.example:3478', username: 'u', credential: 'c' }],
+      corsOrigins: ['https://a.example', 'http://b.example:8080'],
     }
     expect(config).toEqual(expected)
   })
@@ -110,6 +112,7 @@ describe('parseConfig', () => {
       ['--heartbeat-ms', '100'],
       ['--grace-ms', '600000'],
       ['--ice-servers', '[{"urls":["stun:a.example","stuns:b.example"]}]'],
+      ['--cors-origins', '*'],
     ]
     const expected: Config = {
       port: 9001,
@@ -128,6 +131,7 @@ describe('parseConfig', () => {
       heartbeatMs: 100,
       graceMs: 600000,
       iceServers: [{ urls: ['stun:a.example', 'stuns:b.example'] }],
+      corsOrigins: ['*'],
     }
     expect(parse(pairs.flat())).toEqual(expected)
     expect(parse(pairs.map(([flag, value]) => `${flag}=${value}`))).toEqual(expected)

@@ -58,7 +58,7 @@ describe('parsePeerMessage', () => {
     ['an id over 64 chars', { id: 'i'.repeat(65) }],
     ['a numeric name', { name: 1 }],
     ['a missing name', { name: undefined }],
-    ['a name over the limit', { name: 'n'.repeat(MAX_NAME_CHARS + 1) }],
+    ['a name over the limit', { name: 'n'.repeat(MAX_NAME_CHARS * 2 + 1) }],
     ['a missing text', { text: undefined }],
     ['an empty text', { text: '' }],
     ['a blank text', { text: ' \n\t ' }],
@@ -87,7 +87,7 @@ describe('parsePeerMessage', () => {
     { type: 'hello', name: 'Ben', have: 0.5 },
     { type: 'hello', name: 'Ben', have: '3' },
     { type: 'hello', have: 0 },
-    { type: 'hello', name: 'n'.repeat(MAX_NAME_CHARS + 1), have: 0 },
+    { type: 'hello', name: 'n'.repeat(MAX_NAME_CHARS * 2 + 1), have: 0 },
   ])('drops the hello %j', (value) => {
     expect(parsePeerMessage(wire(value), FROM)).toBeNull()
   })
@@ -97,7 +97,7 @@ describe('parsePeerMessage', () => {
     expect(parsePeerMessage(wire({ type: 'name', name: '' }), FROM)).toEqual({ type: 'name', name: '' })
   })
 
-  it.each([{ type: 'name' }, { type: 'name', name: null }, { type: 'name', name: 'n'.repeat(MAX_NAME_CHARS + 1) }])(
+  it.each([{ type: 'name' }, { type: 'name', name: null }, { type: 'name', name: 'n'.repeat(MAX_NAME_CHARS * 2 + 1) }])(
     'drops the name change %j',
     (value) => {
       expect(parsePeerMessage(wire(value), FROM)).toBeNull()
@@ -317,5 +317,20 @@ describe('parseServerEvent', () => {
         parseServerEvent(type, raw)
       }),
     )
+  })
+})
+
+describe('names and text from peers', () => {
+  it('accepts a name of 40 emoji (80 UTF-16 units) and keeps it whole', () => {
+    const name = '😀'.repeat(MAX_NAME_CHARS)
+    const parsed = parsePeerMessage(JSON.stringify({ type: 'name', name }), 'p')
+    expect(parsed).toEqual({ type: 'name', name })
+  })
+
+  it('drops control characters from chat text but keeps newlines and tabs', () => {
+    const raw = JSON.stringify({ type: 'chat', id: 'i', from: 'p', name: 'n', text: 'a\u0000b\u0007c\nd\te\u009b', time: 1, seq: 1 })
+    expect(parsePeerMessage(raw, 'p')).toMatchObject({ text: 'abc\nd\te' })
+    const only = JSON.stringify({ type: 'chat', id: 'i', from: 'p', name: 'n', text: '\u0000\u0001', time: 1, seq: 1 })
+    expect(parsePeerMessage(only, 'p')).toBeNull()
   })
 })

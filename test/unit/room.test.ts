@@ -176,7 +176,7 @@ describe('joinRoom over a fake mesh', () => {
       chat(from, 1, { id: '' }),
       chat(from, 1, { id: 'x'.repeat(65) }),
       chat(from, 1, { name: 7 }),
-      chat(from, 1, { name: 'n'.repeat(41) }),
+      chat(from, 1, { name: 'n'.repeat(81) }),
       chat(from, 1, { text: 12 }),
       chat(from, 1, { text: '' }),
       chat(from, 1, { text: ' \n\t ' }),
@@ -193,7 +193,7 @@ describe('joinRoom over a fake mesh', () => {
       chat(from, 1, { pad: 'p'.repeat(MAX_WIRE_CHARS) }), // oversized frame
       JSON.stringify({ type: 'hello', name: 'Ana', have: -1 }),
       JSON.stringify({ type: 'hello', name: 'Ana' }),
-      JSON.stringify({ type: 'hello', name: 'n'.repeat(41), have: 0 }),
+      JSON.stringify({ type: 'hello', name: 'n'.repeat(81), have: 0 }),
       JSON.stringify({ type: 'name', name: 5 }),
       JSON.stringify({ type: 'name' }),
       new TextEncoder().encode(chat(from, 1)), // binary, not a string
