@@ -115,7 +115,13 @@ export function showRoom(roomId: string): void {
     row.querySelector('.person-name')!.textContent = name
     const state = row.querySelector<HTMLElement>('.state')!
     state.dataset.state = peer.state
-    state.textContent = peer.unverified ? 'cannot verify' : STATE_LABEL[peer.state]
+    state.textContent = peer.unverified
+      ? 'cannot verify'
+      : peer.state === 'connected' && peer.route
+        ? `connected · ${peer.route}`
+        : STATE_LABEL[peer.state]
+    state.title = peer.route === 'relayed' ? 'Through a TURN relay (still end-to-end encrypted)' : ''
+    row.dataset.route = peer.route ?? ''
     const code = row.querySelector<HTMLElement>('.code')!
     code.hidden = !peer.code
     code.textContent = peer.code ? `code ${peer.code}` : ''

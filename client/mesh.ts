@@ -13,6 +13,8 @@ export interface PeerView {
   code?: string
   /** Their signals do not open with this room's key (state is 'failed'; nothing is retried). */
   unverified?: boolean
+  /** How the connected pair's packets travel: straight between the two, or through a TURN relay. */
+  route?: 'direct' | 'relayed'
 }
 
 /** The slice of simple-peer the mesh uses; tests pass fakes with the same shape. */
@@ -24,6 +26,20 @@ export interface PeerLike {
   on(event: 'connect' | 'close', handler: () => void): unknown
   on(event: 'data', handler: (data: unknown) => void): unknown
   on(event: 'error', handler: (err: Error) => void): unknown
+  /** simple-peer's: the RTCPeerConnection's stats reports. */
+  getStats?(callback: (err: Error | null, reports: Array<Record<string, unknown>>) => void): void
+}
+
+/** 'relayed' when either end of the pair's selected candidate pair is a TURN relay candidate. */
+export function routeOf(reports: Array<Record<string, unknown>>): 'direct' | 'relayed' | undefined {
+  const byId = new Map(reports.map((r) => [r.id, r]))
+  const transport = reports.find((r) => r.type === 'transport' && r.selectedCandidatePairId)
+  const pair =
+    (transport && byId.get(transport.selectedCandidatePairId)) ??
+    reports.find((r) => r.type === 'candidate-pair' && (r.selected === true || (r.nominated === true && r.state === 'succeeded')))
+  if (!pair) return undefined
+  const types = [byId.get(pair.localCandidateId)?.candidateType, byId.get(pair.remoteCandidateId)?.candidateType]
+  return types.includes('relay') ? 'relayed' : 'direct'
 }
 
 export type CreatePeer = (options: { initiator: boolean; iceServers: IceServer[] }) => PeerLike
@@ -189,6 +205,7 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
   function startAttempt(remote: Remote, attempt = remote.attempt + 1) {
     dropPeer(remote)
     remote.view.code = undefined
+    remote.view.route = undefined
     if (remote.view.state === 'connected') setState(remote, 'reconnecting')
     remote.attempt = attempt
     const peer = createPeer({ initiator: remote.initiator, iceServers: iceServers() })
@@ -204,6 +221,12 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
       startPinging()
       send(remote, { type: 'hello', name: self.name, have: remote.received })
       setState(remote, 'connected')
+      peer.getStats?.((err, reports) => {
+        const route = err ? undefined : routeOf(reports)
+        if (!route || !current() || remote.view.route === route) return
+        remote.view.route = route
+        events.emit('peer-updated', view(remote))
+      })
     })
     peer.on('data', (data) => current() && receive(remote, data))
     peer.on('error', () => {}) // 'close' follows every error

@@ -64,6 +64,10 @@ export interface Room {
   stats(): { dropped: number; duplicates: number; connections: number; outbox: number }
 }
 
+// Refresh TURN credentials at 80% of their lifetime; after a failed refresh, try again in a minute.
+const ICE_REFRESH_AT = 0.8
+const ICE_RETRY_S = 60
+
 const roomStatus = (s: SignalingStatus): RoomStatus => (s === 'online' ? 'online' : s === 'offline' ? 'reconnecting' : 'joining')
 
 /** Joins a room: a full mesh of data channels to everyone in it, introduced by the signaling server. */
@@ -76,6 +80,7 @@ export function joinRoom(options: JoinOptions): Room {
   let iceServers: IceServer[] = []
   let seq = 0
   let left = false
+  let iceTimer: ReturnType<typeof setTimeout> | undefined
 
   const sealer = options.sealer ?? createSealer(options.secret, options.room)
   // Sealing and opening are asynchronous; these chains keep signals and events in their order.
@@ -180,12 +185,29 @@ export function joinRoom(options: JoinOptions): Room {
       if (left) return
       self.id = membership.peer
       iceServers = membership.iceServers
+      scheduleIceRefresh(membership.iceServersTtlS)
       setStatus(signaling.status === 'offline' ? 'reconnecting' : 'online')
       enqueue(async () => mesh.reconcile(await named(membership.peers), true))
     },
     event: (event) => enqueue(() => handle(event)),
     lost: () => void enter(),
     unknown: (peer) => enqueue(() => mesh.unknown(peer)),
+  }
+
+  /** TURN credentials expire: fetch new ones well before, for the connections made after that. */
+  function scheduleIceRefresh(ttlS: number | undefined) {
+    clearTimeout(iceTimer)
+    if (!ttlS) return
+    iceTimer = setTimeout(() => {
+      if (left || !self.id) return
+      signaling
+        .refreshIce(self.id)
+        .then((ice) => {
+          iceServers = ice.iceServers
+          scheduleIceRefresh(ice.iceServersTtlS)
+        })
+        .catch(() => scheduleIceRefresh(ICE_RETRY_S))
+    }, ttlS * ICE_REFRESH_AT * 1000)
   }
 
   async function enter() {
@@ -207,6 +229,7 @@ export function joinRoom(options: JoinOptions): Room {
   function teardown() {
     if (left) return
     left = true
+    clearTimeout(iceTimer)
     for (const off of offs) off()
     mesh.reset()
     if (self.id) signaling.leave(self.id)

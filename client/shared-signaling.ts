@@ -1,4 +1,5 @@
 import { nanoid } from 'nanoid'
+import type { IceResponse } from '../signaling/protocol'
 import { createEmitter } from './emitter'
 import { SignalingError, type MembershipHandlers, type Membership, type Signaling, type SignalingEvents, type SignalingStatus } from './signaling'
 import type { TabMessage, WorkerMessage } from './worker-protocol'
@@ -18,6 +19,7 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
   const port = worker.port
   const events = createEmitter<SignalingEvents>()
   const joins = new Map<number, { handlers: MembershipHandlers; resolve: (m: Membership) => void; reject: (e: Error) => void }>()
+  const iceRequests = new Map<number, { resolve: (ice: IceResponse) => void; reject: (err: Error) => void }>()
   let status: SignalingStatus = 'connecting'
   let nextId = 1
   let closed = false
@@ -66,6 +68,11 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
         return joins.get(message.id)?.handlers.lost()
       case 'unknown':
         return joins.get(message.id)?.handlers.unknown(message.peer)
+      case 'ice': {
+        const pending = iceRequests.get(message.id)
+        iceRequests.delete(message.id)
+        return message.ice ? pending?.resolve(message.ice) : pending?.reject(new SignalingError('ICE', 'no fresh ICE servers'))
+      }
     }
   }
   port.start()
@@ -101,6 +108,13 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
     },
     signal(from, to, data) {
       if (!closed) send({ op: 'signal', from, to, data })
+    },
+    refreshIce(peer) {
+      const id = nextId++
+      return new Promise<IceResponse>((resolve, reject) => {
+        iceRequests.set(id, { resolve, reject })
+        send({ op: 'ice', id, peer })
+      })
     },
     leave(peer) {
       const member = peers.get(peer)

@@ -1,4 +1,4 @@
-import type { ErrorBody, IceServer, JoinResponse, LeaveReason, PeerInfo, ResetReason, SignalBatchResponse } from '../signaling/protocol'
+import type { ErrorBody, IceResponse, IceServer, JoinResponse, LeaveReason, PeerInfo, ResetReason, SignalBatchResponse } from '../signaling/protocol'
 import { createEmitter, type Emitter } from './emitter'
 
 export type SignalingStatus = 'connecting' | 'online' | 'offline'
@@ -17,6 +17,8 @@ export interface Membership {
   iceServers: IceServer[]
   /** The session token (a tab of a shared connection uses it to leave by beacon). */
   token: string
+  /** Seconds until TURN credentials in iceServers expire (refresh with `refreshIce`). */
+  iceServersTtlS?: number
 }
 
 export interface MembershipHandlers {
@@ -41,6 +43,8 @@ export interface Signaling extends Pick<Emitter<SignalingEvents>, 'on' | 'off'> 
   /** Queued per sender and retried; delivered in order, dropped only when the target is gone. */
   signal(from: string, to: string, data: unknown): void
   leave(peer: string): void
+  /** Fresh ICE servers (new TURN credentials) for one of our peers. */
+  refreshIce(peer: string): Promise<IceResponse>
   close(): void
 }
 
@@ -317,7 +321,13 @@ export function createSignaling(server = '/v1'): Signaling & { networkChanged(on
     join(room, meta, handlers) {
       const run = joining.then(async () => {
         const joined = await postJoin(room, meta)
-        const membership = { peer: joined.peer, peers: joined.peers, iceServers: joined.iceServers, token: joined.token }
+        const membership: Membership = {
+          peer: joined.peer,
+          peers: joined.peers,
+          iceServers: joined.iceServers,
+          token: joined.token,
+          ...(joined.iceServersTtlS ? { iceServersTtlS: joined.iceServersTtlS } : {}),
+        }
         memberships.set(joined.peer, { room, meta, handlers })
         handlers.joined(membership)
         for (const event of early.get(joined.peer) ?? []) handlers.event(event)
@@ -349,6 +359,12 @@ export function createSignaling(server = '/v1'): Signaling & { networkChanged(on
       }
       // Nothing left to listen for: end the session, and start a fresh one on the next join.
       if (last) idle()
+    },
+
+    async refreshIce(peer) {
+      const res = await post('/ice', { peer })
+      if (!res.ok) throw await failure(res)
+      return (await res.json()) as IceResponse
     },
 
     networkChanged,

@@ -1,3 +1,4 @@
+import type { IceResponse } from '../signaling/protocol'
 import type { MembershipEvent, Membership, SignalingStatus } from './signaling'
 
 /** Messages from a tab to the shared signaling worker. */
@@ -9,6 +10,7 @@ export type TabMessage =
   | { op: 'bye' }
   /** Workers hear no online/offline events of their own: tabs pass theirs on. */
   | { op: 'network'; online: boolean }
+  | { op: 'ice'; id: number; peer: string }
 
 /** Messages from the worker to one tab; `id` names the tab's join request. */
 export type WorkerMessage =
@@ -19,6 +21,7 @@ export type WorkerMessage =
   | { op: 'event'; id: number; event: MembershipEvent }
   | { op: 'lost'; id: number }
   | { op: 'unknown'; id: number; peer: string }
+  | { op: 'ice'; id: number; ice: IceResponse | null }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
 const str = (v: unknown): v is string => typeof v === 'string'
@@ -41,6 +44,8 @@ export function parseTabMessage(value: unknown): TabMessage | null {
       return { op: 'bye' }
     case 'network':
       return typeof value.online === 'boolean' ? { op: 'network', online: value.online } : null
+    case 'ice':
+      return typeof value.id === 'number' && str(value.peer) ? { op: 'ice', id: value.id, peer: value.peer } : null
     default:
       return null
   }

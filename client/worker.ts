@@ -89,6 +89,12 @@ self.onconnect = (event) => {
         return forget(tab)
       case 'network':
         return signaling?.networkChanged(request.online)
+      case 'ice':
+        if (!tab.peers.has(request.peer) || !signaling) return post(tab, { op: 'ice', id: request.id, ice: null })
+        return void signaling
+          .refreshIce(request.peer)
+          .then((ice) => post(tab, { op: 'ice', id: request.id, ice }))
+          .catch(() => post(tab, { op: 'ice', id: request.id, ice: null }))
     }
   }
   tab.port.start()

@@ -5,12 +5,15 @@ import helmet from 'helmet'
 import type { HealthBody } from './protocol'
 import { errorHandler, notFound } from './errors'
 import { createLogger, type Logger } from './log'
+import { createMetrics } from './metrics'
 import { createSignaling, type SignalingOptions } from './router'
 import { isId } from './validate'
 
 export interface AppOptions extends Partial<SignalingOptions> {
   secret: string
   trustProxy?: boolean | number | string
+  /** Also export Node's process metrics (CPU, memory, event loop) on /metrics. */
+  processMetrics?: boolean
   /** The built chat page (dist/client). Without it the server answers with a short placeholder. */
   staticDir?: string
   log?: Logger
@@ -50,7 +53,10 @@ export const API_PATH = '/v1'
 /** Builds the whole server (API, chat page, health) without listening; `main.ts` listens. */
 export function createApp(options: AppOptions) {
   const log = options.log ?? createLogger()
-  const signaling = createSignaling({ ...options, log })
+  let counts = () => ({ rooms: 0, peers: 0, sessions: 0, streams: 0 })
+  const metrics = createMetrics(() => counts(), { processMetrics: options.processMetrics ?? false })
+  const signaling = createSignaling({ ...options, log, observer: metrics.observer })
+  counts = signaling.stats
   const app = express()
   app.disable('x-powered-by')
   app.set('trust proxy', options.trustProxy ?? false)
@@ -61,6 +67,14 @@ export function createApp(options: AppOptions) {
     const { rooms, peers, sessions, streams } = signaling.stats()
     const body: HealthBody = { status: closing ? 'shutting-down' : 'ok', rooms, peers, sessions, streams }
     res.status(closing ? 503 : 200).json(body)
+  })
+  // Liveness: the process answers. Readiness: it should get traffic (not while shutting down).
+  app.get('/livez', (_req, res) => void res.json({ status: 'ok' }))
+  app.get('/readyz', (_req, res) => {
+    res.status(closing ? 503 : 200).json({ status: closing ? 'shutting-down' : 'ready' })
+  })
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics())
   })
 
   app.use(API_PATH, signaling.router)

@@ -24,6 +24,9 @@ export interface Config {
   graceMs: number
   iceServers: IceServer[]
   corsOrigins: string[]
+  turnUrls: string[]
+  turnSecret: string | undefined
+  turnTtlS: number
 }
 
 type Parse = (raw: string) => unknown
@@ -122,6 +125,13 @@ const origins: Parse = (raw) => {
   return list
 }
 
+/** Comma-separated turn:/turns: URLs. */
+const turnUrls: Parse = (raw) => {
+  const list = raw.split(',').map((u) => u.trim()).filter(Boolean)
+  for (const url of list) if (!/^turns?:[^\s]+$/.test(url)) throw new Error(`"${url}" is not a turn: or turns: URL`)
+  return list
+}
+
 const OPTIONS: Option[] = [
   { key: 'port', flag: '--port', env: 'PORT', help: 'TCP port to listen on (0 picks a free one)', parse: int(0, 65535) },
   { key: 'host', flag: '--host', env: 'HOST', help: 'address to bind (default: all interfaces)', parse: text },
@@ -139,6 +149,9 @@ const OPTIONS: Option[] = [
   { key: 'heartbeatMs', flag: '--heartbeat-ms', env: 'PARLEY_HEARTBEAT_MS', help: 'interval of SSE heartbeat comments', parse: int(100, 120_000) },
   { key: 'graceMs', flag: '--grace-ms', env: 'PARLEY_GRACE_MS', help: 'how long a dropped stream keeps its peers in their rooms', parse: int(0, 600_000) },
   { key: 'iceServers', flag: '--ice-servers', env: 'PARLEY_ICE_SERVERS', help: 'JSON array of ICE servers for clients, or @file.json', parse: iceServers },
+  { key: 'turnUrls', flag: '--turn-urls', env: 'PARLEY_TURN_URLS', help: 'TURN server URLs (comma-separated) sharing --turn-secret with coturn', parse: turnUrls },
+  { key: 'turnSecret', flag: '--turn-secret', env: 'PARLEY_TURN_SECRET', help: "coturn's static-auth-secret; browsers get expiring credentials only", parse: text },
+  { key: 'turnTtlS', flag: '--turn-ttl', env: 'PARLEY_TURN_TTL', help: 'seconds a TURN credential stays valid', parse: int(60, 7 * 24 * 3600) },
   { key: 'corsOrigins', flag: '--cors-origins', env: 'PARLEY_CORS_ORIGINS', help: 'origins allowed to use the API from their own pages (comma-separated, or *)', parse: origins },
 ]
 
@@ -160,6 +173,9 @@ export const DEFAULT_CONFIG: Config = {
   graceMs: DEFAULT_SIGNALING.graceMs,
   iceServers: DEFAULT_SIGNALING.iceServers,
   corsOrigins: [],
+  turnUrls: [],
+  turnSecret: undefined,
+  turnTtlS: 3600,
 }
 
 export class ConfigError extends Error {}
@@ -190,6 +206,8 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       throw new ConfigError(`${source}: ${(err as Error).message}`)
     }
   }
+  if (config.turnUrls.length > 0 && !config.turnSecret) throw new ConfigError('--turn-urls needs --turn-secret (PARLEY_TURN_SECRET)')
+  if (config.turnSecret && config.turnUrls.length === 0) throw new ConfigError('--turn-secret needs --turn-urls (PARLEY_TURN_URLS)')
   return config
 }
 

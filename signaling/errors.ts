@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express'
 import type { ErrorBody, ErrorCode } from './protocol'
 import type { Logger } from './log'
+import { NO_OBSERVER, type Observer } from './metrics'
 
 export class HttpError extends Error {
   constructor(
@@ -53,9 +54,10 @@ export function sendError(res: Parameters<RequestHandler>[1], error: HttpError):
 }
 
 /** Last middleware: every failure leaves as `{error, message}`; stack traces stay in the log. */
-export function errorHandler(log: Logger): ErrorRequestHandler {
+export function errorHandler(log: Logger, observer: Observer = NO_OBSERVER): ErrorRequestHandler {
   return (err, req, res, next) => {
     const error = toHttpError(err)
+    observer.refused(error.code)
     // Only bugs are errors; refusals (bad input, limits, shutting down) are routine, logged for debugging.
     // The route pattern, never the raw path or query: those can carry anything a client put there.
     const route = `${req.baseUrl}${(req.route as { path?: string } | undefined)?.path ?? ''}` || '(no route)'

@@ -1,5 +1,6 @@
 import { nanoid } from 'nanoid'
 import type { LeaveReason, PeerInfo, ResetReason } from './protocol'
+import { NO_OBSERVER, type Observer } from './metrics'
 import { formatEvent, HEARTBEAT_FRAME } from './sse'
 
 /** Where a session's frames go while its stream is open (an HTTP response in production). */
@@ -20,6 +21,7 @@ export interface HubOptions {
   /** Generates peer ids; the credentials module supplies verifiable ones. */
   newPeerId: (session: string, room: string) => string
   now?: () => number
+  observer?: Observer
 }
 
 export type JoinResult =
@@ -71,6 +73,7 @@ export type Hub = ReturnType<typeof createHub>
 
 export function createHub(options: HubOptions) {
   const now = options.now ?? Date.now
+  const observer = options.observer ?? NO_OBSERVER
   const retentionMs = options.graceMs + RETENTION_SLACK_MS
   const sessions = new Map<string, Session>()
   const rooms = new Map<string, Room>()
@@ -145,6 +148,7 @@ export function createHub(options: HubOptions) {
   }
 
   function removePeer(peer: Peer, reason: LeaveReason): void {
+    observer.left(reason, 1)
     const { room, session } = peer
     room.peers.delete(peer.id)
     session.peers.delete(peer.id)
@@ -241,6 +245,7 @@ export function createHub(options: HubOptions) {
         session.peers.set(self.id, self)
         peers.set(self.id, self)
         broadcast(target, self, 'peer-joined', `,"peer":${JSON.stringify(info(self))}}`)
+        observer.joined()
       }
       const others: PeerInfo[] = []
       for (const peer of self.room.peers.values()) if (peer !== self) others.push(info(peer))
@@ -263,6 +268,7 @@ export function createHub(options: HubOptions) {
         return { ok: false, code: 'BAD_DATA' }
       }
       emit(target.session, 'signal', addressed(to, `,"from":"${from}","data":${json}}`))
+      observer.relayed(1)
       return { ok: true }
     },
 
@@ -294,10 +300,17 @@ export function createHub(options: HubOptions) {
       streams++
       setAway(session, false)
       const from = isNew ? 'unknown-session' : parseLastEventId(session, lastEventId)
-      if (typeof from === 'string') return emit(session, 'reset', `{"reason":"${from}"}`)
-      for (const event of session.buffer) {
-        if (event.seq > from && !sink.write(event.frame)) return detach(session)
+      if (typeof from === 'string') {
+        observer.reset(from)
+        return emit(session, 'reset', `{"reason":"${from}"}`)
       }
+      let replayed = 0
+      for (const event of session.buffer) {
+        if (event.seq <= from) continue
+        replayed++
+        if (!sink.write(event.frame)) return detach(session)
+      }
+      if (lastEventId) observer.replayed(replayed)
     },
 
     /** The stream's connection closed: the session's peers stay for the grace period. */

@@ -31,7 +31,11 @@ function main(): void {
   }
 
   const staticDir = fileURLToPath(new URL('../client', import.meta.url))
-  const parley = createApp({ ...config, secret, staticDir, log })
+  const turn = config.turnSecret ? { urls: config.turnUrls, secret: config.turnSecret, ttlS: config.turnTtlS } : undefined
+  if (config.iceServers.some((server) => server.credential)) {
+    log.warn('--ice-servers hands every browser a fixed TURN password; prefer --turn-urls with --turn-secret')
+  }
+  const parley = createApp({ ...config, turn, secret, staticDir, log, processMetrics: true })
   const server = createServer(parley.app)
 
   server.on('error', (err) => {

@@ -29,8 +29,16 @@ export interface JoinResponse {
   /** Everyone else in the room right now; the stream's `roster` event repeats it. */
   peers: PeerInfo[]
   iceServers: IceServer[]
+  /** How long the TURN credentials in `iceServers` stay valid; refresh with POST /ice before then. */
+  iceServersTtlS?: number
   heartbeatMs: number
   graceMs: number
+}
+
+/** POST /ice `{peer}`: fresh ICE servers (and TURN credentials) for one of the session's peers. */
+export interface IceResponse {
+  iceServers: IceServer[]
+  iceServersTtlS?: number
 }
 
 /** RTCIceServer as the server hands it out (TURN credentials are short-lived). */

@@ -1,7 +1,9 @@
 import express, { type Request, type Response } from 'express'
-import type { IceServer, JoinResponse, SignalBatchResponse } from './protocol'
+import type { IceResponse, IceServer, JoinResponse, SignalBatchResponse } from './protocol'
 import { createCredentials } from './credentials'
 import { cors } from './cors'
+import { NO_OBSERVER, type Observer } from './metrics'
+import { createTurnCredentials, type TurnOptions } from './turn'
 import { HttpError, errorHandler } from './errors'
 import { createHub, type RelayResult, type Sink } from './hub'
 import { createCounter, createRateLimiter } from './limits'
@@ -30,6 +32,9 @@ export interface SignalingOptions {
   iceServers: IceServer[]
   /** Origins whose pages may use this API from elsewhere ("*": any). Empty: same origin only. */
   corsOrigins: string[]
+  /** A TURN server sharing a secret with us: each peer gets its own expiring credentials. */
+  turn: TurnOptions | undefined
+  observer: Observer
   log: Logger
 }
 
@@ -50,6 +55,8 @@ export const DEFAULT_SIGNALING: Omit<SignalingOptions, 'secret'> = {
   maxStreamBacklogBytes: 1024 * 1024,
   iceServers: [{ urls: 'stun:stun.l.google.com:19302' }],
   corsOrigins: [],
+  turn: undefined,
+  observer: NO_OBSERVER,
   log: createLogger(),
 }
 
@@ -66,6 +73,15 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
   const { log } = options
   const credentials = createCredentials(options.secret)
   const hub = createHub({ ...options, newPeerId: credentials.newPeer })
+  const turn = options.turn && createTurnCredentials(options.turn)
+  const { observer } = options
+
+  /** The ICE servers one peer may use: the configured ones, plus its own TURN credentials. */
+  const iceServersFor = (peer: string): IceServer[] => {
+    if (!turn) return options.iceServers
+    observer.turnIssued()
+    return [...options.iceServers, turn(peer)]
+  }
   const joinLimiter = createRateLimiter(options.joinsPerSec, options.joinBurst)
   const signalLimiter = createRateLimiter(options.signalsPerSec, options.signalBurst)
   const streamsPerIp = createCounter(options.maxStreamsPerIp)
@@ -128,10 +144,21 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
       peer: result.peer,
       room: request.room,
       peers: result.peers,
-      iceServers: options.iceServers,
+      iceServers: iceServersFor(result.peer),
+      ...(options.turn ? { iceServersTtlS: options.turn.ttlS } : {}),
       heartbeatMs: options.heartbeatMs,
       graceMs: options.graceMs,
     }
+    res.json(body)
+  })
+
+  // Fresh TURN credentials for a long stay (the join's expire after the configured TTL).
+  router.post('/ice', json, (req, res) => {
+    const id = session(bearer(req.get('authorization')))
+    const { peer } = parseLeave(req.body)
+    if (peer === undefined) throw new HttpError(400, 'BAD_REQUEST', 'missing field "peer"')
+    if (!hub.hasPeer(id, peer)) throw new HttpError(403, 'NOT_YOUR_PEER', `peer ${peer} is not joined on this session`)
+    const body: IceResponse = { iceServers: iceServersFor(peer), ...(options.turn ? { iceServersTtlS: options.turn.ttlS } : {}) }
     res.json(body)
   })
 
@@ -202,13 +229,13 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
     res.status(204).end()
   })
 
-  for (const path of ['/join', '/stream', '/signal', '/leave']) {
+  for (const path of ['/join', '/stream', '/signal', '/leave', '/ice']) {
     router.all(path, (req, res, next) => {
       res.setHeader('Allow', path === '/stream' ? 'GET' : 'POST')
       next(new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}`))
     })
   }
-  router.use(errorHandler(log))
+  router.use(errorHandler(log, observer))
 
   return {
     router,

@@ -111,6 +111,25 @@ describe('faults', () => {
     await expectExactlyOnce(log, [...group, newcomer])
   })
 
+  it('1b. the server is stopped gracefully (SIGTERM) and started again', async () => {
+    const group = people.slice(0, 2)
+    await enter(group, roomLink(server.url))
+    const log: Line[] = []
+    const stopped = Date.now()
+    expect(await server.stop('SIGTERM')).toBe(0)
+    report('SIGTERM: the server exited (code 0) after', since(stopped))
+    await Promise.all(group.map((p) => bannerShown(p.page)))
+    await chat(log, group[0]!.page, 'while the server is stopped', group)
+    server = await spawnServer(['--grace-ms', '10000', '--port', String(server.port)])
+    const restarted = Date.now()
+    await Promise.all(group.map((p) => bannerHidden(p.page, 40_000)))
+    report('SIGTERM: clients back online after the restart', since(restarted))
+    await chat(log, group[1]!.page, 'after the restart', group)
+    await allReceive(log)
+    await expectExactlyOnce(log, group)
+    for (const p of group) expect(await peopleList(p.page)).toHaveLength(1)
+  })
+
   it('2. a browser is killed without a goodbye', async () => {
     const [victim] = await launchPeople(1)
     try {

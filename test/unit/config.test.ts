@@ -71,6 +71,9 @@ describe('parseConfig', () => {
       PARLEY_GRACE_MS: '0',
       PARLEY_ICE_SERVERS: '[{"urls":"turn:t.example:3478","username":"u","credential":"c"}]',
       PARLEY_CORS_ORIGINS: 'https://a.example, http://b.example:8080',
+      PARLEY_TURN_URLS: 'turn:turn.example:3478?transport=udp,turns:turn.example:5349',
+      PARLEY_TURN_SECRET: 'coturn-secret',
+      PARLEY_TURN_TTL: '600',
     })
     const expected: Config = {
       port: 9000,
@@ -90,6 +93,9 @@ describe('parseConfig', () => {
       graceMs: 0,
       iceServers: [{ urls: 'turn:t.example:3478', username: 'u', credential: 'c' }],
       corsOrigins: ['https://a.example', 'http://b.example:8080'],
+      turnUrls: ['turn:turn.example:3478?transport=udp', 'turns:turn.example:5349'],
+      turnSecret: 'coturn-secret',
+      turnTtlS: 600,
     }
     expect(config).toEqual(expected)
   })
@@ -113,6 +119,9 @@ describe('parseConfig', () => {
       ['--grace-ms', '600000'],
       ['--ice-servers', '[{"urls":["stun:a.example","stuns:b.example"]}]'],
       ['--cors-origins', '*'],
+      ['--turn-urls', 'turn:127.0.0.1:3478'],
+      ['--turn-secret', 's'],
+      ['--turn-ttl', '60'],
     ]
     const expected: Config = {
       port: 9001,
@@ -132,6 +141,9 @@ describe('parseConfig', () => {
       graceMs: 600000,
       iceServers: [{ urls: ['stun:a.example', 'stuns:b.example'] }],
       corsOrigins: ['*'],
+      turnUrls: ['turn:127.0.0.1:3478'],
+      turnSecret: 's',
+      turnTtlS: 60,
     }
     expect(parse(pairs.flat())).toEqual(expected)
     expect(parse(pairs.map(([flag, value]) => `${flag}=${value}`))).toEqual(expected)

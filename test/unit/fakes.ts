@@ -109,6 +109,7 @@ export function createFakeSignaling(hooks?: SignalingHooks): FakeSignaling {
       hooks?.signal(call)
     },
 
+    refreshIce: async () => ({ iceServers: FAKE_ICE_SERVERS }),
     leave(peer) {
       leaves.push(peer)
       if (members.delete(peer)) hooks?.leave(peer)
