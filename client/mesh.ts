@@ -2,6 +2,7 @@ import type { IceServer, PeerInfo } from '../signaling/protocol'
 import type { Emitter } from './emitter'
 import { cleanName, parseEnvelope, parsePeerMessage, type ChatMessage, type Hello, type PeerMessage, type SignalEnvelope } from './peer-protocol'
 import type { RoomEvents } from './room'
+import { routeOf, whenDrained } from './webrtc'
 
 export type PeerState = 'connecting' | 'connected' | 'reconnecting' | 'failed'
 
@@ -15,6 +16,8 @@ export interface PeerView {
   unverified?: boolean
   /** How the connected pair's packets travel: straight between the two, or through a TURN relay. */
   route?: 'direct' | 'relayed'
+  /** Their chosen colour (#rrggbb). */
+  color?: string
 }
 
 /** The slice of simple-peer the mesh uses; tests pass fakes with the same shape. */
@@ -28,18 +31,6 @@ export interface PeerLike {
   on(event: 'error', handler: (err: Error) => void): unknown
   /** simple-peer's: the RTCPeerConnection's stats reports. */
   getStats?(callback: (err: Error | null, reports: Array<Record<string, unknown>>) => void): void
-}
-
-/** 'relayed' when either end of the pair's selected candidate pair is a TURN relay candidate. */
-export function routeOf(reports: Array<Record<string, unknown>>): 'direct' | 'relayed' | undefined {
-  const byId = new Map(reports.map((r) => [r.id, r]))
-  const transport = reports.find((r) => r.type === 'transport' && r.selectedCandidatePairId)
-  const pair =
-    (transport && byId.get(transport.selectedCandidatePairId)) ??
-    reports.find((r) => r.type === 'candidate-pair' && (r.selected === true || (r.nominated === true && r.state === 'succeeded')))
-  if (!pair) return undefined
-  const types = [byId.get(pair.localCandidateId)?.candidateType, byId.get(pair.remoteCandidateId)?.candidateType]
-  return types.includes('relay') ? 'relayed' : 'direct'
 }
 
 export type CreatePeer = (options: { initiator: boolean; iceServers: IceServer[] }) => PeerLike
@@ -91,15 +82,21 @@ interface Remote {
 const isOffer = (signal: unknown) => (signal as { type?: unknown }).type === 'offer'
 
 interface MeshOptions {
-  self: { id: string; name: string }
+  self: { id: string; name: string; color?: string; key?: string }
   events: Emitter<RoomEvents>
   createPeer: CreatePeer
   iceServers: () => IceServer[]
   signal: (to: string, envelope: SignalEnvelope) => void
+  /** A new chat message from `from` (deduplicated; its signature still to be checked). */
+  onChat: (from: string, message: ChatMessage) => void
+  /** Their hello (for their signing key) and every other message type the mesh does not handle. */
+  onMessage: (from: string, message: PeerMessage) => void
+  /** Binary frames (file content); false when nobody expected it. */
+  onBinary: (from: string, bytes: Uint8Array) => boolean
 }
 
 /** The full mesh of one room: one connection per remote peer, each healing itself, plus the outbox. */
-export function createMesh({ self, events, createPeer, iceServers, signal }: MeshOptions) {
+export function createMesh({ self, events, createPeer, iceServers, signal, onChat, onMessage, onBinary }: MeshOptions) {
   const remotes = new Map<string, Remote>()
   const outbox: ChatMessage[] = []
   const seen = new Set<string>()
@@ -219,7 +216,13 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
       remote.failures = 0
       remote.lastHeard = Date.now()
       startPinging()
-      send(remote, { type: 'hello', name: self.name, have: remote.received })
+      send(remote, {
+        type: 'hello',
+        name: self.name,
+        have: remote.received,
+        ...(self.key ? { key: self.key } : {}),
+        ...(self.color ? { color: self.color } : {}),
+      })
       setState(remote, 'connected')
       peer.getStats?.((err, reports) => {
         const route = err ? undefined : routeOf(reports)
@@ -297,35 +300,47 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
 
   function receive(remote: Remote, raw: unknown) {
     remote.lastHeard = Date.now()
-    const message = parsePeerMessage(raw, remote.view.id)
-    if (!message) return void counters.dropped++
-    if (message.type === 'ping') return
-    if (message.type === 'hello') return greet(remote, message)
-    if (message.type === 'name') {
-      if (message.name && message.name !== remote.view.name) {
-        remote.view.name = message.name
-        events.emit('peer-updated', view(remote))
-      }
+    if (raw instanceof Uint8Array) {
+      if (!onBinary(remote.view.id, raw)) counters.dropped++
       return
     }
-    if (seen.has(message.id) || message.seq <= remote.received) return void counters.duplicates++
-    remote.received = message.seq
-    remember(message.id)
-    if (message.name && message.name !== remote.view.name) {
-      remote.view.name = message.name
-      events.emit('peer-updated', view(remote))
+    const message = parsePeerMessage(raw, remote.view.id)
+    if (!message) return void counters.dropped++
+    switch (message.type) {
+      case 'ping':
+        return
+      case 'hello':
+        greet(remote, message)
+        return onMessage(remote.view.id, message)
+      case 'name':
+        return profile(remote, message.name, message.color)
+      case 'chat':
+        if (message.to !== undefined && message.to !== self.id) return void counters.dropped++
+        if (seen.has(message.id) || message.seq <= remote.received) return void counters.duplicates++
+        remote.received = message.seq
+        remember(message.id)
+        profile(remote, message.name)
+        return onChat(remote.view.id, message)
+      default:
+        return onMessage(remote.view.id, message)
     }
-    events.emit('message', message)
   }
 
-  /** Their hello says what they have of mine: send the rest of the outbox, then go live. */
+  function profile(remote: Remote, name: string, color?: string) {
+    const changed = (name && name !== remote.view.name) || (color && color !== remote.view.color)
+    if (!changed) return
+    if (name) remote.view.name = name
+    if (color) remote.view.color = color
+    events.emit('peer-updated', view(remote))
+  }
+
+  /** Their hello says what they have of mine: send the rest of the outbox (theirs only), then go live. */
   function greet(remote: Remote, hello: Hello) {
-    if (hello.name && hello.name !== remote.view.name) {
-      remote.view.name = hello.name
-      events.emit('peer-updated', view(remote))
-    }
+    profile(remote, hello.name, hello.color)
     const from = Math.max(hello.have, remote.baseline)
-    for (const message of outbox) if (message.seq > from) send(remote, message)
+    for (const message of outbox) {
+      if (message.seq > from && (message.to === undefined || message.to === remote.view.id)) send(remote, message)
+    }
     remote.ready = true
   }
 
@@ -351,17 +366,53 @@ export function createMesh({ self, events, createPeer, iceServers, signal }: Mes
       for (const info of peers) add(info, true)
     },
 
+    /** Sends a chat message to everyone (or to `message.to` only), now or when they connect. */
     broadcast(message: ChatMessage): void {
       outbox.push(message)
       if (outbox.length > OUTBOX_MESSAGES) outbox.shift()
       remember(message.id)
-      for (const remote of remotes.values()) if (remote.ready) send(remote, message)
+      for (const remote of remotes.values()) {
+        if (remote.ready && (message.to === undefined || message.to === remote.view.id)) send(remote, message)
+      }
     },
+
+    /** Sends to one connected peer (or every one without `to`); no outbox: for the moment only. */
+    sendNow(message: PeerMessage, to?: string): string[] {
+      const sent: string[] = []
+      for (const remote of remotes.values()) {
+        if (remote.ready && (to === undefined || to === remote.view.id)) {
+          send(remote, message)
+          sent.push(remote.view.id)
+        }
+      }
+      return sent
+    },
+
+    /** Binary to one connected peer, waiting while its channel's buffer is full. False if it went. */
+    async sendBinary(to: string, bytes: Uint8Array): Promise<boolean> {
+      const remote = remotes.get(to)
+      const peer = remote?.peer
+      if (!remote?.ready || !peer) return false
+      await whenDrained(peer)
+      if (remote.peer !== peer || !remote.ready) return false
+      try {
+        peer.send(bytes as unknown as string)
+        remote.lastSent = Date.now()
+        return true
+      } catch {
+        return false
+      }
+    },
+
+    /** Everyone whose channel is open and greeted. */
+    connected: (): string[] => [...remotes.values()].filter((r) => r.ready).map((r) => r.view.id),
 
     announceName(): void {
       // Every open channel, ready or not: a hello sent before the rename carried the old name.
       for (const remote of remotes.values()) {
-        if (remote.view.state === 'connected') send(remote, { type: 'name', name: self.name })
+        if (remote.view.state === 'connected') {
+          send(remote, { type: 'name', name: self.name, ...(self.color ? { color: self.color } : {}) })
+        }
       }
     },
 

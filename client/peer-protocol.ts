@@ -10,7 +10,10 @@ export const MAX_NAME_CHARS = 40
 const NAME_UNITS = MAX_NAME_CHARS * 2
 const MAX_ID_CHARS = 64
 
-/** One chat line. `seq` counts the sender's messages in this room session, from 1. */
+/**
+ * One chat line. `seq` counts the sender's messages in this room session, from 1; `lamport` orders the
+ * room's history the same way for everyone; `sig` is the sender's signature (see identity.ts).
+ */
 export interface ChatMessage {
   type: 'chat'
   id: string
@@ -19,6 +22,10 @@ export interface ChatMessage {
   text: string
   time: number
   seq: number
+  lamport: number
+  /** A direct message: only this peer receives it. */
+  to?: string
+  sig?: string
 }
 
 /** First message on every new channel: who I am and where to resume my messages to you. */
@@ -27,11 +34,16 @@ export interface Hello {
   name: string
   /** The highest `seq` I have received from you (0 if none): resend what follows. */
   have: number
+  /** My session's public signing key (base64url, raw P-256). */
+  key?: string
+  color?: string
 }
 
+/** Name and colour changes (kept as type "name" on the wire). */
 export interface NameChange {
   type: 'name'
   name: string
+  color?: string
 }
 
 /** Keeps an idle channel provably alive; any message counts, this one is sent when there is no other. */
@@ -39,7 +51,45 @@ export interface Ping {
   type: 'ping'
 }
 
-export type PeerMessage = ChatMessage | Hello | NameChange | Ping
+/** "I am typing": repeated at most every few seconds while typing, forgotten a few seconds later. */
+export interface Typing {
+  type: 'typing'
+}
+
+/** Delivery receipts: these messages of yours reached me. */
+export interface Ack {
+  type: 'ack'
+  ids: string[]
+}
+
+/** Part of the room's recent history, each message with its author's signing key. */
+export interface History {
+  type: 'history'
+  entries: HistoryEntry[]
+}
+
+export interface HistoryEntry {
+  message: ChatMessage
+  key: string
+}
+
+/** A file follows as binary frames: 8 id characters, then up to CHUNK_BYTES of content. */
+export interface FileOffer {
+  type: 'file'
+  id: string
+  name: string
+  size: number
+  mime: string
+  sha256: string
+  to?: string
+}
+
+export type PeerMessage = ChatMessage | Hello | NameChange | Ping | Typing | Ack | History | FileOffer
+
+export const MAX_ACK_IDS = 64
+export const MAX_FILE_BYTES = 64 * 1024 * 1024
+export const FILE_ID_CHARS = 8
+const COLOR = /^#[0-9a-f]{6}$/i
 
 /**
  * The envelope of every signal between two browsers. `attempt` numbers the pair's connection attempts
@@ -70,6 +120,27 @@ export function cleanText(value: string): string {
   return value.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g, '')
 }
 
+const isId = (v: unknown): v is string => isShortText(v, MAX_ID_CHARS) && v !== ''
+const isKey = (v: unknown): v is string => typeof v === 'string' && /^[A-Za-z0-9_-]{40,200}$/.test(v)
+
+/** A chat message by `author` (the channel's peer, or anyone when relayed in a history). */
+function parseChat(value: Record<string, unknown>, author: string | null): ChatMessage | null {
+  const { id, from, name, text, time, seq, lamport, to, sig } = value
+  if (!isId(id) || !isId(from) || (author !== null && from !== author)) return null
+  if (!isShortText(name, NAME_UNITS) || !isShortText(text, MAX_TEXT_CHARS)) return null
+  if (typeof time !== 'number' || !Number.isFinite(time) || !isCount(seq) || seq === 0) return null
+  if (lamport !== undefined && !isCount(lamport)) return null
+  if ((to !== undefined && !isId(to)) || (sig !== undefined && !isShortText(sig, 200))) return null
+  const clean = cleanText(text)
+  if (clean.trim() === '') return null
+  const message: ChatMessage = { type: 'chat', id, from, name: cleanName(name), text: clean, time, seq, lamport: lamport ?? 0 }
+  if (to !== undefined) message.to = to
+  if (sig !== undefined) message.sig = sig
+  return message
+}
+
+const parseColor = (v: unknown) => (typeof v === 'string' && COLOR.test(v) ? v.toLowerCase() : undefined)
+
 /** Parses one data-channel message from `from`; null for anything malformed, oversized or forged. */
 export function parsePeerMessage(raw: unknown, from: string): PeerMessage | null {
   if (typeof raw !== 'string' || raw.length > MAX_WIRE_CHARS) return null
@@ -81,23 +152,52 @@ export function parsePeerMessage(raw: unknown, from: string): PeerMessage | null
   }
   if (!isObject(value)) return null
   switch (value.type) {
-    case 'chat': {
-      const { id, name, text, time, seq } = value
-      if (value.from !== from || !isShortText(id, MAX_ID_CHARS) || id === '') return null
-      if (!isShortText(name, NAME_UNITS) || !isShortText(text, MAX_TEXT_CHARS) || text.trim() === '') return null
-      if (typeof time !== 'number' || !Number.isFinite(time) || !isCount(seq) || seq === 0) return null
-      const clean = cleanText(text)
-      if (clean.trim() === '') return null
-      return { type: 'chat', id, from, name: cleanName(name), text: clean, time, seq }
-    }
-    case 'hello':
+    case 'chat':
+      return parseChat(value, from)
+    case 'hello': {
       if (!isShortText(value.name, NAME_UNITS) || !isCount(value.have)) return null
-      return { type: 'hello', name: cleanName(value.name), have: value.have }
+      if (value.key !== undefined && !isKey(value.key)) return null
+      const hello: Hello = { type: 'hello', name: cleanName(value.name), have: value.have }
+      if (value.key !== undefined) hello.key = value.key
+      const color = parseColor(value.color)
+      if (color) hello.color = color
+      return hello
+    }
     case 'ping':
       return { type: 'ping' }
-    case 'name':
+    case 'typing':
+      return { type: 'typing' }
+    case 'name': {
       if (!isShortText(value.name, NAME_UNITS)) return null
-      return { type: 'name', name: cleanName(value.name) }
+      const change: NameChange = { type: 'name', name: cleanName(value.name) }
+      const color = parseColor(value.color)
+      if (color) change.color = color
+      return change
+    }
+    case 'ack':
+      return Array.isArray(value.ids) && value.ids.length <= MAX_ACK_IDS && value.ids.every(isId)
+        ? { type: 'ack', ids: value.ids }
+        : null
+    case 'history': {
+      if (!Array.isArray(value.entries)) return null
+      const entries: HistoryEntry[] = []
+      for (const entry of value.entries) {
+        if (!isObject(entry) || !isObject(entry.message) || !isKey(entry.key)) return null
+        const message = parseChat(entry.message, null)
+        if (!message || message.to !== undefined || !message.sig) return null // direct messages are never shared
+        entries.push({ message, key: entry.key })
+      }
+      return { type: 'history', entries }
+    }
+    case 'file': {
+      const { id, name, size, mime, sha256, to } = value
+      if (typeof id !== 'string' || id.length !== FILE_ID_CHARS || !/^[A-Za-z0-9_-]+$/.test(id)) return null
+      if (!isShortText(name, 255) || !isShortText(mime, 255) || typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) return null
+      if (!isCount(size) || size > MAX_FILE_BYTES || (to !== undefined && !isId(to))) return null
+      const offer: FileOffer = { type: 'file', id, name: cleanName(name) || 'file', size, mime, sha256 }
+      if (to !== undefined) offer.to = to
+      return offer
+    }
     default:
       return null
   }

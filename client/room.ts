@@ -1,33 +1,39 @@
-import { nanoid } from 'nanoid'
-import type { IceServer, PeerInfo } from '../signaling/protocol'
-import { sdpFingerprint, verificationCode } from './crypto'
+import type { IceServer } from '../signaling/protocol'
+import { createConversation, type ChatView, type Receipt } from './conversation'
 import { createEmitter } from './emitter'
+import { createFiles, type FileTransfer } from './files'
+import { createHistory, type HistoryStore } from './history'
+import { createIdentity, type Identity } from './identity'
 import { createMesh, type CreatePeer, type PeerView } from './mesh'
-import { cleanName, cleanText, MAX_TEXT_CHARS, type ChatMessage } from './peer-protocol'
+import { cleanName, cleanText, MAX_TEXT_CHARS } from './peer-protocol'
 import { createSealer, type Sealer } from './sealer'
-import {
-  createSignaling,
-  SignalingError,
-  type MembershipEvent,
-  type MembershipHandlers,
-  type Signaling,
-  type SignalingStatus,
-} from './signaling'
+import { createSignalPath } from './signal-path'
+import { createSignaling, type MembershipHandlers, type Signaling, type SignalingStatus } from './signaling'
 import { createSimplePeer, warmUp } from './webrtc'
 
 export type { ChatMessage } from './peer-protocol'
 export type { PeerView, PeerState, CreatePeer } from './mesh'
+export type { ChatView, Receipt } from './conversation'
+export type { FileTransfer } from './files'
+export type { HistoryStore, LogEntry } from './history'
 
 export type RoomStatus = 'joining' | 'online' | 'reconnecting' | 'closed'
 
 export type RoomEvents = {
   'peer-joined': PeerView
   'peer-connected': PeerView
-  /** Name or connection state changed. */
+  /** Name, colour, connection state, route or verification code changed. */
   'peer-updated': PeerView
   'peer-left': PeerView
-  /** A chat message from someone else (your own are returned by `send`). */
-  message: ChatMessage
+  /** A chat message from someone else, or from history (your own are returned by `send`). */
+  message: ChatView
+  /** Someone confirmed receiving one of your messages. */
+  receipt: Receipt
+  /** Who is typing right now. */
+  typing: { peers: PeerView[] }
+  /** A file transfer started (either way). */
+  file: FileTransfer
+  'file-progress': FileTransfer
   status: RoomStatus
   error: Error
 }
@@ -37,36 +43,51 @@ export interface JoinOptions {
   /** The room secret from the link's fragment: it keys every signal; the server never sees it. */
   secret: string
   name: string
+  /** #rrggbb shown with your name. */
+  color?: string
   /** Base URL of the signaling API. Default: `/v1` on the page's origin. */
   server?: string
   /** Share a signaling connection between rooms (and tabs); created per room when omitted. */
   signaling?: Signaling
+  /** Keeps the room's history between visits (the chat page uses IndexedDB). */
+  store?: HistoryStore
   /** Replaces simple-peer (tests inject fakes). */
   createPeer?: CreatePeer
   /** Replaces the room's encryption (unit tests inject a clear one; see client/sealer.ts). */
   sealer?: Sealer
+  /** Replaces the session's signing key (unit tests inject one that trusts everything). */
+  identity?: Identity
 }
 
 export interface Room {
   readonly id: string
-  /** This person's server-issued peer id ('' until joined). */
-  readonly self: { id: string; name: string }
+  /** This person's server-issued peer id ('' until joined), name and colour. */
+  readonly self: { id: string; name: string; color?: string }
   readonly status: RoomStatus
   /** Everyone else in the room, with their connection state. */
   readonly peers: PeerView[]
-  /** Sends to everyone; null (nothing sent) when empty, too long, or not joined yet. */
-  send(text: string): ChatMessage | null
+  /**
+   * Sends to everyone, or with `to` to one person only (a direct message). Null (nothing sent) when
+   * empty, too long, or not joined yet.
+   */
+  send(text: string, options?: { to?: string }): ChatView | null
+  /** Call on every keystroke: the others see "typing" (throttled, expiring). */
+  typing(): void
+  /** Sends a file to everyone connected, or to one person; resolves when everyone has it all. */
+  sendFile(file: Blob & { name?: string }, options?: { to?: string }): Promise<FileTransfer>
   setName(name: string): void
+  setColor(color: string): void
   leave(): void
   on: ReturnType<typeof createEmitter<RoomEvents>>['on']
   off: ReturnType<typeof createEmitter<RoomEvents>>['off']
   /** Counters for diagnostics and tests. */
-  stats(): { dropped: number; duplicates: number; connections: number; outbox: number }
+  stats(): { dropped: number; duplicates: number; forged: number; connections: number; outbox: number }
 }
 
 // Refresh TURN credentials at 80% of their lifetime; after a failed refresh, try again in a minute.
 const ICE_REFRESH_AT = 0.8
 const ICE_RETRY_S = 60
+const COLOR = /^#[0-9a-f]{6}$/i
 
 const roomStatus = (s: SignalingStatus): RoomStatus => (s === 'online' ? 'online' : s === 'offline' ? 'reconnecting' : 'joining')
 
@@ -75,98 +96,50 @@ export function joinRoom(options: JoinOptions): Room {
   const events = createEmitter<RoomEvents>()
   const ownsSignaling = !options.signaling
   const signaling = options.signaling ?? createSignaling(options.server)
-  const self = { id: '', name: cleanName(options.name) }
+  const self: { id: string; name: string; color?: string; key?: string } = { id: '', name: cleanName(options.name) }
+  if (options.color && COLOR.test(options.color)) self.color = options.color.toLowerCase()
   let status: RoomStatus = 'joining'
   let iceServers: IceServer[] = []
-  let seq = 0
   let left = false
   let iceTimer: ReturnType<typeof setTimeout> | undefined
+  // Inbound data-channel messages are checked asynchronously (signatures): one chain keeps their order.
+  let inbound: Promise<unknown> = Promise.resolve()
 
-  const sealer = options.sealer ?? createSealer(options.secret, options.room)
-  // Sealing and opening are asynchronous; these chains keep signals and events in their order.
-  let outgoing: Promise<unknown> = Promise.resolve()
-  let incoming: Promise<unknown> = Promise.resolve()
-  const fingerprints = new Map<string, string>()
-  const localFingerprints = new Map<string, string>()
-  const warned = new Set<string>()
+  const identity = options.identity ? Promise.resolve(options.identity) : createIdentity(options.room)
+  const history = identity.then((id) => createHistory(id))
+  const path = createSignalPath({
+    self,
+    sealer: options.sealer ?? createSealer(options.secret, options.room),
+    signaling,
+    events,
+    mesh: () => mesh,
+    closed: () => left,
+  })
+
+  const after = (task: () => Promise<unknown>) => {
+    inbound = inbound.then(task).catch((err: Error) => events.emit('error', err))
+  }
 
   const mesh = createMesh({
     self,
     events,
     createPeer: options.createPeer ?? createSimplePeer,
     iceServers: () => iceServers,
-    signal(to, envelope) {
-      const from = self.id
-      // Our side of the pair's verification code: the fingerprint this very connection offers.
-      const mine = 'signal' in envelope ? sdpFingerprint((envelope.signal as { sdp?: unknown }).sdp) : null
-      if (mine) localFingerprints.set(to, mine)
-      outgoing = outgoing
-        .then(async () => {
-          const sealed = await sealer.sealSignal(from, to, envelope)
-          if (!left && from === self.id) signaling.signal(from, to, sealed)
-        })
-        .catch((err: Error) => events.emit('error', err))
+    signal: (to, envelope) => path.send(to, envelope),
+    onChat: (from, message) => after(() => conversation.chat(from, message)),
+    onMessage(from, message) {
+      // A file offer must be in place before its first binary frame, which is handled at once.
+      if (message.type === 'file') return files.offered(from, message)
+      after(() => conversation.message(from, message))
     },
+    onBinary: (from, bytes) => files.received(from, bytes),
   })
+  const conversation = createConversation({ room: options.room, self, mesh, events, identity, history, store: options.store })
+  const files = createFiles(mesh, events)
 
-  /** Peers as the server lists them, with the names their sealed metadata holds. */
-  const named = (peers: PeerInfo[]) =>
-    Promise.all(peers.map(async (p) => ({ id: p.id, meta: (await sealer.openMeta(p.meta)) ?? '' })))
-
-  const WARNINGS = {
-    forged: [
-      'UNVERIFIED_PEER',
-      'Cannot verify the connection details of someone in this room: they have a different link, or someone is tampering with the connection. Not connecting to them.',
-    ],
-    refused: [
-      'UNVERIFIED_PEER',
-      'Cannot verify the connection details of someone in this room: they cannot open ours (a different link, or tampering). Not connecting to them.',
-    ],
-    replayed: ['REPLAYED_SIGNAL', 'A repeated (replayed) connection message was refused.'],
-  } as const
-
-  function unverified(peer: string, reason: keyof typeof WARNINGS) {
-    if (reason !== 'replayed') mesh.unverified(peer)
-    if (warned.has(`${reason} ${peer}`)) return
-    warned.add(`${reason} ${peer}`)
-    // Tell them, once: they may never hear anything else from us that opens.
-    if (reason === 'forged') mesh.signalRaw(peer, { attempt: 0, refused: true })
-    const [code, message] = WARNINGS[reason]
-    events.emit('error', Object.assign(new SignalingError(code, message), { peer }))
-  }
-
-  async function handle(event: MembershipEvent) {
-    if (left) return
-    switch (event.type) {
-      case 'roster':
-        return mesh.reconcile(await named(event.peers))
-      case 'peer-joined':
-        return mesh.add((await named([event.peer]))[0]!)
-      case 'peer-left':
-        return event.reason === 'timeout' ? mesh.timedOut(event.peer) : mesh.remove(event.peer)
-      case 'peer-away':
-        return mesh.away(event.peer)
-      case 'peer-back':
-        return mesh.back(event.peer)
-      case 'signal': {
-        const opened = await sealer.openSignal(self.id, event.from, event.data)
-        if (!opened.ok) return unverified(event.from, opened.reason)
-        if ('refused' in opened.envelope) return unverified(event.from, 'refused')
-        if (opened.fingerprint) fingerprints.set(event.from, opened.fingerprint)
-        return mesh.receiveSignal(event.from, opened.envelope)
-      }
-    }
-  }
-
-  const enqueue = (task: () => Promise<unknown> | unknown) => {
-    incoming = incoming.then(task).catch((err: Error) => events.emit('error', err))
-  }
-
-  // Once connected, both ends can read the same code off the two DTLS fingerprints.
-  events.on('peer-connected', (peer) => {
-    const theirs = fingerprints.get(peer.id)
-    const mine = localFingerprints.get(peer.id)
-    if (theirs && mine) void verificationCode(mine, theirs).then((code) => mesh.setCode(peer.id, code))
+  events.on('peer-left', (peer) => {
+    conversation.gone(peer.id)
+    files.gone(peer.id)
   })
 
   const setStatus = (next: RoomStatus) => {
@@ -187,11 +160,11 @@ export function joinRoom(options: JoinOptions): Room {
       iceServers = membership.iceServers
       scheduleIceRefresh(membership.iceServersTtlS)
       setStatus(signaling.status === 'offline' ? 'reconnecting' : 'online')
-      enqueue(async () => mesh.reconcile(await named(membership.peers), true))
+      path.roster(membership.peers)
     },
-    event: (event) => enqueue(() => handle(event)),
+    event: (event) => path.event(event),
     lost: () => void enter(),
-    unknown: (peer) => enqueue(() => mesh.unknown(peer)),
+    unknown: (peer) => path.unknown(peer),
   }
 
   /** TURN credentials expire: fetch new ones well before, for the connections made after that. */
@@ -216,7 +189,8 @@ export function joinRoom(options: JoinOptions): Room {
     setStatus('joining')
     if (!options.createPeer) void warmUp()
     try {
-      const meta = await sealer.sealMeta(self.name)
+      const [meta, id] = await Promise.all([path.sealName(self.name), identity])
+      self.key = id.key
       if (left) return
       const joined = await signaling.join(options.room, meta, handlers)
       if (left) signaling.leave(joined.peer)
@@ -232,6 +206,8 @@ export function joinRoom(options: JoinOptions): Room {
     clearTimeout(iceTimer)
     for (const off of offs) off()
     mesh.reset()
+    conversation.close()
+    files.reset()
     if (self.id) signaling.leave(self.id)
     if (ownsSignaling) signaling.close()
     setStatus('closed')
@@ -239,6 +215,7 @@ export function joinRoom(options: JoinOptions): Room {
     events.clear()
   }
 
+  void conversation.restore()
   void enter()
 
   return {
@@ -250,30 +227,29 @@ export function joinRoom(options: JoinOptions): Room {
     get peers() {
       return mesh.views()
     },
-    send(raw) {
+    send(raw, sendOptions) {
       const text = cleanText(raw)
+      const to = sendOptions?.to
       if (left || !self.id || text.trim() === '' || text.length > MAX_TEXT_CHARS) return null
-      const message: ChatMessage = {
-        type: 'chat',
-        id: nanoid(),
-        from: self.id,
-        name: self.name,
-        text,
-        time: Date.now(),
-        seq: ++seq,
-      }
-      mesh.broadcast(message)
-      return message
+      if (to !== undefined && !mesh.views().some((p) => p.id === to)) return null
+      return conversation.send(text, to)
     },
+    typing: () => conversation.typing(),
+    sendFile: (file, sendOptions) => files.send(file, sendOptions?.to),
     setName(name) {
       const clean = cleanName(name)
       if (!clean || clean === self.name) return
       self.name = clean
       mesh.announceName()
     },
+    setColor(color) {
+      if (!COLOR.test(color) || color.toLowerCase() === self.color) return
+      self.color = color.toLowerCase()
+      mesh.announceName()
+    },
     leave: teardown,
     on: events.on,
     off: events.off,
-    stats: mesh.stats,
+    stats: () => ({ ...mesh.stats(), ...conversation.stats() }),
   }
 }

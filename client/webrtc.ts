@@ -26,3 +26,37 @@ export const createSimplePeer: CreatePeer = ({ initiator, iceServers }) =>
     trickle: true,
     config: { iceServers: iceServers as RTCIceServer[], ...(certificate ? { certificates: [certificate] } : {}) },
   }) as unknown as PeerLike
+
+/** 'relayed' when either end of the pair's selected candidate pair is a TURN relay candidate. */
+export function routeOf(reports: Array<Record<string, unknown>>): 'direct' | 'relayed' | undefined {
+  const byId = new Map(reports.map((r) => [r.id, r]))
+  const transport = reports.find((r) => r.type === 'transport' && r.selectedCandidatePairId)
+  const pair =
+    (transport && byId.get(transport.selectedCandidatePairId)) ??
+    reports.find((r) => r.type === 'candidate-pair' && (r.selected === true || (r.nominated === true && r.state === 'succeeded')))
+  if (!pair) return undefined
+  const types = [byId.get(pair.localCandidateId)?.candidateType, byId.get(pair.remoteCandidateId)?.candidateType]
+  return types.includes('relay') ? 'relayed' : 'direct'
+}
+
+// simple-peer queues nothing for send(): a sender of files must watch the channel's buffer itself.
+const HIGH_WATER_BYTES = 1024 * 1024
+
+/**
+ * Resolves when the peer's data channel can take more (bufferedAmount under a megabyte).
+ * HACK: simple-peer keeps its RTCDataChannel in `_channel` and offers no drain event for send().
+ * https://github.com/feross/simple-peer/blob/v9.11.1/index.js#L513
+ */
+export function whenDrained(peer: PeerLike): Promise<void> {
+  const channel = (peer as unknown as { _channel?: RTCDataChannel | null })._channel
+  if (!channel || channel.bufferedAmount < HIGH_WATER_BYTES) return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = () => {
+      channel.removeEventListener('bufferedamountlow', done)
+      channel.removeEventListener('close', done)
+      resolve()
+    }
+    channel.addEventListener('bufferedamountlow', done)
+    channel.addEventListener('close', done)
+  })
+}

@@ -3,6 +3,8 @@ import { gzipSync } from 'node:zlib'
 import { readdirSync, readFileSync } from 'node:fs'
 import { DIST_CLIENT } from '../helpers'
 import { benchConnect } from './connect'
+import { benchRelay } from './relay'
+import { benchCapacity } from './capacity'
 
 const only = process.env.BENCH_ONLY
 
@@ -16,3 +18,5 @@ function bundleSize() {
 
 bundleSize()
 if (!only || only === 'connect') await benchConnect()
+if (!only || only === 'relay') await benchRelay()
+if (!only || only === 'capacity') await benchCapacity()

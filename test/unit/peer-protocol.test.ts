@@ -22,6 +22,7 @@ const validChat = (): ChatMessage => ({
   text: 'hello',
   time: 1_700_000_000_000,
   seq: 1,
+  lamport: 1,
 })
 const wire = (value: unknown) => JSON.stringify(value)
 const chatWith = (fields: Record<string, unknown>) => wire({ ...validChat(), ...fields })
@@ -146,6 +147,7 @@ describe('parsePeerMessage', () => {
       text: fc.string({ minLength: 1, maxLength: MAX_TEXT_CHARS }).filter((t) => t.trim() !== ''),
       time: fc.double({ noNaN: true, noDefaultInfinity: true }),
       seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+      lamport: fc.nat(),
     })
     fc.assert(
       fc.property(chatArb, (message) => {

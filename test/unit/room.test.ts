@@ -2,6 +2,7 @@ import { nanoid } from 'nanoid'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { cleanName, MAX_TEXT_CHARS, MAX_WIRE_CHARS } from '../../client/peer-protocol'
 import { joinRoom, type ChatMessage, type Room, type RoomStatus } from '../../client/room'
+import { trustingIdentity } from '../../client/identity'
 import { randomRoom } from '../helpers'
 import {
   collect,
@@ -37,7 +38,7 @@ afterEach(async () => {
 
 function enter(board: Switchboard, room: string, name: string, id?: string): Party {
   const client = board.client(id === undefined ? {} : { id })
-  const joined = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), room, name, signaling: client.signaling, createPeer: client.createPeer })
+  const joined = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), identity: trustingIdentity(), room, name, signaling: client.signaling, createPeer: client.createPeer })
   open.push(joined)
   return { room: joined, client }
 }
@@ -46,7 +47,7 @@ function enter(board: Switchboard, room: string, name: string, id?: string): Par
 async function solo() {
   const signaling = createFakeSignaling()
   const network = createFakeNetwork()
-  const room = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), room: randomRoom(), name: 'Mo', signaling, createPeer: network.createPeer(() => 'm') })
+  const room = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), identity: trustingIdentity(), room: randomRoom(), name: 'Mo', signaling, createPeer: network.createPeer(() => 'm') })
   open.push(room)
   await settle() // the name is sealed before the join goes out
   return { room, signaling, network }
@@ -359,7 +360,7 @@ describe('joinRoom over a fake mesh', () => {
     vi.useFakeTimers()
     const signaling = createFakeSignaling()
     const network = createFakeNetwork()
-    const room = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), room: randomRoom(), name: 'Mo', signaling, createPeer: network.createPeer(() => 'm') })
+    const room = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), identity: trustingIdentity(), room: randomRoom(), name: 'Mo', signaling, createPeer: network.createPeer(() => 'm') })
     await settle()
     const joining = signaling.joins[0]!
     room.leave()
@@ -371,7 +372,7 @@ describe('joinRoom over a fake mesh', () => {
 
     // Leaving before the join even went out (the name is still being sealed): no join at all.
     const quick = createFakeSignaling()
-    joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), room: randomRoom(), name: 'Mo', signaling: quick }).leave()
+    joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), identity: trustingIdentity(), room: randomRoom(), name: 'Mo', signaling: quick }).leave()
     await settle()
     expect(quick.joins).toEqual([])
   })
@@ -514,19 +515,22 @@ describe('joinRoom over a fake mesh', () => {
     expect(ben.room.stats().duplicates).toBe(0)
   })
 
-  it('does not send history from before a peer arrived', async () => {
+  it('gives a newcomer what was said before as history, once, before what follows', async () => {
     const board = createSwitchboard()
     const room = randomRoom()
     const ana = enter(board, room, 'Ana')
     await when(ana.room, ['status'], () => ana.room.status === 'online')
     ana.room.send('before Ben')
+    await settle()
     const ben = enter(board, room, 'Ben')
     const inbox = collect(ben.room, 'message')
     await Promise.all([connectedTo(ana.room, 1), connectedTo(ben.room, 1)])
-    ana.room.send('after Ben')
     await when(ben.room, ['message'], () => inbox.length === 1)
+    ana.room.send('after Ben')
+    await when(ben.room, ['message'], () => inbox.length === 2)
     await settle()
-    expect(texts(inbox)).toEqual(['after Ben'])
+    expect(texts(inbox)).toEqual(['before Ben', 'after Ben'])
+    expect(inbox[0]!.lamport).toBeLessThan(inbox[1]!.lamport)
   })
 
   it('reconciles a later roster: missing peers leave, new ones join, known ones stay', async () => {
@@ -578,7 +582,7 @@ describe('joinRoom over a fake mesh', () => {
     expect(errors.map((e) => e.message)).toEqual(['malformed roster event'])
 
     const failing = createFakeSignaling()
-    const doomed = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), room: randomRoom(), name: 'Mo', signaling: failing })
+    const doomed = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), identity: trustingIdentity(), room: randomRoom(), name: 'Mo', signaling: failing })
     await settle()
     const failed = next(doomed, 'error')
     const closed = next(doomed, 'status', (s) => s === 'closed')
@@ -593,7 +597,7 @@ describe('joinRoom over a fake mesh', () => {
     const signaling = createFakeSignaling()
     const network = createFakeNetwork()
     let self = 'm'
-    const room = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), room: randomRoom(), name: 'Mo', signaling, createPeer: network.createPeer(() => self) })
+    const room = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), identity: trustingIdentity(), room: randomRoom(), name: 'Mo', signaling, createPeer: network.createPeer(() => self) })
     open.push(room)
     await settle()
     signaling.joins[0]!.resolve('m', [{ id: 'z' }])

@@ -1,0 +1,157 @@
+import { nanoid } from 'nanoid'
+import type { Emitter } from './emitter'
+import { FILE_ID_CHARS, MAX_FILE_BYTES, type FileOffer, type PeerMessage } from './peer-protocol'
+import type { RoomEvents } from './room'
+
+/** Bytes per binary frame: well within what every browser's data channel carries. */
+export const CHUNK_BYTES = 16 * 1024
+
+export interface FileTransfer {
+  id: string
+  name: string
+  size: number
+  mime: string
+  /** Peer id of the sender ('' for files this browser sends). */
+  from: string
+  /** A direct transfer to one peer. */
+  to?: string
+  direction: 'out' | 'in'
+  /** Bytes sent to every recipient so far (out), or received (in). */
+  done: number
+  /** Bytes in all (size times the recipients, for a file going out). */
+  total: number
+  state: 'sending' | 'receiving' | 'done' | 'failed'
+  /** The received file, once complete and its SHA-256 matches the sender's. */
+  blob?: Blob
+}
+
+interface Channel {
+  connected(): string[]
+  sendNow(message: PeerMessage, to?: string): string[]
+  sendBinary(to: string, bytes: Uint8Array): Promise<boolean>
+}
+
+const hex = (buffer: ArrayBuffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('')
+const ascii = new TextEncoder()
+const decode = new TextDecoder()
+
+/**
+ * Files browser to browser over the same data channels: an offer (name, size, type, SHA-256), then
+ * binary frames of 8 id bytes + content, sent only while the channel's buffer has room, checked by hash
+ * on arrival. Nothing touches the server. A transfer cut by a lost connection fails and can be re-sent.
+ */
+export function createFiles(channel: Channel, events: Emitter<RoomEvents>) {
+  const incoming = new Map<string, { transfer: FileTransfer; sha256: string; parts: Uint8Array[] }>()
+  let lastProgress = new WeakMap<FileTransfer, number>()
+
+  const snapshot = (t: FileTransfer): FileTransfer => ({ ...t })
+
+  function progress(transfer: FileTransfer) {
+    // One event per percent: enough for a progress bar, cheap for a large file.
+    const percent = Math.floor((transfer.done / Math.max(1, transfer.total)) * 100)
+    if (lastProgress.get(transfer) === percent && transfer.done !== transfer.total) return
+    lastProgress.set(transfer, percent)
+    events.emit('file-progress', snapshot(transfer))
+  }
+
+  return {
+    /** Sends a file to everyone connected (or to `to`). Resolves when every recipient has every byte. */
+    async send(file: Blob & { name?: string }, to?: string): Promise<FileTransfer> {
+      if (file.size > MAX_FILE_BYTES) throw new Error(`files are limited to ${MAX_FILE_BYTES / (1024 * 1024)} MB`)
+      const bytes = new Uint8Array(await file.arrayBuffer())
+      const sha256 = hex(await crypto.subtle.digest('SHA-256', bytes))
+      const id = nanoid(FILE_ID_CHARS)
+      const offer: FileOffer = { type: 'file', id, name: file.name || 'file', size: bytes.length, mime: file.type || 'application/octet-stream', sha256 }
+      if (to !== undefined) offer.to = to
+      const recipients = channel.sendNow(offer, to)
+      const transfer: FileTransfer = {
+        id,
+        name: offer.name,
+        size: offer.size,
+        mime: offer.mime,
+        from: '',
+        ...(to === undefined ? {} : { to }),
+        direction: 'out',
+        done: 0,
+        total: offer.size * recipients.length,
+        state: 'sending',
+        blob: file,
+      }
+      events.emit('file', snapshot(transfer))
+      const header = ascii.encode(id)
+      const results = await Promise.all(
+        recipients.map(async (peer) => {
+          for (let offset = 0; offset < bytes.length; offset += CHUNK_BYTES) {
+            const chunk = bytes.subarray(offset, offset + CHUNK_BYTES)
+            const frame = new Uint8Array(header.length + chunk.length)
+            frame.set(header)
+            frame.set(chunk, header.length)
+            if (!(await channel.sendBinary(peer, frame))) return false
+            transfer.done += chunk.length
+            progress(transfer)
+          }
+          return true
+        }),
+      )
+      transfer.state = results.every(Boolean) ? 'done' : 'failed'
+      events.emit('file-progress', snapshot(transfer))
+      return snapshot(transfer)
+    },
+
+    offered(from: string, offer: FileOffer): void {
+      const transfer: FileTransfer = {
+        id: offer.id,
+        name: offer.name,
+        size: offer.size,
+        mime: offer.mime,
+        from,
+        ...(offer.to === undefined ? {} : { to: offer.to }),
+        direction: 'in',
+        done: 0,
+        total: offer.size,
+        state: 'receiving',
+      }
+      incoming.set(`${from} ${offer.id}`, { transfer, sha256: offer.sha256, parts: [] })
+      events.emit('file', snapshot(transfer))
+      if (offer.size === 0) void finish(`${from} ${offer.id}`)
+    },
+
+    received(from: string, frame: Uint8Array): boolean {
+      const key = `${from} ${decode.decode(frame.subarray(0, FILE_ID_CHARS))}`
+      const item = incoming.get(key)
+      const part = frame.subarray(FILE_ID_CHARS)
+      if (!item || item.transfer.done + part.length > item.transfer.size) return false
+      item.parts.push(part.slice())
+      item.transfer.done += part.length
+      progress(item.transfer)
+      if (item.transfer.done === item.transfer.size) void finish(key)
+      return true
+    },
+
+    /** A peer left: whatever it was sending us cannot complete. */
+    gone(peer: string): void {
+      for (const [key, item] of incoming) {
+        if (item.transfer.from !== peer) continue
+        incoming.delete(key)
+        item.transfer.state = 'failed'
+        events.emit('file-progress', snapshot(item.transfer))
+      }
+    },
+
+    reset(): void {
+      incoming.clear()
+      lastProgress = new WeakMap()
+    },
+  }
+
+  async function finish(key: string) {
+    const item = incoming.get(key)
+    if (!item) return
+    incoming.delete(key)
+    const blob = new Blob(item.parts as BlobPart[], { type: item.transfer.mime })
+    const ok = hex(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer())) === item.sha256
+    item.transfer.state = ok ? 'done' : 'failed'
+    if (ok) item.transfer.blob = blob
+    events.emit('file-progress', snapshot(item.transfer))
+  }
+}

@@ -1,0 +1,55 @@
+import { base64url, fromBase64url } from './crypto'
+import type { ChatMessage } from './peer-protocol'
+
+const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as const
+const SIGNATURE = { name: 'ECDSA', hash: 'SHA-256' } as const
+const utf8 = new TextEncoder()
+
+/** What a signature covers: everything a reader sees, plus the room (no replay into another room). */
+const signedBytes = (room: string, m: ChatMessage) =>
+  utf8.encode(JSON.stringify(['parley/1 chat', room, m.id, m.from, m.name, m.text, m.time, m.lamport, m.to ?? null]))
+
+export interface Identity {
+  /** This session's public key, announced in every hello (base64url, raw P-256 point). */
+  readonly key: string
+  sign(message: ChatMessage): Promise<string>
+  verify(message: ChatMessage, key: string): Promise<boolean>
+}
+
+/**
+ * A per-session signing key: messages carry the sender's ECDSA P-256 signature, so a peer passing on
+ * history cannot rewrite what someone else said (see history.ts for how keys are trusted).
+ */
+export async function createIdentity(room: string): Promise<Identity> {
+  const pair = (await crypto.subtle.generateKey(ALGORITHM, false, ['sign', 'verify'])) as CryptoKeyPair
+  const key = base64url(new Uint8Array(await crypto.subtle.exportKey('raw', pair.publicKey)))
+  const imported = new Map<string, Promise<CryptoKey | null>>()
+  const importKey = (raw: string) => {
+    let found = imported.get(raw)
+    if (!found) {
+      const bytes = fromBase64url(raw)
+      found = bytes ? crypto.subtle.importKey('raw', bytes, ALGORITHM, false, ['verify']).catch(() => null) : Promise.resolve(null)
+      imported.set(raw, found)
+    }
+    return found
+  }
+  return {
+    key,
+    async sign(message) {
+      return base64url(new Uint8Array(await crypto.subtle.sign(SIGNATURE, pair.privateKey, signedBytes(room, message))))
+    },
+    async verify(message, raw) {
+      const publicKey = await importKey(raw)
+      const signature = message.sig && fromBase64url(message.sig)
+      if (!publicKey || !signature) return false
+      return crypto.subtle.verify(SIGNATURE, publicKey, signature, signedBytes(room, message)).catch(() => false)
+    },
+  }
+}
+
+/** For unit tests of the room logic: signs nothing, trusts everything. */
+export const trustingIdentity = (): Identity => ({
+  key: 'unsigned-test-key-000000000000000000000000000000',
+  sign: async () => 'unsigned',
+  verify: async () => true,
+})

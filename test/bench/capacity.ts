@@ -1,0 +1,190 @@
+// Capacity of the issue "Scale": how many open event streams one Parley process holds, what each costs
+// in memory, and whether heartbeats and the event loop keep up; then PeerServer with as many
+// WebSockets, for comparison. Load generators are processes of their own, several of them, since one
+// process may hold at most its open-file limit of sockets.
+import { setTimeout as sleep } from 'node:timers/promises'
+import { nanoid } from 'nanoid'
+import type { Target } from './ipc'
+import { cpuSeconds, nofile, rssBytes, scrapeMetrics, startGenerator, startParley, startPeerServer, stopAll, WANTED_NOFILE, type Generator, type ProcessStats, type Proc } from './procs'
+import { UNLIMITED } from './relay'
+import { int, kib, mib, ms, pct, percentile, table } from './stats'
+
+const LEVELS = (process.env.BENCH_CAPACITY_LEVELS ?? '10000,19000').split(',').map(Number)
+const PEERSERVER_PEERS = Number(process.env.BENCH_CAPACITY_PEERSERVER ?? 10_000)
+const GENERATORS = Number(process.env.BENCH_CAPACITY_GENERATORS ?? 2)
+const HEARTBEAT_MS = 2_000
+/** How long each level is held and watched: a few heartbeats' worth. */
+const HOLD_MS = 6_000
+/** Before the baseline: the server has started and served a first request. */
+const SETTLE_MS = 1_000
+const TARGET = { bytesPerPeer: 10 * 1024, peersPerProcess: 19_000 }
+
+interface Level {
+  target: Target
+  peers: number
+  failed: number
+  openSeconds: number
+  rss: number
+  heap: number
+  rssPerPeer: number
+  heapPerPeer: number
+  lag: Omit<ProcessStats, 'heapUsed'>
+  cpu: number
+  heartbeats: { min: number; median: number; max: number; zero: number } | undefined
+  closed: number
+}
+
+/** Splits `pairs` among the generators and opens them in parallel; returns peers opened and failed. */
+async function open(generators: Generator[], target: Target, url: string, pairs: number) {
+  const start = Date.now()
+  const replies = await Promise.all(
+    generators.map((g, i) => {
+      const share = Math.floor(pairs / generators.length) + (i < pairs % generators.length ? 1 : 0)
+      return g.call({ cmd: 'connect', target, url, pairs: share, prefix: `c${nanoid(8)}`, clientHeartbeats: target === 'peerserver' })
+    }),
+  )
+  const errors = replies.flatMap((r) => Object.entries(r.errors).map(([k, v]) => `${k} ×${v}`))
+  if (errors.length) console.log(`  (${target}: failed to open: ${errors.join(', ')})`)
+  return {
+    peers: replies.reduce((n, r) => n + r.peers, 0),
+    failed: replies.reduce((n, r) => n + r.failed, 0),
+    seconds: (Date.now() - start) / 1000,
+  }
+}
+
+async function heartbeatCounts(generators: Generator[]) {
+  const replies = await Promise.all(generators.map((g) => g.call({ cmd: 'heartbeats' })))
+  return { counts: replies.flatMap((r) => r.counts), closed: replies.reduce((n, r) => n + r.closed, 0) }
+}
+
+/** Holds the current level for HOLD_MS and reads the server's memory, event loop, CPU and heartbeats. */
+async function hold(server: Proc, generators: Generator[], stats: () => Promise<ProcessStats>) {
+  await stats() // starts a fresh event-loop histogram
+  const before = await heartbeatCounts(generators)
+  const cpu0 = cpuSeconds(server.pid)
+  await sleep(HOLD_MS)
+  const cpu = (cpuSeconds(server.pid) - cpu0) / (HOLD_MS / 1000)
+  const after = await heartbeatCounts(generators)
+  const s = await stats()
+  const deltas = before.counts.map((n, i) => after.counts[i]! - n).sort((a, b) => a - b)
+  const heartbeats = deltas.length
+    ? { min: deltas[0]!, median: percentile(deltas, 50), max: deltas.at(-1)!, zero: deltas.filter((d) => d === 0).length }
+    : undefined
+  return { rss: rssBytes(server.pid), stats: s, cpu, heartbeats, closed: after.closed }
+}
+
+const parleyStats = (url: string) => async (): Promise<ProcessStats> => {
+  const m = await scrapeMetrics(url)
+  return {
+    heapUsed: m.get('nodejs_heap_size_used_bytes') ?? NaN,
+    lagP50: m.get('nodejs_eventloop_lag_p50_seconds') ?? NaN,
+    lagP99: m.get('nodejs_eventloop_lag_p99_seconds') ?? NaN,
+    lagMax: m.get('nodejs_eventloop_lag_max_seconds') ?? NaN,
+  }
+}
+
+async function measure(target: Target, levels: number[], generators: Generator[]): Promise<Level[]> {
+  let server: (Proc & { url: string }) | undefined
+  try {
+    const peerServer = target === 'peerserver' ? await startPeerServer() : undefined
+    server = peerServer ?? (await startParley([...UNLIMITED, '--heartbeat-ms', String(HEARTBEAT_MS)]))
+    const stats = peerServer ? peerServer.stats : parleyStats(server.url)
+    await sleep(SETTLE_MS)
+    const baseline = { rss: rssBytes(server.pid), heap: (await stats()).heapUsed }
+    const limit = nofile(server.pid)
+    console.log(
+      `  ${target === 'parley' ? 'Parley' : 'PeerServer'} (pid ${server.pid}): open files soft ${int(limit.soft)} / hard ${int(limit.hard)}; ` +
+        `baseline RSS ${mib(baseline.rss)}, heap ${mib(baseline.heap)}`,
+    )
+    const results: Level[] = []
+    let opened = 0
+    for (const level of levels) {
+      const added = await open(generators, target, server.url, Math.round((level - opened) / 2))
+      opened += added.peers
+      const h = await hold(server, generators, stats)
+      results.push({
+        target,
+        peers: opened,
+        failed: added.failed,
+        openSeconds: added.seconds,
+        rss: h.rss,
+        heap: h.stats.heapUsed,
+        rssPerPeer: (h.rss - baseline.rss) / opened,
+        heapPerPeer: (h.stats.heapUsed - baseline.heap) / opened,
+        lag: h.stats,
+        cpu: h.cpu,
+        heartbeats: target === 'parley' ? h.heartbeats : undefined,
+        closed: h.closed,
+      })
+    }
+    return results
+  } finally {
+    await Promise.all(generators.map((g) => g.call({ cmd: 'close' }).catch(() => null)))
+    await stopAll([server])
+  }
+}
+
+export async function benchCapacity() {
+  const levels = LEVELS
+  console.log(
+    `\nCapacity: one server process, peers joined in rooms of 2 with their streams held open by ${GENERATORS} load-generator ` +
+      `processes; each level held ${HOLD_MS / 1000} s`,
+  )
+  console.log(
+    `  (Parley heartbeats every ${HEARTBEAT_MS / 1000} s (--heartbeat-ms ${HEARTBEAT_MS}), server → client; PeerServer: the client sends ` +
+      `HEARTBEAT every 5 s, as peerjs does. Every process spawned through \`bash -c 'ulimit -n ${WANTED_NOFILE}; exec node …'\`)`,
+  )
+  const generators: Generator[] = []
+  const results: Level[] = []
+  try {
+    for (let i = 0; i < GENERATORS; i++) generators.push(await startGenerator(`capacity generator ${i + 1}`))
+    const limits = generators.map((g) => nofile(g.pid))
+    console.log(
+      `  generators (pids ${generators.map((g) => g.pid).join(', ')}): open files soft ${limits.map((l) => int(l.soft)).join(', ')} / ` +
+        `hard ${limits.map((l) => int(l.hard)).join(', ')}${limits.some((l) => l.soft < WANTED_NOFILE) ? ` — the hard limit keeps each below the ${int(WANTED_NOFILE)} asked for` : ''}`,
+    )
+    results.push(...(await measure('parley', levels, generators)))
+    if (PEERSERVER_PEERS > 0) results.push(...(await measure('peerserver', [PEERSERVER_PEERS], generators)))
+  } finally {
+    await stopAll(generators)
+  }
+
+  const rows = results.map((r) => [
+    r.target === 'parley' ? 'Parley' : 'PeerServer 1.0',
+    int(r.peers),
+    int(r.failed),
+    `${r.openSeconds.toFixed(1)} s`,
+    mib(r.rss),
+    mib(r.heap),
+    kib(r.rssPerPeer),
+    kib(r.heapPerPeer),
+    ms(r.lag.lagP50 * 1000),
+    ms(r.lag.lagP99 * 1000),
+    ms(r.lag.lagMax * 1000),
+    pct(r.cpu),
+    r.heartbeats ? `${r.heartbeats.min} / ${r.heartbeats.median} / ${r.heartbeats.max}` : 'n/a',
+    r.heartbeats ? int(r.heartbeats.zero) : 'n/a',
+    int(r.closed),
+  ])
+  table(
+    ['server', 'peers open', 'failed', 'open time', 'RSS', 'heap used', 'RSS/peer', 'heap/peer', 'lag p50', 'lag p99', 'lag max', 'CPU', 'heartbeats min/med/max', 'none', 'closed'],
+    rows,
+  )
+  const parley = results.filter((r) => r.target === 'parley')
+  const last = parley.at(-1)
+  if (parley.length >= 2) {
+    const [a, b] = [parley.at(-2)!, last!]
+    console.log(`  Parley marginal cost from ${int(a.peers)} to ${int(b.peers)} peers: ${kib((b.rss - a.rss) / (b.peers - a.peers))} RSS, ` +
+      `${kib((b.heap - a.heap) / (b.peers - a.peers))} heap per peer`)
+  }
+  console.log(`  (RSS/peer and heap/peer: growth since the baseline before any stream opened, divided by the peers open; ` +
+    `heartbeats: per stream during the ${HOLD_MS / 1000} s hold, expected ≈ ${HOLD_MS / HEARTBEAT_MS}; lag: event-loop delay ` +
+    `during the hold at 10 ms resolution; CPU: server process during the hold)`)
+  table(
+    ['target (product brief)', 'wanted', 'Parley'],
+    [
+      ['server memory per connected peer', `≤ ${kib(TARGET.bytesPerPeer)}`, last ? `${kib(last.rssPerPeer)} RSS, ${kib(last.heapPerPeer)} heap` : '—'],
+      ['peers per process', `≥ ${int(TARGET.peersPerProcess)}`, last ? `${int(last.peers)} open, ${int(last.closed)} closed` : '—'],
+    ],
+  )
+}

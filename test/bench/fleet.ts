@@ -1,0 +1,211 @@
+// Many peers of one server held open by one load generator: Parley peers (join + SSE stream, signals by
+// POST over keep-alive sockets) or PeerServer peers (one WebSocket each). Peers come in pairs, 2k and
+// 2k+1, in a room of their own; each signals only its partner.
+import { Agent, request } from 'node:http'
+import WebSocket from 'ws'
+
+/** Sockets for POSTs: enough that 5,000 signals/s never wait for one, few enough to stay realistic. */
+const MAX_POST_SOCKETS = 64
+/** Pairs being set up at once. */
+const CONNECT_CONCURRENCY = 64
+/** peerjs's client pings its server this often. */
+const PEERJS_HEARTBEAT_MS = 5_000
+
+export interface Fleet {
+  readonly size: number
+  /** Sends a signal with `data` (JSON text) from peer `i` to its partner; `done` gets an error label or nothing. */
+  send(i: number, data: string, done: (error?: string) => void): void
+  /** Heartbeats received per peer (empty where the server sends none). */
+  heartbeats(): number[]
+  closed(): number
+  close(): void
+}
+
+export type OnPayload = (payload: unknown) => void
+
+export interface Opened {
+  fleet: Fleet
+  failed: number
+  errors: Record<string, number>
+}
+
+const count = (errors: Record<string, number>, key: string) => void (errors[key] = (errors[key] ?? 0) + 1)
+
+/** Runs `task(0) … task(n-1)` with at most `limit` running at once. */
+async function pool(n: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < n) await task(next++)
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, n) }, worker))
+}
+
+interface ParleyPeer {
+  peer: string
+  key: string
+  auth: string
+  heartbeats: number
+  closed: boolean
+  destroy?: () => void
+}
+
+export async function openParley(url: string, pairs: number, prefix: string, onPayload: OnPayload): Promise<Opened> {
+  const { hostname, port } = new URL(url)
+  const agent = new Agent({ keepAlive: true, maxSockets: MAX_POST_SOCKETS })
+  const errors: Record<string, number> = {}
+  const peers: Array<ParleyPeer | undefined> = new Array(pairs * 2)
+  let failed = 0
+
+  const post = (path: string, body: string, auth: string | undefined, done: (status: number, text: string) => void, fail: (e: string) => void) => {
+    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
+    if (auth) headers.authorization = auth
+    const req = request({ agent, host: hostname, port, method: 'POST', path, headers }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => (text += c))
+      res.on('end', () => done(res.statusCode ?? 0, text))
+      res.on('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.message))
+    })
+    req.on('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.message))
+    req.end(body)
+  }
+
+  const join = (room: string) =>
+    new Promise<ParleyPeer>((resolve, reject) => {
+      post('/v1/join', JSON.stringify({ room }), undefined, (status, text) => {
+        if (status !== 200) return reject(new Error(`join ${status}`))
+        const body = JSON.parse(text) as { peer: string; key: string; token: string }
+        resolve({ peer: body.peer, key: body.key, auth: `Bearer ${body.token}`, heartbeats: 0, closed: false })
+      }, (e) => reject(new Error(e)))
+    })
+
+  // A minimal SSE reader: frames end with a blank line; the server writes LF only.
+  const openStream = (p: ParleyPeer) =>
+    new Promise<void>((resolve, reject) => {
+      const req = request(
+        { agent: false, host: hostname, port, path: `/v1/stream?key=${encodeURIComponent(p.key)}`, headers: { accept: 'text/event-stream' } },
+        (res) => {
+          if (res.statusCode !== 200) {
+            res.resume()
+            return reject(new Error(`stream ${res.statusCode}`))
+          }
+          res.setEncoding('utf8')
+          let pending = ''
+          res.on('data', (chunk: string) => {
+            pending += chunk
+            let end: number
+            while ((end = pending.indexOf('\n\n')) !== -1) {
+              const frame = pending.slice(0, end)
+              pending = pending.slice(end + 2)
+              if (frame === ':') p.heartbeats++
+              else if (frame.includes('\nevent: signal\n')) {
+                const data = frame.slice(frame.indexOf('\ndata: ') + 7)
+                onPayload((JSON.parse(data) as { data: unknown }).data)
+              }
+            }
+            resolve()
+          })
+          res.on('close', () => (p.closed = true))
+          res.on('error', () => undefined)
+        },
+      )
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        p.closed = true
+        reject(new Error(e.code ?? e.message))
+      })
+      p.destroy = () => req.destroy()
+      req.end()
+    })
+
+  await pool(pairs, CONNECT_CONCURRENCY, async (k) => {
+    const room = `${prefix}-${k}`
+    try {
+      const a = await join(room)
+      const b = await join(room)
+      await Promise.all([openStream(a), openStream(b)])
+      peers[2 * k] = a
+      peers[2 * k + 1] = b
+    } catch (err) {
+      failed += 2
+      count(errors, (err as Error).message)
+    }
+  })
+
+  const fleet: Fleet = {
+    size: peers.length,
+    send(i, data, done) {
+      const from = peers[i]
+      const to = peers[i ^ 1]
+      if (!from || !to) return done('not connected')
+      const body = `{"peer":"${from.peer}","to":"${to.peer}","data":${data}}`
+      post('/v1/signal', body, from.auth, (status) => done(status === 204 ? undefined : String(status)), done)
+    },
+    heartbeats: () => peers.flatMap((p) => (p ? [p.heartbeats] : [])),
+    closed: () => peers.filter((p) => p?.closed).length,
+    close() {
+      for (const p of peers) p?.destroy?.()
+      agent.destroy()
+    },
+  }
+  return { fleet, failed, errors }
+}
+
+export async function openPeerServer(url: string, pairs: number, prefix: string, onPayload: OnPayload, clientHeartbeats: boolean): Promise<Opened> {
+  const base = url.replace(/^http/, 'ws')
+  const errors: Record<string, number> = {}
+  const ids = Array.from({ length: pairs * 2 }, (_, i) => `${prefix}-${i}`)
+  const sockets: Array<WebSocket | undefined> = new Array(ids.length)
+  const timers: NodeJS.Timeout[] = []
+  let failed = 0
+  let closed = 0
+
+  const open = (i: number) =>
+    new Promise<WebSocket>((resolve, reject) => {
+      const ws = new WebSocket(`${base}/peerjs?key=peerjs&id=${ids[i]}&token=t${i}`, { perMessageDeflate: false })
+      ws.on('message', (raw) => {
+        const message = JSON.parse(raw.toString()) as { type: string; payload?: unknown }
+        if (message.type === 'OPEN') resolve(ws)
+        else if (message.type === 'OFFER') onPayload(message.payload)
+        else if (message.type === 'ERROR' || message.type === 'ID-TAKEN') reject(new Error(message.type))
+      })
+      ws.on('error', (e: NodeJS.ErrnoException) => reject(new Error(e.code ?? e.message)))
+      ws.on('close', () => {
+        closed++
+        reject(new Error('closed'))
+      })
+    })
+
+  await pool(ids.length, CONNECT_CONCURRENCY * 2, async (i) => {
+    try {
+      const ws = await open(i)
+      sockets[i] = ws
+      if (clientHeartbeats) {
+        // Spread over the interval, as independent browsers would be.
+        const start = setTimeout(() => {
+          ws.send('{"type":"HEARTBEAT"}')
+          timers.push(setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('{"type":"HEARTBEAT"}'), PEERJS_HEARTBEAT_MS))
+        }, Math.random() * PEERJS_HEARTBEAT_MS)
+        timers.push(start)
+      }
+    } catch (err) {
+      failed++
+      count(errors, (err as Error).message)
+    }
+  })
+
+  const fleet: Fleet = {
+    size: ids.length,
+    send(i, data, done) {
+      const ws = sockets[i]
+      if (!ws || ws.readyState !== WebSocket.OPEN) return done('not connected')
+      ws.send(`{"type":"OFFER","payload":${data},"dst":"${ids[i ^ 1]}"}`, (err) => done(err ? 'send error' : undefined))
+    },
+    heartbeats: () => [],
+    closed: () => closed,
+    close() {
+      for (const t of timers) clearInterval(t)
+      for (const ws of sockets) ws?.terminate()
+    },
+  }
+  return { fleet, failed, errors }
+}

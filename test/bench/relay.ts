@@ -1,0 +1,103 @@
+// Relay latency of the issue "Scale": peers in rooms of two, each holding its event stream (Parley) or
+// WebSocket (PeerServer) open, while one load generator process sends signals to partners at a
+// steady rate. Parley and PeerServer are measured in the same run, same peers, same rates.
+import { nanoid } from 'nanoid'
+import type { RelayReply, Target } from './ipc'
+import { startGenerator, startParley, startPeerServer, stopAll, type Generator, type ServerProc } from './procs'
+import { int, ms, pct, table } from './stats'
+
+const ROOMS = Number(process.env.BENCH_RELAY_ROOMS ?? 1_000)
+const RATES = (process.env.BENCH_RELAY_RATES ?? '1000,5000').split(',').map(Number)
+const WARM_MS = 2_000
+const MEASURE_MS = Number(process.env.BENCH_RELAY_MS ?? 10_000)
+const DRAIN_MS = 5_000
+/** The product brief's target: PeerServer as the product owner measured it here (1,000 peers, 5,000/s). */
+const TARGET = { rate: 5_000, peers: 1_000, p50: 0.25, p99: 0.56 }
+
+/** Limits out of the way: the benchmark measures the relay, not the rate limiter. */
+export const UNLIMITED = [
+  '--signals-per-sec', '1000000', '--signal-burst', '1000000',
+  '--joins-per-sec', '1000000', '--join-burst', '1000000',
+  '--max-streams-per-ip', '1000000',
+]
+
+const NAMES: Record<Target, string> = { parley: 'Parley', peerserver: 'PeerServer 1.0' }
+
+async function measure(target: Target): Promise<Map<number, RelayReply>> {
+  let server: ServerProc | undefined
+  let generator: Generator | undefined
+  try {
+    server = target === 'parley' ? await startParley(UNLIMITED) : await startPeerServer()
+    generator = await startGenerator('relay generator')
+    const opened = await generator.call({ cmd: 'connect', target, url: server.url, pairs: ROOMS, prefix: `r${nanoid(8)}` })
+    const errors = Object.entries(opened.errors).map(([k, v]) => `${k} ×${v}`).join(', ')
+    console.log(
+      `  ${NAMES[target]}: ${int(opened.peers)} peers connected in ${(opened.ms / 1000).toFixed(1)} s` +
+        `${opened.failed ? `, ${opened.failed} failed (${errors})` : ''}`,
+    )
+    const results = new Map<number, RelayReply>()
+    for (const rate of RATES) {
+      results.set(rate, await generator.call({ cmd: 'relay', rate, warmMs: WARM_MS, measureMs: MEASURE_MS, drainMs: DRAIN_MS, serverPid: server.pid }))
+    }
+    return results
+  } finally {
+    await stopAll([generator, server])
+  }
+}
+
+export async function benchRelay() {
+  const peers = ROOMS * 2
+  console.log(
+    `\nRelay latency: ${int(peers)} peers in ${int(ROOMS)} rooms of 2, each signalling its partner in turn; ` +
+      `${WARM_MS / 1000} s warm-up, then ${MEASURE_MS / 1000} s per rate`,
+  )
+  console.log(
+    '  (server and load generator in separate processes on 127.0.0.1; latency = POST or WebSocket frame written →\n' +
+      '   event parsed from the partner\'s stream, one clock in the generator; ~200-byte payload; open-loop sends;\n' +
+      '   Parley: 64 keep-alive sockets for POSTs, one SSE stream per peer; PeerServer: one WebSocket per peer)',
+  )
+  const results = new Map<Target, Map<number, RelayReply>>()
+  for (const target of ['parley', 'peerserver'] as const) results.set(target, await measure(target))
+
+  const rows: string[][] = []
+  for (const rate of RATES) {
+    for (const target of ['parley', 'peerserver'] as const) {
+      const r = results.get(target)!.get(rate)!
+      const errors = Object.values(r.errors).reduce((a, b) => a + b, 0)
+      rows.push([
+        NAMES[target],
+        int(rate),
+        int(r.sent / r.seconds),
+        int(r.delivered / r.seconds),
+        `${int(errors)}${errors ? ` (${Object.entries(r.errors).map(([k, v]) => `${k}×${v}`).join(' ')})` : ''}`,
+        int(r.sent - r.delivered),
+        ms(r.latency.p50),
+        ms(r.latency.p90),
+        ms(r.latency.p99),
+        ms(r.latency.max),
+        pct(r.serverCpu),
+        pct(r.generatorCpu),
+        int(r.maxInFlight),
+      ])
+    }
+  }
+  table(['server', 'target/s', 'sent/s', 'delivered/s', 'errors', 'lost', 'p50', 'p90', 'p99', 'max', 'server CPU', 'gen. CPU', 'max in flight'], rows)
+
+  console.log(`\n  Parley ÷ PeerServer (same run), and the brief's target (PeerServer as measured by the product owner: ` +
+    `${int(TARGET.peers)} peers, ${int(TARGET.rate)} signals/s)`)
+  const ratioRows = RATES.map((rate) => {
+    const p = results.get('parley')!.get(rate)!.latency
+    const s = results.get('peerserver')!.get(rate)!.latency
+    const target = rate === TARGET.rate
+    return [
+      int(rate),
+      `${(p.p50 / s.p50).toFixed(2)}×`,
+      `${(p.p99 / s.p99).toFixed(2)}×`,
+      target ? `${TARGET.p50.toFixed(2)} ms` : '—',
+      target ? `${TARGET.p99.toFixed(2)} ms` : '—',
+      target ? `${(p.p50 / TARGET.p50).toFixed(2)}×` : '—',
+      target ? `${(p.p99 / TARGET.p99).toFixed(2)}×` : '—',
+    ]
+  })
+  table(['signals/s', 'p50 ratio', 'p99 ratio', 'target p50', 'target p99', 'Parley p50 ÷ target', 'Parley p99 ÷ target'], ratioRows)
+}
