@@ -71,7 +71,8 @@ export function createApp(options: AppOptions) {
   // Liveness: the process answers. Readiness: it should get traffic (not while shutting down).
   app.get('/livez', (_req, res) => void res.json({ status: 'ok' }))
   app.get('/readyz', (_req, res) => {
-    res.status(closing ? 503 : 200).json({ status: closing ? 'shutting-down' : 'ready' })
+    const status = closing ? 'shutting-down' : signaling.ready() ? 'ready' : 'storage-unavailable'
+    res.status(status === 'ready' ? 200 : 503).json({ status })
   })
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics())

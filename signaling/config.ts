@@ -27,6 +27,7 @@ export interface Config {
   turnUrls: string[]
   turnSecret: string | undefined
   turnTtlS: number
+  redisUrl: string | undefined
 }
 
 type Parse = (raw: string) => unknown
@@ -132,6 +133,17 @@ const turnUrls: Parse = (raw) => {
   return list
 }
 
+const redisUrl: Parse = (raw) => {
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    throw new Error('must be a URL like redis://localhost:6379')
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error('must start with redis:// or rediss://')
+  return raw
+}
+
 const OPTIONS: Option[] = [
   { key: 'port', flag: '--port', env: 'PORT', help: 'TCP port to listen on (0 picks a free one)', parse: int(0, 65535) },
   { key: 'host', flag: '--host', env: 'HOST', help: 'address to bind (default: all interfaces)', parse: text },
@@ -152,6 +164,7 @@ const OPTIONS: Option[] = [
   { key: 'turnUrls', flag: '--turn-urls', env: 'PARLEY_TURN_URLS', help: 'TURN server URLs (comma-separated) sharing --turn-secret with coturn', parse: turnUrls },
   { key: 'turnSecret', flag: '--turn-secret', env: 'PARLEY_TURN_SECRET', help: "coturn's static-auth-secret; browsers get expiring credentials only", parse: text },
   { key: 'turnTtlS', flag: '--turn-ttl', env: 'PARLEY_TURN_TTL', help: 'seconds a TURN credential stays valid', parse: int(60, 7 * 24 * 3600) },
+  { key: 'redisUrl', flag: '--redis-url', env: 'REDIS_URL', help: 'share rooms with every instance using this Redis (rooms live in memory without it)', parse: redisUrl },
   { key: 'corsOrigins', flag: '--cors-origins', env: 'PARLEY_CORS_ORIGINS', help: 'origins allowed to use the API from their own pages (comma-separated, or *)', parse: origins },
 ]
 
@@ -176,6 +189,7 @@ export const DEFAULT_CONFIG: Config = {
   turnUrls: [],
   turnSecret: undefined,
   turnTtlS: 3600,
+  redisUrl: undefined,
 }
 
 export class ConfigError extends Error {}

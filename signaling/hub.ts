@@ -69,6 +69,22 @@ interface Session {
 const RETENTION_SLACK_MS = 5_000
 const EPOCH_CHARS = 6
 
+type MaybePromise<T> = T | Promise<T>
+
+/** What the router needs of a hub: this in-memory one, or the Redis one shared by instances. */
+export interface HubLike {
+  join(sessionId: string, room: string, meta: string | undefined, reclaim?: string): MaybePromise<JoinResult>
+  relay(sessionId: string, from: string, to: string, data: unknown): MaybePromise<RelayResult>
+  leave(sessionId: string, peer?: string): MaybePromise<void>
+  connect(sessionId: string, lastEventId: string | undefined, sink: Sink): MaybePromise<void>
+  disconnect(sessionId: string, sink: Sink): void
+  hasPeer(sessionId: string, peer: string): MaybePromise<boolean>
+  stats(): { rooms: number; peers: number; sessions: number; streams: number; timers: number }
+  /** False while a backing store is unreachable (readiness). */
+  ready(): boolean
+  close(): void
+}
+
 export type Hub = ReturnType<typeof createHub>
 
 export function createHub(options: HubOptions) {
@@ -322,6 +338,8 @@ export function createHub(options: HubOptions) {
     hasPeer(sessionId: string, peer: string): boolean {
       return peers.get(peer)?.session.id === sessionId
     },
+
+    ready: () => !closed,
 
     stats() {
       let timers = closed ? 0 : 1

@@ -4,11 +4,12 @@ import { fileURLToPath } from 'node:url'
 import { createApp } from './app'
 import { ConfigError, parseConfig, resolveSecret, usage } from './config'
 import { createLogger } from './log'
+import { sharedSecret } from './redis-hub'
 
 // Streams end at once on shutdown; this bounds how long slow in-flight POSTs may take.
 const SHUTDOWN_TIMEOUT_MS = 3_000
 
-function main(): void {
+async function main(): Promise<void> {
   let config
   try {
     config = parseConfig(process.argv.slice(2), process.env)
@@ -28,6 +29,12 @@ function main(): void {
   } catch (err) {
     console.error(`parley: ${(err as Error).message}`)
     process.exit(2)
+  }
+  if (config.redisUrl && config.secret === undefined) {
+    // Instances sharing a Redis must share the secret too: the first one stores it there.
+    const shared = await sharedSecret(config.redisUrl, secret)
+    if (shared) secret = shared
+    else log.error('cannot reach Redis to share the signing secret; set PARLEY_SECRET on every instance')
   }
 
   const staticDir = fileURLToPath(new URL('../client', import.meta.url))
@@ -66,4 +73,4 @@ function main(): void {
   process.on('SIGINT', () => stop('SIGINT'))
 }
 
-main()
+void main()

@@ -112,6 +112,7 @@ export type ErrorCode =
   | 'PRECONDITION_FAILED'
   | 'RANGE_NOT_SATISFIABLE'
   | 'SHUTTING_DOWN'
+  | 'UNAVAILABLE'
   | 'INTERNAL'
 
 export interface ErrorBody {

@@ -5,7 +5,8 @@ import { cors } from './cors'
 import { NO_OBSERVER, type Observer } from './metrics'
 import { createTurnCredentials, type TurnOptions } from './turn'
 import { HttpError, errorHandler } from './errors'
-import { createHub, type RelayResult, type Sink } from './hub'
+import { createHub, type HubLike, type RelayResult, type Sink } from './hub'
+import { createRedisHub, Unavailable } from './redis-hub'
 import { createCounter, createRateLimiter } from './limits'
 import { createLogger, type Logger } from './log'
 import { openEventStream } from './sse'
@@ -34,6 +35,8 @@ export interface SignalingOptions {
   corsOrigins: string[]
   /** A TURN server sharing a secret with us: each peer gets its own expiring credentials. */
   turn: TurnOptions | undefined
+  /** Share rooms with every instance using this Redis; rooms live in memory without it. */
+  redisUrl: string | undefined
   observer: Observer
   log: Logger
 }
@@ -56,6 +59,7 @@ export const DEFAULT_SIGNALING: Omit<SignalingOptions, 'secret'> = {
   iceServers: [{ urls: 'stun:stun.l.google.com:19302' }],
   corsOrigins: [],
   turn: undefined,
+  redisUrl: undefined,
   observer: NO_OBSERVER,
   log: createLogger(),
 }
@@ -72,7 +76,9 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
   const options: SignalingOptions = { ...DEFAULT_SIGNALING, ...input }
   const { log } = options
   const credentials = createCredentials(options.secret)
-  const hub = createHub({ ...options, newPeerId: credentials.newPeer })
+  const hub: HubLike = options.redisUrl
+    ? createRedisHub(options.redisUrl, { ...options, newPeerId: credentials.newPeer })
+    : createHub({ ...options, newPeerId: credentials.newPeer })
   const turn = options.turn && createTurnCredentials(options.turn)
   const { observer } = options
 
@@ -119,7 +125,7 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
   // and signal do not, so that a foreign page cannot call them without passing a CORS preflight.
   const beaconJson = express.json({ limit: options.maxBodyBytes, type: ['application/json', 'text/plain'] })
 
-  router.post('/join', json, (req, res) => {
+  router.post('/join', json, async (req, res) => {
     limit(joinLimiter, ip(req), 'joins from this address')
     const token = bearer(req.get('authorization'))
     const request = parseJoin(req.body)
@@ -127,7 +133,7 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
     if (request.peer !== undefined && (token === undefined || !credentials.ownsPeer(id, request.room, request.peer))) {
       throw new HttpError(403, 'BAD_PEER', 'that peer id was not issued to this session in this room')
     }
-    const result = hub.join(id, request.room, request.meta, request.peer)
+    const result = await hub.join(id, request.room, request.meta, request.peer)
     if (!result.ok) {
       const [status, message] =
         result.code === 'ROOM_FULL'
@@ -153,11 +159,11 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
   })
 
   // Fresh TURN credentials for a long stay (the join's expire after the configured TTL).
-  router.post('/ice', json, (req, res) => {
+  router.post('/ice', json, async (req, res) => {
     const id = session(bearer(req.get('authorization')))
     const { peer } = parseLeave(req.body)
     if (peer === undefined) throw new HttpError(400, 'BAD_REQUEST', 'missing field "peer"')
-    if (!hub.hasPeer(id, peer)) throw new HttpError(403, 'NOT_YOUR_PEER', `peer ${peer} is not joined on this session`)
+    if (!(await hub.hasPeer(id, peer))) throw new HttpError(403, 'NOT_YOUR_PEER', `peer ${peer} is not joined on this session`)
     const body: IceResponse = { iceServers: iceServersFor(peer), ...(options.turn ? { iceServersTtlS: options.turn.ttlS } : {}) }
     res.json(body)
   })
@@ -166,6 +172,7 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
     const key = typeof req.query.key === 'string' ? req.query.key : undefined
     const id = key === undefined ? null : credentials.verifyStreamKey(key)
     if (id === null) throw new HttpError(401, 'UNAUTHORIZED', 'missing or invalid stream key')
+    if (!hub.ready()) throw new HttpError(503, 'UNAVAILABLE', 'signaling storage is unavailable; retry shortly', options.retryMs)
     const address = ip(req)
     if (!streamsPerIp.acquire(address)) {
       throw new HttpError(429, 'RATE_LIMITED', `at most ${options.maxStreamsPerIp} streams per address`, options.retryMs)
@@ -191,7 +198,8 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
       streamsPerIp.release(address)
       hub.disconnect(id, sink)
     })
-    hub.connect(id, lastEventId, sink)
+    // A store that fails mid-connect ends the stream; the browser reconnects and resumes.
+    void Promise.resolve(hub.connect(id, lastEventId, sink)).catch(() => res.end())
   })
 
   const relayError = (code: Exclude<RelayResult, { ok: true }>['code'], from: string, to: string) =>
@@ -203,29 +211,29 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
           ? new HttpError(403, code, `peer ${to} is in another room`)
           : new HttpError(400, 'BAD_REQUEST', '"data" is nested too deeply')
 
-  router.post('/signal', json, (req, res) => {
+  router.post('/signal', json, async (req, res) => {
     const id = session(bearer(req.get('authorization')))
     const { peer, items, batch } = parseSignal(req.body)
-    if (!hub.hasPeer(id, peer)) throw relayError('NOT_YOUR_PEER', peer, '')
+    if (!(await hub.hasPeer(id, peer))) throw relayError('NOT_YOUR_PEER', peer, '')
     // A batch costs at most a full bucket, so one larger than the burst can still go through.
     limit(signalLimiter, peer, 'signals from this peer', Math.min(items.length, options.signalBurst))
     const failed: SignalBatchResponse['failed'] = []
-    items.forEach((item, index) => {
-      const result = hub.relay(id, peer, item.to, item.data)
-      if (result.ok) return
+    for (const [index, item] of items.entries()) {
+      const result = await hub.relay(id, peer, item.to, item.data)
+      if (result.ok) continue
       if (!batch) throw relayError(result.code, peer, item.to)
       const error = relayError(result.code, peer, item.to)
       failed.push({ index, error: error.code, message: error.message })
-    })
+    }
     if (failed.length === 0) return void res.status(204).end()
     const body: SignalBatchResponse = { failed }
     res.json(body)
   })
 
-  router.post('/leave', beaconJson, (req, res) => {
+  router.post('/leave', beaconJson, async (req, res) => {
     const request = parseLeave(req.body)
     const id = session(bearer(req.get('authorization')) ?? request.token)
-    hub.leave(id, request.peer)
+    await hub.leave(id, request.peer)
     res.status(204).end()
   })
 
@@ -235,11 +243,15 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
       next(new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}`))
     })
   }
+  router.use((err: unknown, _req: Request, _res: Response, next: (err: unknown) => void) => {
+    next(err instanceof Unavailable ? new HttpError(503, 'UNAVAILABLE', 'signaling storage is unavailable; retry shortly', options.retryMs) : err)
+  })
   router.use(errorHandler(log, observer))
 
   return {
     router,
     stats: () => ({ ...hub.stats(), rateLimitKeys: joinLimiter.size + signalLimiter.size, ipsWithStreams: streamsPerIp.size }),
+    ready: () => !closing && hub.ready(),
     /** Stops accepting requests and ends every stream; peers keep their grace with the next server. */
     close(): void {
       if (closing) return

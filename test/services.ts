@@ -156,3 +156,12 @@ export function nginxLocation(upstream: string, readTimeoutS: number): string {
       proxy_read_timeout ${readTimeoutS}s;
     }`
 }
+
+/** A throw-away redis-server on 127.0.0.1 (no persistence); `port` to restart one where it was. */
+export async function startRedis(port?: number): Promise<Service & { url: string }> {
+  const binary = findBinary('redis-server', ['/usr/bin/redis-server', '/usr/local/bin/redis-server'])
+  const listen = port ?? (await freePort())
+  const service = run(binary, ['--port', String(listen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], undefined, listen)
+  await tcpReady('127.0.0.1', listen)
+  return { ...service, url: `redis://127.0.0.1:${listen}` }
+}

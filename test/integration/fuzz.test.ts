@@ -44,6 +44,7 @@ const STATUSES: Record<ErrorCode, number[]> = {
   PRECONDITION_FAILED: [412],
   RANGE_NOT_SATISFIABLE: [416],
   SHUTTING_DOWN: [503],
+  UNAVAILABLE: [503],
   INTERNAL: [500],
 }
 

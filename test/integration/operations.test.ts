@@ -103,6 +103,7 @@ describe('the command line', () => {
       ['--turn-secret', 'PARLEY_TURN_SECRET'],
       ['--turn-ttl', 'PARLEY_TURN_TTL'],
       ['--cors-origins', 'PARLEY_CORS_ORIGINS'],
+      ['--redis-url', 'REDIS_URL'],
     ]) {
       expect(out).toMatch(new RegExp(`${flag} <value>\\s+${env}\\s`))
     }
@@ -115,6 +116,7 @@ describe('the command line', () => {
     [['--turn-urls', 'http://t.example'], /not a turn: or turns: URL/],
     [['--cors-origins', 'chat.example'], /not an origin/],
     [['--nope'], /unknown option --nope/],
+    [['--redis-url', 'http://cache.example'], /--redis-url: must start with redis:\/\/ or rediss:\/\//],
   ])('refuses %j at start with a clear message and exit code 2', async (args, message) => {
     const { code, out } = await runCli(args, { PARLEY_SECRET: 'operations-test-secret' })
     expect(code).toBe(2)

@@ -74,6 +74,7 @@ describe('parseConfig', () => {
       PARLEY_TURN_URLS: 'turn:turn.example:3478?transport=udp,turns:turn.example:5349',
       PARLEY_TURN_SECRET: 'coturn-secret',
       PARLEY_TURN_TTL: '600',
+      REDIS_URL: 'redis://cache.example:6379/2',
     })
     const expected: Config = {
       port: 9000,
@@ -96,6 +97,7 @@ describe('parseConfig', () => {
       turnUrls: ['turn:turn.example:3478?transport=udp', 'turns:turn.example:5349'],
       turnSecret: 'coturn-secret',
       turnTtlS: 600,
+      redisUrl: 'redis://cache.example:6379/2',
     }
     expect(config).toEqual(expected)
   })
@@ -122,6 +124,7 @@ describe('parseConfig', () => {
       ['--turn-urls', 'turn:127.0.0.1:3478'],
       ['--turn-secret', 's'],
       ['--turn-ttl', '60'],
+      ['--redis-url', 'rediss://u:p@r.example:6380'],
     ]
     const expected: Config = {
       port: 9001,
@@ -144,6 +147,7 @@ describe('parseConfig', () => {
       turnUrls: ['turn:127.0.0.1:3478'],
       turnSecret: 's',
       turnTtlS: 60,
+      redisUrl: 'rediss://u:p@r.example:6380',
     }
     expect(parse(pairs.flat())).toEqual(expected)
     expect(parse(pairs.map(([flag, value]) => `${flag}=${value}`))).toEqual(expected)
