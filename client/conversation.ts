@@ -104,7 +104,13 @@ export function createConversation(options: {
       }
     },
 
+    /** Joined as `peer`: only our own key signs as us (a history entry claiming to be ours is checked too). */
+    joined(peer: string): void {
+      void Promise.all([options.history, options.identity]).then(([history, identity]) => history.announce(peer, identity.key))
+    },
+
     send(text: string, to: string | undefined): ChatView {
+      lastTyping = 0 // typing right after sending is news again
       const message: ChatMessage = {
         type: 'chat',
         id: nanoid(),

@@ -44,7 +44,7 @@ export function createMessageView(log: HTMLElement, typingLine: HTMLElement, nam
       entry.dataset.lamport = String(message.lamport)
       const who = entry.querySelector<HTMLElement>('.who')!
       who.textContent = message.mine ? 'You' : message.name || 'Someone'
-      if (!message.mine) who.style.color = colorOf({ id: message.from })
+      if (!message.mine) who.style.color = colorOf(names().find((p) => p.id === message.from) ?? { id: message.from })
       const marker = entry.querySelector<HTMLElement>('.private')!
       marker.hidden = message.to === undefined
       marker.textContent = message.to === undefined ? '' : message.mine ? `private to ${nameOf(message.to)}` : 'private'

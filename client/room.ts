@@ -157,6 +157,7 @@ export function joinRoom(options: JoinOptions): Room {
     joined(membership) {
       if (left) return
       self.id = membership.peer
+      conversation.joined(membership.peer)
       iceServers = membership.iceServers
       scheduleIceRefresh(membership.iceServersTtlS)
       setStatus(signaling.status === 'offline' ? 'reconnecting' : 'online')

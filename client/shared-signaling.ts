@@ -1,8 +1,10 @@
 import { nanoid } from 'nanoid'
 import type { IceResponse } from '../signaling/protocol'
 import { createEmitter } from './emitter'
-import { SignalingError, type MembershipHandlers, type Membership, type Signaling, type SignalingEvents, type SignalingStatus } from './signaling'
+import { createSignaling, SignalingError, type MembershipHandlers, type Membership, type Signaling, type SignalingEvents, type SignalingStatus } from './signaling'
 import type { TabMessage, WorkerMessage } from './worker-protocol'
+
+const WORKER_ANSWER_MS = 3_000
 
 /**
  * A Signaling that lives in a SharedWorker, shared with the browser's other tabs (see worker.ts).
@@ -18,7 +20,10 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
   }
   const port = worker.port
   const events = createEmitter<SignalingEvents>()
-  const joins = new Map<number, { handlers: MembershipHandlers; resolve: (m: Membership) => void; reject: (e: Error) => void }>()
+  const joins = new Map<
+    number,
+    { room: string; meta: string | undefined; handlers: MembershipHandlers; resolve: (m: Membership) => void; reject: (e: Error) => void }
+  >()
   const iceRequests = new Map<number, { resolve: (ice: IceResponse) => void; reject: (err: Error) => void }>()
   let status: SignalingStatus = 'connecting'
   let nextId = 1
@@ -43,8 +48,44 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
     else void ready.then(() => port.postMessage(message))
   }
 
+  // The worker answers every hello. Silence means it is wedged (seen in Chromium when a tab connects
+  // while the worker is shutting down): this tab then signals on its own, as if it had no SharedWorker.
+  let answered = false
+  let fallback: ReturnType<typeof createSignaling> | undefined
+  const ownPeers = new Set<string>()
+  const silence = setTimeout(() => answered || closed || useFallback(), WORKER_ANSWER_MS)
+
+  function useFallback() {
+    const own = createSignaling(server)
+    fallback = own
+    own.on('status', (next) => {
+      status = next
+      events.emit('status', next)
+    })
+    own.on('error', (err) => events.emit('error', err))
+    for (const [id, join] of joins) {
+      joins.delete(id)
+      void own.join(join.room, join.meta, tracked(join.handlers)).then(join.resolve, join.reject)
+    }
+    for (const [id, pending] of iceRequests) {
+      iceRequests.delete(id)
+      pending.reject(new SignalingError('WORKER', 'the shared signaling worker did not answer'))
+    }
+    port.close()
+  }
+
+  const tracked = (handlers: MembershipHandlers): MembershipHandlers => ({
+    ...handlers,
+    joined(membership) {
+      ownPeers.add(membership.peer)
+      handlers.joined(membership)
+    },
+  })
+
   port.onmessage = (event: MessageEvent<WorkerMessage>) => {
     const message = event.data
+    answered = true
+    clearTimeout(silence)
     switch (message.op) {
       case 'status':
         if (message.status === status) return
@@ -90,9 +131,12 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
       return status
     },
     join(room, meta, handlers) {
+      if (fallback) return fallback.join(room, meta, tracked(handlers))
       const id = nextId++
       return new Promise<Membership>((resolve, reject) => {
         joins.set(id, {
+          room,
+          meta,
           handlers: {
             ...handlers,
             joined(membership) {
@@ -107,9 +151,11 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
       })
     },
     signal(from, to, data) {
+      if (ownPeers.has(from)) return fallback!.signal(from, to, data)
       if (!closed) send({ op: 'signal', from, to, data })
     },
     refreshIce(peer) {
+      if (ownPeers.has(peer)) return fallback!.refreshIce(peer)
       const id = nextId++
       return new Promise<IceResponse>((resolve, reject) => {
         iceRequests.set(id, { resolve, reject })
@@ -117,6 +163,7 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
       })
     },
     leave(peer) {
+      if (ownPeers.delete(peer)) return fallback!.leave(peer)
       const member = peers.get(peer)
       if (!member) return
       peers.delete(peer)
@@ -129,6 +176,8 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
     close() {
       if (closed) return
       closed = true
+      clearTimeout(silence)
+      fallback?.close()
       removeEventListener('online', onOnline)
       removeEventListener('offline', onOffline)
       send({ op: 'bye' })

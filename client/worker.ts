@@ -52,7 +52,8 @@ self.onconnect = (event) => {
     switch (request.op) {
       case 'hello':
         server = request.server
-        if (signaling) post(tab, { op: 'status', status: signaling.status })
+        // Always answer: a tab that hears nothing takes the worker for wedged and signals on its own.
+        post(tab, { op: 'status', status: signaling?.status ?? 'connecting' })
         // The tab holds this lock for its whole life; it is granted to us when the tab is gone, which
         // is the only reliable way to learn that (ports send no close event).
         void navigator.locks?.request(request.lock, () => forget(tab))

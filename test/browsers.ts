@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import puppeteer, { type Browser, type Page } from 'puppeteer'
@@ -236,9 +236,110 @@ declare global {
 }
 
 /**
+ * Test instrumentation (a string, like INSTRUMENT) that taps the page's data channels, so a test can
+ * play a peer that speaks the protocol its own way: it records every RTCDataChannel and the text each
+ * one received, can hold back the page's own outgoing messages of chosen types, and sends raw text.
+ * Channels are numbered in the order the page made or got them.
+ */
+export const WIRE = `(() => {
+  const channels = []
+  const received = []
+  const held = []
+  const holding = new Set()
+  const send = RTCDataChannel.prototype.send
+  const track = (channel) => {
+    if (channels.includes(channel)) return
+    const index = channels.push(channel) - 1
+    channel.addEventListener('message', (event) => {
+      if (typeof event.data === 'string') received.push({ channel: index, data: event.data })
+    })
+  }
+  const create = RTCPeerConnection.prototype.createDataChannel
+  RTCPeerConnection.prototype.createDataChannel = function (...args) {
+    const channel = create.apply(this, args)
+    track(channel)
+    return channel
+  }
+  const PC = window.RTCPeerConnection
+  window.RTCPeerConnection = function (...args) {
+    const pc = new PC(...args)
+    pc.addEventListener('datachannel', (event) => track(event.channel))
+    return pc
+  }
+  window.RTCPeerConnection.prototype = PC.prototype
+  window.RTCPeerConnection.generateCertificate = PC.generateCertificate.bind(PC)
+  RTCDataChannel.prototype.send = function (data) {
+    track(this)
+    if (typeof data === 'string' && holding.size > 0) {
+      let type
+      try { type = JSON.parse(data).type } catch {}
+      if (holding.has(type)) return void held.push({ channel: channels.indexOf(this), data })
+    }
+    return send.call(this, data)
+  }
+  window.__wire = {
+    received: () => received.slice(),
+    held: () => held.slice(),
+    hold(type) { holding.add(type) },
+    release(type) { holding.delete(type) },
+    send(channel, data) { send.call(channels[channel], data) },
+  }
+})()`
+
+/** A text message on one of the page's data channels (see WIRE). */
+export interface WireText {
+  channel: number
+  data: string
+}
+
+export interface WireTap {
+  /** Every text message the page's channels received, oldest first. */
+  received(): WireText[]
+  /** The page's own messages held back so far. */
+  held(): WireText[]
+  /** Holds back the page's outgoing messages of this `type` from now on. */
+  hold(type: string): void
+  release(type: string): void
+  /** Sends raw text on a channel, past any hold. */
+  send(channel: number, data: string): void
+}
+
+declare global {
+  interface Window {
+    __wire: WireTap
+  }
+}
+
+/**
  * Emulates losing the network in a tab. DevTools emulation reaches neither the tab's open event stream
  * nor its shared worker; the page's offline event does, as the OS network going away would.
  */
 export async function setOffline(page: Page, offline: boolean): Promise<void> {
   await page.setOfflineMode(offline)
+}
+
+/**
+ * Clicks a download link (`<a download>`) the way a person would and resolves with the bytes the
+ * browser saved. The chat page's CSP (connect-src 'self') keeps the page itself from fetching blob: URLs.
+ */
+export async function download(page: Page, selector: string, timeout = 30_000): Promise<Buffer> {
+  const dir = mkdtempSync(join(PROFILE_ROOT, 'parley-download-'))
+  const session = await page.browser().target().createCDPSession()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  try {
+    await session.send('Browser.setDownloadBehavior', { behavior: 'allowAndName', downloadPath: dir, eventsEnabled: true })
+    const saved = new Promise<string>((resolve, reject) => {
+      session.on('Browser.downloadProgress', (event) => {
+        if (event.state === 'completed') resolve(event.guid)
+        else if (event.state === 'canceled') reject(new Error(`download of ${selector} canceled`))
+      })
+      timer = setTimeout(() => reject(new Error(`download of ${selector} not done after ${timeout} ms`)), timeout)
+    })
+    await page.click(selector)
+    return readFileSync(join(dir, await saved))
+  } finally {
+    clearTimeout(timer)
+    await session.detach().catch(() => {})
+    rmSync(dir, { recursive: true, force: true })
+  }
 }

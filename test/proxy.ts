@@ -12,6 +12,8 @@ export interface ProxyOptions {
   rewriteRequest?: (body: string, path: string) => string
   /** Replaces each event of an event stream with the events returned (none: dropped). */
   rewriteEvent?: (frame: SseFrame) => SseFrame[]
+  /** Answers a request itself with this JavaScript instead of asking the server (undefined: proxy it). */
+  serveScript?: (path: string) => string | undefined
 }
 
 /** Re-frames a stream's text event by event, so a rewrite always sees whole events. */
@@ -47,6 +49,11 @@ export async function startRecordingProxy(target: string, options: ProxyOptions 
   const streams = new Set<import('node:http').ServerResponse>()
   const server = createServer((req, res) => {
     const path = req.url ?? '/'
+    const script = options.serveScript?.(path)
+    if (script !== undefined) {
+      res.writeHead(200, { 'content-type': 'text/javascript', 'cache-control': 'no-store' })
+      return void res.end(script)
+    }
     if (path.includes('/stream')) {
       streams.add(res)
       res.on('close', () => streams.delete(res))

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { Page } from 'puppeteer'
 import { randomRoom, startServer, type TestServer, roomLink } from '../helpers'
 import { closeAll, launchPeople, say, waitForConnected, waitForMessage, watch, type Person } from '../browsers'
+import { startRecordingProxy } from '../proxy'
 
 // Browsers allow six HTTP/1.1 connections per host and an event stream holds one: with a stream per
 // tab, the seventh tab's POSTs would queue forever. Parley shares one stream per browser.
@@ -65,4 +66,21 @@ it('eight tabs of one browser in eight rooms all chat with a second browser', as
     await Promise.all([closeTabs(anaTabs), closeTabs(benTabs)])
   }
   expect([...ana.errors, ...ben.errors]).toEqual([])
+})
+
+it('falls back to a connection of its own when the shared worker does not answer', async () => {
+  // A worker that accepts tabs and never says a word, as a wedged one would.
+  const proxy = await startRecordingProxy(server.url, {
+    serveScript: (path) => (/^\/worker-[\w-]+\.js$/.test(path) ? 'self.onconnect = () => {}' : undefined),
+  })
+  try {
+    const link = roomLink(proxy.url)
+    await Promise.all(people.map((p) => p.page.goto(link)))
+    await Promise.all(people.map((p) => waitForConnected(p.page, 1)))
+    await say(people[0]!.page, 'no worker needed')
+    await waitForMessage(people[1]!.page, 'no worker needed')
+  } finally {
+    await Promise.all(people.map((p) => p.page.goto('about:blank')))
+    await proxy.close()
+  }
 })

@@ -1,0 +1,485 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { nanoid } from 'nanoid'
+import type { ElementHandle, Page } from 'puppeteer'
+import { createIdentity } from '../../client/identity'
+import type { ChatMessage, HistoryEntry } from '../../client/peer-protocol'
+import { roomLink, startServer, type TestServer } from '../helpers'
+import {
+  closeAll,
+  download,
+  launchPeople,
+  messages,
+  say,
+  setName,
+  waitForConnected,
+  waitForMessage,
+  waitForPeopleCount,
+  WIRE,
+  type Person,
+  type WireText,
+} from '../browsers'
+
+// What people want from a chat, in four separate Chromium processes reused by every test (each test
+// uses a fresh room): history for late joiners, signed so nobody can rewrite it, direct messages,
+// typing, receipts, files, profiles and the unread count.
+let server: TestServer
+let people: Person[] = []
+const NAMES = ['Ana', 'Ben', 'Cleo', 'Dev']
+const POLL = { polling: 50, timeout: 20_000 }
+const files = mkdtempSync(join(tmpdir(), 'parley-files-'))
+
+beforeAll(async () => {
+  // Four people on one address joining many rooms: a join allowance to match.
+  ;[server, people] = await Promise.all([startServer({ iceServers: [], joinBurst: 1000 }), launchPeople(4)])
+  await Promise.all(
+    people.map(async (person, i) => {
+      await person.page.goto(server.url)
+      await setName(person.page, NAMES[i]!)
+    }),
+  )
+})
+afterAll(async () => {
+  await closeAll(people)
+  await server?.close()
+  rmSync(files, { recursive: true, force: true })
+})
+
+const roomOf = (link: string) => new URL(link).pathname.split('/').pop()!
+
+async function enter(group: Person[], url: string) {
+  await Promise.all(group.map((p) => p.page.goto(url)))
+  await Promise.all(group.map((p) => waitForConnected(p.page, group.length - 1)))
+}
+
+async function online(page: Page) {
+  await page.waitForFunction(() => window.parley?.status === 'online', POLL)
+}
+
+/** The Messages log's chat lines with their ids, oldest first. */
+async function lines(page: Page): Promise<Array<{ id: string; who: string; text: string; private: string | null }>> {
+  return page.$$eval('[role="log"][aria-label="Messages"] .message:not(.file)', (entries) =>
+    entries.map((e) => {
+      const marker = e.querySelector<HTMLElement>('.private')
+      return {
+        id: e.getAttribute('data-id') ?? '',
+        who: e.querySelector('.who')?.textContent ?? '',
+        text: e.querySelector('.text')?.textContent ?? '',
+        private: marker && !marker.hidden ? marker.textContent : null,
+      }
+    }),
+  )
+}
+
+/**
+ * Sends a line and waits until everyone it was sent to confirmed it. Then every channel of this page
+ * has carried the other side's hello, so messages sent "to whoever is connected now" (typing, files)
+ * reach them all.
+ */
+async function sayDelivered(page: Page, text: string) {
+  await say(page, text)
+  await page.waitForFunction(
+    (t) =>
+      [...document.querySelectorAll<HTMLElement>('[role="log"] .message.mine')].some(
+        (e) => e.querySelector('.text')?.textContent === t && e.dataset.recipients !== undefined && e.dataset.delivered === e.dataset.recipients,
+      ),
+    POLL,
+    text,
+  )
+}
+
+/** Resolves once this page's IndexedDB holds at least `count` history entries of its room. */
+async function waitForStored(page: Page, count: number) {
+  await page.waitForFunction(
+    async (n) => {
+      // Never open (and so create) the database before the page itself has.
+      if (!(await indexedDB.databases()).some((d) => d.name === 'parley')) return false
+      return new Promise<boolean>((resolve) => {
+        const open = indexedDB.open('parley')
+        open.onerror = () => resolve(false)
+        open.onsuccess = () => {
+          const db = open.result
+          const get = db.transaction('history', 'readonly').objectStore('history').get(location.pathname.split('/').pop()!)
+          get.onerror = () => (db.close(), resolve(false))
+          get.onsuccess = () => (db.close(), resolve(Array.isArray(get.result) && get.result.length >= n))
+        }
+      })
+    },
+    POLL,
+    count,
+  )
+}
+
+describe('history', () => {
+  it('gives a newcomer the history merged from three people who each held part of it', async () => {
+    const [ana, ben, cleo, dev] = people as [Person, Person, Person, Person]
+    const room = roomLink(server.url)
+    const parts = [ana, ben, cleo].map((p, i) => ({ person: p, name: NAMES[i]!, text: `${NAMES[i]}'s part ${nanoid(6)}` }))
+
+    // Each alone in the room in turn: says one thing, and leaves with it in IndexedDB.
+    for (const { person, text } of parts) {
+      await person.page.goto(room)
+      await online(person.page)
+      await waitForPeopleCount(person.page, 0)
+      await say(person.page, text)
+      await waitForStored(person.page, 1)
+      await person.page.goto('about:blank')
+    }
+
+    // The three come back, each bringing its part, and a newcomer joins them.
+    const texts = parts.map((p) => p.text)
+    const hasAll = (page: Page) =>
+      page.waitForFunction(
+        (want: string[]) => {
+          const seen = [...document.querySelectorAll('[role="log"] .message .text')].map((e) => e.textContent)
+          return want.every((t) => seen.includes(t))
+        },
+        POLL,
+        texts,
+      )
+    await enter([ana, ben, cleo], room)
+    await Promise.all([ana, ben, cleo].map((p) => hasAll(p.page)))
+    await dev.page.goto(room)
+    await Promise.all([ana, ben, cleo, dev].map((p) => waitForConnected(p.page, 3)))
+    await hasAll(dev.page)
+
+    const newcomer = (await lines(dev.page)).filter((l) => texts.includes(l.text))
+    expect(newcomer.map((l) => l.text).sort()).toEqual([...texts].sort()) // each exactly once
+    for (const { name, text } of parts) expect(newcomer.find((l) => l.text === text)!.who).toBe(name)
+    // One order for everyone: the same as each of the three who held a part sees.
+    for (const { person, text } of parts) {
+      const theirs = (await lines(person.page)).filter((l) => texts.includes(l.text))
+      expect(theirs.map((l) => l.id)).toEqual(newcomer.map((l) => l.id))
+      expect(theirs.find((l) => l.text === text)!.who).toBe('You')
+    }
+  })
+})
+
+/** The hello the tapped page got from `name`: on which of its channels, with which key. */
+function helloFrom(received: WireText[], name: string): { channel: number; key: string } {
+  for (const { channel, data } of received) {
+    const message = JSON.parse(data) as { type?: string; name?: string; key?: string }
+    if (message.type === 'hello' && message.name === name && message.key) return { channel, key: message.key }
+  }
+  throw new Error(`no hello from ${name}`)
+}
+
+const forgedCount = (page: Page) => page.evaluate(() => window.parley!.stats().forged)
+
+describe('forged history', () => {
+  it('is refused: a rewritten message, and messages of a present person under another key', async () => {
+    // Mallory is the third browser (her name shows as Cleo); Dev is an honest person who stays.
+    const [ana, ben, mallory, dev] = people as [Person, Person, Person, Person]
+    const { identifier } = await mallory.page.evaluateOnNewDocument(WIRE)
+    try {
+      const room = roomLink(server.url)
+      const roomId = roomOf(room)
+      // Ben says something Mallory keeps, and leaves.
+      await enter([ben, mallory], room)
+      const genuine = `Ben really said ${nanoid(6)}`
+      await say(ben.page, genuine)
+      await waitForMessage(mallory.page, genuine)
+      await ben.page.goto('about:blank')
+      await waitForPeopleCount(mallory.page, 0)
+
+      // What Mallory got from Ben: his line, as it came over the wire, and his key, from his hello.
+      const heard = await mallory.page.evaluate(() => window.__wire.received())
+      const original = heard.map((r) => JSON.parse(r.data) as ChatMessage).find((m) => m.type === 'chat' && m.text === genuine)!
+      const benKey = helloFrom(heard, 'Ben').key
+      const checker = await createIdentity(roomId)
+      expect(await checker.verify(original, benKey)).toBe(true) // what Mallory starts from is genuine
+
+      // Ana joins late; Mallory holds back the history her page would hand over, and sends a rewritten copy.
+      await mallory.page.evaluate(() => window.__wire.hold('history'))
+      await ana.page.goto(room)
+      await Promise.all([ana, mallory].map((p) => waitForConnected(p.page, 1)))
+      await mallory.page.waitForFunction(() => window.__wire.held().length > 0, POLL)
+      const [held] = await mallory.page.evaluate(() => window.__wire.held())
+
+      const rewritten = `Ben said I may have his password ${nanoid(6)}`
+      const wire = (entries: HistoryEntry[]) => JSON.stringify({ type: 'history', entries })
+      await mallory.page.evaluate(
+        (channel, data) => window.__wire.send(channel, data),
+        held!.channel,
+        wire([{ message: { ...original, text: rewritten }, key: benKey }]),
+      )
+      await ana.page.waitForFunction(() => window.parley!.stats().forged >= 1, POLL)
+      // The genuine entry still goes in after the forged copy of it was refused.
+      await mallory.page.evaluate((channel, data) => window.__wire.send(channel, data), held!.channel, held!.data)
+      await waitForMessage(ana.page, genuine)
+      expect((await lines(ana.page)).find((l) => l.text === genuine)!.who).toBe('Ben')
+
+      // Dev is here and has said hello to Ana (his key is known); Mallory makes up messages "from" him.
+      await dev.page.goto(room)
+      await Promise.all([ana, mallory, dev].map((p) => waitForConnected(p.page, 2)))
+      const live = `Dev is here ${nanoid(6)}`
+      await say(dev.page, live)
+      await Promise.all([ana, mallory].map((p) => waitForMessage(p.page, live)))
+      const received = await mallory.page.evaluate(() => window.__wire.received())
+      const devId = await mallory.page.evaluate(() => window.parley!.peers.find((p) => p.name === 'Dev')!.id)
+      const wrongKey = await createIdentity(roomId) // a key that is not Dev's (Mallory's own would do as well)
+      const madeUp = (text: string): ChatMessage => ({
+        type: 'chat',
+        id: nanoid(),
+        from: devId,
+        name: 'Dev',
+        text,
+        time: Date.now(),
+        seq: 7,
+        lamport: 9,
+      })
+      const underOtherKey = madeUp(`Dev: send Mallory the files ${nanoid(6)}`)
+      underOtherKey.sig = await wrongKey.sign(underOtherKey)
+      const underHisKey = madeUp(`Dev: Mallory is in charge ${nanoid(6)}`)
+      underHisKey.sig = await wrongKey.sign(underHisKey)
+      await mallory.page.evaluate(
+        (channel, data) => window.__wire.send(channel, data),
+        helloFrom(received, 'Ana').channel,
+        wire([
+          { message: underOtherKey, key: wrongKey.key }, // validly signed, but not by Dev's key
+          { message: underHisKey, key: helloFrom(received, 'Dev').key }, // Dev's key, someone else's signature
+        ]),
+      )
+      await ana.page.waitForFunction(() => window.parley!.stats().forged >= 3, POLL)
+
+      // A last genuine line from Mallory's page arrives after all of the above (one ordered channel).
+      const after = `nothing else ${nanoid(6)}`
+      await say(mallory.page, after)
+      await waitForMessage(ana.page, after)
+      const shown = (await messages(ana.page)).map((m) => m.text)
+      for (const forged of [rewritten, underOtherKey.text, underHisKey.text]) expect(shown).not.toContain(forged)
+      expect(await forgedCount(ana.page)).toBe(3)
+    } finally {
+      await mallory.page.removeScriptToEvaluateOnNewDocument(identifier)
+    }
+  })
+
+  // Only the reader's own key may sign as the reader: a line forged in their name is refused too.
+  it('is refused when it claims to come from the reader', async () => {
+    const [ana, , mallory] = people as [Person, Person, Person]
+    const { identifier } = await mallory.page.evaluateOnNewDocument(WIRE)
+    try {
+      const room = roomLink(server.url)
+      await enter([ana, mallory], room)
+      await sayDelivered(mallory.page, 'hello Ana')
+      const anaId = await ana.page.evaluate(() => window.parley!.self.id)
+      const malloryId = await ana.page.evaluate(() => window.parley!.peers[0]!.id)
+      const received = await mallory.page.evaluate(() => window.__wire.received())
+      const wrongKey = await createIdentity(roomOf(room))
+      const inHerName: ChatMessage = { type: 'chat', id: nanoid(), from: anaId, name: 'Ana', text: `Ana: I owe Mallory 100 ${nanoid(6)}`, time: Date.now(), seq: 3, lamport: 5 }
+      inHerName.sig = await wrongKey.sign(inHerName)
+      // A second entry, refused for sure (Mallory is connected and her key is known), marks when Ana is done.
+      const control: ChatMessage = { ...inHerName, id: nanoid(), from: malloryId, name: 'Mallory', text: `control ${nanoid(6)}` }
+      control.sig = await wrongKey.sign(control)
+      await mallory.page.evaluate(
+        (channel, data) => window.__wire.send(channel, data),
+        helloFrom(received, 'Ana').channel,
+        JSON.stringify({ type: 'history', entries: [{ message: inHerName, key: wrongKey.key }, { message: control, key: wrongKey.key }] }),
+      )
+      await ana.page.waitForFunction(() => window.parley!.stats().forged >= 1, POLL)
+      expect((await messages(ana.page)).map((m) => m.text)).not.toContain(inHerName.text)
+      expect(await forgedCount(ana.page)).toBe(2)
+    } finally {
+      await mallory.page.removeScriptToEvaluateOnNewDocument(identifier)
+    }
+  })
+})
+
+describe('direct messages', () => {
+  it('reach only their recipient, marked private on both sides', async () => {
+    const [ana, ben, cleo] = people as [Person, Person, Person]
+    await enter([ana, ben, cleo], roomLink(server.url))
+    const options = await ana.page.$$eval('select[aria-label="Send to"] option', (os) =>
+      os.map((o) => ({ value: (o as HTMLOptionElement).value, text: o.textContent ?? '' })),
+    )
+    expect(options.map((o) => o.text).sort()).toEqual(['Ben (private)', 'Cleo (private)', 'Everyone'])
+    const secret = `just between us ${nanoid(6)}`
+    await ana.page.select('select[aria-label="Send to"]', options.find((o) => o.text.startsWith('Ben'))!.value)
+    await say(ana.page, secret)
+    await waitForMessage(ben.page, secret)
+    expect((await lines(ben.page)).find((l) => l.text === secret)).toMatchObject({ who: 'Ana', private: 'private' })
+
+    await ana.page.select('select[aria-label="Send to"]', '')
+    const everyone = `for everyone ${nanoid(6)}`
+    await say(ana.page, everyone)
+    await Promise.all([ben, cleo].map((p) => waitForMessage(p.page, everyone)))
+    expect((await messages(cleo.page)).map((m) => m.text)).toEqual([everyone])
+    expect((await lines(ben.page)).find((l) => l.text === everyone)!.private).toBeNull()
+    const mine = await lines(ana.page)
+    expect(mine.find((l) => l.text === secret)).toMatchObject({ who: 'You', private: 'private to Ben' })
+    expect(mine.find((l) => l.text === everyone)!.private).toBeNull()
+  })
+})
+
+describe('typing', () => {
+  it('shows who is typing, and clears a few seconds after they stop', async () => {
+    const [ana, ben] = people as [Person, Person]
+    await enter([ana, ben], roomLink(server.url))
+    // Ana has Ben's hello once his first line reached her (typing goes only to channels that said hello).
+    // Not a line of her own: the Message box would announce typing, and the next comes 2 s later at most.
+    await say(ben.page, 'hi Ana')
+    await waitForMessage(ana.page, 'hi Ana')
+    await ana.page.type('input[aria-label="Message"]', 'a long thought')
+    await ben.page.waitForFunction(() => document.getElementById('typing')!.textContent === 'Ana is typing…', POLL)
+    const shown = Date.now()
+    await ben.page.waitForFunction(() => document.getElementById('typing')!.textContent === '', { polling: 50, timeout: 8_000 })
+    expect(Date.now() - shown).toBeGreaterThan(2_000) // it waited for more typing before giving up
+  })
+})
+
+describe('receipts', () => {
+  it('come back from everyone a message was sent to', async () => {
+    const [ana, ben, cleo] = people as [Person, Person, Person]
+    await enter([ana, ben, cleo], roomLink(server.url))
+    const text = `did you get this ${nanoid(6)}`
+    await say(ana.page, text)
+    await ana.page.waitForFunction(
+      (t) => {
+        const entry = [...document.querySelectorAll<HTMLElement>('[role="log"] .message.mine')].find((e) => e.querySelector('.text')?.textContent === t)
+        return entry?.dataset.delivered === '2' && entry.dataset.recipients === '2'
+      },
+      POLL,
+      text,
+    )
+    const receipt = await ana.page.$$eval('[role="log"] .message.mine .receipt', (rs) => rs.map((r) => ({ text: r.textContent, hidden: (r as HTMLElement).hidden })))
+    expect(receipt).toEqual([{ text: '✓ delivered', hidden: false }])
+  })
+})
+
+/** A 1×1 PNG. */
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64')
+
+describe('files', () => {
+  it('reach everyone intact, with progress, and images show inline', async () => {
+    const [ana, ...others] = people as [Person, Person, Person, Person]
+    await enter(people, roomLink(server.url))
+    await sayDelivered(ana.page, 'files coming')
+    const big = randomBytes(5 * 1024 * 1024)
+    const bigPath = join(files, 'random.bin')
+    const pngPath = join(files, 'dot.png')
+    writeFileSync(bigPath, big)
+    writeFileSync(pngPath, PNG)
+    // Every value each progress bar takes, as it takes it.
+    await Promise.all(
+      people.map((p) =>
+        p.page.evaluate(() => {
+          const seen: number[] = []
+          Object.assign(window, { __progress: seen })
+          new MutationObserver((records) => {
+            for (const r of records) if (r.target instanceof HTMLProgressElement) seen.push(Number(r.oldValue ?? 0), r.target.value)
+          }).observe(document.getElementById('messages')!, { subtree: true, attributes: true, attributeOldValue: true, attributeFilter: ['value'] })
+        }),
+      ),
+    )
+    const input = (await ana.page.$('#file')) as ElementHandle<HTMLInputElement>
+    await input.uploadFile(bigPath, pngPath)
+
+    const settled = (page: Page, name: string) =>
+      page.waitForFunction(
+        (n) =>
+          [...document.querySelectorAll<HTMLElement>('[role="log"] .message.file')].find((e) => e.querySelector('.file-name')?.textContent === n)?.dataset
+            .state?.match(/^(done|failed)$/),
+        { polling: 50, timeout: 60_000 },
+        name,
+      )
+    await Promise.all(people.flatMap((p) => [settled(p.page, 'random.bin'), settled(p.page, 'dot.png')]))
+
+    const state = (page: Page, name: string) =>
+      page.$$eval(
+        '[role="log"] .message.file',
+        (entries, n) => {
+          const entry = entries.find((e) => e.querySelector('.file-name')?.textContent === n) as HTMLElement
+          return { state: entry.dataset.state, progress: entry.querySelector('progress')!.value, link: entry.querySelector<HTMLAnchorElement>('a[download]')?.href }
+        },
+        name,
+      )
+    expect(await state(ana.page, 'random.bin')).toEqual({ state: 'done', progress: 100, link: undefined })
+    const sha256 = createHash('sha256').update(big).digest('hex')
+    for (const { page } of others) {
+      expect(await state(page, 'random.bin')).toMatchObject({ state: 'done', progress: 100, link: expect.stringMatching(/^blob:/) })
+      const saved = await download(page, '[role="log"] .message.file[data-state="done"] a[download="random.bin"]')
+      expect(createHash('sha256').update(saved).digest('hex')).toBe(sha256)
+      const preview = await page.waitForFunction(
+        () => {
+          const image = document.querySelector<HTMLImageElement>('[role="log"] .message.file img.preview')
+          return image?.complete && image.naturalWidth > 0 && { width: image.naturalWidth, alt: image.alt }
+        },
+        POLL,
+      )
+      expect(await preview.jsonValue()).toEqual({ width: 1, alt: 'dot.png' })
+    }
+    // Progress moved through the values in between, on the way to 100.
+    for (const { page } of others) {
+      const seen = await page.evaluate(() => (window as unknown as { __progress: number[] }).__progress)
+      expect(seen.some((v) => v > 0 && v < 100)).toBe(true)
+      expect(seen.at(-1)).toBe(100)
+    }
+  })
+})
+
+describe('profiles', () => {
+  it('show a new colour and name to everyone, live and to newcomers', async () => {
+    const [ana, ben, cleo] = people as [Person, Person, Person]
+    const room = roomLink(server.url)
+    await enter([ana, ben], room)
+    const anaId = await ana.page.evaluate(() => window.parley!.self.id)
+    const avatar = (page: Page) =>
+      page.$eval(`ul[aria-label="People"] li[data-peer="${anaId}"]`, (row) => ({
+        name: row.querySelector('.person-name')!.textContent,
+        letter: row.querySelector('.avatar')!.textContent,
+        background: getComputedStyle(row.querySelector('.avatar')!).backgroundColor,
+      }))
+    try {
+      await ana.page.$eval('input[aria-label="Your colour"]', (input) => {
+        ;(input as HTMLInputElement).value = '#ff8800'
+        input.dispatchEvent(new Event('change', { bubbles: true }))
+      })
+      await setName(ana.page, 'Zoe')
+      await ben.page.waitForFunction(
+        (id) => {
+          const row = document.querySelector(`ul[aria-label="People"] li[data-peer="${id}"]`)
+          return row?.querySelector('.person-name')?.textContent === 'Zoe' && getComputedStyle(row.querySelector('.avatar')!).backgroundColor === 'rgb(255, 136, 0)'
+        },
+        POLL,
+        anaId,
+      )
+      expect(await avatar(ben.page)).toEqual({ name: 'Zoe', letter: 'Z', background: 'rgb(255, 136, 0)' })
+      await cleo.page.goto(room)
+      await waitForConnected(cleo.page, 2)
+      await cleo.page.waitForFunction(
+        (id) => document.querySelector(`ul[aria-label="People"] li[data-peer="${id}"] .person-name`)?.textContent === 'Zoe',
+        POLL,
+        anaId,
+      )
+      expect(await avatar(cleo.page)).toEqual({ name: 'Zoe', letter: 'Z', background: 'rgb(255, 136, 0)' })
+    } finally {
+      await setName(ana.page, 'Ana')
+    }
+  })
+})
+
+describe('notifications', () => {
+  it('count unread messages in the title while the tab is hidden', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const room = roomLink(server.url)
+    await enter([ana, ben], room)
+    const title = `Parley · ${roomOf(room)}`
+    expect(await ben.page.title()).toBe(title)
+    const other = await ben.browser.newPage()
+    try {
+      await other.bringToFront()
+      await ben.page.waitForFunction(() => document.hidden, POLL)
+      await say(ana.page, 'one')
+      await say(ana.page, 'two')
+      await ben.page.waitForFunction((t) => document.title === `(2) ${t}`, POLL, title)
+      await ben.page.bringToFront()
+      await ben.page.waitForFunction((t) => document.title === t, POLL, title)
+      expect((await messages(ben.page)).map((m) => m.text)).toEqual(['one', 'two'])
+    } finally {
+      await other.close()
+    }
+  })
+})
