@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { nanoid } from 'nanoid'
 import type { Target } from './ipc'
-import { cpuSeconds, nofile, rssBytes, scrapeMetrics, startGenerator, startParley, startPeerServer, stopAll, WANTED_NOFILE, type Generator, type ProcessStats, type Proc } from './procs'
+import { collectGarbage, cpuSeconds, machine, nofile, rssBytes, scrapeMetrics, startGenerator, startParley, startPeerServer, stopAll, WANTED_NOFILE, type Generator, type ProcessStats, type Proc } from './procs'
 import { UNLIMITED } from './relay'
 import { int, kib, mib, ms, pct, percentile, table } from './stats'
 
@@ -17,6 +17,8 @@ const HEARTBEAT_MS = 2_000
 const HOLD_MS = 6_000
 /** Before the baseline: the server has started and served a first request. */
 const SETTLE_MS = 1_000
+/** A pause this long between heartbeat arrivals separates two ticks. */
+const TICK_GAP_MS = HEARTBEAT_MS / 4
 const TARGET = { bytesPerPeer: 10 * 1024, peersPerProcess: 19_000 }
 
 interface Level {
@@ -26,11 +28,12 @@ interface Level {
   openSeconds: number
   rss: number
   heap: number
+  heapBeforeGc: number
   rssPerPeer: number
   heapPerPeer: number
   lag: Omit<ProcessStats, 'heapUsed'>
   cpu: number
-  heartbeats: { min: number; median: number; max: number; zero: number } | undefined
+  heartbeats: { min: number; median: number; max: number; zero: number; fanOutMs: number } | undefined
   closed: number
 }
 
@@ -43,8 +46,11 @@ async function open(generators: Generator[], target: Target, url: string, pairs:
       return g.call({ cmd: 'connect', target, url, pairs: share, prefix: `c${nanoid(8)}`, clientHeartbeats: target === 'peerserver' })
     }),
   )
-  const errors = replies.flatMap((r) => Object.entries(r.errors).map(([k, v]) => `${k} ×${v}`))
-  if (errors.length) console.log(`  (${target}: failed to open: ${errors.join(', ')})`)
+  const errors = new Map<string, number>()
+  for (const r of replies) for (const [k, v] of Object.entries(r.errors)) errors.set(k, (errors.get(k) ?? 0) + v)
+  if (errors.size) console.log(`  (${target}: pairs that failed to open: ${[...errors].map(([k, v]) => `${k} ×${v}`).join(', ')})`)
+  const retried = replies.reduce((n, r) => n + r.retried, 0)
+  if (retried) console.log(`  (${target}: ${int(retried)} joins resent after the server reset their reused keep-alive socket)`)
   return {
     peers: replies.reduce((n, r) => n + r.peers, 0),
     failed: replies.reduce((n, r) => n + r.failed, 0),
@@ -52,25 +58,44 @@ async function open(generators: Generator[], target: Target, url: string, pairs:
   }
 }
 
-async function heartbeatCounts(generators: Generator[]) {
+async function takeHeartbeats(generators: Generator[]) {
   const replies = await Promise.all(generators.map((g) => g.call({ cmd: 'heartbeats' })))
-  return { counts: replies.flatMap((r) => r.counts), closed: replies.reduce((n, r) => n + r.closed, 0) }
+  return { times: replies.flatMap((r) => r.times), closed: replies.reduce((n, r) => n + r.closed, 0) }
+}
+
+/**
+ * How long one heartbeat takes to reach every stream: arrivals (one clock for all generators) fall in
+ * bursts, one per tick; a tick's fan-out runs from its first arrival to its last. Only ticks that
+ * reached every stream within the window count.
+ */
+function fanOut(times: number[][]): number {
+  const all = times.flat().sort((a, b) => a - b)
+  let worst = NaN
+  let first = 0
+  for (let i = 1; i <= all.length; i++) {
+    if (i < all.length && all[i]! - all[i - 1]! < TICK_GAP_MS) continue
+    if (i - first >= times.length) worst = Math.max(Number.isNaN(worst) ? 0 : worst, all[i - 1]! - all[first]!)
+    first = i
+  }
+  return worst
 }
 
 /** Holds the current level for HOLD_MS and reads the server's memory, event loop, CPU and heartbeats. */
 async function hold(server: Proc, generators: Generator[], stats: () => Promise<ProcessStats>) {
   await stats() // starts a fresh event-loop histogram
-  const before = await heartbeatCounts(generators)
+  await takeHeartbeats(generators)
   const cpu0 = cpuSeconds(server.pid)
   await sleep(HOLD_MS)
   const cpu = (cpuSeconds(server.pid) - cpu0) / (HOLD_MS / 1000)
-  const after = await heartbeatCounts(generators)
+  const beats = await takeHeartbeats(generators)
   const s = await stats()
-  const deltas = before.counts.map((n, i) => after.counts[i]! - n).sort((a, b) => a - b)
-  const heartbeats = deltas.length
-    ? { min: deltas[0]!, median: percentile(deltas, 50), max: deltas.at(-1)!, zero: deltas.filter((d) => d === 0).length }
+  await collectGarbage(server)
+  const live = { rss: rssBytes(server.pid), heap: (await stats()).heapUsed }
+  const counts = beats.times.map((t) => t.length).sort((a, b) => a - b)
+  const heartbeats = counts.length
+    ? { min: counts[0]!, median: percentile(counts, 50), max: counts.at(-1)!, zero: counts.filter((d) => d === 0).length, fanOutMs: fanOut(beats.times) }
     : undefined
-  return { rss: rssBytes(server.pid), stats: s, cpu, heartbeats, closed: after.closed }
+  return { live, heapBeforeGc: s.heapUsed, lag: s, cpu, heartbeats, closed: beats.closed }
 }
 
 const parleyStats = (url: string) => async (): Promise<ProcessStats> => {
@@ -86,10 +111,12 @@ const parleyStats = (url: string) => async (): Promise<ProcessStats> => {
 async function measure(target: Target, levels: number[], generators: Generator[]): Promise<Level[]> {
   let server: (Proc & { url: string }) | undefined
   try {
-    const peerServer = target === 'peerserver' ? await startPeerServer() : undefined
-    server = peerServer ?? (await startParley([...UNLIMITED, '--heartbeat-ms', String(HEARTBEAT_MS)]))
+    const peerServer = target === 'peerserver' ? await startPeerServer({ inspect: true }) : undefined
+    server = peerServer ?? (await startParley([...UNLIMITED, '--heartbeat-ms', String(HEARTBEAT_MS)], { inspect: true }))
     const stats = peerServer ? peerServer.stats : parleyStats(server.url)
     await sleep(SETTLE_MS)
+    await stats()
+    await collectGarbage(server)
     const baseline = { rss: rssBytes(server.pid), heap: (await stats()).heapUsed }
     const limit = nofile(server.pid)
     console.log(
@@ -107,11 +134,12 @@ async function measure(target: Target, levels: number[], generators: Generator[]
         peers: opened,
         failed: added.failed,
         openSeconds: added.seconds,
-        rss: h.rss,
-        heap: h.stats.heapUsed,
-        rssPerPeer: (h.rss - baseline.rss) / opened,
-        heapPerPeer: (h.stats.heapUsed - baseline.heap) / opened,
-        lag: h.stats,
+        rss: h.live.rss,
+        heap: h.live.heap,
+        heapBeforeGc: h.heapBeforeGc,
+        rssPerPeer: (h.live.rss - baseline.rss) / opened,
+        heapPerPeer: (h.live.heap - baseline.heap) / opened,
+        lag: h.lag,
         cpu: h.cpu,
         heartbeats: target === 'parley' ? h.heartbeats : undefined,
         closed: h.closed,
@@ -125,10 +153,9 @@ async function measure(target: Target, levels: number[], generators: Generator[]
 }
 
 export async function benchCapacity() {
-  const levels = LEVELS
   console.log(
     `\nCapacity: one server process, peers joined in rooms of 2 with their streams held open by ${GENERATORS} load-generator ` +
-      `processes; each level held ${HOLD_MS / 1000} s`,
+      `processes; each level held ${HOLD_MS / 1000} s (${machine()})`,
   )
   console.log(
     `  (Parley heartbeats every ${HEARTBEAT_MS / 1000} s (--heartbeat-ms ${HEARTBEAT_MS}), server → client; PeerServer: the client sends ` +
@@ -143,48 +170,60 @@ export async function benchCapacity() {
       `  generators (pids ${generators.map((g) => g.pid).join(', ')}): open files soft ${limits.map((l) => int(l.soft)).join(', ')} / ` +
         `hard ${limits.map((l) => int(l.hard)).join(', ')}${limits.some((l) => l.soft < WANTED_NOFILE) ? ` — the hard limit keeps each below the ${int(WANTED_NOFILE)} asked for` : ''}`,
     )
-    results.push(...(await measure('parley', levels, generators)))
+    results.push(...(await measure('parley', LEVELS, generators)))
     if (PEERSERVER_PEERS > 0) results.push(...(await measure('peerserver', [PEERSERVER_PEERS], generators)))
   } finally {
     await stopAll(generators)
   }
 
-  const rows = results.map((r) => [
-    r.target === 'parley' ? 'Parley' : 'PeerServer 1.0',
-    int(r.peers),
-    int(r.failed),
-    `${r.openSeconds.toFixed(1)} s`,
-    mib(r.rss),
-    mib(r.heap),
-    kib(r.rssPerPeer),
-    kib(r.heapPerPeer),
-    ms(r.lag.lagP50 * 1000),
-    ms(r.lag.lagP99 * 1000),
-    ms(r.lag.lagMax * 1000),
-    pct(r.cpu),
-    r.heartbeats ? `${r.heartbeats.min} / ${r.heartbeats.median} / ${r.heartbeats.max}` : 'n/a',
-    r.heartbeats ? int(r.heartbeats.zero) : 'n/a',
-    int(r.closed),
-  ])
+  const name = (r: Level) => (r.target === 'parley' ? 'Parley' : 'PeerServer 1.0')
+  console.log('\n  Memory (after a full collection through the inspector at the end of each hold; per peer: growth since the')
+  console.log('  baseline, also after a full collection, before any stream opened, divided by the peers open)')
   table(
-    ['server', 'peers open', 'failed', 'open time', 'RSS', 'heap used', 'RSS/peer', 'heap/peer', 'lag p50', 'lag p99', 'lag max', 'CPU', 'heartbeats min/med/max', 'none', 'closed'],
-    rows,
+    ['server', 'peers open', 'failed', 'open time', 'RSS', 'heap before GC', 'heap', 'RSS/peer', 'heap/peer'],
+    results.map((r) => [
+      name(r), int(r.peers), int(r.failed), `${r.openSeconds.toFixed(1)} s`,
+      mib(r.rss), mib(r.heapBeforeGc), mib(r.heap), kib(r.rssPerPeer), kib(r.heapPerPeer),
+    ]),
   )
   const parley = results.filter((r) => r.target === 'parley')
-  const last = parley.at(-1)
   if (parley.length >= 2) {
-    const [a, b] = [parley.at(-2)!, last!]
-    console.log(`  Parley marginal cost from ${int(a.peers)} to ${int(b.peers)} peers: ${kib((b.rss - a.rss) / (b.peers - a.peers))} RSS, ` +
+    const [a, b] = [parley.at(-2)!, parley.at(-1)!]
+    console.log(`  Parley, marginal from ${int(a.peers)} to ${int(b.peers)} peers: ${kib((b.rss - a.rss) / (b.peers - a.peers))} RSS, ` +
       `${kib((b.heap - a.heap) / (b.peers - a.peers))} heap per peer`)
   }
-  console.log(`  (RSS/peer and heap/peer: growth since the baseline before any stream opened, divided by the peers open; ` +
-    `heartbeats: per stream during the ${HOLD_MS / 1000} s hold, expected ≈ ${HOLD_MS / HEARTBEAT_MS}; lag: event-loop delay ` +
-    `during the hold at 10 ms resolution; CPU: server process during the hold)`)
+
+  console.log(`\n  Liveness during each ${HOLD_MS / 1000} s hold (server CPU; event-loop delay at 10 ms resolution; heartbeats per stream,`)
+  console.log(`  expected ≈ ${HOLD_MS / HEARTBEAT_MS}; fan-out: longest time one heartbeat took from the first stream to the last)`)
   table(
-    ['target (product brief)', 'wanted', 'Parley'],
+    ['server', 'peers open', 'CPU', 'lag p50', 'lag p99', 'lag max', 'heartbeats min/med/max', 'streams with none', 'heartbeat fan-out', 'closed'],
+    results.map((r) => [
+      name(r), int(r.peers), pct(r.cpu), ms(r.lag.lagP50 * 1000), ms(r.lag.lagP99 * 1000), ms(r.lag.lagMax * 1000),
+      r.heartbeats ? `${r.heartbeats.min} / ${r.heartbeats.median} / ${r.heartbeats.max}` : 'n/a (client → server)',
+      r.heartbeats ? int(r.heartbeats.zero) : 'n/a',
+      r.heartbeats ? ms(r.heartbeats.fanOutMs) : 'n/a',
+      int(r.closed),
+    ]),
+  )
+
+  const last = parley.at(-1)
+  const peerServer = results.find((r) => r.target === 'peerserver')
+  console.log('')
+  table(
+    ['target (product brief)', 'wanted', 'Parley', 'PeerServer 1.0 (same run)'],
     [
-      ['server memory per connected peer', `≤ ${kib(TARGET.bytesPerPeer)}`, last ? `${kib(last.rssPerPeer)} RSS, ${kib(last.heapPerPeer)} heap` : '—'],
-      ['peers per process', `≥ ${int(TARGET.peersPerProcess)}`, last ? `${int(last.peers)} open, ${int(last.closed)} closed` : '—'],
+      [
+        'server memory per connected peer',
+        `≤ ${kib(TARGET.bytesPerPeer)}`,
+        last ? `${kib(last.rssPerPeer)} RSS, ${kib(last.heapPerPeer)} heap` : '—',
+        peerServer ? `${kib(peerServer.rssPerPeer)} RSS, ${kib(peerServer.heapPerPeer)} heap` : '—',
+      ],
+      [
+        'peers per process',
+        `≥ ${int(TARGET.peersPerProcess)}`,
+        last ? `${int(last.peers)} open (${int(parley.reduce((n, r) => n + r.failed, 0))} failed, ${int(last.closed)} closed)` : '—',
+        peerServer ? `${int(peerServer.peers)} open (${int(peerServer.failed)} failed; only ${int(PEERSERVER_PEERS)} tried)` : '—',
+      ],
     ],
   )
 }

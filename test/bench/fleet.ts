@@ -15,8 +15,8 @@ export interface Fleet {
   readonly size: number
   /** Sends a signal with `data` (JSON text) from peer `i` to its partner; `done` gets an error label or nothing. */
   send(i: number, data: string, done: (error?: string) => void): void
-  /** Heartbeats received per peer (empty where the server sends none). */
-  heartbeats(): number[]
+  /** Per peer, when each heartbeat arrived (hrtime ms) since the previous call; empty where the server sends none. */
+  takeHeartbeats(): number[][]
   closed(): number
   close(): void
 }
@@ -27,6 +27,8 @@ export interface Opened {
   fleet: Fleet
   failed: number
   errors: Record<string, number>
+  /** Requests resent once after their reused keep-alive socket was reset. */
+  retried: number
 }
 
 const count = (errors: Record<string, number>, key: string) => void (errors[key] = (errors[key] ?? 0) + 1)
@@ -44,7 +46,7 @@ interface ParleyPeer {
   peer: string
   key: string
   auth: string
-  heartbeats: number
+  beats: number[]
   closed: boolean
   destroy?: () => void
 }
@@ -55,8 +57,10 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
   const errors: Record<string, number> = {}
   const peers: Array<ParleyPeer | undefined> = new Array(pairs * 2)
   let failed = 0
+  let retried = 0
 
-  const post = (path: string, body: string, auth: string | undefined, done: (status: number, text: string) => void, fail: (e: string) => void) => {
+  type Fail = (error: string, reusedSocket: boolean) => void
+  const post = (path: string, body: string, auth: string | undefined, done: (status: number, text: string) => void, fail: Fail) => {
     const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
     if (auth) headers.authorization = auth
     const req = request({ agent, host: hostname, port, method: 'POST', path, headers }, (res) => {
@@ -64,19 +68,25 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
       res.setEncoding('utf8')
       res.on('data', (c: string) => (text += c))
       res.on('end', () => done(res.statusCode ?? 0, text))
-      res.on('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.message))
+      res.on('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.message, false))
     })
-    req.on('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.message))
+    req.on('error', (e: NodeJS.ErrnoException) => fail(e.code ?? e.message, req.reusedSocket))
     req.end(body)
   }
 
-  const join = (room: string) =>
+  // A keep-alive socket the server closed just as the join went out: browsers resend such a request
+  // once on a fresh connection, and so does this (counted).
+  const join = (room: string, retry = true): Promise<ParleyPeer> =>
     new Promise<ParleyPeer>((resolve, reject) => {
       post('/v1/join', JSON.stringify({ room }), undefined, (status, text) => {
-        if (status !== 200) return reject(new Error(`join ${status}`))
+        if (status !== 200) return reject(new Error(`join: ${status}`))
         const body = JSON.parse(text) as { peer: string; key: string; token: string }
-        resolve({ peer: body.peer, key: body.key, auth: `Bearer ${body.token}`, heartbeats: 0, closed: false })
-      }, (e) => reject(new Error(e)))
+        resolve({ peer: body.peer, key: body.key, auth: `Bearer ${body.token}`, beats: [], closed: false })
+      }, (e, reused) => {
+        if (!(retry && reused && e === 'ECONNRESET')) return reject(new Error(`join: ${e}`))
+        retried++
+        join(room, false).then(resolve, reject)
+      })
     })
 
   // A minimal SSE reader: frames end with a blank line; the server writes LF only.
@@ -87,7 +97,7 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
         (res) => {
           if (res.statusCode !== 200) {
             res.resume()
-            return reject(new Error(`stream ${res.statusCode}`))
+            return reject(new Error(`stream: ${res.statusCode}`))
           }
           res.setEncoding('utf8')
           let pending = ''
@@ -97,7 +107,7 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
             while ((end = pending.indexOf('\n\n')) !== -1) {
               const frame = pending.slice(0, end)
               pending = pending.slice(end + 2)
-              if (frame === ':') p.heartbeats++
+              if (frame === ':') p.beats.push(Number(process.hrtime.bigint()) / 1e6)
               else if (frame.includes('\nevent: signal\n')) {
                 const data = frame.slice(frame.indexOf('\ndata: ') + 7)
                 onPayload((JSON.parse(data) as { data: unknown }).data)
@@ -111,7 +121,7 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
       )
       req.on('error', (e: NodeJS.ErrnoException) => {
         p.closed = true
-        reject(new Error(e.code ?? e.message))
+        reject(new Error(`stream: ${e.code ?? e.message}`))
       })
       p.destroy = () => req.destroy()
       req.end()
@@ -138,16 +148,22 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
       const to = peers[i ^ 1]
       if (!from || !to) return done('not connected')
       const body = `{"peer":"${from.peer}","to":"${to.peer}","data":${data}}`
-      post('/v1/signal', body, from.auth, (status) => done(status === 204 ? undefined : String(status)), done)
+      post('/v1/signal', body, from.auth, (status) => done(status === 204 ? undefined : String(status)), (e) => done(e))
     },
-    heartbeats: () => peers.flatMap((p) => (p ? [p.heartbeats] : [])),
+    takeHeartbeats: () =>
+      peers.flatMap((p) => {
+        if (!p) return []
+        const beats = p.beats
+        p.beats = []
+        return [beats]
+      }),
     closed: () => peers.filter((p) => p?.closed).length,
     close() {
       for (const p of peers) p?.destroy?.()
       agent.destroy()
     },
   }
-  return { fleet, failed, errors }
+  return { fleet, failed, errors, retried }
 }
 
 export async function openPeerServer(url: string, pairs: number, prefix: string, onPayload: OnPayload, clientHeartbeats: boolean): Promise<Opened> {
@@ -200,12 +216,12 @@ export async function openPeerServer(url: string, pairs: number, prefix: string,
       if (!ws || ws.readyState !== WebSocket.OPEN) return done('not connected')
       ws.send(`{"type":"OFFER","payload":${data},"dst":"${ids[i ^ 1]}"}`, (err) => done(err ? 'send error' : undefined))
     },
-    heartbeats: () => [],
+    takeHeartbeats: () => [],
     closed: () => closed,
     close() {
       for (const t of timers) clearInterval(t)
       for (const ws of sockets) ws?.terminate()
     },
   }
-  return { fleet, failed, errors }
+  return { fleet, failed, errors, retried: 0 }
 }

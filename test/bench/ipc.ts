@@ -29,6 +29,8 @@ export interface ConnectReply {
   failed: number
   ms: number
   errors: Record<string, number>
+  /** Joins resent once after their reused keep-alive socket was reset (as browsers do). */
+  retried: number
   /** The generator's own soft open-file limit. */
   nofile: number
 }
@@ -63,8 +65,11 @@ export interface HeartbeatsCommand {
 }
 
 export interface HeartbeatsReply {
-  /** Heartbeat comments received so far, per open stream (Parley only). */
-  counts: number[]
+  /**
+   * Per stream (Parley only), the arrival times (process.hrtime, ms: one clock for every process on the
+   * machine) of the heartbeat comments received since the previous `heartbeats` command.
+   */
+  times: number[][]
   /** Streams or sockets that closed since they opened. */
   closed: number
 }

@@ -31,7 +31,7 @@ async function connect(c: ConnectCommand): Promise<ConnectReply> {
       ? await openParley(c.url, c.pairs, c.prefix, onPayload)
       : await openPeerServer(c.url, c.pairs, c.prefix, onPayload, c.clientHeartbeats ?? false)
   fleets.push(opened.fleet)
-  return { peers: opened.fleet.size - opened.failed, failed: opened.failed, ms: Date.now() - start, errors: opened.errors, nofile: nofile(process.pid).soft }
+  return { peers: opened.fleet.size - opened.failed, failed: opened.failed, ms: Date.now() - start, errors: opened.errors, retried: opened.retried, nofile: nofile(process.pid).soft }
 }
 
 /**
@@ -98,7 +98,7 @@ async function relay(c: RelayCommand): Promise<RelayReply> {
 }
 
 function heartbeats(): HeartbeatsReply {
-  return { counts: fleets.flatMap((f) => f.heartbeats()), closed: fleets.reduce((n, f) => n + f.closed(), 0) }
+  return { times: fleets.flatMap((f) => f.takeHeartbeats()), closed: fleets.reduce((n, f) => n + f.closed(), 0) }
 }
 
 async function handle(command: Command): Promise<unknown> {

@@ -2,7 +2,9 @@
 // spawned on 127.0.0.1 with its open-file limit raised as far as the hard limit allows, plus what
 // /proc says about them.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
+import WebSocket from 'ws'
 import { SERVER_MAIN, TEST_SECRET, within } from '../helpers'
 import type { Command, Reply } from './ipc'
 
@@ -12,6 +14,8 @@ export { cpuSeconds, nofile, rssBytes } from './proc-info'
 export const WANTED_NOFILE = 65_536
 const START_TIMEOUT_MS = 15_000
 const STOP_TIMEOUT_MS = 5_000
+// Port 0: the inspector picks a free port and prints its URL.
+const INSPECT = '--inspect=127.0.0.1:0'
 
 const PEERSERVER_MAIN = fileURLToPath(new URL('./peerserver.ts', import.meta.url))
 const LOADGEN_MAIN = fileURLToPath(new URL('./loadgen.ts', import.meta.url))
@@ -24,6 +28,12 @@ export interface Proc {
   stop(): Promise<void>
 }
 
+// Whatever is still running when the benchmark process exits (an uncaught error included) goes with it.
+const running = new Set<ChildProcess>()
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL')
+})
+
 /** `node <args>` through bash, so `ulimit -n` applies to it alone; `exec` keeps the pid (and IPC fd). */
 function spawnNode(label: string, nodeArgs: string[], env: Record<string, string> = {}, ipc = false): Proc {
   const script = `ulimit -n ${WANTED_NOFILE} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$@"`
@@ -34,9 +44,12 @@ function spawnNode(label: string, nodeArgs: string[], env: Record<string, string
   let output = ''
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()))
   child.stderr!.on('data', (c: Buffer) => (output += c.toString()))
+  running.add(child)
   const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve()
-    else child.once('exit', () => resolve())
+    child.once('exit', () => {
+      running.delete(child)
+      resolve()
+    })
   })
   return {
     label,
@@ -75,11 +88,11 @@ export interface ServerProc extends Proc {
 }
 
 /** The built Parley server (dist/signaling/main.js). `BENCH_CPU_PROF=<dir>` writes a V8 CPU profile there. */
-export async function startParley(args: string[]): Promise<ServerProc> {
+export async function startParley(args: string[], { inspect = false } = {}): Promise<ServerProc> {
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
   const proc = spawnNode(
     'Parley',
-    [...prof, SERVER_MAIN, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn', ...args],
+    [...prof, ...(inspect ? [INSPECT] : []), SERVER_MAIN, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn', ...args],
     { PARLEY_SECRET: TEST_SECRET, PARLEY_ICE_SERVERS: '[]' },
   )
   try {
@@ -92,8 +105,8 @@ export async function startParley(args: string[]): Promise<ServerProc> {
 }
 
 /** PeerServer 1.x (`peer`) in its own process, through its API (see peerserver.ts); answers `stats` over IPC. */
-export async function startPeerServer(): Promise<ServerProc & { stats(): Promise<ProcessStats> }> {
-  const proc = spawnNode('PeerServer', ['--import', 'tsx', PEERSERVER_MAIN], {}, true)
+export async function startPeerServer({ inspect = false } = {}): Promise<ServerProc & { stats(): Promise<ProcessStats> }> {
+  const proc = spawnNode('PeerServer', [...(inspect ? [INSPECT] : []), '--import', 'tsx', PEERSERVER_MAIN], {}, true)
   try {
     const port = Number((await waitFor(proc, /PeerServer listening on port (\d+)/))[1])
     const stats = () =>
@@ -105,6 +118,25 @@ export async function startPeerServer(): Promise<ServerProc & { stats(): Promise
   } catch (err) {
     await proc.stop()
     throw err
+  }
+}
+
+/**
+ * A full garbage collection in a process started with `inspect`, through the inspector protocol, so
+ * memory figures count what is live rather than what the last collection happened to leave.
+ */
+export async function collectGarbage(proc: Proc): Promise<void> {
+  const url = /Debugger listening on (ws:\/\/\S+)/.exec(proc.output())?.[1]
+  if (!url) throw new Error(`${proc.label} was not started with the inspector`)
+  const ws = new WebSocket(url)
+  try {
+    await new Promise<void>((resolve, reject) => {
+      ws.on('open', () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' })))
+      ws.on('message', (raw) => (JSON.parse(raw.toString()) as { id?: number }).id === 1 && resolve())
+      ws.on('error', reject)
+    })
+  } finally {
+    ws.close()
   }
 }
 
@@ -149,6 +181,9 @@ export async function startGenerator(label: string): Promise<Generator> {
   }
 }
 
+/** The machine, and how busy it already is: the servers and generators share its CPUs. */
+export const machine = () => `${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(2)} before starting`
+
 /** Stops every process given, in parallel, whatever state each is in. */
 export async function stopAll(procs: Array<Proc | undefined>): Promise<void> {
   await Promise.all(procs.map((p) => p?.stop().catch(() => undefined)))
@@ -159,7 +194,7 @@ export async function scrapeMetrics(url: string): Promise<Map<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text()
   const values = new Map<string, number>()
   for (const line of text.split('\n')) {
-    const match = /^([a-z_:]+) (\S+)$/.exec(line)
+    const match = /^([A-Za-z_:][A-Za-z0-9_:]*) (\S+)$/.exec(line)
     if (match) values.set(match[1]!, Number(match[2]))
   }
   return values

@@ -3,7 +3,7 @@
 // steady rate. Parley and PeerServer are measured in the same run, same peers, same rates.
 import { nanoid } from 'nanoid'
 import type { RelayReply, Target } from './ipc'
-import { startGenerator, startParley, startPeerServer, stopAll, type Generator, type ServerProc } from './procs'
+import { machine, startGenerator, startParley, startPeerServer, stopAll, type Generator, type ServerProc } from './procs'
 import { int, ms, pct, table } from './stats'
 
 const ROOMS = Number(process.env.BENCH_RELAY_ROOMS ?? 1_000)
@@ -11,6 +11,8 @@ const RATES = (process.env.BENCH_RELAY_RATES ?? '1000,5000').split(',').map(Numb
 const WARM_MS = 2_000
 const MEASURE_MS = Number(process.env.BENCH_RELAY_MS ?? 10_000)
 const DRAIN_MS = 5_000
+/** Delivering less than this share of the rate asked for means the server cannot keep up. */
+const SATURATED = 0.95
 /** The product brief's target: PeerServer as the product owner measured it here (1,000 peers, 5,000/s). */
 const TARGET = { rate: 5_000, peers: 1_000, p50: 0.25, p99: 0.56 }
 
@@ -33,7 +35,7 @@ async function measure(target: Target): Promise<Map<number, RelayReply>> {
     const errors = Object.entries(opened.errors).map(([k, v]) => `${k} ×${v}`).join(', ')
     console.log(
       `  ${NAMES[target]}: ${int(opened.peers)} peers connected in ${(opened.ms / 1000).toFixed(1)} s` +
-        `${opened.failed ? `, ${opened.failed} failed (${errors})` : ''}`,
+        `${opened.failed ? `, ${opened.failed} failed (${errors})` : ''}${opened.retried ? `, ${opened.retried} joins resent after a reset` : ''}`,
     )
     const results = new Map<number, RelayReply>()
     for (const rate of RATES) {
@@ -49,7 +51,7 @@ export async function benchRelay() {
   const peers = ROOMS * 2
   console.log(
     `\nRelay latency: ${int(peers)} peers in ${int(ROOMS)} rooms of 2, each signalling its partner in turn; ` +
-      `${WARM_MS / 1000} s warm-up, then ${MEASURE_MS / 1000} s per rate`,
+      `${WARM_MS / 1000} s warm-up, then ${MEASURE_MS / 1000} s per rate (${machine()})`,
   )
   console.log(
     '  (server and load generator in separate processes on 127.0.0.1; latency = POST or WebSocket frame written →\n' +
@@ -76,12 +78,28 @@ export async function benchRelay() {
         ms(r.latency.p99),
         ms(r.latency.max),
         pct(r.serverCpu),
+        `${int((r.serverCpu * r.seconds * 1e6) / Math.max(1, r.delivered))} µs`,
         pct(r.generatorCpu),
         int(r.maxInFlight),
       ])
     }
   }
-  table(['server', 'target/s', 'sent/s', 'delivered/s', 'errors', 'lost', 'p50', 'p90', 'p99', 'max', 'server CPU', 'gen. CPU', 'max in flight'], rows)
+  console.log(`  (lost: not delivered within ${DRAIN_MS / 1000} s of the last send; server CPU: its share of one core in the window, and per\n` +
+    '   signal delivered; gen. CPU: the load generator\'s; max in flight: signals sent but not yet answered)')
+  table(['server', 'target/s', 'sent/s', 'delivered/s', 'errors', 'lost', 'p50', 'p90', 'p99', 'max', 'server CPU', 'per signal', 'gen. CPU', 'max in flight'], rows)
+
+  for (const rate of RATES) {
+    for (const target of ['parley', 'peerserver'] as const) {
+      const r = results.get(target)!.get(rate)!
+      const delivered = r.delivered / r.seconds
+      if (delivered >= rate * SATURATED) continue
+      const perSignal = (r.serverCpu * r.seconds) / Math.max(1, r.delivered)
+      console.log(
+        `  ${NAMES[target]} at ${int(rate)}/s is saturated: it delivered ${int(delivered)}/s with its process at ${pct(r.serverCpu)} of a core ` +
+          `(≈ ${int(perSignal * 1e6)} µs of CPU per signal, so at most ≈ ${int(1 / perSignal)}/s); its latency is time spent queued`,
+      )
+    }
+  }
 
   console.log(`\n  Parley ÷ PeerServer (same run), and the brief's target (PeerServer as measured by the product owner: ` +
     `${int(TARGET.peers)} peers, ${int(TARGET.rate)} signals/s)`)
