@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import express from 'express'
+import proxyaddr from 'proxy-addr'
 import helmet from 'helmet'
 import type { HealthBody } from './protocol'
 import { errorHandler, notFound } from './errors'
@@ -47,6 +49,17 @@ function securityHeaders() {
   })
 }
 
+/** The headers a middleware sets on every response, read off once (helmet's are the same for all). */
+function staticHeaders(middleware: express.RequestHandler): Record<string, string> {
+  const headers: Record<string, string> = {}
+  const res = {
+    setHeader: (name: string, value: string | number) => void (headers[name] = String(value)),
+    removeHeader: (name: string) => void delete headers[name],
+  }
+  middleware({} as express.Request, res as unknown as express.Response, () => {})
+  return headers
+}
+
 /** Mount point of the signaling API in the standalone server. */
 export const API_PATH = '/v1'
 
@@ -55,13 +68,17 @@ export function createApp(options: AppOptions) {
   const log = options.log ?? createLogger()
   let counts = () => ({ rooms: 0, peers: 0, sessions: 0, streams: 0 })
   const metrics = createMetrics(() => counts(), { processMetrics: options.processMetrics ?? false })
-  const signaling = createSignaling({ ...options, log, observer: metrics.observer })
-  counts = signaling.stats
   const app = express()
-  app.disable('x-powered-by')
   app.set('trust proxy', options.trustProxy ?? false)
+  // The fast path sees the client's address exactly as Express would ("trust proxy").
+  const trust = app.get('trust proxy fn') as (address: string, hop: number) => boolean
+  const clientIp = (req: IncomingMessage) => proxyaddr(req, trust)
+  const headers = securityHeaders()
+  const signaling = createSignaling({ ...options, log, observer: metrics.observer, clientIp, securityHeaders: staticHeaders(headers) })
+  counts = signaling.stats
+  app.disable('x-powered-by')
   app.set('etag', false)
-  app.use(securityHeaders())
+  app.use(headers)
 
   app.get('/healthz', (_req, res) => {
     const { rooms, peers, sessions, streams } = signaling.stats()
@@ -102,8 +119,15 @@ export function createApp(options: AppOptions) {
   app.use(errorHandler(log))
 
   let closing = false
+  const prefix = `${API_PATH}/`
   return {
     app,
+    /** The HTTP handler to serve: the hot API endpoints straight from Node, everything else by Express. */
+    handler(req: IncomingMessage, res: ServerResponse): void {
+      const url = req.url ?? '/'
+      if (url.startsWith(prefix) && signaling.fast(req, res, url.slice(API_PATH.length))) return
+      app(req, res)
+    },
     stats: signaling.stats,
     close(): void {
       closing = true

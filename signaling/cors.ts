@@ -29,3 +29,14 @@ export function cors(allowed: string[]): RequestHandler {
     res.status(204).end()
   }
 }
+
+/** The CORS headers of an actual (not preflight) response to `origin`: none when it is not allowed. */
+export function corsHeaders(allowed: string[]) {
+  const any = allowed.includes('*')
+  const list = new Set(allowed)
+  return (origin: string | undefined): Record<string, string> => {
+    if (origin === undefined) return {}
+    if (!any && !list.has(origin)) return { Vary: 'Origin' }
+    return { 'Access-Control-Allow-Origin': any ? '*' : origin, 'Access-Control-Expose-Headers': 'Retry-After', Vary: 'Origin' }
+  }
+}

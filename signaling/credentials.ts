@@ -6,6 +6,7 @@ import { nanoid } from 'nanoid'
 const MAC_CHARS = 22 // 132 bits of HMAC-SHA256, base64url
 const PEER_NONCE_CHARS = 10
 const PEER_MAC_CHARS = 11 // peer id = nonce + MAC: 21 chars, same length as a nanoid
+const VERIFIED_CACHE = 50_000
 
 export interface Credentials {
   newSession(): string
@@ -26,13 +27,23 @@ export function createCredentials(secret: string): Credentials {
 
   const sign = (purpose: string, session: string) => `${session}.${mac(purpose, session)}`
 
+  // Every signal carries the token: remember the ones that checked out (a bounded, insertion-ordered set).
+  const verified = new Map<string, string>()
+  const remember = (credential: string, session: string) => {
+    verified.set(credential, session)
+    if (verified.size > VERIFIED_CACHE) verified.delete(verified.keys().next().value!)
+    return session
+  }
+
   const verify = (purpose: string, credential: string): string | null => {
+    const known = verified.get(`${purpose} ${credential}`)
+    if (known !== undefined) return known
     const dot = credential.indexOf('.')
     if (dot <= 0 || credential.length > 128) return null
     const session = credential.slice(0, dot)
     const given = Buffer.from(credential.slice(dot + 1))
     const expected = Buffer.from(mac(purpose, session))
-    return given.length === expected.length && timingSafeEqual(given, expected) ? session : null
+    return given.length === expected.length && timingSafeEqual(given, expected) ? remember(`${purpose} ${credential}`, session) : null
   }
 
   const peerMac = (session: string, room: string, nonce: string) =>

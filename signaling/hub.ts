@@ -1,7 +1,7 @@
 import { nanoid } from 'nanoid'
 import type { LeaveReason, PeerInfo, ResetReason } from './protocol'
 import { NO_OBSERVER, type Observer } from './metrics'
-import { formatEvent, HEARTBEAT_FRAME } from './sse'
+import { formatEvent, HEARTBEAT_FRAME, spreadEvery } from './sse'
 
 /** Where a session's frames go while its stream is open (an HTTP response in production). */
 export interface Sink {
@@ -59,6 +59,8 @@ interface Session {
   prunedThrough: number
   peers: Map<string, Peer>
   sink: Sink | null
+  /** When its stream was last written to (heartbeats go to quiet ones only). */
+  lastWrite: number
   /** Its stream dropped and has not come back (yet): the room heard `peer-away`. */
   away: boolean
   graceTimer: ReturnType<typeof setTimeout> | null
@@ -97,14 +99,15 @@ export function createHub(options: HubOptions) {
   let streams = 0
   let closed = false
 
-  const heartbeat = setInterval(() => {
-    const cutoff = now() - retentionMs
-    for (const session of sessions.values()) {
-      prune(session, cutoff)
-      if (session.sink && !session.sink.write(HEARTBEAT_FRAME)) detach(session)
+  // Streams quiet for a heartbeat period get a comment; old events are pruned on the same round.
+  const heartbeat = spreadEvery(options.heartbeatMs, () => sessions, (session) => {
+    const t = now()
+    prune(session, t - retentionMs)
+    if (session.sink && t - session.lastWrite >= options.heartbeatMs) {
+      session.lastWrite = t
+      if (!session.sink.write(HEARTBEAT_FRAME)) detach(session)
     }
-  }, options.heartbeatMs)
-  heartbeat.unref()
+  })
 
   function getOrCreateSession(id: string): Session {
     let session = sessions.get(id)
@@ -118,6 +121,7 @@ export function createHub(options: HubOptions) {
         prunedThrough: 0,
         peers: new Map(),
         sink: null,
+        lastWrite: 0,
         away: false,
         graceTimer: null,
       }
@@ -151,6 +155,7 @@ export function createHub(options: HubOptions) {
     session.buffer.push({ seq, at, frame })
     session.bufferBytes += frame.length
     prune(session, at - retentionMs)
+    session.lastWrite = at
     if (session.sink && !session.sink.write(frame)) detach(session)
   }
 

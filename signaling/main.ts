@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     log.warn('--ice-servers hands every browser a fixed TURN password; prefer --turn-urls with --turn-secret')
   }
   const parley = createApp({ ...config, turn, secret, staticDir, log, processMetrics: true })
-  const server = createServer(parley.app)
+  const server = createServer(parley.handler)
 
   server.on('error', (err) => {
     console.error(`parley: cannot listen on ${config.host ?? '*'}:${config.port}: ${err.message}`)

@@ -5,7 +5,7 @@ import type { Logger } from './log'
 import { NO_OBSERVER } from './metrics'
 import type { PeerInfo } from './protocol'
 import { EMIT, EXPIRE, JOIN, LEAVE, PRESENCE, RELAY } from './redis-scripts'
-import { HEARTBEAT_FRAME } from './sse'
+import { HEARTBEAT_FRAME, spreadEvery } from './sse'
 
 // Events stay replayable a little longer than the grace period, as in the in-memory hub.
 const RETENTION_SLACK_MS = 5_000
@@ -18,7 +18,9 @@ const EPOCH_CHARS = 6
 export class Unavailable extends Error {}
 
 interface Local {
+  session: string
   sink: Sink
+  lastWrite: number
   /** Highest event seq written to this stream; published copies at or below it are dropped. */
   written: number
   /** Events published before the replay finished, written right after it. */
@@ -94,6 +96,7 @@ export function createRedisHub(url: string, options: HubOptions & { log: Logger;
   function write(session: string, local: Local, seq: number, frame: string) {
     if (seq <= local.written) return
     local.written = seq
+    local.lastWrite = Date.now()
     if (!local.sink.write(frame)) lose(session, local)
   }
 
@@ -117,10 +120,12 @@ export function createRedisHub(url: string, options: HubOptions & { log: Logger;
     if (channels.length > 0) await sub.subscribe(...channels).catch(() => {})
   }
 
-  const heartbeat = setInterval(() => {
-    for (const [session, local] of locals) if (!local.sink.write(HEARTBEAT_FRAME)) lose(session, local)
-  }, options.heartbeatMs)
-  heartbeat.unref()
+  const heartbeat = spreadEvery(options.heartbeatMs, () => locals, (local) => {
+    const t = Date.now()
+    if (t - local.lastWrite < options.heartbeatMs) return
+    local.lastWrite = t
+    if (!local.sink.write(HEARTBEAT_FRAME)) lose(local.session, local)
+  })
 
   const refresh = setInterval(() => {
     if (!up.cmd || locals.size === 0) return
@@ -194,7 +199,7 @@ export function createRedisHub(url: string, options: HubOptions & { log: Logger;
       const connection = nanoid()
       const previous = locals.get(sessionId)
       if (previous) drop(sessionId, previous)
-      const local: Local = { sink, written: 0, pending: [], connection }
+      const local: Local = { session: sessionId, sink, lastWrite: Date.now(), written: 0, pending: [], connection }
       locals.set(sessionId, local)
       // Subscribe first: nothing published while the replay is read can slip between the two.
       await sub.subscribe(`${prefix}ch:${sessionId}`)

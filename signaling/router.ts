@@ -1,7 +1,9 @@
 import express, { type Request, type Response } from 'express'
 import type { IceResponse, IceServer, JoinResponse, SignalBatchResponse } from './protocol'
 import { createCredentials } from './credentials'
-import { cors } from './cors'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { cors, corsHeaders } from './cors'
+import { createFastPath } from './fast-path'
 import { NO_OBSERVER, type Observer } from './metrics'
 import { createTurnCredentials, type TurnOptions } from './turn'
 import { HttpError, errorHandler } from './errors'
@@ -37,6 +39,10 @@ export interface SignalingOptions {
   turn: TurnOptions | undefined
   /** Share rooms with every instance using this Redis; rooms live in memory without it. */
   redisUrl: string | undefined
+  /** The client's address for the fast path (the app applies its "trust proxy" setting). */
+  clientIp: (req: IncomingMessage) => string
+  /** Headers for the fast path's answers, to match the app's other ones (none when embedded). */
+  securityHeaders: Record<string, string>
   observer: Observer
   log: Logger
 }
@@ -60,6 +66,8 @@ export const DEFAULT_SIGNALING: Omit<SignalingOptions, 'secret'> = {
   corsOrigins: [],
   turn: undefined,
   redisUrl: undefined,
+  clientIp: (req) => req.socket.remoteAddress ?? 'unknown',
+  securityHeaders: {},
   observer: NO_OBSERVER,
   log: createLogger(),
 }
@@ -168,23 +176,14 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
     res.json(body)
   })
 
-  router.get('/stream', (req, res) => {
-    const key = typeof req.query.key === 'string' ? req.query.key : undefined
+  /** Opens the session's event stream on `res` (errors thrown before any byte is written). */
+  function attach(key: string | undefined, lastEventId: string | undefined, address: string, res: ServerResponse) {
     const id = key === undefined ? null : credentials.verifyStreamKey(key)
     if (id === null) throw new HttpError(401, 'UNAUTHORIZED', 'missing or invalid stream key')
     if (!hub.ready()) throw new HttpError(503, 'UNAVAILABLE', 'signaling storage is unavailable; retry shortly', options.retryMs)
-    const address = ip(req)
     if (!streamsPerIp.acquire(address)) {
       throw new HttpError(429, 'RATE_LIMITED', `at most ${options.maxStreamsPerIp} streams per address`, options.retryMs)
     }
-    if (req.method === 'HEAD') {
-      // Express routes HEAD here; a bodiless response must not become the session's stream.
-      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform' })
-      streamsPerIp.release(address)
-      return void res.end()
-    }
-    const query = req.query.lastEventId
-    const lastEventId = req.get('last-event-id') ?? (typeof query === 'string' ? query : undefined)
     // Jitter spreads the reconnects of many clients after a restart.
     openEventStream(res, Math.round(options.retryMs * (1 + Math.random())))
     const sink: Sink = {
@@ -200,6 +199,21 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
     })
     // A store that fails mid-connect ends the stream; the browser reconnects and resumes.
     void Promise.resolve(hub.connect(id, lastEventId, sink)).catch(() => res.end())
+  }
+
+  router.get('/stream', (req, res) => {
+    if (req.method === 'HEAD') {
+      // Express routes HEAD here; a bodiless response must not become the session's stream.
+      const key = typeof req.query.key === 'string' ? req.query.key : undefined
+      if (key === undefined || credentials.verifyStreamKey(key) === null) {
+        throw new HttpError(401, 'UNAUTHORIZED', 'missing or invalid stream key')
+      }
+      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform' })
+      return void res.end()
+    }
+    const query = req.query.lastEventId
+    const lastEventId = req.get('last-event-id') ?? (typeof query === 'string' ? query : undefined)
+    attach(typeof req.query.key === 'string' ? req.query.key : undefined, lastEventId, ip(req), res)
   })
 
   const relayError = (code: Exclude<RelayResult, { ok: true }>['code'], from: string, to: string) =>
@@ -211,9 +225,10 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
           ? new HttpError(403, code, `peer ${to} is in another room`)
           : new HttpError(400, 'BAD_REQUEST', '"data" is nested too deeply')
 
-  router.post('/signal', json, async (req, res) => {
-    const id = session(bearer(req.get('authorization')))
-    const { peer, items, batch } = parseSignal(req.body)
+  /** Relays one signal or a batch; null when all were delivered, else the failed items (batch only). */
+  async function relay(token: string | undefined, body: unknown): Promise<SignalBatchResponse | null> {
+    const id = session(token)
+    const { peer, items, batch } = parseSignal(body)
     if (!(await hub.hasPeer(id, peer))) throw relayError('NOT_YOUR_PEER', peer, '')
     // A batch costs at most a full bucket, so one larger than the burst can still go through.
     limit(signalLimiter, peer, 'signals from this peer', Math.min(items.length, options.signalBurst))
@@ -225,9 +240,13 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
       const error = relayError(result.code, peer, item.to)
       failed.push({ index, error: error.code, message: error.message })
     }
-    if (failed.length === 0) return void res.status(204).end()
-    const body: SignalBatchResponse = { failed }
-    res.json(body)
+    return failed.length === 0 ? null : { failed }
+  }
+
+  router.post('/signal', json, async (req, res) => {
+    const failed = await relay(bearer(req.get('authorization')), req.body)
+    if (failed === null) res.status(204).end()
+    else res.json(failed)
   })
 
   router.post('/leave', beaconJson, async (req, res) => {
@@ -248,8 +267,15 @@ export function createSignaling(input: Partial<SignalingOptions> & { secret: str
   })
   router.use(errorHandler(log, observer))
 
+  const fast = createFastPath(
+    { relay, attach, corsHeaders: corsHeaders(options.corsOrigins), closing: () => closing },
+    { maxBodyBytes: options.maxBodyBytes, clientIp: options.clientIp, headers: options.securityHeaders, observer, log },
+  )
+
   return {
     router,
+    /** Serves POST /signal and GET /stream straight from Node (`path`: below the mount point); false for the rest. */
+    fast,
     stats: () => ({ ...hub.stats(), rateLimitKeys: joinLimiter.size + signalLimiter.size, ipsWithStreams: streamsPerIp.size }),
     ready: () => !closing && hub.ready(),
     /** Stops accepting requests and ends every stream; peers keep their grace with the next server. */

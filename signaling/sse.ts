@@ -16,6 +16,10 @@ export const HEARTBEAT_FRAME = ':\n\n'
 
 /** Writes the stream's headers and first bytes; the caller writes frames after. */
 export function openEventStream(res: ServerResponse, retryMs: number): void {
+  // The body runs until the connection closes (no chunked framing): one plain socket write per event,
+  // the cheapest there is, for a response that never ends by itself anyway.
+  res.removeHeader('Transfer-Encoding')
+  res.shouldKeepAlive = false
   res.writeHead(200, {
     'Content-Type': 'text/event-stream; charset=utf-8',
     // no-cache: every reconnect must reach the server; no-transform: compression middleware and
@@ -23,10 +27,37 @@ export function openEventStream(res: ServerResponse, retryMs: number): void {
     'Cache-Control': 'no-cache, no-transform',
     // nginx buffers proxied responses unless told otherwise per response.
     'X-Accel-Buffering': 'no',
-    Connection: 'keep-alive',
+    Connection: 'close',
   })
   // Nagle would hold small frames back for up to 40 ms waiting for an ACK.
   res.socket?.setNoDelay(true)
   // The retry hint goes out with the headers, so proxies see the first bytes at once.
   res.write(`retry: ${retryMs}\n\n`)
+}
+
+/**
+ * Visits every item of `items` about once per `periodMs`, a slice per small tick instead of all at once:
+ * writing a heartbeat to 19,000 sockets in one go blocks the event loop for half a second. Small maps
+ * are visited more often than that; `visit` decides whether anything is due.
+ */
+export function spreadEvery<T>(periodMs: number, items: () => Map<string, T>, visit: (item: T) => void) {
+  const tickMs = Math.max(10, Math.min(250, periodMs / 4))
+  let cursor: Iterator<T> = items().values()
+  const timer = setInterval(() => {
+    const map = items()
+    let budget = Math.ceil((map.size * tickMs) / periodMs)
+    for (let wrapped = false; budget > 0; ) {
+      const next = cursor.next()
+      if (next.done) {
+        cursor = map.values()
+        if (wrapped) break
+        wrapped = true
+        continue
+      }
+      visit(next.value)
+      budget--
+    }
+  }, tickMs)
+  timer.unref()
+  return timer
 }

@@ -31,7 +31,7 @@ export interface TestServer {
 /** A real server on 127.0.0.1, port 0. */
 export async function startServer(options: Partial<AppOptions> = {}, port = 0): Promise<TestServer> {
   const parley = createApp({ secret: TEST_SECRET, staticDir: DIST_CLIENT, ...options })
-  const server = createServer(parley.app)
+  const server = createServer(parley.handler)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, '127.0.0.1', resolve)

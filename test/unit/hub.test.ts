@@ -607,13 +607,15 @@ describe('back-pressure and heartbeat', () => {
     const room = randomRoom()
     const [a, b] = [connectClient(hub, room), connectClient(hub, room)]
     hub.disconnect(b.session, b.sink)
+    // Heartbeats are spread over ticks of a quarter period: each comes within a tick of being due.
+    const tick = HEARTBEAT_MS / 4
     vi.advanceTimersByTime(HEARTBEAT_MS - 1)
     expect(heartbeats(a.sink)).toBe(0)
-    vi.advanceTimersByTime(1)
+    vi.advanceTimersByTime(tick + 1)
     expect(heartbeats(a.sink)).toBe(1)
     expect(a.sink.frames.at(-1)).toBe(':\n\n')
     expect(heartbeats(b.sink)).toBe(0)
-    vi.advanceTimersByTime(2 * HEARTBEAT_MS)
+    vi.advanceTimersByTime(2 * (HEARTBEAT_MS + tick))
     expect(heartbeats(a.sink)).toBe(3)
   })
 
@@ -622,7 +624,7 @@ describe('back-pressure and heartbeat', () => {
     const room = randomRoom()
     const [a, b] = [connectClient(hub, room), connectClient(hub, room)]
     a.sink.accepts = false
-    vi.advanceTimersByTime(HEARTBEAT_MS)
+    vi.advanceTimersByTime(HEARTBEAT_MS + HEARTBEAT_MS / 4)
     expect(a.sink.closed).toBe(true)
     expect(b.sink.closed).toBe(false)
     expect(hub.stats()).toMatchObject({ streams: 1, timers: 2 })
