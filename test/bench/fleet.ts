@@ -43,6 +43,8 @@ async function pool(n: number, limit: number, task: (i: number) => Promise<void>
 }
 
 interface ParleyPeer {
+  /** Which instance it joined, streams from and posts to. */
+  at: number
   peer: string
   key: string
   auth: string
@@ -51,16 +53,23 @@ interface ParleyPeer {
   destroy?: () => void
 }
 
+/**
+ * `url` may name several instances, space-separated (sharing rooms over Redis): the two peers of a room
+ * then join, stream and POST through different instances, so every signal crosses between them.
+ */
 export async function openParley(url: string, pairs: number, prefix: string, onPayload: OnPayload): Promise<Opened> {
-  const { hostname, port } = new URL(url)
-  const agent = new Agent({ keepAlive: true, maxSockets: MAX_POST_SOCKETS })
+  const instances = url.split(' ').map((u) => {
+    const { hostname, port } = new URL(u)
+    return { hostname, port, agent: new Agent({ keepAlive: true, maxSockets: MAX_POST_SOCKETS }) }
+  })
   const errors: Record<string, number> = {}
   const peers: Array<ParleyPeer | undefined> = new Array(pairs * 2)
   let failed = 0
   let retried = 0
 
   type Fail = (error: string, reusedSocket: boolean) => void
-  const post = (path: string, body: string, auth: string | undefined, done: (status: number, text: string) => void, fail: Fail) => {
+  const post = (at: number, path: string, body: string, auth: string | undefined, done: (status: number, text: string) => void, fail: Fail) => {
+    const { hostname, port, agent } = instances[at % instances.length]!
     const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
     if (auth) headers.authorization = auth
     const req = request({ agent, host: hostname, port, method: 'POST', path, headers }, (res) => {
@@ -76,22 +85,23 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
 
   // A keep-alive socket the server closed just as the join went out: browsers resend such a request
   // once on a fresh connection, and so does this (counted).
-  const join = (room: string, retry = true): Promise<ParleyPeer> =>
+  const join = (room: string, at: number, retry = true): Promise<ParleyPeer> =>
     new Promise<ParleyPeer>((resolve, reject) => {
-      post('/v1/join', JSON.stringify({ room }), undefined, (status, text) => {
+      post(at, '/v1/join', JSON.stringify({ room }), undefined, (status, text) => {
         if (status !== 200) return reject(new Error(`join: ${status}`))
         const body = JSON.parse(text) as { peer: string; key: string; token: string }
-        resolve({ peer: body.peer, key: body.key, auth: `Bearer ${body.token}`, beats: [], closed: false })
+        resolve({ peer: body.peer, key: body.key, auth: `Bearer ${body.token}`, beats: [], closed: false, at })
       }, (e, reused) => {
         if (!(retry && reused && e === 'ECONNRESET')) return reject(new Error(`join: ${e}`))
         retried++
-        join(room, false).then(resolve, reject)
+        join(room, at, false).then(resolve, reject)
       })
     })
 
   // A minimal SSE reader: frames end with a blank line; the server writes LF only.
   const openStream = (p: ParleyPeer) =>
     new Promise<void>((resolve, reject) => {
+      const { hostname, port } = instances[p.at % instances.length]!
       const req = request(
         { agent: false, host: hostname, port, path: `/v1/stream?key=${encodeURIComponent(p.key)}`, headers: { accept: 'text/event-stream' } },
         (res) => {
@@ -130,8 +140,8 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
   await pool(pairs, CONNECT_CONCURRENCY, async (k) => {
     const room = `${prefix}-${k}`
     try {
-      const a = await join(room)
-      const b = await join(room)
+      const a = await join(room, 0)
+      const b = await join(room, 1)
       await Promise.all([openStream(a), openStream(b)])
       peers[2 * k] = a
       peers[2 * k + 1] = b
@@ -148,7 +158,7 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
       const to = peers[i ^ 1]
       if (!from || !to) return done('not connected')
       const body = `{"peer":"${from.peer}","to":"${to.peer}","data":${data}}`
-      post('/v1/signal', body, from.auth, (status) => done(status === 204 ? undefined : String(status)), (e) => done(e))
+      post(from.at, '/v1/signal', body, from.auth, (status) => done(status === 204 ? undefined : String(status)), (e) => done(e))
     },
     takeHeartbeats: () =>
       peers.flatMap((p) => {
@@ -160,7 +170,7 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
     closed: () => peers.filter((p) => p?.closed).length,
     close() {
       for (const p of peers) p?.destroy?.()
-      agent.destroy()
+      for (const { agent } of instances) agent.destroy()
     },
   }
   return { fleet, failed, errors, retried }

@@ -5,6 +5,7 @@ import { nanoid } from 'nanoid'
 import type { RelayReply, Target } from './ipc'
 import { machine, startGenerator, startParley, startPeerServer, stopAll, type Generator, type ServerProc } from './procs'
 import { int, ms, pct, table } from './stats'
+import { startRedis, type Service } from '../services'
 
 const ROOMS = Number(process.env.BENCH_RELAY_ROOMS ?? 1_000)
 const RATES = (process.env.BENCH_RELAY_RATES ?? '1000,5000').split(',').map(Number)
@@ -23,15 +24,31 @@ export const UNLIMITED = [
   '--max-streams-per-ip', '1000000',
 ]
 
-const NAMES: Record<Target, string> = { parley: 'Parley', peerserver: 'PeerServer 1.0' }
+type Variant = Target | 'redis'
+const NAMES: Record<Variant, string> = { parley: 'Parley', redis: 'Parley ×2, Redis', peerserver: 'PeerServer 1.0' }
+const VARIANTS: Variant[] = ['parley', 'redis', 'peerserver']
 
-async function measure(target: Target): Promise<Map<number, RelayReply>> {
+async function measure(variant: Variant): Promise<Map<number, RelayReply>> {
   let server: ServerProc | undefined
+  let second: ServerProc | undefined
+  let redis: Service | undefined
   let generator: Generator | undefined
   try {
-    server = target === 'parley' ? await startParley(UNLIMITED) : await startPeerServer()
+    const target: Target = variant === 'peerserver' ? 'peerserver' : 'parley'
+    let url: string
+    if (variant === 'redis') {
+      // Two instances sharing rooms through one redis-server: each room's peers on different instances.
+      const store = await startRedis()
+      redis = store
+      server = await startParley([...UNLIMITED, '--redis-url', store.url])
+      second = await startParley([...UNLIMITED, '--redis-url', store.url])
+      url = `${server.url} ${second.url}`
+    } else {
+      server = target === 'parley' ? await startParley(UNLIMITED) : await startPeerServer()
+      url = server.url
+    }
     generator = await startGenerator('relay generator')
-    const opened = await generator.call({ cmd: 'connect', target, url: server.url, pairs: ROOMS, prefix: `r${nanoid(8)}` })
+    const opened = await generator.call({ cmd: 'connect', target, url, pairs: ROOMS, prefix: `r${nanoid(8)}` })
     const errors = Object.entries(opened.errors).map(([k, v]) => `${k} ×${v}`).join(', ')
     console.log(
       `  ${NAMES[target]}: ${int(opened.peers)} peers connected in ${(opened.ms / 1000).toFixed(1)} s` +
@@ -43,7 +60,8 @@ async function measure(target: Target): Promise<Map<number, RelayReply>> {
     }
     return results
   } finally {
-    await stopAll([generator, server])
+    await stopAll([generator, server, second])
+    await redis?.stop()
   }
 }
 
@@ -58,12 +76,14 @@ export async function benchRelay() {
       '   event parsed from the partner\'s stream, one clock in the generator; ~200-byte payload; open-loop sends;\n' +
       '   Parley: 64 keep-alive sockets for POSTs, one SSE stream per peer; PeerServer: one WebSocket per peer)',
   )
-  const results = new Map<Target, Map<number, RelayReply>>()
-  for (const target of ['parley', 'peerserver'] as const) results.set(target, await measure(target))
+  console.log('  (Parley ×2, Redis: two instances sharing rooms through a redis-server; each pair spans both, so every\n' +
+    '   signal is POSTed to one instance and streamed by the other; the server CPU column is the first instance\'s)')
+  const results = new Map<Variant, Map<number, RelayReply>>()
+  for (const variant of VARIANTS) results.set(variant, await measure(variant))
 
   const rows: string[][] = []
   for (const rate of RATES) {
-    for (const target of ['parley', 'peerserver'] as const) {
+    for (const target of VARIANTS) {
       const r = results.get(target)!.get(rate)!
       const errors = Object.values(r.errors).reduce((a, b) => a + b, 0)
       rows.push([
@@ -89,7 +109,7 @@ export async function benchRelay() {
   table(['server', 'target/s', 'sent/s', 'delivered/s', 'errors', 'lost', 'p50', 'p90', 'p99', 'max', 'server CPU', 'per signal', 'gen. CPU', 'max in flight'], rows)
 
   for (const rate of RATES) {
-    for (const target of ['parley', 'peerserver'] as const) {
+    for (const target of VARIANTS) {
       const r = results.get(target)!.get(rate)!
       const delivered = r.delivered / r.seconds
       if (delivered >= rate * SATURATED) continue
