@@ -51,7 +51,7 @@ async function measure(variant: Variant): Promise<Map<number, RelayReply>> {
     const opened = await generator.call({ cmd: 'connect', target, url, pairs: ROOMS, prefix: `r${nanoid(8)}` })
     const errors = Object.entries(opened.errors).map(([k, v]) => `${k} ×${v}`).join(', ')
     console.log(
-      `  ${NAMES[target]}: ${int(opened.peers)} peers connected in ${(opened.ms / 1000).toFixed(1)} s` +
+      `  ${NAMES[variant]}: ${int(opened.peers)} peers connected in ${(opened.ms / 1000).toFixed(1)} s` +
         `${opened.failed ? `, ${opened.failed} failed (${errors})` : ''}${opened.retried ? `, ${opened.retried} joins resent after a reset` : ''}`,
     )
     const results = new Map<number, RelayReply>()
