@@ -20,6 +20,19 @@ export function within<T>(promise: Promise<T>, ms: number, message: string): Pro
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
+/**
+ * Checks every `everyMs` until `check` holds, failing with `message` after `ms`: for state that no event
+ * announces (an endpoint's answer, a port, a page's counters). Stops polling when it fails.
+ */
+export async function pollUntil(check: () => Promise<boolean>, ms: number, message: string, everyMs = 50): Promise<void> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    if (await within(check(), Math.max(1, deadline - Date.now()), message)) return
+    if (Date.now() + everyMs > deadline) throw new Error(`timed out after ${ms} ms: ${message}`)
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
+
 export interface TestServer {
   url: string
   api: string

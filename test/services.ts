@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { within } from './helpers'
+import { pollUntil, within } from './helpers'
 
 /** The real servers a deployment runs beside Parley (Debian packages; .ci/run installs them). */
 
@@ -34,19 +34,7 @@ export function tcpReady(host: string, port: number, ms = 10_000): Promise<void>
       })
       socket.once('error', reject)
     })
-  return within(
-    (async () => {
-      for (;;) {
-        try {
-          return await attempt()
-        } catch {
-          await new Promise((r) => setTimeout(r, 50))
-        }
-      }
-    })(),
-    ms,
-    `a listener on ${host}:${port}`,
-  )
+  return pollUntil(() => attempt().then(() => true, () => false), ms, `a listener on ${host}:${port}`)
 }
 
 export interface Service {

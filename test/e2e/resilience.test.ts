@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'puppeteer'
-import { randomRoom, spawnServer, within, type ServerProcess, roomLink } from '../helpers'
+import { randomRoom, spawnServer, pollUntil, type ServerProcess, roomLink } from '../helpers'
 import {
   closeAll,
   launchPeople,
@@ -286,14 +286,14 @@ describe('churn', () => {
     await Promise.all([...inRoom].map((p) => p.page.goto('about:blank')))
     await waitForPeopleCount(resident.page, 0, 20_000)
     // simple-peer keeps a 5 s ICE timer after destroy(): wait for the page to be quiet.
-    await within(
-      (async () => {
-        for (let s = await probe(); s.openConnections > 0 || s.timers > baseline.timers; s = await probe()) {
-          await new Promise((r) => setTimeout(r, 200))
-        }
-      })(),
+    await pollUntil(
+      async () => {
+        const s = await probe()
+        return s.openConnections === 0 && s.timers <= baseline.timers
+      },
       15_000,
       'peer connections and timers released',
+      200,
     )
     const end = await probe()
     report(`churn: ${moves} joins/leaves in a minute; resident's open connections after`, String(end.openConnections))

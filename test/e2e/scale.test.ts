@@ -1,6 +1,6 @@
 import { nanoid } from 'nanoid'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { randomRoom, spawnServer, within, type ServerProcess } from '../helpers'
+import { randomRoom, spawnServer, pollUntil, type ServerProcess } from '../helpers'
 import { closeAll, launchPeople, say, waitForConnected, waitForMessage, type Person } from '../browsers'
 import { startRedis, type Service } from '../services'
 
@@ -16,10 +16,8 @@ beforeAll(async () => {
     launchPeople(3),
   ])
   for (const instance of instances) {
-    await within(
-      (async () => {
-        while ((await fetch(`${instance.url}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 50))
-      })(),
+    await pollUntil(
+      async () => (await fetch(`${instance.url}/readyz`)).status === 200,
       10_000,
       'instance ready',
     )
@@ -43,10 +41,8 @@ it('people on different instances of the server share one room', async () => {
   const health = await Promise.all(instances.map(async (i) => (await fetch(`${i.url}/healthz`)).json()))
   // Streams are per instance; rooms and peers are shared.
   expect(health.map((h) => h.streams).sort()).toEqual([1, 2])
-  await within(
-    (async () => {
-      while ((await (await fetch(`${instances[0]!.url}/healthz`)).json()).peers !== 3) await new Promise((r) => setTimeout(r, 100))
-    })(),
+  await pollUntil(
+    async () => (await (await fetch(`${instances[0]!.url}/healthz`)).json()).peers === 3,
     5_000,
     'shared peer count',
   )

@@ -6,7 +6,7 @@ import {
   randomRoom,
   spawnServer,
   streamUrl,
-  within,
+  pollUntil,
   type ServerProcess,
 } from '../helpers'
 import { startRedis, type Service } from '../services'
@@ -32,10 +32,8 @@ afterEach(async () => {
 async function instance() {
   const server = await spawnServer(['--grace-ms', String(GRACE_MS), '--redis-url', redis.url])
   instances.push(server)
-  await within(
-    (async () => {
-      while ((await fetch(`${server.url}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 50))
-    })(),
+  await pollUntil(
+    async () => (await fetch(`${server.url}/readyz`)).status === 200,
     10_000,
     'instance ready',
   )
@@ -133,10 +131,8 @@ describe('two instances over Redis', () => {
     const a = await join(server.api, randomRoom())
     await redis.stop()
     try {
-      await within(
-        (async () => {
-          while ((await fetch(`${server.url}/readyz`)).status !== 503) await new Promise((r) => setTimeout(r, 50))
-        })(),
+      await pollUntil(
+        async () => (await fetch(`${server.url}/readyz`)).status === 503,
         10_000,
         'readiness red',
       )
@@ -147,10 +143,8 @@ describe('two instances over Redis', () => {
     } finally {
       redis = await startRedis(redis.port)
     }
-    await within(
-      (async () => {
-        while ((await fetch(`${server.url}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 100))
-      })(),
+    await pollUntil(
+      async () => (await fetch(`${server.url}/readyz`)).status === 200,
       20_000,
       'readiness green again',
     )
