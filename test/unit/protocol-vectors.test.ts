@@ -1,0 +1,236 @@
+import { readFileSync } from 'node:fs'
+import { describe, expect, it } from 'vitest'
+import { base64url, deriveRoomKey, fromBase64url, metaContext, open, sdpFingerprint, seal, signalContext, verificationCode } from '../../client/crypto'
+import { createIdentity } from '../../client/identity'
+import type { ChatMessage } from '../../client/peer-protocol'
+import { createSealer } from '../../client/sealer'
+
+// The vectors are read from the specification itself, so the text and the code cannot drift apart.
+const SPEC = new URL('../../signaling/PROTOCOL.md', import.meta.url)
+const IV_BYTES = 12
+const GCM_TAG_BYTES = 16
+
+function vectors(markdown: string): Map<string, Record<string, unknown>> {
+  const found = new Map<string, Record<string, unknown>>()
+  for (const [, name, json] of markdown.matchAll(/<!-- vector: ([\w-]+) -->\s*```json\n([\s\S]*?)\n```/g)) {
+    found.set(name!, JSON.parse(json!) as Record<string, unknown>)
+  }
+  return found
+}
+
+const all = vectors(readFileSync(SPEC, 'utf8'))
+const vector = <T>(name: string) => {
+  const value = all.get(name)
+  if (!value) throw new Error(`PROTOCOL.md has no vector "${name}"`)
+  return value as T
+}
+
+const utf8 = new TextEncoder()
+const subtle = globalThis.crypto.subtle
+const hex = (bytes: ArrayBuffer | Uint8Array) => Buffer.from(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes)).toString('hex')
+const fromHex = (value: string) => Uint8Array.from(Buffer.from(value, 'hex'))
+
+/** HKDF as the specification words it, with an exportable result (the real key is not). */
+async function specRoomKey(ikm: Uint8Array<ArrayBuffer>, room: string): Promise<Uint8Array> {
+  const base = await subtle.importKey('raw', ikm, 'HKDF', false, ['deriveBits'])
+  const params = { name: 'HKDF', hash: 'SHA-256', salt: utf8.encode('parley/1'), info: utf8.encode(`room ${room}`) }
+  return new Uint8Array(await subtle.deriveBits(params, base, 256))
+}
+
+const rawAesKey = (keyHex: string) => subtle.importKey('raw', fromHex(keyHex), 'AES-GCM', false, ['encrypt', 'decrypt'])
+
+/** Seals as the specification describes, with a chosen IV (the real `seal` draws a random one). */
+async function specSeal(key: CryptoKey, iv: Uint8Array<ArrayBuffer>, context: string, plaintext: string): Promise<string> {
+  const ciphertext = await subtle.encrypt({ name: 'AES-GCM', iv, additionalData: utf8.encode(context) }, key, utf8.encode(plaintext))
+  const sealed = new Uint8Array(IV_BYTES + ciphertext.byteLength)
+  sealed.set(iv)
+  sealed.set(new Uint8Array(ciphertext), IV_BYTES)
+  return base64url(sealed)
+}
+
+interface RoomKeyVector {
+  secret: string
+  room: string
+  salt: string
+  info: string
+  keyHex: string
+  wrongKeyHex: string
+}
+interface SealedVector {
+  secret: string
+  room: string
+  from?: string
+  to?: string
+  ivHex: string
+  associatedData: string
+  plaintext: string
+  sealed: string
+}
+interface SignedChatVector {
+  room: string
+  privateJwk: JsonWebKey
+  key: string
+  message: ChatMessage
+  signedText: string
+  signedHex: string
+}
+interface PairCodeVector {
+  sdpLineA: string
+  sdpLineB: string
+  fingerprintA: string
+  fingerprintB: string
+  hashedText: string
+  digestHex: string
+  code: string
+}
+
+describe('PROTOCOL.md test vectors', () => {
+  it('has every vector the specification promises', () => {
+    expect([...all.keys()].sort()).toEqual(['pair-code', 'room-key', 'sealed-meta', 'sealed-signal', 'signed-chat'])
+  })
+
+  describe('room-key', () => {
+    const v = vector<RoomKeyVector>('room-key')
+
+    it('is HKDF-SHA-256 over the UTF-8 text of the secret, with the documented salt and info', async () => {
+      expect(v.salt).toBe('parley/1')
+      expect(v.info).toBe(`room ${v.room}`)
+      expect(hex(await specRoomKey(utf8.encode(v.secret), v.room))).toBe(v.keyHex)
+      // Not over the secret's base64url-decoded bytes.
+      expect(hex(await specRoomKey(fromBase64url(v.secret)!, v.room))).toBe(v.wrongKeyHex)
+      expect(v.wrongKeyHex).not.toBe(v.keyHex)
+    })
+
+    it('is the key deriveRoomKey makes', async () => {
+      const real = await deriveRoomKey(v.secret, v.room)
+      const documented = await rawAesKey(v.keyHex)
+      const context = 'parley/1 probe'
+      expect(await open(real, context, await seal(documented, context, { probe: 1 }))).toEqual({ probe: 1 })
+      expect(await open(documented, context, await seal(real, context, { probe: 2 }))).toEqual({ probe: 2 })
+      expect(await open(await rawAesKey(v.wrongKeyHex), context, await seal(real, context, { probe: 3 }))).toBeNull()
+    })
+  })
+
+  describe('sealed-signal', () => {
+    const v = vector<SealedVector>('sealed-signal')
+    const keyHex = vector<RoomKeyVector>('room-key').keyHex
+
+    it('is IV ‖ ciphertext ‖ tag in unpadded base64url, with the documented associated data', async () => {
+      expect(v.associatedData).toBe(signalContext(v.room, v.from!, v.to!))
+      expect(await specSeal(await rawAesKey(keyHex), fromHex(v.ivHex), v.associatedData, v.plaintext)).toBe(v.sealed)
+      const bytes = fromBase64url(v.sealed)!
+      expect(hex(bytes.subarray(0, IV_BYTES))).toBe(v.ivHex)
+      expect(bytes.length).toBe(IV_BYTES + utf8.encode(v.plaintext).length + GCM_TAG_BYTES)
+      expect(v.sealed).toMatch(/^[A-Za-z0-9_-]+$/)
+    })
+
+    it('opens with the real sealer, for its recipient only', async () => {
+      const real = await deriveRoomKey(v.secret, v.room)
+      expect(await open(real, v.associatedData, v.sealed)).toEqual(JSON.parse(v.plaintext))
+      const opened = await createSealer(v.secret, v.room).openSignal(v.to!, v.from!, v.sealed)
+      expect(opened).toEqual({ ok: true, envelope: (JSON.parse(v.plaintext) as { envelope: unknown }).envelope, fingerprint: null })
+      expect(await createSealer(v.secret, v.room).openSignal(v.from!, v.to!, v.sealed)).toEqual({ ok: false, reason: 'forged' })
+    })
+
+    it('is refused when padded', async () => {
+      const real = await deriveRoomKey(v.secret, v.room)
+      const padded = v.sealed + '='.repeat((4 - (v.sealed.length % 4)) % 4)
+      expect(padded).not.toBe(v.sealed)
+      expect(await open(real, v.associatedData, padded)).toBeNull()
+      expect(await createSealer(v.secret, v.room).openSignal(v.to!, v.from!, padded)).toEqual({ ok: false, reason: 'forged' })
+    })
+
+    it('matches what the real seal produces, apart from its random IV', async () => {
+      const real = await deriveRoomKey(v.secret, v.room)
+      const sealed = fromBase64url(await seal(real, v.associatedData, JSON.parse(v.plaintext)))!
+      const iv = sealed.slice(0, IV_BYTES)
+      expect(base64url(sealed)).toBe(await specSeal(await rawAesKey(keyHex), iv, v.associatedData, v.plaintext))
+    })
+  })
+
+  describe('sealed-meta', () => {
+    const v = vector<SealedVector>('sealed-meta')
+    const keyHex = vector<RoomKeyVector>('room-key').keyHex
+
+    it('seals {"name"} with the meta associated data', async () => {
+      expect(v.associatedData).toBe(metaContext(v.room))
+      expect(await specSeal(await rawAesKey(keyHex), fromHex(v.ivHex), v.associatedData, v.plaintext)).toBe(v.sealed)
+      expect(await createSealer(v.secret, v.room).openMeta(v.sealed)).toBe((JSON.parse(v.plaintext) as { name: string }).name)
+    })
+  })
+
+  describe('signed-chat', () => {
+    const v = vector<SignedChatVector>('signed-chat')
+    const ECDSA = { name: 'ECDSA', namedCurve: 'P-256' } as const
+    const SIGNATURE = { name: 'ECDSA', hash: 'SHA-256' } as const
+    const m = v.message
+
+    it('signs JSON.stringify of the documented array: no spaces, non-ASCII unescaped', () => {
+      const text = JSON.stringify(['parley/1 chat', v.room, m.id, m.from, m.name, m.text, m.time, m.lamport, m.to ?? null])
+      expect(text).toBe(v.signedText)
+      expect(hex(utf8.encode(text))).toBe(v.signedHex)
+      expect(text.startsWith('["parley/1 chat","')).toBe(true)
+      expect(text).toContain(m.text.replace(/"/g, '\\"'))
+      expect(text).not.toContain('\\u')
+    })
+
+    it('has a key that is the raw uncompressed point of the private key, and a 64-byte r‖s signature', async () => {
+      const publicJwk = { kty: 'EC', crv: 'P-256', x: v.privateJwk.x, y: v.privateJwk.y }
+      const publicKey = await subtle.importKey('jwk', publicJwk, ECDSA, true, ['verify'])
+      expect(base64url(new Uint8Array(await subtle.exportKey('raw', publicKey)))).toBe(v.key)
+      const point = fromBase64url(v.key)!
+      expect(point.length).toBe(65)
+      expect(point[0]).toBe(4)
+      expect(fromBase64url(m.sig!)!.length).toBe(64)
+    })
+
+    it('verifies with WebCrypto over the documented bytes', async () => {
+      const publicKey = await subtle.importKey('raw', fromBase64url(v.key)!, ECDSA, false, ['verify'])
+      expect(await subtle.verify(SIGNATURE, publicKey, fromBase64url(m.sig!)!, fromHex(v.signedHex))).toBe(true)
+      // A signature made now with the documented private key verifies too (ECDSA is randomised).
+      const privateKey = await subtle.importKey('jwk', v.privateJwk, ECDSA, false, ['sign'])
+      const fresh = await subtle.sign(SIGNATURE, privateKey, fromHex(v.signedHex))
+      expect(await subtle.verify(SIGNATURE, publicKey, fresh, fromHex(v.signedHex))).toBe(true)
+    })
+
+    it("is accepted by the real identity's verify, and refused once altered", async () => {
+      const identity = await createIdentity(v.room)
+      expect(await identity.verify(m, v.key)).toBe(true)
+      expect(await identity.verify({ ...m, text: `${m.text}!` }, v.key)).toBe(false)
+      expect(await identity.verify({ ...m, to: 'p9Yt2LmQ0sXc7Vb1NaZ4k' }, v.key)).toBe(false)
+      expect(await (await createIdentity('another-room')).verify(m, v.key)).toBe(false)
+    })
+
+    it('matches what the real identity signs', async () => {
+      const identity = await createIdentity(v.room)
+      const sig = await identity.sign(m)
+      expect(fromBase64url(sig)!.length).toBe(64)
+      const publicKey = await subtle.importKey('raw', fromBase64url(identity.key)!, ECDSA, false, ['verify'])
+      const text = JSON.stringify(['parley/1 chat', v.room, m.id, m.from, m.name, m.text, m.time, m.lamport, null])
+      expect(await subtle.verify(SIGNATURE, publicKey, fromBase64url(sig)!, utf8.encode(text))).toBe(true)
+    })
+  })
+
+  describe('pair-code', () => {
+    const v = vector<PairCodeVector>('pair-code')
+    const sdp = (line: string) => ['v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', line, 'a=setup:actpass', ''].join('\r\n')
+
+    it('normalises the a=fingerprint lines as sdpFingerprint does', () => {
+      expect(sdpFingerprint(sdp(v.sdpLineA))).toBe(v.fingerprintA)
+      expect(sdpFingerprint(sdp(v.sdpLineB))).toBe(v.fingerprintB)
+    })
+
+    it('hashes the sorted fingerprints joined by a newline and reduces the first 3 bytes mod 10^6', async () => {
+      expect([v.fingerprintA, v.fingerprintB].sort().join('\n')).toBe(v.hashedText)
+      const digest = new Uint8Array(await subtle.digest('SHA-256', utf8.encode(v.hashedText)))
+      expect(hex(digest)).toBe(v.digestHex)
+      const digits = String(((digest[0]! << 16) | (digest[1]! << 8) | digest[2]!) % 1_000_000).padStart(6, '0')
+      expect(`${digits.slice(0, 3)} ${digits.slice(3)}`).toBe(v.code)
+    })
+
+    it('is the code verificationCode gives both ends', async () => {
+      expect(await verificationCode(v.fingerprintA, v.fingerprintB)).toBe(v.code)
+      expect(await verificationCode(v.fingerprintB, v.fingerprintA)).toBe(v.code)
+    })
+  })
+})
