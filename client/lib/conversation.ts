@@ -1,10 +1,8 @@
 import { nanoid } from 'nanoid'
-import type { Emitter } from './emitter'
-import type { History, HistoryStore } from './history'
-import type { Identity } from './identity'
+import type { RoomLog } from './history'
 import { MAX_ACK_IDS, type ChatMessage, type PeerMessage } from './peer-protocol'
-import type { PeerView } from './mesh'
-import type { RoomEvents } from './room'
+import type { ChatView, Emit, HistoryStore, Identity, PeerView, Receipt } from './types'
+import { createSerialQueue } from './util'
 
 // Typing: say so at most every few seconds while typing; others forget it a little after the last.
 export const TYPING_EVERY_MS = 2_000
@@ -12,21 +10,7 @@ export const TYPING_SHOWN_MS = 5_000
 // Persisting history is batched: one write per burst of messages.
 const SAVE_DELAY_MS = 500
 
-/** A chat message as the page shows it. */
-export type ChatView = ChatMessage & {
-  mine: boolean
-  /** Id of the message this one goes before (history arrives out of order); none: at the end. */
-  before?: string
-}
-
-export interface Receipt {
-  id: string
-  /** Who the message was meant for (everyone in the room when it was sent, or the one addressee). */
-  recipients: string[]
-  /** Who has confirmed receiving it. */
-  delivered: string[]
-}
-
+/** The part of the mesh a conversation sends through. */
 interface Mesh {
   broadcast(message: ChatMessage): void
   sendNow(message: PeerMessage, to?: string): string[]
@@ -41,34 +25,35 @@ export function createConversation(options: {
   room: string
   self: { id: string; name: string }
   mesh: Mesh
-  events: Emitter<RoomEvents>
+  emit: Emit
   identity: Promise<Identity>
-  history: Promise<History>
+  log: Promise<RoomLog>
   store: HistoryStore | undefined
 }) {
-  const { room, self, mesh, events, store } = options
+  const { room, self, mesh, emit, store } = options
   const receipts = new Map<string, Receipt>()
   const typing = new Map<string, ReturnType<typeof setTimeout>>()
   const pendingAcks = new Map<string, string[]>()
   const counters = { forged: 0 }
-  let outgoing: Promise<unknown> = Promise.resolve()
+  // Signing is asynchronous: one queue keeps the sender's order.
+  const outgoing = createSerialQueue()
   let lastTyping = 0
   let saveTimer: ReturnType<typeof setTimeout> | undefined
   let seq = 0
 
-  const show = (view: ChatView) => events.emit('message', view)
+  const show = (view: ChatView) => emit('message', view)
 
   function scheduleSave() {
     if (!store || saveTimer) return
     saveTimer = setTimeout(async () => {
       saveTimer = undefined
-      await store.save(room, (await options.history).entries()).catch(() => {})
+      await store.save(room, (await options.log).entries()).catch(() => {})
     }, SAVE_DELAY_MS)
   }
 
   function typingChanged() {
     const views = mesh.views()
-    events.emit('typing', { peers: [...typing.keys()].map((id) => views.find((v) => v.id === id)).filter((v) => v !== undefined) })
+    emit('typing', { peers: [...typing.keys()].map((id) => views.find((v) => v.id === id)).filter((v) => v !== undefined) })
   }
 
   function stopTyping(peer: string) {
@@ -95,18 +80,18 @@ export function createConversation(options: {
     /** Loads what this browser kept of the room, before anyone else's history arrives. */
     async restore(): Promise<void> {
       if (!store) return
-      const history = await options.history
+      const log = await options.log
       const kept = await store.load(room).catch(() => [])
       for (const mine of [true, false]) {
         const group = kept.filter((e) => e.mine === mine).map(({ message, key }) => ({ message, key }))
-        const { added } = await history.merge(group, mine)
+        const { added } = await log.merge(group, mine)
         for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, ...(before ? { before } : {}) })
       }
     },
 
     /** Joined as `peer`: only our own key signs as us (a history entry claiming to be ours is checked too). */
     joined(peer: string): void {
-      void Promise.all([options.history, options.identity]).then(([history, identity]) => history.announce(peer, identity.key))
+      void Promise.all([options.log, options.identity]).then(([log, identity]) => log.announce(peer, identity.key))
     },
 
     send(text: string, to: string | undefined): ChatView {
@@ -124,16 +109,14 @@ export function createConversation(options: {
       }
       const recipients = to === undefined ? mesh.views().map((v) => v.id) : [to]
       receipts.set(message.id, { id: message.id, recipients, delivered: [] })
-      // Signing is asynchronous: a chain keeps the sender's order.
-      outgoing = outgoing.then(async () => {
-        const history = await options.history
-        message.lamport = history.tick()
+      outgoing(async () => {
+        const log = await options.log
+        message.lamport = log.tick()
         message.sig = await (await options.identity).sign(message)
-        await history.live(message, true)
+        await log.live(message, true)
         mesh.broadcast(message)
         scheduleSave()
-      })
-      outgoing = outgoing.catch((err: Error) => events.emit('error', err))
+      }).catch((err: Error) => emit('error', err))
       return { ...message, mine: true }
     },
 
@@ -148,8 +131,8 @@ export function createConversation(options: {
     /** A chat message straight from its author, in their channel's order. */
     async chat(from: string, message: ChatMessage): Promise<void> {
       stopTyping(from)
-      const history = await options.history
-      const added = await history.live(message)
+      const log = await options.log
+      const added = await log.live(message)
       if (!added) return void counters.forged++
       ack(from, message.id)
       show({ ...message, mine: false, ...(added.before ? { before: added.before } : {}) })
@@ -160,13 +143,13 @@ export function createConversation(options: {
       switch (message.type) {
         case 'hello': {
           // Their key, from their own channel, is the key for their messages; then our history for them.
-          const history = await options.history
-          if (message.key) history.announce(from, message.key)
-          for (const entries of history.batches()) mesh.sendNow({ type: 'history', entries }, from)
+          const log = await options.log
+          if (message.key) log.announce(from, message.key)
+          for (const entries of log.batches()) mesh.sendNow({ type: 'history', entries }, from)
           return
         }
         case 'history': {
-          const { added, refused } = await (await options.history).merge(message.entries)
+          const { added, refused } = await (await options.log).merge(message.entries)
           counters.forged += refused
           for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, ...(before ? { before } : {}) })
           if (added.length > 0) scheduleSave()
@@ -177,7 +160,7 @@ export function createConversation(options: {
             const receipt = receipts.get(id)
             if (!receipt || !receipt.recipients.includes(from) || receipt.delivered.includes(from)) continue
             receipt.delivered.push(from)
-            events.emit('receipt', { ...receipt, delivered: [...receipt.delivered] })
+            emit('receipt', { ...receipt, delivered: [...receipt.delivered] })
           }
           return
         }
@@ -205,7 +188,7 @@ export function createConversation(options: {
       if (saveTimer) {
         clearTimeout(saveTimer)
         saveTimer = undefined
-        if (store) void options.history.then((h) => store.save(room, h.entries())).catch(() => {})
+        if (store) void options.log.then((h) => store.save(room, h.entries())).catch(() => {})
       }
     },
   }

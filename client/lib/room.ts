@@ -1,146 +1,109 @@
-import type { IceServer } from '../signaling/protocol'
-import { createConversation, type ChatView, type Receipt } from './conversation'
+import type { IceServer } from '../../signaling/protocol'
+import { createConversation } from './conversation'
 import { createEmitter } from './emitter'
-import { createFiles, type FileTransfer } from './files'
-import { createHistory, type HistoryStore } from './history'
-import { createIdentity, type Identity } from './identity'
-import { createMesh, type CreatePeer, type PeerView } from './mesh'
+import { createFiles } from './files'
+import { createRoomLog } from './history'
+import { createIdentity } from './identity'
+import { createMembershipEvents } from './membership'
+import { createMesh } from './mesh'
 import { cleanName, cleanText, MAX_TEXT_CHARS } from './peer-protocol'
-import { createSealer, type Sealer } from './sealer'
-import { createSignalPath } from './signal-path'
-import { createSignaling, type MembershipHandlers, type Signaling, type SignalingStatus } from './signaling'
+import { createSealedSignals } from './sealed-signals'
+import { createSealer } from './sealer'
+import { createSignalingClient } from './signaling/client'
+import type { Emit, JoinOptions, MembershipHandlers, PeerEvent, PeerView, Room, RoomEvents, RoomSelf, RoomStatus, Signaling, SignalingStatus } from './types'
+import { createSerialQueue, isColor } from './util'
 import { createSimplePeer, warmUp } from './webrtc'
-
-export type { ChatMessage } from './peer-protocol'
-export type { PeerView, PeerState, CreatePeer } from './mesh'
-export type { ChatView, Receipt } from './conversation'
-export type { FileTransfer } from './files'
-export type { HistoryStore, LogEntry } from './history'
-
-export type RoomStatus = 'joining' | 'online' | 'reconnecting' | 'closed'
-
-export type RoomEvents = {
-  'peer-joined': PeerView
-  'peer-connected': PeerView
-  /** Name, colour, connection state, route or verification code changed. */
-  'peer-updated': PeerView
-  'peer-left': PeerView
-  /** A chat message from someone else, or from history (your own are returned by `send`). */
-  message: ChatView
-  /** Someone confirmed receiving one of your messages. */
-  receipt: Receipt
-  /** Who is typing right now. */
-  typing: { peers: PeerView[] }
-  /** A file transfer started (either way). */
-  file: FileTransfer
-  'file-progress': FileTransfer
-  status: RoomStatus
-  error: Error
-}
-
-export interface JoinOptions {
-  room: string
-  /** The room secret from the link's fragment: it keys every signal; the server never sees it. */
-  secret: string
-  name: string
-  /** #rrggbb shown with your name. */
-  color?: string
-  /** Base URL of the signaling API. Default: `/v1` on the page's origin. */
-  server?: string
-  /** Share a signaling connection between rooms (and tabs); created per room when omitted. */
-  signaling?: Signaling
-  /** Keeps the room's history between visits (the chat page uses IndexedDB). */
-  store?: HistoryStore
-  /** Replaces simple-peer (tests inject fakes). */
-  createPeer?: CreatePeer
-  /** Replaces the room's encryption (unit tests inject a clear one; see client/sealer.ts). */
-  sealer?: Sealer
-  /** Replaces the session's signing key (unit tests inject one that trusts everything). */
-  identity?: Identity
-}
-
-export interface Room {
-  readonly id: string
-  /** This person's server-issued peer id ('' until joined), name and colour. */
-  readonly self: { id: string; name: string; color?: string }
-  readonly status: RoomStatus
-  /** Everyone else in the room, with their connection state. */
-  readonly peers: PeerView[]
-  /**
-   * Sends to everyone, or with `to` to one person only (a direct message). Null (nothing sent) when
-   * empty, too long, or not joined yet.
-   */
-  send(text: string, options?: { to?: string }): ChatView | null
-  /** Call on every keystroke: the others see "typing" (throttled, expiring). */
-  typing(): void
-  /** Sends a file to everyone connected, or to one person; resolves when everyone has it all. */
-  sendFile(file: Blob & { name?: string }, options?: { to?: string }): Promise<FileTransfer>
-  setName(name: string): void
-  setColor(color: string): void
-  leave(): void
-  on: ReturnType<typeof createEmitter<RoomEvents>>['on']
-  off: ReturnType<typeof createEmitter<RoomEvents>>['off']
-  /** Counters for diagnostics and tests. */
-  stats(): { dropped: number; duplicates: number; forged: number; connections: number; outbox: number }
-}
 
 // Refresh TURN credentials at 80% of their lifetime; after a failed refresh, try again in a minute.
 const ICE_REFRESH_AT = 0.8
 const ICE_RETRY_S = 60
-const COLOR = /^#[0-9a-f]{6}$/i
 
 const roomStatus = (s: SignalingStatus): RoomStatus => (s === 'online' ? 'online' : s === 'offline' ? 'reconnecting' : 'joining')
+
+/** The room's ICE servers. TURN credentials expire: fetch new ones well before, for the connections made after that. */
+function createIceServers(signaling: Signaling, self: RoomSelf, closed: () => boolean) {
+  let servers: IceServer[] = []
+  let timer: ReturnType<typeof setTimeout> | undefined
+
+  function schedule(ttlS: number | undefined) {
+    clearTimeout(timer)
+    if (!ttlS) return
+    timer = setTimeout(() => {
+      if (closed() || !self.id) return
+      signaling
+        .refreshIce(self.id)
+        .then((ice) => {
+          servers = ice.iceServers
+          schedule(ice.iceServersTtlS)
+        })
+        .catch(() => schedule(ICE_RETRY_S))
+    }, ttlS * ICE_REFRESH_AT * 1000)
+  }
+
+  return {
+    current: () => servers,
+    set(list: IceServer[], ttlS: number | undefined): void {
+      servers = list
+      schedule(ttlS)
+    },
+    stop: () => clearTimeout(timer),
+  }
+}
+
+/**
+ * The room's parts, each built after what it uses: sealed signals, then the mesh (which sends through
+ * them), then the conversation and files (which send through the mesh), then the membership events
+ * (which drive the mesh). What flows back up is wired here with narrow callbacks.
+ */
+function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, emit: Emit, closed: () => boolean) {
+  const onError = (err: Error) => emit('error', err)
+  const identity = options.identity ? Promise.resolve(options.identity) : createIdentity(options.room)
+  const log = identity.then((id) => createRoomLog(id))
+  const sealed = createSealedSignals({ self, sealer: options.sealer ?? createSealer(options.secret, options.room), signaling, closed, onError })
+  const ice = createIceServers(signaling, self, closed)
+  // Inbound data-channel messages are checked asynchronously (signatures): one queue keeps their order.
+  const inbound = createSerialQueue()
+  const inOrder = (task: () => Promise<unknown>) => void inbound(task).catch(onError)
+
+  function peerEvent(type: PeerEvent, view: PeerView) {
+    if (type === 'peer-left') {
+      conversation.gone(view.id)
+      files.gone(view.id)
+    }
+    if (type === 'peer-connected') void sealed.code(view.id).then((code) => code && mesh.setCode(view.id, code))
+    emit(type, view)
+  }
+
+  const mesh = createMesh({
+    self,
+    createPeer: options.createPeer ?? createSimplePeer,
+    iceServers: ice.current,
+    signal: (to, envelope) => sealed.send(to, envelope),
+    peerEvent,
+    onChat: (from, message) => inOrder(() => conversation.chat(from, message)),
+    onMessage(from, message) {
+      // A file offer must be in place before its first binary frame, which is handled at once.
+      if (message.type === 'file') return files.offered(from, message)
+      inOrder(() => conversation.message(from, message))
+    },
+    onBinary: (from, bytes) => files.received(from, bytes),
+  })
+  const conversation = createConversation({ room: options.room, self, mesh, emit, identity, log, store: options.store })
+  const files = createFiles(mesh, emit)
+  const membership = createMembershipEvents({ mesh, sealed, closed, onError })
+  return { identity, sealed, ice, mesh, conversation, files, membership }
+}
 
 /** Joins a room: a full mesh of data channels to everyone in it, introduced by the signaling server. */
 export function joinRoom(options: JoinOptions): Room {
   const events = createEmitter<RoomEvents>()
   const ownsSignaling = !options.signaling
-  const signaling = options.signaling ?? createSignaling(options.server)
-  const self: { id: string; name: string; color?: string; key?: string } = { id: '', name: cleanName(options.name) }
-  if (options.color && COLOR.test(options.color)) self.color = options.color.toLowerCase()
+  const signaling = options.signaling ?? createSignalingClient(options.server)
+  const self: RoomSelf = { id: '', name: cleanName(options.name) }
+  if (isColor(options.color)) self.color = options.color.toLowerCase()
   let status: RoomStatus = 'joining'
-  let iceServers: IceServer[] = []
   let left = false
-  let iceTimer: ReturnType<typeof setTimeout> | undefined
-  // Inbound data-channel messages are checked asynchronously (signatures): one chain keeps their order.
-  let inbound: Promise<unknown> = Promise.resolve()
-
-  const identity = options.identity ? Promise.resolve(options.identity) : createIdentity(options.room)
-  const history = identity.then((id) => createHistory(id))
-  const path = createSignalPath({
-    self,
-    sealer: options.sealer ?? createSealer(options.secret, options.room),
-    signaling,
-    events,
-    mesh: () => mesh,
-    closed: () => left,
-  })
-
-  const after = (task: () => Promise<unknown>) => {
-    inbound = inbound.then(task).catch((err: Error) => events.emit('error', err))
-  }
-
-  const mesh = createMesh({
-    self,
-    events,
-    createPeer: options.createPeer ?? createSimplePeer,
-    iceServers: () => iceServers,
-    signal: (to, envelope) => path.send(to, envelope),
-    onChat: (from, message) => after(() => conversation.chat(from, message)),
-    onMessage(from, message) {
-      // A file offer must be in place before its first binary frame, which is handled at once.
-      if (message.type === 'file') return files.offered(from, message)
-      after(() => conversation.message(from, message))
-    },
-    onBinary: (from, bytes) => files.received(from, bytes),
-  })
-  const conversation = createConversation({ room: options.room, self, mesh, events, identity, history, store: options.store })
-  const files = createFiles(mesh, events)
-
-  events.on('peer-left', (peer) => {
-    conversation.gone(peer.id)
-    files.gone(peer.id)
-  })
+  const { identity, sealed, ice, mesh, conversation, files, membership } = buildParts(options, self, signaling, events.emit, () => left)
 
   const setStatus = (next: RoomStatus) => {
     if (status === next || status === 'closed') return
@@ -154,34 +117,17 @@ export function joinRoom(options: JoinOptions): Room {
   ]
 
   const handlers: MembershipHandlers = {
-    joined(membership) {
+    joined(joined) {
       if (left) return
-      self.id = membership.peer
-      conversation.joined(membership.peer)
-      iceServers = membership.iceServers
-      scheduleIceRefresh(membership.iceServersTtlS)
+      self.id = joined.peer
+      conversation.joined(joined.peer)
+      ice.set(joined.iceServers, joined.iceServersTtlS)
       setStatus(signaling.status === 'offline' ? 'reconnecting' : 'online')
-      path.roster(membership.peers)
+      membership.roster(joined.peers)
     },
-    event: (event) => path.event(event),
+    event: (event) => membership.event(event),
     lost: () => void enter(),
-    unknown: (peer) => path.unknown(peer),
-  }
-
-  /** TURN credentials expire: fetch new ones well before, for the connections made after that. */
-  function scheduleIceRefresh(ttlS: number | undefined) {
-    clearTimeout(iceTimer)
-    if (!ttlS) return
-    iceTimer = setTimeout(() => {
-      if (left || !self.id) return
-      signaling
-        .refreshIce(self.id)
-        .then((ice) => {
-          iceServers = ice.iceServers
-          scheduleIceRefresh(ice.iceServersTtlS)
-        })
-        .catch(() => scheduleIceRefresh(ICE_RETRY_S))
-    }, ttlS * ICE_REFRESH_AT * 1000)
+    unknown: (peer) => membership.unknown(peer),
   }
 
   async function enter() {
@@ -190,21 +136,22 @@ export function joinRoom(options: JoinOptions): Room {
     setStatus('joining')
     if (!options.createPeer) void warmUp()
     try {
-      const [meta, id] = await Promise.all([path.sealName(self.name), identity])
+      const [meta, id] = await Promise.all([sealed.sealName(self.name), identity])
       self.key = id.key
       if (left) return
       const joined = await signaling.join(options.room, meta, handlers)
       if (left) signaling.leave(joined.peer)
     } catch (err) {
       events.emit('error', err as Error)
-      teardown()
+      leave()
     }
   }
 
-  function teardown() {
+  /** The one way out: every part stops, the server hears we left, and nobody hears from the room again. */
+  function leave() {
     if (left) return
     left = true
-    clearTimeout(iceTimer)
+    ice.stop()
     for (const off of offs) off()
     mesh.reset()
     conversation.close()
@@ -244,11 +191,11 @@ export function joinRoom(options: JoinOptions): Room {
       mesh.announceName()
     },
     setColor(color) {
-      if (!COLOR.test(color) || color.toLowerCase() === self.color) return
+      if (!isColor(color) || color.toLowerCase() === self.color) return
       self.color = color.toLowerCase()
       mesh.announceName()
     },
-    leave: teardown,
+    leave,
     on: events.on,
     off: events.off,
     stats: () => ({ ...mesh.stats(), ...conversation.stats() }),

@@ -1,20 +1,18 @@
-import { cryptoAvailable, isRoomSecret } from './crypto'
+import { cleanName, cryptoAvailable, isRoomSecret, joinRoom, SignalingError, type Room, type RoomStatus } from '../lib'
+import { createSharedSignaling } from '../worker/shared-signaling'
 import { createAlerts } from './alerts'
+import { $ } from './dom'
 import { createIndexedDbStore } from './idb-store'
 import { createMessageView } from './message-view'
-import { cleanName } from './peer-protocol'
 import { createPeopleView } from './people-view'
 import { loadColor, loadName, saveColor, saveName } from './prefs'
-import { createSharedSignaling } from './shared-signaling'
-import { joinRoom, type Room, type RoomStatus } from './room'
-import { SignalingError } from './signaling'
+
 const STATUS_BANNER: Record<RoomStatus, string | null> = {
   joining: 'Connecting…',
   online: null,
   reconnecting: 'Signaling server unreachable — reconnecting…',
   closed: 'You left the room.',
 }
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
 /** The shared signaling worker's URL, set by the build (build.mjs). */
 declare const __PARLEY_WORKER__: string

@@ -1,14 +1,16 @@
 import { nanoid } from 'nanoid'
-import type { IceResponse } from '../signaling/protocol'
-import { createEmitter } from './emitter'
-import { createSignaling, SignalingError, type MembershipHandlers, type Membership, type Signaling, type SignalingEvents, type SignalingStatus } from './signaling'
-import type { TabMessage, WorkerMessage } from './worker-protocol'
+import type { IceResponse } from '../../signaling/protocol'
+import { createEmitter } from '../lib/emitter'
+import { createSignalingClient, type SignalingClient } from '../lib/signaling/client'
+import { leaveByBeacon, SignalingError } from '../lib/signaling/http'
+import type { Membership, MembershipHandlers, Signaling, SignalingEvents, SignalingStatus } from '../lib/types'
+import type { TabMessage, WorkerMessage } from './protocol'
 
 const WORKER_ANSWER_MS = 3_000
 
 /**
  * A Signaling that lives in a SharedWorker, shared with the browser's other tabs (see worker.ts).
- * Null where SharedWorker or Web Locks are missing (e.g. Chrome on Android): use createSignaling.
+ * Null where SharedWorker or Web Locks are missing (e.g. Chrome on Android): use createSignalingClient.
  */
 export function createSharedSignaling(workerUrl: string, server = '/v1'): Signaling | null {
   if (typeof SharedWorker === 'undefined' || !navigator.locks) return null
@@ -51,12 +53,12 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
   // The worker answers every hello. Silence means it is wedged (seen in Chromium when a tab connects
   // while the worker is shutting down): this tab then signals on its own, as if it had no SharedWorker.
   let answered = false
-  let fallback: ReturnType<typeof createSignaling> | undefined
+  let fallback: SignalingClient | undefined
   const ownPeers = new Set<string>()
   const silence = setTimeout(() => answered || closed || useFallback(), WORKER_ANSWER_MS)
 
   function useFallback() {
-    const own = createSignaling(server)
+    const own = createSignalingClient(server)
     fallback = own
     own.on('status', (next) => {
       status = next
@@ -170,7 +172,7 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
       joins.delete(member.id)
       // The worker may be gone before its own request could leave (it dies with its last tab), so the
       // tab says goodbye itself, by beacon, which outlives the page; the worker then just forgets.
-      navigator.sendBeacon?.(`${server}/leave`, JSON.stringify({ token: member.token, peer }))
+      leaveByBeacon(server, { token: member.token, peer })
       send({ op: 'leave', peer })
     },
     close() {
