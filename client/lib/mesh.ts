@@ -1,6 +1,6 @@
 import type { IceServer, PeerInfo } from '../../signaling/protocol'
-import { createOutbox } from './outbox'
-import { createPeerLink, PING_MS, type PairMemory, type PeerLink } from './peer-link'
+import { createOutbox, type Outbox } from './outbox'
+import { PeerLink, PING_MS, type PairMemory } from './peer-link'
 import { cleanName, parseEnvelope, parsePeerMessage, type ChatMessage, type PeerMessage, type SignalEnvelope } from './peer-protocol'
 import type { CreatePeer, PeerEvent, PeerView, RoomSelf } from './types'
 
@@ -22,128 +22,48 @@ interface MeshOptions {
   onBinary: (from: string, bytes: Uint8Array) => boolean
 }
 
-/** The full mesh of one room: one link per remote peer (see peer-link.ts), presence, and the outbox. */
-export function createMesh(options: MeshOptions) {
-  const { self, signal, peerEvent, onChat, onMessage, onBinary } = options
-  const links = new Map<string, PeerLink>()
-  const remembered = new Map<string, PairMemory>()
-  const outbox = createOutbox()
-  const counters = { dropped: 0, duplicates: 0 }
-  let pinger: ReturnType<typeof setInterval> | undefined
+interface Receivers {
+  self: RoomSelf
+  outbox: Outbox
+  counters: { dropped: number; duplicates: number }
+  onChat: MeshOptions['onChat']
+  onMessage: MeshOptions['onMessage']
+  onBinary: MeshOptions['onBinary']
+}
 
-  function add(info: PeerInfo, newer: boolean): void {
-    if (info.id === self.id || links.has(info.id)) return
-    const known = remembered.get(info.id)
-    const link: PeerLink = createPeerLink({
-      id: info.id,
-      name: cleanName(info.meta ?? '') || known?.name || '',
-      memory: {
-        initiator: known?.initiator ?? newer,
-        attempt: known?.attempt ?? 0,
-        baseline: known?.baseline ?? outbox.lastSeq(),
-        received: known?.received ?? 0,
-        name: '',
-      },
-      self,
-      createPeer: options.createPeer,
-      iceServers: options.iceServers,
-      signal: (envelope) => signal(info.id, envelope),
-      changed: peerEvent,
-      opened: () => (pinger ??= setInterval(tick, PING_MS)),
-      data: (raw) => receive(link, raw),
-      gone: () => remove(info.id),
-    })
-    links.set(info.id, link)
-    peerEvent('peer-joined', link.view())
-    link.start()
+/** Everything that arrives on a link's channel, parsed, deduplicated and handed on. */
+function receive(link: PeerLink, raw: unknown, { self, outbox, counters, onChat, onMessage, onBinary }: Receivers) {
+  if (raw instanceof Uint8Array) {
+    if (!onBinary(link.id, raw)) counters.dropped++
+    return
   }
-
-  function remove(id: string): void {
-    const link = links.get(id)
-    if (!link) return
-    links.delete(id)
-    link.destroy()
-    remembered.delete(id)
-    remembered.set(id, link.memory())
-    if (remembered.size > REMEMBERED_PAIRS) remembered.delete(remembered.keys().next().value!)
-    if (links.size === 0) stopPinging()
-    peerEvent('peer-left', link.view())
-  }
-
-  function tick() {
-    const now = Date.now()
-    for (const link of [...links.values()]) link.tick(now)
-  }
-
-  function stopPinging() {
-    clearInterval(pinger)
-    pinger = undefined
-  }
-
-  /** Presence hints from the server about a peer's stream. */
-  function setAway(id: string, away: boolean) {
-    const link = links.get(id)
-    if (link) {
-      link.away = away
-      // Their stream and our channel both dropped: nothing says they are still there.
-      if (away && link.state !== 'connected' && link.state !== 'connecting') remove(id)
-    } else if (!away && remembered.has(id)) {
-      add({ id }, false) // back within the grace period after we gave up on them
-    }
-  }
-
-  function receive(link: PeerLink, raw: unknown) {
-    if (raw instanceof Uint8Array) {
-      if (!onBinary(link.id, raw)) counters.dropped++
+  const message = parsePeerMessage(raw, link.id)
+  if (!message) return void counters.dropped++
+  switch (message.type) {
+    case 'ping':
       return
-    }
-    const message = parsePeerMessage(raw, link.id)
-    if (!message) return void counters.dropped++
-    switch (message.type) {
-      case 'ping':
-        return
-      case 'hello':
-        // Their hello says what they have of mine: send the rest of the outbox (theirs only), then go live.
-        link.greeted(message.name, message.color, () => {
-          for (const pending of outbox.pendingFor(link.id, message.have, link.baseline)) link.send(pending)
-        })
-        return onMessage(link.id, message)
-      case 'name':
-        return link.profile(message.name, message.color)
-      case 'chat':
-        if (message.to !== undefined && message.to !== self.id) return void counters.dropped++
-        if (!outbox.fresh(message, link.received)) return void counters.duplicates++
-        link.received = message.seq
-        link.profile(message.name)
-        return onChat(link.id, message)
-      default:
-        return onMessage(link.id, message)
-    }
+    case 'hello':
+      // Their hello says what they have of mine: send the rest of the outbox (theirs only), then go live.
+      link.greeted(message.name, message.color, () => {
+        for (const pending of outbox.pendingFor(link.id, message.have, link.baseline)) link.send(pending)
+      })
+      return onMessage(link.id, message)
+    case 'name':
+      return link.profile(message.name, message.color)
+    case 'chat':
+      if (message.to !== undefined && message.to !== self.id) return void counters.dropped++
+      if (!outbox.fresh(message, link.received)) return void counters.duplicates++
+      link.received = message.seq
+      link.profile(message.name)
+      return onChat(link.id, message)
+    default:
+      return onMessage(link.id, message)
   }
+}
 
+/** Sending to the links that are ready: through the outbox (chat), for the moment only, or binary. */
+function sending(links: Map<string, PeerLink>, outbox: Outbox, self: RoomSelf) {
   return {
-    /** Someone joined after us: they initiate. */
-    add: (info: PeerInfo) => add(info, false),
-    remove,
-
-    receiveSignal(from: string, data: unknown): void {
-      const link = links.get(from)
-      const envelope = parseEnvelope(data)
-      if (!link || !envelope) return void counters.dropped++
-      link.receiveSignal(envelope)
-    },
-
-    /** A roster is the truth about who is in the room; `optimistic` ones (from a join reply) only add. */
-    reconcile(peers: PeerInfo[], optimistic = false): void {
-      const ids = new Set(peers.map((p) => p.id))
-      // Connected peers missing from the roster are kept: after a server restart the roster fills up
-      // as everyone re-joins, and their channels never needed the server.
-      if (!optimistic) {
-        for (const [id, link] of [...links]) if (!ids.has(id) && link.state !== 'connected') remove(id)
-      }
-      for (const info of peers) add(info, true)
-    },
-
     /** Sends a chat message to everyone (or to `message.to` only), now or when they connect. */
     broadcast(message: ChatMessage): void {
       outbox.push(message)
@@ -175,6 +95,113 @@ export function createMesh(options: MeshOptions) {
       for (const link of links.values()) {
         if (link.state === 'connected') link.send({ type: 'name', name: self.name, ...(self.color ? { color: self.color } : {}) })
       }
+    },
+  }
+}
+
+/** One 1 Hz timer for every link's pings and silence checks, running while there are links. */
+function createPinger(links: Map<string, PeerLink>) {
+  let timer: ReturnType<typeof setInterval> | undefined
+  const tick = () => {
+    const now = Date.now()
+    for (const link of [...links.values()]) link.tick(now)
+  }
+  return {
+    start: () => void (timer ??= setInterval(tick, PING_MS)),
+    stop() {
+      clearInterval(timer)
+      timer = undefined
+    },
+  }
+}
+
+/** Keeps the most recent pairs (by when they went), dropping the oldest beyond REMEMBERED_PAIRS. */
+function remember(remembered: Map<string, PairMemory>, id: string, memory: PairMemory) {
+  remembered.delete(id)
+  remembered.set(id, memory)
+  if (remembered.size > REMEMBERED_PAIRS) remembered.delete(remembered.keys().next().value!)
+}
+
+/** The full mesh of one room: one link per remote peer (see peer-link.ts), presence, and the outbox. */
+export function createMesh(options: MeshOptions) {
+  const { self, signal, peerEvent, onChat, onMessage, onBinary } = options
+  const links = new Map<string, PeerLink>()
+  const remembered = new Map<string, PairMemory>()
+  const outbox = createOutbox()
+  const counters = { dropped: 0, duplicates: 0 }
+  const receivers: Receivers = { self, outbox, counters, onChat, onMessage, onBinary }
+  const pinger = createPinger(links)
+
+  function add(info: PeerInfo, newer: boolean): void {
+    if (info.id === self.id || links.has(info.id)) return
+    const known = remembered.get(info.id)
+    const link: PeerLink = new PeerLink({
+      id: info.id,
+      name: cleanName(info.meta ?? '') || known?.name || '',
+      memory: {
+        initiator: known?.initiator ?? newer,
+        attempt: known?.attempt ?? 0,
+        baseline: known?.baseline ?? outbox.lastSeq(),
+        received: known?.received ?? 0,
+      },
+      self,
+      createPeer: options.createPeer,
+      iceServers: options.iceServers,
+      signal: (envelope) => signal(info.id, envelope),
+      changed: peerEvent,
+      opened: pinger.start,
+      data: (raw) => receive(link, raw, receivers),
+      gone: () => remove(info.id),
+    })
+    links.set(info.id, link)
+    peerEvent('peer-joined', link.view())
+    link.start()
+  }
+
+  function remove(id: string): void {
+    const link = links.get(id)
+    if (!link) return
+    links.delete(id)
+    link.destroy()
+    remember(remembered, id, link.memory())
+    if (links.size === 0) pinger.stop()
+    peerEvent('peer-left', link.view())
+  }
+
+  /** Presence hints from the server about a peer's stream. */
+  function setAway(id: string, away: boolean) {
+    const link = links.get(id)
+    if (link) {
+      link.away = away
+      // Their stream and our channel both dropped: nothing says they are still there.
+      if (away && link.state !== 'connected' && link.state !== 'connecting') remove(id)
+    } else if (!away && remembered.has(id)) {
+      add({ id }, false) // back within the grace period after we gave up on them
+    }
+  }
+
+  return {
+    ...sending(links, outbox, self),
+    /** Someone joined after us: they initiate. */
+    add: (info: PeerInfo) => add(info, false),
+    remove,
+
+    receiveSignal(from: string, data: unknown): void {
+      const link = links.get(from)
+      const envelope = parseEnvelope(data)
+      if (!link || !envelope) return void counters.dropped++
+      link.receiveSignal(envelope)
+    },
+
+    /** A roster is the truth about who is in the room; `optimistic` ones (from a join reply) only add. */
+    reconcile(peers: PeerInfo[], optimistic = false): void {
+      const ids = new Set(peers.map((p) => p.id))
+      // Connected peers missing from the roster are kept: after a server restart the roster fills up
+      // as everyone re-joins, and their channels never needed the server.
+      if (!optimistic) {
+        for (const [id, link] of [...links]) if (!ids.has(id) && link.state !== 'connected') remove(id)
+      }
+      for (const info of peers) add(info, true)
     },
 
     views: (): PeerView[] => [...links.values()].map((l) => l.view()),
@@ -212,7 +239,7 @@ export function createMesh(options: MeshOptions) {
       for (const link of links.values()) link.destroy()
       links.clear()
       remembered.clear()
-      stopPinging()
+      pinger.stop()
     },
 
     stats: () => ({
