@@ -2,11 +2,9 @@ import { nanoid } from 'nanoid'
 import type { RoomLog } from './history'
 import { MAX_ACK_IDS, type ChatMessage, type PeerMessage } from './peer-protocol'
 import type { ChatView, Emit, HistoryStore, Identity, PeerView, Receipt } from './types'
+import { createTyping } from './typing'
 import { createSerialQueue } from './util'
 
-// Typing: say so at most every few seconds while typing; others forget it a little after the last.
-export const TYPING_EVERY_MS = 2_000
-export const TYPING_SHOWN_MS = 5_000
 // Persisting history is batched: one write per burst of messages.
 const SAVE_DELAY_MS = 500
 
@@ -15,6 +13,60 @@ interface Mesh {
   broadcast(message: ChatMessage): void
   sendNow(message: PeerMessage, to?: string): string[]
   views(): PeerView[]
+}
+
+/** Delivery receipts: ours awaited per recipient, theirs sent as one ack message per burst. */
+function createReceipts(mesh: Mesh, emit: Emit) {
+  const receipts = new Map<string, Receipt>()
+  const pendingAcks = new Map<string, string[]>()
+  return {
+    expect(id: string, recipients: string[]): void {
+      receipts.set(id, { id, recipients, delivered: [] })
+    },
+
+    /** We received their message `id`. */
+    ack(peer: string, id: string): void {
+      const ids = pendingAcks.get(peer)
+      if (ids) return void ids.push(id)
+      pendingAcks.set(peer, [id])
+      // One receipt message per burst of messages from that peer.
+      queueMicrotask(() => {
+        const batch = pendingAcks.get(peer) ?? []
+        pendingAcks.delete(peer)
+        for (let i = 0; i < batch.length; i += MAX_ACK_IDS) mesh.sendNow({ type: 'ack', ids: batch.slice(i, i + MAX_ACK_IDS) }, peer)
+      })
+    },
+
+    /** They received our messages `ids`. */
+    acked(from: string, ids: string[]): void {
+      for (const id of ids) {
+        const receipt = receipts.get(id)
+        if (!receipt || !receipt.recipients.includes(from) || receipt.delivered.includes(from)) continue
+        receipt.delivered.push(from)
+        emit('receipt', { ...receipt, delivered: [...receipt.delivered] })
+      }
+    },
+  }
+}
+
+/** Writes the room's history to the store once per burst of messages, and once more when leaving. */
+function createSaver(room: string, log: Promise<RoomLog>, store: HistoryStore | undefined) {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  return {
+    schedule(): void {
+      if (!store || timer) return
+      timer = setTimeout(async () => {
+        timer = undefined
+        await store.save(room, (await log).entries()).catch(() => {})
+      }, SAVE_DELAY_MS)
+    },
+    flush(): void {
+      if (!timer) return
+      clearTimeout(timer)
+      timer = undefined
+      if (store) void log.then((h) => store.save(room, h.entries())).catch(() => {})
+    },
+  }
 }
 
 /**
@@ -31,50 +83,15 @@ export function createConversation(options: {
   store: HistoryStore | undefined
 }) {
   const { room, self, mesh, emit, store } = options
-  const receipts = new Map<string, Receipt>()
-  const typing = new Map<string, ReturnType<typeof setTimeout>>()
-  const pendingAcks = new Map<string, string[]>()
+  const receipts = createReceipts(mesh, emit)
+  const typing = createTyping(mesh, emit)
+  const saver = createSaver(room, options.log, store)
   const counters = { forged: 0 }
   // Signing is asynchronous: one queue keeps the sender's order.
   const outgoing = createSerialQueue()
-  let lastTyping = 0
-  let saveTimer: ReturnType<typeof setTimeout> | undefined
   let seq = 0
 
   const show = (view: ChatView) => emit('message', view)
-
-  function scheduleSave() {
-    if (!store || saveTimer) return
-    saveTimer = setTimeout(async () => {
-      saveTimer = undefined
-      await store.save(room, (await options.log).entries()).catch(() => {})
-    }, SAVE_DELAY_MS)
-  }
-
-  function typingChanged() {
-    const views = mesh.views()
-    emit('typing', { peers: [...typing.keys()].map((id) => views.find((v) => v.id === id)).filter((v) => v !== undefined) })
-  }
-
-  function stopTyping(peer: string) {
-    const timer = typing.get(peer)
-    if (timer === undefined) return
-    clearTimeout(timer)
-    typing.delete(peer)
-    typingChanged()
-  }
-
-  function ack(peer: string, id: string) {
-    const ids = pendingAcks.get(peer)
-    if (ids) return void ids.push(id)
-    pendingAcks.set(peer, [id])
-    // One receipt message per burst of messages from that peer.
-    queueMicrotask(() => {
-      const batch = pendingAcks.get(peer) ?? []
-      pendingAcks.delete(peer)
-      for (let i = 0; i < batch.length; i += MAX_ACK_IDS) mesh.sendNow({ type: 'ack', ids: batch.slice(i, i + MAX_ACK_IDS) }, peer)
-    })
-  }
 
   return {
     /** Loads what this browser kept of the room, before anyone else's history arrives. */
@@ -95,7 +112,7 @@ export function createConversation(options: {
     },
 
     send(text: string, to: string | undefined): ChatView {
-      lastTyping = 0 // typing right after sending is news again
+      typing.sent()
       const message: ChatMessage = {
         type: 'chat',
         id: nanoid(),
@@ -108,35 +125,29 @@ export function createConversation(options: {
         ...(to === undefined ? {} : { to }),
       }
       const recipients = to === undefined ? mesh.views().map((v) => v.id) : [to]
-      receipts.set(message.id, { id: message.id, recipients, delivered: [] })
+      receipts.expect(message.id, recipients)
       outgoing(async () => {
         const log = await options.log
         message.lamport = log.tick()
         message.sig = await (await options.identity).sign(message)
         await log.live(message, true)
         mesh.broadcast(message)
-        scheduleSave()
+        saver.schedule()
       }).catch((err: Error) => emit('error', err))
       return { ...message, mine: true }
     },
 
-    /** Typing, throttled: the others hear it at most every TYPING_EVERY_MS. */
-    typing(): void {
-      const now = Date.now()
-      if (now - lastTyping < TYPING_EVERY_MS) return
-      lastTyping = now
-      mesh.sendNow({ type: 'typing' })
-    },
+    typing: typing.local,
 
     /** A chat message straight from its author, in their channel's order. */
     async chat(from: string, message: ChatMessage): Promise<void> {
-      stopTyping(from)
+      typing.stop(from)
       const log = await options.log
       const added = await log.live(message)
       if (!added) return void counters.forged++
-      ack(from, message.id)
+      receipts.ack(from, message.id)
       show({ ...message, mine: false, ...(added.before ? { before: added.before } : {}) })
-      scheduleSave()
+      saver.schedule()
     },
 
     async message(from: string, message: PeerMessage): Promise<void> {
@@ -152,44 +163,25 @@ export function createConversation(options: {
           const { added, refused } = await (await options.log).merge(message.entries)
           counters.forged += refused
           for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, ...(before ? { before } : {}) })
-          if (added.length > 0) scheduleSave()
+          if (added.length > 0) saver.schedule()
           return
         }
-        case 'ack': {
-          for (const id of message.ids) {
-            const receipt = receipts.get(id)
-            if (!receipt || !receipt.recipients.includes(from) || receipt.delivered.includes(from)) continue
-            receipt.delivered.push(from)
-            emit('receipt', { ...receipt, delivered: [...receipt.delivered] })
-          }
-          return
-        }
-        case 'typing': {
-          const known = typing.has(from)
-          clearTimeout(typing.get(from))
-          typing.set(from, setTimeout(() => stopTyping(from), TYPING_SHOWN_MS))
-          if (!known) typingChanged()
-          return
-        }
+        case 'ack':
+          return receipts.acked(from, message.ids)
+        case 'typing':
+          return typing.heard(from)
       }
     },
 
     /** Someone left: they are not typing any more. */
-    gone(peer: string): void {
-      stopTyping(peer)
-    },
+    gone: typing.stop,
 
     stats: () => ({ ...counters }),
 
     /** Every timer goes (leaving), after one last save. */
     close(): void {
-      for (const timer of typing.values()) clearTimeout(timer)
-      typing.clear()
-      if (saveTimer) {
-        clearTimeout(saveTimer)
-        saveTimer = undefined
-        if (store) void options.log.then((h) => store.save(room, h.entries())).catch(() => {})
-      }
+      typing.close()
+      saver.flush()
     },
   }
 }
