@@ -122,3 +122,5 @@ export function createMessageView(log: HTMLElement, typingLine: HTMLElement, nam
     },
   }
 }
+
+export type MessageView = ReturnType<typeof createMessageView>

@@ -66,3 +66,5 @@ export function createPeopleView(list: HTMLElement, alone: HTMLElement, sendTo: 
     stateOf: (id: string) => rows.get(id)?.row.dataset.state,
   }
 }
+
+export type PeopleView = ReturnType<typeof createPeopleView>
