@@ -1,4 +1,4 @@
-import type { JoinResponse, ResetReason } from '../../../signaling/protocol'
+import type { JoinResponse } from '../../../signaling/protocol'
 import { createEmitter } from '../emitter'
 import type { Membership, MembershipHandlers, Signaling, SignalingEvents, SignalingStatus } from '../types'
 import { createSerialQueue } from '../util'
@@ -51,7 +51,7 @@ export function createSignalingClient(server = '/v1'): SignalingClient {
       member?.handlers.event(event)
       return member !== undefined
     },
-    reset: (reason) => void recover(reason),
+    reset: () => void recover(),
     onError: (err) => events.emit('error', err),
   })
   const signals = createSignalQueue({
@@ -62,7 +62,7 @@ export function createSignalingClient(server = '/v1'): SignalingClient {
   })
 
   /** After a `reset`, re-claim every peer id; if the server no longer accepts our token, start over. */
-  function recover(_reason: ResetReason) {
+  function recover() {
     return joins(async () => {
       for (const [peer, { room, meta, handlers }] of memberships) {
         try {
@@ -83,7 +83,9 @@ export function createSignalingClient(server = '/v1'): SignalingClient {
     })
   }
 
-  const networkChanged = (online: boolean) => closed || stream.networkChanged(online, status)
+  function networkChanged(online: boolean) {
+    if (!closed) stream.networkChanged(online, status)
+  }
   const onOnline = () => networkChanged(true)
   const onOffline = () => networkChanged(false)
   addEventListener('online', onOnline)
@@ -126,7 +128,7 @@ export function createSignalingClient(server = '/v1'): SignalingClient {
 
     refreshIce: (peer) => http.refreshIce(peer),
 
-    networkChanged: (online) => void networkChanged(online),
+    networkChanged,
 
     close() {
       closed = true
