@@ -242,11 +242,7 @@ export function createMesh(options: MeshOptions) {
       pinger.stop()
     },
 
-    stats: () => ({
-      ...counters,
-      connections: [...links.values()].filter((l) => l.hasChannel).length,
-      outbox: outbox.size,
-    }),
+    stats: () => ({ ...counters, connections: [...links.values()].filter((l) => l.hasChannel).length, outbox: outbox.size }),
   }
 }
 
