@@ -10,7 +10,19 @@ import { cleanName, cleanText, MAX_TEXT_CHARS } from './peer-protocol'
 import { createSealedSignals } from './sealed-signals'
 import { createSealer } from './sealer'
 import { createSignalingClient } from './signaling/client'
-import type { Emit, JoinOptions, MembershipHandlers, PeerEvent, PeerView, Room, RoomEvents, RoomSelf, RoomStatus, Signaling, SignalingStatus } from './types'
+import type {
+  Emit,
+  JoinOptions,
+  MembershipHandlers,
+  PeerEvent,
+  PeerView,
+  Room,
+  RoomEvents,
+  RoomSelf,
+  RoomStatus,
+  Signaling,
+  SignalingStatus,
+} from './types'
 import { createSerialQueue, isColor } from './util'
 import { createSimplePeer, warmUp } from './webrtc'
 
