@@ -38,8 +38,8 @@ export function createOutbox() {
     },
 
     /**
-     * A chat message from `received` onwards of its sender: false when seen before or not newer than
-     * the last one of theirs (a resend); otherwise it is seen from now on.
+     * Whether a chat message is new: never seen (over any channel) and after `received`, the sender's
+     * last seq we took. False for a resend; a new one counts as seen from now on.
      */
     fresh(message: ChatMessage, received: number): boolean {
       if (seen.has(message.id) || message.seq <= received) return false
