@@ -1,6 +1,7 @@
 // The browser's one signaling connection, shared by every tab of the origin (a SharedWorker): one event
 // stream per browser however many tabs are open, so tabs never exhaust the six HTTP/1.1 connections a
 // browser allows per host. Tabs keep their WebRTC connections; this worker only carries signaling.
+// The signaling client itself, not the library's index: the worker's bundle carries no room or WebRTC.
 import { createSignalingClient, type SignalingClient } from '../lib/signaling/client'
 import type { MembershipHandlers } from '../lib/types'
 import { parseTabMessage, type WorkerMessage } from './protocol'
