@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nanoid } from 'nanoid'
 import type { ElementHandle, Page } from 'puppeteer'
-import { createIdentity } from '../../client/identity'
-import type { ChatMessage, HistoryEntry } from '../../client/peer-protocol'
+import { createIdentity } from '../../client/lib/identity'
+import type { ChatMessage, HistoryEntry } from '../../client/lib/peer-protocol'
 import { roomLink, startServer, type TestServer } from '../helpers'
 import {
   closeAll,

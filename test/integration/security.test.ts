@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net'
 import { nanoid } from 'nanoid'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
-import { newRoomSecret } from '../../client/crypto'
-import { createSealer } from '../../client/sealer'
+import { newRoomSecret } from '../../client/lib/crypto'
+import { createSealer } from '../../client/lib/sealer'
 import { createApp, type AppOptions } from '../../signaling/app'
 import {
   DIST_CLIENT,

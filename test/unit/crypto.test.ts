@@ -12,9 +12,9 @@ import {
   seal,
   signalContext,
   verificationCode,
-} from '../../client/crypto'
-import { createSealer } from '../../client/sealer'
-import type { SignalEnvelope } from '../../client/peer-protocol'
+} from '../../client/lib/crypto'
+import { createSealer } from '../../client/lib/sealer'
+import type { SignalEnvelope } from '../../client/lib/peer-protocol'
 import { randomRoom } from '../helpers'
 
 const SECRET = newRoomSecret()

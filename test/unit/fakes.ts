@@ -5,19 +5,22 @@
  * backoff and still wait on events.
  */
 import { nanoid } from 'nanoid'
-import { parseEnvelope } from '../../client/peer-protocol'
-import type { Sealer } from '../../client/sealer'
-import { createEmitter } from '../../client/emitter'
-import type { CreatePeer, PeerLike } from '../../client/mesh'
-import type { Room, RoomEvents } from '../../client/room'
+import { createEmitter } from '../../client/lib/emitter'
+import { parseEnvelope } from '../../client/lib/peer-protocol'
 import type {
+  CreatePeer,
+  Identity,
   Membership,
   MembershipEvent,
   MembershipHandlers,
+  PeerLike,
+  Room,
+  RoomEvents,
+  Sealer,
   Signaling,
   SignalingEvents,
   SignalingStatus,
-} from '../../client/signaling'
+} from '../../client/lib/types'
 import type { IceServer, LeaveReason, PeerInfo } from '../../signaling/protocol'
 
 export const FAKE_ICE_SERVERS: IceServer[] = [{ urls: 'stun:stun.invalid:3478' }]
@@ -501,3 +504,10 @@ export function clearSealer(): Sealer {
 
 /** A room secret for tests (any 22+ URL-safe characters). */
 export const TEST_ROOM_SECRET = 'test-room-secret-0123456789'
+
+/** For unit tests of the room logic: signs nothing, trusts everything. */
+export const trustingIdentity = (): Identity => ({
+  key: 'unsigned-test-key-000000000000000000000000000000',
+  sign: async () => 'unsigned',
+  verify: async () => true,
+})

@@ -8,8 +8,8 @@ import {
   parseEnvelope,
   parsePeerMessage,
   type ChatMessage,
-} from '../../client/peer-protocol'
-import { parseServerEvent } from '../../client/signaling'
+} from '../../client/lib/peer-protocol'
+import { parseServerEvent } from '../../client/lib/signaling/event-stream'
 
 const FROM = 'p9Yt2LmQ0sXc7Vb1NaZ4k'
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/

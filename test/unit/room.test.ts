@@ -1,8 +1,7 @@
 import { nanoid } from 'nanoid'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { cleanName, MAX_TEXT_CHARS, MAX_WIRE_CHARS } from '../../client/peer-protocol'
-import { joinRoom, type ChatMessage, type Room, type RoomStatus } from '../../client/room'
-import { trustingIdentity } from '../../client/identity'
+import { cleanName, MAX_TEXT_CHARS, MAX_WIRE_CHARS } from '../../client/lib/peer-protocol'
+import { joinRoom, type ChatMessage, type Room, type RoomStatus } from '../../client/lib'
 import { randomRoom } from '../helpers'
 import {
   collect,
@@ -18,9 +17,10 @@ import {
   type Switchboard,
   clearSealer,
   TEST_ROOM_SECRET,
+  trustingIdentity,
 } from './fakes'
 
-// client/mesh.ts: the first retry comes after RETRY_MIN_MS × (0.5…1) of jitter.
+// client/lib/peer-link.ts: the first retry comes after RETRY_MIN_MS × (0.5…1) of jitter.
 const RETRY_MIN_MS = 250
 
 interface Party {

@@ -1,4 +1,4 @@
-import { cleanName } from './peer-protocol'
+import { cleanName, isColor } from '../lib'
 
 const NAME_KEY = 'parley:name'
 const COLOR_KEY = 'parley:color'
@@ -25,7 +25,7 @@ export function saveName(name: string): void {
 export function loadColor(): string | undefined {
   try {
     const stored = localStorage.getItem(COLOR_KEY)
-    return stored && /^#[0-9a-f]{6}$/i.test(stored) ? stored : undefined
+    return isColor(stored) ? stored : undefined
   } catch {
     return undefined
   }

@@ -1,11 +1,9 @@
-import type { ChatView, FileTransfer, PeerView, Receipt } from './room'
+import type { ChatView, FileTransfer, PeerView, Receipt } from '../lib'
+import { template } from './dom'
 import { colorOf } from './people-view'
 
 // Auto-scroll only when the reader is already near the newest message.
 const STICKY_SCROLL_PX = 80
-
-const template = (id: string) =>
-  ((document.getElementById(id) as HTMLTemplateElement).content.firstElementChild as HTMLElement).cloneNode(true) as HTMLElement
 
 const clock = (time: number) => new Date(time).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
 
@@ -124,3 +122,5 @@ export function createMessageView(log: HTMLElement, typingLine: HTMLElement, nam
     },
   }
 }
+
+export type MessageView = ReturnType<typeof createMessageView>

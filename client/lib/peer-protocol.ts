@@ -1,3 +1,5 @@
+import { isColor, isObject } from './util'
+
 /**
  * What travels over the WebRTC data channels between browsers, and what travels inside `signal`
  * payloads through the server. Everything from a peer is parsed here before anyone trusts it.
@@ -63,7 +65,7 @@ export interface Ack {
 }
 
 /** Part of the room's recent history, each message with its author's signing key. */
-export interface History {
+export interface HistoryMessage {
   type: 'history'
   entries: HistoryEntry[]
 }
@@ -84,12 +86,11 @@ export interface FileOffer {
   to?: string
 }
 
-export type PeerMessage = ChatMessage | Hello | NameChange | Ping | Typing | Ack | History | FileOffer
+export type PeerMessage = ChatMessage | Hello | NameChange | Ping | Typing | Ack | HistoryMessage | FileOffer
 
 export const MAX_ACK_IDS = 64
 export const MAX_FILE_BYTES = 64 * 1024 * 1024
 export const FILE_ID_CHARS = 8
-const COLOR = /^#[0-9a-f]{6}$/i
 
 /**
  * The envelope of every signal between two browsers. `attempt` numbers the pair's connection attempts
@@ -102,22 +103,23 @@ export type SignalEnvelope =
   /** "Your signals do not open for me": the other end learns it too (and what it hears from a tamperer won't open either). */
   | { attempt: number; refused: true }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
 const isShortText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max
+// Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: a name is one line.
+const LINE_BREAKING = /[\p{Cc}\u2028\u2029]/gu
+// Control characters except tab, newline and carriage return, which chat text may hold.
+const CONTROL_BUT_BREAKS = /(?![\t\n\r])\p{Cc}/gu
 
 /** Names are shown to people: trimmed, single-line, bounded. */
 export function cleanName(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  const single = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').trim()
+  const single = value.replace(LINE_BREAKING, ' ').trim()
   // Cut by code points so an emoji is never split, then trim what the cut exposed.
   return Array.from(single).slice(0, MAX_NAME_CHARS).join('').trim()
 }
 
 /** Chat text is shown as text; control characters other than newline and tab are dropped. */
 export function cleanText(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  return value.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g, '')
+  return value.replace(CONTROL_BUT_BREAKS, '')
 }
 
 const isId = (v: unknown): v is string => isShortText(v, MAX_ID_CHARS) && v !== ''
@@ -139,7 +141,7 @@ function parseChat(value: Record<string, unknown>, author: string | null): ChatM
   return message
 }
 
-const parseColor = (v: unknown) => (typeof v === 'string' && COLOR.test(v) ? v.toLowerCase() : undefined)
+const parseColor = (v: unknown) => (isColor(v) ? v.toLowerCase() : undefined)
 
 /** Parses one data-channel message from `from`; null for anything malformed, oversized or forged. */
 export function parsePeerMessage(raw: unknown, from: string): PeerMessage | null {

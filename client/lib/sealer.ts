@@ -1,31 +1,26 @@
 import { deriveRoomKey, metaContext, open, seal, sdpFingerprint, signalContext } from './crypto'
-import { parseEnvelope, type SignalEnvelope } from './peer-protocol'
-
-export type Sealer = ReturnType<typeof createSealer>
-
-export type Opened =
-  | { ok: true; envelope: SignalEnvelope; fingerprint: string | null }
-  | { ok: false; reason: 'forged' | 'replayed' }
+import { parseEnvelope } from './peer-protocol'
+import type { Sealer } from './types'
 
 /**
  * Seals a room's signals and metadata with its key. Signals carry a counter per direction of each
  * pair, so the server can neither replay a signal to the same pair (the counter must grow) nor to
  * another pair or room (the associated data names room, sender and recipient).
  */
-export function createSealer(secret: string, room: string) {
+export function createSealer(secret: string, room: string): Sealer {
   const key = deriveRoomKey(secret, room)
   const sent = new Map<string, number>()
   const heard = new Map<string, number>()
 
   return {
-    async sealSignal(self: string, to: string, envelope: SignalEnvelope): Promise<string> {
+    async sealSignal(self, to, envelope) {
       const pair = `${self} ${to}`
       const n = (sent.get(pair) ?? 0) + 1
       sent.set(pair, n)
       return seal(await key, signalContext(room, self, to), { n, envelope })
     },
 
-    async openSignal(self: string, from: string, sealed: unknown): Promise<Opened> {
+    async openSignal(self, from, sealed) {
       const value = (await open(await key, signalContext(room, from, self), sealed)) as { n?: unknown; envelope?: unknown } | null
       const envelope = value && parseEnvelope(value.envelope)
       if (!value || !envelope || typeof value.n !== 'number' || !Number.isSafeInteger(value.n)) return { ok: false, reason: 'forged' }
@@ -37,12 +32,11 @@ export function createSealer(secret: string, room: string) {
       return { ok: true, envelope, fingerprint: sdpFingerprint(signal?.sdp) }
     },
 
-    async sealMeta(name: string): Promise<string> {
+    async sealMeta(name) {
       return seal(await key, metaContext(room), { name })
     },
 
-    /** The name in a peer's metadata; null when it was not sealed with this room's key. */
-    async openMeta(meta: string | undefined): Promise<string | null> {
+    async openMeta(meta) {
       if (meta === undefined) return null
       const value = (await open(await key, metaContext(room), meta)) as { name?: unknown } | null
       return typeof value?.name === 'string' ? value.name : null

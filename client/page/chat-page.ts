@@ -1,20 +1,18 @@
-import { cryptoAvailable, isRoomSecret } from './crypto'
-import { createAlerts } from './alerts'
+import { cleanName, cryptoAvailable, isRoomSecret, joinRoom, SignalingError, type Room, type RoomStatus } from '../lib'
+import { createSharedSignaling } from '../worker/shared-signaling'
+import { createAlerts, type Alerts } from './alerts'
+import { $ } from './dom'
 import { createIndexedDbStore } from './idb-store'
-import { createMessageView } from './message-view'
-import { cleanName } from './peer-protocol'
-import { createPeopleView } from './people-view'
+import { createMessageView, type MessageView } from './message-view'
+import { createPeopleView, type PeopleView } from './people-view'
 import { loadColor, loadName, saveColor, saveName } from './prefs'
-import { createSharedSignaling } from './shared-signaling'
-import { joinRoom, type Room, type RoomStatus } from './room'
-import { SignalingError } from './signaling'
+
 const STATUS_BANNER: Record<RoomStatus, string | null> = {
   joining: 'Connecting…',
   online: null,
   reconnecting: 'Signaling server unreachable — reconnecting…',
   closed: 'You left the room.',
 }
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
 /** The shared signaling worker's URL, set by the build (build.mjs). */
 declare const __PARLEY_WORKER__: string
@@ -33,6 +31,35 @@ function cannotJoin(secret: string): string | null {
     return 'This link is incomplete: the part after # is its secret key. Ask for the full link, or create a new room.'
   }
   return null
+}
+
+/** Everything the room tells the page, shown in the people list, the messages log and the tab's alerts. */
+function showEvents(room: Room, people: PeopleView, log: MessageView, alerts: Alerts) {
+  room.on('peer-joined', (peer) => {
+    people.render(peer)
+    log.notice(`${peer.name || 'Someone'} joined`)
+  })
+  room.on('peer-connected', people.render)
+  room.on('peer-updated', (peer) => {
+    const before = people.stateOf(peer.id)
+    people.render(peer)
+    if (peer.state === 'failed' && before !== 'failed' && !peer.unverified) {
+      log.notice(`Cannot reach ${peer.name || 'someone'} — still trying`)
+    }
+  })
+  room.on('peer-left', (peer) => {
+    people.remove(peer.id)
+    log.notice(`${peer.name || 'Someone'} left`)
+  })
+  room.on('message', (message) => {
+    log.message(message)
+    if (!message.mine && !message.before) alerts.message(message.name, message.text)
+  })
+  room.on('receipt', log.receipt)
+  room.on('typing', ({ peers }) => log.typing(peers))
+  room.on('file', log.file)
+  room.on('file-progress', log.file)
+  room.on('error', (err) => log.notice(err instanceof SignalingError ? err.message : `Problem: ${err.message}`))
 }
 
 export function showRoom(roomId: string): void {
@@ -85,31 +112,7 @@ export function showRoom(roomId: string): void {
 
   setBanner(room.status)
   room.on('status', setBanner)
-  room.on('peer-joined', (peer) => {
-    people.render(peer)
-    log.notice(`${peer.name || 'Someone'} joined`)
-  })
-  room.on('peer-connected', people.render)
-  room.on('peer-updated', (peer) => {
-    const before = people.stateOf(peer.id)
-    people.render(peer)
-    if (peer.state === 'failed' && before !== 'failed' && !peer.unverified) {
-      log.notice(`Cannot reach ${peer.name || 'someone'} — still trying`)
-    }
-  })
-  room.on('peer-left', (peer) => {
-    people.remove(peer.id)
-    log.notice(`${peer.name || 'Someone'} left`)
-  })
-  room.on('message', (message) => {
-    log.message(message)
-    if (!message.mine && !message.before) alerts.message(message.name, message.text)
-  })
-  room.on('receipt', log.receipt)
-  room.on('typing', ({ peers }) => log.typing(peers))
-  room.on('file', log.file)
-  room.on('file-progress', log.file)
-  room.on('error', (err) => log.notice(err instanceof SignalingError ? err.message : `Problem: ${err.message}`))
+  showEvents(room, people, log, alerts)
 
   $('composer').addEventListener('submit', (event) => {
     event.preventDefault()

@@ -1,8 +1,10 @@
 // The browser's one signaling connection, shared by every tab of the origin (a SharedWorker): one event
 // stream per browser however many tabs are open, so tabs never exhaust the six HTTP/1.1 connections a
 // browser allows per host. Tabs keep their WebRTC connections; this worker only carries signaling.
-import { createSignaling, type MembershipHandlers } from './signaling'
-import { parseTabMessage, type WorkerMessage } from './worker-protocol'
+// The signaling client itself, not the library's index: the worker's bundle carries no room or WebRTC.
+import { createSignalingClient, type SignalingClient } from '../lib/signaling/client'
+import type { MembershipHandlers } from '../lib/types'
+import { parseTabMessage, type WorkerMessage } from './protocol'
 
 // The one SharedWorkerGlobalScope member used here (the DOM lib, which the rest of client/ needs,
 // and the webworker lib cannot be loaded together).
@@ -13,7 +15,7 @@ interface Tab {
   peers: Set<string>
 }
 
-let signaling: ReturnType<typeof createSignaling> | undefined
+let signaling: SignalingClient | undefined
 let server = '/v1'
 const tabs = new Set<Tab>()
 
@@ -22,9 +24,9 @@ function post(tab: Tab, message: WorkerMessage) {
 }
 
 /** The shared connection, created on first use; it idles (no session, no stream) while nobody is in a room. */
-function connection(): ReturnType<typeof createSignaling> {
+function connection(): SignalingClient {
   if (signaling) return signaling
-  const created = createSignaling(server)
+  const created = createSignalingClient(server)
   signaling = created
   created.on('status', (status) => {
     for (const tab of tabs) post(tab, { op: 'status', status })

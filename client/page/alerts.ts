@@ -27,3 +27,5 @@ export function createAlerts(title: string) {
     },
   }
 }
+
+export type Alerts = ReturnType<typeof createAlerts>

@@ -1,6 +1,5 @@
 import { nanoid } from 'nanoid'
-import { newRoomSecret } from './crypto'
-import { cleanName } from './peer-protocol'
+import { cleanName, newRoomSecret } from '../lib'
 import { loadName, saveName } from './prefs'
 
 const ROOM_ID_CHARS = 12

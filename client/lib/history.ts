@@ -1,18 +1,10 @@
-import type { Identity } from './identity'
 import type { ChatMessage, HistoryEntry } from './peer-protocol'
+import type { Identity, LogEntry } from './types'
 
 /** How many recent messages a room keeps, hands to newcomers and stores. */
 export const HISTORY_LIMIT = 500
 // A history message stays well under the 64 KiB a data-channel message may carry.
 const HISTORY_CHUNK_CHARS = 48 * 1024
-
-export interface LogEntry {
-  message: ChatMessage
-  /** The author's public signing key the signature was checked against. */
-  key: string
-  /** Sent from this browser (in this session or, persisted, an earlier one). */
-  mine: boolean
-}
 
 /** The room's order: Lamport clock, then sender id, then message id — the same for everyone. */
 export const before = (a: ChatMessage, b: ChatMessage) =>
@@ -23,7 +15,7 @@ export const before = (a: ChatMessage, b: ChatMessage) =>
  * sign as whom: a peer's own hello is authoritative; a key that only arrived with history is trusted
  * for that author as first seen, and anything signed for them with another key is refused.
  */
-export function createHistory(identity: Identity, limit = HISTORY_LIMIT) {
+export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
   const entries: LogEntry[] = []
   const ids = new Set<string>()
   const announced = new Map<string, string>()
@@ -112,10 +104,4 @@ export function createHistory(identity: Identity, limit = HISTORY_LIMIT) {
   }
 }
 
-export type History = ReturnType<typeof createHistory>
-
-/** Where a room's history lives between visits (IndexedDB in the page; nothing in tests). */
-export interface HistoryStore {
-  load(room: string): Promise<LogEntry[]>
-  save(room: string, entries: readonly LogEntry[]): Promise<void>
-}
+export type RoomLog = ReturnType<typeof createRoomLog>

@@ -1,30 +1,11 @@
 import { nanoid } from 'nanoid'
-import type { Emitter } from './emitter'
 import { FILE_ID_CHARS, MAX_FILE_BYTES, type FileOffer, type PeerMessage } from './peer-protocol'
-import type { RoomEvents } from './room'
+import type { Emit, FileTransfer } from './types'
 
 /** Bytes per binary frame: well within what every browser's data channel carries. */
 export const CHUNK_BYTES = 16 * 1024
 
-export interface FileTransfer {
-  id: string
-  name: string
-  size: number
-  mime: string
-  /** Peer id of the sender ('' for files this browser sends). */
-  from: string
-  /** A direct transfer to one peer. */
-  to?: string
-  direction: 'out' | 'in'
-  /** Bytes sent to every recipient so far (out), or received (in). */
-  done: number
-  /** Bytes in all (size times the recipients, for a file going out). */
-  total: number
-  state: 'sending' | 'receiving' | 'done' | 'failed'
-  /** The received file, once complete and its SHA-256 matches the sender's. */
-  blob?: Blob
-}
-
+/** The part of the mesh files travel through. */
 interface Channel {
   connected(): string[]
   sendNow(message: PeerMessage, to?: string): string[]
@@ -40,7 +21,7 @@ const decode = new TextDecoder()
  * binary frames of 8 id bytes + content, sent only while the channel's buffer has room, checked by hash
  * on arrival. Nothing touches the server. A transfer cut by a lost connection fails and can be re-sent.
  */
-export function createFiles(channel: Channel, events: Emitter<RoomEvents>) {
+export function createFiles(channel: Channel, emit: Emit) {
   const incoming = new Map<string, { transfer: FileTransfer; sha256: string; parts: Uint8Array[] }>()
   let lastProgress = new WeakMap<FileTransfer, number>()
 
@@ -51,7 +32,7 @@ export function createFiles(channel: Channel, events: Emitter<RoomEvents>) {
     const percent = Math.floor((transfer.done / Math.max(1, transfer.total)) * 100)
     if (lastProgress.get(transfer) === percent && transfer.done !== transfer.total) return
     lastProgress.set(transfer, percent)
-    events.emit('file-progress', snapshot(transfer))
+    emit('file-progress', snapshot(transfer))
   }
 
   return {
@@ -77,7 +58,7 @@ export function createFiles(channel: Channel, events: Emitter<RoomEvents>) {
         state: 'sending',
         blob: file,
       }
-      events.emit('file', snapshot(transfer))
+      emit('file', snapshot(transfer))
       const header = ascii.encode(id)
       const results = await Promise.all(
         recipients.map(async (peer) => {
@@ -94,7 +75,7 @@ export function createFiles(channel: Channel, events: Emitter<RoomEvents>) {
         }),
       )
       transfer.state = results.every(Boolean) ? 'done' : 'failed'
-      events.emit('file-progress', snapshot(transfer))
+      emit('file-progress', snapshot(transfer))
       return snapshot(transfer)
     },
 
@@ -112,7 +93,7 @@ export function createFiles(channel: Channel, events: Emitter<RoomEvents>) {
         state: 'receiving',
       }
       incoming.set(`${from} ${offer.id}`, { transfer, sha256: offer.sha256, parts: [] })
-      events.emit('file', snapshot(transfer))
+      emit('file', snapshot(transfer))
       if (offer.size === 0) void finish(`${from} ${offer.id}`)
     },
 
@@ -134,7 +115,7 @@ export function createFiles(channel: Channel, events: Emitter<RoomEvents>) {
         if (item.transfer.from !== peer) continue
         incoming.delete(key)
         item.transfer.state = 'failed'
-        events.emit('file-progress', snapshot(item.transfer))
+        emit('file-progress', snapshot(item.transfer))
       }
     },
 
@@ -152,6 +133,6 @@ export function createFiles(channel: Channel, events: Emitter<RoomEvents>) {
     const ok = hex(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer())) === item.sha256
     item.transfer.state = ok ? 'done' : 'failed'
     if (ok) item.transfer.blob = blob
-    events.emit('file-progress', snapshot(item.transfer))
+    emit('file-progress', snapshot(item.transfer))
   }
 }

@@ -1,5 +1,6 @@
 import { base64url, fromBase64url } from './crypto'
 import type { ChatMessage } from './peer-protocol'
+import type { Identity } from './types'
 
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as const
 const SIGNATURE = { name: 'ECDSA', hash: 'SHA-256' } as const
@@ -8,13 +9,6 @@ const utf8 = new TextEncoder()
 /** What a signature covers: everything a reader sees, plus the room (no replay into another room). */
 const signedBytes = (room: string, m: ChatMessage) =>
   utf8.encode(JSON.stringify(['parley/1 chat', room, m.id, m.from, m.name, m.text, m.time, m.lamport, m.to ?? null]))
-
-export interface Identity {
-  /** This session's public key, announced in every hello (base64url, raw P-256 point). */
-  readonly key: string
-  sign(message: ChatMessage): Promise<string>
-  verify(message: ChatMessage, key: string): Promise<boolean>
-}
 
 /**
  * A per-session signing key: messages carry the sender's ECDSA P-256 signature, so a peer passing on
@@ -46,10 +40,3 @@ export async function createIdentity(room: string): Promise<Identity> {
     },
   }
 }
-
-/** For unit tests of the room logic: signs nothing, trusts everything. */
-export const trustingIdentity = (): Identity => ({
-  key: 'unsigned-test-key-000000000000000000000000000000',
-  sign: async () => 'unsigned',
-  verify: async () => true,
-})

@@ -1,5 +1,6 @@
-import type { IceResponse } from '../signaling/protocol'
-import type { MembershipEvent, Membership, SignalingStatus } from './signaling'
+import type { IceResponse } from '../../signaling/protocol'
+import type { Membership, MembershipEvent, SignalingStatus } from '../lib/types'
+import { isObject } from '../lib/util'
 
 /** Messages from a tab to the shared signaling worker. */
 export type TabMessage =
@@ -23,7 +24,6 @@ export type WorkerMessage =
   | { op: 'unknown'; id: number; peer: string }
   | { op: 'ice'; id: number; ice: IceResponse | null }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
 const str = (v: unknown): v is string => typeof v === 'string'
 
 /** Tabs are same-origin code, but a page of another version may share the worker: check shapes. */

@@ -1,4 +1,5 @@
-import type { PeerView } from './room'
+import type { PeerView } from '../lib'
+import { template } from './dom'
 
 const STATE_LABEL: Record<PeerView['state'], string> = {
   connecting: 'connecting…',
@@ -6,9 +7,6 @@ const STATE_LABEL: Record<PeerView['state'], string> = {
   reconnecting: 'reconnecting…',
   failed: 'cannot connect',
 }
-
-const template = (id: string) =>
-  ((document.getElementById(id) as HTMLTemplateElement).content.firstElementChild as HTMLElement).cloneNode(true) as HTMLElement
 
 /** A stable colour for people who chose none. */
 export const colorOf = (peer: { id: string; color?: string | undefined }) =>
@@ -68,3 +66,5 @@ export function createPeopleView(list: HTMLElement, alone: HTMLElement, sendTo: 
     stateOf: (id: string) => rows.get(id)?.row.dataset.state,
   }
 }
+
+export type PeopleView = ReturnType<typeof createPeopleView>

@@ -1,5 +1,5 @@
 import SimplePeer from 'simple-peer'
-import type { CreatePeer, PeerLike } from './mesh'
+import type { CreatePeer, PeerLike } from './types'
 
 // The first RTCPeerConnection of a page pays for starting the browser's WebRTC machinery, and every
 // connection generates a DTLS certificate. Both are done while the join request is in flight, so

@@ -1,0 +1,187 @@
+import { nanoid } from 'nanoid'
+import type { RoomLog } from './history'
+import { MAX_ACK_IDS, type ChatMessage, type PeerMessage } from './peer-protocol'
+import type { ChatView, Emit, HistoryStore, Identity, PeerView, Receipt } from './types'
+import { createTyping } from './typing'
+import { createSerialQueue } from './util'
+
+// Persisting history is batched: one write per burst of messages.
+const SAVE_DELAY_MS = 500
+
+/** The part of the mesh a conversation sends through. */
+interface Mesh {
+  broadcast(message: ChatMessage): void
+  sendNow(message: PeerMessage, to?: string): string[]
+  views(): PeerView[]
+}
+
+/** Delivery receipts: ours awaited per recipient, theirs sent as one ack message per burst. */
+function createReceipts(mesh: Mesh, emit: Emit) {
+  const receipts = new Map<string, Receipt>()
+  const pendingAcks = new Map<string, string[]>()
+  return {
+    expect(id: string, recipients: string[]): void {
+      receipts.set(id, { id, recipients, delivered: [] })
+    },
+
+    /** We received their message `id`. */
+    ack(peer: string, id: string): void {
+      const ids = pendingAcks.get(peer)
+      if (ids) return void ids.push(id)
+      pendingAcks.set(peer, [id])
+      // One receipt message per burst of messages from that peer.
+      queueMicrotask(() => {
+        const batch = pendingAcks.get(peer) ?? []
+        pendingAcks.delete(peer)
+        for (let i = 0; i < batch.length; i += MAX_ACK_IDS) mesh.sendNow({ type: 'ack', ids: batch.slice(i, i + MAX_ACK_IDS) }, peer)
+      })
+    },
+
+    /** They received our messages `ids`. */
+    acked(from: string, ids: string[]): void {
+      for (const id of ids) {
+        const receipt = receipts.get(id)
+        if (!receipt || !receipt.recipients.includes(from) || receipt.delivered.includes(from)) continue
+        receipt.delivered.push(from)
+        emit('receipt', { ...receipt, delivered: [...receipt.delivered] })
+      }
+    },
+  }
+}
+
+/** Writes the room's history to the store once per burst of messages, and once more when leaving. */
+function createSaver(room: string, log: Promise<RoomLog>, store: HistoryStore | undefined) {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  return {
+    schedule(): void {
+      if (!store || timer) return
+      timer = setTimeout(async () => {
+        timer = undefined
+        await store.save(room, (await log).entries()).catch(() => {})
+      }, SAVE_DELAY_MS)
+    },
+    flush(): void {
+      if (!timer) return
+      clearTimeout(timer)
+      timer = undefined
+      if (store) void log.then((h) => store.save(room, h.entries())).catch(() => {})
+    },
+  }
+}
+
+/**
+ * The conversation on top of the mesh: signed messages in one order for everyone, history for
+ * newcomers (and from this browser's store), delivery receipts and typing indicators.
+ */
+export function createConversation(options: {
+  room: string
+  self: { id: string; name: string }
+  mesh: Mesh
+  emit: Emit
+  identity: Promise<Identity>
+  log: Promise<RoomLog>
+  store: HistoryStore | undefined
+}) {
+  const { room, self, mesh, emit, store } = options
+  const receipts = createReceipts(mesh, emit)
+  const typing = createTyping(mesh, emit)
+  const saver = createSaver(room, options.log, store)
+  const counters = { forged: 0 }
+  // Signing is asynchronous: one queue keeps the sender's order.
+  const outgoing = createSerialQueue()
+  let seq = 0
+
+  const show = (view: ChatView) => emit('message', view)
+
+  return {
+    /** Loads what this browser kept of the room, before anyone else's history arrives. */
+    async restore(): Promise<void> {
+      if (!store) return
+      const log = await options.log
+      const kept = await store.load(room).catch(() => [])
+      for (const mine of [true, false]) {
+        const group = kept.filter((e) => e.mine === mine).map(({ message, key }) => ({ message, key }))
+        const { added } = await log.merge(group, mine)
+        for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, ...(before ? { before } : {}) })
+      }
+    },
+
+    /** Joined as `peer`: only our own key signs as us (a history entry claiming to be ours is checked too). */
+    joined(peer: string): void {
+      void Promise.all([options.log, options.identity]).then(([log, identity]) => log.announce(peer, identity.key))
+    },
+
+    send(text: string, to: string | undefined): ChatView {
+      typing.sent()
+      const message: ChatMessage = {
+        type: 'chat',
+        id: nanoid(),
+        from: self.id,
+        name: self.name,
+        text,
+        time: Date.now(),
+        seq: ++seq,
+        lamport: 0,
+        ...(to === undefined ? {} : { to }),
+      }
+      const recipients = to === undefined ? mesh.views().map((v) => v.id) : [to]
+      receipts.expect(message.id, recipients)
+      outgoing(async () => {
+        const log = await options.log
+        message.lamport = log.tick()
+        message.sig = await (await options.identity).sign(message)
+        await log.live(message, true)
+        mesh.broadcast(message)
+        saver.schedule()
+      }).catch((err: Error) => emit('error', err))
+      return { ...message, mine: true }
+    },
+
+    typing: typing.local,
+
+    /** A chat message straight from its author, in their channel's order. */
+    async chat(from: string, message: ChatMessage): Promise<void> {
+      typing.stop(from)
+      const log = await options.log
+      const added = await log.live(message)
+      if (!added) return void counters.forged++
+      receipts.ack(from, message.id)
+      show({ ...message, mine: false, ...(added.before ? { before: added.before } : {}) })
+      saver.schedule()
+    },
+
+    async message(from: string, message: PeerMessage): Promise<void> {
+      switch (message.type) {
+        case 'hello': {
+          // Their key, from their own channel, is the key for their messages; then our history for them.
+          const log = await options.log
+          if (message.key) log.announce(from, message.key)
+          for (const entries of log.batches()) mesh.sendNow({ type: 'history', entries }, from)
+          return
+        }
+        case 'history': {
+          const { added, refused } = await (await options.log).merge(message.entries)
+          counters.forged += refused
+          for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, ...(before ? { before } : {}) })
+          if (added.length > 0) saver.schedule()
+          return
+        }
+        case 'ack':
+          return receipts.acked(from, message.ids)
+        case 'typing':
+          return typing.heard(from)
+      }
+    },
+
+    /** Someone left: they are not typing any more. */
+    gone: typing.stop,
+
+    stats: () => ({ ...counters }),
+
+    /** Every timer goes (leaving), after one last save. */
+    close(): void {
+      typing.close()
+      saver.flush()
+    },
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * The room library: join a room, and everything a page needs to show it. The one public entry; the
+ * files behind it are free to change.
+ */
+export { joinRoom } from './room'
+export { createSignalingClient, type SignalingClient } from './signaling/client'
+export { SignalingError } from './signaling/http'
+export { cleanName, MAX_NAME_CHARS, MAX_TEXT_CHARS, type ChatMessage } from './peer-protocol'
+export { cryptoAvailable, isRoomSecret, newRoomSecret } from './crypto'
+export { isColor } from './util'
+export type {
+  ChatView,
+  CreatePeer,
+  FileTransfer,
+  HistoryStore,
+  Identity,
+  JoinOptions,
+  LogEntry,
+  Membership,
+  MembershipEvent,
+  MembershipHandlers,
+  PeerLike,
+  PeerState,
+  PeerView,
+  Receipt,
+  Room,
+  RoomEvents,
+  RoomStatus,
+  Sealer,
+  Signaling,
+  SignalingEvents,
+  SignalingStatus,
+} from './types'

@@ -1,0 +1,215 @@
+import type { IceServer } from '../../signaling/protocol'
+import { createConversation } from './conversation'
+import { createEmitter } from './emitter'
+import { createFiles } from './files'
+import { createRoomLog } from './history'
+import { createIdentity } from './identity'
+import { createMembershipEvents } from './membership'
+import { createMesh } from './mesh'
+import { cleanName, cleanText, MAX_TEXT_CHARS } from './peer-protocol'
+import { createSealedSignals } from './sealed-signals'
+import { createSealer } from './sealer'
+import { createSignalingClient } from './signaling/client'
+import type {
+  Emit,
+  JoinOptions,
+  MembershipHandlers,
+  PeerEvent,
+  PeerView,
+  Room,
+  RoomEvents,
+  RoomSelf,
+  RoomStatus,
+  Signaling,
+  SignalingStatus,
+} from './types'
+import { createSerialQueue, isColor } from './util'
+import { createSimplePeer, warmUp } from './webrtc'
+
+// Refresh TURN credentials at 80% of their lifetime; after a failed refresh, try again in a minute.
+const ICE_REFRESH_AT = 0.8
+const ICE_RETRY_S = 60
+
+const roomStatus = (s: SignalingStatus): RoomStatus => (s === 'online' ? 'online' : s === 'offline' ? 'reconnecting' : 'joining')
+
+/** The room's ICE servers. TURN credentials expire: fetch new ones well before, for the connections made after that. */
+function createIceServers(signaling: Signaling, self: RoomSelf, closed: () => boolean) {
+  let servers: IceServer[] = []
+  let timer: ReturnType<typeof setTimeout> | undefined
+
+  function schedule(ttlS: number | undefined) {
+    clearTimeout(timer)
+    if (!ttlS) return
+    timer = setTimeout(() => {
+      if (closed() || !self.id) return
+      signaling
+        .refreshIce(self.id)
+        .then((ice) => {
+          servers = ice.iceServers
+          schedule(ice.iceServersTtlS)
+        })
+        .catch(() => schedule(ICE_RETRY_S))
+    }, ttlS * ICE_REFRESH_AT * 1000)
+  }
+
+  return {
+    current: () => servers,
+    set(list: IceServer[], ttlS: number | undefined): void {
+      servers = list
+      schedule(ttlS)
+    },
+    stop: () => clearTimeout(timer),
+  }
+}
+
+/**
+ * The room's parts, each built after what it uses: sealed signals, then the mesh (which sends through
+ * them), then the conversation and files (which send through the mesh), then the membership events
+ * (which drive the mesh). What flows back up is wired here with narrow callbacks.
+ */
+function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, emit: Emit, closed: () => boolean) {
+  const onError = (err: Error) => emit('error', err)
+  const identity = options.identity ? Promise.resolve(options.identity) : createIdentity(options.room)
+  const log = identity.then((id) => createRoomLog(id))
+  const sealed = createSealedSignals({ self, sealer: options.sealer ?? createSealer(options.secret, options.room), signaling, closed, onError })
+  const ice = createIceServers(signaling, self, closed)
+  // Inbound data-channel messages are checked asynchronously (signatures): one queue keeps their order.
+  const inbound = createSerialQueue()
+  const inOrder = (task: () => Promise<unknown>) => void inbound(task).catch(onError)
+
+  function peerEvent(type: PeerEvent, view: PeerView) {
+    if (type === 'peer-left') {
+      conversation.gone(view.id)
+      files.gone(view.id)
+    }
+    if (type === 'peer-connected') void sealed.code(view.id).then((code) => code && mesh.setCode(view.id, code))
+    emit(type, view)
+  }
+
+  const mesh = createMesh({
+    self,
+    createPeer: options.createPeer ?? createSimplePeer,
+    iceServers: ice.current,
+    signal: (to, envelope) => sealed.send(to, envelope),
+    peerEvent,
+    onChat: (from, message) => inOrder(() => conversation.chat(from, message)),
+    onMessage(from, message) {
+      // A file offer must be in place before its first binary frame, which is handled at once.
+      if (message.type === 'file') return files.offered(from, message)
+      inOrder(() => conversation.message(from, message))
+    },
+    onBinary: (from, bytes) => files.received(from, bytes),
+  })
+  const conversation = createConversation({ room: options.room, self, mesh, emit, identity, log, store: options.store })
+  const files = createFiles(mesh, emit)
+  const membership = createMembershipEvents({ mesh, sealed, closed, onError })
+  return { identity, sealed, ice, mesh, conversation, files, membership }
+}
+
+/** Joins a room: a full mesh of data channels to everyone in it, introduced by the signaling server. */
+export function joinRoom(options: JoinOptions): Room {
+  const events = createEmitter<RoomEvents>()
+  const ownsSignaling = !options.signaling
+  const signaling = options.signaling ?? createSignalingClient(options.server)
+  const self: RoomSelf = { id: '', name: cleanName(options.name) }
+  if (isColor(options.color)) self.color = options.color.toLowerCase()
+  let status: RoomStatus = 'joining'
+  let left = false
+  const { identity, sealed, ice, mesh, conversation, files, membership } = buildParts(options, self, signaling, events.emit, () => left)
+
+  const setStatus = (next: RoomStatus) => {
+    if (status === next || status === 'closed') return
+    status = next
+    events.emit('status', next)
+  }
+
+  const offs = [
+    signaling.on('status', (s) => self.id && setStatus(roomStatus(s))),
+    signaling.on('error', (err) => events.emit('error', err)),
+  ]
+
+  const handlers: MembershipHandlers = {
+    joined(joined) {
+      if (left) return
+      self.id = joined.peer
+      conversation.joined(joined.peer)
+      ice.set(joined.iceServers, joined.iceServersTtlS)
+      setStatus(signaling.status === 'offline' ? 'reconnecting' : 'online')
+      membership.roster(joined.peers)
+    },
+    event: (event) => membership.event(event),
+    lost: () => void enter(),
+    unknown: (peer) => membership.unknown(peer),
+  }
+
+  async function enter() {
+    self.id = ''
+    mesh.reset()
+    setStatus('joining')
+    if (!options.createPeer) void warmUp()
+    try {
+      const [meta, id] = await Promise.all([sealed.sealName(self.name), identity])
+      self.key = id.key
+      if (left) return
+      const joined = await signaling.join(options.room, meta, handlers)
+      if (left) signaling.leave(joined.peer)
+    } catch (err) {
+      events.emit('error', err as Error)
+      leave()
+    }
+  }
+
+  /** The one way out: every part stops, the server hears we left, and nobody hears from the room again. */
+  function leave() {
+    if (left) return
+    left = true
+    ice.stop()
+    for (const off of offs) off()
+    mesh.reset()
+    conversation.close()
+    files.reset()
+    if (self.id) signaling.leave(self.id)
+    if (ownsSignaling) signaling.close()
+    setStatus('closed')
+    status = 'closed'
+    events.clear()
+  }
+
+  void conversation.restore()
+  void enter()
+
+  return {
+    id: options.room,
+    self,
+    get status() {
+      return status
+    },
+    get peers() {
+      return mesh.views()
+    },
+    send(raw, sendOptions) {
+      const text = cleanText(raw)
+      const to = sendOptions?.to
+      if (left || !self.id || text.trim() === '' || text.length > MAX_TEXT_CHARS) return null
+      if (to !== undefined && !mesh.views().some((p) => p.id === to)) return null
+      return conversation.send(text, to)
+    },
+    typing: () => conversation.typing(),
+    sendFile: (file, sendOptions) => files.send(file, sendOptions?.to),
+    setName(name) {
+      const clean = cleanName(name)
+      if (!clean || clean === self.name) return
+      self.name = clean
+      mesh.announceName()
+    },
+    setColor(color) {
+      if (!isColor(color) || color.toLowerCase() === self.color) return
+      self.color = color.toLowerCase()
+      mesh.announceName()
+    },
+    leave,
+    on: events.on,
+    off: events.off,
+    stats: () => ({ ...mesh.stats(), ...conversation.stats() }),
+  }
+}

@@ -1,0 +1,57 @@
+import type { PeerInfo } from '../../signaling/protocol'
+import { sdpFingerprint, verificationCode } from './crypto'
+import type { SignalEnvelope } from './peer-protocol'
+import type { Opened, RoomSelf, Sealer, Signaling } from './types'
+import { createSerialQueue } from './util'
+
+/**
+ * The room's signals as the server carries them: sealed on the way out (in order: sealing is
+ * asynchronous), opened on the way in, names unsealed from rosters, and the DTLS fingerprints of each
+ * pair kept for its verification code.
+ */
+export function createSealedSignals(options: {
+  self: RoomSelf
+  sealer: Sealer
+  signaling: Signaling
+  closed: () => boolean
+  onError: (err: Error) => void
+}) {
+  const { self, sealer, signaling } = options
+  const outgoing = createSerialQueue()
+  const theirFingerprints = new Map<string, string>()
+  const ourFingerprints = new Map<string, string>()
+
+  return {
+    send(to: string, envelope: SignalEnvelope): void {
+      const from = self.id
+      // Our side of the pair's verification code: the fingerprint this very connection offers.
+      const ours = 'signal' in envelope ? sdpFingerprint((envelope.signal as { sdp?: unknown }).sdp) : null
+      if (ours) ourFingerprints.set(to, ours)
+      outgoing(async () => {
+        const sealed = await sealer.sealSignal(from, to, envelope)
+        if (!options.closed() && from === self.id) signaling.signal(from, to, sealed)
+      }).catch(options.onError)
+    },
+
+    async open(from: string, data: unknown): Promise<Opened> {
+      const opened = await sealer.openSignal(self.id, from, data)
+      if (opened.ok && opened.fingerprint) theirFingerprints.set(from, opened.fingerprint)
+      return opened
+    },
+
+    sealName: (name: string) => sealer.sealMeta(name),
+
+    /** Peers as the server lists them, with the names their sealed metadata holds. */
+    named: (peers: PeerInfo[]): Promise<PeerInfo[]> =>
+      Promise.all(peers.map(async (p) => ({ id: p.id, meta: (await sealer.openMeta(p.meta)) ?? '' }))),
+
+    /** Once connected, both ends can read the same code off the two DTLS fingerprints. */
+    async code(peer: string): Promise<string | null> {
+      const theirs = theirFingerprints.get(peer)
+      const ours = ourFingerprints.get(peer)
+      return theirs && ours ? verificationCode(ours, theirs) : null
+    },
+  }
+}
+
+export type SealedSignals = ReturnType<typeof createSealedSignals>

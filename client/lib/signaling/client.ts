@@ -1,0 +1,142 @@
+import type { JoinResponse } from '../../../signaling/protocol'
+import { createEmitter } from '../emitter'
+import type { Membership, MembershipHandlers, Signaling, SignalingEvents, SignalingStatus } from '../types'
+import { createSerialQueue } from '../util'
+import { createEventStream } from './event-stream'
+import { createSignalingHttp, SignalingError } from './http'
+import { createSignalQueue } from './signal-queue'
+
+interface Joined {
+  room: string
+  meta: string | undefined
+  handlers: MembershipHandlers
+}
+
+const membershipOf = (joined: JoinResponse): Membership => ({
+  peer: joined.peer,
+  peers: joined.peers,
+  iceServers: joined.iceServers,
+  token: joined.token,
+  ...(joined.iceServersTtlS ? { iceServersTtlS: joined.iceServersTtlS } : {}),
+})
+
+export type SignalingClient = Signaling & { networkChanged(online: boolean): void }
+
+/**
+ * The signaling client of one page (or of the shared worker): one session, one event stream, any
+ * number of rooms. Composes the session's POSTs (http.ts), its stream (event-stream.ts) and the
+ * outgoing signals (signal-queue.ts).
+ */
+export function createSignalingClient(server = '/v1'): SignalingClient {
+  const events = createEmitter<SignalingEvents>()
+  const memberships = new Map<string, Joined>()
+  let token: string | undefined
+  let status: SignalingStatus = 'connecting'
+  let closed = false
+  // Joins run one at a time: the first creates the session the others attach to.
+  const joins = createSerialQueue()
+
+  const setStatus = (next: SignalingStatus) => {
+    if (next === status) return
+    status = next
+    events.emit('status', next)
+  }
+
+  const http = createSignalingHttp(server, { token: () => token, closed: () => closed, offline: () => setStatus('offline') })
+  const stream = createEventStream({
+    server,
+    setStatus,
+    deliver(to, event) {
+      const member = memberships.get(to)
+      member?.handlers.event(event)
+      return member !== undefined
+    },
+    reset: () => void recover(),
+    onError: (err) => events.emit('error', err),
+  })
+  const signals = createSignalQueue({
+    post: http.post,
+    isMember: (from) => memberships.has(from),
+    unknown: (from, to) => memberships.get(from)?.handlers.unknown(to),
+    closed: () => closed,
+  })
+
+  /** After a `reset`, re-claim every peer id; if the server no longer accepts our token, start over. */
+  function recover() {
+    return joins(async () => {
+      for (const [peer, { room, meta, handlers }] of memberships) {
+        try {
+          await http.join(room, meta, peer)
+        } catch (err) {
+          if (err instanceof SignalingError && (err.status === 401 || err.code === 'BAD_PEER')) {
+            const lost = [...memberships.values()]
+            memberships.clear()
+            token = undefined
+            stream.end()
+            for (const member of lost) member.handlers.lost()
+            return
+          }
+          memberships.delete(peer)
+          handlers.lost()
+        }
+      }
+    })
+  }
+
+  function networkChanged(online: boolean) {
+    if (!closed) stream.networkChanged(online, status)
+  }
+  const onOnline = () => networkChanged(true)
+  const onOffline = () => networkChanged(false)
+  addEventListener('online', onOnline)
+  addEventListener('offline', onOffline)
+
+  return {
+    on: events.on,
+    off: events.off,
+    get status() {
+      return status
+    },
+
+    join(room, meta, handlers) {
+      return joins(async () => {
+        const joined = await http.join(room, meta)
+        const membership = membershipOf(joined)
+        memberships.set(joined.peer, { room, meta, handlers })
+        handlers.joined(membership)
+        for (const event of stream.takeEarly(joined.peer)) handlers.event(event)
+        token = joined.token
+        stream.listen(joined.key)
+        return membership
+      })
+    },
+
+    signal: (from, to, data) => signals.push(from, to, data),
+
+    leave(peer) {
+      stream.forget(peer)
+      if (!memberships.delete(peer) || !token) return
+      const last = memberships.size === 0
+      http.leave(last ? { token } : { token, peer })
+      // Nothing left to listen for: end the session, and start a fresh one on the next join.
+      if (last) {
+        token = undefined
+        stream.end()
+        setStatus('connecting')
+      }
+    },
+
+    refreshIce: (peer) => http.refreshIce(peer),
+
+    networkChanged,
+
+    close() {
+      closed = true
+      removeEventListener('online', onOnline)
+      removeEventListener('offline', onOffline)
+      stream.close()
+      signals.clear()
+      events.clear()
+    },
+  }
+}

@@ -1,0 +1,83 @@
+import type { ErrorBody, IceResponse, JoinResponse } from '../../../signaling/protocol'
+import { backoffMs, sleep } from '../util'
+
+export const BACKOFF_MIN_MS = 500
+export const BACKOFF_MAX_MS = 10_000
+
+export const backoff = (attempt: number) => backoffMs(attempt, BACKOFF_MIN_MS, BACKOFF_MAX_MS)
+
+export class SignalingError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 0,
+  ) {
+    super(message)
+  }
+}
+
+/**
+ * Says goodbye by beacon, which survives page unload; text/plain keeps it a simple (no preflight)
+ * request. False where there is no sendBeacon (workers, which outlive the page anyway).
+ */
+export const leaveByBeacon = (server: string, body: { token: string; peer?: string }): boolean =>
+  globalThis.navigator?.sendBeacon?.(`${server}/leave`, JSON.stringify(body)) ?? false
+
+/** The error a refused request carries: the server's code and message when it sent them. */
+export async function failure(res: Response): Promise<SignalingError> {
+  const body = (await res.json().catch(() => null)) as Partial<ErrorBody> | null
+  return new SignalingError(body?.error ?? 'HTTP_ERROR', body?.message ?? `HTTP ${res.status}`, res.status)
+}
+
+/** How long to wait before retrying: the server's Retry-After, or our backoff if that is longer. */
+export const retryAfter = (res: Response, attempt: number) =>
+  Math.max(Number(res.headers.get('retry-after')) * 1000 || 0, backoff(attempt))
+
+/** The POSTs of one signaling session, authorised with its token once there is one. */
+export function createSignalingHttp(
+  server: string,
+  session: { token(): string | undefined; closed(): boolean; offline(): void },
+) {
+  function post(path: string, body: unknown): Promise<Response> {
+    const token = session.token()
+    return fetch(`${server}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    })
+  }
+
+  return {
+    post,
+
+    /** POST /join, retried through outages and rate limits; permanent refusals throw. */
+    async join(room: string, meta: string | undefined, peer?: string): Promise<JoinResponse> {
+      for (let attempt = 0; ; attempt++) {
+        if (session.closed()) throw new SignalingError('CLOSED', 'signaling closed')
+        let res: Response | undefined
+        try {
+          res = await post('/join', { room, ...(meta === undefined ? {} : { meta }), ...(peer ? { peer } : {}) })
+        } catch {
+          session.offline()
+        }
+        if (res?.ok) return (await res.json()) as JoinResponse
+        if (res && res.status !== 429 && res.status < 500) throw await failure(res)
+        await sleep(res ? retryAfter(res, attempt) : backoff(attempt))
+      }
+    },
+
+    async refreshIce(peer: string): Promise<IceResponse> {
+      const res = await post('/ice', { peer })
+      if (!res.ok) throw await failure(res)
+      return (await res.json()) as IceResponse
+    },
+
+    /** Leaves by beacon where possible (it outlives the page), else by a POST nobody waits for. */
+    leave(body: { token: string; peer?: string }): void {
+      if (leaveByBeacon(server, body)) return
+      void post('/leave', body.peer === undefined ? {} : { peer: body.peer }).catch(() => {})
+    },
+  }
+}
+
+export type SignalingHttp = ReturnType<typeof createSignalingHttp>

@@ -1,0 +1,234 @@
+/**
+ * The types the room's parts, the worker and the page share. A leaf: it imports only other leaves (wire
+ * types), so any file may import it without making a cycle.
+ */
+import type { IceResponse, IceServer, LeaveReason, PeerInfo } from '../../signaling/protocol'
+import type { Emitter } from './emitter'
+import type { ChatMessage, SignalEnvelope } from './peer-protocol'
+
+export type RoomStatus = 'joining' | 'online' | 'reconnecting' | 'closed'
+
+export type PeerState = 'connecting' | 'connected' | 'reconnecting' | 'failed'
+
+export interface PeerView {
+  id: string
+  name: string
+  state: PeerState
+  /** Six digits both ends see once connected; equal codes mean nobody is in between (see crypto.ts). */
+  code?: string
+  /** Their signals do not open with this room's key (state is 'failed'; nothing is retried). */
+  unverified?: boolean
+  /** How the connected pair's packets travel: straight between the two, or through a TURN relay. */
+  route?: 'direct' | 'relayed'
+  /** Their chosen colour (#rrggbb). */
+  color?: string
+}
+
+/** The slice of simple-peer the mesh uses; tests pass fakes with the same shape. */
+export interface PeerLike {
+  signal(data: unknown): void
+  send(data: string): void
+  destroy(): void
+  on(event: 'signal', handler: (data: unknown) => void): unknown
+  on(event: 'connect' | 'close', handler: () => void): unknown
+  on(event: 'data', handler: (data: unknown) => void): unknown
+  on(event: 'error', handler: (err: Error) => void): unknown
+  /** simple-peer's: the RTCPeerConnection's stats reports. */
+  getStats?(callback: (err: Error | null, reports: Array<Record<string, unknown>>) => void): void
+}
+
+export type CreatePeer = (options: { initiator: boolean; iceServers: IceServer[] }) => PeerLike
+
+/** This person in the room: the server-issued peer id ('' until joined), name, colour, signing key. */
+export interface RoomSelf {
+  id: string
+  name: string
+  color?: string
+  key?: string
+}
+
+/** A chat message as the page shows it. */
+export type ChatView = ChatMessage & {
+  mine: boolean
+  /** Id of the message this one goes before (history arrives out of order); none: at the end. */
+  before?: string
+}
+
+export interface Receipt {
+  id: string
+  /** Who the message was meant for (everyone in the room when it was sent, or the one addressee). */
+  recipients: string[]
+  /** Who has confirmed receiving it. */
+  delivered: string[]
+}
+
+export interface FileTransfer {
+  id: string
+  name: string
+  size: number
+  mime: string
+  /** Peer id of the sender ('' for files this browser sends). */
+  from: string
+  /** A direct transfer to one peer. */
+  to?: string
+  direction: 'out' | 'in'
+  /** Bytes sent to every recipient so far (out), or received (in). */
+  done: number
+  /** Bytes in all (size times the recipients, for a file going out). */
+  total: number
+  state: 'sending' | 'receiving' | 'done' | 'failed'
+  /** The received file, once complete and its SHA-256 matches the sender's. */
+  blob?: Blob
+}
+
+export type RoomEvents = {
+  'peer-joined': PeerView
+  'peer-connected': PeerView
+  /** Name, colour, connection state, route or verification code changed. */
+  'peer-updated': PeerView
+  'peer-left': PeerView
+  /** A chat message from someone else, or from history (your own are returned by `send`). */
+  message: ChatView
+  /** Someone confirmed receiving one of your messages. */
+  receipt: Receipt
+  /** Who is typing right now. */
+  typing: { peers: PeerView[] }
+  /** A file transfer started (either way). */
+  file: FileTransfer
+  'file-progress': FileTransfer
+  status: RoomStatus
+  error: Error
+}
+
+/** What a part may tell the page: it emits room events, and never listens to them. */
+export type Emit = Emitter<RoomEvents>['emit']
+
+/** The mesh's news about one peer, for the room to act on and pass on. */
+export type PeerEvent = 'peer-joined' | 'peer-connected' | 'peer-updated' | 'peer-left'
+
+export interface LogEntry {
+  message: ChatMessage
+  /** The author's public signing key the signature was checked against. */
+  key: string
+  /** Sent from this browser (in this session or, persisted, an earlier one). */
+  mine: boolean
+}
+
+/** Where a room's history lives between visits (IndexedDB in the page; nothing in tests). */
+export interface HistoryStore {
+  load(room: string): Promise<LogEntry[]>
+  save(room: string, entries: readonly LogEntry[]): Promise<void>
+}
+
+export interface Identity {
+  /** This session's public key, announced in every hello (base64url, raw P-256 point). */
+  readonly key: string
+  sign(message: ChatMessage): Promise<string>
+  verify(message: ChatMessage, key: string): Promise<boolean>
+}
+
+export type Opened =
+  | { ok: true; envelope: SignalEnvelope; fingerprint: string | null }
+  | { ok: false; reason: 'forged' | 'replayed' }
+
+/** The room's encryption of what passes through the server (see sealer.ts). */
+export interface Sealer {
+  sealSignal(self: string, to: string, envelope: SignalEnvelope): Promise<string>
+  openSignal(self: string, from: string, sealed: unknown): Promise<Opened>
+  sealMeta(name: string): Promise<string>
+  /** The name in a peer's metadata; null when it was not sealed with this room's key. */
+  openMeta(meta: string | undefined): Promise<string | null>
+}
+
+export type SignalingStatus = 'connecting' | 'online' | 'offline'
+
+/** What one membership (one peer in one room) hears from the server. */
+export type MembershipEvent =
+  | { type: 'roster'; room: string; peers: PeerInfo[] }
+  | { type: 'peer-joined'; peer: PeerInfo }
+  | { type: 'peer-left'; peer: string; reason: LeaveReason }
+  | { type: 'peer-away' | 'peer-back'; peer: string }
+  | { type: 'signal'; from: string; data: unknown }
+
+export interface Membership {
+  peer: string
+  peers: PeerInfo[]
+  iceServers: IceServer[]
+  /** The session token (a tab of a shared connection uses it to leave by beacon). */
+  token: string
+  /** Seconds until TURN credentials in iceServers expire (refresh with `refreshIce`). */
+  iceServersTtlS?: number
+}
+
+export interface MembershipHandlers {
+  /** Called once, before any event of the membership is delivered. */
+  joined(membership: Membership): void
+  event(event: MembershipEvent): void
+  /** The server no longer accepts this membership (its secret changed): join afresh. */
+  lost(): void
+  /** The server knows no peer `peer` any more (a signal to it came back UNKNOWN_PEER). */
+  unknown(peer: string): void
+}
+
+export type SignalingEvents = {
+  status: SignalingStatus
+  error: Error
+}
+
+/** How a room reaches the signaling server: one per page, or shared by tabs (see worker/). */
+export interface Signaling extends Pick<Emitter<SignalingEvents>, 'on' | 'off'> {
+  readonly status: SignalingStatus
+  join(room: string, meta: string | undefined, handlers: MembershipHandlers): Promise<Membership>
+  /** Queued per sender and retried; delivered in order, dropped only when the target is gone. */
+  signal(from: string, to: string, data: unknown): void
+  leave(peer: string): void
+  /** Fresh ICE servers (new TURN credentials) for one of our peers. */
+  refreshIce(peer: string): Promise<IceResponse>
+  close(): void
+}
+
+export interface JoinOptions {
+  room: string
+  /** The room secret from the link's fragment: it keys every signal; the server never sees it. */
+  secret: string
+  name: string
+  /** #rrggbb shown with your name. */
+  color?: string
+  /** Base URL of the signaling API. Default: `/v1` on the page's origin. */
+  server?: string
+  /** Share a signaling connection between rooms (and tabs); created per room when omitted. */
+  signaling?: Signaling
+  /** Keeps the room's history between visits (the chat page uses IndexedDB). */
+  store?: HistoryStore
+  /** Replaces simple-peer (tests inject fakes). */
+  createPeer?: CreatePeer
+  /** Replaces the room's encryption (unit tests inject a clear one; see lib/sealer.ts). */
+  sealer?: Sealer
+  /** Replaces the session's signing key (unit tests inject one that trusts everything). */
+  identity?: Identity
+}
+
+export interface Room {
+  readonly id: string
+  /** This person's server-issued peer id ('' until joined), name and colour. */
+  readonly self: { id: string; name: string; color?: string }
+  readonly status: RoomStatus
+  /** Everyone else in the room, with their connection state. */
+  readonly peers: PeerView[]
+  /**
+   * Sends to everyone, or with `to` to one person only (a direct message). Null (nothing sent) when
+   * empty, too long, or not joined yet.
+   */
+  send(text: string, options?: { to?: string }): ChatView | null
+  /** Call on every keystroke: the others see "typing" (throttled, expiring). */
+  typing(): void
+  /** Sends a file to everyone connected, or to one person; resolves when everyone has it all. */
+  sendFile(file: Blob & { name?: string }, options?: { to?: string }): Promise<FileTransfer>
+  setName(name: string): void
+  setColor(color: string): void
+  leave(): void
+  on: Emitter<RoomEvents>['on']
+  off: Emitter<RoomEvents>['off']
+  /** Counters for diagnostics and tests. */
+  stats(): { dropped: number; duplicates: number; forged: number; connections: number; outbox: number }
+}

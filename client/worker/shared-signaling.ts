@@ -1,0 +1,222 @@
+import { nanoid } from 'nanoid'
+import type { IceResponse } from '../../signaling/protocol'
+import { createEmitter, type Emitter } from '../lib/emitter'
+import { createSignalingClient, type SignalingClient } from '../lib/signaling/client'
+import { leaveByBeacon, SignalingError } from '../lib/signaling/http'
+import type { Membership, MembershipHandlers, Signaling, SignalingEvents, SignalingStatus } from '../lib/types'
+import type { TabMessage, WorkerMessage } from './protocol'
+
+const WORKER_ANSWER_MS = 3_000
+
+interface PendingJoin {
+  room: string
+  meta: string | undefined
+  handlers: MembershipHandlers
+  resolve: (m: Membership) => void
+  reject: (e: Error) => void
+}
+
+interface Pending {
+  joins: Map<number, PendingJoin>
+  iceRequests: Map<number, { resolve: (ice: IceResponse) => void; reject: (err: Error) => void }>
+}
+
+/**
+ * Held until this tab is gone; the worker then cleans up after it (see worker.ts). Nothing is sent
+ * before the lock is ours, or the worker could be granted it first and take the tab for dead.
+ */
+function holdTabLock() {
+  const name = `parley-tab-${nanoid()}`
+  let release: () => void = () => {}
+  let holding = false
+  const held = new Promise<void>((granted) => {
+    void navigator.locks.request(name, () => {
+      holding = true
+      granted()
+      return new Promise<void>((resolve) => (release = resolve))
+    })
+  })
+  return {
+    name,
+    // Synchronous once the lock is held: a leave sent from pagehide must not wait for a microtask the
+    // frozen (back/forward-cached) page may never run.
+    whenHeld: (task: () => void) => (holding ? task() : void held.then(task)),
+    release: () => release(),
+  }
+}
+
+/** What the worker says to this tab, delivered to the join or ICE request it answers. */
+function answer(message: WorkerMessage, pending: Pending, events: Emitter<SignalingEvents>, setStatus: (s: SignalingStatus) => void) {
+  const { joins, iceRequests } = pending
+  switch (message.op) {
+    case 'status':
+      return setStatus(message.status)
+    case 'error':
+      return events.emit('error', new SignalingError('WORKER', message.message))
+    case 'joined': {
+      const join = joins.get(message.id)
+      join?.handlers.joined(message.membership)
+      return join?.resolve(message.membership)
+    }
+    case 'join-failed': {
+      const join = joins.get(message.id)
+      joins.delete(message.id)
+      return join?.reject(new SignalingError(message.code, message.message, message.status))
+    }
+    case 'event':
+      return joins.get(message.id)?.handlers.event(message.event)
+    case 'lost':
+      return joins.get(message.id)?.handlers.lost()
+    case 'unknown':
+      return joins.get(message.id)?.handlers.unknown(message.peer)
+    case 'ice': {
+      const request = iceRequests.get(message.id)
+      iceRequests.delete(message.id)
+      return message.ice ? request?.resolve(message.ice) : request?.reject(new SignalingError('ICE', 'no fresh ICE servers'))
+    }
+  }
+}
+
+/** The worker did not answer: this tab signals on its own, taking over what waited for the worker. */
+function fallBack(
+  server: string,
+  pending: Pending,
+  tracked: (handlers: MembershipHandlers) => MembershipHandlers,
+  onStatus: (status: SignalingStatus) => void,
+  onError: (err: Error) => void,
+): SignalingClient {
+  const own = createSignalingClient(server)
+  own.on('status', onStatus)
+  own.on('error', onError)
+  for (const [id, join] of pending.joins) {
+    pending.joins.delete(id)
+    void own.join(join.room, join.meta, tracked(join.handlers)).then(join.resolve, join.reject)
+  }
+  for (const [id, request] of pending.iceRequests) {
+    pending.iceRequests.delete(id)
+    request.reject(new SignalingError('WORKER', 'the shared signaling worker did not answer'))
+  }
+  return own
+}
+
+/**
+ * A Signaling that lives in a SharedWorker, shared with the browser's other tabs (see worker.ts).
+ * Null where SharedWorker or Web Locks are missing (e.g. Chrome on Android): use createSignalingClient.
+ */
+export function createSharedSignaling(workerUrl: string, server = '/v1'): Signaling | null {
+  if (typeof SharedWorker === 'undefined' || !navigator.locks) return null
+  let worker: SharedWorker
+  try {
+    worker = new SharedWorker(workerUrl, { name: `parley ${server}` })
+  } catch {
+    return null
+  }
+  const port = worker.port
+  const events = createEmitter<SignalingEvents>()
+  const pending: Pending = { joins: new Map(), iceRequests: new Map() }
+  const peers = new Map<string, { id: number; token: string }>()
+  const lock = holdTabLock()
+  let status: SignalingStatus = 'connecting'
+  let nextId = 1
+  let closed = false
+
+  const send = (message: TabMessage) => lock.whenHeld(() => port.postMessage(message))
+  const setStatus = (next: SignalingStatus) => {
+    if (next === status) return
+    status = next
+    events.emit('status', next)
+  }
+
+  // The worker answers every hello. Silence means it is wedged (seen in Chromium when a tab connects
+  // while the worker is shutting down): this tab then signals on its own, as if it had no SharedWorker.
+  let answered = false
+  let fallback: SignalingClient | undefined
+  const ownPeers = new Set<string>()
+  const silence = setTimeout(() => answered || closed || useFallback(), WORKER_ANSWER_MS)
+
+  function useFallback() {
+    const onStatus = (next: SignalingStatus) => {
+      status = next
+      events.emit('status', next)
+    }
+    fallback = fallBack(server, pending, tracked, onStatus, (err) => events.emit('error', err))
+    port.close()
+  }
+
+  const tracked = (handlers: MembershipHandlers): MembershipHandlers => ({
+    ...handlers,
+    joined(membership) {
+      ownPeers.add(membership.peer)
+      handlers.joined(membership)
+    },
+  })
+
+  port.onmessage = (event: MessageEvent<WorkerMessage>) => {
+    answered = true
+    clearTimeout(silence)
+    answer(event.data, pending, events, setStatus)
+  }
+  port.start()
+  send({ op: 'hello', server, lock: lock.name })
+  const onOnline = () => send({ op: 'network', online: true })
+  const onOffline = () => send({ op: 'network', online: false })
+  addEventListener('online', onOnline)
+  addEventListener('offline', onOffline)
+
+  return {
+    on: events.on,
+    off: events.off,
+    get status() {
+      return status
+    },
+    join(room, meta, handlers) {
+      if (fallback) return fallback.join(room, meta, tracked(handlers))
+      const id = nextId++
+      return new Promise<Membership>((resolve, reject) => {
+        const joined = (membership: Membership) => {
+          peers.set(membership.peer, { id, token: membership.token })
+          handlers.joined(membership)
+        }
+        pending.joins.set(id, { room, meta, handlers: { ...handlers, joined }, resolve, reject })
+        send({ op: 'join', id, room, meta })
+      })
+    },
+    signal(from, to, data) {
+      if (ownPeers.has(from)) return fallback!.signal(from, to, data)
+      if (!closed) send({ op: 'signal', from, to, data })
+    },
+    refreshIce(peer) {
+      if (ownPeers.has(peer)) return fallback!.refreshIce(peer)
+      const id = nextId++
+      return new Promise<IceResponse>((resolve, reject) => {
+        pending.iceRequests.set(id, { resolve, reject })
+        send({ op: 'ice', id, peer })
+      })
+    },
+    leave(peer) {
+      if (ownPeers.delete(peer)) return fallback!.leave(peer)
+      const member = peers.get(peer)
+      if (!member) return
+      peers.delete(peer)
+      pending.joins.delete(member.id)
+      // The worker may be gone before its own request could leave (it dies with its last tab), so the
+      // tab says goodbye itself, by beacon, which outlives the page; the worker then just forgets.
+      leaveByBeacon(server, { token: member.token, peer })
+      send({ op: 'leave', peer })
+    },
+    close() {
+      if (closed) return
+      closed = true
+      clearTimeout(silence)
+      fallback?.close()
+      removeEventListener('online', onOnline)
+      removeEventListener('offline', onOffline)
+      send({ op: 'bye' })
+      lock.whenHeld(() => {
+        port.close()
+        lock.release()
+      })
+      events.clear()
+    },
+  }
+}
