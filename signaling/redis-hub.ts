@@ -1,30 +1,35 @@
 import { Redis } from 'ioredis'
 import { nanoid } from 'nanoid'
-import type { HubLike, HubOptions, JoinResult, RelayResult, Sink } from './hub'
+import { Unavailable } from './errors'
+import { encodeData, eventData, newEpoch, resumeFrom, retentionMs, type Hub, type HubOptions, type JoinResult, type RelayResult, type Sink } from './hub'
 import type { Logger } from './log'
 import { NO_OBSERVER } from './metrics'
 import type { PeerInfo } from './protocol'
 import { EMIT, EXPIRE, JOIN, LEAVE, PRESENCE, RELAY } from './redis-scripts'
-import { HEARTBEAT_FRAME, spreadEvery } from './sse'
+import { formatEvent, HEARTBEAT_FRAME, spreadEvery } from './sse'
 
-// Events stay replayable a little longer than the grace period, as in the in-memory hub.
-const RETENTION_SLACK_MS = 5_000
 // Streams held here push their session's deadline forward this often; a crashed instance stops, and
 // its sessions end one grace period later (when their browsers have not come back elsewhere).
 const REFRESH_MS = 1_000
 const SWEEP_MS = 1_000
-const EPOCH_CHARS = 6
 
-export class Unavailable extends Error {}
+/** An event as Redis stores and publishes it: data, framed only when written to a stream. */
+interface StoredEvent {
+  seq: number
+  epoch: string
+  type: string
+  json: string
+}
 
-interface Local {
+/** A stream this instance holds for one session. */
+interface Attached {
   session: string
   sink: Sink
   lastWrite: number
   /** Highest event seq written to this stream; published copies at or below it are dropped. */
   written: number
   /** Events published before the replay finished, written right after it. */
-  pending: Array<[number, string]> | null
+  pending: StoredEvent[] | null
   connection: string
 }
 
@@ -33,16 +38,15 @@ interface Local {
  * Redis (atomic Lua scripts); each instance holds the streams of its own clients and hears their
  * events by pub/sub. Any instance answers any POST; a stream may reconnect to any instance and resume.
  */
-export function createRedisHub(url: string, options: HubOptions & { log: Logger; prefix?: string }): HubLike {
+export function createRedisHub(url: string, options: HubOptions & { log: Logger; prefix?: string }): Hub {
   const prefix = options.prefix ?? 'parley:'
   const observer = options.observer ?? NO_OBSERVER
   const log = options.log
-  const retentionMs = options.graceMs + RETENTION_SLACK_MS
   // Commands fail fast while Redis is away (no offline queue): requests get 503, readiness goes red.
   const redisOptions = { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false }
   const cmd = new Redis(url, redisOptions)
   const sub = new Redis(url, redisOptions)
-  const locals = new Map<string, Local>()
+  const attached = new Map<string, Attached>()
   let counts = { rooms: 0, peers: 0, sessions: 0 }
   let closed = false
   let up = { cmd: false, sub: false }
@@ -67,7 +71,7 @@ export function createRedisHub(url: string, options: HubOptions & { log: Logger;
   }
   type Script = (...args: Array<string | number>) => Promise<unknown>
   const script = (name: string) => (cmd as unknown as Record<string, Script>)[name]!.bind(cmd)
-  const common = () => [prefix, options.replayEvents, retentionMs] as const
+  const common = () => [prefix, options.replayEvents, retentionMs(options)] as const
   const run = async <T>(name: string, ...args: Array<string | number>): Promise<T> => {
     if (!up.cmd) throw new Unavailable('redis unavailable')
     try {
@@ -80,58 +84,57 @@ export function createRedisHub(url: string, options: HubOptions & { log: Logger;
 
   sub.on('message', (channel: string, message: string) => {
     const session = channel.slice(prefix.length + 3)
-    const local = locals.get(session)
-    if (!local) return
-    if (message === '!close') return void drop(session, local)
+    const stream = attached.get(session)
+    if (!stream) return
+    if (message === '!close') return void drop(session, stream)
     if (message.startsWith('!takeover ')) {
-      if (message.slice(10) !== local.connection) drop(session, local)
+      if (message.slice(10) !== stream.connection) drop(session, stream)
       return
     }
-    const bar = message.indexOf('|')
-    const seq = Number(message.slice(0, bar))
-    if (local.pending) return void local.pending.push([seq, message.slice(bar + 1)])
-    write(session, local, seq, message.slice(bar + 1))
+    const event = parsePublished(message)
+    if (stream.pending) return void stream.pending.push(event)
+    write(session, stream, event)
   })
 
-  function write(session: string, local: Local, seq: number, frame: string) {
-    if (seq <= local.written) return
-    local.written = seq
-    local.lastWrite = Date.now()
-    if (!local.sink.write(frame)) lose(session, local)
+  function write(session: string, stream: Attached, event: StoredEvent) {
+    if (event.seq <= stream.written) return
+    stream.written = event.seq
+    stream.lastWrite = Date.now()
+    if (!stream.sink.write(formatEvent(event.type, event.json, `${event.epoch}-${event.seq}`))) lose(session, stream)
   }
 
   /** The stream ends here (replaced elsewhere, or the session is gone): close it, keep no state. */
-  function drop(session: string, local: Local) {
-    if (locals.get(session) !== local) return
-    locals.delete(session)
+  function drop(session: string, stream: Attached) {
+    if (attached.get(session) !== stream) return
+    attached.delete(session)
     void sub.unsubscribe(`${prefix}ch:${session}`).catch(() => {})
-    local.sink.close()
+    stream.sink.close()
   }
 
   /** The client's connection broke: its peers stay for the grace period, their rooms hear "away". */
-  function lose(session: string, local: Local) {
-    if (locals.get(session) !== local) return
-    drop(session, local)
-    run('presence', session, nanoid(EPOCH_CHARS), Date.now() + options.graceMs, 1).catch(() => {})
+  function lose(session: string, stream: Attached) {
+    if (attached.get(session) !== stream) return
+    drop(session, stream)
+    run('presence', session, newEpoch(), Date.now() + options.graceMs, 1).catch(() => {})
   }
 
   async function resubscribe() {
-    const channels = [...locals.keys()].map((s) => `${prefix}ch:${s}`)
+    const channels = [...attached.keys()].map((s) => `${prefix}ch:${s}`)
     if (channels.length > 0) await sub.subscribe(...channels).catch(() => {})
   }
 
-  const heartbeat = spreadEvery(options.heartbeatMs, () => locals, (local) => {
+  const heartbeat = spreadEvery(options.heartbeatMs, () => attached, (stream) => {
     const t = Date.now()
-    if (t - local.lastWrite < options.heartbeatMs) return
-    local.lastWrite = t
-    if (!local.sink.write(HEARTBEAT_FRAME)) lose(local.session, local)
+    if (t - stream.lastWrite < options.heartbeatMs) return
+    stream.lastWrite = t
+    if (!stream.sink.write(HEARTBEAT_FRAME)) lose(stream.session, stream)
   })
 
   const refresh = setInterval(() => {
-    if (!up.cmd || locals.size === 0) return
+    if (!up.cmd || attached.size === 0) return
     const deadline = Date.now() + options.graceMs
     const batch = cmd.pipeline()
-    for (const session of locals.keys()) batch.zadd(`${prefix}deadlines`, 'XX', deadline, session)
+    for (const session of attached.keys()) batch.zadd(`${prefix}deadlines`, 'XX', deadline, session)
     void batch.exec().catch(() => {})
   }, REFRESH_MS)
   refresh.unref()
@@ -169,7 +172,7 @@ export function createRedisHub(url: string, options: HubOptions & { log: Logger;
         meta === undefined ? 0 : 1,
         options.maxPeersPerRoom,
         options.maxPeersPerSession,
-        nanoid(EPOCH_CHARS),
+        newEpoch(),
         Date.now() + options.graceMs,
       )
       if (peer === '') return { ok: false, code: result as 'ROOM_FULL' | 'TOO_MANY_PEERS' | 'BAD_PEER' }
@@ -178,12 +181,8 @@ export function createRedisHub(url: string, options: HubOptions & { log: Logger;
     },
 
     async relay(sessionId, from, to, data): Promise<RelayResult> {
-      let json: string
-      try {
-        json = JSON.stringify(data)
-      } catch {
-        return { ok: false, code: 'BAD_DATA' }
-      }
+      const json = encodeData(data)
+      if (json === null) return { ok: false, code: 'BAD_DATA' }
       const result = await run<string>('relay', sessionId, from, to, json)
       if (result !== 'OK') return { ok: false, code: result as 'NOT_YOUR_PEER' | 'UNKNOWN_PEER' | 'NOT_IN_ROOM' }
       observer.relayed(1)
@@ -197,41 +196,43 @@ export function createRedisHub(url: string, options: HubOptions & { log: Logger;
 
     async connect(sessionId, lastEventId, sink) {
       const connection = nanoid()
-      const previous = locals.get(sessionId)
+      const previous = attached.get(sessionId)
       if (previous) drop(sessionId, previous)
-      const local: Local = { session: sessionId, sink, lastWrite: Date.now(), written: 0, pending: [], connection }
-      locals.set(sessionId, local)
+      const stream: Attached = { session: sessionId, sink, lastWrite: Date.now(), written: 0, pending: [], connection }
+      attached.set(sessionId, stream)
       // Subscribe first: nothing published while the replay is read can slip between the two.
       await sub.subscribe(`${prefix}ch:${sessionId}`)
       const [isNew, epoch, seq, firstSeq] = await run<[number, string, number, number, number]>(
         'presence',
         sessionId,
-        nanoid(EPOCH_CHARS),
+        newEpoch(),
         Date.now() + options.graceMs,
         0,
       )
       // Another instance may still hold an older stream of this session: it closes it.
       await cmd.publish(`${prefix}ch:${sessionId}`, `!takeover ${connection}`)
-      if (locals.get(sessionId) !== local) return
-      const from = resumeFrom(isNew === 1, epoch, seq, firstSeq, lastEventId)
+      if (attached.get(sessionId) !== stream) return
+      const from = resumeFrom({ isNew: isNew === 1, epoch, seq, firstKept: firstSeq > 0 ? firstSeq : seq + 1 }, lastEventId)
       if (typeof from === 'string') {
         observer.reset(from)
-        local.pending = null
-        await run('emitEvent', sessionId, 'reset', `{"reason":"${from}"}`)
+        stream.pending = null
+        await run('emitEvent', sessionId, 'reset', eventData.reset(from))
         return
       }
-      local.written = from
-      const events = (await cmd.xrange(`${prefix}ev:${sessionId}`, `${from + 1}-1`, '+')) as Array<[string, string[]]>
-      for (const [id, fields] of events) write(sessionId, local, Number(id.split('-')[0]), fields[1]!)
-      if (lastEventId) observer.replayed(events.length)
-      const pending = local.pending ?? []
-      local.pending = null
-      for (const [s, frame] of pending) write(sessionId, local, s, frame)
+      stream.written = from
+      const entries = (await cmd.xrange(`${prefix}ev:${sessionId}`, `${from + 1}-1`, '+')) as Array<[string, string[]]>
+      for (const [id, fields] of entries) {
+        write(sessionId, stream, { seq: Number(id.slice(0, id.indexOf('-'))), epoch, type: fields[1]!, json: fields[3]! })
+      }
+      if (lastEventId) observer.replayed(entries.length)
+      const pending = stream.pending ?? []
+      stream.pending = null
+      for (const event of pending) write(sessionId, stream, event)
     },
 
     disconnect(sessionId, sink) {
-      const local = locals.get(sessionId)
-      if (local?.sink === sink) lose(sessionId, local)
+      const stream = attached.get(sessionId)
+      if (stream?.sink === sink) lose(sessionId, stream)
     },
 
     async hasPeer(sessionId, peer) {
@@ -239,7 +240,7 @@ export function createRedisHub(url: string, options: HubOptions & { log: Logger;
       return (await cmd.hget(`${prefix}p:${peer}`, 'session')) === sessionId
     },
 
-    stats: () => ({ ...counts, streams: locals.size, timers: closed ? 0 : 3 }),
+    stats: () => ({ ...counts, streams: attached.size, timers: closed ? 0 : 3 }),
 
     ready: () => up.cmd && up.sub,
 
@@ -249,24 +250,20 @@ export function createRedisHub(url: string, options: HubOptions & { log: Logger;
       clearInterval(heartbeat)
       clearInterval(refresh)
       clearInterval(sweep)
-      for (const local of locals.values()) local.sink.close()
-      locals.clear()
+      for (const stream of attached.values()) stream.sink.close()
+      attached.clear()
       cmd.disconnect()
       sub.disconnect()
     },
   }
 }
 
-/** Same rules as the in-memory hub: where the stream resumes, or why it must reset. */
-function resumeFrom(isNew: boolean, epoch: string, seq: number, firstSeq: number, lastEventId: string | undefined): number | 'gap' | 'unknown-session' {
-  if (isNew) return 'unknown-session'
-  // Every event after `from` must still be stored: the oldest kept is right after it, or none was due.
-  const complete = (from: number) => from === seq || (firstSeq > 0 && firstSeq <= from + 1)
-  if (lastEventId === undefined || lastEventId === '') return complete(0) ? 0 : 'gap'
-  const dash = lastEventId.lastIndexOf('-')
-  const last = Number(lastEventId.slice(dash + 1))
-  if (lastEventId.slice(0, dash) !== epoch || !Number.isSafeInteger(last) || last < 0 || last > seq) return 'unknown-session'
-  return complete(last) ? last : 'gap'
+/** "<seq>|<epoch>|<type>|<json>", as the Lua `emit` publishes it. */
+function parsePublished(message: string): StoredEvent {
+  const a = message.indexOf('|')
+  const b = message.indexOf('|', a + 1)
+  const c = message.indexOf('|', b + 1)
+  return { seq: Number(message.slice(0, a)), epoch: message.slice(a + 1, b), type: message.slice(b + 1, c), json: message.slice(c + 1) }
 }
 
 // How long a starting instance waits for Redis to agree on the signing secret.

@@ -11,7 +11,8 @@ export function isId(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_CHARS && ID.test(value)
 }
 
-const isObject = (body: unknown): body is Record<string, unknown> =>
+/** A JSON object (not null, not an array): the one check every parser here starts from. */
+export const isObject = (body: unknown): body is Record<string, unknown> =>
   typeof body === 'object' && body !== null && !Array.isArray(body)
 
 function object(body: unknown): Record<string, unknown> {
@@ -82,12 +83,4 @@ export function parseLeave(input: unknown): LeaveRequest {
     request.token = body.token
   }
   return request
-}
-
-/** `Authorization: Bearer <token>`; returns undefined when the header is absent. */
-export function bearer(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
-  if (!match) throw new HttpError(401, 'UNAUTHORIZED', 'Authorization must be "Bearer <token>"')
-  return match[1]
 }

@@ -1,6 +1,7 @@
 import { nanoid } from 'nanoid'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { createHub, type Hub, type HubOptions, type JoinResult, type Sink } from '../../signaling/hub'
+import { type HubOptions, type JoinResult, type Sink } from '../../signaling/hub'
+import { createMemoryHub as createHub, type MemoryHub as Hub } from '../../signaling/memory-hub'
 import { HEARTBEAT_FRAME } from '../../signaling/sse'
 import { randomRoom } from '../helpers'
 
