@@ -97,7 +97,8 @@ export function createRedisHub(url: string, options: HubOptions & { log: Logger;
   })
 
   function write(session: string, stream: Attached, event: StoredEvent) {
-    if (event.seq <= stream.written) return
+    // A stream dropped mid-replay (backed up, replaced) gets nothing more.
+    if (event.seq <= stream.written || attached.get(session) !== stream) return
     stream.written = event.seq
     stream.lastWrite = Date.now()
     if (!stream.sink.write(formatEvent(event.type, event.json, `${event.epoch}-${event.seq}`))) lose(session, stream)
