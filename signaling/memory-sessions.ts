@@ -50,6 +50,47 @@ function prune(session: Session<unknown>, cutoff: number, limits: Pick<HubOption
   if (drop > 0) buffer.splice(0, drop)
 }
 
+/** Numbers the event, frames it once (sse.ts), and keeps the frame for replay. */
+function append(session: Session<unknown>, type: string, json: string, at: number): string {
+  const seq = ++session.seq
+  const frame = formatEvent(type, json, `${session.epoch}-${seq}`)
+  session.buffer.push({ seq, at, frame })
+  session.bufferBytes += frame.length
+  return frame
+}
+
+function stopGrace(session: Session<unknown>): void {
+  if (session.graceTimer) clearTimeout(session.graceTimer)
+  session.graceTimer = null
+}
+
+function newSession<P>(id: string): Session<P> {
+  return {
+    id,
+    epoch: newEpoch(),
+    seq: 0,
+    buffer: [],
+    bufferBytes: 0,
+    prunedThrough: 0,
+    peers: new Map(),
+    sink: null,
+    lastWrite: 0,
+    away: false,
+    graceTimer: null,
+  }
+}
+
+/** Writes the buffered events after `from`, byte for byte; how many, or null if the sink backed up. */
+function replay(session: Session<unknown>, from: number, sink: Sink): number | null {
+  let replayed = 0
+  for (const event of session.buffer) {
+    if (event.seq <= from) continue
+    replayed++
+    if (!sink.write(event.frame)) return null
+  }
+  return replayed
+}
+
 /**
  * The in-memory hub's sessions: each one's replay buffer, its one stream with heartbeats and
  * back-pressure, and its grace period. Rooms and peers are the hub's (memory-hub.ts).
@@ -74,19 +115,7 @@ export function createSessions<P>(options: HubOptions, events: SessionEvents<P>)
   function getOrCreate(id: string): Session<P> {
     let session = sessions.get(id)
     if (!session) {
-      session = {
-        id,
-        epoch: newEpoch(),
-        seq: 0,
-        buffer: [],
-        bufferBytes: 0,
-        prunedThrough: 0,
-        peers: new Map(),
-        sink: null,
-        lastWrite: 0,
-        away: false,
-        graceTimer: null,
-      }
+      session = newSession<P>(id)
       sessions.set(id, session)
       startGrace(session)
     }
@@ -95,11 +124,8 @@ export function createSessions<P>(options: HubOptions, events: SessionEvents<P>)
 
   /** Appends an event to the session's replay buffer and writes it to the open stream, if any. */
   function emit(session: Session<P>, type: string, json: string): void {
-    const seq = ++session.seq
-    const frame = formatEvent(type, json, `${session.epoch}-${seq}`)
     const at = now()
-    session.buffer.push({ seq, at, frame })
-    session.bufferBytes += frame.length
+    const frame = append(session, type, json, at)
     prune(session, at - retention, options)
     session.lastWrite = at
     if (session.sink && !session.sink.write(frame)) detach(session)
@@ -113,9 +139,13 @@ export function createSessions<P>(options: HubOptions, events: SessionEvents<P>)
     }, options.graceMs)
   }
 
-  function stopGrace(session: Session<P>): void {
-    if (session.graceTimer) clearTimeout(session.graceTimer)
-    session.graceTimer = null
+  /** Closes the session's stream without a presence hint (replaced by a newer one, or the end). */
+  function closeStream(session: Session<P>): void {
+    const sink = session.sink
+    if (!sink) return
+    session.sink = null
+    streams--
+    sink.close()
   }
 
   /** The stream cannot keep up: close it; the client resumes from what it received. */
@@ -150,13 +180,8 @@ export function createSessions<P>(options: HubOptions, events: SessionEvents<P>)
     connect(id: string, lastEventId: string | undefined, sink: Sink): void {
       const isNew = !sessions.has(id)
       const session = getOrCreate(id)
-      const replaced = session.sink
-      if (replaced) {
-        // A newer connection of the same client: not a drop, so no presence hint.
-        session.sink = null
-        streams--
-        replaced.close()
-      }
+      // A newer connection of the same client: not a drop, so no presence hint.
+      closeStream(session)
       stopGrace(session)
       session.sink = sink
       streams++
@@ -166,12 +191,8 @@ export function createSessions<P>(options: HubOptions, events: SessionEvents<P>)
         observer.reset(from)
         return emit(session, 'reset', eventData.reset(from))
       }
-      let replayed = 0
-      for (const event of session.buffer) {
-        if (event.seq <= from) continue
-        replayed++
-        if (!sink.write(event.frame)) return detach(session)
-      }
+      const replayed = replay(session, from, sink)
+      if (replayed === null) return detach(session)
       if (lastEventId) observer.replayed(replayed)
     },
 
@@ -186,12 +207,7 @@ export function createSessions<P>(options: HubOptions, events: SessionEvents<P>)
       sessions.delete(session.id)
       stopGrace(session)
       before()
-      const sink = session.sink
-      if (sink) {
-        session.sink = null
-        streams--
-        sink.close()
-      }
+      closeStream(session)
       session.buffer = []
     },
 
@@ -206,11 +222,8 @@ export function createSessions<P>(options: HubOptions, events: SessionEvents<P>)
       clearInterval(heartbeat)
       for (const session of sessions.values()) {
         stopGrace(session)
-        const sink = session.sink
-        session.sink = null
-        sink?.close()
+        closeStream(session)
       }
-      streams = 0
       sessions.clear()
     },
   }
