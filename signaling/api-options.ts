@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { IceServer } from './protocol'
+import type { Credentials } from './credentials'
+import type { Hub } from './hub'
 import type { Logger } from './log'
 import type { Observer } from './metrics'
 import type { TurnOptions } from './turn'
@@ -60,3 +62,15 @@ export const API_DEFAULTS = {
   observer: undefined,
   log: undefined,
 } satisfies Omit<ApiOptions, 'secret'>
+
+/** What the API hands its endpoints (session-routes.ts, relay-routes.ts). */
+export interface RouteContext {
+  options: Omit<ApiOptions, 'clientIp' | 'observer' | 'log'>
+  credentials: Credentials
+  hub: Hub
+  observer: Observer
+  clientIp: (req: IncomingMessage) => string
+}
+
+/** The CORS headers of an answer, handed to every endpoint. */
+export type Headers = Readonly<Record<string, string>>

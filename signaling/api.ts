@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { API_DEFAULTS, type ApiOptions } from './api-options'
+import { API_DEFAULTS, type ApiOptions, type Headers, type RouteContext } from './api-options'
 import { createCors } from './cors'
 import { createCredentials } from './credentials'
 import { HttpError, toHttpError } from './errors'
@@ -9,7 +9,8 @@ import { createLogger } from './log'
 import { createMemoryHub } from './memory-hub'
 import { NO_OBSERVER } from './metrics'
 import { createRedisHub } from './redis-hub'
-import { createRoutes } from './relay-routes'
+import { createRelayRoutes } from './relay-routes'
+import { createSessionRoutes } from './session-routes'
 
 const SWEEP_MS = 30_000
 
@@ -35,15 +36,21 @@ export function createSignalingApi(input: Partial<ApiOptions> & { secret: string
   const credentials = createCredentials(options.secret)
   const hubOptions = { ...options, observer, newPeerId: credentials.newPeer }
   const hub: Hub = options.redisUrl ? createRedisHub(options.redisUrl, { ...hubOptions, log }) : createMemoryHub(hubOptions)
-  const routes = createRoutes({ options, credentials, hub, observer, clientIp: options.clientIp ?? socketIp })
+  const context: RouteContext = { options, credentials, hub, observer, clientIp: options.clientIp ?? socketIp }
+  const sessionRoutes = createSessionRoutes(context)
+  const relayRoutes = createRelayRoutes(context)
+  const routes = { join: sessionRoutes.join, ice: sessionRoutes.ice, leave: sessionRoutes.leave, signal: relayRoutes.signal }
   const cors = createCors(options.corsOrigins)
   let closing = false
 
-  const sweep = setInterval(routes.sweep, SWEEP_MS)
+  const sweep = setInterval(() => {
+    sessionRoutes.sweep()
+    relayRoutes.sweep()
+  }, SWEEP_MS)
   sweep.unref()
 
   /** Every failure leaves as `{error, message}`; only bugs are logged as errors. */
-  function fail(res: ServerResponse, err: unknown, headers: Readonly<Record<string, string>>, route: string) {
+  function fail(res: ServerResponse, err: unknown, headers: Headers, route: string) {
     const error = toHttpError(err)
     observer.refused(error.code)
     // The route, never the raw path or query: those can carry anything a client put there.
@@ -53,7 +60,7 @@ export function createSignalingApi(input: Partial<ApiOptions> & { secret: string
     sendError(res, error, headers)
   }
 
-  function dispatch(req: IncomingMessage, res: ServerResponse, path: string, search: string, headers: Readonly<Record<string, string>>) {
+  function dispatch(req: IncomingMessage, res: ServerResponse, path: string, search: string, headers: Headers) {
     const method = req.method ?? 'GET'
     const origin = req.headers.origin
     // CORS first: an allowed page elsewhere must be able to read even the shutdown answer.
@@ -65,8 +72,8 @@ export function createSignalingApi(input: Partial<ApiOptions> & { secret: string
       res.setHeader('Allow', allowed)
       throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`)
     }
-    if (path === '/stream') return routes.stream(req, res, headers, new URLSearchParams(search))
-    return routes[path.slice(1) as 'join' | 'signal' | 'leave' | 'ice'](req, res, headers).catch((err: unknown) => fail(res, err, headers, path))
+    if (path === '/stream') return relayRoutes.stream(req, res, headers, new URLSearchParams(search))
+    return routes[path.slice(1) as keyof typeof routes](req, res, headers).catch((err: unknown) => fail(res, err, headers, path))
   }
 
   /** Serves one API request; `url` is relative to the API's mount point (`/signal?…`). */
@@ -85,7 +92,11 @@ export function createSignalingApi(input: Partial<ApiOptions> & { secret: string
     handle,
     /** The same API as Express middleware: it answers every request below its mount point. */
     router: (req: IncomingMessage, res: ServerResponse) => handle(req, res, req.url ?? '/'),
-    stats: () => ({ ...hub.stats(), ...routes.stats() }),
+    stats: () => ({
+      ...hub.stats(),
+      rateLimitKeys: sessionRoutes.limitKeys() + relayRoutes.limitKeys(),
+      ipsWithStreams: relayRoutes.ipsWithStreams(),
+    }),
     ready: () => !closing && hub.ready(),
     /** Stops accepting requests and ends every stream; peers keep their grace with the next server. */
     close(): void {

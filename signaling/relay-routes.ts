@@ -1,27 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { IceResponse, IceServer, JoinResponse, SignalBatchResponse } from './protocol'
-import type { ApiOptions } from './api-options'
-import type { Credentials } from './credentials'
+import type { SignalBatchResponse } from './protocol'
+import type { Headers, RouteContext } from './api-options'
 import { HttpError, Unavailable } from './errors'
-import type { Hub, RelayResult, Sink } from './hub'
+import type { RelayResult, Sink } from './hub'
 import { bearer, readJson, sendJson, sendNoContent, STREAM_HEADERS } from './http'
-import { createCounter, createRateLimiter } from './limits'
-import type { Observer } from './metrics'
+import { createCounter, createRateLimiter, takeOrRefuse } from './limits'
 import { openEventStream } from './sse'
-import { createTurnCredentials } from './turn'
-import { parseJoin, parseLeave, parseSignal } from './validate'
-
-type Settings = Omit<ApiOptions, 'clientIp' | 'observer' | 'log'>
-type Headers = Readonly<Record<string, string>>
-
-/** What the endpoints are handed by the API: its settings, its credentials, its hub. */
-export interface RouteContext {
-  options: Settings
-  credentials: Credentials
-  hub: Hub
-  observer: Observer
-  clientIp: (req: IncomingMessage) => string
-}
+import { parseSignal, sessionFrom } from './validate'
 
 const relayError = (code: Exclude<RelayResult, { ok: true }>['code'], from: string, to: string) =>
   code === 'NOT_YOUR_PEER'
@@ -33,88 +18,23 @@ const relayError = (code: Exclude<RelayResult, { ok: true }>['code'], from: stri
         : new HttpError(400, 'BAD_REQUEST', '"data" is nested too deeply')
 
 /**
- * The five API endpoints as plain Node handlers `(req, res, headers)`: the one HTTP layer that both the
- * standalone server and the mountable Express router call. `headers` are the CORS headers of the answer.
- * Each throws (or rejects with) what the client is told; the API maps it with `toHttpError`.
+ * The relay, the requests a busy server sees most: POST /signal (every ICE candidate is one) and
+ * GET /stream, as plain Node handlers `(req, res, headers)` (`headers`: the answer's CORS headers).
+ * Each throws (or rejects with) what the client is told; the API maps it.
  */
-export function createRoutes({ options, credentials, hub, observer, clientIp }: RouteContext) {
-  const turn = options.turn && createTurnCredentials(options.turn)
-  const joinLimiter = createRateLimiter(options.joinsPerSec, options.joinBurst)
+export function createRelayRoutes({ options, credentials, hub, clientIp }: RouteContext) {
   const signalLimiter = createRateLimiter(options.signalsPerSec, options.signalBurst)
   const streamsPerIp = createCounter(options.maxStreamsPerIp)
-  const ttl = options.turn ? { iceServersTtlS: options.turn.ttlS } : {}
-
-  /** The ICE servers one peer may use: the configured ones, plus its own TURN credentials. */
-  const iceServersFor = (peer: string): IceServer[] => {
-    if (!turn) return options.iceServers
-    observer.turnIssued()
-    return [...options.iceServers, turn(peer)]
-  }
-
-  const limit = (limiter: ReturnType<typeof createRateLimiter>, key: string, what: string, count = 1) => {
-    const wait = limiter.take(key, count)
-    if (wait > 0) throw new HttpError(429, 'RATE_LIMITED', `too many ${what}; retry later`, wait)
-  }
-
-  const session = (token: string | undefined): string => {
-    const id = token === undefined ? null : credentials.verifyToken(token)
-    if (id === null) throw new HttpError(401, 'UNAUTHORIZED', 'missing or invalid session token')
-    return id
-  }
-
-  const joinFailure = (code: 'ROOM_FULL' | 'TOO_MANY_PEERS' | 'BAD_PEER') =>
-    code === 'ROOM_FULL'
-      ? new HttpError(409, code, `room is full (${options.maxPeersPerRoom} peers)`)
-      : code === 'TOO_MANY_PEERS'
-        ? new HttpError(409, code, `a session may hold at most ${options.maxPeersPerSession} peers`)
-        : new HttpError(403, code, 'that peer id belongs elsewhere')
-
-  async function join(req: IncomingMessage, res: ServerResponse, headers: Headers) {
-    const body = await readJson(req, options.maxBodyBytes)
-    limit(joinLimiter, clientIp(req), 'joins from this address')
-    const token = bearer(req.headers.authorization)
-    const request = parseJoin(body)
-    const id = token === undefined ? credentials.newSession() : session(token)
-    if (request.peer !== undefined && (token === undefined || !credentials.ownsPeer(id, request.room, request.peer))) {
-      throw new HttpError(403, 'BAD_PEER', 'that peer id was not issued to this session in this room')
-    }
-    const result = await hub.join(id, request.room, request.meta, request.peer)
-    if (!result.ok) throw joinFailure(result.code)
-    const answer: JoinResponse = {
-      session: id,
-      token: credentials.token(id),
-      key: credentials.streamKey(id),
-      peer: result.peer,
-      room: request.room,
-      peers: result.peers,
-      iceServers: iceServersFor(result.peer),
-      ...ttl,
-      heartbeatMs: options.heartbeatMs,
-      graceMs: options.graceMs,
-    }
-    sendJson(res, 200, answer, headers)
-  }
-
-  // Fresh TURN credentials for a long stay (the join's expire after the configured TTL).
-  async function ice(req: IncomingMessage, res: ServerResponse, headers: Headers) {
-    const body = await readJson(req, options.maxBodyBytes)
-    const id = session(bearer(req.headers.authorization))
-    const { peer } = parseLeave(body)
-    if (peer === undefined) throw new HttpError(400, 'BAD_REQUEST', 'missing field "peer"')
-    if (!(await hub.hasPeer(id, peer))) throw new HttpError(403, 'NOT_YOUR_PEER', `peer ${peer} is not joined on this session`)
-    const answer: IceResponse = { iceServers: iceServersFor(peer), ...ttl }
-    sendJson(res, 200, answer, headers)
-  }
 
   /** One signal or a batch: 204 when all were delivered, else the failed items (batch only). */
   async function signal(req: IncomingMessage, res: ServerResponse, headers: Headers) {
     const token = bearer(req.headers.authorization)
     const body = await readJson(req, options.maxBodyBytes)
-    const id = session(token)
+    const id = sessionFrom(credentials, token)
     const { peer, items, batch } = parseSignal(body)
     if (!(await hub.hasPeer(id, peer))) throw relayError('NOT_YOUR_PEER', peer, '')
     // A batch costs at most a full bucket, so one larger than the burst can still go through.
-    limit(signalLimiter, peer, 'signals from this peer', Math.min(items.length, options.signalBurst))
+    takeOrRefuse(signalLimiter, peer, 'signals from this peer', Math.min(items.length, options.signalBurst))
     const failed: SignalBatchResponse['failed'] = []
     for (const [index, item] of items.entries()) {
       const result = await hub.relay(id, peer, item.to, item.data)
@@ -126,13 +46,6 @@ export function createRoutes({ options, credentials, hub, observer, clientIp }: 
     if (failed.length === 0) return sendNoContent(res, headers)
     const answer: SignalBatchResponse = { failed }
     sendJson(res, 200, answer, headers)
-  }
-
-  async function leave(req: IncomingMessage, res: ServerResponse, headers: Headers) {
-    const request = parseLeave(await readJson(req, options.maxBodyBytes, true))
-    const id = session(bearer(req.headers.authorization) ?? request.token)
-    await hub.leave(id, request.peer)
-    sendNoContent(res, headers)
   }
 
   /** Opens the session's event stream on `res`; errors are thrown before any byte is written. */
@@ -172,16 +85,11 @@ export function createRoutes({ options, credentials, hub, observer, clientIp }: 
   }
 
   return {
-    join,
-    ice,
     signal,
-    leave,
     stream,
     /** Forgets rate-limit buckets that have refilled; call it on a timer. */
-    sweep(): void {
-      joinLimiter.sweep()
-      signalLimiter.sweep()
-    },
-    stats: () => ({ rateLimitKeys: joinLimiter.size + signalLimiter.size, ipsWithStreams: streamsPerIp.size }),
+    sweep: () => signalLimiter.sweep(),
+    limitKeys: () => signalLimiter.size,
+    ipsWithStreams: () => streamsPerIp.size,
   }
 }

@@ -1,4 +1,5 @@
 import type { JoinRequest, LeaveRequest, SignalItem } from './protocol'
+import type { Credentials } from './credentials'
 import { HttpError } from './errors'
 
 export const MAX_ID_CHARS = 64
@@ -83,4 +84,11 @@ export function parseLeave(input: unknown): LeaveRequest {
     request.token = body.token
   }
   return request
+}
+
+/** The session a bearer token names; UNAUTHORIZED when it is missing or not ours. */
+export function sessionFrom(credentials: Credentials, token: string | undefined): string {
+  const id = token === undefined ? null : credentials.verifyToken(token)
+  if (id === null) throw new HttpError(401, 'UNAUTHORIZED', 'missing or invalid session token')
+  return id
 }
