@@ -53,9 +53,8 @@ const tooLarge = () => new HttpError(413, 'PAYLOAD_TOO_LARGE', 'request body is 
  * a CORS preflight.
  */
 export function readJson(req: IncomingMessage, maxBytes: number, beacon = false): Promise<unknown> {
-  // A host app's body parser may have read the stream already (body-parser marks it with `_body`).
-  const parsed = req as IncomingMessage & { _body?: boolean; body?: unknown }
-  if (parsed._body === true) return Promise.resolve(parsed.body)
+  // A host app's body parser may have read the stream already, leaving what it made of it in `body`.
+  if (req.readableEnded) return Promise.resolve((req as IncomingMessage & { body?: unknown }).body)
   return new Promise((resolve, reject) => {
     const type = req.headers['content-type']
     if (!type || !(JSON_TYPE.test(type) || (beacon && BEACON_TYPE.test(type)))) {

@@ -264,6 +264,19 @@ describe('the standalone server and the mounted router answer alike', () => {
     if (status === 429) expect(Number(a.headers['retry-after'])).toBeGreaterThanOrEqual(1)
   })
 
+  it('the mounted router serves a host app that parses JSON bodies itself', async () => {
+    const api = createSignalingApi({ secret: TEST_SECRET })
+    closers.push(api.close)
+    const app = express()
+    app.use(express.json())
+    app.use('/parley', api.router)
+    const base = `${await listen(app)}/parley`
+    const [a, b] = await pair(base)
+    const sent = await post(`${base}/signal`, { peer: a.peer, to: b.peer, data: { type: 'offer' } }, bearer(a.token))
+    expect(sent.status, sent.body).toBe(204)
+    expect(normalise(await post(`${base}/join`, '[]'))).toMatchObject({ status: 400, code: 'BAD_REQUEST' })
+  })
+
   it('while shutting down: 503 SHUTTING_DOWN on every endpoint, a preflight still answered', async () => {
     const both = await targets({ corsOrigins: [FRIEND] })
     const answers: Array<Array<ReturnType<typeof normalise>>> = []
