@@ -50,12 +50,13 @@ export function createSignalingApi(input: Partial<ApiOptions> & { secret: string
   sweep.unref()
 
   /** Every failure leaves as `{error, message}`; only bugs are logged as errors. */
-  function fail(res: ServerResponse, err: unknown, headers: Headers, route: string) {
+  function fail(req: IncomingMessage, res: ServerResponse, err: unknown, headers: Headers, route: string) {
     const error = toHttpError(err)
     observer.refused(error.code)
     // The route, never the raw path or query: those can carry anything a client put there.
-    if (error.code === 'INTERNAL') log.error({ err, route }, 'request failed')
-    else log.debug({ code: error.code, status: error.status, route }, 'request refused')
+    const { method } = req
+    if (error.code === 'INTERNAL') log.error({ err, method, route }, 'request failed')
+    else log.debug({ code: error.code, status: error.status, method, route }, 'request refused')
     if (res.headersSent) return void res.end()
     sendError(res, error, headers)
   }
@@ -73,7 +74,7 @@ export function createSignalingApi(input: Partial<ApiOptions> & { secret: string
       throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`)
     }
     if (path === '/stream') return relayRoutes.stream(req, res, headers, new URLSearchParams(search))
-    return routes[path.slice(1) as keyof typeof routes](req, res, headers).catch((err: unknown) => fail(res, err, headers, path))
+    return routes[path.slice(1) as keyof typeof routes](req, res, headers).catch((err: unknown) => fail(req, res, err, headers, path))
   }
 
   /** Serves one API request; `url` is relative to the API's mount point (`/signal?…`). */
@@ -84,7 +85,7 @@ export function createSignalingApi(input: Partial<ApiOptions> & { secret: string
     try {
       void dispatch(req, res, path, query === -1 ? '' : url.slice(query + 1), headers)
     } catch (err) {
-      fail(res, err, headers, isRoute(path) ? path : '(no route)')
+      fail(req, res, err, headers, isRoute(path) ? path : '(no route)')
     }
   }
 
