@@ -5,13 +5,15 @@ import express from 'express'
 import proxyaddr from 'proxy-addr'
 import helmet from 'helmet'
 import type { HealthBody } from './protocol'
-import { errorHandler, notFound } from './errors'
+import { createSignalingApi } from './api'
+import type { ApiOptions } from './api-options'
+import { HttpError, toHttpError } from './errors'
+import { CSP_DIRECTIVES, sendError } from './http'
 import { createLogger, type Logger } from './log'
-import { createMetrics } from './metrics'
-import { createSignaling, type SignalingOptions } from './router'
+import { createMetrics, type Observer } from './metrics'
 import { isId } from './validate'
 
-export interface AppOptions extends Partial<SignalingOptions> {
+export interface AppOptions extends Partial<ApiOptions> {
   secret: string
   trustProxy?: boolean | number | string
   /** Also export Node's process metrics (CPU, memory, event loop) on /metrics. */
@@ -22,26 +24,12 @@ export interface AppOptions extends Partial<SignalingOptions> {
 }
 
 /**
- * Strict headers for pages and API alike: scripts, styles and connections from this origin only (no
- * inline script), never framed, no referrer (a room link must not leak to another site), no sniffing.
+ * Strict headers for the page and everything else Express serves: the page's CSP (http.ts, which the
+ * API sends too), never framed, no referrer (a room link must not leak to another site), no sniffing.
  */
 function securityHeaders() {
   return helmet({
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:', 'blob:'],
-        connectSrc: ["'self'"],
-        workerSrc: ["'self'"],
-        objectSrc: ["'none'"],
-        baseUri: ["'none'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-      },
-    },
+    contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
     referrerPolicy: { policy: 'no-referrer' },
     frameguard: { action: 'deny' }, // agrees with frame-ancestors 'none' for browsers without CSP
     // Plain HTTP stays usable on localhost and LANs behind a TLS proxy's own policy.
@@ -49,15 +37,18 @@ function securityHeaders() {
   })
 }
 
-/** The headers a middleware sets on every response, read off once (helmet's are the same for all). */
-function staticHeaders(middleware: express.RequestHandler): Record<string, string> {
-  const headers: Record<string, string> = {}
-  const res = {
-    setHeader: (name: string, value: string | number) => void (headers[name] = String(value)),
-    removeHeader: (name: string) => void delete headers[name],
+/** Last middleware: every failure leaves as `{error, message}`; stack traces stay in the log. */
+function errorHandler(log: Logger, observer: Observer): express.ErrorRequestHandler {
+  return (err, req, res, next) => {
+    const error = toHttpError(err)
+    observer.refused(error.code)
+    // The route pattern, never the raw path or query: those can carry anything a client put there.
+    const route = (req.route as { path?: string } | undefined)?.path ?? '(no route)'
+    if (error.code === 'INTERNAL') log.error({ err, method: req.method, route }, 'request failed')
+    else log.debug({ code: error.code, status: error.status, method: req.method, route }, 'request refused')
+    if (res.headersSent) return next(err)
+    sendError(res, error)
   }
-  middleware({} as express.Request, res as unknown as express.Response, () => {})
-  return headers
 }
 
 /** Mount point of the signaling API in the standalone server. */
@@ -70,15 +61,14 @@ export function createApp(options: AppOptions) {
   const metrics = createMetrics(() => counts(), { processMetrics: options.processMetrics ?? false })
   const app = express()
   app.set('trust proxy', options.trustProxy ?? false)
-  // The fast path sees the client's address exactly as Express would ("trust proxy").
+  // The API, served ahead of Express, sees the client's address exactly as Express would ("trust proxy").
   const trust = app.get('trust proxy fn') as (address: string, hop: number) => boolean
   const clientIp = (req: IncomingMessage) => proxyaddr(req, trust)
-  const headers = securityHeaders()
-  const signaling = createSignaling({ ...options, log, observer: metrics.observer, clientIp, securityHeaders: staticHeaders(headers) })
+  const signaling = createSignalingApi({ ...options, log, observer: metrics.observer, clientIp })
   counts = signaling.stats
   app.disable('x-powered-by')
   app.set('etag', false)
-  app.use(headers)
+  app.use(securityHeaders())
 
   app.get('/healthz', (_req, res) => {
     const { rooms, peers, sessions, streams } = signaling.stats()
@@ -94,9 +84,8 @@ export function createApp(options: AppOptions) {
   app.get('/metrics', async (_req, res) => {
     res.type(metrics.registry.contentType).send(await metrics.registry.metrics())
   })
-
+  // `handler` serves the API ahead of Express; the app mounts the same router for hosts that serve `app`.
   app.use(API_PATH, signaling.router)
-  app.use(API_PATH, notFound)
 
   const page = options.staticDir ? join(options.staticDir, 'index.html') : undefined
   if (page && existsSync(page)) {
@@ -115,17 +104,22 @@ export function createApp(options: AppOptions) {
     })
   }
 
-  app.use(notFound)
-  app.use(errorHandler(log))
+  app.use((req, _res, next) => next(new HttpError(404, 'NOT_FOUND', `no route for ${req.method} ${req.path}`)))
+  app.use(errorHandler(log, metrics.observer))
 
   let closing = false
-  const prefix = `${API_PATH}/`
   return {
     app,
-    /** The HTTP handler to serve: the hot API endpoints straight from Node, everything else by Express. */
+    /**
+     * The HTTP handler to serve: the API straight from Node (every stream and every ICE candidate is a
+     * request there; Express's decorated request and response would stay alive with each open stream),
+     * everything else by Express.
+     */
     handler(req: IncomingMessage, res: ServerResponse): void {
       const url = req.url ?? '/'
-      if (url.startsWith(prefix) && signaling.fast(req, res, url.slice(API_PATH.length))) return
+      if (url.startsWith(API_PATH) && (url.length === API_PATH.length || url[API_PATH.length] === '/' || url[API_PATH.length] === '?')) {
+        return signaling.handle(req, res, url.slice(API_PATH.length))
+      }
       app(req, res)
     },
     stats: signaling.stats,

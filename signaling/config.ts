@@ -3,7 +3,8 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import express from 'express'
 import type { IceServer } from './protocol'
-import { DEFAULT_SIGNALING } from './router'
+import { API_DEFAULTS } from './api-options'
+import { isObject } from './validate'
 
 /** Everything `main` needs; `createApp` takes the same object. */
 export interface Config {
@@ -100,8 +101,7 @@ export const iceServers: Parse = (raw) => {
     Array.isArray(value) &&
     value.every(
       (s) =>
-        typeof s === 'object' &&
-        s !== null &&
+        isObject(s) &&
         (isUrl(s.urls) || (Array.isArray(s.urls) && s.urls.length > 0 && s.urls.every(isUrl))) &&
         (s.username === undefined || typeof s.username === 'string') &&
         (s.credential === undefined || typeof s.credential === 'string'),
@@ -175,17 +175,17 @@ export const DEFAULT_CONFIG: Config = {
   logLevel: 'info',
   secret: undefined,
   secretFile: '.parley/secret',
-  maxPeersPerRoom: DEFAULT_SIGNALING.maxPeersPerRoom,
-  maxStreamsPerIp: DEFAULT_SIGNALING.maxStreamsPerIp,
-  signalsPerSec: DEFAULT_SIGNALING.signalsPerSec,
-  signalBurst: DEFAULT_SIGNALING.signalBurst,
-  joinsPerSec: DEFAULT_SIGNALING.joinsPerSec,
-  joinBurst: DEFAULT_SIGNALING.joinBurst,
-  maxBodyBytes: DEFAULT_SIGNALING.maxBodyBytes,
-  heartbeatMs: DEFAULT_SIGNALING.heartbeatMs,
-  graceMs: DEFAULT_SIGNALING.graceMs,
-  iceServers: DEFAULT_SIGNALING.iceServers,
-  corsOrigins: [],
+  maxPeersPerRoom: API_DEFAULTS.maxPeersPerRoom,
+  maxStreamsPerIp: API_DEFAULTS.maxStreamsPerIp,
+  signalsPerSec: API_DEFAULTS.signalsPerSec,
+  signalBurst: API_DEFAULTS.signalBurst,
+  joinsPerSec: API_DEFAULTS.joinsPerSec,
+  joinBurst: API_DEFAULTS.joinBurst,
+  maxBodyBytes: API_DEFAULTS.maxBodyBytes,
+  heartbeatMs: API_DEFAULTS.heartbeatMs,
+  graceMs: API_DEFAULTS.graceMs,
+  iceServers: API_DEFAULTS.iceServers,
+  corsOrigins: API_DEFAULTS.corsOrigins,
   turnUrls: [],
   turnSecret: undefined,
   turnTtlS: 3600,

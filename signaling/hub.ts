@@ -1,7 +1,6 @@
 import { nanoid } from 'nanoid'
-import type { LeaveReason, PeerInfo, ResetReason } from './protocol'
-import { NO_OBSERVER, type Observer } from './metrics'
-import { formatEvent, HEARTBEAT_FRAME, spreadEvery } from './sse'
+import type { LeaveReason, PeerInfo, ResetReason, ServerEvent, ServerEventType } from './protocol'
+import type { Observer } from './metrics'
 
 /** Where a session's frames go while its stream is open (an HTTP response in production). */
 export interface Sink {
@@ -30,55 +29,26 @@ export type JoinResult =
 
 export type RelayResult = { ok: true } | { ok: false; code: 'NOT_YOUR_PEER' | 'UNKNOWN_PEER' | 'NOT_IN_ROOM' | 'BAD_DATA' }
 
-interface Peer {
-  id: string
-  room: Room
-  session: Session
-  meta: string | undefined
-}
-
-interface Room {
-  id: string
-  peers: Map<string, Peer>
-}
-
-interface Buffered {
-  seq: number
-  at: number
-  frame: string
-}
-
-interface Session {
-  id: string
-  /** Changes whenever the server creates the session afresh, so stale Last-Event-IDs are recognised. */
-  epoch: string
-  seq: number
-  buffer: Buffered[]
-  bufferBytes: number
-  /** Highest sequence number dropped from the buffer; a resume from below it has a gap. */
-  prunedThrough: number
-  peers: Map<string, Peer>
-  sink: Sink | null
-  /** When its stream was last written to (heartbeats go to quiet ones only). */
-  lastWrite: number
-  /** Its stream dropped and has not come back (yet): the room heard `peer-away`. */
-  away: boolean
-  graceTimer: ReturnType<typeof setTimeout> | null
-}
-
-// Events stay replayable a little longer than the grace period: a stream away longer than that is
-// a departed session anyway.
-const RETENTION_SLACK_MS = 5_000
-const EPOCH_CHARS = 6
-
 type MaybePromise<T> = T | Promise<T>
 
-/** What the router needs of a hub: this in-memory one, or the Redis one shared by instances. */
-export interface HubLike {
+/**
+ * What the API needs of a hub: rooms, presence and each session's numbered, replayable events. The
+ * in-memory hub (one process) and the Redis hub (any number of instances) keep this one contract;
+ * test/integration/hub-contract.test.ts runs the same exact-frame suite against both.
+ */
+export interface Hub {
+  /** Adds a peer to a room, creating the session if the hub does not know it (yet, or any more). */
   join(sessionId: string, room: string, meta: string | undefined, reclaim?: string): MaybePromise<JoinResult>
+  /** Relays an opaque signal payload from one of the session's peers to a peer in the same room. */
   relay(sessionId: string, from: string, to: string, data: unknown): MaybePromise<RelayResult>
+  /** One peer leaves, or (without `peer`) the whole session ends. Unknown ids are a no-op. */
   leave(sessionId: string, peer?: string): MaybePromise<void>
+  /**
+   * Attaches a stream to the session (replacing an older one) and replays what it missed since
+   * `lastEventId`. A session the hub does not know is created empty and told to `reset`.
+   */
   connect(sessionId: string, lastEventId: string | undefined, sink: Sink): MaybePromise<void>
+  /** The stream's connection closed: the session's peers stay for the grace period. */
   disconnect(sessionId: string, sink: Sink): void
   hasPeer(sessionId: string, peer: string): MaybePromise<boolean>
   stats(): { rooms: number; peers: number; sessions: number; streams: number; timers: number }
@@ -87,296 +57,74 @@ export interface HubLike {
   close(): void
 }
 
-export type Hub = ReturnType<typeof createHub>
+// Events stay replayable a little longer than the grace period: a stream away longer than that is
+// a departed session anyway.
+export const RETENTION_SLACK_MS = 5_000
+// An epoch only has to differ from the session's previous one: 36 bits of nanoid are plenty.
+export const EPOCH_CHARS = 6
 
-export function createHub(options: HubOptions) {
-  const now = options.now ?? Date.now
-  const observer = options.observer ?? NO_OBSERVER
-  const retentionMs = options.graceMs + RETENTION_SLACK_MS
-  const sessions = new Map<string, Session>()
-  const rooms = new Map<string, Room>()
-  const peers = new Map<string, Peer>()
-  let streams = 0
-  let closed = false
+export const retentionMs = (options: Pick<HubOptions, 'graceMs'>) => options.graceMs + RETENTION_SLACK_MS
 
-  // Streams quiet for a heartbeat period get a comment; old events are pruned on the same round.
-  const heartbeat = spreadEvery(options.heartbeatMs, () => sessions, (session) => {
-    const t = now()
-    prune(session, t - retentionMs)
-    if (session.sink && t - session.lastWrite >= options.heartbeatMs) {
-      session.lastWrite = t
-      if (!session.sink.write(HEARTBEAT_FRAME)) detach(session)
-    }
-  })
+/** Names one incarnation of a session, so Last-Event-IDs from an earlier one are recognised. */
+export const newEpoch = () => nanoid(EPOCH_CHARS)
 
-  function getOrCreateSession(id: string): Session {
-    let session = sessions.get(id)
-    if (!session) {
-      session = {
-        id,
-        epoch: nanoid(EPOCH_CHARS),
-        seq: 0,
-        buffer: [],
-        bufferBytes: 0,
-        prunedThrough: 0,
-        peers: new Map(),
-        sink: null,
-        lastWrite: 0,
-        away: false,
-        graceTimer: null,
-      }
-      sessions.set(id, session)
-      startGrace(session)
-    }
-    return session
+/** What a hub knows of a session when a stream attaches. */
+export interface ResumeState {
+  /** The hub created the session just now for this stream. */
+  isNew: boolean
+  epoch: string
+  /** Sequence number of the session's latest event (0: none yet). */
+  seq: number
+  /** Sequence number of the oldest event still stored (seq + 1 when none is). */
+  firstKept: number
+}
+
+/**
+ * The resume rule: the sequence number after which to replay, or why the stream must reset. An id is
+ * "<epoch>-<seq>"; a foreign epoch or an impossible seq is an unknown session; a resume whose missed
+ * events are no longer all stored is a gap. Without an id, everything stored is replayed (if complete).
+ */
+export function resumeFrom(state: ResumeState, lastEventId: string | undefined): number | ResetReason {
+  if (state.isNew) return 'unknown-session'
+  const complete = (from: number) => from >= state.seq || state.firstKept <= from + 1
+  if (lastEventId === undefined || lastEventId === '') return complete(0) ? 0 : 'gap'
+  const dash = lastEventId.lastIndexOf('-')
+  const from = Number(lastEventId.slice(dash + 1))
+  if (lastEventId.slice(0, dash) !== state.epoch || !Number.isSafeInteger(from) || from < 0 || from > state.seq) {
+    return 'unknown-session'
   }
+  return complete(from) ? from : 'gap'
+}
 
-  function prune(session: Session, cutoff: number): void {
-    const { buffer } = session
-    let drop = 0
-    while (
-      drop < buffer.length &&
-      (buffer[drop]!.at < cutoff ||
-        buffer.length - drop > options.replayEvents ||
-        session.bufferBytes > options.replayBytes)
-    ) {
-      session.bufferBytes -= buffer[drop]!.frame.length
-      session.prunedThrough = buffer[drop]!.seq
-      drop++
-    }
-    if (drop > 0) buffer.splice(0, drop)
+/** The payload as JSON text, or null when it cannot be written (BAD_DATA). */
+export function encodeData(data: unknown): string | null {
+  try {
+    return JSON.stringify(data)
+  } catch {
+    // JSON.parse accepted it, but stringify recurses: a payload nested thousands deep overflows.
+    return null
   }
+}
 
-  /** Appends an event to the session's replay buffer and writes it to the open stream, if any. */
-  function emit(session: Session, type: string, json: string): void {
-    const seq = ++session.seq
-    const frame = formatEvent(type, json, `${session.epoch}-${seq}`)
-    const at = now()
-    session.buffer.push({ seq, at, frame })
-    session.bufferBytes += frame.length
-    prune(session, at - retentionMs)
-    session.lastWrite = at
-    if (session.sink && !session.sink.write(frame)) detach(session)
-  }
+type DataOf<T extends ServerEventType> = Extract<ServerEvent, { type: T }>['data']
 
-  // Peer ids are URL-safe (validated at the boundary), so they are spliced into JSON without escaping.
-  const addressed = (to: string, rest: string) => `{"to":"${to}"${rest}`
+/**
+ * The JSON `data` of every event, built in one place from protocol.ts's shapes (the Lua of
+ * redis-scripts.ts builds the same bytes; the contract suite holds them equal). Ids are URL-safe
+ * (validated at the boundary), so they are spliced in without escaping: this runs once per signal.
+ */
+export const eventData = {
+  roster: (to: string, room: string, peers: DataOf<'roster'>['peers']) =>
+    `{"to":"${to}","room":"${room}","peers":${JSON.stringify(peers)}}`,
+  'peer-joined': (to: string, peer: DataOf<'peer-joined'>['peer']) => `{"to":"${to}","peer":${JSON.stringify(peer)}}`,
+  'peer-left': (to: string, peer: string, reason: LeaveReason) => `{"to":"${to}","peer":"${peer}","reason":"${reason}"}`,
+  'peer-away': (to: string, peer: string) => `{"to":"${to}","peer":"${peer}"}`,
+  'peer-back': (to: string, peer: string) => `{"to":"${to}","peer":"${peer}"}`,
+  /** `json`: the payload as encodeData wrote it. */
+  signal: (to: string, from: string, json: string) => `{"to":"${to}","from":"${from}","data":${json}}`,
+  reset: (reason: ResetReason) => `{"reason":"${reason}"}`,
+} satisfies Record<ServerEventType, (...args: never[]) => string>
 
-  function broadcast(room: Room, except: Peer, type: string, rest: string): void {
-    for (const peer of room.peers.values()) {
-      if (peer !== except) emit(peer.session, type, addressed(peer.id, rest))
-    }
-  }
-
-  function removePeer(peer: Peer, reason: LeaveReason): void {
-    observer.left(reason, 1)
-    const { room, session } = peer
-    room.peers.delete(peer.id)
-    session.peers.delete(peer.id)
-    peers.delete(peer.id)
-    broadcast(room, peer, 'peer-left', `,"peer":"${peer.id}","reason":"${reason}"}`)
-    if (room.peers.size === 0) rooms.delete(room.id)
-  }
-
-  function startGrace(session: Session): void {
-    if (session.graceTimer) return
-    session.graceTimer = setTimeout(() => expire(session), options.graceMs)
-  }
-
-  function stopGrace(session: Session): void {
-    if (session.graceTimer) clearTimeout(session.graceTimer)
-    session.graceTimer = null
-  }
-
-  /** The one teardown path for a session: its peers leave, its stream and timer go. */
-  function destroySession(session: Session, reason: LeaveReason): void {
-    if (sessions.get(session.id) !== session) return
-    sessions.delete(session.id)
-    stopGrace(session)
-    for (const peer of [...session.peers.values()]) removePeer(peer, reason)
-    const sink = session.sink
-    if (sink) {
-      session.sink = null
-      streams--
-      sink.close()
-    }
-    session.buffer = []
-  }
-
-  function expire(session: Session): void {
-    session.graceTimer = null
-    destroySession(session, 'timeout')
-  }
-
-  function detach(session: Session): void {
-    const sink = session.sink
-    if (!sink) return
-    lostStream(session)
-    sink.close()
-  }
-
-  /** The stream is gone: the peers stay for the grace period, and their rooms hear a presence hint. */
-  function lostStream(session: Session): void {
-    session.sink = null
-    streams--
-    startGrace(session)
-    setAway(session, true)
-  }
-
-  function setAway(session: Session, away: boolean): void {
-    if (session.away === away) return
-    session.away = away
-    for (const peer of session.peers.values()) {
-      broadcast(peer.room, peer, away ? 'peer-away' : 'peer-back', `,"peer":"${peer.id}"}`)
-    }
-  }
-
-  function parseLastEventId(session: Session, lastEventId: string | undefined): number | ResetReason {
-    if (lastEventId === undefined || lastEventId === '') {
-      return session.prunedThrough > 0 ? 'gap' : 0
-    }
-    const dash = lastEventId.lastIndexOf('-')
-    const seq = Number(lastEventId.slice(dash + 1))
-    if (lastEventId.slice(0, dash) !== session.epoch || !Number.isSafeInteger(seq) || seq < 0 || seq > session.seq) {
-      return 'unknown-session'
-    }
-    return seq < session.prunedThrough ? 'gap' : seq
-  }
-
-  return {
-    /** Adds a peer to a room, creating the session if the server does not know it (yet, or any more). */
-    join(sessionId: string, room: string, meta: string | undefined, reclaim?: string): JoinResult {
-      const isNew = !sessions.has(sessionId)
-      const session = getOrCreateSession(sessionId)
-      let self = reclaim === undefined ? undefined : peers.get(reclaim)
-      if (self && (self.session !== session || self.room.id !== room)) return fail(session, isNew, 'BAD_PEER')
-      if (self) {
-        // Idempotent re-join (after a `reset`): refresh the roster, tell nobody else anything.
-        self.meta = meta
-      } else {
-        let target = rooms.get(room)
-        if (session.peers.size >= options.maxPeersPerSession) return fail(session, isNew, 'TOO_MANY_PEERS')
-        if (target && target.peers.size >= options.maxPeersPerRoom) return fail(session, isNew, 'ROOM_FULL')
-        if (!target) {
-          target = { id: room, peers: new Map() }
-          rooms.set(room, target)
-        }
-        self = { id: reclaim ?? options.newPeerId(session.id, room), room: target, session, meta }
-        target.peers.set(self.id, self)
-        session.peers.set(self.id, self)
-        peers.set(self.id, self)
-        broadcast(target, self, 'peer-joined', `,"peer":${JSON.stringify(info(self))}}`)
-        observer.joined()
-      }
-      const others: PeerInfo[] = []
-      for (const peer of self.room.peers.values()) if (peer !== self) others.push(info(peer))
-      emit(session, 'roster', addressed(self.id, `,"room":"${room}","peers":${JSON.stringify(others)}}`))
-      return { ok: true, peer: self.id, peers: others }
-    },
-
-    /** Relays an opaque signal payload from one of the session's peers to a peer in the same room. */
-    relay(sessionId: string, from: string, to: string, data: unknown): RelayResult {
-      const sender = peers.get(from)
-      if (!sender || sender.session.id !== sessionId) return { ok: false, code: 'NOT_YOUR_PEER' }
-      const target = peers.get(to)
-      if (!target) return { ok: false, code: 'UNKNOWN_PEER' }
-      if (target.room !== sender.room) return { ok: false, code: 'NOT_IN_ROOM' }
-      let json: string
-      try {
-        json = JSON.stringify(data)
-      } catch {
-        // JSON.parse accepted it, but stringify recurses: a payload nested thousands deep overflows.
-        return { ok: false, code: 'BAD_DATA' }
-      }
-      emit(target.session, 'signal', addressed(to, `,"from":"${from}","data":${json}}`))
-      observer.relayed(1)
-      return { ok: true }
-    },
-
-    /** One peer leaves, or (without `peer`) the whole session ends. Unknown ids are a no-op. */
-    leave(sessionId: string, peer?: string): void {
-      const session = sessions.get(sessionId)
-      if (!session) return
-      if (peer === undefined) return destroySession(session, 'leave')
-      const member = session.peers.get(peer)
-      if (member) removePeer(member, 'leave')
-    },
-
-    /**
-     * Attaches a stream to the session (replacing an older one) and replays what it missed since
-     * `lastEventId`. A session the server does not know is created empty and told to `reset`.
-     */
-    connect(sessionId: string, lastEventId: string | undefined, sink: Sink): void {
-      const isNew = !sessions.has(sessionId)
-      const session = getOrCreateSession(sessionId)
-      const replaced = session.sink
-      if (replaced) {
-        // A newer connection of the same client: not a drop, so no presence hint.
-        session.sink = null
-        streams--
-        replaced.close()
-      }
-      stopGrace(session)
-      session.sink = sink
-      streams++
-      setAway(session, false)
-      const from = isNew ? 'unknown-session' : parseLastEventId(session, lastEventId)
-      if (typeof from === 'string') {
-        observer.reset(from)
-        return emit(session, 'reset', `{"reason":"${from}"}`)
-      }
-      let replayed = 0
-      for (const event of session.buffer) {
-        if (event.seq <= from) continue
-        replayed++
-        if (!sink.write(event.frame)) return detach(session)
-      }
-      if (lastEventId) observer.replayed(replayed)
-    },
-
-    /** The stream's connection closed: the session's peers stay for the grace period. */
-    disconnect(sessionId: string, sink: Sink): void {
-      const session = sessions.get(sessionId)
-      if (session && session.sink === sink) lostStream(session)
-    },
-
-    hasPeer(sessionId: string, peer: string): boolean {
-      return peers.get(peer)?.session.id === sessionId
-    },
-
-    ready: () => !closed,
-
-    stats() {
-      let timers = closed ? 0 : 1
-      for (const session of sessions.values()) if (session.graceTimer) timers++
-      return { rooms: rooms.size, peers: peers.size, sessions: sessions.size, streams, timers }
-    },
-
-    /** Ends every stream and timer; peers are not told to leave, so clients resume elsewhere. */
-    close(): void {
-      if (closed) return
-      closed = true
-      clearInterval(heartbeat)
-      for (const session of sessions.values()) {
-        stopGrace(session)
-        const sink = session.sink
-        session.sink = null
-        sink?.close()
-      }
-      streams = 0
-      sessions.clear()
-      rooms.clear()
-      peers.clear()
-    },
-  }
-
-  /** A failed join leaves no trace of a session it created. */
-  function fail<C extends string>(session: Session, isNew: boolean, code: C): { ok: false; code: C } {
-    if (isNew) destroySession(session, 'leave')
-    return { ok: false, code }
-  }
-
-  function info(peer: Peer): PeerInfo {
-    return peer.meta === undefined ? { id: peer.id } : { id: peer.id, meta: peer.meta }
-  }
+export function peerInfo(id: string, meta: string | undefined): PeerInfo {
+  return meta === undefined ? { id } : { id, meta }
 }

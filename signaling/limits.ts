@@ -1,3 +1,5 @@
+import { HttpError } from './errors'
+
 /** Token buckets keyed by client IP or peer id. Full buckets are forgotten, so idle keys cost nothing. */
 export function createRateLimiter(ratePerSec: number, burst: number, now: () => number = Date.now) {
   const buckets = new Map<string, { tokens: number; at: number }>()
@@ -54,4 +56,12 @@ export function createCounter(max: number) {
       return counts.size
     },
   }
+}
+
+export type RateLimiter = ReturnType<typeof createRateLimiter>
+
+/** Takes `count` tokens for `key`, or refuses with RATE_LIMITED and how long to wait. */
+export function takeOrRefuse(limiter: RateLimiter, key: string, what: string, count = 1): void {
+  const wait = limiter.take(key, count)
+  if (wait > 0) throw new HttpError(429, 'RATE_LIMITED', `too many ${what}; retry later`, wait)
 }

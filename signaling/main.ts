@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url'
 import { createApp } from './app'
 import { ConfigError, parseConfig, resolveSecret, usage } from './config'
 import { createLogger } from './log'
-import { sharedSecret } from './redis-hub'
+import { sharedSecret } from './redis-store'
 
 // Streams end at once on shutdown; this bounds how long slow in-flight POSTs may take.
 const SHUTDOWN_TIMEOUT_MS = 3_000

@@ -3,10 +3,12 @@
  * from any number of instances apply in one order, and every event gets the next sequence number of
  * its session. Key layout (all under the configured prefix P):
  *   s:<session>   hash  epoch, seq, away           sp:<session>  set of the session's peers
- *   ev:<session>  stream of frames, id "<seq>-1"    p:<peer>      hash  room, session, meta?
- *   r:<room>      hash  peer -> 1                   sessions, rooms, peers: sets, for counts
- *   deadlines     zset  session -> ms when it ends unless its stream comes back
- * Events are published on ch:<session> as "<seq>|<frame>" for the instance holding that stream.
+ *   ev:<session>  stream of events, id "<seq>-1", fields t (type) and d (JSON data)
+ *   p:<peer>      hash  room, session, meta?       r:<room>      hash  peer -> 1
+ *   sessions, rooms, peers: sets, for counts       deadlines     zset  session -> ms when it ends unless its stream comes back
+ * Events are published on ch:<session> as "<seq>|<epoch>|<type>|<json>" for the instance holding that
+ * stream. Redis keeps events as data: sse.ts alone writes SSE framing. The JSON built here is the same
+ * as hub.ts's `eventData` writes, byte for byte (the contract suite checks it against both hubs).
  */
 
 const PRELUDE = `
@@ -25,11 +27,10 @@ local function emit(sid, etype, json)
   local epoch = redis.call('HGET', skey, 'epoch')
   if not epoch then return end
   local seq = redis.call('HINCRBY', skey, 'seq', 1)
-  local frame = 'id: ' .. epoch .. '-' .. seq .. '\\nevent: ' .. etype .. '\\ndata: ' .. json .. '\\n\\n'
   local ev = P .. 'ev:' .. sid
-  redis.call('XADD', ev, 'MAXLEN', '~', MAXLEN, seq .. '-1', 'f', frame)
+  redis.call('XADD', ev, 'MAXLEN', '~', MAXLEN, seq .. '-1', 't', etype, 'd', json)
   redis.call('PEXPIRE', ev, RETENTION)
-  redis.call('PUBLISH', P .. 'ch:' .. sid, seq .. '|' .. frame)
+  redis.call('PUBLISH', P .. 'ch:' .. sid, seq .. '|' .. epoch .. '|' .. etype .. '|' .. json)
 end
 
 local function broadcast(room, except, etype, rest)
@@ -166,7 +167,7 @@ local fields = redis.call('HMGET', skey, 'epoch', 'seq')
 return {isNew, fields[1], tonumber(fields[2]), firstSeq, hinted}
 `
 
-/** ARGV 4..: session, reason. Appends one event to a session (used for `reset`). */
+/** ARGV 4..: session, type, JSON data. Appends one event to a session (used for `reset`). */
 export const EMIT = `${PRELUDE}
 emit(ARGV[4], ARGV[5], ARGV[6])
 return 1

@@ -1,4 +1,5 @@
 import type { JoinRequest, LeaveRequest, SignalItem } from './protocol'
+import type { Credentials } from './credentials'
 import { HttpError } from './errors'
 
 export const MAX_ID_CHARS = 64
@@ -11,7 +12,8 @@ export function isId(value: unknown): value is string {
   return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_CHARS && ID.test(value)
 }
 
-const isObject = (body: unknown): body is Record<string, unknown> =>
+/** A JSON object (not null, not an array): the one check every parser here starts from. */
+export const isObject = (body: unknown): body is Record<string, unknown> =>
   typeof body === 'object' && body !== null && !Array.isArray(body)
 
 function object(body: unknown): Record<string, unknown> {
@@ -84,10 +86,9 @@ export function parseLeave(input: unknown): LeaveRequest {
   return request
 }
 
-/** `Authorization: Bearer <token>`; returns undefined when the header is absent. */
-export function bearer(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header)
-  if (!match) throw new HttpError(401, 'UNAUTHORIZED', 'Authorization must be "Bearer <token>"')
-  return match[1]
+/** The session a bearer token names; UNAUTHORIZED when it is missing or not ours. */
+export function sessionFrom(credentials: Credentials, token: string | undefined): string {
+  const id = token === undefined ? null : credentials.verifyToken(token)
+  if (id === null) throw new HttpError(401, 'UNAUTHORIZED', 'missing or invalid session token')
+  return id
 }

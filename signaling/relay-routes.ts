@@ -1,0 +1,95 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { SignalBatchResponse } from './protocol'
+import type { Headers, RouteContext } from './api-options'
+import { HttpError, Unavailable } from './errors'
+import type { RelayResult, Sink } from './hub'
+import { bearer, readJson, sendJson, sendNoContent, STREAM_HEADERS } from './http'
+import { createCounter, createRateLimiter, takeOrRefuse } from './limits'
+import { openEventStream } from './sse'
+import { parseSignal, sessionFrom } from './validate'
+
+const relayError = (code: Exclude<RelayResult, { ok: true }>['code'], from: string, to: string) =>
+  code === 'NOT_YOUR_PEER'
+    ? new HttpError(403, code, `peer ${from} is not joined on this session`)
+    : code === 'UNKNOWN_PEER'
+      ? new HttpError(404, code, `no peer ${to}`)
+      : code === 'NOT_IN_ROOM'
+        ? new HttpError(403, code, `peer ${to} is in another room`)
+        : new HttpError(400, 'BAD_REQUEST', '"data" is nested too deeply')
+
+/**
+ * The relay, the requests a busy server sees most: POST /signal (every ICE candidate is one) and
+ * GET /stream, as plain Node handlers `(req, res, headers)` (`headers`: the answer's CORS headers).
+ * Each throws (or rejects with) what the client is told; the API maps it.
+ */
+export function createRelayRoutes({ options, credentials, hub, clientIp }: RouteContext) {
+  const signalLimiter = createRateLimiter(options.signalsPerSec, options.signalBurst)
+  const streamsPerIp = createCounter(options.maxStreamsPerIp)
+
+  /** One signal or a batch: 204 when all were delivered, else the failed items (batch only). */
+  async function signal(req: IncomingMessage, res: ServerResponse, headers: Headers) {
+    const token = bearer(req.headers.authorization)
+    const body = await readJson(req, options.maxBodyBytes)
+    const id = sessionFrom(credentials, token)
+    const { peer, items, batch } = parseSignal(body)
+    if (!(await hub.hasPeer(id, peer))) throw relayError('NOT_YOUR_PEER', peer, '')
+    // A batch costs at most a full bucket, so one larger than the burst can still go through.
+    takeOrRefuse(signalLimiter, peer, 'signals from this peer', Math.min(items.length, options.signalBurst))
+    const failed: SignalBatchResponse['failed'] = []
+    for (const [index, item] of items.entries()) {
+      const result = await hub.relay(id, peer, item.to, item.data)
+      if (result.ok) continue
+      const error = relayError(result.code, peer, item.to)
+      if (!batch) throw error
+      failed.push({ index, error: error.code, message: error.message })
+    }
+    if (failed.length === 0) return sendNoContent(res, headers)
+    const answer: SignalBatchResponse = { failed }
+    sendJson(res, 200, answer, headers)
+  }
+
+  /** Opens the session's event stream on `res`; errors are thrown before any byte is written. */
+  function stream(req: IncomingMessage, res: ServerResponse, headers: Headers, query: URLSearchParams) {
+    const key = query.get('key')
+    const id = key === null ? null : credentials.verifyStreamKey(key)
+    if (id === null) throw new HttpError(401, 'UNAUTHORIZED', 'missing or invalid stream key')
+    for (const name in STREAM_HEADERS) res.setHeader(name, STREAM_HEADERS[name]!)
+    for (const name in headers) res.setHeader(name, headers[name]!)
+    if (req.method === 'HEAD') {
+      // A bodiless answer must not become the session's stream.
+      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform' })
+      return void res.end()
+    }
+    if (!hub.ready()) throw new Unavailable('signaling storage is unavailable')
+    const address = clientIp(req)
+    if (!streamsPerIp.acquire(address)) {
+      throw new HttpError(429, 'RATE_LIMITED', `at most ${options.maxStreamsPerIp} streams per address`, options.retryMs)
+    }
+    const header = req.headers['last-event-id']
+    const lastEventId = typeof header === 'string' ? header : (query.get('lastEventId') ?? undefined)
+    // Jitter spreads the reconnects of many clients after a restart.
+    openEventStream(res, Math.round(options.retryMs * (1 + Math.random())))
+    const sink: Sink = {
+      write(frame) {
+        res.write(frame)
+        return res.writableLength <= options.maxStreamBacklogBytes
+      },
+      close: () => res.end(),
+    }
+    res.on('close', () => {
+      streamsPerIp.release(address)
+      hub.disconnect(id, sink)
+    })
+    // A store that fails mid-connect ends the stream; the browser reconnects and resumes.
+    void Promise.resolve(hub.connect(id, lastEventId, sink)).catch(() => res.end())
+  }
+
+  return {
+    signal,
+    stream,
+    /** Forgets rate-limit buckets that have refilled; call it on a timer. */
+    sweep: () => signalLimiter.sweep(),
+    limitKeys: () => signalLimiter.size,
+    ipsWithStreams: () => streamsPerIp.size,
+  }
+}
