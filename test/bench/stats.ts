@@ -31,7 +31,7 @@ export function table(header: string[], rows: string[][], indent = '  '): void {
   const line = (cells: string[], isHeader: boolean) =>
     indent +
     cells
-      .map((cell, i) => (!isHeader && /^[\d.~≤≥<>×-]/.test(cell) && i > 0 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .map((cell, i) => (!isHeader && /^[\d.~≤≥<>×—-]/.test(cell) && i > 0 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd()
   console.log(line(header, true))
