@@ -5,6 +5,7 @@ import type { Browser } from 'puppeteer'
 import { closeAll, launchPeople } from '../browsers'
 import { printBreakdown } from './breakdown'
 import { startServers } from './endpoints'
+import { machine } from './procs'
 import { ms, table } from './stats'
 import { NAMES, openTabs, pingRtt, readTimeline, roomLinks, type Contender, type Endpoints, type Opened, type Timeline } from './tabs'
 
@@ -36,7 +37,12 @@ export async function interleaved(browsers: Browser[], at: Endpoints, size: numb
   for (let run = 0; run <= RUNS; run++) {
     for (const contender of CONTENDERS) {
       await settle()
-      const opened = await openTabs(contender, browsers.slice(0, size), roomLinks(contender, at), size - 1)
+      // One run that never connects is a finding, not a reason to lose the rest of the bench.
+      const opened = await openTabs(contender, browsers.slice(0, size), roomLinks(contender, at), size - 1).catch((err: Error) => {
+        console.log(`  (${NAMES[contender]}, ${size} browsers, run ${run}: FAILED — ${err.message})`)
+        return undefined
+      })
+      if (!opened) continue
       try {
         // Run 0 warms the servers and browsers up and is not counted.
         if (run > 0) runs[contender].push({ seconds: opened.seconds, cpu: mean(opened.cpu) })
@@ -105,7 +111,7 @@ export async function benchConnect() {
   const at = servers.direct
   try {
     console.log(`\nOpen a room link in a new tab → connected to everyone (separate Chromium processes, empty cache; ` +
-      `${RUNS} runs after a warm-up, Parley and PeerJS alternating on the same browsers)`)
+      `${RUNS} runs after a warm-up, Parley and PeerJS alternating on the same browsers; ${machine()})`)
     const connectRows: string[][] = []
     const cpuRows: string[][] = []
     const atOnce: Partial<Record<Contender, Timeline>> = {}

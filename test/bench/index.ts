@@ -9,6 +9,8 @@ import { benchCapacity } from './capacity'
 import { table } from './stats'
 
 const only = process.env.BENCH_ONLY
+const BENCHES = ['connect', 'delay', 'relay', 'capacity']
+if (only && !BENCHES.includes(only)) throw new Error(`BENCH_ONLY=${only}: expected one of ${BENCHES.join(', ')}`)
 const TARGET_GZIP_KB = 40
 const PARTS: Array<[string, RegExp]> = [
   ['app', /^app-.*\.js$/],
