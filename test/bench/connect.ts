@@ -55,15 +55,18 @@ export async function interleaved(browsers: Browser[], at: Endpoints, size: numb
   return runs
 }
 
-/** Everyone but one connected, then the newcomer opens the link: its time, its browser's CPU, its timeline. */
-export async function newcomer(contender: Contender, browsers: Browser[], at: Endpoints) {
+/**
+ * Everyone but one connected, then the newcomer opens the link (through `via` when given): its time,
+ * its browser's CPU, its timeline.
+ */
+export async function newcomer(contender: Contender, browsers: Browser[], at: Endpoints, via?: Endpoints) {
   const size = browsers.length
   const links = roomLinks(contender, at)
   await settle()
   const room = await openTabs(contender, browsers.slice(0, size - 1), links, size - 2)
   try {
     await settle()
-    const joined = await openTabs(contender, browsers.slice(size - 1), links, size - 1, size - 1)
+    const joined = await openTabs(contender, browsers.slice(size - 1), (i, e) => links(i, e, via), size - 1, size - 1)
     try {
       return { seconds: joined.seconds, cpu: joined.cpu[0]!, startedAt: joined.startedAt, connectedAt: joined.connectedAt[0]!, timeline: await readTimeline(joined.pages[0]!) }
     } finally {

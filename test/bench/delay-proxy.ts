@@ -4,7 +4,7 @@
 import { createServer, connect, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 
-export type Crossing = 'connection' | 'request' | 'sse-event' | 'ws-to-server' | 'ws-to-browser'
+export type Crossing = 'connection' | 'page-request' | 'api-request' | 'ws-open' | 'sse-event' | 'ws-to-server' | 'ws-to-browser'
 
 export interface Traffic {
   kind: Crossing
@@ -20,7 +20,16 @@ export interface DelayProxy {
   close(): Promise<void>
 }
 
-const REQUEST_LINE = /^(GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH) \S+ HTTP\/1\.[01]\r\n/gm
+const REQUEST_LINE = /^(?:GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH) (\S+) HTTP\/1\.[01]\r\n/gm
+// Parley's API lives under this prefix (signaling/app.ts API_PATH); everything else it serves is the page.
+const API_PREFIX = '/v1/'
+
+/** Each request in a chunk from the browser, by what it asks for. */
+function requests(text: string): Crossing[] {
+  return [...text.matchAll(REQUEST_LINE)].map(([, path]) =>
+    path!.startsWith(API_PREFIX) ? 'api-request' : /^upgrade: websocket/im.test(text) ? 'ws-open' : 'page-request',
+  )
+}
 // Every event Parley's formatEvent writes has exactly one `event:` line.
 const SSE_EVENT = /^event: /gm
 
@@ -96,7 +105,7 @@ export function startDelayProxy(target: { host: string; port: number }, delayMs:
     const fromServerFrames = frameCounter()
     browser.on('data', (chunk: Buffer) => {
       if (upgraded) note('ws-to-server', fromBrowserFrames(chunk))
-      else note('request', chunk.toString('latin1').match(REQUEST_LINE)?.length ?? 0)
+      else for (const kind of requests(chunk.toString('latin1'))) note(kind)
       toServer.push(chunk)
     })
     upstream.on('data', (chunk: Buffer) => {
@@ -131,7 +140,9 @@ export function startDelayProxy(target: { host: string; port: number }, delayMs:
         url: `http://127.0.0.1:${port}`,
         port,
         count(from, to) {
-          const counts: Record<Crossing, number> = { connection: 0, request: 0, 'sse-event': 0, 'ws-to-server': 0, 'ws-to-browser': 0 }
+          const counts: Record<Crossing, number> = {
+            connection: 0, 'page-request': 0, 'api-request': 0, 'ws-open': 0, 'sse-event': 0, 'ws-to-server': 0, 'ws-to-browser': 0,
+          }
           for (const t of traffic) if (t.at >= from && t.at <= to) counts[t.kind]++
           return counts
         },

@@ -3,8 +3,7 @@
 // waits on the server; this shows it, as time and as a count of what crossed the proxy.
 import { closeAll, launchPeople } from '../browsers'
 import { CONTENDERS, RUNS, SIZES, interleaved, median, newcomer } from './connect'
-import type { DelayProxy } from './delay-proxy'
-import { startServers, type Servers } from './endpoints'
+import { startServers } from './endpoints'
 import { int, table } from './stats'
 import { NAMES, type Contender } from './tabs'
 
@@ -12,11 +11,6 @@ const DELAY_MS = Number(process.env.BENCH_DELAY_MS ?? 25)
 const DELAY_SIZES = (process.env.BENCH_DELAY_SIZES ?? SIZES.join(',')).split(',').map(Number)
 
 const seconds = (v: number) => (Number.isFinite(v) ? `${v.toFixed(3)} s` : '—')
-
-function proxiesOf(contender: Contender, servers: Servers): DelayProxy[] {
-  const { parley, peerServer, site } = servers.proxies
-  return (contender === 'parley' ? [parley] : [site, peerServer]).filter((p): p is DelayProxy => p !== undefined)
-}
 
 export async function benchDelay() {
   const max = Math.max(...DELAY_SIZES, 2)
@@ -48,10 +42,11 @@ export async function benchDelay() {
     for (let run = 0; run < RUNS; run++) {
       for (const contender of CONTENDERS) {
         found[contender].direct.push((await newcomer(contender, pair, servers.direct)).seconds)
-        const join = await newcomer(contender, pair, delayed)
+        const join = await newcomer(contender, pair, delayed, servers.newcomer)
         found[contender].delayed.push(join.seconds)
         const counts: Record<string, number> = {}
-        for (const proxy of proxiesOf(contender, servers)) {
+        // The other contender's proxies see nothing meanwhile: each run is one contender's.
+        for (const proxy of servers.proxies.newcomer) {
           for (const [kind, n] of Object.entries(proxy.count(join.startedAt, join.connectedAt))) counts[kind] = (counts[kind] ?? 0) + n
         }
         found[contender].counts.push(counts)
@@ -59,16 +54,16 @@ export async function benchDelay() {
     }
     console.log(`\n  A newcomer joining a room of 1, open link → connected (medians of ${RUNS}); round trips on its critical path ` +
       `≈ time the delay added ÷ ${2 * DELAY_MS} ms. Counted at the proxies from the newcomer's navigation to its connection ` +
-      '(both browsers\' traffic; TCP set-up is not delayed, only data)')
+      '(the newcomer\'s own traffic: it reaches the servers through proxies of its own; TCP set-up is not delayed, only data)')
     table(
-      ['', 'direct', 'delayed', 'added', '≈ round trips', 'connections', 'HTTP requests', 'SSE events', 'WS frames → server', 'WS frames → browser'],
+      ['', 'direct', 'delayed', 'added', '≈ round trips', 'connections', 'page requests', 'API requests', 'WS opened', 'SSE events', 'WS frames → server', 'WS frames → browser'],
       CONTENDERS.map((c) => {
         const f = found[c]
         const added = median(f.delayed) - median(f.direct)
         const count = (kind: string) => int(median(f.counts.map((x) => x[kind] ?? 0)))
         return [
           NAMES[c], seconds(median(f.direct)), seconds(median(f.delayed)), seconds(added), (added / ((2 * DELAY_MS) / 1000)).toFixed(1),
-          count('connection'), count('request'), count('sse-event'), count('ws-to-server'), count('ws-to-browser'),
+          count('connection'), count('page-request'), count('api-request'), count('ws-open'), count('sse-event'), count('ws-to-server'), count('ws-to-browser'),
         ]
       }),
     )

@@ -12,16 +12,21 @@ const HOST = '127.0.0.1'
 
 export interface Servers {
   direct: Endpoints
-  /** The same servers, each reached through its own delaying proxy (when a delay was asked for). */
+  /** The same servers, each reached through a delaying proxy of its own (when a delay was asked for). */
   delayed?: Endpoints
-  proxies: { parley?: DelayProxy; peerServer?: DelayProxy; site?: DelayProxy }
+  /**
+   * The same servers again through a second set of delaying proxies, for a newcomer: what crosses
+   * these is its traffic alone.
+   */
+  newcomer?: Endpoints
+  proxies: { delayed: DelayProxy[]; newcomer: DelayProxy[] }
   stop(): Promise<void>
 }
 
 export async function startServers(delayMs = 0): Promise<Servers> {
   const parley = await spawnServer(PARLEY_ARGS)
   let peerServer: ServerProc | undefined
-  const proxies: Servers['proxies'] = {}
+  const proxies: Servers['proxies'] = { delayed: [], newcomer: [] }
   const closers: Array<() => Promise<unknown>> = [() => parley.stop()]
   const stop = async () => {
     await Promise.all(closers.map((close) => close().catch(() => undefined)))
@@ -33,19 +38,21 @@ export async function startServers(delayMs = 0): Promise<Servers> {
     closers.push(() => site.close())
     const direct: Endpoints = { parley: parley.url, peerjsPage: site.url, peerServer: { host: HOST, port: peerServer.port }, site }
     if (delayMs <= 0) return { direct, proxies, stop }
-    proxies.parley = await startDelayProxy({ host: HOST, port: parley.port }, delayMs)
-    closers.push(proxies.parley.close)
-    proxies.peerServer = await startDelayProxy({ host: HOST, port: peerServer.port }, delayMs)
-    closers.push(proxies.peerServer.close)
-    proxies.site = await startDelayProxy({ host: HOST, port: site.port }, delayMs)
-    closers.push(proxies.site.close)
-    const delayed: Endpoints = {
-      parley: proxies.parley.url,
-      peerjsPage: proxies.site.url,
-      peerServer: { host: HOST, port: proxies.peerServer.port },
-      site,
+    const behindProxies = async (set: DelayProxy[]): Promise<Endpoints> => {
+      const proxy = async (port: number) => {
+        const started = await startDelayProxy({ host: HOST, port }, delayMs)
+        closers.push(started.close)
+        set.push(started)
+        return started
+      }
+      const parleyProxy = await proxy(parley.port)
+      const pageProxy = await proxy(site.port)
+      const peerServerProxy = await proxy(peerServer!.port)
+      return { parley: parleyProxy.url, peerjsPage: pageProxy.url, peerServer: { host: HOST, port: peerServerProxy.port }, site }
     }
-    return { direct, delayed, proxies, stop }
+    const delayed = await behindProxies(proxies.delayed)
+    const newcomer = await behindProxies(proxies.newcomer)
+    return { direct, delayed, newcomer, proxies, stop }
   } catch (err) {
     await stop()
     throw err

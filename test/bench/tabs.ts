@@ -23,20 +23,23 @@ export interface Endpoints {
   site: PeerjsSite
 }
 
-/** Link for the `index`-th person of one room, who is connected once `expected` others are. */
-export type Links = (index: number, expected: number) => string
+/**
+ * Link for the `index`-th person of one room, who is connected once `expected` others are; `via`
+ * reaches the same servers another way (another proxy), still into the same room.
+ */
+export type Links = (index: number, expected: number, via?: Endpoints) => string
 
 /** A fresh room: Parley's room link, or PeerJS ids known to everyone in advance. */
 export function roomLinks(contender: Contender, at: Endpoints): Links {
   if (contender === 'parley') {
-    const link = `${at.parley}/r/${randomRoom()}#${nanoid(22)}`
-    return () => link
+    const path = `/r/${randomRoom()}#${nanoid(22)}`
+    return (_index, _expected, via = at) => `${via.parley}${path}`
   }
   // PeerJS ids are letters and digits joined by single `-`, `_` or spaces: nanoid's alphabet can break that.
   const prefix = `bench-${randomBytes(6).toString('hex')}`
   const id = (i: number) => `${prefix}-${i}`
-  return (index, expected) =>
-    at.site.link(at.peerjsPage, at.peerServer, id(index), Array.from({ length: index }, (_, i) => id(i)), expected)
+  return (index, expected, via = at) =>
+    at.site.link(via.peerjsPage, via.peerServer, id(index), Array.from({ length: index }, (_, i) => id(i)), expected)
 }
 
 declare global {
