@@ -70,6 +70,7 @@ const parleyInstrument = (expected: number) => `
       get: () => room,
       set(value) {
         room = value
+        // Alone in the room there is no one to wait for; the bench lets this tab settle before anyone joins it.
         if (${expected} === 0) return void setTimeout(connected, 0)
         room.on('peer-connected', () => {
           const peers = room.peers
