@@ -5,6 +5,7 @@ import type { Browser } from 'puppeteer'
 import { closeAll, launchPeople } from '../browsers'
 import { printBreakdown } from './breakdown'
 import { startServers } from './endpoints'
+import { preciseCpuSeconds } from './proc-info'
 import { machine } from './procs'
 import { ms, table } from './stats'
 import { NAMES, openTabs, pingRtt, readTimeline, roomLinks, type Contender, type Endpoints, type Opened, type Timeline } from './tabs'
@@ -57,18 +58,27 @@ export async function interleaved(browsers: Browser[], at: Endpoints, size: numb
 
 /**
  * Everyone but one connected, then the newcomer opens the link (through `via` when given): its time,
- * its browser's CPU, its timeline.
+ * its browser's CPU, the server's CPU (of process `serverPid`, when given), its timeline.
  */
-export async function newcomer(contender: Contender, browsers: Browser[], at: Endpoints, via?: Endpoints) {
+export async function newcomer(contender: Contender, browsers: Browser[], at: Endpoints, via?: Endpoints, serverPid?: number) {
   const size = browsers.length
   const links = roomLinks(contender, at)
   await settle()
   const room = await openTabs(contender, browsers.slice(0, size - 1), links, size - 2)
   try {
     await settle()
+    const serverBefore = serverPid ? preciseCpuSeconds(serverPid) : NaN
     const joined = await openTabs(contender, browsers.slice(size - 1), (i, e) => links(i, e, via), size - 1, size - 1)
+    const serverCpu = serverPid ? preciseCpuSeconds(serverPid) - serverBefore : NaN
     try {
-      return { seconds: joined.seconds, cpu: joined.cpu[0]!, startedAt: joined.startedAt, connectedAt: joined.connectedAt[0]!, timeline: await readTimeline(joined.pages[0]!) }
+      return {
+        seconds: joined.seconds,
+        cpu: joined.cpu[0]!,
+        serverCpu,
+        startedAt: joined.startedAt,
+        connectedAt: joined.connectedAt[0]!,
+        timeline: await readTimeline(joined.pages[0]!),
+      }
     } finally {
       await joined.close()
     }
@@ -144,12 +154,17 @@ export async function benchConnect() {
 
     if (max >= 2) {
       const joins: Partial<Record<Contender, Awaited<ReturnType<typeof newcomer>>>> = {}
-      for (const contender of CONTENDERS) joins[contender] = await newcomer(contender, browsers, at)
-      console.log(`\nOne newcomer joining a room of ${max - 1} (everyone else connected first): open link → connected to everyone`)
+      for (const contender of CONTENDERS) joins[contender] = await newcomer(contender, browsers, at, undefined, servers.pids[contender])
+      console.log(`\nOne newcomer joining a room of ${max - 1} (everyone else connected first): open link → connected to everyone. Server CPU:`)
+      console.log('every thread of the signaling process from navigation to connected (Parley\'s includes serving the page and its scripts;')
+      console.log('the PeerJS page comes from the bench\'s own static server, not counted); target: Parley\'s ≤ PeerServer\'s')
+      const parleyServer = joins.parley!.serverCpu
+      const peerServer = joins.peerjs!.serverCpu
       table(
-        ['', 'time', 'its browser\'s CPU'],
-        CONTENDERS.map((c) => [NAMES[c], seconds(joins[c]!.seconds), seconds(joins[c]!.cpu)]),
+        ['', 'time', 'its browser\'s CPU', 'server CPU'],
+        CONTENDERS.map((c) => [NAMES[c], seconds(joins[c]!.seconds), seconds(joins[c]!.cpu), ms(joins[c]!.serverCpu * 1000)]),
       )
+      console.log(`  server CPU Parley/PeerServer ${ratio(parleyServer, peerServer)} — ${met(parleyServer <= peerServer)}`)
       console.log(`\nJoin path (the page's navigation timing and performance marks; — : the page does not mark that step yet)`)
       printBreakdown([
         { label: `Parley newcomer → ${max - 1}`, timeline: joins.parley!.timeline },

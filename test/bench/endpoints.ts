@@ -20,6 +20,8 @@ export interface Servers {
    */
   newcomer?: Endpoints
   proxies: { delayed: DelayProxy[]; newcomer: DelayProxy[] }
+  /** Each contender's signaling server process. */
+  pids: { parley: number; peerjs: number }
   stop(): Promise<void>
 }
 
@@ -37,7 +39,8 @@ export async function startServers(delayMs = 0): Promise<Servers> {
     const site = await startPeerjsSite()
     closers.push(() => site.close())
     const direct: Endpoints = { parley: parley.url, peerjsPage: site.url, peerServer: { host: HOST, port: peerServer.port }, site }
-    if (delayMs <= 0) return { direct, proxies, stop }
+    const pids = { parley: parley.child.pid!, peerjs: peerServer.pid }
+    if (delayMs <= 0) return { direct, proxies, pids, stop }
     const behindProxies = async (set: DelayProxy[]): Promise<Endpoints> => {
       const proxy = async (port: number) => {
         const started = await startDelayProxy({ host: HOST, port }, delayMs)
@@ -52,7 +55,7 @@ export async function startServers(delayMs = 0): Promise<Servers> {
     }
     const delayed = await behindProxies(proxies.delayed)
     const newcomer = await behindProxies(proxies.newcomer)
-    return { direct, delayed, newcomer, proxies, stop }
+    return { direct, delayed, newcomer, proxies, pids, stop }
   } catch (err) {
     await stop()
     throw err
