@@ -75,18 +75,24 @@ export function startDelayProxy(target: { host: string; port: number }, delayMs:
     const at = Date.now()
     for (let i = 0; i < times; i++) traffic.push({ kind, at })
   }
-  // Chunks leave in the order they came: each waits out its own delay, measured from its arrival.
+  // Chunks leave in the order they came, each after its own delay from its arrival; `null` is the
+  // sender's end, delayed like data so a response followed by a close still arrives whole.
   const delayed = (to: Socket) => {
-    const queue: Array<{ due: number; chunk: Buffer }> = []
+    const queue: Array<{ due: number; chunk: Buffer | null }> = []
     let timer: ReturnType<typeof setTimeout> | undefined
     const flush = () => {
       timer = undefined
       const now = performance.now()
-      while (queue.length > 0 && queue[0]!.due <= now) to.write(queue.shift()!.chunk)
+      while (queue.length > 0 && queue[0]!.due <= now) {
+        const { chunk } = queue.shift()!
+        if (to.destroyed) return void (queue.length = 0)
+        if (chunk === null) to.end()
+        else to.write(chunk)
+      }
       if (queue.length > 0) timer = setTimeout(flush, queue[0]!.due - now)
     }
     return {
-      push(chunk: Buffer) {
+      push(chunk: Buffer | null) {
         queue.push({ due: performance.now() + delayMs, chunk })
         timer ??= setTimeout(flush, delayMs)
       },
@@ -94,9 +100,9 @@ export function startDelayProxy(target: { host: string; port: number }, delayMs:
     }
   }
 
-  const server = createServer((browser) => {
+  const server = createServer({ allowHalfOpen: true }, (browser) => {
     note('connection')
-    const upstream = connect(target.port, target.host)
+    const upstream = connect({ port: target.port, host: target.host, allowHalfOpen: true })
     sockets.add(browser).add(upstream)
     const toServer = delayed(upstream)
     const toBrowser = delayed(browser)
@@ -120,16 +126,16 @@ export function startDelayProxy(target: { host: string; port: number }, delayMs:
       }
       toBrowser.push(chunk)
     })
-    const teardown = () => {
+    browser.on('end', () => toServer.push(null))
+    upstream.on('end', () => toBrowser.push(null))
+    const fail = () => {
       toServer.stop()
       toBrowser.stop()
       browser.destroy()
       upstream.destroy()
-      sockets.delete(browser)
-      sockets.delete(upstream)
     }
-    browser.on('close', teardown).on('error', teardown)
-    upstream.on('close', teardown).on('error', teardown)
+    browser.on('error', fail).on('close', () => sockets.delete(browser))
+    upstream.on('error', fail).on('close', () => sockets.delete(upstream))
   })
 
   return new Promise((resolve, reject) => {
