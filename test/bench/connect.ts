@@ -7,7 +7,7 @@ import { printBreakdown } from './breakdown'
 import { startServers } from './endpoints'
 import { preciseCpuSeconds } from './proc-info'
 import { machine } from './procs'
-import { ms, table } from './stats'
+import { median, met, ms, percentile, secs, table, times } from './stats'
 import { NAMES, openTabs, pingRtt, readTimeline, roomLinks, type Contender, type Endpoints, type Opened, type Timeline } from './tabs'
 
 export const RUNS = Number(process.env.BENCH_RUNS ?? 3)
@@ -21,13 +21,7 @@ const TARGET_CONNECT_RATIO = 0.5
 const TARGET_RTT_GAP_MS = 1
 
 export const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
-export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN
-const percentile = (xs: number[], p: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.max(0, Math.ceil((xs.length * p) / 100) - 1))] ?? NaN
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
-const seconds = (v: number) => (Number.isFinite(v) ? `${v.toFixed(3)} s` : '—')
-const ratio = (a: number, b: number) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '—')
-const met = (ok: boolean) => (ok ? 'met' : 'NOT met')
 
 /** The tab that was connected to everyone last: its timeline is the one the figure measures. */
 const lastConnected = (opened: Opened) => opened.pages[opened.connectedAt.indexOf(Math.max(...opened.connectedAt))]!
@@ -97,8 +91,9 @@ async function roundTrips(browsers: Browser[], at: Endpoints) {
     try {
       await pingRtt(contender, opened.pages[0]!, opened.pages[1]!, WARM_UP_PINGS)
       const rtts = await pingRtt(contender, opened.pages[0]!, opened.pages[1]!, PINGS)
-      p50[contender] = percentile(rtts, 50)
-      p95[contender] = percentile(rtts, 95)
+      const sorted = Float64Array.from(rtts).sort()
+      p50[contender] = percentile(sorted, 50)
+      p95[contender] = percentile(sorted, 95)
       rows.push([NAMES[contender], ms(p50[contender]!), ms(p95[contender]!), ms(Math.min(...rtts)), ms(Math.max(...rtts))])
     } finally {
       await opened.close()
@@ -136,13 +131,13 @@ export async function benchConnect() {
       const j = runs.peerjs.map((r) => r.seconds)
       connectRows.push([
         String(size),
-        seconds(median(p)), seconds(Math.min(...p)), seconds(Math.max(...p)),
-        seconds(median(j)), seconds(Math.min(...j)), seconds(Math.max(...j)),
-        ratio(median(p), median(j)), `≤ ${TARGET_CONNECT_RATIO.toFixed(2)}×`, met(median(p) / median(j) <= TARGET_CONNECT_RATIO),
+        secs(median(p)), secs(Math.min(...p)), secs(Math.max(...p)),
+        secs(median(j)), secs(Math.min(...j)), secs(Math.max(...j)),
+        times(median(p), median(j)), `≤ ${TARGET_CONNECT_RATIO.toFixed(2)}×`, met(median(p) / median(j) <= TARGET_CONNECT_RATIO),
       ])
       const pc = median(runs.parley.map((r) => r.cpu))
       const jc = median(runs.peerjs.map((r) => r.cpu))
-      cpuRows.push([String(size), seconds(pc), seconds(jc), ratio(pc, jc)])
+      cpuRows.push([String(size), secs(pc), secs(jc), times(pc, jc)])
     }
     table(['browsers', 'Parley median', 'min', 'max', 'PeerJS median', 'min', 'max', 'Parley/PeerJS', 'target', ''], connectRows)
 
@@ -162,9 +157,9 @@ export async function benchConnect() {
       const peerServer = joins.peerjs!.serverCpu
       table(
         ['', 'time', 'its browser\'s CPU', 'server CPU'],
-        CONTENDERS.map((c) => [NAMES[c], seconds(joins[c]!.seconds), seconds(joins[c]!.cpu), ms(joins[c]!.serverCpu * 1000)]),
+        CONTENDERS.map((c) => [NAMES[c], secs(joins[c]!.seconds), secs(joins[c]!.cpu), ms(joins[c]!.serverCpu * 1000)]),
       )
-      console.log(`  server CPU Parley/PeerServer ${ratio(parleyServer, peerServer)} — ${met(parleyServer <= peerServer)}`)
+      console.log(`  server CPU Parley/PeerServer ${times(parleyServer, peerServer)} — ${met(parleyServer <= peerServer)}`)
       console.log(`\nJoin path (the page's navigation timing and performance marks; — : the page does not mark that step yet)`)
       printBreakdown([
         { label: `Parley newcomer → ${max - 1}`, timeline: joins.parley!.timeline },

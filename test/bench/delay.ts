@@ -2,15 +2,13 @@
 // behind a proxy that holds each chunk BENCH_DELAY_MS each way. Loopback hides how many times a join
 // waits on the server; this shows it, as time and as a count of what crossed the proxy.
 import { closeAll, launchPeople } from '../browsers'
-import { CONTENDERS, RUNS, SIZES, interleaved, median, newcomer } from './connect'
+import { CONTENDERS, RUNS, SIZES, interleaved, newcomer } from './connect'
 import { startServers } from './endpoints'
-import { int, table } from './stats'
+import { int, median, secs, table, times } from './stats'
 import { NAMES, type Contender } from './tabs'
 
 const DELAY_MS = Number(process.env.BENCH_DELAY_MS ?? 25)
 const DELAY_SIZES = (process.env.BENCH_DELAY_SIZES ?? SIZES.join(',')).split(',').map(Number)
-
-const seconds = (v: number) => (Number.isFinite(v) ? `${v.toFixed(3)} s` : '—')
 
 export async function benchDelay() {
   const max = Math.max(...DELAY_SIZES, 2)
@@ -29,7 +27,7 @@ export async function benchDelay() {
       const runs = await interleaved(browsers, delayed, size)
       const p = median(runs.parley.map((r) => r.seconds))
       const j = median(runs.peerjs.map((r) => r.seconds))
-      rows.push([String(size), seconds(p), seconds(j), `${(p / j).toFixed(2)}×`])
+      rows.push([String(size), secs(p), secs(j), times(p, j)])
     }
     table(['browsers', 'Parley median', 'PeerJS median', 'Parley/PeerJS'], rows)
 
@@ -62,7 +60,7 @@ export async function benchDelay() {
         const added = median(f.delayed) - median(f.direct)
         const count = (kind: string) => int(median(f.counts.map((x) => x[kind] ?? 0)))
         return [
-          NAMES[c], seconds(median(f.direct)), seconds(median(f.delayed)), seconds(added), (added / ((2 * DELAY_MS) / 1000)).toFixed(1),
+          NAMES[c], secs(median(f.direct)), secs(median(f.delayed)), secs(added), (added / ((2 * DELAY_MS) / 1000)).toFixed(1),
           count('connection'), count('page-request'), count('api-request'), count('ws-open'), count('sse-event'), count('ws-to-server'), count('ws-to-browser'),
         ]
       }),
