@@ -1,130 +1,175 @@
-// Open a room link → connected to everyone, for 2, 4 and 8 separate Chromium processes, and the
-// round-trip time of a chat message. Prints figures beside PeerJS 1.5 + PeerServer 1.0 on this machine.
-import type { Browser, Page } from 'puppeteer'
-import { randomRoom, spawnServer, within, roomLink } from '../helpers'
+// Open a room link → connected to everyone, for 2, 4 and 8 separate Chromium processes, Parley and
+// PeerJS 1.5 + PeerServer 1.0 measured live in the same run, interleaved on the same browsers; the
+// CPU each browser spends on a join, the round trip of a message, and the newcomer's join path.
+import type { Browser } from 'puppeteer'
 import { closeAll, launchPeople } from '../browsers'
+import { printBreakdown } from './breakdown'
+import { startServers } from './endpoints'
+import { preciseCpuSeconds } from './proc-info'
+import { machine } from './procs'
+import { median, met, ms, percentile, secs, table, times } from './stats'
+import { NAMES, openTabs, pingRtt, readTimeline, roomLinks, type Contender, type Endpoints, type Opened, type Timeline } from './tabs'
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 5)
-const SIZES = (process.env.BENCH_SIZES ?? '2,4,8').split(',').map(Number)
-const PEERJS_SECONDS: Record<number, number> = { 2: 0.63, 4: 0.79, 8: 1.59 }
-const PINGS = 100
+export const RUNS = Number(process.env.BENCH_RUNS ?? 3)
+export const SIZES = (process.env.BENCH_SIZES ?? '2,4,8').split(',').map(Number)
+export const CONTENDERS: Contender[] = ['parley', 'peerjs']
+const PINGS = 200
+const WARM_UP_PINGS = 20
+/** Between runs: the previous run's tabs finish closing, so every run starts from a quiet machine. */
 const SETTLE_MS = 1_000
+const TARGET_CONNECT_RATIO = 0.5
+const TARGET_RTT_GAP_MS = 1
 
-declare global {
-  interface Window {
-    __connectedAt?: number
+export const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
+
+/** The tab that was connected to everyone last: its timeline is the one the figure measures. */
+const lastConnected = (opened: Opened) => opened.pages[opened.connectedAt.indexOf(Math.max(...opened.connectedAt))]!
+
+/** A room of `size` fills at once, RUNS times after one warm-up, alternating contenders run by run. */
+export async function interleaved(browsers: Browser[], at: Endpoints, size: number, keepLast?: (c: Contender, o: Opened) => Promise<void>) {
+  const runs: Record<Contender, Array<{ seconds: number; cpu: number }>> = { parley: [], peerjs: [] }
+  for (let run = 0; run <= RUNS; run++) {
+    for (const contender of CONTENDERS) {
+      await settle()
+      // One run that never connects is a finding, not a reason to lose the rest of the bench.
+      const opened = await openTabs(contender, browsers.slice(0, size), roomLinks(contender, at), size - 1).catch((err: Error) => {
+        console.log(`  (${NAMES[contender]}, ${size} browsers, run ${run}: FAILED — ${err.message})`)
+        return undefined
+      })
+      if (!opened) continue
+      try {
+        // Run 0 warms the servers and browsers up and is not counted.
+        if (run > 0) runs[contender].push({ seconds: opened.seconds, cpu: mean(opened.cpu) })
+        if (run === RUNS) await keepLast?.(contender, opened)
+      } finally {
+        await opened.close()
+      }
+    }
   }
+  return runs
 }
 
 /**
- * Runs before the page's own script and notes the moment the room has everyone connected. A string,
- * not a function: tsx would wrap a function's inner functions in helpers the page does not have.
+ * Everyone but one connected, then the newcomer opens the link (through `via` when given): its time,
+ * its browser's CPU, the server's CPU (of process `serverPid`, when given), its timeline.
  */
-const instrument = (expected: number) => `
-  (() => {
-    let room
-    Object.defineProperty(window, 'parley', {
-      configurable: true,
-      get: () => room,
-      set(value) {
-        room = value
-        room.on('peer-connected', () => {
-          const peers = room.peers
-          if (!window.__connectedAt && peers.length === ${expected} && peers.every((p) => p.state === 'connected')) {
-            window.__connectedAt = Date.now()
-            window.__reportConnected(window.__connectedAt)
-          }
-        })
-      },
-    })
-  })()`
-
-const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!
-
-/** Each person opens the link in a new tab of an already running browser, with an empty HTTP cache. */
-async function openAll(browsers: Browser[], url: string, expected: number) {
-  const pages: Page[] = await Promise.all(browsers.map((b) => b.newPage()))
-  await Promise.all(
-    pages.map(async (page) => {
-      const cdp = await page.createCDPSession()
-      await cdp.send('Network.clearBrowserCache')
-      await cdp.detach()
-    }),
-  )
-  // The page calls back when it is connected to everyone: no polling load on the browsers.
-  const resolvers: Array<(at: number) => void> = []
-  const done = Promise.all(pages.map((_, i) => new Promise<number>((resolve) => (resolvers[i] = resolve))))
-  await Promise.all(pages.map((p, i) => p.exposeFunction('__reportConnected', (at: number) => resolvers[i]!(at))))
-  await Promise.all(pages.map((p) => p.evaluateOnNewDocument(instrument(expected))))
-  const start = Date.now()
-  await Promise.all(pages.map((p) => p.goto(url)))
-  const times = await within(done, 60_000, 'every browser connected to everyone')
-  return { seconds: (Math.max(...times) - start) / 1000, pages, close: () => Promise.all(pages.map((p) => p.close())) }
+export async function newcomer(contender: Contender, browsers: Browser[], at: Endpoints, via?: Endpoints, serverPid?: number) {
+  const size = browsers.length
+  const links = roomLinks(contender, at)
+  await settle()
+  const room = await openTabs(contender, browsers.slice(0, size - 1), links, size - 2)
+  try {
+    await settle()
+    const serverBefore = serverPid ? preciseCpuSeconds(serverPid) : NaN
+    const joined = await openTabs(contender, browsers.slice(size - 1), (i, e) => links(i, e, via), size - 1, size - 1)
+    const serverCpu = serverPid ? preciseCpuSeconds(serverPid) - serverBefore : NaN
+    try {
+      return {
+        seconds: joined.seconds,
+        cpu: joined.cpu[0]!,
+        serverCpu,
+        startedAt: joined.startedAt,
+        connectedAt: joined.connectedAt[0]!,
+        timeline: await readTimeline(joined.pages[0]!),
+      }
+    } finally {
+      await joined.close()
+    }
+  } finally {
+    await room.close()
+  }
 }
 
-async function pingRtt(a: Page, b: Page): Promise<number[]> {
-  await b.evaluate(() => {
-    window.parley!.on('message', (m) => {
-      if (m.text.startsWith('ping ')) window.parley!.send(`pong ${m.text.slice(5)}`)
-    })
-  })
-  return a.evaluate(async (count) => {
-    const room = window.parley!
-    const rtts: number[] = []
-    for (let i = 0; i < count; i++) {
-      const sent = performance.now()
-      await new Promise<void>((resolve) => {
-        const off = room.on('message', (m) => {
-          if (m.text === `pong ${i}`) {
-            off()
-            resolve()
-          }
-        })
-        room.send(`ping ${i}`)
-      })
-      rtts.push(performance.now() - sent)
+async function roundTrips(browsers: Browser[], at: Endpoints) {
+  const rows: string[][] = []
+  const p50: Partial<Record<Contender, number>> = {}
+  const p95: Partial<Record<Contender, number>> = {}
+  for (const contender of CONTENDERS) {
+    await settle()
+    const opened = await openTabs(contender, browsers.slice(0, 2), roomLinks(contender, at), 1)
+    try {
+      await pingRtt(contender, opened.pages[0]!, opened.pages[1]!, WARM_UP_PINGS)
+      const rtts = await pingRtt(contender, opened.pages[0]!, opened.pages[1]!, PINGS)
+      const sorted = Float64Array.from(rtts).sort()
+      p50[contender] = percentile(sorted, 50)
+      p95[contender] = percentile(sorted, 95)
+      rows.push([NAMES[contender], ms(p50[contender]!), ms(p95[contender]!), ms(Math.min(...rtts)), ms(Math.max(...rtts))])
+    } finally {
+      await opened.close()
     }
-    return rtts
-  }, PINGS)
+  }
+  const gap50 = p50.parley! - p50.peerjs!
+  const gap95 = p95.parley! - p95.peerjs!
+  rows.push(['Parley − PeerJS', ms(gap50), ms(gap95), '', ''])
+  console.log(`\nMessage round trip between 2 browsers (${PINGS} sequential pings after ${WARM_UP_PINGS} to warm up; Parley: room.send ` +
+    `chat messages, PeerJS: DataConnection.send echoed)`)
+  table(['', 'p50', 'p95', 'min', 'max'], rows)
+  console.log(`  target: Parley within ${TARGET_RTT_GAP_MS} ms of PeerJS — p50 ${met(gap50 <= TARGET_RTT_GAP_MS)}, p95 ${met(gap95 <= TARGET_RTT_GAP_MS)}`)
 }
 
 export async function benchConnect() {
-  // The server runs in its own process, as in production, not in the benchmark's event loop.
-  const server = await spawnServer(['--join-burst', '10000', '--max-streams-per-ip', '10000'])
   const max = Math.max(...SIZES)
-  const people = await launchPeople(max)
+  const servers = await startServers()
+  const people = await launchPeople(max).catch(async (err: unknown) => {
+    await servers.stop()
+    throw err
+  })
   const browsers = people.map((p) => p.browser)
+  const at = servers.direct
   try {
-    console.log(`\nOpen a room link in a new tab → connected to everyone (separate Chromium processes, empty cache, ${RUNS} runs)`)
-    console.log('browsers  median    min      max      PeerJS   target(½)  ratio')
+    console.log(`\nOpen a room link in a new tab → connected to everyone (separate Chromium processes, empty cache; ` +
+      `${RUNS} runs after a warm-up, Parley and PeerJS alternating on the same browsers; ${machine()})`)
+    const connectRows: string[][] = []
+    const cpuRows: string[][] = []
+    const atOnce: Partial<Record<Contender, Timeline>> = {}
     for (const size of SIZES) {
-      const times: number[] = []
-      // Run 0 warms the server and the browsers up and is not counted; every run starts from a quiet
-      // machine (the previous run's tabs have finished closing).
-      for (let run = 0; run <= RUNS; run++) {
-        await settle()
-        const opened = await openAll(browsers.slice(0, size), roomLink(server.url), size - 1)
-        if (run > 0) times.push(opened.seconds)
-        if (size === 2 && run === RUNS) {
-          const rtts = await pingRtt(opened.pages[0]!, opened.pages[1]!)
-          console.log(
-            `  (message round trip, ${PINGS} pings between 2 browsers: median ${median(rtts).toFixed(2)} ms, p95 ${percentile(rtts, 95).toFixed(2)} ms)`,
-          )
-        }
-        await opened.close()
-      }
-      const ref = PEERJS_SECONDS[size]
-      const m = median(times)
-      console.log(
-        `${String(size).padEnd(9)} ${m.toFixed(3)} s  ${Math.min(...times).toFixed(3)} s  ${Math.max(...times).toFixed(3)} s  ` +
-          `${ref ? `${ref.toFixed(2)} s   ${(ref / 2).toFixed(3)} s    ${(m / ref).toFixed(2)}× PeerJS` : '—'}`,
+      const runs = await interleaved(browsers, at, size, async (contender, opened) => {
+        if (size === max) atOnce[contender] = await readTimeline(lastConnected(opened))
+      })
+      const p = runs.parley.map((r) => r.seconds)
+      const j = runs.peerjs.map((r) => r.seconds)
+      connectRows.push([
+        String(size),
+        secs(median(p)), secs(Math.min(...p)), secs(Math.max(...p)),
+        secs(median(j)), secs(Math.min(...j)), secs(Math.max(...j)),
+        times(median(p), median(j)), `≤ ${TARGET_CONNECT_RATIO.toFixed(2)}×`, met(median(p) / median(j) <= TARGET_CONNECT_RATIO),
+      ])
+      const pc = median(runs.parley.map((r) => r.cpu))
+      const jc = median(runs.peerjs.map((r) => r.cpu))
+      cpuRows.push([String(size), secs(pc), secs(jc), times(pc, jc)])
+    }
+    table(['browsers', 'Parley median', 'min', 'max', 'PeerJS median', 'min', 'max', 'Parley/PeerJS', 'target', ''], connectRows)
+
+    console.log('\nCPU per browser per join: user + system CPU of each browser\'s whole process tree (browser, renderer, GPU, utility),')
+    console.log('from just before the tabs navigate until everyone is connected, averaged over the browsers; median of the runs')
+    table(['browsers', 'Parley', 'PeerJS', 'Parley/PeerJS'], cpuRows)
+
+    await roundTrips(browsers, at)
+
+    if (max >= 2) {
+      const joins: Partial<Record<Contender, Awaited<ReturnType<typeof newcomer>>>> = {}
+      for (const contender of CONTENDERS) joins[contender] = await newcomer(contender, browsers, at, undefined, servers.pids[contender])
+      console.log(`\nOne newcomer joining a room of ${max - 1} (everyone else connected first): open link → connected to everyone. Server CPU:`)
+      console.log('every thread of the signaling process from navigation to connected (Parley\'s includes serving the page and its scripts;')
+      console.log('the PeerJS page comes from the bench\'s own static server, not counted); target: Parley\'s ≤ PeerServer\'s')
+      const parleyServer = joins.parley!.serverCpu
+      const peerServer = joins.peerjs!.serverCpu
+      table(
+        ['', 'time', 'its browser\'s CPU', 'server CPU'],
+        CONTENDERS.map((c) => [NAMES[c], secs(joins[c]!.seconds), secs(joins[c]!.cpu), ms(joins[c]!.serverCpu * 1000)]),
       )
+      console.log(`  server CPU Parley/PeerServer ${times(parleyServer, peerServer)} — ${met(parleyServer <= peerServer)}`)
+      console.log(`\nJoin path (the page's navigation timing and performance marks; — : the page does not mark that step yet)`)
+      printBreakdown([
+        { label: `Parley newcomer → ${max - 1}`, timeline: joins.parley!.timeline },
+        ...(atOnce.parley ? [{ label: `Parley ${max} at once (last)`, timeline: atOnce.parley }] : []),
+        { label: `PeerJS newcomer → ${max - 1}`, timeline: joins.peerjs!.timeline },
+        ...(atOnce.peerjs ? [{ label: `PeerJS ${max} at once (last)`, timeline: atOnce.peerjs }] : []),
+      ])
     }
   } finally {
     await closeAll(people)
-    await server.stop()
+    await servers.stop()
   }
 }

@@ -21,6 +21,11 @@ export const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
 export const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`
 export const int = (n: number) => Math.round(n).toLocaleString('en-US')
 export const pct = (v: number) => `${(v * 100).toFixed(0)} %`
+export const secs = (v: number) => (Number.isFinite(v) ? `${v.toFixed(3)} s` : '—')
+export const times = (a: number, b: number) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : '—')
+export const met = (ok: boolean) => (ok ? 'met' : 'NOT met')
+/** Middle of the values (upper middle for an even count); NaN for none. */
+export const median = (values: number[]) => percentile(Float64Array.from(values).sort(), 50)
 
 /**
  * Prints rows under a header, every column as wide as its widest cell: text left-aligned, cells that
@@ -31,7 +36,7 @@ export function table(header: string[], rows: string[][], indent = '  '): void {
   const line = (cells: string[], isHeader: boolean) =>
     indent +
     cells
-      .map((cell, i) => (!isHeader && /^[\d.~≤≥<>×-]/.test(cell) && i > 0 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .map((cell, i) => (!isHeader && /^[\d.~≤≥<>×—-]/.test(cell) && i > 0 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd()
   console.log(line(header, true))
