@@ -56,12 +56,12 @@ export async function buildClient() {
   const result = await build({
     ...common,
     define: { ...common.define, __PARLEY_WORKER__: JSON.stringify(`/${worker}`) },
-    entryPoints: { app: `${root}client/main.ts`, style: `${root}client/style.css` },
+    entryPoints: { app: `${root}client/page/main.ts`, style: `${root}client/page/style.css` },
   })
   const outputs = Object.keys(result.metafile.outputs).map((file) => file.replace(/^.*\//, ''))
   const script = outputs.find((f) => /^app-.*\.js$/.test(f))
   const style = outputs.find((f) => /^style-.*\.css$/.test(f))
-  const html = readFileSync(`${root}client/index.html`, 'utf8')
+  const html = readFileSync(`${root}client/page/index.html`, 'utf8')
     .replace('{{app.js}}', `/${script}`)
     .replace('{{style.css}}', `/${style}`)
   writeFileSync(`${out}/index.html`, html)
@@ -78,7 +78,7 @@ export async function buildClient() {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   if (part !== 'client') await buildServer()
-  if (part !== 'server' && existsSync(`${root}client/main.ts`)) {
+  if (part !== 'server' && existsSync(`${root}client/page/main.ts`)) {
     const { script, bytes, gzipBytes, workerBytes, workerGzipBytes } = await buildClient()
     const kb = (n) => `${(n / 1024).toFixed(1)} KB`
     console.log(`client: ${script} ${kb(bytes)}, ${kb(gzipBytes)} gzipped; worker ${kb(workerBytes)}, ${kb(workerGzipBytes)} gzipped`)

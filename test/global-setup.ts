@@ -5,5 +5,5 @@ export default async function setup() {
   // @ts-expect-error build.mjs is plain JavaScript
   const { buildClient, buildServer } = await import('../build.mjs')
   await buildServer()
-  if (existsSync(new URL('../client/main.ts', import.meta.url))) await buildClient()
+  if (existsSync(new URL('../client/page/main.ts', import.meta.url))) await buildClient()
 }

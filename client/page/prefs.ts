@@ -1,4 +1,4 @@
-import { cleanName } from './peer-protocol'
+import { cleanName } from '../peer-protocol'
 
 const NAME_KEY = 'parley:name'
 const COLOR_KEY = 'parley:color'

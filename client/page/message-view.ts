@@ -1,4 +1,4 @@
-import type { ChatView, FileTransfer, PeerView, Receipt } from './room'
+import type { ChatView, FileTransfer, PeerView, Receipt } from '../room'
 import { colorOf } from './people-view'
 
 // Auto-scroll only when the reader is already near the newest message.

@@ -1,4 +1,4 @@
-import type { PeerView } from './room'
+import type { PeerView } from '../room'
 
 const STATE_LABEL: Record<PeerView['state'], string> = {
   connecting: 'connecting…',

@@ -1,13 +1,13 @@
-import { cryptoAvailable, isRoomSecret } from './crypto'
+import { cryptoAvailable, isRoomSecret } from '../crypto'
 import { createAlerts } from './alerts'
 import { createIndexedDbStore } from './idb-store'
 import { createMessageView } from './message-view'
-import { cleanName } from './peer-protocol'
+import { cleanName } from '../peer-protocol'
 import { createPeopleView } from './people-view'
 import { loadColor, loadName, saveColor, saveName } from './prefs'
-import { createSharedSignaling } from './shared-signaling'
-import { joinRoom, type Room, type RoomStatus } from './room'
-import { SignalingError } from './signaling'
+import { createSharedSignaling } from '../shared-signaling'
+import { joinRoom, type Room, type RoomStatus } from '../room'
+import { SignalingError } from '../signaling'
 const STATUS_BANNER: Record<RoomStatus, string | null> = {
   joining: 'Connecting…',
   online: null,

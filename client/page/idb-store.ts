@@ -1,4 +1,4 @@
-import type { HistoryStore, LogEntry } from './history'
+import type { HistoryStore, LogEntry } from '../history'
 
 const DB = 'parley'
 const STORE = 'history'

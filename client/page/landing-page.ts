@@ -1,6 +1,6 @@
 import { nanoid } from 'nanoid'
-import { newRoomSecret } from './crypto'
-import { cleanName } from './peer-protocol'
+import { newRoomSecret } from '../crypto'
+import { cleanName } from '../peer-protocol'
 import { loadName, saveName } from './prefs'
 
 const ROOM_ID_CHARS = 12
