@@ -122,6 +122,22 @@ export async function say(page: Page, text: string): Promise<void> {
   await page.locator('::-p-aria(Send[role="button"])').click()
 }
 
+/** Types lines into the Message box as a person would (Shift+Enter between them), then presses Enter. */
+export async function sayLines(page: Page, lines: string[]): Promise<void> {
+  await page.bringToFront()
+  await page.locator('::-p-aria(Message[role="textbox"])').fill('')
+  await page.focus('[aria-label="Message"]')
+  for (const [i, line] of lines.entries()) {
+    if (i > 0) {
+      await page.keyboard.down('Shift')
+      await page.keyboard.press('Enter')
+      await page.keyboard.up('Shift')
+    }
+    await page.keyboard.type(line)
+  }
+  await page.keyboard.press('Enter')
+}
+
 /** Message texts in the Messages log, oldest first (`mine` marks the person's own). */
 export async function messages(page: Page): Promise<Array<{ who: string; text: string; mine: boolean }>> {
   return page.$$eval('[role="log"][aria-label="Messages"] .message', (entries) =>

@@ -1,19 +1,21 @@
 import { cryptoAvailable, isRoomSecret } from '../crypto'
-import { createAlerts } from './alerts'
-import { createIndexedDbStore } from './idb-store'
-import { createMessageView } from './message-view'
 import { cleanName } from '../peer-protocol'
-import { createPeopleView } from './people-view'
-import { loadColor, loadName, saveColor, saveName } from './prefs'
 import { createSharedSignaling } from '../shared-signaling'
-import { joinRoom, type Room, type RoomStatus } from '../room'
+import { joinRoom, type PeerView, type Room, type RoomStatus } from '../room'
 import { SignalingError } from '../signaling'
-const STATUS_BANNER: Record<RoomStatus, string | null> = {
-  joining: 'Connecting…',
-  online: null,
-  reconnecting: 'Signaling server unreachable — reconnecting…',
-  closed: 'You left the room.',
-}
+import { createAlerts } from './alerts'
+import { createComposer } from './composer'
+import { createIndexedDbStore } from './idb-store'
+import { parseFragment } from './links'
+import { createMessageView } from './message-view'
+import { PALETTE, paint, paletteIndex } from './palette'
+import { createPeopleView } from './people-view'
+import { loadColor, loadName, rememberRoom, saveColor, saveName } from './prefs'
+import { qrDataUrl } from './qr'
+import { bindThemeSelect } from './theme'
+
+// People already in the room arrive in one burst right after joining; only later arrivals are news.
+const SETTLE_MS = 1_500
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
 /** The shared signaling worker's URL, set by the build (build.mjs). */
@@ -26,139 +28,269 @@ declare global {
   }
 }
 
+interface Banner {
+  text: string
+  error?: boolean
+  action?: { label: string; run(): void }
+}
+
+function showBanner(banner: Banner | null) {
+  const element = $('banner')
+  element.hidden = banner === null
+  element.classList.toggle('error', Boolean(banner?.error))
+  element.setAttribute('role', banner?.error ? 'alert' : 'status')
+  $('banner-text').textContent = banner?.text ?? ''
+  const button = $<HTMLButtonElement>('banner-action')
+  button.hidden = !banner?.action
+  button.textContent = banner?.action?.label ?? ''
+  button.onclick = banner?.action ? () => banner.action!.run() : null
+}
+
+const newRoom = { label: 'Create a new room', run: () => location.assign('/') }
+const retry = { label: 'Try again', run: () => location.reload() }
+
 /** Why this page cannot join, or null when it can. */
-function cannotJoin(secret: string): string | null {
-  if (!cryptoAvailable()) return 'Parley needs a secure connection: open it over HTTPS (or on localhost).'
+function cannotJoin(secret: string): Banner | null {
+  if (!cryptoAvailable()) {
+    return { text: 'Parley needs a secure connection: open this link over HTTPS (or on localhost).', error: true }
+  }
   if (!isRoomSecret(secret)) {
-    return 'This link is incomplete: the part after # is its secret key. Ask for the full link, or create a new room.'
+    return {
+      text: 'This link is incomplete: the part after # is its secret key. Ask for the full link, or create a new room.',
+      error: true,
+      action: newRoom,
+    }
   }
   return null
 }
 
+const STATUS_BANNER: Record<RoomStatus, Banner | null> = {
+  joining: { text: 'Connecting…' },
+  online: null,
+  reconnecting: { text: 'Cannot reach the Parley server. People already connected can still chat; trying again…' },
+  closed: { text: 'You left the room.', action: { label: 'Join again', run: () => location.reload() } },
+}
+
+/** What a failure to join means for the person, and what they can do about it. */
+function fatal(err: Error): Banner {
+  const code = err instanceof SignalingError ? err.code : ''
+  if (code === 'ROOM_FULL') return { text: 'This room is full. Try again when someone leaves, or create a new room.', error: true, action: newRoom }
+  if (code === 'RATE_LIMITED') return { text: 'Too many attempts from this network. Wait a minute, then try again.', error: true, action: retry }
+  return { text: `Could not join the room (${err.message}).`, error: true, action: retry }
+}
+
+function setUpPanel() {
+  const room = $('room')
+  const toggle = $<HTMLButtonElement>('panel-toggle')
+  const open = (on: boolean) => {
+    room.classList.toggle('panel-open', on)
+    toggle.setAttribute('aria-expanded', String(on))
+  }
+  toggle.addEventListener('click', () => {
+    open(!room.classList.contains('panel-open'))
+  })
+  $('panel').addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && room.classList.contains('panel-open')) {
+      open(false)
+      toggle.focus()
+    }
+  })
+  return { close: () => open(false), open: () => open(true) }
+}
+
 export function showRoom(roomId: string): void {
   $('room').hidden = false
-  const problem = cannotJoin(location.hash.slice(1))
+  const { secret, title: roomTitle } = parseFragment(location.hash)
+  $('room-title').textContent = roomTitle || 'Room'
+  $('room-id').textContent = roomId
+  const panel = setUpPanel()
+  bindThemeSelect($<HTMLSelectElement>('theme'))
+  const problem = cannotJoin(secret)
+  const log = createMessageView({ log: $('messages'), typingLine: $('typing'), jump: $<HTMLButtonElement>('jump'), names: () => room?.peers ?? [] })
+  let room: Room | undefined
+  const localFiles = new Map<string, Blob>()
+  const composer = createComposer({
+    send(text, to) {
+      const message = room?.send(text, to === undefined ? undefined : { to })
+      if (!message) return false
+      log.message(message)
+      log.follow()
+      return true
+    },
+    sendFiles(files, to) {
+      for (const file of files) {
+        localFiles.set(`${file.name}\n${file.size}`, file)
+        room?.sendFile(file, to === undefined ? undefined : { to }).catch((err: Error) => log.notice(`Could not send ${file.name}: ${err.message}`))
+      }
+      log.follow()
+    },
+    typing: () => room?.typing(),
+    onTalking(peer) {
+      people.talking(peer?.id)
+      if (peer) panel.close()
+    },
+  })
+  const people = createPeopleView($('people'), $('alone'), (peer: PeerView) => {
+    composer.talk(peer)
+    composer.focus()
+  })
   if (problem) {
-    $('room-id').textContent = roomId
-    const banner = $('banner')
-    banner.textContent = problem
-    banner.classList.add('error')
-    banner.hidden = false
-    $<HTMLButtonElement>('send').disabled = true
-    $<HTMLInputElement>('message').disabled = true
+    showBanner(problem)
+    composer.enable(false)
+    $('share').hidden = true
     return
   }
-  $('room-id').textContent = roomId
-  const title = `Parley · ${roomId}`
-  document.title = title
+  const pageTitle = roomTitle ? `${roomTitle} · Parley` : `Parley · ${roomId}`
+  document.title = pageTitle
   const nameInput = $<HTMLInputElement>('name')
-  const colorInput = $<HTMLInputElement>('color')
-  const messageInput = $<HTMLInputElement>('message')
-  const sendTo = $<HTMLSelectElement>('to')
-  const fileInput = $<HTMLInputElement>('file')
-  const banner = $('banner')
+
+  // A colour from the palette from the start, so what others see is what this person sees.
+  let color = loadColor()
+  if (!color) {
+    color = PALETTE[Math.floor(Math.random() * PALETTE.length)]!.hex
+    saveColor(color)
+  }
 
   // One signaling connection per browser, shared by its tabs, where the browser allows it.
   const signaling = createSharedSignaling(__PARLEY_WORKER__) ?? undefined
-  const room = joinRoom({
-    room: roomId,
-    secret: location.hash.slice(1),
-    name: loadName(),
-    color: loadColor(),
-    signaling,
-    store: createIndexedDbStore(),
-  })
+  room = joinRoom({ room: roomId, secret, name: loadName(), color, signaling, store: createIndexedDbStore() })
+  const joined = room
   window.parley = room
   nameInput.value = room.self.name
-  colorInput.value = room.self.color ?? '#3b5bdb'
 
-  const people = createPeopleView($('people'), $('alone'), sendTo)
-  const log = createMessageView($('messages'), $('typing'), () => room.peers)
-  const alerts = createAlerts(title)
+  const alerts = createAlerts({ title: pageTitle, notify: $<HTMLInputElement>('notify'), sound: $<HTMLInputElement>('sound') })
+  let failure: Banner | null = null
+  let settling = true
+  let settleTimer: ReturnType<typeof setTimeout> | undefined
 
-  function setBanner(status: RoomStatus) {
-    const text = STATUS_BANNER[status]
-    banner.hidden = text === null
-    banner.textContent = text ?? ''
-    banner.classList.toggle('error', status === 'closed')
+  const countPeople = () => {
+    const n = people.count()
+    $('people-count').textContent = n > 0 ? String(n) : ''
   }
 
-  setBanner(room.status)
-  room.on('status', setBanner)
+  function onStatus(status: RoomStatus) {
+    if (status === 'closed' && failure) return
+    showBanner(STATUS_BANNER[status])
+    composer.enable(status === 'online' || status === 'reconnecting')
+    if (status === 'online') {
+      rememberRoom({ id: roomId, link: location.href, title: roomTitle, time: Date.now() })
+      clearTimeout(settleTimer)
+      settleTimer = setTimeout(() => (settling = false), SETTLE_MS)
+      if (document.activeElement === document.body) composer.focus()
+    }
+  }
+  onStatus(room.status)
+  room.on('status', onStatus)
   room.on('peer-joined', (peer) => {
     people.render(peer)
-    log.notice(`${peer.name || 'Someone'} joined`)
+    countPeople()
+    if (!settling) log.notice(`${peer.name || 'Someone'} joined`)
   })
   room.on('peer-connected', people.render)
   room.on('peer-updated', (peer) => {
     const before = people.stateOf(peer.id)
     people.render(peer)
+    if (composer.to?.id === peer.id) composer.talk(peer)
     if (peer.state === 'failed' && before !== 'failed' && !peer.unverified) {
-      log.notice(`Cannot reach ${peer.name || 'someone'} — still trying`)
+      log.notice(`Cannot reach ${peer.name || 'someone'}. Still trying.`)
     }
   })
   room.on('peer-left', (peer) => {
     people.remove(peer.id)
+    countPeople()
     log.notice(`${peer.name || 'Someone'} left`)
+    if (composer.to?.id === peer.id) {
+      composer.talk(undefined)
+      log.notice(`Back to writing to everyone: ${peer.name || 'they'} left.`)
+    }
   })
   room.on('message', (message) => {
     log.message(message)
-    if (!message.mine && !message.before) alerts.message(message.name, message.text)
+    if (message.mine || message.before) return
+    alerts.message(message.name, message.text)
+    if (message.to !== undefined) people.unread(message.from)
   })
   room.on('receipt', log.receipt)
   room.on('typing', ({ peers }) => log.typing(peers))
-  room.on('file', log.file)
-  room.on('file-progress', log.file)
-  room.on('error', (err) => log.notice(err instanceof SignalingError ? err.message : `Problem: ${err.message}`))
-
-  $('composer').addEventListener('submit', (event) => {
-    event.preventDefault()
-    const message = room.send(messageInput.value, sendTo.value ? { to: sendTo.value } : undefined)
-    if (!message) return // empty, or not joined yet: keep what was typed
-    log.message(message)
-    messageInput.value = ''
-  })
-  messageInput.addEventListener('input', () => messageInput.value && room.typing())
-
-  $('attach').addEventListener('click', () => fileInput.click())
-  fileInput.addEventListener('change', () => {
-    const to = sendTo.value || undefined
-    for (const file of fileInput.files ?? []) {
-      room.sendFile(file, to ? { to } : undefined).catch((err: Error) => log.notice(`Could not send ${file.name}: ${err.message}`))
+  const onFile = (transfer: Parameters<typeof log.file>[0]) => {
+    const key = `${transfer.name}\n${transfer.size}`
+    log.file(transfer, transfer.direction === 'out' ? localFiles.get(key) : undefined)
+    if (transfer.direction === 'out') localFiles.delete(key)
+  }
+  room.on('file', onFile)
+  room.on('file-progress', (transfer) => log.file(transfer))
+  room.on('error', (err) => {
+    if (joined.status === 'joining' || joined.status === 'closed') {
+      // Joining failed for good (the room tears itself down): say why, once, instead of "you left".
+      failure = fatal(err)
+      showBanner(failure)
+      composer.enable(false)
+      return
     }
-    fileInput.value = ''
+    log.notice(err instanceof SignalingError ? err.message : `Problem: ${err.message}`)
   })
 
   nameInput.addEventListener('change', () => {
     const name = cleanName(nameInput.value)
-    if (!name) return void (nameInput.value = room.self.name)
-    room.setName(name)
+    if (!name) return void (nameInput.value = joined.self.name)
+    joined.setName(name)
     saveName(name)
     nameInput.value = name
   })
-  colorInput.addEventListener('change', () => {
-    room.setColor(colorInput.value)
-    saveColor(colorInput.value)
-  })
-  $('notify').addEventListener('click', () => void alerts.enable())
 
+  const swatches = $('colors')
+  swatches.setAttribute('role', 'radiogroup')
+  swatches.setAttribute('aria-label', 'Your colour')
+  const chosen = paletteIndex({ id: '', color })
+  swatches.replaceChildren(
+    ...PALETTE.map((entry, i) => {
+      const swatch = document.createElement('button')
+      swatch.type = 'button'
+      swatch.className = 'swatch'
+      paint(swatch, i)
+      swatch.setAttribute('role', 'radio')
+      swatch.setAttribute('aria-label', entry.label)
+      swatch.setAttribute('aria-checked', String(i === chosen))
+      swatch.addEventListener('click', () => {
+        for (const other of swatches.children) other.setAttribute('aria-checked', String(other === swatch))
+        joined.setColor(entry.hex)
+        saveColor(entry.hex)
+      })
+      return swatch
+    }),
+  )
+
+  const link = $<HTMLInputElement>('link')
+  link.value = location.href
+  $<HTMLImageElement>('qr').src = qrDataUrl(location.href)
   $('copy').addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText(location.href)
-      log.notice('Link copied — send it to the people you want to talk to.')
+      log.notice('Link copied. Send it to the people you want to talk to.')
     } catch {
-      log.notice(`Copy this link: ${location.href}`)
+      link.select()
+      log.notice('Copy the selected link under Invite.')
     }
+  })
+  $('share').addEventListener('click', async () => {
+    if (navigator.share) {
+      await navigator.share({ title: pageTitle, url: location.href }).catch(() => {})
+      return
+    }
+    panel.open()
+    link.focus()
+    link.select()
   })
 
   // Leave explicitly when the page goes away, so others see it at once rather than after the grace
   // period, and let go of the shared worker (a back/forward-cached page would otherwise hold on to it).
   addEventListener('pagehide', () => {
-    room.leave()
+    joined.leave()
     signaling?.close()
     log.close()
+    alerts.close()
+    clearTimeout(settleTimer)
   })
   // A page restored from the back/forward cache has left already: join again.
   addEventListener('pageshow', (event) => event.persisted && location.reload())
-  $<HTMLButtonElement>('send').disabled = false
 }
