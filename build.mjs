@@ -80,6 +80,7 @@ export async function buildClient() {
     metafile: false,
     sourcemap: false,
     define: { ...common.define, __PARLEY_SHELL__: JSON.stringify(shell), __PARLEY_VERSION__: JSON.stringify(version) },
+    format: 'iife',
     entryPoints: { sw: `${root}client/page/sw.ts` },
   })
   const js = readFileSync(`${out}/${script}`)

@@ -166,6 +166,8 @@ export function showRoom(roomId: string): void {
   const countPeople = () => {
     const n = people.count()
     $('people-count').textContent = n > 0 ? String(n) : ''
+    // The name holds the visible count (what a voice-control user would say).
+    $('panel-toggle').setAttribute('aria-label', n > 0 ? `People and settings, ${n} here` : 'People and settings')
   }
 
   function onStatus(status: RoomStatus) {

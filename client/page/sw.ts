@@ -21,6 +21,8 @@ declare const self: {
   location: Location
 }
 
+export {}
+
 const CACHE = `parley-${__PARLEY_VERSION__}`
 const SHELL = '/'
 const API = '/v1/'
