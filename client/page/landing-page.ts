@@ -21,7 +21,7 @@ export function showLanding(): void {
     const chosen = cleanName(name.value)
     if (chosen) saveName(chosen)
   }
-  name.addEventListener('change', remember)
+  name.addEventListener('input', remember)
   bindThemeSelect($<HTMLSelectElement>('landing-theme'))
 
   // Without WebCrypto nothing can be sealed: say so before anything is created.
