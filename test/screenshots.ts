@@ -54,6 +54,13 @@ try {
     await ben.page.goto(`${server.url}/r/no-secret-here`)
     await ben.page.waitForFunction(() => !document.getElementById('banner')!.hidden, POLL)
     await shoot(ben.page, `${device}-incomplete-link`)
+    // The server goes away: the banner says so in plain words, and the message box stays.
+    const doomed = await startServer({ iceServers: [] })
+    await ben.page.goto(roomLink(doomed.url))
+    await ben.page.waitForFunction(() => window.parley?.status === 'online', POLL)
+    await doomed.close()
+    await ben.page.waitForFunction(() => window.parley?.status === 'reconnecting', POLL)
+    await shoot(ben.page, `${device}-server-unreachable`)
   }
   console.log(`screenshots in ${OUT}`)
 } finally {

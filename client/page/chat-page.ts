@@ -108,18 +108,17 @@ export function showRoom(roomId: string): void {
   const problem = cannotJoin(secret)
   const log = createMessageView({ log: $('messages'), typingLine: $('typing'), jump: $<HTMLButtonElement>('jump'), names: () => room?.peers ?? [] })
   let room: Room | undefined
-  const localFiles = new Map<string, Blob>()
   const composer = createComposer({
     send(text, to) {
       const message = room?.send(text, to === undefined ? undefined : { to })
       if (!message) return false
       log.message(message)
+      spoke()
       log.follow()
       return true
     },
     sendFiles(files, to) {
       for (const file of files) {
-        localFiles.set(`${file.name}\n${file.size}`, file)
         room?.sendFile(file, to === undefined ? undefined : { to }).catch((err: Error) => log.notice(`Could not send ${file.name}: ${err.message}`))
       }
       log.follow()
@@ -130,7 +129,7 @@ export function showRoom(roomId: string): void {
       if (peer) panel.close()
     },
   })
-  const people = createPeopleView($('people'), $('alone'), (peer: PeerView) => {
+  const people = createPeopleView($('people'), $('alone'), $('dm-hint'), (peer: PeerView) => {
     composer.talk(peer)
     composer.focus()
   })
@@ -163,8 +162,15 @@ export function showRoom(roomId: string): void {
   let settling = true
   let settleTimer: ReturnType<typeof setTimeout> | undefined
 
+  // The empty room says what to do next, until someone arrives or something is said.
+  let said = false
+  const spoke = () => {
+    said = true
+    $('empty').hidden = true
+  }
   const countPeople = () => {
     const n = people.count()
+    $('empty').hidden = said || n > 0 || joined.status !== 'online'
     $('people-count').textContent = n > 0 ? String(n) : ''
     // The name holds the visible count (what a voice-control user would say).
     $('panel-toggle').setAttribute('aria-label', n > 0 ? `People and settings, ${n} here` : 'People and settings')
@@ -172,6 +178,7 @@ export function showRoom(roomId: string): void {
 
   function onStatus(status: RoomStatus) {
     if (status === 'closed' && failure) return
+    if (status !== 'online') $('empty').hidden = true
     showBanner(STATUS_BANNER[status])
     composer.enable(status === 'online' || status === 'reconnecting')
     if (status === 'online') {
@@ -179,6 +186,7 @@ export function showRoom(roomId: string): void {
       clearTimeout(settleTimer)
       settleTimer = setTimeout(() => (settling = false), SETTLE_MS)
       if (document.activeElement === document.body) composer.focus()
+      countPeople()
     }
   }
   onStatus(room.status)
@@ -208,25 +216,26 @@ export function showRoom(roomId: string): void {
   })
   room.on('message', (message) => {
     log.message(message)
+    spoke()
     if (message.mine || message.before) return
     alerts.message(message.name, message.text)
     if (message.to !== undefined) people.unread(message.from)
   })
   room.on('receipt', log.receipt)
   room.on('typing', ({ peers }) => log.typing(peers))
-  const onFile = (transfer: Parameters<typeof log.file>[0]) => {
-    const key = `${transfer.name}\n${transfer.size}`
-    log.file(transfer, transfer.direction === 'out' ? localFiles.get(key) : undefined)
-    if (transfer.direction === 'out') localFiles.delete(key)
-  }
-  room.on('file', onFile)
-  room.on('file-progress', (transfer) => log.file(transfer))
+  room.on('file', (transfer) => {
+    log.file(transfer)
+    spoke()
+  })
+  room.on('file-progress', log.file)
   room.on('error', (err) => {
     if (joined.status === 'joining' || joined.status === 'closed') {
       // Joining failed for good (the room tears itself down): say why, once, instead of "you left".
       failure = fatal(err)
       showBanner(failure)
       composer.enable(false)
+      // Nothing here can work now: no invitations, no "nobody is here yet".
+      for (const id of ['empty', 'alone', 'share', 'share-section']) $(id).hidden = true
       return
     }
     log.notice(err instanceof SignalingError ? err.message : `Problem: ${err.message}`)
@@ -274,7 +283,7 @@ export function showRoom(roomId: string): void {
       log.notice('Copy the selected link under Invite.')
     }
   })
-  $('share').addEventListener('click', async () => {
+  const invite = async () => {
     if (navigator.share) {
       await navigator.share({ title: pageTitle, url: location.href }).catch(() => {})
       return
@@ -282,7 +291,9 @@ export function showRoom(roomId: string): void {
     panel.open()
     link.focus()
     link.select()
-  })
+  }
+  $('share').addEventListener('click', invite)
+  $('invite').addEventListener('click', invite)
 
   // Leave explicitly when the page goes away, so others see it at once rather than after the grace
   // period, and let go of the shared worker (a back/forward-cached page would otherwise hold on to it).

@@ -225,8 +225,8 @@ export function createMessageView(options: {
         who.length === 0 ? '' : who.length === 1 ? `${who[0]} is typing…` : `${who.slice(0, -1).join(', ')} and ${who.at(-1)} are typing…`
     },
 
-    /** A file transfer's entry; `local` is the file itself when this browser sends it (for its preview). */
-    file(transfer: FileTransfer, local?: Blob): void {
+    /** A file transfer's entry; one this browser sends carries the file itself (its own preview). */
+    file(transfer: FileTransfer): void {
       const key = `${transfer.from} ${transfer.id}`
       let entry = files.get(key)
       const mine = transfer.direction === 'out'
@@ -239,7 +239,7 @@ export function createMessageView(options: {
         privately(entry, transfer.to, mine)
         entry.querySelector('.file-name')!.textContent = transfer.name
         entry.querySelector('progress')!.setAttribute('aria-label', `Transfer of ${transfer.name}`)
-        if (mine && local && IMAGE.test(transfer.mime)) preview(entry, local, transfer.name)
+        if (mine && transfer.blob && IMAGE.test(transfer.mime)) preview(entry, transfer.blob, transfer.name)
         files.set(key, entry)
         place(entry)
       }

@@ -15,7 +15,7 @@ const template = (id: string) =>
  * The People list: who is here, how they are connected, their verification code, and unread private
  * messages. Choosing a person starts a private conversation with them. All DOM writes are text or attributes.
  */
-export function createPeopleView(list: HTMLElement, alone: HTMLElement, onChoose: (peer: PeerView) => void) {
+export function createPeopleView(list: HTMLElement, alone: HTMLElement, hint: HTMLElement, onChoose: (peer: PeerView) => void) {
   const rows = new Map<string, { row: HTMLElement; peer: PeerView; unread: number }>()
   let talkingTo: string | undefined
 
@@ -61,6 +61,7 @@ export function createPeopleView(list: HTMLElement, alone: HTMLElement, onChoose
       code.textContent = peer.code ? `Code ${peer.code}` : ''
       code.title = `Read this code to ${name} another way (in person, on a call). If theirs shows the same, nobody is listening in between.`
       alone.hidden = rows.size > 0
+      hint.hidden = rows.size === 0
     },
 
     remove(id: string): void {
@@ -69,6 +70,7 @@ export function createPeopleView(list: HTMLElement, alone: HTMLElement, onChoose
       item.row.remove()
       rows.delete(id)
       alone.hidden = rows.size > 0
+      hint.hidden = rows.size === 0
     },
 
     /** Marks whom the composer writes to privately (none: everyone); their unread count is read. */
