@@ -252,6 +252,14 @@ export function showRoom(roomId: string): void {
   const swatches = $('colors')
   swatches.setAttribute('role', 'radiogroup')
   swatches.setAttribute('aria-label', 'Your colour')
+  const pick = (swatch: Element, i: number) => {
+    for (const other of swatches.children) {
+      other.setAttribute('aria-checked', String(other === swatch))
+      other.setAttribute('tabindex', other === swatch ? '0' : '-1')
+    }
+    joined.setColor(PALETTE[i]!.hex)
+    saveColor(PALETTE[i]!.hex)
+  }
   const chosen = paletteIndex({ id: '', color })
   swatches.replaceChildren(
     ...PALETTE.map((entry, i) => {
@@ -262,14 +270,21 @@ export function showRoom(roomId: string): void {
       swatch.setAttribute('role', 'radio')
       swatch.setAttribute('aria-label', entry.label)
       swatch.setAttribute('aria-checked', String(i === chosen))
-      swatch.addEventListener('click', () => {
-        for (const other of swatches.children) other.setAttribute('aria-checked', String(other === swatch))
-        joined.setColor(entry.hex)
-        saveColor(entry.hex)
-      })
+      swatch.setAttribute('tabindex', i === chosen ? '0' : '-1')
+      swatch.addEventListener('click', () => pick(swatch, i))
       return swatch
     }),
   )
+  // A radio group is one Tab stop; arrows move the choice (ARIA radio group pattern).
+  swatches.addEventListener('keydown', (event) => {
+    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key]
+    if (!step) return
+    event.preventDefault()
+    const all = [...swatches.children] as HTMLElement[]
+    const next = (all.findIndex((s) => s.getAttribute('aria-checked') === 'true') + step + all.length) % all.length
+    pick(all[next]!, next)
+    all[next]!.focus()
+  })
 
   const link = $<HTMLInputElement>('link')
   link.value = location.href

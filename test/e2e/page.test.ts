@@ -100,7 +100,10 @@ describe.each(VIEWPORTS)('at $width × $height', (viewport) => {
     await expectGoodState(ana.page, 'chatting')
 
     // Private: choose Ben (in the drawer on a phone), write, and the composer says so.
-    if (viewport.width < 700) await ana.page.click('#panel-toggle')
+    if (viewport.width < 700) {
+      await ana.page.click('#panel-toggle')
+      await expectGoodState(ana.page, 'people and settings drawer', false)
+    }
     await ana.page.click('ul[aria-label="People"] li[data-peer] button')
     await say(ana.page, 'just for you')
     await waitForMessage(ben.page, 'just for you')
@@ -121,6 +124,14 @@ describe.each(VIEWPORTS)('at $width × $height', (viewport) => {
     expect(await ben.page.$eval('#banner', (b) => b.textContent)).not.toContain('You left')
     expect(await ben.page.$eval('textarea[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).disabled)).toBe(true)
     await expectGoodState(ben.page, 'room full')
+
+    const doomed = await startServer({ iceServers: [] })
+    await ben.page.goto(roomLink(doomed.url))
+    await ben.page.waitForFunction(() => window.parley?.status === 'online', POLL)
+    await doomed.close()
+    await bannerShown(ben.page, 'Cannot reach the Parley server')
+    expect(await ben.page.$eval('textarea[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).disabled)).toBe(false)
+    await expectGoodState(ben.page, 'server unreachable')
     await Promise.all(people.map((p) => p.page.setViewport({ width: 800, height: 600 })))
   })
 })
