@@ -75,6 +75,8 @@ export interface Room {
   typing(): void
   /** Sends a file to everyone connected, or to one person; resolves when everyone has it all. */
   sendFile(file: Blob & { name?: string }, options?: { to?: string }): Promise<FileTransfer>
+  /** Stops a file transfer: one you send (`from` omitted), or one `from` someone is sending you. */
+  cancelFile(id: string, from?: string): void
   setName(name: string): void
   setColor(color: string): void
   leave(): void
@@ -130,6 +132,7 @@ export function joinRoom(options: JoinOptions): Room {
     onMessage(from, message) {
       // A file offer must be in place before its first binary frame, which is handled at once.
       if (message.type === 'file') return files.offered(from, message)
+      if (message.type === 'file-cancel') return files.cancelled(from, message.id)
       after(() => conversation.message(from, message))
     },
     onBinary: (from, bytes) => files.received(from, bytes),
@@ -237,6 +240,7 @@ export function joinRoom(options: JoinOptions): Room {
     },
     typing: () => conversation.typing(),
     sendFile: (file, sendOptions) => files.send(file, sendOptions?.to),
+    cancelFile: (id, from) => files.cancel(id, from),
     setName(name) {
       const clean = cleanName(name)
       if (!clean || clean === self.name) return

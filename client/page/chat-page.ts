@@ -106,7 +106,13 @@ export function showRoom(roomId: string): void {
   const panel = setUpPanel()
   bindThemeSelect($<HTMLSelectElement>('theme'))
   const problem = cannotJoin(secret)
-  const log = createMessageView({ log: $('messages'), typingLine: $('typing'), jump: $<HTMLButtonElement>('jump'), names: () => room?.peers ?? [] })
+  const log = createMessageView({
+    log: $('messages'),
+    typingLine: $('typing'),
+    jump: $<HTMLButtonElement>('jump'),
+    names: () => room?.peers ?? [],
+    cancel: (transfer) => room?.cancelFile(transfer.id, transfer.direction === 'in' ? transfer.from : undefined),
+  })
   let room: Room | undefined
   const composer = createComposer({
     send(text, to) {

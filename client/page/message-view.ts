@@ -45,6 +45,8 @@ export function createMessageView(options: {
   typingLine: HTMLElement
   jump: HTMLButtonElement
   names: () => PeerView[]
+  /** Stops a transfer in progress (the entry's Cancel button). */
+  cancel: (transfer: FileTransfer) => void
 }) {
   const { log, typingLine, jump, names } = options
   const byId = new Map<string, HTMLElement>()
@@ -233,6 +235,7 @@ export function createMessageView(options: {
       if (!entry) {
         entry = template('file-template')
         entry.dataset.file = transfer.id
+        entry.dataset.name = transfer.name
         entry.classList.toggle('mine', mine)
         stamp(entry, mine ? 'self' : transfer.from, Date.now())
         who(entry, mine, transfer.from, nameOf(transfer.from))
@@ -240,6 +243,13 @@ export function createMessageView(options: {
         entry.querySelector('.file-name')!.textContent = transfer.name
         entry.querySelector('progress')!.setAttribute('aria-label', `Transfer of ${transfer.name}`)
         if (mine && transfer.blob && IMAGE.test(transfer.mime)) preview(entry, transfer.blob, transfer.name)
+        const cancel = document.createElement('button')
+        cancel.type = 'button'
+        cancel.className = 'cancel'
+        cancel.textContent = 'Cancel'
+        cancel.setAttribute('aria-label', `Cancel ${transfer.name}`)
+        cancel.addEventListener('click', () => options.cancel(transfer))
+        entry.querySelector('.file-actions')!.append(cancel)
         files.set(key, entry)
         place(entry)
       }
@@ -248,12 +258,15 @@ export function createMessageView(options: {
       entry.dataset.state = transfer.state
       entry.dataset.done = String(transfer.done)
       const state = entry.querySelector('.file-state')!
-      const finished = transfer.state === 'done' || transfer.state === 'failed'
+      const finished = transfer.state !== 'sending' && transfer.state !== 'receiving'
       progress.hidden = finished
+      if (finished) entry.querySelector('.cancel')?.remove()
       // The percentage is for the eye only: a screen reader hears the outcome, not every step.
       state.setAttribute('aria-hidden', String(!finished))
       state.textContent =
-        transfer.state === 'failed'
+        transfer.state === 'cancelled'
+          ? 'cancelled'
+          : transfer.state === 'failed'
           ? mine ? 'failed for some people' : 'failed (damaged or interrupted)'
           : transfer.state === 'done'
             ? humanSize(transfer.size)

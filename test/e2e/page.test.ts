@@ -176,6 +176,48 @@ describe('messages', () => {
   })
 })
 
+describe('files', () => {
+  it('show sizes people read, the sender its own image, and cancel on both sides', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(server.url)
+    await Promise.all(people.map((p) => p.page.goto(link)))
+    await Promise.all(people.map((p) => waitForConnected(p.page, 1)))
+    await say(ana.page, 'files coming')
+    await waitForMessage(ben.page, 'files coming')
+    const entry = (name: string) => `[role="log"] .message.file[data-name="${name}"]`
+    // Files as a person picks them: through the page's own file input.
+    await ana.page.evaluate(() => {
+      const transfer = new DataTransfer()
+      const png = Uint8Array.from(atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='), (c) => c.charCodeAt(0))
+      transfer.items.add(new File([png], 'dot.png', { type: 'image/png' }))
+      transfer.items.add(new File([new Uint8Array(1536)], 'notes.bin'))
+      const input = document.getElementById('file') as HTMLInputElement
+      input.files = transfer.files
+      input.dispatchEvent(new Event('change'))
+    })
+    for (const page of [ana.page, ben.page]) {
+      await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-state') === 'done', POLL, entry('notes.bin'))
+      expect(await page.$eval(`${entry('notes.bin')} .file-state`, (e) => e.textContent)).toBe('1.5 KB')
+    }
+    await ana.page.waitForFunction((s) => (document.querySelector(`${s} img.preview`) as HTMLImageElement | null)?.naturalWidth === 1, POLL, entry('dot.png'))
+
+    // A big file, cancelled by its sender as soon as it starts: both sides say so.
+    await ana.page.evaluate(() => {
+      const transfer = new DataTransfer()
+      transfer.items.add(new File([new Uint8Array(60 * 1024 * 1024)], 'big.bin'))
+      const input = document.getElementById('file') as HTMLInputElement
+      input.files = transfer.files
+      input.dispatchEvent(new Event('change'))
+    })
+    await ana.page.locator(`${entry('big.bin')} button.cancel`).click()
+    for (const page of [ana.page, ben.page]) {
+      await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-state') === 'cancelled', POLL, entry('big.bin'))
+      expect(await page.$eval(`${entry('big.bin')} .file-state`, (e) => e.textContent)).toBe('cancelled')
+      expect(await page.$$(`${entry('big.bin')} button.cancel`)).toHaveLength(0)
+    }
+  })
+})
+
 describe('the app shell', () => {
   it('registers a service worker, and opens with recent rooms while the server is down', async () => {
     const [ana] = people as [Person]
