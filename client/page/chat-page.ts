@@ -14,7 +14,8 @@ import { loadColor, loadName, rememberRoom, saveColor, saveName } from './prefs'
 import { qrDataUrl } from './qr'
 import { bindThemeSelect } from './theme'
 
-// People already in the room arrive in one burst right after joining; only later arrivals are news.
+// People already in the room arrive in one burst soon after joining (their names unsealed first); only
+// later arrivals are news. An empty room has no burst: then this long after joining.
 const SETTLE_MS = 1_500
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
@@ -200,7 +201,10 @@ export function showRoom(roomId: string): void {
   room.on('peer-joined', (peer) => {
     people.render(peer)
     countPeople()
-    if (!settling) log.notice(`${peer.name || 'Someone'} joined`)
+    if (!settling) return log.notice(`${peer.name || 'Someone'} joined`)
+    // The roster comes as one synchronous burst: whoever comes after it is news.
+    clearTimeout(settleTimer)
+    settleTimer = setTimeout(() => (settling = false), 0)
   })
   room.on('peer-connected', people.render)
   room.on('peer-updated', (peer) => {

@@ -93,6 +93,8 @@ describe.each(VIEWPORTS)('at $width × $height', (viewport) => {
 
     await ben.page.goto(link)
     await Promise.all([waitForConnected(ana.page, 1), waitForConnected(ben.page, 1)])
+    // Ana was there before Ben: he is not told she "joined".
+    expect(await ben.page.$$eval('[role="log"] .notice', (ns) => ns.map((n) => n.textContent))).not.toContain('Ana joined')
     await say(ben.page, `A long word without breaks: ${'x'.repeat(120)} and https://example.com/${'y'.repeat(80)}`)
     await say(ana.page, 'Hi **Ben**, see `code` and _this_')
     await waitForMessage(ben.page, 'Hi **Ben**, see `code` and _this_')
