@@ -11,6 +11,15 @@ const IMAGE = /^image\/(png|jpeg|gif|webp|avif)$/
 const template = (id: string) =>
   ((document.getElementById(id) as HTMLTemplateElement).content.firstElementChild as HTMLElement).cloneNode(true) as HTMLElement
 
+/**
+ * Changes an element's text in place (one text node kept), so the log's live region, which announces
+ * additions only, does not read receipts and progress out again with every change.
+ */
+function setText(element: Element, text: string) {
+  if (element.firstChild instanceof Text && element.childNodes.length === 1) element.firstChild.data = text
+  else element.replaceChildren(document.createTextNode(text))
+}
+
 const clock = (time: number) => new Date(time).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
 const fullDate = (time: number) => new Date(time).toLocaleString([], { dateStyle: 'full', timeStyle: 'short' })
 const dayKey = (time: number) => new Date(time).toDateString()
@@ -207,6 +216,7 @@ export function createMessageView(options: {
       who(entry, message.mine, message.from, message.name)
       privately(entry, message.to, message.mine)
       entry.querySelector('.text')!.append(...formatText(message.text))
+      entry.querySelector('.receipt')!.append(document.createTextNode(''))
       byId.set(message.id, entry)
       place(entry, message.before ? byId.get(message.before) : undefined)
     },
@@ -217,7 +227,7 @@ export function createMessageView(options: {
       if (!entry || !receipt) return
       entry.dataset.delivered = String(delivered.length)
       entry.dataset.recipients = String(recipients.length)
-      receipt.textContent = delivered.length === recipients.length ? '✓ delivered' : `✓ ${delivered.length} of ${recipients.length}`
+      setText(receipt, delivered.length === recipients.length ? '✓ delivered' : `✓ ${delivered.length} of ${recipients.length}`)
       receipt.title = `Received by ${delivered.map(nameOf).join(', ')}`
     },
 
@@ -263,14 +273,16 @@ export function createMessageView(options: {
       if (finished) entry.querySelector('.cancel')?.remove()
       // The percentage is for the eye only: a screen reader hears the outcome, not every step.
       state.setAttribute('aria-hidden', String(!finished))
-      state.textContent =
+      setText(
+        state,
         transfer.state === 'cancelled'
           ? 'cancelled'
           : transfer.state === 'failed'
-          ? mine ? 'failed for some people' : 'failed (damaged or interrupted)'
-          : transfer.state === 'done'
-            ? humanSize(transfer.size)
-            : `${progress.value}% of ${humanSize(transfer.size)}`
+            ? mine ? 'not received by everyone' : 'failed (damaged or interrupted)'
+            : transfer.state === 'done'
+              ? humanSize(transfer.size)
+              : `${progress.value}% of ${humanSize(transfer.size)}`,
+      )
       if (transfer.state === 'done' && transfer.blob && !mine && !entry.querySelector('a')) {
         const url = IMAGE.test(transfer.mime) ? preview(entry, transfer.blob, transfer.name) : URL.createObjectURL(transfer.blob)
         if (!urls.includes(url)) urls.push(url)
