@@ -229,6 +229,9 @@ describe('the app shell', () => {
       await ana.page.goto(link)
       await ana.page.waitForFunction(() => window.parley?.status === 'online', POLL)
       await ana.page.goto(local.url)
+      // Installed and active (the shell cached), then a page load it controls from the start.
+      await ana.page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined))
+      await ana.page.reload()
       await ana.page.waitForFunction(() => navigator.serviceWorker.controller !== null, POLL)
       await local.close()
       await ana.page.reload()
