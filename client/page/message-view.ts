@@ -95,10 +95,6 @@ export function createMessageView(options: {
     const kept = new Set<Element>()
     for (const entry of [...log.children] as HTMLElement[]) {
       if (entry.classList.contains('day')) continue
-      if (entry.classList.contains('notice')) {
-        previous = undefined
-        continue
-      }
       const entryDay = entry.dataset.day!
       if (entryDay !== day) {
         day = entryDay
@@ -112,6 +108,10 @@ export function createMessageView(options: {
           entry.before(separator)
         }
         kept.add(separator)
+      }
+      if (entry.classList.contains('notice')) {
+        previous = undefined
+        continue
       }
       const grouped =
         previous !== undefined &&
@@ -203,6 +203,7 @@ export function createMessageView(options: {
       const entry = document.createElement('div')
       entry.className = 'notice'
       entry.textContent = text
+      stamp(entry, '', Date.now())
       place(entry)
     },
 
