@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { createRequire } from 'node:module'
+import { networkInterfaces } from 'node:os'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nanoid } from 'nanoid'
 import type { Page } from 'puppeteer'
-import { randomRoom, roomLink, startServer, type TestServer } from '../helpers'
+import { createApp } from '../../signaling/app'
+import { DIST_CLIENT, randomRoom, roomLink, startServer, TEST_SECRET, type TestServer } from '../helpers'
 import { closeAll, launchPeople, say, sayLines, setName, waitForConnected, waitForMessage, type Person } from '../browsers'
 
 // The chat page as people meet it, on a phone and on a desktop, in light and dark: nothing wider than
@@ -175,6 +179,78 @@ describe('messages', () => {
     const spoken = await ben.page.$$eval('[role="log"] .message', (entries) => (entries.at(-1) as HTMLElement).innerText.replace(/\s+/g, ' '))
     expect(spoken).toContain('bold it x<b>y</b>')
     expect([...ana.errors, ...ben.errors]).toEqual([])
+  })
+})
+
+describe('the room page', () => {
+  it('offers new messages with a count when scrolled up, and jumps to them', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(server.url)
+    await Promise.all(people.map((p) => p.page.goto(link)))
+    await Promise.all(people.map((p) => waitForConnected(p.page, 1)))
+    const tall = Array.from({ length: 60 }, (_, i) => `line ${i}`).join('\n')
+    await ben.page.evaluate((text) => {
+      const box = document.querySelector<HTMLTextAreaElement>('textarea[aria-label="Message"]')!
+      box.value = text
+      box.form!.requestSubmit()
+    }, tall)
+    await waitForMessage(ana.page, tall)
+    await ana.page.bringToFront()
+    await ana.page.$eval('[role="log"]', (log) => log.scrollTo(0, 0))
+    await ana.page.waitForFunction(() => document.querySelector('[role="log"]')!.scrollTop === 0, POLL)
+    await say(ben.page, 'one')
+    await say(ben.page, 'two')
+    await ana.page.bringToFront()
+    await ana.page.waitForFunction(() => document.getElementById('jump')!.textContent === '2 new messages ↓', POLL)
+    await ana.page.click('#jump')
+    const after = await ana.page.$eval('[role="log"]', (log) => ({ gap: log.scrollHeight - log.scrollTop - log.clientHeight, jump: (document.getElementById('jump') as HTMLElement).hidden }))
+    expect(after.gap).toBeLessThan(2)
+    expect(after.jump).toBe(true)
+  })
+
+  it('keeps a chosen theme across visits, and counts private messages per person', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(server.url)
+    await Promise.all(people.map((p) => p.page.goto(link)))
+    await Promise.all(people.map((p) => waitForConnected(p.page, 1)))
+    await ana.page.select('select[aria-label="Theme"]:not(#landing-theme)', 'dark')
+    await ana.page.reload()
+    const scheme = () => ana.page.evaluate(() => getComputedStyle(document.documentElement).colorScheme)
+    expect(await scheme()).toBe('dark')
+    await ana.page.select('select[aria-label="Theme"]:not(#landing-theme)', 'light')
+    expect(await scheme()).toBe('light')
+    await ana.page.select('select[aria-label="Theme"]:not(#landing-theme)', 'system')
+    await waitForConnected(ana.page, 1)
+
+    // Ben writes to Ana privately twice: her People list counts them until she answers him.
+    await ben.page.click('ul[aria-label="People"] li[data-peer] button')
+    await say(ben.page, 'psst')
+    await say(ben.page, 'psst again')
+    await waitForMessage(ana.page, 'psst again')
+    const unread = () => ana.page.$eval('ul[aria-label="People"] li .unread', (u) => ((u as HTMLElement).hidden ? '' : u.textContent))
+    expect(await unread()).toBe('2 unread')
+    await ana.page.click('ul[aria-label="People"] li[data-peer] button')
+    expect(await unread()).toBe('')
+  })
+
+  it('says on the first page, before anything is created, that a plain-HTTP address cannot work', async () => {
+    const lan = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address
+    if (!lan) return // a machine with loopback only has no insecure address to try
+    const app = createApp({ secret: TEST_SECRET, staticDir: DIST_CLIENT, iceServers: [] })
+    const http = createServer(app.handler)
+    await new Promise<void>((resolve) => http.listen(0, lan, resolve))
+    try {
+      const [ana] = people as [Person]
+      await ana.page.goto(`http://${lan}:${(http.address() as AddressInfo).port}/`)
+      await ana.page.waitForFunction(() => !document.getElementById('insecure')!.hidden, POLL)
+      expect(await ana.page.$eval('#create', (b) => (b as HTMLButtonElement).disabled)).toBe(true)
+      expect(await ana.page.evaluate(() => window.isSecureContext)).toBe(false)
+      expect(await axeFaults(ana.page)).toEqual([])
+    } finally {
+      app.close()
+      http.closeAllConnections()
+      await new Promise((resolve) => http.close(resolve))
+    }
   })
 })
 
