@@ -16,7 +16,7 @@ export function createAlerts(options: { title: string; notify: HTMLInputElement;
   let unread = 0
   let audio: AudioContext | undefined
   const favicon = document.getElementById('favicon') as HTMLLinkElement | null
-  const plainIcon = favicon?.href ?? ''
+  const plainIcon = favicon?.getAttribute('href') ?? ''
 
   const permitted = () => typeof Notification !== 'undefined' && Notification.permission === 'granted'
   notify.checked = loadFlag('notify') && permitted()

@@ -476,8 +476,12 @@ describe('notifications', () => {
       await say(ana.page, 'one')
       await say(ana.page, 'two')
       await ben.page.waitForFunction((t) => document.title === `(2) ${t}`, POLL, title)
+      // The tab's icon carries a badge meanwhile (drawn on a canvas: the CSP allows data: images).
+      const icon = () => ben.page.$eval('link[rel="icon"]', (l) => l.getAttribute('href'))
+      expect(await icon()).toMatch(/^data:image\/png;base64,/)
       await ben.page.bringToFront()
       await ben.page.waitForFunction((t) => document.title === t, POLL, title)
+      expect(await icon()).toBe('/icon.svg')
       expect((await messages(ben.page)).map((m) => m.text)).toEqual(['one', 'two'])
     } finally {
       await other.close()
