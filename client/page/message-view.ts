@@ -83,6 +83,15 @@ export function createMessageView(options: {
       jump.hidden = true
     }
   })
+  // From the log, arrows walk the entries one by one (each shows its full date while focused).
+  log.addEventListener('keydown', (event) => {
+    const entries = [...log.querySelectorAll<HTMLElement>('.message')]
+    const at = entries.indexOf(document.activeElement as HTMLElement)
+    const next = { ArrowUp: at === -1 ? entries.length - 1 : at - 1, ArrowDown: at + 1, Home: 0, End: entries.length - 1 }[event.key]
+    if (next === undefined || !entries[next]) return
+    event.preventDefault()
+    entries[next].focus()
+  })
   jump.addEventListener('click', () => {
     toBottom()
     log.focus()
@@ -156,6 +165,7 @@ export function createMessageView(options: {
   }
 
   function stamp(entry: HTMLElement, from: string, time: number) {
+    if (!entry.classList.contains('notice')) entry.tabIndex = -1
     entry.dataset.from = from
     entry.dataset.time = String(time)
     entry.dataset.day = dayKey(time)

@@ -206,6 +206,16 @@ describe('the room page', () => {
     const after = await ana.page.$eval('[role="log"]', (log) => ({ gap: log.scrollHeight - log.scrollTop - log.clientHeight, jump: (document.getElementById('jump') as HTMLElement).hidden }))
     expect(after.gap).toBeLessThan(2)
     expect(after.jump).toBe(true)
+
+    // By keyboard: from the log, arrows walk the messages, and the focused one shows its full date.
+    await ana.page.focus('[role="log"]')
+    await ana.page.keyboard.press('ArrowUp')
+    const focused = await ana.page.evaluate(() => {
+      const entry = document.activeElement as HTMLElement
+      return { text: entry.querySelector('.text')?.textContent, date: getComputedStyle(entry.querySelector('.when')!, '::after').content }
+    })
+    expect(focused.text).toBe('two')
+    expect(focused.date).toContain(String(new Date().getFullYear()))
   })
 
   it('keeps a chosen theme across visits, and counts private messages per person', async () => {
