@@ -1,5 +1,3 @@
-import { cryptoAvailable, isRoomSecret } from '../crypto'
-import { cleanName } from '../peer-protocol'
 import { createSharedSignaling } from '../shared-signaling'
 import { joinRoom, type PeerView, type Room, type RoomStatus } from '../room'
 import { SignalingError } from '../signaling'
@@ -8,10 +6,13 @@ import { createComposer } from './composer'
 import { createIndexedDbStore } from './idb-store'
 import { parseFragment } from './links'
 import { createMessageView } from './message-view'
-import { PALETTE, paint, paletteIndex } from './palette'
+import { PALETTE } from './palette'
+import { createPanel } from './panel'
 import { createPeopleView } from './people-view'
-import { loadColor, loadName, rememberRoom, saveColor, saveName } from './prefs'
+import { loadColor, loadName, rememberRoom, saveColor } from './prefs'
 import { qrDataUrl } from './qr'
+import { bindSettings } from './settings'
+import { cannotJoin, fatal, showBanner, STATUS_BANNER, type Banner } from './states'
 import { bindThemeSelect } from './theme'
 
 // People already in the room arrive in one burst soon after joining (their names unsealed first); only
@@ -29,82 +30,12 @@ declare global {
   }
 }
 
-interface Banner {
-  text: string
-  error?: boolean
-  action?: { label: string; run(): void }
-}
-
-function showBanner(banner: Banner | null) {
-  const element = $('banner')
-  element.hidden = banner === null
-  element.classList.toggle('error', Boolean(banner?.error))
-  element.setAttribute('role', banner?.error ? 'alert' : 'status')
-  $('banner-text').textContent = banner?.text ?? ''
-  const button = $<HTMLButtonElement>('banner-action')
-  button.hidden = !banner?.action
-  button.textContent = banner?.action?.label ?? ''
-  button.onclick = banner?.action ? () => banner.action!.run() : null
-}
-
-const newRoom = { label: 'Create a new room', run: () => location.assign('/') }
-const retry = { label: 'Try again', run: () => location.reload() }
-
-/** Why this page cannot join, or null when it can. */
-function cannotJoin(secret: string): Banner | null {
-  if (!cryptoAvailable()) {
-    return { text: 'Parley needs a secure connection: open this link over HTTPS (or on localhost).', error: true }
-  }
-  if (!isRoomSecret(secret)) {
-    return {
-      text: 'This link is incomplete: the part after # is its secret key. Ask for the full link, or create a new room.',
-      error: true,
-      action: newRoom,
-    }
-  }
-  return null
-}
-
-const STATUS_BANNER: Record<RoomStatus, Banner | null> = {
-  joining: { text: 'Connecting…' },
-  online: null,
-  reconnecting: { text: 'Cannot reach the Parley server. People already connected can still chat; trying again…' },
-  closed: { text: 'You left the room.', action: { label: 'Join again', run: () => location.reload() } },
-}
-
-/** What a failure to join means for the person, and what they can do about it. */
-function fatal(err: Error): Banner {
-  const code = err instanceof SignalingError ? err.code : ''
-  if (code === 'ROOM_FULL') return { text: 'This room is full. Try again when someone leaves, or create a new room.', error: true, action: newRoom }
-  if (code === 'RATE_LIMITED') return { text: 'Too many attempts from this network. Wait a minute, then try again.', error: true, action: retry }
-  return { text: `Could not join the room (${err.message}).`, error: true, action: retry }
-}
-
-function setUpPanel() {
-  const room = $('room')
-  const toggle = $<HTMLButtonElement>('panel-toggle')
-  const open = (on: boolean) => {
-    room.classList.toggle('panel-open', on)
-    toggle.setAttribute('aria-expanded', String(on))
-  }
-  toggle.addEventListener('click', () => {
-    open(!room.classList.contains('panel-open'))
-  })
-  $('panel').addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && room.classList.contains('panel-open')) {
-      open(false)
-      toggle.focus()
-    }
-  })
-  return { close: () => open(false), open: () => open(true) }
-}
-
 export function showRoom(roomId: string): void {
   $('room').hidden = false
   const { secret, title: roomTitle } = parseFragment(location.hash)
   $('room-title').textContent = roomTitle || 'Room'
   $('room-id').textContent = roomId
-  const panel = setUpPanel()
+  const panel = createPanel()
   bindThemeSelect($<HTMLSelectElement>('theme'))
   const problem = cannotJoin(secret)
   const log = createMessageView({
@@ -148,7 +79,6 @@ export function showRoom(roomId: string): void {
   }
   const pageTitle = roomTitle ? `${roomTitle} · Parley` : `Parley · ${roomId}`
   document.title = pageTitle
-  const nameInput = $<HTMLInputElement>('name')
 
   // A colour from the palette from the start, so what others see is what this person sees.
   let color = loadColor()
@@ -162,7 +92,6 @@ export function showRoom(roomId: string): void {
   room = joinRoom({ room: roomId, secret, name: loadName(), color, signaling, store: createIndexedDbStore() })
   const joined = room
   window.parley = room
-  nameInput.value = room.self.name
 
   const alerts = createAlerts({ title: pageTitle, notify: $<HTMLInputElement>('notify'), sound: $<HTMLInputElement>('sound') })
   let failure: Banner | null = null
@@ -251,50 +180,7 @@ export function showRoom(roomId: string): void {
     log.notice(err instanceof SignalingError ? err.message : `Problem: ${err.message}`)
   })
 
-  nameInput.addEventListener('change', () => {
-    const name = cleanName(nameInput.value)
-    if (!name) return void (nameInput.value = joined.self.name)
-    joined.setName(name)
-    saveName(name)
-    nameInput.value = name
-  })
-
-  const swatches = $('colors')
-  swatches.setAttribute('role', 'radiogroup')
-  swatches.setAttribute('aria-label', 'Your colour')
-  const pick = (swatch: Element, i: number) => {
-    for (const other of swatches.children) {
-      other.setAttribute('aria-checked', String(other === swatch))
-      other.setAttribute('tabindex', other === swatch ? '0' : '-1')
-    }
-    joined.setColor(PALETTE[i]!.hex)
-    saveColor(PALETTE[i]!.hex)
-  }
-  const chosen = paletteIndex({ id: '', color })
-  swatches.replaceChildren(
-    ...PALETTE.map((entry, i) => {
-      const swatch = document.createElement('button')
-      swatch.type = 'button'
-      swatch.className = 'swatch'
-      paint(swatch, i)
-      swatch.setAttribute('role', 'radio')
-      swatch.setAttribute('aria-label', entry.label)
-      swatch.setAttribute('aria-checked', String(i === chosen))
-      swatch.setAttribute('tabindex', i === chosen ? '0' : '-1')
-      swatch.addEventListener('click', () => pick(swatch, i))
-      return swatch
-    }),
-  )
-  // A radio group is one Tab stop; arrows move the choice (ARIA radio group pattern).
-  swatches.addEventListener('keydown', (event) => {
-    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key]
-    if (!step) return
-    event.preventDefault()
-    const all = [...swatches.children] as HTMLElement[]
-    const next = (all.findIndex((s) => s.getAttribute('aria-checked') === 'true') + step + all.length) % all.length
-    pick(all[next]!, next)
-    all[next]!.focus()
-  })
+  bindSettings(joined, color)
 
   const link = $<HTMLInputElement>('link')
   link.value = location.href
