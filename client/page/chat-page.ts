@@ -139,6 +139,7 @@ export function showRoom(roomId: string): void {
   room.on('peer-updated', (peer) => {
     const before = people.stateOf(peer.id)
     people.render(peer)
+    log.repaint(peer)
     if (composer.to?.id === peer.id) composer.talk(peer)
     if (peer.state === 'failed' && before !== 'failed' && !peer.unverified) {
       log.notice(`Cannot reach ${peer.name || 'someone'}. Still trying.`)

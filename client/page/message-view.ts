@@ -305,6 +305,12 @@ export function createMessageView(options: {
       }
     },
 
+    /** Someone's colour changed (or arrived after their first lines): their names take it. */
+    repaint(person: PeerView): void {
+      const index = paletteIndex(person)
+      for (const label of log.querySelectorAll<HTMLElement>(`[data-from="${CSS.escape(person.id)}"] .who`)) paint(label, index)
+    },
+
     /** Shows the newest entry (after sending: the reader wants to see what they sent). */
     follow(): void {
       stuck = true
