@@ -10,7 +10,9 @@ const ROOM_ID_CHARS = 12
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
 
 const when = (time: number) =>
-  new Date(time).toLocaleDateString([], { day: 'numeric', month: 'short', ...(Date.now() - time > 300 * 86_400_000 ? { year: 'numeric' } : {}) })
+  new Date(time).toDateString() === new Date().toDateString()
+    ? `today ${new Date(time).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`
+    : new Date(time).toLocaleDateString([], { day: 'numeric', month: 'short', ...(Date.now() - time > 300 * 86_400_000 ? { year: 'numeric' } : {}) })
 
 export function showLanding(): void {
   $('landing').hidden = false
