@@ -15,6 +15,7 @@ import { closeAll, launchPeople, say, sayLines, setName, waitForConnected, waitF
 // no serious accessibility faults (axe-core), and an app shell that opens offline.
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 const VIEWPORTS = [
+  { width: 320, height: 568 },
   { width: 390, height: 844 },
   { width: 1280, height: 800 },
 ]
