@@ -152,6 +152,13 @@ describe('messages', () => {
 
     await sayLines(ana.page, ['first line', 'second line'])
     await waitForMessage(ben.page, 'first line\nsecond line')
+    // Read as "name, time: text", each part apart (the separators are there for screen readers).
+    const entry = (await ben.page.$('[role="log"] .message'))!
+    type Node = { role: string; name?: string; children?: Node[] }
+    const texts = (node: Node | null): string[] =>
+      !node ? [] : node.role === 'StaticText' ? [node.name ?? ''] : (node.children ?? []).flatMap(texts)
+    const read = texts(await ben.page.accessibility.snapshot({ root: entry, interestingOnly: false })).join('').replace(/\s+/g, ' ')
+    expect(read).toMatch(/^Ana, ?\d{1,2}:\d{2}( [AP]M)?: ?first line second line$/)
 
     const url = `https://example.com/a_b_c?q=${nanoid(6)}`
     await say(ana.page, `see ${url}.`)
