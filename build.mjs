@@ -1,7 +1,8 @@
 // Builds dist/signaling (the server, one ESM file) and dist/client (the chat page), with esbuild.
 // `node build.mjs [server|client]` builds one part; no argument builds both.
 import { build } from 'esbuild'
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 
 const root = new URL('.', import.meta.url).pathname
@@ -29,6 +30,9 @@ const SHIMS = {
   buffer: `${root}client/shims/buffer.ts`,
   'queue-microtask': `${root}client/shims/queue-microtask.cjs`,
 }
+
+/** Served as they are from the origin root: the manifest and the icons it names. */
+const STATIC_FILES = ['manifest.webmanifest', 'icon.svg', 'icon-192.png', 'icon-512.png']
 
 export async function buildClient() {
   const out = `${root}dist/client`
@@ -65,22 +69,42 @@ export async function buildClient() {
     .replace('{{app.js}}', `/${script}`)
     .replace('{{style.css}}', `/${style}`)
   writeFileSync(`${out}/index.html`, html)
+  for (const file of STATIC_FILES) copyFileSync(`${root}client/page/${file}`, `${out}/${file}`)
+  // The service worker keeps this build's shell; its cache is named for the build, so a new build
+  // replaces it cleanly. It stays at /sw.js (not hashed): its scope is the whole origin, /r/* included.
+  const shell = [script, style, worker, ...STATIC_FILES].map((f) => `/${f}`)
+  const version = createHash('sha256').update(shell.join('\n')).update(html).digest('hex').slice(0, 12)
+  await build({
+    ...common,
+    entryNames: '[name]',
+    metafile: false,
+    sourcemap: false,
+    define: { ...common.define, __PARLEY_SHELL__: JSON.stringify(shell), __PARLEY_VERSION__: JSON.stringify(version) },
+    format: 'iife',
+    entryPoints: { sw: `${root}client/page/sw.ts` },
+  })
   const js = readFileSync(`${out}/${script}`)
   const workerJs = readFileSync(`${out}/${worker}`)
+  const swJs = readFileSync(`${out}/sw.js`)
   return {
     script,
     bytes: js.length,
     gzipBytes: gzipSync(js, { level: 9 }).length,
     workerBytes: workerJs.length,
     workerGzipBytes: gzipSync(workerJs, { level: 9 }).length,
+    swBytes: swJs.length,
+    swGzipBytes: gzipSync(swJs, { level: 9 }).length,
   }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   if (part !== 'client') await buildServer()
   if (part !== 'server' && existsSync(`${root}client/page/main.ts`)) {
-    const { script, bytes, gzipBytes, workerBytes, workerGzipBytes } = await buildClient()
+    const { script, bytes, gzipBytes, workerBytes, workerGzipBytes, swBytes, swGzipBytes } = await buildClient()
     const kb = (n) => `${(n / 1024).toFixed(1)} KB`
-    console.log(`client: ${script} ${kb(bytes)}, ${kb(gzipBytes)} gzipped; worker ${kb(workerBytes)}, ${kb(workerGzipBytes)} gzipped`)
+    console.log(
+      `client: ${script} ${kb(bytes)}, ${kb(gzipBytes)} gzipped; worker ${kb(workerBytes)}, ${kb(workerGzipBytes)} gzipped; ` +
+        `service worker ${kb(swBytes)}, ${kb(swGzipBytes)} gzipped; in all ${kb(gzipBytes + workerGzipBytes + swGzipBytes)} gzipped`,
+    )
   }
 }

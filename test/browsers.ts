@@ -100,6 +100,31 @@ export async function launchPeople(count: number): Promise<Person[]> {
   )
 }
 
+/** Debian's Firefox ESR; puppeteer drives it over WebDriver BiDi, no download needed. */
+export const FIREFOX = process.env.PARLEY_FIREFOX ?? '/usr/lib/firefox-esr/firefox-esr'
+
+/**
+ * One Firefox process, for a person who does not use Chromium. The prefs let WebRTC use host
+ * candidates on this machine (loopback included, addresses not hidden behind mDNS names).
+ */
+export async function launchFirefox(): Promise<Person> {
+  if (!existsSync(FIREFOX)) throw new Error(`No Firefox at ${FIREFOX}. Install one (Debian: apt-get install -y firefox-esr) or set PARLEY_FIREFOX.`)
+  const browser = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath: FIREFOX,
+    headless: true,
+    extraPrefsFirefox: {
+      'media.peerconnection.ice.loopback': true,
+      'media.peerconnection.ice.no_host': false,
+      'media.peerconnection.ice.obfuscate_host_addresses': false,
+    },
+  })
+  const [page] = await browser.pages()
+  const person: Person = { browser, page: page ?? (await browser.newPage()), errors: [] }
+  watch(person.page, person.errors)
+  return person
+}
+
 export function watch(page: Page, errors: string[]): void {
   page.on('console', (message) => {
     if (message.type() === 'error') errors.push(message.text())
@@ -120,6 +145,22 @@ export async function say(page: Page, text: string): Promise<void> {
   await page.bringToFront()
   await page.locator('::-p-aria(Message[role="textbox"])').fill(text)
   await page.locator('::-p-aria(Send[role="button"])').click()
+}
+
+/** Types lines into the Message box as a person would (Shift+Enter between them), then presses Enter. */
+export async function sayLines(page: Page, lines: string[]): Promise<void> {
+  await page.bringToFront()
+  await page.locator('::-p-aria(Message[role="textbox"])').fill('')
+  await page.focus('[aria-label="Message"]')
+  for (const [i, line] of lines.entries()) {
+    if (i > 0) {
+      await page.keyboard.down('Shift')
+      await page.keyboard.press('Enter')
+      await page.keyboard.up('Shift')
+    }
+    await page.keyboard.type(line)
+  }
+  await page.keyboard.press('Enter')
 }
 
 /** Message texts in the Messages log, oldest first (`mine` marks the person's own). */

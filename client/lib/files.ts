@@ -23,6 +23,8 @@ const decode = new TextDecoder()
  */
 export function createFiles(channel: Channel, emit: Emit) {
   const incoming = new Map<string, { transfer: FileTransfer; sha256: string; parts: Uint8Array[] }>()
+  // Outgoing transfers by id, with the recipients who no longer want it (all of them: cancelled here).
+  const outgoing = new Map<string, { transfer: FileTransfer; recipients: string[]; stopped: Set<string> }>()
   let lastProgress = new WeakMap<FileTransfer, number>()
 
   const snapshot = (t: FileTransfer): FileTransfer => ({ ...t })
@@ -58,11 +60,14 @@ export function createFiles(channel: Channel, emit: Emit) {
         state: 'sending',
         blob: file,
       }
+      const sending = { transfer, recipients, stopped: new Set<string>() }
+      outgoing.set(id, sending)
       emit('file', snapshot(transfer))
       const header = ascii.encode(id)
       const results = await Promise.all(
         recipients.map(async (peer) => {
           for (let offset = 0; offset < bytes.length; offset += CHUNK_BYTES) {
+            if (sending.stopped.has(peer)) return false
             const chunk = bytes.subarray(offset, offset + CHUNK_BYTES)
             const frame = new Uint8Array(header.length + chunk.length)
             frame.set(header)
@@ -74,7 +79,10 @@ export function createFiles(channel: Channel, emit: Emit) {
           return true
         }),
       )
-      transfer.state = results.every(Boolean) ? 'done' : 'failed'
+      outgoing.delete(id)
+      if (transfer.state === 'cancelled') return snapshot(transfer)
+      // Every recipient declined the rest: cancelled, not broken.
+      transfer.state = results.every(Boolean) ? 'done' : sending.stopped.size === recipients.length ? 'cancelled' : 'failed'
       emit('file-progress', snapshot(transfer))
       return snapshot(transfer)
     },
@@ -107,6 +115,35 @@ export function createFiles(channel: Channel, emit: Emit) {
       progress(item.transfer)
       if (item.transfer.done === item.transfer.size) void finish(key)
       return true
+    },
+
+    /** Stops a transfer this browser sends (`from` '') or receives, and tells the other side. */
+    cancel(id: string, from = ''): void {
+      const sending = from === '' ? outgoing.get(id) : undefined
+      if (sending) {
+        for (const peer of sending.recipients) sending.stopped.add(peer)
+        sending.transfer.state = 'cancelled'
+        for (const peer of sending.recipients) channel.sendNow({ type: 'file-cancel', id }, peer)
+        emit('file-progress', snapshot(sending.transfer))
+        return
+      }
+      const item = incoming.get(`${from} ${id}`)
+      if (!item) return
+      incoming.delete(`${from} ${id}`)
+      item.transfer.state = 'cancelled'
+      channel.sendNow({ type: 'file-cancel', id }, from)
+      emit('file-progress', snapshot(item.transfer))
+    },
+
+    /** The other side stopped a transfer: its sender gave up, or a recipient does not want the rest. */
+    cancelled(from: string, id: string): void {
+      const item = incoming.get(`${from} ${id}`)
+      if (item) {
+        incoming.delete(`${from} ${id}`)
+        item.transfer.state = 'cancelled'
+        emit('file-progress', snapshot(item.transfer))
+      }
+      outgoing.get(id)?.stopped.add(from)
     },
 
     /** A peer left: whatever it was sending us cannot complete. */

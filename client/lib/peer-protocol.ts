@@ -86,7 +86,13 @@ export interface FileOffer {
   to?: string
 }
 
-export type PeerMessage = ChatMessage | Hello | NameChange | Ping | Typing | Ack | HistoryMessage | FileOffer
+/** A file transfer stops: the sender gave up on it, or a recipient does not want the rest. */
+export interface FileCancel {
+  type: 'file-cancel'
+  id: string
+}
+
+export type PeerMessage = ChatMessage | Hello | NameChange | Ping | Typing | Ack | HistoryMessage | FileOffer | FileCancel
 
 export const MAX_ACK_IDS = 64
 export const MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -199,6 +205,10 @@ export function parsePeerMessage(raw: unknown, from: string): PeerMessage | null
       const offer: FileOffer = { type: 'file', id, name: cleanName(name) || 'file', size, mime, sha256 }
       if (to !== undefined) offer.to = to
       return offer
+    }
+    case 'file-cancel': {
+      const { id } = value
+      return typeof id === 'string' && id.length === FILE_ID_CHARS && /^[A-Za-z0-9_-]+$/.test(id) ? { type: 'file-cancel', id } : null
     }
     default:
       return null

@@ -96,6 +96,7 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
     onMessage(from, message) {
       // A file offer must be in place before its first binary frame, which is handled at once.
       if (message.type === 'file') return files.offered(from, message)
+      if (message.type === 'file-cancel') return files.cancelled(from, message.id)
       inOrder(() => conversation.message(from, message))
     },
     onBinary: (from, bytes) => files.received(from, bytes),
@@ -196,6 +197,7 @@ export function joinRoom(options: JoinOptions): Room {
     },
     typing: () => conversation.typing(),
     sendFile: (file, sendOptions) => files.send(file, sendOptions?.to),
+    cancelFile: (id, from) => files.cancel(id, from),
     setName(name) {
       const clean = cleanName(name)
       if (!clean || clean === self.name) return

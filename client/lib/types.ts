@@ -76,7 +76,7 @@ export interface FileTransfer {
   done: number
   /** Bytes in all (size times the recipients, for a file going out). */
   total: number
-  state: 'sending' | 'receiving' | 'done' | 'failed'
+  state: 'sending' | 'receiving' | 'done' | 'failed' | 'cancelled'
   /** The received file, once complete and its SHA-256 matches the sender's. */
   blob?: Blob
 }
@@ -224,6 +224,8 @@ export interface Room {
   typing(): void
   /** Sends a file to everyone connected, or to one person; resolves when everyone has it all. */
   sendFile(file: Blob & { name?: string }, options?: { to?: string }): Promise<FileTransfer>
+  /** Stops a file transfer: one you send (`from` omitted), or one `from` someone is sending you. */
+  cancelFile(id: string, from?: string): void
   setName(name: string): void
   setColor(color: string): void
   leave(): void

@@ -1,18 +1,24 @@
-import { cleanName, cryptoAvailable, isRoomSecret, joinRoom, SignalingError, type Room, type RoomStatus } from '../lib'
 import { createSharedSignaling } from '../worker/shared-signaling'
-import { createAlerts, type Alerts } from './alerts'
-import { $ } from './dom'
+import { joinRoom, type PeerView, type Room, type RoomStatus } from '../lib'
+import { SignalingError } from '../lib'
+import { createAlerts } from './alerts'
+import { createComposer } from './composer'
 import { createIndexedDbStore } from './idb-store'
-import { createMessageView, type MessageView } from './message-view'
-import { createPeopleView, type PeopleView } from './people-view'
-import { loadColor, loadName, saveColor, saveName } from './prefs'
+import { parseFragment } from './links'
+import { createMessageView } from './message-view'
+import { PALETTE } from './palette'
+import { createPanel } from './panel'
+import { createPeopleView } from './people-view'
+import { loadColor, loadName, rememberRoom, saveColor } from './prefs'
+import { qrDataUrl } from './qr'
+import { bindSettings } from './settings'
+import { cannotJoin, fatal, showBanner, STATUS_BANNER, type Banner } from './states'
+import { bindThemeSelect } from './theme'
+import { $ } from './dom'
 
-const STATUS_BANNER: Record<RoomStatus, string | null> = {
-  joining: 'Connecting…',
-  online: null,
-  reconnecting: 'Signaling server unreachable — reconnecting…',
-  closed: 'You left the room.',
-}
+// People already in the room arrive in one burst soon after joining (their names unsealed first); only
+// later arrivals are news. An empty room has no burst: then this long after joining.
+const SETTLE_MS = 1_500
 
 /** The shared signaling worker's URL, set by the build (build.mjs). */
 declare const __PARLEY_WORKER__: string
@@ -24,144 +30,192 @@ declare global {
   }
 }
 
-/** Why this page cannot join, or null when it can. */
-function cannotJoin(secret: string): string | null {
-  if (!cryptoAvailable()) return 'Parley needs a secure connection: open it over HTTPS (or on localhost).'
-  if (!isRoomSecret(secret)) {
-    return 'This link is incomplete: the part after # is its secret key. Ask for the full link, or create a new room.'
+export function showRoom(roomId: string): void {
+  $('room').hidden = false
+  const { secret, title: roomTitle } = parseFragment(location.hash)
+  $('room-title').textContent = roomTitle || 'Room'
+  $('room-id').textContent = roomId
+  const panel = createPanel()
+  bindThemeSelect($<HTMLSelectElement>('theme'))
+  const problem = cannotJoin(secret)
+  const log = createMessageView({
+    log: $('messages'),
+    typingLine: $('typing'),
+    jump: $<HTMLButtonElement>('jump'),
+    names: () => room?.peers ?? [],
+    cancel: (transfer) => room?.cancelFile(transfer.id, transfer.direction === 'in' ? transfer.from : undefined),
+  })
+  let room: Room | undefined
+  const composer = createComposer({
+    send(text, to) {
+      const message = room?.send(text, to === undefined ? undefined : { to })
+      if (!message) return false
+      log.message(message)
+      spoke()
+      log.follow()
+      return true
+    },
+    sendFiles(files, to) {
+      for (const file of files) {
+        room?.sendFile(file, to === undefined ? undefined : { to }).catch((err: Error) => log.notice(`Could not send ${file.name}: ${err.message}`))
+      }
+      log.follow()
+    },
+    typing: () => room?.typing(),
+    onTalking(peer) {
+      people.talking(peer?.id)
+      if (peer) panel.close()
+    },
+  })
+  const people = createPeopleView($('people'), $('alone'), $('dm-hint'), (peer: PeerView) => {
+    composer.talk(peer)
+    composer.focus()
+  })
+  if (problem) {
+    showBanner(problem)
+    composer.enable(false)
+    $('share').hidden = true
+    return
   }
-  return null
-}
+  const pageTitle = roomTitle ? `${roomTitle} · Parley` : `Parley · ${roomId}`
+  document.title = pageTitle
 
-/** Everything the room tells the page, shown in the people list, the messages log and the tab's alerts. */
-function showEvents(room: Room, people: PeopleView, log: MessageView, alerts: Alerts) {
+  // A colour from the palette from the start, so what others see is what this person sees.
+  let color = loadColor()
+  if (!color) {
+    color = PALETTE[Math.floor(Math.random() * PALETTE.length)]!.hex
+    saveColor(color)
+  }
+
+  // One signaling connection per browser, shared by its tabs, where the browser allows it.
+  const signaling = createSharedSignaling(__PARLEY_WORKER__) ?? undefined
+  room = joinRoom({ room: roomId, secret, name: loadName(), color, signaling, store: createIndexedDbStore() })
+  const joined = room
+  window.parley = room
+
+  const alerts = createAlerts({ title: pageTitle, notify: $<HTMLInputElement>('notify'), sound: $<HTMLInputElement>('sound') })
+  let failure: Banner | null = null
+  let settling = true
+  let settleTimer: ReturnType<typeof setTimeout> | undefined
+
+  // The empty room says what to do next, until someone arrives or something is said.
+  let said = false
+  const spoke = () => {
+    said = true
+    $('empty').hidden = true
+  }
+  const countPeople = () => {
+    const n = people.count()
+    $('empty').hidden = said || n > 0 || joined.status !== 'online'
+    $('people-count').textContent = n > 0 ? String(n) : ''
+    // The name holds the visible count (what a voice-control user would say).
+    $('panel-toggle').setAttribute('aria-label', n > 0 ? `People and settings, ${n} here` : 'People and settings')
+  }
+
+  function onStatus(status: RoomStatus) {
+    if (status === 'closed' && failure) return
+    if (status !== 'online') $('empty').hidden = true
+    showBanner(STATUS_BANNER[status])
+    composer.enable(status === 'online' || status === 'reconnecting')
+    if (status === 'online') {
+      rememberRoom({ id: roomId, link: location.href, title: roomTitle, time: Date.now() })
+      clearTimeout(settleTimer)
+      settleTimer = setTimeout(() => (settling = false), SETTLE_MS)
+      if (document.activeElement === document.body) composer.focus()
+      countPeople()
+    }
+  }
+  onStatus(room.status)
+  room.on('status', onStatus)
   room.on('peer-joined', (peer) => {
     people.render(peer)
-    log.notice(`${peer.name || 'Someone'} joined`)
+    countPeople()
+    if (!settling) return log.notice(`${peer.name || 'Someone'} joined`)
+    // The roster comes as one synchronous burst: whoever comes after it is news.
+    clearTimeout(settleTimer)
+    settleTimer = setTimeout(() => (settling = false), 0)
   })
   room.on('peer-connected', people.render)
   room.on('peer-updated', (peer) => {
     const before = people.stateOf(peer.id)
     people.render(peer)
+    log.repaint(peer)
+    if (composer.to?.id === peer.id) composer.talk(peer)
     if (peer.state === 'failed' && before !== 'failed' && !peer.unverified) {
-      log.notice(`Cannot reach ${peer.name || 'someone'} — still trying`)
+      log.notice(`Cannot reach ${peer.name || 'someone'}. Still trying.`)
     }
   })
   room.on('peer-left', (peer) => {
     people.remove(peer.id)
+    countPeople()
     log.notice(`${peer.name || 'Someone'} left`)
+    if (composer.to?.id === peer.id) {
+      composer.talk(undefined)
+      log.notice(`Back to writing to everyone: ${peer.name || 'they'} left.`)
+    }
   })
   room.on('message', (message) => {
     log.message(message)
-    if (!message.mine && !message.before) alerts.message(message.name, message.text)
+    spoke()
+    if (message.mine || message.before) return
+    alerts.message(message.name, message.text)
+    if (message.to !== undefined) people.unread(message.from)
   })
   room.on('receipt', log.receipt)
   room.on('typing', ({ peers }) => log.typing(peers))
-  room.on('file', log.file)
+  room.on('file', (transfer) => {
+    log.file(transfer)
+    spoke()
+  })
   room.on('file-progress', log.file)
-  room.on('error', (err) => log.notice(err instanceof SignalingError ? err.message : `Problem: ${err.message}`))
-}
-
-export function showRoom(roomId: string): void {
-  $('room').hidden = false
-  const problem = cannotJoin(location.hash.slice(1))
-  if (problem) {
-    $('room-id').textContent = roomId
-    const banner = $('banner')
-    banner.textContent = problem
-    banner.classList.add('error')
-    banner.hidden = false
-    $<HTMLButtonElement>('send').disabled = true
-    $<HTMLInputElement>('message').disabled = true
-    return
-  }
-  $('room-id').textContent = roomId
-  const title = `Parley · ${roomId}`
-  document.title = title
-  const nameInput = $<HTMLInputElement>('name')
-  const colorInput = $<HTMLInputElement>('color')
-  const messageInput = $<HTMLInputElement>('message')
-  const sendTo = $<HTMLSelectElement>('to')
-  const fileInput = $<HTMLInputElement>('file')
-  const banner = $('banner')
-
-  // One signaling connection per browser, shared by its tabs, where the browser allows it.
-  const signaling = createSharedSignaling(__PARLEY_WORKER__) ?? undefined
-  const room = joinRoom({
-    room: roomId,
-    secret: location.hash.slice(1),
-    name: loadName(),
-    color: loadColor(),
-    signaling,
-    store: createIndexedDbStore(),
-  })
-  window.parley = room
-  nameInput.value = room.self.name
-  colorInput.value = room.self.color ?? '#3b5bdb'
-
-  const people = createPeopleView($('people'), $('alone'), sendTo)
-  const log = createMessageView($('messages'), $('typing'), () => room.peers)
-  const alerts = createAlerts(title)
-
-  function setBanner(status: RoomStatus) {
-    const text = STATUS_BANNER[status]
-    banner.hidden = text === null
-    banner.textContent = text ?? ''
-    banner.classList.toggle('error', status === 'closed')
-  }
-
-  setBanner(room.status)
-  room.on('status', setBanner)
-  showEvents(room, people, log, alerts)
-
-  $('composer').addEventListener('submit', (event) => {
-    event.preventDefault()
-    const message = room.send(messageInput.value, sendTo.value ? { to: sendTo.value } : undefined)
-    if (!message) return // empty, or not joined yet: keep what was typed
-    log.message(message)
-    messageInput.value = ''
-  })
-  messageInput.addEventListener('input', () => messageInput.value && room.typing())
-
-  $('attach').addEventListener('click', () => fileInput.click())
-  fileInput.addEventListener('change', () => {
-    const to = sendTo.value || undefined
-    for (const file of fileInput.files ?? []) {
-      room.sendFile(file, to ? { to } : undefined).catch((err: Error) => log.notice(`Could not send ${file.name}: ${err.message}`))
+  room.on('error', (err) => {
+    if (joined.status === 'joining' || joined.status === 'closed') {
+      // Joining failed for good (the room tears itself down): say why, once, instead of "you left".
+      failure = fatal(err)
+      showBanner(failure)
+      composer.enable(false)
+      // Nothing here can work now: no invitations, no "nobody is here yet".
+      for (const id of ['empty', 'alone', 'share', 'share-section']) $(id).hidden = true
+      return
     }
-    fileInput.value = ''
+    log.notice(err instanceof SignalingError ? err.message : `Problem: ${err.message}`)
   })
 
-  nameInput.addEventListener('change', () => {
-    const name = cleanName(nameInput.value)
-    if (!name) return void (nameInput.value = room.self.name)
-    room.setName(name)
-    saveName(name)
-    nameInput.value = name
-  })
-  colorInput.addEventListener('change', () => {
-    room.setColor(colorInput.value)
-    saveColor(colorInput.value)
-  })
-  $('notify').addEventListener('click', () => void alerts.enable())
+  bindSettings(joined, color)
 
+  const link = $<HTMLInputElement>('link')
+  link.value = location.href
+  $<HTMLImageElement>('qr').src = qrDataUrl(location.href)
   $('copy').addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText(location.href)
-      log.notice('Link copied — send it to the people you want to talk to.')
+      log.notice('Link copied. Send it to the people you want to talk to.')
     } catch {
-      log.notice(`Copy this link: ${location.href}`)
+      link.select()
+      log.notice('Copy the selected link under Invite.')
     }
   })
+  const invite = async () => {
+    if (navigator.share) {
+      await navigator.share({ title: pageTitle, url: location.href }).catch(() => {})
+      return
+    }
+    panel.open()
+    link.focus()
+    link.select()
+  }
+  $('share').addEventListener('click', invite)
+  $('invite').addEventListener('click', invite)
 
   // Leave explicitly when the page goes away, so others see it at once rather than after the grace
   // period, and let go of the shared worker (a back/forward-cached page would otherwise hold on to it).
   addEventListener('pagehide', () => {
-    room.leave()
+    joined.leave()
     signaling?.close()
     log.close()
+    alerts.close()
+    clearTimeout(settleTimer)
   })
   // A page restored from the back/forward cache has left already: join again.
   addEventListener('pageshow', (event) => event.persisted && location.reload())
-  $<HTMLButtonElement>('send').disabled = false
 }

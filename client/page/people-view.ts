@@ -1,20 +1,29 @@
 import type { PeerView } from '../lib'
+import { paint, paletteIndex } from './palette'
 import { template } from './dom'
 
 const STATE_LABEL: Record<PeerView['state'], string> = {
   connecting: 'connecting…',
-  connected: 'connected',
-  reconnecting: 'reconnecting…',
-  failed: 'cannot connect',
+  connected: 'online',
+  reconnecting: 'connection lost, reconnecting…',
+  failed: 'cannot reach them',
 }
 
-/** A stable colour for people who chose none. */
-export const colorOf = (peer: { id: string; color?: string | undefined }) =>
-  peer.color ?? `hsl(${[...peer.id].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 360, 7)} 55% 45%)`
+/**
+ * The People list: who is here, how they are connected, their verification code, and unread private
+ * messages. Choosing a person starts a private conversation with them. All DOM writes are text or attributes.
+ */
+export function createPeopleView(list: HTMLElement, alone: HTMLElement, hint: HTMLElement, onChoose: (peer: PeerView) => void) {
+  const rows = new Map<string, { row: HTMLElement; peer: PeerView; unread: number }>()
+  let talkingTo: string | undefined
 
-/** The People list (and the "Send to" choices that follow it). All DOM writes are text or attributes. */
-export function createPeopleView(list: HTMLElement, alone: HTMLElement, sendTo: HTMLSelectElement) {
-  const rows = new Map<string, { row: HTMLElement; option: HTMLOptionElement }>()
+  function showUnread(id: string) {
+    const item = rows.get(id)
+    if (!item) return
+    const badge = item.row.querySelector<HTMLElement>('.unread')!
+    badge.hidden = item.unread === 0
+    badge.textContent = item.unread === 0 ? '' : `${item.unread} unread`
+  }
 
   return {
     render(peer: PeerView): void {
@@ -22,49 +31,66 @@ export function createPeopleView(list: HTMLElement, alone: HTMLElement, sendTo: 
       if (!item) {
         const row = template('person-template')
         row.dataset.peer = peer.id
-        const option = document.createElement('option')
-        option.value = peer.id
-        item = { row, option }
+        item = { row, peer, unread: 0 }
         rows.set(peer.id, item)
         list.append(row)
-        sendTo.append(option)
+        row.querySelector('button')!.addEventListener('click', () => onChoose(rows.get(peer.id)!.peer))
       }
-      const { row, option } = item
+      item.peer = peer
+      const { row } = item
       const name = peer.name || 'Someone'
-      option.textContent = `${name} (private)`
       const avatar = row.querySelector<HTMLElement>('.avatar')!
       avatar.textContent = Array.from(name)[0]!.toUpperCase()
-      avatar.style.background = colorOf(peer)
+      paint(avatar, paletteIndex(peer))
       row.querySelector('.person-name')!.textContent = name
+      row.querySelector('button')!.title = `Write to ${name} privately`
       const state = row.querySelector<HTMLElement>('.state')!
       state.dataset.state = peer.state
       state.textContent = peer.unverified
-        ? 'cannot verify'
-        : peer.state === 'connected' && peer.route
-          ? `connected · ${peer.route}`
+        ? 'cannot verify: wrong link?'
+        : peer.state === 'connected' && peer.route === 'relayed'
+          ? 'online (relayed)'
           : STATE_LABEL[peer.state]
       state.title = peer.route === 'relayed' ? 'Through a TURN relay (still end-to-end encrypted)' : ''
       row.dataset.route = peer.route ?? ''
       row.dataset.state = peer.state
       const code = row.querySelector<HTMLElement>('.code')!
       code.hidden = !peer.code
-      code.textContent = peer.code ? `code ${peer.code}` : ''
+      code.textContent = peer.code ? `Code ${peer.code}` : ''
       code.title = `Read this code to ${name} another way (in person, on a call). If theirs shows the same, nobody is listening in between.`
       alone.hidden = rows.size > 0
+      hint.hidden = rows.size === 0
     },
 
     remove(id: string): void {
       const item = rows.get(id)
       if (!item) return
       item.row.remove()
-      if (item.option.selected) sendTo.value = ''
-      item.option.remove()
       rows.delete(id)
       alone.hidden = rows.size > 0
+      hint.hidden = rows.size === 0
+    },
+
+    /** Marks whom the composer writes to privately (none: everyone); their unread count is read. */
+    talking(id: string | undefined): void {
+      if (talkingTo) rows.get(talkingTo)?.row.classList.remove('talking')
+      talkingTo = id
+      const item = id === undefined ? undefined : rows.get(id)
+      if (!item) return
+      item.row.classList.add('talking')
+      item.unread = 0
+      showUnread(item.peer.id)
+    },
+
+    /** A private message arrived from `id` while the composer was elsewhere. */
+    unread(id: string): void {
+      const item = rows.get(id)
+      if (!item || talkingTo === id) return
+      item.unread++
+      showUnread(id)
     },
 
     stateOf: (id: string) => rows.get(id)?.row.dataset.state,
+    count: () => rows.size,
   }
 }
-
-export type PeopleView = ReturnType<typeof createPeopleView>

@@ -1,40 +1,78 @@
-import { cleanName, isColor } from '../lib'
+import { cleanName } from '../lib'
 
 const NAME_KEY = 'parley:name'
 const COLOR_KEY = 'parley:color'
+const THEME_KEY = 'parley:theme'
+const RECENT_KEY = 'parley:recent'
+const FLAG_KEY = (flag: string) => `parley:${flag}`
+const MAX_RECENT_ROOMS = 8
 
-/** The person's display name, remembered across visits (storage may be disabled: then per page). */
+export type Theme = 'system' | 'light' | 'dark'
+
+/** A room this browser was in: its link (with the secret: it never leaves the browser) and when. */
+export interface RecentRoom {
+  id: string
+  link: string
+  title: string
+  time: number
+}
+
+// Storage may be disabled (private modes, policies): then every preference lasts as long as the page.
+function read(key: string): string | null {
+  try {
+    return localStorage.getItem(key)
+  } catch {
+    return null
+  }
+}
+
+function write(key: string, value: string): void {
+  try {
+    localStorage.setItem(key, value)
+  } catch {
+    // Storage blocked.
+  }
+}
+
+/** The person's display name, remembered across visits. */
 export function loadName(): string {
-  try {
-    const stored = cleanName(localStorage.getItem(NAME_KEY) ?? '')
-    if (stored) return stored
-  } catch {
-    // Storage blocked: fall through to a fresh name.
-  }
-  return `Guest ${Math.floor(100 + Math.random() * 900)}`
+  return cleanName(read(NAME_KEY) ?? '') || `Guest ${Math.floor(100 + Math.random() * 900)}`
 }
 
-export function saveName(name: string): void {
-  try {
-    localStorage.setItem(NAME_KEY, name)
-  } catch {
-    // Storage blocked: the name lasts as long as the page.
-  }
-}
+export const saveName = (name: string) => write(NAME_KEY, name)
 
 export function loadColor(): string | undefined {
+  const stored = read(COLOR_KEY)
+  return stored && /^#[0-9a-f]{6}$/i.test(stored) ? stored : undefined
+}
+
+export const saveColor = (color: string) => write(COLOR_KEY, color)
+
+export function loadTheme(): Theme {
+  const stored = read(THEME_KEY)
+  return stored === 'light' || stored === 'dark' ? stored : 'system'
+}
+
+export const saveTheme = (theme: Theme) => write(THEME_KEY, theme)
+
+export const loadFlag = (flag: 'notify' | 'sound') => read(FLAG_KEY(flag)) === 'on'
+export const saveFlag = (flag: 'notify' | 'sound', on: boolean) => write(FLAG_KEY(flag), on ? 'on' : 'off')
+
+export function loadRecent(): RecentRoom[] {
   try {
-    const stored = localStorage.getItem(COLOR_KEY)
-    return isColor(stored) ? stored : undefined
+    const parsed: unknown = JSON.parse(read(RECENT_KEY) ?? '[]')
+    if (!Array.isArray(parsed)) return []
+    return parsed.filter(
+      (r): r is RecentRoom =>
+        typeof r === 'object' && r !== null && typeof r.id === 'string' && typeof r.link === 'string' &&
+        typeof r.title === 'string' && typeof r.time === 'number' && /^https?:\/\//.test(r.link),
+    )
   } catch {
-    return undefined
+    return []
   }
 }
 
-export function saveColor(color: string): void {
-  try {
-    localStorage.setItem(COLOR_KEY, color)
-  } catch {
-    // Storage blocked: the colour lasts as long as the page.
-  }
+export function rememberRoom(room: RecentRoom): void {
+  const rest = loadRecent().filter((r) => r.id !== room.id)
+  write(RECENT_KEY, JSON.stringify([room, ...rest].slice(0, MAX_RECENT_ROOMS)))
 }

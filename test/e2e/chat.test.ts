@@ -104,7 +104,7 @@ describe('a room of four', () => {
     await pair[0]!.page.keyboard.press('Enter')
     await waitForMessage(pair[1]!.page, 'sent with enter')
     expect((await messages(pair[0]!.page)).map((m) => m.text)).toEqual(['sent with enter'])
-    expect(await pair[0]!.page.$eval('input[aria-label="Message"]', (e) => (e as HTMLInputElement).value)).toBe('')
+    expect(await pair[0]!.page.$eval('textarea[aria-label="Message"]', (e) => (e as HTMLTextAreaElement).value)).toBe('')
   })
 })
 

@@ -80,7 +80,7 @@ it('two relay-only browsers chat through coturn, and the page says the link is r
       () => document.querySelector('ul[aria-label="People"] li')?.getAttribute('data-route') === 'relayed',
       { polling: 50, timeout: 10_000 },
     )
-    expect(await person.page.$eval('ul[aria-label="People"] .state', (e) => e.textContent)).toBe('connected · relayed')
+    expect(await person.page.$eval('ul[aria-label="People"] .state', (e) => e.textContent)).toBe('online (relayed)')
   }
   // Each browser was handed credentials of its own: "<expiry>:<its peer id>".
   const usernames = await Promise.all(

@@ -138,7 +138,14 @@ describe('security headers', () => {
       const res = await rawRequest(`${url}${asset}`)
       expect(res.status, asset).toBe(200)
       // nosniff makes the browser refuse a script or stylesheet served under any other type.
-      expect(header(res.headers, 'content-type'), asset).toMatch(asset.endsWith('.js') ? /^(text|application)\/javascript/ : /^text\/css/)
+      const types: Record<string, RegExp> = {
+        js: /^(text|application)\/javascript/,
+        css: /^text\/css/,
+        svg: /^image\/svg\+xml/,
+        png: /^image\/png/,
+        webmanifest: /^application\/manifest\+json/,
+      }
+      expect(header(res.headers, 'content-type'), asset).toMatch(types[asset.split('.').pop()!]!)
       expectSecurityHeaders(res.headers, asset)
     }
   })

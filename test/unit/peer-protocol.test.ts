@@ -105,6 +105,11 @@ describe('parsePeerMessage', () => {
     },
   )
 
+  it('accepts a file cancel with a file id, and nothing else', () => {
+    expect(parsePeerMessage(wire({ type: 'file-cancel', id: 'Ab3_-x9Z', extra: 1 }), FROM)).toEqual({ type: 'file-cancel', id: 'Ab3_-x9Z' })
+    for (const id of [undefined, 7, 'short', 'Ab3_-x9Z9', 'Ab3 -x9Z']) expect(parsePeerMessage(wire({ type: 'file-cancel', id }), FROM)).toBeNull()
+  })
+
   it.each<[string, unknown]>([
     ['non-JSON', '{"type":"chat"'],
     ['an empty string', ''],

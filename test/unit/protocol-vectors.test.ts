@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { base64url, deriveRoomKey, fromBase64url, metaContext, open, sdpFingerprint, seal, signalContext, verificationCode } from '../../client/crypto'
-import { createIdentity } from '../../client/identity'
-import type { ChatMessage } from '../../client/peer-protocol'
-import { createSealer } from '../../client/sealer'
+import { base64url, deriveRoomKey, fromBase64url, metaContext, open, sdpFingerprint, seal, signalContext, verificationCode } from '../../client/lib/crypto'
+import { createIdentity } from '../../client/lib/identity'
+import type { ChatMessage } from '../../client/lib/peer-protocol'
+import { createSealer } from '../../client/lib/sealer'
 
 // The vectors are read from the specification itself, so the text and the code cannot drift apart.
 const SPEC = new URL('../../signaling/PROTOCOL.md', import.meta.url)

@@ -1,0 +1,110 @@
+import type { PeerView } from '../lib'
+import { $ } from './dom'
+
+/**
+ * The message box and what surrounds it: a multi-line textarea (Enter sends, Shift+Enter starts a new
+ * line), the private mode (writing to one person, shown in a bar with a way back), and files from the
+ * picker, drag-and-drop or paste. It hands text and files to `send`/`sendFiles`; they decide whether
+ * anything went.
+ */
+export function createComposer(options: {
+  send(text: string, to: string | undefined): boolean
+  sendFiles(files: File[], to: string | undefined): void
+  typing(): void
+  /** Whom the composer writes to changed (undefined: everyone). */
+  onTalking(peer: PeerView | undefined): void
+}) {
+  const form = $<HTMLFormElement>('composer')
+  const box = $<HTMLTextAreaElement>('message')
+  const send = $<HTMLButtonElement>('send')
+  const attach = $<HTMLButtonElement>('attach')
+  const fileInput = $<HTMLInputElement>('file')
+  const bar = $('private-bar')
+  const chat = form.parentElement!
+  let to: PeerView | undefined
+  let enabled = true
+
+  function grow() {
+    box.style.height = 'auto'
+    box.style.height = `${box.scrollHeight + 2}px`
+  }
+
+  function talk(peer: PeerView | undefined) {
+    to = peer
+    bar.hidden = !peer
+    form.classList.toggle('is-private', Boolean(peer))
+    $('private-label').textContent = peer ? `Private message to ${peer.name || 'someone'}` : ''
+    box.placeholder = peer ? `Write to ${peer.name || 'them'} privately…` : 'Write a message…'
+    options.onTalking(peer)
+  }
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault()
+    if (!enabled || !options.send(box.value, to?.id)) return // empty, or not joined yet: keep what was typed
+    box.value = ''
+    grow()
+    box.focus()
+  })
+  box.addEventListener('keydown', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault()
+      form.requestSubmit()
+    } else if (event.key === 'Escape' && to) {
+      talk(undefined)
+    }
+  })
+  box.addEventListener('input', () => {
+    grow()
+    if (box.value) options.typing()
+  })
+  $('private-exit').addEventListener('click', () => {
+    talk(undefined)
+    box.focus()
+  })
+
+  const sendFiles = (files: Iterable<File>) => {
+    const list = [...files]
+    if (enabled && list.length > 0) options.sendFiles(list, to?.id)
+  }
+  attach.addEventListener('click', () => fileInput.click())
+  fileInput.addEventListener('change', () => {
+    sendFiles(fileInput.files ?? [])
+    fileInput.value = ''
+  })
+  box.addEventListener('paste', (event) => {
+    const pasted = [...(event.clipboardData?.files ?? [])]
+    if (pasted.length === 0) return
+    event.preventDefault()
+    sendFiles(pasted)
+  })
+  chat.addEventListener('dragover', (event) => {
+    if (!event.dataTransfer?.types.includes('Files')) return
+    event.preventDefault()
+    form.classList.add('dragging')
+  })
+  chat.addEventListener('dragleave', (event) => {
+    if (!chat.contains(event.relatedTarget as Node | null)) form.classList.remove('dragging')
+  })
+  chat.addEventListener('drop', (event) => {
+    if (!event.dataTransfer?.files.length) return
+    event.preventDefault()
+    form.classList.remove('dragging')
+    sendFiles(event.dataTransfer.files)
+  })
+
+  return {
+    talk,
+    /** The person written to privately, if any. */
+    get to() {
+      return to
+    },
+    /** Off where sending cannot work (the reason is in the banner); the typed text stays. */
+    enable(on: boolean): void {
+      enabled = on
+      box.disabled = !on
+      send.disabled = !on
+      attach.disabled = !on
+    },
+    focus: () => box.focus(),
+  }
+}

@@ -1,0 +1,61 @@
+// The service worker: keeps the app shell (page, script, style, worker, icons) so Parley opens offline
+// and installs as an app. Chat never goes through it: the API and event streams pass untouched.
+
+/** The build's content-hashed files and their hash of hashes (build.mjs): a new build, a new cache. */
+declare const __PARLEY_SHELL__: string[]
+declare const __PARLEY_VERSION__: string
+
+// The members of ServiceWorkerGlobalScope used here (the webworker lib cannot join the DOM lib).
+interface ExtendableEvent extends Event {
+  waitUntil(work: Promise<unknown>): void
+}
+interface FetchEvent extends ExtendableEvent {
+  request: Request
+  respondWith(response: Promise<Response>): void
+}
+declare const self: {
+  addEventListener(type: 'install' | 'activate', listener: (event: ExtendableEvent) => void): void
+  addEventListener(type: 'fetch', listener: (event: FetchEvent) => void): void
+  skipWaiting(): Promise<void>
+  clients: { claim(): Promise<void> }
+  location: Location
+}
+
+export {}
+
+const CACHE = `parley-${__PARLEY_VERSION__}`
+const SHELL = '/'
+const API = '/v1/'
+
+self.addEventListener('install', (event) => {
+  // A new version takes over at once: the shell is one page and its hashed files, nothing to migrate.
+  event.waitUntil(
+    caches
+      .open(CACHE)
+      .then((cache) => cache.addAll([SHELL, ...__PARLEY_SHELL__]))
+      .then(() => self.skipWaiting()),
+  )
+})
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil(
+    caches
+      .keys()
+      .then((keys) => Promise.all(keys.filter((k) => k.startsWith('parley-') && k !== CACHE).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim()),
+  )
+})
+
+self.addEventListener('fetch', (event) => {
+  const request = event.request
+  const url = new URL(request.url)
+  if (request.method !== 'GET' || url.origin !== self.location.origin || url.pathname.startsWith(API)) return
+  if (request.mode === 'navigate') {
+    // The page itself: fresh from the server when it answers (it may be a new version), else the shell.
+    event.respondWith(
+      fetch(request).catch(async () => (await caches.match(SHELL, { cacheName: CACHE })) ?? Response.error()),
+    )
+    return
+  }
+  event.respondWith(caches.match(request, { cacheName: CACHE }).then((hit) => hit ?? fetch(request)))
+})

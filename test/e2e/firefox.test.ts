@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import type { Page } from 'puppeteer'
+import { roomLink, startServer, type TestServer } from '../helpers'
+import { closeAll, launchFirefox, launchPeople, messages, say, type Person } from '../browsers'
+
+// A Chromium user and a Firefox user in one room. Each puppeteer round trip to Firefox is slow (WebDriver
+// BiDi): waits poll on a timer, and the page does the looking.
+const POLL = { polling: 100, timeout: 30_000 }
+let server: TestServer
+let people: Person[] = []
+
+beforeAll(async () => {
+  const [started, [chromium], firefox] = await Promise.all([startServer({ iceServers: [] }), launchPeople(1), launchFirefox()])
+  server = started
+  people = [chromium!, firefox]
+})
+afterAll(async () => {
+  await closeAll(people)
+  await server?.close()
+})
+
+/** Types a name on the first page and commits it (the change event), as a person would. */
+async function named(page: Page, name: string) {
+  await page.click('#landing-name', { count: 3 })
+  await page.type('#landing-name', name)
+  await page.keyboard.press('Tab')
+  await page.waitForFunction((n) => localStorage.getItem('parley:name') === n, POLL, name)
+}
+
+const connected = (page: Page) =>
+  page.waitForFunction(
+    () => [...document.querySelectorAll('ul[aria-label="People"] li')].some((r) => r.getAttribute('data-state') === 'connected'),
+    POLL,
+  )
+const arrived = (page: Page, text: string) =>
+  page.waitForFunction(
+    (t) => [...document.querySelectorAll('[role="log"][aria-label="Messages"] .message .text')].some((e) => e.textContent === t),
+    POLL,
+    text,
+  )
+
+it('a Chromium user and a Firefox user chat both ways', async () => {
+  const [ana, ben] = people as [Person, Person]
+  await Promise.all([ana.page.goto(server.url), ben.page.goto(server.url)])
+  await Promise.all([named(ana.page, 'Ana'), named(ben.page, 'Ben')])
+  const link = roomLink(server.url)
+  await Promise.all([ana.page.goto(link), ben.page.goto(link)])
+  await Promise.all([connected(ana.page), connected(ben.page)])
+
+  await say(ana.page, 'Hi Ben, from Chromium')
+  await arrived(ben.page, 'Hi Ben, from Chromium')
+  await say(ben.page, 'Hi Ana, from **Firefox**')
+  await arrived(ana.page, 'Hi Ana, from **Firefox**')
+
+  expect(await messages(ana.page)).toEqual([
+    { who: 'You', text: 'Hi Ben, from Chromium', mine: true },
+    { who: 'Ben', text: 'Hi Ana, from **Firefox**', mine: false },
+  ])
+  expect(await messages(ben.page)).toEqual([
+    { who: 'Ana', text: 'Hi Ben, from Chromium', mine: false },
+    { who: 'You', text: 'Hi Ana, from **Firefox**', mine: true },
+  ])
+  expect(await ana.page.$eval('[role="log"] .message:not(.mine) .text strong', (b) => b.textContent)).toBe('**Firefox**')
+  expect([...ana.errors, ...ben.errors]).toEqual([])
+})

@@ -1,0 +1,340 @@
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createRequire } from 'node:module'
+import { networkInterfaces } from 'node:os'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { nanoid } from 'nanoid'
+import type { Page } from 'puppeteer'
+import { createApp } from '../../signaling/app'
+import { DIST_CLIENT, randomRoom, roomLink, startServer, TEST_SECRET, type TestServer } from '../helpers'
+import { closeAll, launchPeople, say, sayLines, setName, waitForConnected, waitForMessage, type Person } from '../browsers'
+
+// The chat page as people meet it, on a phone and on a desktop, in light and dark: nothing wider than
+// the screen, the message box always on it, text that arrives as written (formatted, never as HTML),
+// no serious accessibility faults (axe-core), and an app shell that opens offline.
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+const VIEWPORTS = [
+  { width: 320, height: 568 },
+  { width: 390, height: 844 },
+  { width: 1280, height: 800 },
+]
+const POLL = { polling: 50, timeout: 20_000 }
+
+let server: TestServer
+// One person per room fills it: the room-full state on demand.
+let tiny: TestServer
+let people: Person[] = []
+
+beforeAll(async () => {
+  ;[server, tiny, people] = await Promise.all([
+    startServer({ iceServers: [], joinBurst: 1000 }),
+    startServer({ iceServers: [], maxPeersPerRoom: 1 }),
+    launchPeople(2),
+  ])
+  await Promise.all(
+    people.map(async (person, i) => {
+      await person.page.goto(server.url)
+      await setName(person.page, ['Ana', 'Ben'][i]!)
+    }),
+  )
+})
+afterAll(async () => {
+  await closeAll(people)
+  await Promise.all([server?.close(), tiny?.close()])
+})
+
+/** Serious and critical axe-core violations on the page as it is, in light and then dark. */
+async function axeFaults(page: Page): Promise<string[]> {
+  const faults: string[] = []
+  for (const scheme of ['light', 'dark'] as const) {
+    await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: scheme }])
+    // Evaluated, not a script tag: the page's CSP allows no inline script.
+    if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE)
+    const violations = await page.evaluate(async () => {
+      const { violations } = await (window as unknown as { axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: unknown }> }> }> } }).axe.run()
+      return violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => JSON.stringify(n.target)) }))
+    })
+    for (const v of violations) if (v.impact === 'serious' || v.impact === 'critical') faults.push(`${scheme}: ${v.id} ${v.targets.join(' ')}`)
+  }
+  await page.emulateMediaFeatures([])
+  return faults
+}
+
+/** What a person sees of the layout: nothing scrolls sideways, and (in a room) the message box is on screen. */
+async function layout(page: Page) {
+  return page.evaluate(() => {
+    const box = document.querySelector('#room:not([hidden]) textarea[aria-label="Message"]')?.getBoundingClientRect()
+    return {
+      overflow: document.documentElement.scrollWidth > innerWidth,
+      composerOnScreen: box ? box.top >= 0 && box.bottom <= innerHeight && box.left >= 0 && box.right <= innerWidth : null,
+    }
+  })
+}
+
+async function expectGoodState(page: Page, state: string, inRoom = true) {
+  // Pending entries reach the page within a frame; measure after it.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
+  const seen = await layout(page)
+  expect(seen.overflow, `${state}: wider than the screen`).toBe(false)
+  if (inRoom) expect(seen.composerOnScreen, `${state}: message box off screen`).toBe(true)
+  expect(await axeFaults(page), `${state}: axe`).toEqual([])
+}
+
+const bannerShown = (page: Page, text: string) =>
+  page.waitForFunction((t) => !document.getElementById('banner')!.hidden && document.getElementById('banner')!.textContent!.includes(t), POLL, text)
+
+describe.each(VIEWPORTS)('at $width × $height', (viewport) => {
+  it('every state fits the screen, keeps the message box on it and passes axe in light and dark', async () => {
+    const [ana, ben] = people as [Person, Person]
+    await Promise.all(people.map((p) => p.page.setViewport(viewport)))
+    await ana.page.goto(server.url)
+    await expectGoodState(ana.page, 'landing', false)
+
+    const link = roomLink(server.url)
+    await ana.page.goto(link)
+    await ana.page.waitForFunction(() => window.parley?.status === 'online', POLL)
+    await expectGoodState(ana.page, 'alone')
+
+    await ben.page.goto(link)
+    await Promise.all([waitForConnected(ana.page, 1), waitForConnected(ben.page, 1)])
+    // Ana was there before Ben: he is not told she "joined".
+    expect(await ben.page.$$eval('[role="log"] .notice', (ns) => ns.map((n) => n.textContent))).not.toContain('Ana joined')
+    await say(ben.page, `A long word without breaks: ${'x'.repeat(120)} and https://example.com/${'y'.repeat(80)}`)
+    await say(ana.page, 'Hi **Ben**, see `code` and _this_')
+    await waitForMessage(ben.page, 'Hi **Ben**, see `code` and _this_')
+    await ana.page.bringToFront()
+    await expectGoodState(ana.page, 'chatting')
+
+    // Private: choose Ben (in the drawer on a phone), write, and the composer says so.
+    if (viewport.width < 700) {
+      await ana.page.click('#panel-toggle')
+      await expectGoodState(ana.page, 'people and settings drawer', false)
+    }
+    await ana.page.click('ul[aria-label="People"] li[data-peer] button')
+    await say(ana.page, 'just for you')
+    await waitForMessage(ben.page, 'just for you')
+    await ana.page.bringToFront()
+    expect(await ana.page.$eval('#private-bar', (bar) => !(bar as HTMLElement).hidden)).toBe(true)
+    await expectGoodState(ana.page, 'private message')
+
+    await ben.page.goto(`${server.url}/r/${randomRoom()}`)
+    await bannerShown(ben.page, 'link is incomplete')
+    expect(await ben.page.$eval('textarea[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).disabled)).toBe(true)
+    await expectGoodState(ben.page, 'banner (incomplete link)')
+
+    const full = roomLink(tiny.url)
+    await ana.page.goto(full)
+    await ana.page.waitForFunction(() => window.parley?.status === 'online', POLL)
+    await ben.page.goto(full)
+    await bannerShown(ben.page, 'room is full')
+    expect(await ben.page.$eval('#banner', (b) => b.textContent)).not.toContain('You left')
+    expect(await ben.page.$eval('textarea[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).disabled)).toBe(true)
+    await expectGoodState(ben.page, 'room full')
+
+    const doomed = await startServer({ iceServers: [] })
+    await ben.page.goto(roomLink(doomed.url))
+    await ben.page.waitForFunction(() => window.parley?.status === 'online', POLL)
+    await doomed.close()
+    await bannerShown(ben.page, 'Cannot reach the Parley server')
+    expect(await ben.page.$eval('textarea[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).disabled)).toBe(false)
+    await expectGoodState(ben.page, 'server unreachable')
+    await Promise.all(people.map((p) => p.page.setViewport({ width: 800, height: 600 })))
+  })
+})
+
+describe('messages', () => {
+  it('keep new lines, arrive with links, and render formatting as nodes, never HTML', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(server.url)
+    await Promise.all(people.map((p) => p.page.goto(link)))
+    await Promise.all(people.map((p) => waitForConnected(p.page, 1)))
+
+    await sayLines(ana.page, ['first line', 'second line'])
+    await waitForMessage(ben.page, 'first line\nsecond line')
+    // Read as "name, time: text", each part apart (the separators are there for screen readers).
+    const entry = (await ben.page.$('[role="log"] .message'))!
+    type Node = { role: string; name?: string; children?: Node[] }
+    const texts = (node: Node | null): string[] =>
+      !node ? [] : node.role === 'StaticText' ? [node.name ?? ''] : (node.children ?? []).flatMap(texts)
+    const read = texts(await ben.page.accessibility.snapshot({ root: entry, interestingOnly: false })).join('').replace(/\s+/g, ' ')
+    expect(read).toMatch(/^Ana, ?\d{1,2}:\d{2}( [AP]M)?: ?first line second line$/)
+
+    const url = `https://example.com/a_b_c?q=${nanoid(6)}`
+    await say(ana.page, `see ${url}.`)
+    await waitForMessage(ben.page, `see ${url}.`)
+    const anchor = await ben.page.$$eval('[role="log"] .message .text a', (as) =>
+      as.map((a) => ({ href: a.getAttribute('href'), rel: a.getAttribute('rel'), target: a.getAttribute('target'), text: a.textContent })),
+    )
+    expect(anchor).toEqual([{ href: url, rel: 'noopener noreferrer', target: '_blank', text: url }])
+
+    const hostile = 'javascript:alert(1) <img src=x onerror=alert(1)> **bold** _it_ `x<b>y</b>`'
+    await say(ana.page, hostile)
+    await waitForMessage(ben.page, hostile)
+    const rendered = await ben.page.$$eval('[role="log"] .message .text', (texts) => {
+      const text = texts.at(-1)!
+      return {
+        images: text.querySelectorAll('img').length,
+        links: text.querySelectorAll('a').length,
+        bold: text.querySelector('strong')?.textContent,
+        italic: text.querySelector('em')?.textContent,
+        code: text.querySelector('code')?.textContent,
+        b: text.querySelectorAll('b').length,
+      }
+    })
+    // The markers stay in the text (hidden), so the text is exactly what was sent.
+    expect(rendered).toEqual({ images: 0, links: 0, bold: '**bold**', italic: '_it_', code: 'x<b>y</b>', b: 0 })
+    const spoken = await ben.page.$$eval('[role="log"] .message', (entries) => (entries.at(-1) as HTMLElement).innerText.replace(/\s+/g, ' '))
+    expect(spoken).toContain('bold it x<b>y</b>')
+    expect([...ana.errors, ...ben.errors]).toEqual([])
+  })
+})
+
+describe('the room page', () => {
+  it('offers new messages with a count when scrolled up, and jumps to them', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(server.url)
+    await Promise.all(people.map((p) => p.page.goto(link)))
+    await Promise.all(people.map((p) => waitForConnected(p.page, 1)))
+    const tall = Array.from({ length: 60 }, (_, i) => `line ${i}`).join('\n')
+    await ben.page.evaluate((text) => {
+      const box = document.querySelector<HTMLTextAreaElement>('textarea[aria-label="Message"]')!
+      box.value = text
+      box.form!.requestSubmit()
+    }, tall)
+    await waitForMessage(ana.page, tall)
+    await ana.page.bringToFront()
+    await ana.page.$eval('[role="log"]', (log) => log.scrollTo(0, 0))
+    await ana.page.waitForFunction(() => document.querySelector('[role="log"]')!.scrollTop === 0, POLL)
+    await say(ben.page, 'one')
+    await say(ben.page, 'two')
+    await ana.page.bringToFront()
+    await ana.page.waitForFunction(() => document.getElementById('jump')!.textContent === '2 new messages ↓', POLL)
+    await ana.page.click('#jump')
+    const after = await ana.page.$eval('[role="log"]', (log) => ({ gap: log.scrollHeight - log.scrollTop - log.clientHeight, jump: (document.getElementById('jump') as HTMLElement).hidden }))
+    expect(after.gap).toBeLessThan(2)
+    expect(after.jump).toBe(true)
+
+    // By keyboard: from the log, arrows walk the messages, and the focused one shows its full date.
+    await ana.page.focus('[role="log"]')
+    await ana.page.keyboard.press('ArrowUp')
+    const focused = await ana.page.evaluate(() => {
+      const entry = document.activeElement as HTMLElement
+      return { text: entry.querySelector('.text')?.textContent, date: getComputedStyle(entry.querySelector('.when')!, '::after').content }
+    })
+    expect(focused.text).toBe('two')
+    expect(focused.date).toContain(String(new Date().getFullYear()))
+  })
+
+  it('keeps a chosen theme across visits, and counts private messages per person', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(server.url)
+    await Promise.all(people.map((p) => p.page.goto(link)))
+    await Promise.all(people.map((p) => waitForConnected(p.page, 1)))
+    await ana.page.select('select[aria-label="Theme"]:not(#landing-theme)', 'dark')
+    await ana.page.reload()
+    const scheme = () => ana.page.evaluate(() => getComputedStyle(document.documentElement).colorScheme)
+    expect(await scheme()).toBe('dark')
+    await ana.page.select('select[aria-label="Theme"]:not(#landing-theme)', 'light')
+    expect(await scheme()).toBe('light')
+    await ana.page.select('select[aria-label="Theme"]:not(#landing-theme)', 'system')
+    await waitForConnected(ana.page, 1)
+
+    // Ben writes to Ana privately twice: her People list counts them until she answers him.
+    await ben.page.click('ul[aria-label="People"] li[data-peer] button')
+    await say(ben.page, 'psst')
+    await say(ben.page, 'psst again')
+    await waitForMessage(ana.page, 'psst again')
+    const unread = () => ana.page.$eval('ul[aria-label="People"] li .unread', (u) => ((u as HTMLElement).hidden ? '' : u.textContent))
+    expect(await unread()).toBe('2 unread')
+    await ana.page.click('ul[aria-label="People"] li[data-peer] button')
+    expect(await unread()).toBe('')
+  })
+
+  it('says on the first page, before anything is created, that a plain-HTTP address cannot work', async () => {
+    const lan = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address
+    if (!lan) return // a machine with loopback only has no insecure address to try
+    const app = createApp({ secret: TEST_SECRET, staticDir: DIST_CLIENT, iceServers: [] })
+    const http = createServer(app.handler)
+    await new Promise<void>((resolve) => http.listen(0, lan, resolve))
+    try {
+      const [ana] = people as [Person]
+      await ana.page.goto(`http://${lan}:${(http.address() as AddressInfo).port}/`)
+      await ana.page.waitForFunction(() => !document.getElementById('insecure')!.hidden, POLL)
+      expect(await ana.page.$eval('#create', (b) => (b as HTMLButtonElement).disabled)).toBe(true)
+      expect(await ana.page.evaluate(() => window.isSecureContext)).toBe(false)
+      expect(await axeFaults(ana.page)).toEqual([])
+    } finally {
+      app.close()
+      http.closeAllConnections()
+      await new Promise((resolve) => http.close(resolve))
+    }
+  })
+})
+
+describe('files', () => {
+  it('show sizes people read, the sender its own image, and cancel on both sides', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(server.url)
+    await Promise.all(people.map((p) => p.page.goto(link)))
+    await Promise.all(people.map((p) => waitForConnected(p.page, 1)))
+    await say(ana.page, 'files coming')
+    await waitForMessage(ben.page, 'files coming')
+    const entry = (name: string) => `[role="log"] .message.file[data-name="${name}"]`
+    // Files as a person picks them: through the page's own file input.
+    await ana.page.evaluate(() => {
+      const transfer = new DataTransfer()
+      const png = Uint8Array.from(atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='), (c) => c.charCodeAt(0))
+      transfer.items.add(new File([png], 'dot.png', { type: 'image/png' }))
+      transfer.items.add(new File([new Uint8Array(1536)], 'notes.bin'))
+      const input = document.getElementById('file') as HTMLInputElement
+      input.files = transfer.files
+      input.dispatchEvent(new Event('change'))
+    })
+    for (const page of [ana.page, ben.page]) {
+      await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-state') === 'done', POLL, entry('notes.bin'))
+      expect(await page.$eval(`${entry('notes.bin')} .file-state`, (e) => e.textContent)).toBe('1.5 KB')
+    }
+    await ana.page.waitForFunction((s) => (document.querySelector(`${s} img.preview`) as HTMLImageElement | null)?.naturalWidth === 1, POLL, entry('dot.png'))
+
+    // A big file, cancelled by its sender as soon as it starts: both sides say so.
+    await ana.page.evaluate(() => {
+      const transfer = new DataTransfer()
+      transfer.items.add(new File([new Uint8Array(60 * 1024 * 1024)], 'big.bin'))
+      const input = document.getElementById('file') as HTMLInputElement
+      input.files = transfer.files
+      input.dispatchEvent(new Event('change'))
+    })
+    await ana.page.locator(`${entry('big.bin')} button.cancel`).click()
+    for (const page of [ana.page, ben.page]) {
+      await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-state') === 'cancelled', POLL, entry('big.bin'))
+      expect(await page.$eval(`${entry('big.bin')} .file-state`, (e) => e.textContent)).toBe('cancelled')
+      expect(await page.$$(`${entry('big.bin')} button.cancel`)).toHaveLength(0)
+    }
+  })
+})
+
+describe('the app shell', () => {
+  it('registers a service worker, and opens with recent rooms while the server is down', async () => {
+    const [ana] = people as [Person]
+    const local = await startServer({ iceServers: [] })
+    try {
+      const link = `${roomLink(local.url)}~${encodeURIComponent('Shell test')}`
+      await ana.page.goto(link)
+      await ana.page.waitForFunction(() => window.parley?.status === 'online', POLL)
+      await ana.page.goto(local.url)
+      // Installed and active (the shell cached), then a page load it controls from the start.
+      await ana.page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined))
+      await ana.page.reload()
+      await ana.page.waitForFunction(() => navigator.serviceWorker.controller !== null, POLL)
+      await local.close()
+      await ana.page.reload()
+      await ana.page.waitForFunction(() => !document.getElementById('landing')!.hidden, POLL)
+      const recent = await ana.page.$$eval('#recent a', (as) => as.map((a) => ({ href: a.getAttribute('href'), text: a.textContent })))
+      expect(recent[0]).toMatchObject({ href: link })
+      expect(recent[0]!.text).toContain('Shell test')
+    } finally {
+      await local.close().catch(() => {})
+    }
+  })
+})

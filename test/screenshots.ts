@@ -1,0 +1,69 @@
+// `npm run screenshots`: the chat page as people see it, on a phone (390 × 844) and a desktop
+// (1280 × 800), light and dark, written to client/page/screenshots/ (the README shows some of them).
+import { mkdirSync } from 'node:fs'
+import type { Page } from 'puppeteer'
+import { startServer, roomLink } from './helpers'
+import { closeAll, launchPeople, say, sayLines, setName, waitForConnected, waitForMessage } from './browsers'
+
+const OUT = new URL('../client/page/screenshots/', import.meta.url).pathname
+const VIEWPORTS = { phone: { width: 390, height: 844, deviceScaleFactor: 2, isMobile: true, hasTouch: true }, desktop: { width: 1280, height: 800 } }
+const POLL = { polling: 50, timeout: 20_000 }
+
+mkdirSync(OUT, { recursive: true })
+const server = await startServer({ iceServers: [] })
+const [ana, ben] = await launchPeople(2)
+if (!ana || !ben) throw new Error('no browsers')
+
+async function shoot(page: Page, name: string) {
+  for (const scheme of ['light', 'dark'] as const) {
+    await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: scheme }])
+    await page.screenshot({ path: `${OUT}${name}-${scheme}.png` })
+  }
+}
+
+try {
+  for (const [device, viewport] of Object.entries(VIEWPORTS)) {
+    await Promise.all([ana.page.setViewport(viewport), ben.page.setViewport(viewport)])
+    await ana.page.goto(server.url)
+    await setName(ana.page, 'Ana')
+    await ben.page.goto(server.url)
+    await setName(ben.page, 'Ben')
+    await shoot(ana.page, `${device}-landing`)
+    const link = roomLink(server.url).replace(/#.*/, (hash) => `${hash}~${encodeURIComponent('Weekend trip')}`)
+    await ana.page.goto(link)
+    await ana.page.waitForFunction(() => window.parley?.status === 'online', POLL)
+    await shoot(ana.page, `${device}-alone`)
+    await ben.page.goto(link)
+    await waitForConnected(ana.page, 1)
+    await say(ana.page, 'Hi Ben! Are we still on for **Saturday**?')
+    await say(ben.page, 'Yes! Train leaves at 9:40, tickets here: https://example.com/tickets')
+    await say(ben.page, 'Bring the `gpx` file for the _second_ day')
+    await sayLines(ana.page, ['Will do:', '```', 'route: lakes-loop.gpx', 'length: 23 km', '```'])
+    await waitForMessage(ben.page, 'Will do:\n```\nroute: lakes-loop.gpx\nlength: 23 km\n```')
+    await ana.page.bringToFront()
+    await shoot(ana.page, `${device}-chatting`)
+    if (device === 'phone') {
+      await ana.page.click('#panel-toggle')
+      await shoot(ana.page, `${device}-people`)
+    }
+    // Choosing a person (in the drawer on a phone) starts a private message to them.
+    await ana.page.click(`ul[aria-label="People"] li button`)
+    await sayLines(ana.page, ['Just between us: I booked the window seats'])
+    await waitForMessage(ben.page, 'Just between us: I booked the window seats')
+    await shoot(ana.page, `${device}-private`)
+    await ben.page.goto(`${server.url}/r/no-secret-here`)
+    await ben.page.waitForFunction(() => !document.getElementById('banner')!.hidden, POLL)
+    await shoot(ben.page, `${device}-incomplete-link`)
+    // The server goes away: the banner says so in plain words, and the message box stays.
+    const doomed = await startServer({ iceServers: [] })
+    await ben.page.goto(roomLink(doomed.url))
+    await ben.page.waitForFunction(() => window.parley?.status === 'online', POLL)
+    await doomed.close()
+    await ben.page.waitForFunction(() => window.parley?.status === 'reconnecting', POLL)
+    await shoot(ben.page, `${device}-server-unreachable`)
+  }
+  console.log(`screenshots in ${OUT}`)
+} finally {
+  await closeAll([ana, ben])
+  await server.close()
+}
