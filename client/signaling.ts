@@ -114,8 +114,14 @@ export function parseServerEvent(type: string, raw: string): ServerMessage | nul
   }
 }
 
+export interface SignalingOptions {
+  /** Outside the browser (Node has no global EventSource): e.g. the `eventsource` package's. */
+  EventSource?: typeof EventSource
+}
+
 /** The signaling client of one page: one session, one EventSource, any number of rooms. */
-export function createSignaling(server = '/v1'): Signaling & { networkChanged(online: boolean): void } {
+export function createSignaling(server = '/v1', options: SignalingOptions = {}): Signaling & { networkChanged(online: boolean): void } {
+  const Source = options.EventSource ?? EventSource
   const events = createEmitter<SignalingEvents>()
   const memberships = new Map<string, { room: string; meta: string | undefined; handlers: MembershipHandlers }>()
   // Events can outrun the join reply that names their peer (the stream is shared): hold them briefly.
@@ -184,7 +190,7 @@ export function createSignaling(server = '/v1'): Signaling & { networkChanged(on
     stream?.close()
     if (fresh) lastEventId = ''
     const resume = lastEventId ? `&lastEventId=${encodeURIComponent(lastEventId)}` : ''
-    const source = new EventSource(`${server}/stream?key=${encodeURIComponent(key!)}${resume}`)
+    const source = new Source(`${server}/stream?key=${encodeURIComponent(key!)}${resume}`)
     stream = source
     source.onopen = () => {
       failures = 0
@@ -195,7 +201,7 @@ export function createSignaling(server = '/v1'): Signaling & { networkChanged(on
       setStatus('offline')
       // The browser retries by itself (sending Last-Event-ID) unless the stream is CLOSED; after a few
       // failed tries we take over with exponential backoff so a down server is not hammered.
-      if (source.readyState === EventSource.CLOSED || ++failures >= FAILURES_BEFORE_BACKOFF) {
+      if (source.readyState === Source.CLOSED || ++failures >= FAILURES_BEFORE_BACKOFF) {
         source.close()
         reopenTimer = setTimeout(() => openStream(false), backoff(failures))
       }
@@ -308,8 +314,9 @@ export function createSignaling(server = '/v1'): Signaling & { networkChanged(on
   }
   const onOnline = () => networkChanged(true)
   const onOffline = () => networkChanged(false)
-  addEventListener('online', onOnline)
-  addEventListener('offline', onOffline)
+  // Node has no window events: there the stream's own errors are all there is.
+  globalThis.addEventListener?.('online', onOnline)
+  globalThis.addEventListener?.('offline', onOffline)
 
   return {
     on: events.on,
@@ -371,8 +378,8 @@ export function createSignaling(server = '/v1'): Signaling & { networkChanged(on
 
     close() {
       closed = true
-      removeEventListener('online', onOnline)
-      removeEventListener('offline', onOffline)
+      globalThis.removeEventListener?.('online', onOnline)
+      globalThis.removeEventListener?.('offline', onOffline)
       clearTimeout(reopenTimer)
       stream?.close()
       stream = undefined
