@@ -15,6 +15,8 @@ const SAVE_DELAY_MS = 500
 /** A chat message as the page shows it. */
 export type ChatView = ChatMessage & {
   mine: boolean
+  /** Passed on by someone's history (or loaded from this device's store), not straight from its author. */
+  history?: true
   /** Id of the message this one goes before (history arrives out of order); none: at the end. */
   before?: string
 }
@@ -100,7 +102,7 @@ export function createConversation(options: {
       for (const mine of [true, false]) {
         const group = kept.filter((e) => e.mine === mine).map(({ message, key }) => ({ message, key }))
         const { added } = await history.merge(group, mine)
-        for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, ...(before ? { before } : {}) })
+        for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) })
       }
     },
 
@@ -168,7 +170,7 @@ export function createConversation(options: {
         case 'history': {
           const { added, refused } = await (await options.history).merge(message.entries)
           counters.forged += refused
-          for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, ...(before ? { before } : {}) })
+          for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) })
           if (added.length > 0) scheduleSave()
           return
         }

@@ -1,0 +1,233 @@
+import type { Readable, Writable } from 'node:stream'
+import { createInterface } from 'node:readline'
+import { createFileStore, createMemoryStore, createNodeSignaling, joinRoom, SignalingError, type RoomLink } from './index'
+import type { ChatView, PeerView, Room } from '../room'
+
+// After EOF or /quit, wait this long at most for everyone to confirm what was just sent.
+const DRAIN_MS = 10_000
+
+export interface ChatOptions {
+  link: RoomLink
+  name: string
+  json: boolean
+  color?: string
+  historyFile?: string
+  input: Readable
+  output: Writable
+  errors: Writable
+}
+
+/** What the terminal chat prints: with --json, exactly these objects, one a line. */
+export type ChatOutput =
+  | { type: 'message'; id: string; from: string; name: string; text: string; time: number; to?: string; history: boolean }
+  | { type: 'sent'; id: string; text: string; time: number; to?: string }
+  | { type: 'peer-joined' | 'peer-connected' | 'peer-left'; id: string; name: string; code?: string }
+  | { type: 'status'; status: 'joining' | 'online' | 'reconnecting' | 'offline' | 'closed'; id?: string }
+  | { type: 'error'; code: string; message: string }
+
+/** One line typed (or one JSON object) asks for one of these. */
+export type ChatInput = { send: string; to?: string } | { command: 'quit' | 'who' | 'help' } | { command: 'name'; name: string } | { error: string }
+
+const HELP = 'Type a message and press Enter. /dm <name> <text> sends to one person; /who lists people; /name <new> renames you; /quit leaves.'
+
+/** Reads one input line: plain text and /commands, or with --json an object {"text", "to"?}. */
+export function parseInput(line: string, json: boolean): ChatInput | null {
+  if (json) {
+    if (line.trim() === '') return null
+    let value: unknown
+    try {
+      value = JSON.parse(line)
+    } catch {
+      return { error: 'not JSON: send one object a line, like {"text": "hello"}' }
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return { error: 'expected an object like {"text": "hello"}' }
+    const { text, to } = value as Record<string, unknown>
+    if (typeof text !== 'string' || (to !== undefined && typeof to !== 'string')) return { error: '"text" must be a string, "to" (if any) a peer id or name' }
+    return to === undefined ? { send: text } : { send: text, to }
+  }
+  if (line.trim() === '') return null
+  if (!line.startsWith('/') || line.startsWith('//')) return { send: line.startsWith('//') ? line.slice(1) : line }
+  const [, command = '', rest = ''] = /^\/(\S*)\s*([\s\S]*)$/.exec(line) ?? []
+  switch (command) {
+    case 'quit':
+    case 'who':
+    case 'help':
+      return { command }
+    case 'name':
+      return rest.trim() ? { command: 'name', name: rest.trim() } : { error: 'usage: /name <new name>' }
+    case 'dm': {
+      // A name with spaces goes in quotes: /dm "Ana Lima" hello
+      const match = /^(?:"([^"]+)"|(\S+))\s+([\s\S]+)$/.exec(rest)
+      return match ? { send: match[3]!, to: match[1] ?? match[2]! } : { error: 'usage: /dm <name> <text>' }
+    }
+    default:
+      return { error: `unknown command /${command}; ${HELP}` }
+  }
+}
+
+/** Whom `to` means: a peer id, or else a name (case-insensitive) that only one person has. */
+export function resolvePeer(peers: PeerView[], to: string): { id: string } | { error: string } {
+  if (peers.some((p) => p.id === to)) return { id: to }
+  const named = peers.filter((p) => p.name.toLowerCase() === to.toLowerCase())
+  if (named.length === 1) return { id: named[0]!.id }
+  return { error: named.length === 0 ? `nobody called ${to} is in the room` : `${named.length} people are called ${to}: use their id` }
+}
+
+function formatText(out: ChatOutput, names: (id: string) => string): string {
+  switch (out.type) {
+    case 'message': {
+      const lines = out.text.split('\n')
+      const head = `${out.to ? '[DM] ' : ''}${out.name || 'Someone'}: `
+      return [head + lines[0], ...lines.slice(1).map((l) => ' '.repeat(head.length) + l)].join('\n')
+    }
+    case 'sent':
+      return out.to ? `[DM to ${names(out.to)}] sent` : ''
+    case 'peer-joined':
+      return `* ${out.name || 'Someone'} joined`
+    case 'peer-connected':
+      return `* connected to ${out.name || 'someone'}${out.code ? ` (code ${out.code})` : ''}`
+    case 'peer-left':
+      return `* ${out.name || 'Someone'} left`
+    case 'status':
+      return out.status === 'online' ? '* in the room' : out.status === 'closed' ? '* left the room' : `* ${out.status}…`
+    case 'error':
+      return `! ${out.message}`
+  }
+}
+
+/** Joins the room, prints what happens there and sends what is typed; resolves with the exit code. */
+export function runChat(options: ChatOptions): Promise<number> & { quit(): Promise<void> } {
+  const { link, json, output, errors } = options
+  const signaling = createNodeSignaling(link.server)
+  const room: Room = joinRoom({
+    room: link.room,
+    secret: link.secret,
+    server: link.server,
+    name: options.name,
+    signaling,
+    store: options.historyFile ? createFileStore(options.historyFile) : createMemoryStore(),
+    ...(options.color ? { color: options.color } : {}),
+  })
+  const known = new Map<string, string>()
+  const names = (id: string) => known.get(id) ?? id
+  // Messages of ours not yet confirmed, by whom: EOF waits for these before leaving.
+  const unconfirmed = new Map<string, Set<string>>()
+  const waiting: string[] = []
+  let quitting = false
+  let fatal: Error | undefined
+  let drained: (() => void) | undefined
+
+  const print = (out: ChatOutput) => {
+    if (json) return void output.write(`${JSON.stringify(out)}\n`)
+    const text = formatText(out, names)
+    if (text) (out.type === 'error' ? errors : output).write(`${text}\n`)
+  }
+  const problem = (code: string, message: string) => print({ type: 'error', code, message })
+  const peerOut = (type: 'peer-joined' | 'peer-connected' | 'peer-left', p: PeerView) =>
+    print({ type, id: p.id, name: p.name, ...(p.code ? { code: p.code } : {}) })
+
+  const checkDrained = () => {
+    for (const [id, pending] of unconfirmed) if (pending.size === 0) unconfirmed.delete(id)
+    if (unconfirmed.size === 0) drained?.()
+  }
+
+  room.on('message', (m: ChatView) =>
+    print({ type: 'message', id: m.id, from: m.from, name: m.name, text: m.text, time: m.time, ...(m.to ? { to: m.to } : {}), history: m.history === true }),
+  )
+  room.on('peer-joined', (p) => {
+    known.set(p.id, p.name)
+    peerOut('peer-joined', p)
+  })
+  room.on('peer-updated', (p) => known.set(p.id, p.name))
+  room.on('peer-connected', (p) => peerOut('peer-connected', p))
+  room.on('peer-left', (p) => {
+    for (const pending of unconfirmed.values()) pending.delete(p.id)
+    checkDrained()
+    peerOut('peer-left', p)
+  })
+  room.on('receipt', (r) => {
+    const pending = unconfirmed.get(r.id)
+    for (const peer of r.delivered) pending?.delete(peer)
+    checkDrained()
+  })
+  room.on('error', (err) => {
+    const code = err instanceof SignalingError ? err.code : 'ERROR'
+    // A refused join (room full, bad room) ends the room: that is the error to exit with.
+    if (room.self.id === '') fatal = err
+    problem(code, err.message)
+  })
+  let offline = false
+  signaling.on('status', (status) => {
+    if (status === 'offline' && !offline) problem('UNREACHABLE', `cannot reach the server at ${link.server}; retrying…`)
+    if (status === 'online' && offline) print({ type: 'status', status: 'online', id: room.self.id })
+    offline = status === 'offline'
+  })
+
+  function send(text: string, to: string | undefined) {
+    let target: string | undefined
+    if (to !== undefined) {
+      const found = resolvePeer(room.peers, to)
+      if ('error' in found) return problem('NO_SUCH_PEER', found.error)
+      target = found.id
+    }
+    const sent = room.send(text, target === undefined ? undefined : { to: target })
+    if (!sent) return problem('NOT_SENT', `not sent: empty, longer than 4000 characters, or the person left`)
+    unconfirmed.set(sent.id, new Set(target === undefined ? room.peers.map((p) => p.id) : [target]))
+    print({ type: 'sent', id: sent.id, text: sent.text, time: sent.time, ...(target ? { to: target } : {}) })
+  }
+
+  function handle(line: string) {
+    const input = parseInput(line, json)
+    if (!input) return
+    if ('error' in input) return problem('BAD_INPUT', input.error)
+    if ('send' in input) return send(input.send, input.to)
+    switch (input.command) {
+      case 'quit':
+        return void quit()
+      case 'help':
+        return void output.write(`${HELP}\n`)
+      case 'name':
+        return room.setName(input.name)
+      case 'who':
+        return void output.write(
+          room.peers.length === 0 ? 'Nobody else is here.\n' : room.peers.map((p) => `${p.name || 'Someone'} (${p.id}): ${p.state}`).join('\n') + '\n',
+        )
+    }
+  }
+
+  const lines = createInterface({ input: options.input, terminal: false })
+  lines.on('line', (line) => (room.self.id ? handle(line) : waiting.push(line)))
+  lines.on('close', () => void quit())
+
+  let finish: (code: number) => void
+  const done = new Promise<number>((resolve) => (finish = resolve))
+
+  room.on('status', (status) => {
+    if (status === 'online' || status === 'reconnecting') print({ type: 'status', status, id: room.self.id })
+    if (status === 'online' && waiting.length > 0) for (const line of waiting.splice(0)) handle(line)
+    if (status !== 'closed') return
+    lines.close()
+    signaling.close()
+    print({ type: 'status', status: 'closed' })
+    finish(fatal ? 1 : 0)
+  })
+
+  async function quit() {
+    if (quitting) return
+    quitting = true
+    // Lines typed before the join completed still go out, unless the server cannot be reached.
+    if (waiting.length > 0 && !offline && room.status === 'joining') await new Promise((r) => room.on('status', (s) => s !== 'joining' && r(s)))
+    checkDrained()
+    if (unconfirmed.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await new Promise<void>((resolve) => {
+        drained = resolve
+        timer = setTimeout(resolve, DRAIN_MS)
+      })
+      clearTimeout(timer)
+    }
+    room.leave()
+  }
+
+  return Object.assign(done, { quit })
+}
