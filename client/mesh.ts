@@ -64,6 +64,12 @@ interface Remote {
   peer: PeerLike | null
   /** The remote's hello arrived on the current channel: messages may flow. */
   ready: boolean
+  /**
+   * Their hello, when it arrived before our channel's 'connect' (their side opened first): answered
+   * once ours is sent, so that our hello always precedes our catch-up (they check our messages
+   * against the key in it).
+   */
+  earlyHello: Hello | undefined
   /** My last message seq when they arrived: they get messages after it, never my older history. */
   baseline: number
   /** The highest seq of theirs I have received. */
@@ -122,6 +128,7 @@ export function createMesh({ self, events, createPeer, iceServers, signal, onCha
       attempt: known?.attempt ?? 0,
       peer: null,
       ready: false,
+      earlyHello: undefined,
       baseline: known?.baseline ?? lastSeq(),
       received: known?.received ?? 0,
       away: false,
@@ -142,6 +149,7 @@ export function createMesh({ self, events, createPeer, iceServers, signal, onCha
     clearTimeout(remote.timer)
     remote.timer = undefined
     remote.ready = false
+    remote.earlyHello = undefined
     const peer = remote.peer
     remote.peer = null
     peer?.destroy()
@@ -224,6 +232,9 @@ export function createMesh({ self, events, createPeer, iceServers, signal, onCha
         ...(self.color ? { color: self.color } : {}),
       })
       setState(remote, 'connected')
+      const early = remote.earlyHello
+      remote.earlyHello = undefined
+      if (early) hello(remote, early)
       peer.getStats?.((err, reports) => {
         const route = err ? undefined : routeOf(reports)
         if (!route || !current() || remote.view.route === route) return
@@ -310,8 +321,8 @@ export function createMesh({ self, events, createPeer, iceServers, signal, onCha
       case 'ping':
         return
       case 'hello':
-        greet(remote, message)
-        return onMessage(remote.view.id, message)
+        if (remote.view.state !== 'connected') return void (remote.earlyHello = message)
+        return hello(remote, message)
       case 'name':
         return profile(remote, message.name, message.color)
       case 'chat':
@@ -332,6 +343,11 @@ export function createMesh({ self, events, createPeer, iceServers, signal, onCha
     if (name) remote.view.name = name
     if (color) remote.view.color = color
     events.emit('peer-updated', view(remote))
+  }
+
+  function hello(remote: Remote, message: Hello) {
+    greet(remote, message)
+    onMessage(remote.view.id, message)
   }
 
   /** Their hello says what they have of mine: send the rest of the outbox (theirs only), then go live. */
