@@ -2,6 +2,7 @@ import type { Readable, Writable } from 'node:stream'
 import { createInterface } from 'node:readline'
 import { createFileStore, createMemoryStore, createNodeSignaling, joinRoom, SignalingError, type RoomLink } from './index'
 import type { ChatView, PeerView, Room } from '../room'
+import type { Membership, MembershipHandlers, Signaling } from '../signaling'
 
 // After EOF or /quit, wait this long at most for everyone to confirm what was just sent.
 const DRAIN_MS = 10_000
@@ -99,12 +100,25 @@ function formatText(out: ChatOutput, names: (id: string) => string): string {
 export function runChat(options: ChatOptions): Promise<number> & { quit(): Promise<void> } {
   const { link, json, output, errors } = options
   const signaling = createNodeSignaling(link.server)
+  // Who the join reply listed: lines typed before the join wait until the room knows them all, so
+  // that what they send is owed to (and waited for by) everyone already there.
+  let expected: Set<string> | undefined
+  const watched: Signaling = Object.assign(Object.create(signaling) as Signaling, {
+    join: (id: string, meta: string | undefined, handlers: MembershipHandlers) =>
+      signaling.join(id, meta, {
+        ...handlers,
+        joined(membership: Membership) {
+          expected = new Set(membership.peers.map((p) => p.id).filter((p) => p !== membership.peer))
+          handlers.joined(membership)
+        },
+      }),
+  })
   const room: Room = joinRoom({
     room: link.room,
     secret: link.secret,
     server: link.server,
     name: options.name,
-    signaling,
+    signaling: watched,
     store: options.historyFile ? createFileStore(options.historyFile) : createMemoryStore(),
     ...(options.color ? { color: options.color } : {}),
   })
@@ -134,9 +148,20 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
   room.on('message', (m: ChatView) =>
     print({ type: 'message', id: m.id, from: m.from, name: m.name, text: m.text, time: m.time, ...(m.to ? { to: m.to } : {}), history: m.history === true }),
   )
+  const flush = () => {
+    if (!room.self.id || (expected && expected.size > 0)) return
+    for (const line of waiting.splice(0)) handle(line)
+  }
+  const met = (id: string) => {
+    if (!expected?.delete(id)) return
+    // Handled after the event's other listeners, so the room's peer list includes them.
+    queueMicrotask(flush)
+  }
+
   room.on('peer-joined', (p) => {
     known.set(p.id, p.name)
     peerOut('peer-joined', p)
+    met(p.id)
   })
   room.on('peer-updated', (p) => known.set(p.id, p.name))
   room.on('peer-connected', (p) => peerOut('peer-connected', p))
@@ -144,6 +169,7 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
     for (const pending of unconfirmed.values()) pending.delete(p.id)
     checkDrained()
     peerOut('peer-left', p)
+    met(p.id)
   })
   room.on('receipt', (r) => {
     const pending = unconfirmed.get(r.id)
@@ -196,7 +222,7 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
   }
 
   const lines = createInterface({ input: options.input, terminal: false })
-  lines.on('line', (line) => (room.self.id ? handle(line) : waiting.push(line)))
+  lines.on('line', (line) => (waiting.length === 0 && room.self.id && !expected?.size ? handle(line) : waiting.push(line)))
   lines.on('close', () => void quit())
 
   let finish: (code: number) => void
@@ -204,7 +230,7 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
 
   room.on('status', (status) => {
     if (status === 'online' || status === 'reconnecting') print({ type: 'status', status, id: room.self.id })
-    if (status === 'online' && waiting.length > 0) for (const line of waiting.splice(0)) handle(line)
+    if (status === 'online') flush()
     if (status !== 'closed') return
     lines.close()
     signaling.close()
@@ -216,7 +242,12 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
     if (quitting) return
     quitting = true
     // Lines typed before the join completed still go out, unless the server cannot be reached.
-    if (waiting.length > 0 && !offline && room.status === 'joining') await new Promise((r) => room.on('status', (s) => s !== 'joining' && r(s)))
+    if (waiting.length > 0 && !offline && room.status !== 'closed') {
+      await new Promise<void>((resolve) => {
+        const check = () => (waiting.length === 0 || room.status === 'closed') && resolve()
+        for (const type of ['status', 'peer-joined', 'peer-left'] as const) room.on(type, () => queueMicrotask(check))
+      })
+    }
     checkDrained()
     if (unconfirmed.size > 0) {
       let timer: ReturnType<typeof setTimeout> | undefined
