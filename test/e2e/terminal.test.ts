@@ -1,5 +1,9 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join as joinPath } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nanoid } from 'nanoid'
+import puppeteer, { type Browser, type Page } from 'puppeteer'
 import { join, randomRoom, roomLink, startServer, type TestServer } from '../helpers'
 import { closeAll, launchPeople, say, setName, waitForConnected, waitForMessage, type Person } from '../browsers'
 import { spawnTerminal, type Line, type Terminal } from '../terminal'
@@ -107,6 +111,82 @@ describe('the terminal client with Chromium pages', () => {
     bot.send({ text })
     expect(await bot.end()).toBe(0)
     await waitForMessage(ana.page, text)
+  })
+})
+
+const FIREFOX = '/usr/lib/firefox-esr/firefox-esr'
+// Host candidates on loopback, unobfuscated: what makes Firefox's WebRTC connect on this machine.
+const FIREFOX_PREFS = {
+  'media.peerconnection.ice.loopback': true,
+  'media.peerconnection.ice.no_host': false,
+  'media.peerconnection.ice.obfuscate_host_addresses': false,
+}
+
+/** Firefox ESR over WebDriver BiDi, its profile in a directory of its own. */
+async function launchFirefox(): Promise<{ browser: Browser; page: Page; profile: string }> {
+  const profile = mkdtempSync(joinPath(tmpdir(), 'parley-firefox-'))
+  const browser = await puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, headless: true, userDataDir: profile, extraPrefsFirefox: FIREFOX_PREFS })
+  const page = (await browser.pages())[0] ?? (await browser.newPage())
+  return { browser, page, profile }
+}
+
+// Page state is read inside the page and polled rarely: each round trip to Firefox is slow.
+const FIREFOX_POLL = { polling: 200, timeout: 30_000 }
+const firefoxShows = (page: Page, text: string) =>
+  page.waitForFunction(
+    (t) => [...document.querySelectorAll('[role="log"][aria-label="Messages"] .message .text')].some((e) => e.textContent === t),
+    FIREFOX_POLL,
+    text,
+  )
+/** Types a line into the page's composer and submits it (optionally to one person). */
+const firefoxSays = (page: Page, text: string, to = '') =>
+  page.evaluate(
+    (t, peer) => {
+      ;(document.querySelector('select[aria-label="Send to"]') as HTMLSelectElement).value = peer
+      ;(document.getElementById('message') as HTMLInputElement).value = t
+      ;(document.getElementById('composer') as HTMLFormElement).requestSubmit()
+    },
+    text,
+    to,
+  )
+
+describe.skipIf(!existsSync(FIREFOX))('the terminal client with a Firefox page', () => {
+  let firefox: Awaited<ReturnType<typeof launchFirefox>> | undefined
+  afterAll(async () => {
+    await firefox?.browser.close().catch(() => {})
+    if (firefox) rmSync(firefox.profile, { recursive: true, force: true })
+  })
+
+  it('chats both ways, with history and direct messages', async () => {
+    firefox = await launchFirefox()
+    const { page } = firefox
+    const link = roomLink(server.url)
+    await page.goto(server.url)
+    await page.evaluate(() => localStorage.setItem('parley:name', 'Fox'))
+    await page.goto(link)
+    await page.waitForFunction(() => window.parley?.status === 'online', FIREFOX_POLL)
+    const early = `Firefox said this first ${nanoid(6)}`
+    await firefoxSays(page, early)
+    await firefoxShows(page, early)
+
+    const bot = terminal([link, '--name', 'Bot', '--json'])
+    expect(await bot.next(message(early), 30_000, 'Fox’s earlier line')).toMatchObject({ name: 'Fox', history: true })
+    const foxId = (await bot.next((l) => l.type === 'peer-connected', 30_000, 'peer-connected')).id as string
+    const botId = (await bot.next((l) => l.type === 'status' && l.status === 'online')).id as string
+
+    const fromBot = `terminal to Firefox ${nanoid(6)}`
+    bot.send({ text: fromBot })
+    await firefoxShows(page, fromBot)
+    const secret = `Firefox to the bot only ${nanoid(6)}`
+    await firefoxSays(page, secret, botId)
+    expect(await bot.next(message(secret), 30_000, 'the DM from Firefox')).toMatchObject({ from: foxId, to: botId })
+    const answer = `bot to Firefox only ${nanoid(6)}`
+    bot.send({ text: answer, to: foxId })
+    await firefoxShows(page, answer)
+    const started = Date.now()
+    expect(await bot.end()).toBe(0)
+    // Everything it sent was confirmed already: no waiting for receipts.
+    expect(Date.now() - started).toBeLessThan(3_000)
   })
 })
 
