@@ -22,7 +22,9 @@ export interface ChatOptions {
 export type ChatOutput =
   | { type: 'message'; id: string; from: string; name: string; text: string; time: number; to?: string; history: boolean }
   | { type: 'sent'; id: string; text: string; time: number; to?: string }
-  | { type: 'peer-joined' | 'peer-connected' | 'peer-left'; id: string; name: string; code?: string }
+  | { type: 'peer-joined' | 'peer-connected' | 'peer-left'; id: string; name: string }
+  /** The six digits both ends see for this connection: equal codes mean nobody is in between. */
+  | { type: 'peer-code'; id: string; name: string; code: string }
   | { type: 'status'; status: 'joining' | 'online' | 'reconnecting' | 'offline' | 'closed'; id?: string }
   | { type: 'error'; code: string; message: string }
 
@@ -86,7 +88,9 @@ function formatText(out: ChatOutput, names: (id: string) => string): string {
     case 'peer-joined':
       return `* ${out.name || 'Someone'} joined`
     case 'peer-connected':
-      return `* connected to ${out.name || 'someone'}${out.code ? ` (code ${out.code})` : ''}`
+      return `* connected to ${out.name || 'someone'}`
+    case 'peer-code':
+      return `* code with ${out.name || 'someone'}: ${out.code} (they see the same, unless someone is in between)`
     case 'peer-left':
       return `* ${out.name || 'Someone'} left`
     case 'status':
@@ -138,7 +142,7 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
   }
   const problem = (code: string, message: string) => print({ type: 'error', code, message })
   const peerOut = (type: 'peer-joined' | 'peer-connected' | 'peer-left', p: PeerView) =>
-    print({ type, id: p.id, name: p.name, ...(p.code ? { code: p.code } : {}) })
+    print({ type, id: p.id, name: p.name })
 
   const checkDrained = () => {
     for (const [id, pending] of unconfirmed) if (pending.size === 0) unconfirmed.delete(id)
@@ -163,7 +167,13 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
     peerOut('peer-joined', p)
     met(p.id)
   })
-  room.on('peer-updated', (p) => known.set(p.id, p.name))
+  const codes = new Map<string, string>()
+  room.on('peer-updated', (p) => {
+    known.set(p.id, p.name)
+    if (!p.code || codes.get(p.id) === p.code) return
+    codes.set(p.id, p.code)
+    print({ type: 'peer-code', id: p.id, name: p.name, code: p.code })
+  })
   room.on('peer-connected', (p) => peerOut('peer-connected', p))
   room.on('peer-left', (p) => {
     for (const pending of unconfirmed.values()) pending.delete(p.id)
