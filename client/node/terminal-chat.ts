@@ -84,7 +84,8 @@ function formatText(out: ChatOutput, names: (id: string) => string): string {
       return [head + lines[0], ...lines.slice(1).map((l) => ' '.repeat(head.length) + l)].join('\n')
     }
     case 'sent':
-      return out.to ? `[DM to ${names(out.to)}] sent` : ''
+      // Your own lines are on screen already, as typed; a direct one is confirmed with its recipient.
+      return out.to ? `[DM to ${names(out.to)}] ${out.text}` : ''
     case 'peer-joined':
       return `* ${out.name || 'Someone'} joined`
     case 'peer-connected':
