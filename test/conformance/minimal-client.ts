@@ -26,8 +26,10 @@ export interface MinimalChat {
   lamport: number
   to?: string
   sig: string
-  /** The signature checked against the key in the sender's hello. */
+  /** The signature checked against the key in the sender's hello (or, from history, the entry's key). */
   verified: boolean
+  /** Passed on in a `history` message rather than sent live by its author. */
+  history: boolean
 }
 
 export interface MinimalOptions {
@@ -63,7 +65,7 @@ async function open(key: CryptoKey, context: string, sealed: string): Promise<un
 }
 
 /** What a chat signature covers: JSON.stringify of this array, as UTF-8. */
-const signed = (room: string, m: Omit<MinimalChat, 'sig' | 'verified'>) =>
+const signed = (room: string, m: Omit<MinimalChat, 'sig' | 'verified' | 'history'>) =>
   utf8.encode(JSON.stringify([`${VERSION} chat`, room, m.id, m.from, m.name, m.text, m.time, m.lamport, m.to ?? null]))
 
 /** The "sha-256 AB:CD…" of an SDP's first a=fingerprint line. */
@@ -178,6 +180,10 @@ export async function joinMinimal(options: MinimalOptions) {
 
   let seq = 0
   let lamport = 0
+  async function verify(chat: MinimalChat, key: string) {
+    const imported = await crypto.subtle.importKey('raw', unb64url(key), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify'])
+    return crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, imported, unb64url(chat.sig), signed(room, chat))
+  }
   async function onMessage(raw: string) {
     const m = JSON.parse(raw) as Record<string, any>
     if (m.type === 'ping') state.pings++
@@ -185,12 +191,16 @@ export async function joinMinimal(options: MinimalOptions) {
       state.theirKey = m.key
       state.greeted = true
     } else if (m.type === 'chat') {
-      const imported = await crypto.subtle.importKey('raw', unb64url(state.theirKey), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify'])
       const chat = m as MinimalChat
-      const verified = await crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, imported, unb64url(chat.sig), signed(room, chat))
+      chats.push({ ...chat, verified: await verify(chat, state.theirKey), history: false })
       lamport = Math.max(lamport, chat.lamport)
-      chats.push({ ...chat, verified })
       send({ type: 'ack', ids: [chat.id] })
+    } else if (m.type === 'history') {
+      // Each entry: the chat message exactly as its author sent it (type and sig included) and their key.
+      for (const { message, key } of m.entries as Array<{ message: MinimalChat; key: string }>) {
+        chats.push({ ...message, verified: await verify(message, key), history: true })
+        lamport = Math.max(lamport, message.lamport)
+      }
     }
     changed()
   }

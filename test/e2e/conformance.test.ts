@@ -28,6 +28,9 @@ it('a client written from the protocol alone joins, chats both ways and keeps it
   const secret = nanoid(22)
   await ana.page.goto(`${server.url}/r/${room}#${secret}`)
   await ana.page.waitForFunction(() => window.parley?.status === 'online', POLL)
+  const earlier = `said before the minimal client came ${nanoid(6)}`
+  await say(ana.page, earlier)
+  await waitForMessage(ana.page, earlier)
 
   mini = await joinMinimal({ server: server.api, room, secret, name: 'Mini' })
   await within(mini.until(() => mini!.state.open && mini!.state.greeted), 20_000, 'the minimal client’s channel and the page’s hello')
@@ -36,6 +39,9 @@ it('a client written from the protocol alone joins, chats both ways and keeps it
   expect(await peopleList(ana.page)).toEqual(['Mini: connected'])
   await ana.page.waitForFunction(() => window.parley?.peers[0]?.code !== undefined, POLL)
   expect(await ana.page.evaluate(() => window.parley!.peers[0]!.code)).toBe(await mini.code())
+  // History follows the page's hello: the line said before, signed, with its author's key.
+  await within(mini.until(() => mini!.chats.some((c) => c.text === earlier)), 20_000, 'the page’s history')
+  expect(mini.chats.find((c) => c.text === earlier)).toMatchObject({ type: 'chat', name: 'Ana', verified: true, history: true })
 
   // Its signature checks out against the key in its hello: the page shows the line.
   const fromMini = `signed by hand ${nanoid(6)}`
@@ -46,7 +52,7 @@ it('a client written from the protocol alone joins, chats both ways and keeps it
   const fromAna = `hello, minimal client ${nanoid(6)}`
   await say(ana.page, fromAna)
   await within(mini.until(() => mini!.chats.some((c) => c.text === fromAna)), 20_000, 'Ana’s line at the minimal client')
-  expect(mini.chats.find((c) => c.text === fromAna)).toMatchObject({ from: mini.peer, name: 'Ana', verified: true })
+  expect(mini.chats.find((c) => c.text === fromAna)).toMatchObject({ from: mini.peer, name: 'Ana', verified: true, history: false })
 
   // Keep-alive: past the 5 s of silence that closes a channel, with pings each way.
   await within(mini.until(() => mini!.state.pings >= 6), 20_000, 'six pings from the page')
