@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { parseRoomLink } from '../../client/node/index'
-import { parseInput, resolvePeer } from '../../client/node/terminal-chat'
+import { parseInput, resolvePeer } from '../../client/node/terminal-lines'
 
 const SECRET = 'abcdefghijklmnopqrstuv'
 
