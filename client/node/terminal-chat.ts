@@ -26,6 +26,7 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
   // Who the join reply listed: lines typed before the join wait until the room knows them all, so
   // that what they send is owed to (and waited for by) everyone already there.
   let expected: Set<string> | undefined
+  // Only join is wrapped; everything else (the status getter included) is the real client's.
   const watched: Signaling = Object.assign(Object.create(signaling) as Signaling, {
     join: (id: string, meta: string | undefined, handlers: MembershipHandlers) =>
       signaling.join(id, meta, {
