@@ -1,5 +1,5 @@
-// Builds dist/signaling (the server, one ESM file) and dist/client (the chat page), with esbuild.
-// `node build.mjs [server|client]` builds one part; no argument builds both.
+// Builds dist/signaling (the server, one ESM file), dist/client (the chat page) and dist/node (the
+// terminal client), with esbuild. `node build.mjs [server|client|node]` builds one part; no argument, all.
 import { build } from 'esbuild'
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
@@ -12,6 +12,21 @@ export async function buildServer() {
   await build({
     entryPoints: [`${root}signaling/main.ts`],
     outfile: `${root}dist/signaling/main.js`,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: true,
+    logLevel: 'warning',
+  })
+}
+
+/** The terminal client (`parley chat`); its packages, @roamhq/wrtc's native module among them, stay external. */
+export async function buildNode() {
+  await build({
+    entryPoints: [`${root}client/node/main.ts`],
+    outfile: `${root}dist/node/parley.js`,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -98,8 +113,9 @@ export async function buildClient() {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  if (part !== 'client') await buildServer()
-  if (part !== 'server' && existsSync(`${root}client/page/main.ts`)) {
+  if (part === undefined || part === 'server') await buildServer()
+  if (part === undefined || part === 'node') await buildNode()
+  if ((part === undefined || part === 'client') && existsSync(`${root}client/page/main.ts`)) {
     const { script, bytes, gzipBytes, workerBytes, workerGzipBytes, swBytes, swGzipBytes } = await buildClient()
     const kb = (n) => `${(n / 1024).toFixed(1)} KB`
     console.log(

@@ -102,7 +102,7 @@ export function createConversation(options: {
       for (const mine of [true, false]) {
         const group = kept.filter((e) => e.mine === mine).map(({ message, key }) => ({ message, key }))
         const { added } = await log.merge(group, mine)
-        for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, ...(before ? { before } : {}) })
+        for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) })
       }
     },
 
@@ -162,7 +162,7 @@ export function createConversation(options: {
         case 'history': {
           const { added, refused } = await (await options.log).merge(message.entries)
           counters.forged += refused
-          for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, ...(before ? { before } : {}) })
+          for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) })
           if (added.length > 0) saver.schedule()
           return
         }

@@ -44,10 +44,12 @@ function receive(link: PeerLink, raw: unknown, { self, outbox, counters, onChat,
       return
     case 'hello':
       // Their hello says what they have of mine: send the rest of the outbox (theirs only), then go live.
-      link.greeted(message.name, message.color, () => {
-        for (const pending of outbox.pendingFor(link.id, message.have, link.baseline)) link.send(pending)
+      return link.afterOwnHello(() => {
+        link.greeted(message.name, message.color, () => {
+          for (const pending of outbox.pendingFor(link.id, message.have, link.baseline)) link.send(pending)
+        })
+        onMessage(link.id, message)
       })
-      return onMessage(link.id, message)
     case 'name':
       return link.profile(message.name, message.color)
     case 'chat':

@@ -69,6 +69,11 @@ export class PeerLink {
   #attempt: number
   #peer: PeerLike | null = null
   #ready = false
+  /**
+   * Their hello, when it beat our channel's 'connect' (their side opened first): answered once our own
+   * hello is out, so that it always precedes our catch-up (they check our messages against its key).
+   */
+  #earlyHello: (() => void) | undefined
   /** Their signals do not open with the room key: a different link, or tampering. No attempts. */
   #unverified = false
   #lastHeard = 0
@@ -180,6 +185,12 @@ export class PeerLink {
     return this.state === 'connected' && Date.now() - this.#lastHeard < SILENCE_MS
   }
 
+  /** Runs `answer` (to their hello) now if our own hello is out, else right after it. */
+  afterOwnHello(answer: () => void): void {
+    if (this.state === 'connected') answer()
+    else this.#earlyHello = answer
+  }
+
   /** Their hello arrived: name and colour, then `resend` runs before messages may flow. */
   greeted(name: string, color: string | undefined, resend: () => void): void {
     this.profile(name, color)
@@ -232,6 +243,7 @@ export class PeerLink {
     clearTimeout(this.#timer)
     this.#timer = undefined
     this.#ready = false
+    this.#earlyHello = undefined
     const peer = this.#peer
     this.#peer = null
     peer?.destroy()
@@ -279,6 +291,9 @@ export class PeerLink {
       ...(self.color ? { color: self.color } : {}),
     })
     this.#setState('connected')
+    const early = this.#earlyHello
+    this.#earlyHello = undefined
+    early?.()
     peer.getStats?.((err, reports) => {
       const route = err ? undefined : routeOf(reports)
       if (!route || !current() || this.#view.route === route) return

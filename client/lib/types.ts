@@ -50,6 +50,8 @@ export interface RoomSelf {
 /** A chat message as the page shows it. */
 export type ChatView = ChatMessage & {
   mine: boolean
+  /** Passed on by someone's history (or loaded from this device's store), not straight from its author. */
+  history?: true
   /** Id of the message this one goes before (history arrives out of order); none: at the end. */
   before?: string
 }

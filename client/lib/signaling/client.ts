@@ -27,7 +27,12 @@ export type SignalingClient = Signaling & { networkChanged(online: boolean): voi
  * number of rooms. Composes the session's POSTs (http.ts), its stream (event-stream.ts) and the
  * outgoing signals (signal-queue.ts).
  */
-export function createSignalingClient(server = '/v1'): SignalingClient {
+export interface SignalingClientOptions {
+  /** Outside the browser (Node has no global EventSource): e.g. the `eventsource` package's. */
+  EventSource?: typeof EventSource
+}
+
+export function createSignalingClient(server = '/v1', options: SignalingClientOptions = {}): SignalingClient {
   const events = createEmitter<SignalingEvents>()
   const memberships = new Map<string, Joined>()
   let token: string | undefined
@@ -45,6 +50,7 @@ export function createSignalingClient(server = '/v1'): SignalingClient {
   const http = createSignalingHttp(server, { token: () => token, closed: () => closed, offline: () => setStatus('offline') })
   const stream = createEventStream({
     server,
+    ...(options.EventSource ? { EventSource: options.EventSource } : {}),
     setStatus,
     deliver(to, event) {
       const member = memberships.get(to)
@@ -88,8 +94,9 @@ export function createSignalingClient(server = '/v1'): SignalingClient {
   }
   const onOnline = () => networkChanged(true)
   const onOffline = () => networkChanged(false)
-  addEventListener('online', onOnline)
-  addEventListener('offline', onOffline)
+  // Node has no window events: there the stream's own errors are all there is.
+  globalThis.addEventListener?.('online', onOnline)
+  globalThis.addEventListener?.('offline', onOffline)
 
   return {
     on: events.on,
@@ -132,8 +139,8 @@ export function createSignalingClient(server = '/v1'): SignalingClient {
 
     close() {
       closed = true
-      removeEventListener('online', onOnline)
-      removeEventListener('offline', onOffline)
+      globalThis.removeEventListener?.('online', onOnline)
+      globalThis.removeEventListener?.('offline', onOffline)
       stream.close()
       signals.clear()
       events.clear()

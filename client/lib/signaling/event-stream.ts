@@ -51,6 +51,8 @@ export function parseServerEvent(type: string, raw: string): ServerMessage | nul
 
 export interface EventStreamOptions {
   server: string
+  /** Outside the browser (Node has no global EventSource): e.g. the `eventsource` package's. */
+  EventSource?: typeof EventSource
   setStatus(status: SignalingStatus): void
   /** Delivers an event to its membership; false when no membership of that peer exists (yet). */
   deliver(to: string, event: MembershipEvent): boolean
@@ -64,6 +66,7 @@ export interface EventStreamOptions {
  */
 export function createEventStream(options: EventStreamOptions) {
   const { server, setStatus } = options
+  const Source = options.EventSource ?? EventSource
   // Events can outrun the join reply that names their peer (the stream is shared): hold them briefly.
   const early = new Map<string, MembershipEvent[]>()
   let key: string | undefined
@@ -88,7 +91,7 @@ export function createEventStream(options: EventStreamOptions) {
     stream?.close()
     if (fresh) lastEventId = ''
     const resume = lastEventId ? `&lastEventId=${encodeURIComponent(lastEventId)}` : ''
-    const source = new EventSource(`${server}/stream?key=${encodeURIComponent(key!)}${resume}`)
+    const source = new Source(`${server}/stream?key=${encodeURIComponent(key!)}${resume}`)
     stream = source
     source.onopen = () => {
       failures = 0
@@ -99,7 +102,7 @@ export function createEventStream(options: EventStreamOptions) {
       setStatus('offline')
       // The browser retries by itself (sending Last-Event-ID) unless the stream is CLOSED; after a few
       // failed tries we take over with exponential backoff so a down server is not hammered.
-      if (source.readyState === EventSource.CLOSED || ++failures >= FAILURES_BEFORE_BACKOFF) {
+      if (source.readyState === Source.CLOSED || ++failures >= FAILURES_BEFORE_BACKOFF) {
         source.close()
         reopenTimer = setTimeout(() => open(false), backoff(failures))
       }

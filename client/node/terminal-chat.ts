@@ -1,0 +1,194 @@
+import type { Readable, Writable } from 'node:stream'
+import { createInterface } from 'node:readline'
+import { createFileStore, createMemoryStore, createNodeSignaling, joinRoom, SignalingError, type RoomLink } from './index'
+import type { ChatView, PeerView, Room } from '../lib'
+import { formatText, HELP, parseInput, resolvePeer, type ChatOutput } from './terminal-lines'
+import type { Membership, MembershipHandlers, Signaling } from '../lib'
+
+// After EOF or /quit, wait this long at most for everyone to confirm what was just sent.
+const DRAIN_MS = 10_000
+
+export interface ChatOptions {
+  link: RoomLink
+  name: string
+  json: boolean
+  color?: string
+  historyFile?: string
+  input: Readable
+  output: Writable
+  errors: Writable
+}
+
+/** Joins the room, prints what happens there and sends what is typed; resolves with the exit code. */
+export function runChat(options: ChatOptions): Promise<number> & { quit(): Promise<void> } {
+  const { link, json, output, errors } = options
+  const signaling = createNodeSignaling(link.server)
+  // Who the join reply listed: lines typed before the join wait until the room knows them all, so
+  // that what they send is owed to (and waited for by) everyone already there.
+  let expected: Set<string> | undefined
+  // Only join is wrapped; everything else (the status getter included) is the real client's.
+  const watched: Signaling = Object.assign(Object.create(signaling) as Signaling, {
+    join: (id: string, meta: string | undefined, handlers: MembershipHandlers) =>
+      signaling.join(id, meta, {
+        ...handlers,
+        joined(membership: Membership) {
+          expected = new Set(membership.peers.map((p) => p.id).filter((p) => p !== membership.peer))
+          handlers.joined(membership)
+        },
+      }),
+  })
+  const room: Room = joinRoom({
+    room: link.room,
+    secret: link.secret,
+    server: link.server,
+    name: options.name,
+    signaling: watched,
+    store: options.historyFile ? createFileStore(options.historyFile) : createMemoryStore(),
+    ...(options.color ? { color: options.color } : {}),
+  })
+  const known = new Map<string, string>()
+  const names = (id: string) => known.get(id) ?? id
+  // Messages of ours not yet confirmed, by whom: EOF waits for these before leaving.
+  const unconfirmed = new Map<string, Set<string>>()
+  const waiting: string[] = []
+  let quitting = false
+  let fatal: Error | undefined
+  let drained: (() => void) | undefined
+
+  const print = (out: ChatOutput) => {
+    if (json) return void output.write(`${JSON.stringify(out)}\n`)
+    const text = formatText(out, names)
+    if (text) (out.type === 'error' ? errors : output).write(`${text}\n`)
+  }
+  const problem = (code: string, message: string) => print({ type: 'error', code, message })
+  const peerOut = (type: 'peer-joined' | 'peer-connected' | 'peer-left', p: PeerView) =>
+    print({ type, id: p.id, name: p.name })
+
+  const checkDrained = () => {
+    for (const [id, pending] of unconfirmed) if (pending.size === 0) unconfirmed.delete(id)
+    if (unconfirmed.size === 0) drained?.()
+  }
+
+  room.on('message', (m: ChatView) =>
+    print({ type: 'message', id: m.id, from: m.from, name: m.name, text: m.text, time: m.time, ...(m.to ? { to: m.to } : {}), history: m.history === true }),
+  )
+  const flush = () => {
+    if (!room.self.id || (expected && expected.size > 0)) return
+    for (const line of waiting.splice(0)) handle(line)
+  }
+  const met = (id: string) => {
+    if (!expected?.delete(id)) return
+    // Handled after the event's other listeners, so the room's peer list includes them.
+    queueMicrotask(flush)
+  }
+
+  room.on('peer-joined', (p) => {
+    known.set(p.id, p.name)
+    peerOut('peer-joined', p)
+    met(p.id)
+  })
+  const codes = new Map<string, string>()
+  room.on('peer-updated', (p) => {
+    known.set(p.id, p.name)
+    if (!p.code || codes.get(p.id) === p.code) return
+    codes.set(p.id, p.code)
+    print({ type: 'peer-code', id: p.id, name: p.name, code: p.code })
+  })
+  room.on('peer-connected', (p) => peerOut('peer-connected', p))
+  room.on('peer-left', (p) => {
+    for (const pending of unconfirmed.values()) pending.delete(p.id)
+    checkDrained()
+    peerOut('peer-left', p)
+    met(p.id)
+  })
+  room.on('receipt', (r) => {
+    const pending = unconfirmed.get(r.id)
+    for (const peer of r.delivered) pending?.delete(peer)
+    checkDrained()
+  })
+  room.on('error', (err) => {
+    const code = err instanceof SignalingError ? err.code : 'ERROR'
+    // A refused join (room full, bad room) ends the room: that is the error to exit with.
+    if (room.self.id === '') fatal = err
+    problem(code, err.message)
+  })
+  let offline = false
+  signaling.on('status', (status) => {
+    if (status === 'offline' && !offline) problem('UNREACHABLE', `cannot reach the server at ${link.server}; retrying…`)
+    if (status === 'online' && offline) print({ type: 'status', status: 'online', id: room.self.id })
+    offline = status === 'offline'
+  })
+
+  function send(text: string, to: string | undefined) {
+    let target: string | undefined
+    if (to !== undefined) {
+      const found = resolvePeer(room.peers, to)
+      if ('error' in found) return problem('NO_SUCH_PEER', found.error)
+      target = found.id
+    }
+    const sent = room.send(text, target === undefined ? undefined : { to: target })
+    if (!sent) return problem('NOT_SENT', `not sent: empty, longer than 4000 characters, or the person left`)
+    unconfirmed.set(sent.id, new Set(target === undefined ? room.peers.map((p) => p.id) : [target]))
+    print({ type: 'sent', id: sent.id, text: sent.text, time: sent.time, ...(target ? { to: target } : {}) })
+  }
+
+  function handle(line: string) {
+    const input = parseInput(line, json)
+    if (!input) return
+    if ('error' in input) return problem('BAD_INPUT', input.error)
+    if ('send' in input) return send(input.send, input.to)
+    switch (input.command) {
+      case 'quit':
+        return void quit()
+      case 'help':
+        return void output.write(`${HELP}\n`)
+      case 'name':
+        return room.setName(input.name)
+      case 'who':
+        return void output.write(
+          room.peers.length === 0 ? 'Nobody else is here.\n' : room.peers.map((p) => `${p.name || 'Someone'} (${p.id}): ${p.state}`).join('\n') + '\n',
+        )
+    }
+  }
+
+  const lines = createInterface({ input: options.input, terminal: false })
+  lines.on('line', (line) => (waiting.length === 0 && room.self.id && !expected?.size ? handle(line) : waiting.push(line)))
+  lines.on('close', () => void quit())
+
+  let finish: (code: number) => void
+  const done = new Promise<number>((resolve) => (finish = resolve))
+
+  room.on('status', (status) => {
+    if (status === 'online' || status === 'reconnecting') print({ type: 'status', status, id: room.self.id })
+    if (status === 'online') flush()
+    if (status !== 'closed') return
+    lines.close()
+    signaling.close()
+    print({ type: 'status', status: 'closed' })
+    finish(fatal ? 1 : 0)
+  })
+
+  async function quit() {
+    if (quitting) return
+    quitting = true
+    // Lines typed before the join completed still go out, unless the server cannot be reached.
+    if (waiting.length > 0 && !offline && room.status !== 'closed') {
+      await new Promise<void>((resolve) => {
+        const check = () => (waiting.length === 0 || room.status === 'closed') && resolve()
+        for (const type of ['status', 'peer-joined', 'peer-left'] as const) room.on(type, () => queueMicrotask(check))
+      })
+    }
+    checkDrained()
+    if (unconfirmed.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await new Promise<void>((resolve) => {
+        drained = resolve
+        timer = setTimeout(resolve, DRAIN_MS)
+      })
+      clearTimeout(timer)
+    }
+    room.leave()
+  }
+
+  return Object.assign(done, { quit })
+}
