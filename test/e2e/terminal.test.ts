@@ -73,11 +73,11 @@ describe('the terminal client with Chromium pages', () => {
     expect(await bot.next(message(live))).not.toHaveProperty('to')
 
     // Ana → Bot privately, and Bot answers her by name.
-    await ana.page.select('select[aria-label="Send to"]', botId)
+    await ana.page.click(`ul[aria-label="People"] li[data-peer="${botId}"] button`)
     const secret = `just for the bot ${nanoid(6)}`
     await say(ana.page, secret)
     expect(await bot.next(message(secret))).toMatchObject({ from: anaId, to: botId, history: false })
-    await ana.page.select('select[aria-label="Send to"]', '')
+    await ana.page.locator('::-p-aria(Back to everyone[role="button"])').click()
     const answer = `just for Ana ${nanoid(6)}`
     bot.send({ text: answer, to: 'Ana' })
     expect(await bot.next((l) => l.type === 'sent' && l.text === answer)).toMatchObject({ to: anaId })
@@ -142,7 +142,11 @@ const firefoxShows = (page: Page, text: string) =>
 const firefoxSays = (page: Page, text: string, to = '') =>
   page.evaluate(
     (t, peer) => {
-      ;(document.querySelector('select[aria-label="Send to"]') as HTMLSelectElement).value = peer
+      // Choosing a person writes to them privately; "Back to everyone" ends it.
+      const choose = peer
+        ? document.querySelector<HTMLButtonElement>(`ul[aria-label="People"] li[data-peer="${peer}"] button`)
+        : document.querySelector<HTMLButtonElement>('#private-bar button')
+      if (peer || !document.getElementById('private-bar')!.hidden) choose!.click()
       ;(document.getElementById('message') as HTMLInputElement).value = t
       ;(document.getElementById('composer') as HTMLFormElement).requestSubmit()
     },
