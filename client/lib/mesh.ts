@@ -109,7 +109,9 @@ function createPinger(links: Map<string, PeerLink>) {
     for (const link of [...links.values()]) link.tick(now)
   }
   return {
-    start: () => void (timer ??= setInterval(tick, PING_MS)),
+    start() {
+      timer ??= setInterval(tick, PING_MS)
+    },
     stop() {
       clearInterval(timer)
       timer = undefined

@@ -146,7 +146,7 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
         return room.setName(input.name)
       case 'who':
         return void output.write(
-          room.peers.length === 0 ? 'Nobody else is here.\n' : room.peers.map((p) => `${p.name || 'Someone'} (${p.id}): ${p.state}`).join('\n') + '\n',
+          room.peers.length === 0 ? 'Nobody else is here.\n' : `${room.peers.map((p) => `${p.name || 'Someone'} (${p.id}): ${p.state}`).join('\n')}\n`,
         )
     }
   }
