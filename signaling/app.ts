@@ -118,7 +118,8 @@ export function createApp(options: AppOptions) {
     handler(req: IncomingMessage, res: ServerResponse): void {
       const url = req.url ?? '/'
       if (url.startsWith(API_PATH) && (url.length === API_PATH.length || url[API_PATH.length] === '/' || url[API_PATH.length] === '?')) {
-        return signaling.handle(req, res, url.slice(API_PATH.length))
+        signaling.handle(req, res, url.slice(API_PATH.length))
+        return
       }
       app(req, res)
     },

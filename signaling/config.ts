@@ -144,6 +144,7 @@ const redisUrl: Parse = (raw) => {
   return raw
 }
 
+// biome-ignore format: one option per line reads as the table it is (the formatter would spread each over seven).
 const OPTIONS: Option[] = [
   { key: 'port', flag: '--port', env: 'PORT', help: 'TCP port to listen on (0 picks a free one)', parse: int(0, 65535) },
   { key: 'host', flag: '--host', env: 'HOST', help: 'address to bind (default: all interfaces)', parse: text },

@@ -14,8 +14,10 @@ export function createRateLimiter(ratePerSec: number, burst: number, now: () => 
     take(key: string, count = 1): number {
       const t = now()
       let bucket = buckets.get(key)
-      if (!bucket) buckets.set(key, (bucket = { tokens: burst, at: t }))
-      else refill(bucket, t)
+      if (!bucket) {
+        bucket = { tokens: burst, at: t }
+        buckets.set(key, bucket)
+      } else refill(bucket, t)
       if (bucket.tokens >= count) {
         bucket.tokens -= count
         return 0

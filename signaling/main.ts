@@ -10,7 +10,7 @@ import { sharedSecret } from './redis-store'
 const SHUTDOWN_TIMEOUT_MS = 3_000
 
 async function main(): Promise<void> {
-  let config
+  let config: ReturnType<typeof parseConfig>
   try {
     config = parseConfig(process.argv.slice(2), process.env)
   } catch (err) {

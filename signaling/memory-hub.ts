@@ -121,7 +121,10 @@ export function createMemoryHub(options: HubOptions) {
     leave(sessionId: string, peer?: string): void {
       const session = sessions.get(sessionId)
       if (!session) return
-      if (peer === undefined) return destroySession(session, 'leave')
+      if (peer === undefined) {
+        destroySession(session, 'leave')
+        return
+      }
       const member = session.peers.get(peer)
       if (member) removePeer(member, 'leave')
     },

@@ -189,10 +189,14 @@ export function createSessions<P>(options: HubOptions, events: SessionEvents<P>)
       const from = resumeFrom({ isNew, epoch: session.epoch, seq: session.seq, firstKept: session.prunedThrough + 1 }, lastEventId)
       if (typeof from === 'string') {
         observer.reset(from)
-        return emit(session, 'reset', eventData.reset(from))
+        emit(session, 'reset', eventData.reset(from))
+        return
       }
       const replayed = replay(session, from, sink)
-      if (replayed === null) return detach(session)
+      if (replayed === null) {
+        detach(session)
+        return
+      }
       if (lastEventId) observer.replayed(replayed)
     },
 

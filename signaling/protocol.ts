@@ -1,7 +1,7 @@
 /**
  * Wire types of the Parley signaling protocol (HTTP POST in, Server-Sent Events out).
  * The browser imports this file with `import type` only, so nothing here may be a runtime value.
- * The README's "HTTP/SSE protocol" section documents every shape below with examples.
+ * signaling/PROTOCOL.md specifies every shape below, with examples (sections 3–5).
  */
 
 /** A member of a room as others see it. `meta` is opaque to the server (clients encrypt it). */

@@ -9,7 +9,7 @@ export function formatEvent(event: string, data: string, id?: string): string {
   frame += `event: ${event}\n`
   // A data line ends at any of CR, LF or CRLF, so each line of a multi-line payload gets its own field.
   for (const line of data.split(/\r\n|\r|\n/)) frame += `data: ${line}\n`
-  return frame + '\n'
+  return `${frame}\n`
 }
 
 export const HEARTBEAT_FRAME = ':\n\n'

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import puppeteer, { type Browser, type Page } from 'puppeteer'
 
-/** Flags for Chromium as root on a machine without internet (see README "Development and tests"). */
+/** Flags for Chromium as root on a machine without internet (see test/README.md, Browsers). */
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-background-networking',

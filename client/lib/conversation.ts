@@ -41,7 +41,7 @@ function createReceipts(mesh: Mesh, emit: Emit) {
     acked(from: string, ids: string[]): void {
       for (const id of ids) {
         const receipt = receipts.get(id)
-        if (!receipt || !receipt.recipients.includes(from) || receipt.delivered.includes(from)) continue
+        if (!receipt?.recipients.includes(from) || receipt.delivered.includes(from)) continue
         receipt.delivered.push(from)
         emit('receipt', { ...receipt, delivered: [...receipt.delivered] })
       }

@@ -14,7 +14,10 @@ export function createEmitter<Events extends Record<string, unknown>>(): Emitter
   return {
     on(type, handler) {
       let set = all.get(type)
-      if (!set) all.set(type, (set = new Set()))
+      if (!set) {
+        set = new Set()
+        all.set(type, set)
+      }
       set.add(handler as Handler<never>)
       return () => this.off(type, handler)
     },

@@ -16,6 +16,37 @@ const hex = (buffer: ArrayBuffer) => Array.from(new Uint8Array(buffer), (b) => b
 const ascii = new TextEncoder()
 const decode = new TextDecoder()
 
+/** A transfer as the events first show it, from its offer (sent or received). */
+function transferOf(offer: FileOffer, from: string, direction: FileTransfer['direction'], total: number): FileTransfer {
+  return {
+    id: offer.id,
+    name: offer.name,
+    size: offer.size,
+    mime: offer.mime,
+    from,
+    ...(offer.to === undefined ? {} : { to: offer.to }),
+    direction,
+    done: 0,
+    total,
+    state: direction === 'out' ? 'sending' : 'receiving',
+  }
+}
+
+/** Streams `bytes` to one peer as id-prefixed frames; false once the peer stops wanting them or its channel fails. */
+async function sendFrames(channel: Channel, peer: string, id: string, bytes: Uint8Array, stopped: () => boolean, sent: (n: number) => void) {
+  const header = ascii.encode(id)
+  for (let offset = 0; offset < bytes.length; offset += CHUNK_BYTES) {
+    if (stopped()) return false
+    const chunk = bytes.subarray(offset, offset + CHUNK_BYTES)
+    const frame = new Uint8Array(header.length + chunk.length)
+    frame.set(header)
+    frame.set(chunk, header.length)
+    if (!(await channel.sendBinary(peer, frame))) return false
+    sent(chunk.length)
+  }
+  return true
+}
+
 /**
  * Files browser to browser over the same data channels: an offer (name, size, type, SHA-256), then
  * binary frames of 8 id bytes + content, sent only while the channel's buffer has room, checked by hash
@@ -47,37 +78,16 @@ export function createFiles(channel: Channel, emit: Emit) {
       const offer: FileOffer = { type: 'file', id, name: file.name || 'file', size: bytes.length, mime: file.type || 'application/octet-stream', sha256 }
       if (to !== undefined) offer.to = to
       const recipients = channel.sendNow(offer, to)
-      const transfer: FileTransfer = {
-        id,
-        name: offer.name,
-        size: offer.size,
-        mime: offer.mime,
-        from: '',
-        ...(to === undefined ? {} : { to }),
-        direction: 'out',
-        done: 0,
-        total: offer.size * recipients.length,
-        state: 'sending',
-        blob: file,
-      }
+      const transfer: FileTransfer = { ...transferOf(offer, '', 'out', offer.size * recipients.length), blob: file }
       const sending = { transfer, recipients, stopped: new Set<string>() }
       outgoing.set(id, sending)
       emit('file', snapshot(transfer))
-      const header = ascii.encode(id)
+      const sent = (n: number) => {
+        transfer.done += n
+        progress(transfer)
+      }
       const results = await Promise.all(
-        recipients.map(async (peer) => {
-          for (let offset = 0; offset < bytes.length; offset += CHUNK_BYTES) {
-            if (sending.stopped.has(peer)) return false
-            const chunk = bytes.subarray(offset, offset + CHUNK_BYTES)
-            const frame = new Uint8Array(header.length + chunk.length)
-            frame.set(header)
-            frame.set(chunk, header.length)
-            if (!(await channel.sendBinary(peer, frame))) return false
-            transfer.done += chunk.length
-            progress(transfer)
-          }
-          return true
-        }),
+        recipients.map((peer) => sendFrames(channel, peer, id, bytes, () => sending.stopped.has(peer), sent)),
       )
       outgoing.delete(id)
       if (transfer.state === 'cancelled') return snapshot(transfer)
@@ -88,18 +98,7 @@ export function createFiles(channel: Channel, emit: Emit) {
     },
 
     offered(from: string, offer: FileOffer): void {
-      const transfer: FileTransfer = {
-        id: offer.id,
-        name: offer.name,
-        size: offer.size,
-        mime: offer.mime,
-        from,
-        ...(offer.to === undefined ? {} : { to: offer.to }),
-        direction: 'in',
-        done: 0,
-        total: offer.size,
-        state: 'receiving',
-      }
+      const transfer = transferOf(offer, from, 'in', offer.size)
       incoming.set(`${from} ${offer.id}`, { transfer, sha256: offer.sha256, parts: [] })
       emit('file', snapshot(transfer))
       if (offer.size === 0) void finish(`${from} ${offer.id}`)

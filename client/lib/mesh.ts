@@ -1,8 +1,8 @@
 import type { IceServer, PeerInfo } from '../../signaling/protocol'
 import { createOutbox, type Outbox } from './outbox'
-import { PeerLink, PING_MS, type PairMemory } from './peer-link'
+import { PeerLink, PING_MS } from './peer-link'
 import { cleanName, parseEnvelope, parsePeerMessage, type ChatMessage, type PeerMessage, type SignalEnvelope } from './peer-protocol'
-import type { CreatePeer, PeerEvent, PeerView, RoomSelf } from './types'
+import type { CreatePeer, PairMemory, PeerEvent, PeerView, RoomSelf } from './types'
 
 /** Pairs remembered after a peer goes, so one that comes back resumes where it was. */
 const REMEMBERED_PAIRS = 256
@@ -109,7 +109,9 @@ function createPinger(links: Map<string, PeerLink>) {
     for (const link of [...links.values()]) link.tick(now)
   }
   return {
-    start: () => void (timer ??= setInterval(tick, PING_MS)),
+    start() {
+      timer ??= setInterval(tick, PING_MS)
+    },
     stop() {
       clearInterval(timer)
       timer = undefined

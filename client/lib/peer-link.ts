@@ -1,6 +1,6 @@
 import type { IceServer } from '../../signaling/protocol'
-import type { PeerMessage, SignalEnvelope } from './peer-protocol'
-import type { CreatePeer, PeerLike, PeerState, PeerView, RoomSelf } from './types'
+import { helloFrom, type PeerMessage, type SignalEnvelope } from './peer-protocol'
+import type { CreatePeer, PairMemory, PeerLike, PeerState, PeerView, RoomSelf } from './types'
 import { backoffMs } from './util'
 import { routeOf, whenDrained } from './webrtc'
 
@@ -13,15 +13,6 @@ const FAILURES_BEFORE_FAILED = 3
 // sends no goodbye, and ICE takes far longer to notice. Background tabs still get 1 Hz timers.
 export const PING_MS = 1_000
 export const SILENCE_MS = 5_000
-
-/** What outlives a link (see the fields of PeerLink): a peer that comes back resumes where the pair was. */
-export interface PairMemory {
-  initiator: boolean
-  attempt: number
-  baseline: number
-  received: number
-  name: string
-}
 
 export interface PeerLinkOptions {
   id: string
@@ -283,13 +274,7 @@ export class PeerLink {
     this.#failures = 0
     this.#lastHeard = Date.now()
     this.#options.opened()
-    this.send({
-      type: 'hello',
-      name: self.name,
-      have: this.received,
-      ...(self.key ? { key: self.key } : {}),
-      ...(self.color ? { color: self.color } : {}),
-    })
+    this.send(helloFrom(self, this.received))
     this.#setState('connected')
     const early = this.#earlyHello
     this.#earlyHello = undefined

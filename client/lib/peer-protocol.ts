@@ -41,6 +41,11 @@ export interface Hello {
   color?: string
 }
 
+/** Our hello on a new channel, from who we are (`have`: the highest seq of theirs we hold). */
+export function helloFrom(self: { name: string; key?: string; color?: string }, have: number): Hello {
+  return { type: 'hello', name: self.name, have, ...(self.key ? { key: self.key } : {}), ...(self.color ? { color: self.color } : {}) }
+}
+
 /** Name and colour changes (kept as type "name" on the wire). */
 export interface NameChange {
   type: 'name'

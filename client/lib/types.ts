@@ -10,6 +10,15 @@ export type RoomStatus = 'joining' | 'online' | 'reconnecting' | 'closed'
 
 export type PeerState = 'connecting' | 'connected' | 'reconnecting' | 'failed'
 
+/** What outlives a pair's link (see the fields of PeerLink): a peer that comes back resumes where the pair was. */
+export interface PairMemory {
+  initiator: boolean
+  attempt: number
+  baseline: number
+  received: number
+  name: string
+}
+
 export interface PeerView {
   id: string
   name: string

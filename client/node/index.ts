@@ -34,7 +34,8 @@ export function parseRoomLink(link: string): RoomLink | null {
     return null
   }
   const match = ROOM_PATH.exec(url.pathname)
-  const secret = url.hash.slice(1)
+  // The page may add the room's name after the secret (`#<secret>~<name>`); only the secret matters here.
+  const secret = url.hash.slice(1).split('~')[0] ?? ''
   if ((url.protocol !== 'https:' && url.protocol !== 'http:') || !match || !isRoomSecret(secret)) return null
   return { server: `${url.origin}${match[1]}${API_PATH}`, room: match[2]!, secret }
 }

@@ -19,6 +19,80 @@ export interface ChatOptions {
   errors: Writable
 }
 
+/**
+ * The client with its join reply observed: `joined` hears who was in the room then (everyone but us).
+ * Only join is wrapped; everything else (the status getter included) is the real client's.
+ */
+function watchJoin(signaling: Signaling, joined: (others: Set<string>) => void): Signaling {
+  return Object.assign(Object.create(signaling) as Signaling, {
+    join: (id: string, meta: string | undefined, handlers: MembershipHandlers) =>
+      signaling.join(id, meta, {
+        ...handlers,
+        joined(membership: Membership) {
+          joined(new Set(membership.peers.map((p) => p.id).filter((p) => p !== membership.peer)))
+          handlers.joined(membership)
+        },
+      }),
+  })
+}
+
+/** Messages of ours not yet confirmed, by whom: leaving waits for these, at most DRAIN_MS. */
+function createReceiptWait() {
+  const unconfirmed = new Map<string, Set<string>>()
+  let drained: (() => void) | undefined
+  const check = () => {
+    for (const [id, pending] of unconfirmed) if (pending.size === 0) unconfirmed.delete(id)
+    if (unconfirmed.size === 0) drained?.()
+  }
+  return {
+    sent(id: string, to: string[]) {
+      unconfirmed.set(id, new Set(to))
+    },
+    delivered(id: string, peers: string[]) {
+      const pending = unconfirmed.get(id)
+      for (const peer of peers) pending?.delete(peer)
+      check()
+    },
+    /** They left: they will never confirm. */
+    left(peer: string) {
+      for (const pending of unconfirmed.values()) pending.delete(peer)
+      check()
+    },
+    async drained() {
+      check()
+      if (unconfirmed.size === 0) return
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await new Promise<void>((resolve) => {
+        drained = resolve
+        timer = setTimeout(resolve, DRAIN_MS)
+      })
+      clearTimeout(timer)
+    },
+  }
+}
+
+const chatOut = (m: ChatView): ChatOutput => ({
+  type: 'message',
+  id: m.id,
+  from: m.from,
+  name: m.name,
+  text: m.text,
+  time: m.time,
+  ...(m.to ? { to: m.to } : {}),
+  history: m.history === true,
+})
+
+/** What /who prints. */
+const roster = (peers: PeerView[]) =>
+  peers.length === 0 ? 'Nobody else is here.\n' : `${peers.map((p) => `${p.name || 'Someone'} (${p.id}): ${p.state}`).join('\n')}\n`
+
+/** Resolves once the lines typed before the join went out, or the room closed. */
+const linesSent = (room: Room, waiting: string[]) =>
+  new Promise<void>((resolve) => {
+    const check = () => (waiting.length === 0 || room.status === 'closed') && resolve()
+    for (const type of ['status', 'peer-joined', 'peer-left'] as const) room.on(type, () => queueMicrotask(check))
+  })
+
 /** Joins the room, prints what happens there and sends what is typed; resolves with the exit code. */
 export function runChat(options: ChatOptions): Promise<number> & { quit(): Promise<void> } {
   const { link, json, output, errors } = options
@@ -26,16 +100,8 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
   // Who the join reply listed: lines typed before the join wait until the room knows them all, so
   // that what they send is owed to (and waited for by) everyone already there.
   let expected: Set<string> | undefined
-  // Only join is wrapped; everything else (the status getter included) is the real client's.
-  const watched: Signaling = Object.assign(Object.create(signaling) as Signaling, {
-    join: (id: string, meta: string | undefined, handlers: MembershipHandlers) =>
-      signaling.join(id, meta, {
-        ...handlers,
-        joined(membership: Membership) {
-          expected = new Set(membership.peers.map((p) => p.id).filter((p) => p !== membership.peer))
-          handlers.joined(membership)
-        },
-      }),
+  const watched = watchJoin(signaling, (others) => {
+    expected = others
   })
   const room: Room = joinRoom({
     room: link.room,
@@ -48,12 +114,10 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
   })
   const known = new Map<string, string>()
   const names = (id: string) => known.get(id) ?? id
-  // Messages of ours not yet confirmed, by whom: EOF waits for these before leaving.
-  const unconfirmed = new Map<string, Set<string>>()
+  const receipts = createReceiptWait()
   const waiting: string[] = []
   let quitting = false
   let fatal: Error | undefined
-  let drained: (() => void) | undefined
 
   const print = (out: ChatOutput) => {
     if (json) return void output.write(`${JSON.stringify(out)}\n`)
@@ -64,14 +128,7 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
   const peerOut = (type: 'peer-joined' | 'peer-connected' | 'peer-left', p: PeerView) =>
     print({ type, id: p.id, name: p.name })
 
-  const checkDrained = () => {
-    for (const [id, pending] of unconfirmed) if (pending.size === 0) unconfirmed.delete(id)
-    if (unconfirmed.size === 0) drained?.()
-  }
-
-  room.on('message', (m: ChatView) =>
-    print({ type: 'message', id: m.id, from: m.from, name: m.name, text: m.text, time: m.time, ...(m.to ? { to: m.to } : {}), history: m.history === true }),
-  )
+  room.on('message', (m: ChatView) => print(chatOut(m)))
   const flush = () => {
     if (!room.self.id || (expected && expected.size > 0)) return
     for (const line of waiting.splice(0)) handle(line)
@@ -96,16 +153,11 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
   })
   room.on('peer-connected', (p) => peerOut('peer-connected', p))
   room.on('peer-left', (p) => {
-    for (const pending of unconfirmed.values()) pending.delete(p.id)
-    checkDrained()
+    receipts.left(p.id)
     peerOut('peer-left', p)
     met(p.id)
   })
-  room.on('receipt', (r) => {
-    const pending = unconfirmed.get(r.id)
-    for (const peer of r.delivered) pending?.delete(peer)
-    checkDrained()
-  })
+  room.on('receipt', (r) => receipts.delivered(r.id, r.delivered))
   room.on('error', (err) => {
     const code = err instanceof SignalingError ? err.code : 'ERROR'
     // A refused join (room full, bad room) ends the room: that is the error to exit with.
@@ -128,7 +180,7 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
     }
     const sent = room.send(text, target === undefined ? undefined : { to: target })
     if (!sent) return problem('NOT_SENT', `not sent: empty, longer than 4000 characters, or the person left`)
-    unconfirmed.set(sent.id, new Set(target === undefined ? room.peers.map((p) => p.id) : [target]))
+    receipts.sent(sent.id, target === undefined ? room.peers.map((p) => p.id) : [target])
     print({ type: 'sent', id: sent.id, text: sent.text, time: sent.time, ...(target ? { to: target } : {}) })
   }
 
@@ -145,9 +197,7 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
       case 'name':
         return room.setName(input.name)
       case 'who':
-        return void output.write(
-          room.peers.length === 0 ? 'Nobody else is here.\n' : room.peers.map((p) => `${p.name || 'Someone'} (${p.id}): ${p.state}`).join('\n') + '\n',
-        )
+        return void output.write(roster(room.peers))
     }
   }
 
@@ -172,21 +222,8 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
     if (quitting) return
     quitting = true
     // Lines typed before the join completed still go out, unless the server cannot be reached.
-    if (waiting.length > 0 && !offline && room.status !== 'closed') {
-      await new Promise<void>((resolve) => {
-        const check = () => (waiting.length === 0 || room.status === 'closed') && resolve()
-        for (const type of ['status', 'peer-joined', 'peer-left'] as const) room.on(type, () => queueMicrotask(check))
-      })
-    }
-    checkDrained()
-    if (unconfirmed.size > 0) {
-      let timer: ReturnType<typeof setTimeout> | undefined
-      await new Promise<void>((resolve) => {
-        drained = resolve
-        timer = setTimeout(resolve, DRAIN_MS)
-      })
-      clearTimeout(timer)
-    }
+    if (waiting.length > 0 && !offline && room.status !== 'closed') await linesSent(room, waiting)
+    await receipts.drained()
     room.leave()
   }
 

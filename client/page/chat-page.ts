@@ -10,7 +10,7 @@ import { PALETTE } from './palette'
 import { createPanel } from './panel'
 import { createPeopleView } from './people-view'
 import { loadColor, loadName, rememberRoom, saveColor } from './prefs'
-import { qrDataUrl } from './qr'
+import { bindInvite } from './invite'
 import { bindSettings } from './settings'
 import { cannotJoin, fatal, showBanner, STATUS_BANNER, type Banner } from './states'
 import { bindThemeSelect } from './theme'
@@ -30,6 +30,16 @@ declare global {
   }
 }
 
+/** A colour from the palette from the start, so what others see is what this person sees. */
+function ownColor(): string {
+  let color = loadColor()
+  if (!color) {
+    color = PALETTE[Math.floor(Math.random() * PALETTE.length)]!.hex
+    saveColor(color)
+  }
+  return color
+}
+
 export function showRoom(roomId: string): void {
   $('room').hidden = false
   const { secret, title: roomTitle } = parseFragment(location.hash)
@@ -46,6 +56,19 @@ export function showRoom(roomId: string): void {
     cancel: (transfer) => room?.cancelFile(transfer.id, transfer.direction === 'in' ? transfer.from : undefined),
   })
   let room: Room | undefined
+  // The empty room says what to do next, until someone arrives or something is said.
+  let said = false
+  const spoke = () => {
+    said = true
+    $('empty').hidden = true
+  }
+  const countPeople = () => {
+    const n = people.count()
+    $('empty').hidden = said || n > 0 || room?.status !== 'online'
+    $('people-count').textContent = n > 0 ? String(n) : ''
+    // The name holds the visible count (what a voice-control user would say).
+    $('panel-toggle').setAttribute('aria-label', n > 0 ? `People and settings, ${n} here` : 'People and settings')
+  }
   const composer = createComposer({
     send(text, to) {
       const message = room?.send(text, to === undefined ? undefined : { to })
@@ -79,38 +102,39 @@ export function showRoom(roomId: string): void {
   }
   const pageTitle = roomTitle ? `${roomTitle} · Parley` : `Parley · ${roomId}`
   document.title = pageTitle
-
-  // A colour from the palette from the start, so what others see is what this person sees.
-  let color = loadColor()
-  if (!color) {
-    color = PALETTE[Math.floor(Math.random() * PALETTE.length)]!.hex
-    saveColor(color)
-  }
-
+  const color = ownColor()
   // One signaling connection per browser, shared by its tabs, where the browser allows it.
   const signaling = createSharedSignaling(__PARLEY_WORKER__) ?? undefined
   room = joinRoom({ room: roomId, secret, name: loadName(), color, signaling, store: createIndexedDbStore() })
-  const joined = room
   window.parley = room
+  wireRoom(room, { roomId, roomTitle, pageTitle, color, signaling }, { log, composer, people, panel, spoke, countPeople })
+}
+
+/** The page's parts that the room's events update. */
+interface RoomViews {
+  log: ReturnType<typeof createMessageView>
+  composer: ReturnType<typeof createComposer>
+  people: ReturnType<typeof createPeopleView>
+  panel: ReturnType<typeof createPanel>
+  /** Something was said: the empty room's hint goes. */
+  spoke(): void
+  /** Who is here changed, or the room's status did. */
+  countPeople(): void
+}
+
+/** Wires the joined room's events to the page, until the page goes away. */
+function wireRoom(
+  room: Room,
+  page: { roomId: string; roomTitle: string; pageTitle: string; color: string; signaling: { close(): void } | undefined },
+  views: RoomViews,
+): void {
+  const { roomId, roomTitle, pageTitle, color, signaling } = page
+  const { log, composer, people, panel, spoke, countPeople } = views
 
   const alerts = createAlerts({ title: pageTitle, notify: $<HTMLInputElement>('notify'), sound: $<HTMLInputElement>('sound') })
   let failure: Banner | null = null
   let settling = true
   let settleTimer: ReturnType<typeof setTimeout> | undefined
-
-  // The empty room says what to do next, until someone arrives or something is said.
-  let said = false
-  const spoke = () => {
-    said = true
-    $('empty').hidden = true
-  }
-  const countPeople = () => {
-    const n = people.count()
-    $('empty').hidden = said || n > 0 || joined.status !== 'online'
-    $('people-count').textContent = n > 0 ? String(n) : ''
-    // The name holds the visible count (what a voice-control user would say).
-    $('panel-toggle').setAttribute('aria-label', n > 0 ? `People and settings, ${n} here` : 'People and settings')
-  }
 
   function onStatus(status: RoomStatus) {
     if (status === 'closed' && failure) return
@@ -169,7 +193,7 @@ export function showRoom(roomId: string): void {
   })
   room.on('file-progress', log.file)
   room.on('error', (err) => {
-    if (joined.status === 'joining' || joined.status === 'closed') {
+    if (room.status === 'joining' || room.status === 'closed') {
       // Joining failed for good (the room tears itself down): say why, once, instead of "you left".
       failure = fatal(err)
       showBanner(failure)
@@ -181,36 +205,14 @@ export function showRoom(roomId: string): void {
     log.notice(err instanceof SignalingError ? err.message : `Problem: ${err.message}`)
   })
 
-  bindSettings(joined, color)
+  bindSettings(room, color)
 
-  const link = $<HTMLInputElement>('link')
-  link.value = location.href
-  $<HTMLImageElement>('qr').src = qrDataUrl(location.href)
-  $('copy').addEventListener('click', async () => {
-    try {
-      await navigator.clipboard.writeText(location.href)
-      log.notice('Link copied. Send it to the people you want to talk to.')
-    } catch {
-      link.select()
-      log.notice('Copy the selected link under Invite.')
-    }
-  })
-  const invite = async () => {
-    if (navigator.share) {
-      await navigator.share({ title: pageTitle, url: location.href }).catch(() => {})
-      return
-    }
-    panel.open()
-    link.focus()
-    link.select()
-  }
-  $('share').addEventListener('click', invite)
-  $('invite').addEventListener('click', invite)
+  bindInvite({ title: pageTitle, notice: log.notice, openPanel: panel.open })
 
   // Leave explicitly when the page goes away, so others see it at once rather than after the grace
   // period, and let go of the shared worker (a back/forward-cached page would otherwise hold on to it).
   addEventListener('pagehide', () => {
-    joined.leave()
+    room.leave()
     signaling?.close()
     log.close()
     alerts.close()

@@ -2,11 +2,8 @@ import type { ChatView, FileTransfer, PeerView, Receipt } from '../lib'
 import { formatText } from './format'
 import { paint, paletteIndex } from './palette'
 import { template } from './dom'
+import { createLogFeed, stamp } from './log-feed'
 
-// The view follows new messages only while the reader is this close to the newest one.
-const STICKY_SCROLL_PX = 80
-// A hidden tab gets no animation frames: a timer flushes instead, and backs up a frame that never comes.
-const FLUSH_FALLBACK_MS = 250
 const IMAGE = /^image\/(png|jpeg|gif|webp|avif)$/
 
 /**
@@ -16,17 +13,6 @@ const IMAGE = /^image\/(png|jpeg|gif|webp|avif)$/
 function setText(element: Element, text: string) {
   if (element.firstChild instanceof Text && element.childNodes.length === 1) element.firstChild.data = text
   else element.replaceChildren(document.createTextNode(text))
-}
-
-const clock = (time: number) => new Date(time).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-const fullDate = (time: number) => new Date(time).toLocaleString([], { dateStyle: 'full', timeStyle: 'short' })
-const dayKey = (time: number) => new Date(time).toDateString()
-
-function dayLabel(time: number): string {
-  const key = dayKey(time)
-  if (key === dayKey(Date.now())) return 'Today'
-  if (key === dayKey(Date.now() - 86_400_000)) return 'Yesterday'
-  return new Date(time).toLocaleDateString([], { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' })
 }
 
 /** 1536 → "1.5 KB"; sizes people read, not byte counts. */
@@ -41,11 +27,28 @@ export function humanSize(bytes: number): string {
   return unit === 0 ? `${bytes} bytes` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`
 }
 
+/** What a transfer's entry says once it ends, or how far along it is. */
+function fileState(transfer: FileTransfer, mine: boolean, percent: number): string {
+  if (transfer.state === 'cancelled') return 'cancelled'
+  if (transfer.state === 'failed') return mine ? 'not received by everyone' : 'failed (damaged or interrupted)'
+  if (transfer.state === 'done') return humanSize(transfer.size)
+  return `${percent}% of ${humanSize(transfer.size)}`
+}
+
+function cancelButton(transfer: FileTransfer, cancel: (transfer: FileTransfer) => void) {
+  const button = document.createElement('button')
+  button.type = 'button'
+  button.className = 'cancel'
+  button.textContent = 'Cancel'
+  button.setAttribute('aria-label', `Cancel ${transfer.name}`)
+  button.addEventListener('click', () => cancel(transfer))
+  return button
+}
+
 /**
  * The Messages log: chat lines in the room's order (history can arrive late and go before newer ones),
- * grouped by sender and minute under day separators, notices, receipts and file transfers. New entries
- * go in once per animation frame, and layout is read once per frame, never per entry. Peer-supplied
- * text only ever goes in as text nodes.
+ * grouped by sender and minute under day separators (see log-feed.ts), notices, receipts and file
+ * transfers. Peer-supplied text only ever goes in as text nodes.
  */
 export function createMessageView(options: {
   log: HTMLElement
@@ -55,126 +58,15 @@ export function createMessageView(options: {
   /** Stops a transfer in progress (the entry's Cancel button). */
   cancel: (transfer: FileTransfer) => void
 }) {
-  const { log, typingLine, jump, names } = options
+  const { log, typingLine, names } = options
+  const feed = createLogFeed(log, options.jump)
+  const place = feed.place
   const byId = new Map<string, HTMLElement>()
   const files = new Map<string, HTMLElement>()
   const urls: string[] = []
-  let pending = document.createDocumentFragment()
-  let frame = 0
-  let fallback: ReturnType<typeof setTimeout> | undefined
-  let stuck = true
-  let unseen = 0
 
   const peer = (id: string) => names().find((p) => p.id === id)
   const nameOf = (id: string) => peer(id)?.name || 'someone'
-
-  function toBottom() {
-    log.scrollTop = log.scrollHeight
-    unseen = 0
-    jump.hidden = true
-  }
-
-  log.addEventListener('scroll', () => {
-    stuck = log.scrollHeight - log.scrollTop - log.clientHeight < STICKY_SCROLL_PX
-    if (stuck) {
-      unseen = 0
-      jump.hidden = true
-    }
-  })
-  // From the log, arrows walk the entries one by one (each shows its full date while focused).
-  log.addEventListener('keydown', (event) => {
-    const entries = [...log.querySelectorAll<HTMLElement>('.message')]
-    const at = entries.indexOf(document.activeElement as HTMLElement)
-    const next = { ArrowUp: at === -1 ? entries.length - 1 : at - 1, ArrowDown: at + 1, Home: 0, End: entries.length - 1 }[event.key]
-    if (next === undefined || !entries[next]) return
-    event.preventDefault()
-    entries[next].focus()
-  })
-  jump.addEventListener('click', () => {
-    toBottom()
-    log.focus()
-  })
-
-  /** Groups lines by sender and minute, and keeps one separator before each day's first entry. */
-  function arrange() {
-    let previous: HTMLElement | undefined
-    let day = ''
-    const kept = new Set<Element>()
-    for (const entry of [...log.children] as HTMLElement[]) {
-      if (entry.classList.contains('day')) continue
-      const entryDay = entry.dataset.day!
-      if (entryDay !== day) {
-        day = entryDay
-        previous = undefined
-        let separator = entry.previousElementSibling as HTMLElement | null
-        if (!separator?.classList.contains('day') || separator.dataset.day !== day) {
-          separator = document.createElement('div')
-          separator.className = 'day'
-          separator.dataset.day = day
-          separator.textContent = dayLabel(Number(entry.dataset.time))
-          entry.before(separator)
-        }
-        kept.add(separator)
-      }
-      if (entry.classList.contains('notice')) {
-        previous = undefined
-        continue
-      }
-      const grouped =
-        previous !== undefined &&
-        !entry.classList.contains('file') &&
-        !previous.classList.contains('file') &&
-        previous.dataset.from === entry.dataset.from &&
-        previous.dataset.minute === entry.dataset.minute &&
-        previous.classList.contains('direct') === entry.classList.contains('direct')
-      entry.classList.toggle('grouped', grouped)
-      previous = entry
-    }
-    for (const separator of log.querySelectorAll('.day')) if (!kept.has(separator)) separator.remove()
-  }
-
-  function flush() {
-    cancelAnimationFrame(frame)
-    clearTimeout(fallback)
-    frame = 0
-    fallback = undefined
-    const added = pending.querySelectorAll('.message').length
-    log.append(pending)
-    pending = document.createDocumentFragment()
-    arrange()
-    if (stuck) toBottom()
-    else if (added > 0) {
-      unseen += added
-      jump.hidden = false
-      jump.textContent = `${unseen} new message${unseen === 1 ? '' : 's'} ↓`
-    }
-  }
-
-  function schedule() {
-    if (fallback !== undefined) return
-    fallback = setTimeout(flush, document.hidden ? 0 : FLUSH_FALLBACK_MS)
-    if (!document.hidden) frame = requestAnimationFrame(flush)
-  }
-
-  function place(entry: HTMLElement, before?: HTMLElement) {
-    if (before?.parentNode) before.parentNode.insertBefore(entry, before)
-    else pending.append(entry)
-    schedule()
-  }
-
-  function stamp(entry: HTMLElement, from: string, time: number) {
-    if (!entry.classList.contains('notice')) entry.tabIndex = -1
-    entry.dataset.from = from
-    entry.dataset.time = String(time)
-    entry.dataset.day = dayKey(time)
-    entry.dataset.minute = String(Math.floor(time / 60_000))
-    const when = entry.querySelector('time')
-    if (when) {
-      when.dateTime = new Date(time).toISOString()
-      when.textContent = clock(time)
-      when.title = fullDate(time)
-    }
-  }
 
   function who(entry: HTMLElement, mine: boolean, from: string, name: string) {
     const label = entry.querySelector<HTMLElement>('.who')!
@@ -189,11 +81,6 @@ export function createMessageView(options: {
     entry.classList.toggle('direct', to !== undefined)
   }
 
-  /** Keeps the newest line in view while an image that was added at the bottom loads. */
-  function keepInView(image: HTMLImageElement) {
-    image.addEventListener('load', () => stuck && toBottom(), { once: true })
-  }
-
   function preview(entry: HTMLElement, blob: Blob, name: string) {
     const url = URL.createObjectURL(blob)
     urls.push(url)
@@ -201,7 +88,7 @@ export function createMessageView(options: {
     image.className = 'preview'
     image.alt = name
     image.src = url
-    keepInView(image)
+    feed.keepInView(image)
     entry.append(image)
     return url
   }
@@ -262,13 +149,7 @@ export function createMessageView(options: {
         entry.querySelector('.file-name')!.textContent = transfer.name
         entry.querySelector('progress')!.setAttribute('aria-label', `Transfer of ${transfer.name}`)
         if (mine && transfer.blob && IMAGE.test(transfer.mime)) preview(entry, transfer.blob, transfer.name)
-        const cancel = document.createElement('button')
-        cancel.type = 'button'
-        cancel.className = 'cancel'
-        cancel.textContent = 'Cancel'
-        cancel.setAttribute('aria-label', `Cancel ${transfer.name}`)
-        cancel.addEventListener('click', () => options.cancel(transfer))
-        entry.querySelector('.file-actions')!.append(cancel)
+        entry.querySelector('.file-actions')!.append(cancelButton(transfer, options.cancel))
         files.set(key, entry)
         place(entry)
       }
@@ -282,16 +163,7 @@ export function createMessageView(options: {
       if (finished) entry.querySelector('.cancel')?.remove()
       // The percentage is for the eye only: a screen reader hears the outcome, not every step.
       state.setAttribute('aria-hidden', String(!finished))
-      setText(
-        state,
-        transfer.state === 'cancelled'
-          ? 'cancelled'
-          : transfer.state === 'failed'
-            ? mine ? 'not received by everyone' : 'failed (damaged or interrupted)'
-            : transfer.state === 'done'
-              ? humanSize(transfer.size)
-              : `${progress.value}% of ${humanSize(transfer.size)}`,
-      )
+      setText(state, fileState(transfer, mine, progress.value))
       if (transfer.state === 'done' && transfer.blob && !mine && !entry.querySelector('a')) {
         const url = IMAGE.test(transfer.mime) ? preview(entry, transfer.blob, transfer.name) : URL.createObjectURL(transfer.blob)
         if (!urls.includes(url)) urls.push(url)
@@ -310,14 +182,10 @@ export function createMessageView(options: {
     },
 
     /** Shows the newest entry (after sending: the reader wants to see what they sent). */
-    follow(): void {
-      stuck = true
-      schedule()
-    },
+    follow: feed.follow,
 
     close(): void {
-      cancelAnimationFrame(frame)
-      clearTimeout(fallback)
+      feed.close()
       for (const url of urls) URL.revokeObjectURL(url)
     },
   }

@@ -11,7 +11,10 @@ export function bindSettings(joined: Room, color: string): void {
   nameInput.value = joined.self.name
   nameInput.addEventListener('change', () => {
     const name = cleanName(nameInput.value)
-    if (!name) return void (nameInput.value = joined.self.name)
+    if (!name) {
+      nameInput.value = joined.self.name
+      return
+    }
     joined.setName(name)
     saveName(name)
     nameInput.value = name

@@ -85,7 +85,10 @@ export function startDelayProxy(target: { host: string; port: number }, delayMs:
       const now = performance.now()
       while (queue.length > 0 && queue[0]!.due <= now) {
         const { chunk } = queue.shift()!
-        if (to.destroyed) return void (queue.length = 0)
+        if (to.destroyed) {
+          queue.length = 0
+          return
+        }
         if (chunk === null) to.end()
         else to.write(chunk)
       }

@@ -31,7 +31,9 @@ export interface Opened {
   retried: number
 }
 
-const count = (errors: Record<string, number>, key: string) => void (errors[key] = (errors[key] ?? 0) + 1)
+const count = (errors: Record<string, number>, key: string) => {
+  errors[key] = (errors[key] ?? 0) + 1
+}
 
 /** Runs `task(0) … task(n-1)` with at most `limit` running at once. */
 async function pool(n: number, limit: number, task: (i: number) => Promise<void>): Promise<void> {
@@ -113,8 +115,7 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
           let pending = ''
           res.on('data', (chunk: string) => {
             pending += chunk
-            let end: number
-            while ((end = pending.indexOf('\n\n')) !== -1) {
+            for (let end = pending.indexOf('\n\n'); end !== -1; end = pending.indexOf('\n\n')) {
               const frame = pending.slice(0, end)
               pending = pending.slice(end + 2)
               if (frame === ':') p.beats.push(Number(process.hrtime.bigint()) / 1e6)

@@ -121,7 +121,15 @@ export async function openTabs(contender: Contender, browsers: Browser[], links:
     const resolvers: Array<(at: number) => void> = []
     const reported = pages.map(() => false)
     const done = Promise.all(
-      pages.map((_, i) => new Promise<number>((resolve) => (resolvers[i] = (at) => ((reported[i] = true), resolve(at))))),
+      pages.map(
+        (_, i) =>
+          new Promise<number>((resolve) => {
+            resolvers[i] = (at) => {
+              reported[i] = true
+              resolve(at)
+            }
+          }),
+      ),
     )
     await Promise.all(pages.map((p, i) => p.exposeFunction('__reportConnected', (at: number) => resolvers[i]!(at))))
     // The PeerJS page notes the moment itself (peerjs-site.ts).

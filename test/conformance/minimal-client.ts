@@ -32,6 +32,16 @@ export interface MinimalChat {
   history: boolean
 }
 
+/** What the offerer hears back: the answer, then trickled candidates (the spec's `signal` envelope payloads). */
+type TheirSignal = { type: 'answer'; sdp: string } | { type: 'candidate'; candidate: RTCIceCandidateInit }
+
+/** A data-channel message as this client reads it: trusting, since it only ever talks to the library in tests. */
+type TheirMessage =
+  | { type: 'ping' }
+  | { type: 'hello'; key: string }
+  | ({ type: 'chat' } & Omit<MinimalChat, 'verified' | 'history'>)
+  | { type: 'history'; entries: Array<{ message: MinimalChat; key: string }> }
+
 export interface MinimalOptions {
   server: string
   room: string
@@ -99,9 +109,8 @@ async function readEvents(body: ReadableStream<Uint8Array>, onEvent: (type: stri
         if (data.length > 0) onEvent(type || 'message', data.join('\n'))
         type = ''
         data = []
-      } else if (line.startsWith(':')) {
-        continue // a heartbeat comment
-      } else {
+      } else if (!line.startsWith(':')) {
+        // Lines starting with ':' are heartbeat comments and carry nothing.
         const colon = line.indexOf(':')
         const field = colon < 0 ? line : line.slice(0, colon)
         const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '')
@@ -119,7 +128,9 @@ export async function joinMinimal(options: MinimalOptions) {
   const publicKey = b64url(new Uint8Array(await crypto.subtle.exportKey('raw', signing.publicKey)))
   const chats: MinimalChat[] = []
   const waiters = new Set<() => void>()
-  const changed = () => waiters.forEach((w) => w())
+  const changed = () => {
+    for (const w of waiters) w()
+  }
   const state = { open: false, greeted: false, pings: 0, closed: false, theirKey: '', theirFingerprint: '', ourFingerprint: '' }
 
   const post = async (path: string, body: unknown, token?: string) => {
@@ -165,7 +176,7 @@ export async function joinMinimal(options: MinimalOptions) {
   }
 
   async function apply(sealed: string) {
-    const opened = (await open(key, `${VERSION} signal ${room} ${other!.id} ${self}`, sealed)) as { n: number; envelope: { attempt: number; signal?: any } }
+    const opened = (await open(key, `${VERSION} signal ${room} ${other!.id} ${self}`, sealed)) as { n: number; envelope: { attempt: number; signal?: TheirSignal } }
     if (opened.n <= heardCount) throw new Error('replayed signal')
     heardCount = opened.n
     const s = opened.envelope.signal
@@ -180,24 +191,24 @@ export async function joinMinimal(options: MinimalOptions) {
 
   let seq = 0
   let lamport = 0
-  async function verify(chat: MinimalChat, key: string) {
+  async function verify(chat: Omit<MinimalChat, 'verified' | 'history'>, key: string) {
     const imported = await crypto.subtle.importKey('raw', unb64url(key), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify'])
     return crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, imported, unb64url(chat.sig), signed(room, chat))
   }
   async function onMessage(raw: string) {
-    const m = JSON.parse(raw) as Record<string, any>
+    const m = JSON.parse(raw) as TheirMessage
     if (m.type === 'ping') state.pings++
     else if (m.type === 'hello') {
       state.theirKey = m.key
       state.greeted = true
     } else if (m.type === 'chat') {
-      const chat = m as MinimalChat
+      const chat = m
       chats.push({ ...chat, verified: await verify(chat, state.theirKey), history: false })
       lamport = Math.max(lamport, chat.lamport)
       send({ type: 'ack', ids: [chat.id] })
     } else if (m.type === 'history') {
       // Each entry: the chat message exactly as its author sent it (type and sig included) and their key.
-      for (const { message, key } of m.entries as Array<{ message: MinimalChat; key: string }>) {
+      for (const { message, key } of m.entries) {
         chats.push({ ...message, verified: await verify(message, key), history: true })
         lamport = Math.max(lamport, message.lamport)
       }
@@ -237,7 +248,11 @@ export async function joinMinimal(options: MinimalOptions) {
   /** Resolves when `check` holds (checked on every message, open and close). */
   const until = (check: () => boolean) =>
     new Promise<void>((resolve) => {
-      const w = () => check() && (waiters.delete(w), resolve())
+      const w = () => {
+        if (!check()) return
+        waiters.delete(w)
+        resolve()
+      }
       waiters.add(w)
       w()
     })

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nanoid } from 'nanoid'
-import { randomRoom, startServer, type TestServer, roomLink } from '../helpers'
+import { startServer, type TestServer, roomLink } from '../helpers'
 import {
   closeAll,
   launchPeople,

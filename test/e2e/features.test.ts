@@ -103,8 +103,14 @@ async function waitForStored(page: Page, count: number) {
         open.onsuccess = () => {
           const db = open.result
           const get = db.transaction('history', 'readonly').objectStore('history').get(location.pathname.split('/').pop()!)
-          get.onerror = () => (db.close(), resolve(false))
-          get.onsuccess = () => (db.close(), resolve(Array.isArray(get.result) && get.result.length >= n))
+          get.onerror = () => {
+            db.close()
+            resolve(false)
+          }
+          get.onsuccess = () => {
+            db.close()
+            resolve(Array.isArray(get.result) && get.result.length >= n)
+          }
         }
       })
     },

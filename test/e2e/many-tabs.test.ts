@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { Page } from 'puppeteer'
-import { randomRoom, startServer, type TestServer, roomLink } from '../helpers'
+import { startServer, type TestServer, roomLink } from '../helpers'
 import { closeAll, launchPeople, say, waitForConnected, waitForMessage, watch, type Person } from '../browsers'
 import { startRecordingProxy } from '../proxy'
 

@@ -184,7 +184,11 @@ describe('messages', () => {
     })
     // The markers stay in the text (hidden), so the text is exactly what was sent.
     expect(rendered).toEqual({ images: 0, links: 0, bold: '**bold**', italic: '_it_', code: 'x<b>y</b>', b: 0 })
-    const spoken = await ben.page.$$eval('[role="log"] .message', (entries) => (entries.at(-1) as HTMLElement).innerText.replace(/\s+/g, ' '))
+    const spoken = await ben.page.$$eval('[role="log"] .message', (entries) => {
+      // biome-ignore lint/performance/useDomNodeTextContent: innerText is the point: the text as rendered, hidden markers dropped.
+      const shown = (entries.at(-1) as HTMLElement).innerText
+      return shown.replace(/\s+/g, ' ')
+    })
     expect(spoken).toContain('bold it x<b>y</b>')
     expect([...ana.errors, ...ben.errors]).toEqual([])
   })

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'puppeteer'
-import { randomRoom, spawnServer, pollUntil, type ServerProcess, roomLink } from '../helpers'
+import { spawnServer, pollUntil, type ServerProcess, roomLink } from '../helpers'
 import {
   closeAll,
   launchPeople,

@@ -23,7 +23,7 @@ const MAX_BODY_CHARS = 100 * 1024
 // Node itself answers 431 (without JSON) when a request head passes 16 KiB: paths and headers stay below.
 const MAX_PATH_CHARS = 6_000
 
-/** Every ErrorCode in protocol.ts with the statuses the README gives it; the Record type keeps the list complete. */
+/** Every ErrorCode in protocol.ts with the statuses PROTOCOL.md section 5 gives it; the Record type keeps the list complete. */
 const STATUSES: Record<ErrorCode, number[]> = {
   BAD_JSON: [400],
   BAD_REQUEST: [400],

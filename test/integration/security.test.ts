@@ -402,7 +402,11 @@ describe('logs', () => {
 
   it('never contain tokens, stream keys, signal payloads or room secrets, even at trace level and on failures', async () => {
     let captured = ''
-    const log = pino({ level: 'trace' }, { write: (line: string) => void (captured += line) })
+    const log = pino({ level: 'trace' }, {
+        write: (line: string) => {
+          captured += line
+        },
+      })
     const { url, api, parley } = await loggedServer({ log, maxBodyBytes: 2048 })
     log.trace('capture works')
 

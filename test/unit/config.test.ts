@@ -386,7 +386,7 @@ describe('resolveSecret', () => {
     const secret = resolveSecret(config({ secretFile }), warn)
     expect(secret.length).toBeGreaterThanOrEqual(16)
     expect(warn).toHaveBeenCalledTimes(1)
-    expect(warn.mock.calls[0]![0]).toMatch(new RegExp(`^cannot write .*not-a-directory/secret .*sessions will not survive a restart$`))
+    expect(warn.mock.calls[0]![0]).toMatch(/^cannot write .*not-a-directory\/secret .*sessions will not survive a restart$/)
   })
 
   it('regenerates when the path is a directory, and warns', () => {

@@ -238,7 +238,10 @@ export function createFakeNetwork(): FakeNetwork {
 
       on(event: FakePeerEvent, handler: (arg: never) => void) {
         let set = handlers.get(event)
-        if (!set) handlers.set(event, (set = new Set()))
+        if (!set) {
+          set = new Set()
+          handlers.set(event, set)
+        }
         set.add(handler)
         return peer
       },

@@ -12,6 +12,7 @@ import {
 import { parseServerEvent } from '../../client/lib/signaling/event-stream'
 
 const FROM = 'p9Yt2LmQ0sXc7Vb1NaZ4k'
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is what this pattern is for.
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
 
 const validChat = (): ChatMessage => ({

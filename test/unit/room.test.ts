@@ -504,7 +504,9 @@ describe('joinRoom over a fake mesh', () => {
     const [idA, idB] = orderedIds(2)
     const ana = enter(board, room, 'Ana', idA)
     let early: ChatMessage | null = null
-    ana.room.on('peer-connected', () => void (early ??= ana.room.send('right after connect')))
+    ana.room.on('peer-connected', () => {
+      early ??= ana.room.send('right after connect')
+    })
     const ben = enter(board, room, 'Ben', idB)
     const inbox = collect(ben.room, 'message')
     await Promise.all([connectedTo(ana.room, 1), connectedTo(ben.room, 1)])

@@ -1,0 +1,156 @@
+// The view follows new messages only while the reader is this close to the newest one.
+const STICKY_SCROLL_PX = 80
+// A hidden tab gets no animation frames: a timer flushes instead, and backs up a frame that never comes.
+const FLUSH_FALLBACK_MS = 250
+
+const clock = (time: number) => new Date(time).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+const fullDate = (time: number) => new Date(time).toLocaleString([], { dateStyle: 'full', timeStyle: 'short' })
+const dayKey = (time: number) => new Date(time).toDateString()
+
+function dayLabel(time: number): string {
+  const key = dayKey(time)
+  if (key === dayKey(Date.now())) return 'Today'
+  if (key === dayKey(Date.now() - 86_400_000)) return 'Yesterday'
+  return new Date(time).toLocaleDateString([], { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' })
+}
+
+/** Marks an entry with its sender, day and minute (what `arrange` groups by) and fills in its time. */
+export function stamp(entry: HTMLElement, from: string, time: number) {
+  if (!entry.classList.contains('notice')) entry.tabIndex = -1
+  entry.dataset.from = from
+  entry.dataset.time = String(time)
+  entry.dataset.day = dayKey(time)
+  entry.dataset.minute = String(Math.floor(time / 60_000))
+  const when = entry.querySelector('time')
+  if (when) {
+    when.dateTime = new Date(time).toISOString()
+    when.textContent = clock(time)
+    when.title = fullDate(time)
+  }
+}
+
+/** Groups lines by sender and minute, and keeps one separator before each day's first entry. */
+function arrange(log: HTMLElement) {
+  let previous: HTMLElement | undefined
+  let day = ''
+  const kept = new Set<Element>()
+  for (const entry of [...log.children] as HTMLElement[]) {
+    if (entry.classList.contains('day')) continue
+    const entryDay = entry.dataset.day!
+    if (entryDay !== day) {
+      day = entryDay
+      previous = undefined
+      let separator = entry.previousElementSibling as HTMLElement | null
+      if (!separator?.classList.contains('day') || separator.dataset.day !== day) {
+        separator = document.createElement('div')
+        separator.className = 'day'
+        separator.dataset.day = day
+        separator.textContent = dayLabel(Number(entry.dataset.time))
+        entry.before(separator)
+      }
+      kept.add(separator)
+    }
+    if (entry.classList.contains('notice')) {
+      previous = undefined
+      continue
+    }
+    const grouped =
+      previous !== undefined &&
+      !entry.classList.contains('file') &&
+      !previous.classList.contains('file') &&
+      previous.dataset.from === entry.dataset.from &&
+      previous.dataset.minute === entry.dataset.minute &&
+      previous.classList.contains('direct') === entry.classList.contains('direct')
+    entry.classList.toggle('grouped', grouped)
+    previous = entry
+  }
+  for (const separator of log.querySelectorAll('.day')) if (!kept.has(separator)) separator.remove()
+}
+
+/**
+ * Where the log's entries go in and how it scrolls: new entries are added once per animation frame and
+ * layout is read once per frame, never per entry; the view sticks to the newest entry unless the reader
+ * scrolled up, when the jump button counts what they have not seen.
+ */
+export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement) {
+  let pending = document.createDocumentFragment()
+  let frame = 0
+  let fallback: ReturnType<typeof setTimeout> | undefined
+  let stuck = true
+  let unseen = 0
+
+  function toBottom() {
+    log.scrollTop = log.scrollHeight
+    unseen = 0
+    jump.hidden = true
+  }
+
+  log.addEventListener('scroll', () => {
+    stuck = log.scrollHeight - log.scrollTop - log.clientHeight < STICKY_SCROLL_PX
+    if (stuck) {
+      unseen = 0
+      jump.hidden = true
+    }
+  })
+  // From the log, arrows walk the entries one by one (each shows its full date while focused).
+  log.addEventListener('keydown', (event) => {
+    const entries = [...log.querySelectorAll<HTMLElement>('.message')]
+    const at = entries.indexOf(document.activeElement as HTMLElement)
+    const next = { ArrowUp: at === -1 ? entries.length - 1 : at - 1, ArrowDown: at + 1, Home: 0, End: entries.length - 1 }[event.key]
+    if (next === undefined || !entries[next]) return
+    event.preventDefault()
+    entries[next].focus()
+  })
+  jump.addEventListener('click', () => {
+    toBottom()
+    log.focus()
+  })
+
+  function flush() {
+    cancelAnimationFrame(frame)
+    clearTimeout(fallback)
+    frame = 0
+    fallback = undefined
+    const added = pending.querySelectorAll('.message').length
+    log.append(pending)
+    pending = document.createDocumentFragment()
+    arrange(log)
+    if (stuck) toBottom()
+    else if (added > 0) {
+      unseen += added
+      jump.hidden = false
+      jump.textContent = `${unseen} new message${unseen === 1 ? '' : 's'} ↓`
+    }
+  }
+
+  function schedule() {
+    if (fallback !== undefined) return
+    fallback = setTimeout(flush, document.hidden ? 0 : FLUSH_FALLBACK_MS)
+    if (!document.hidden) frame = requestAnimationFrame(flush)
+  }
+
+  return {
+    /** Adds an entry at the bottom (on the next frame), or right away before an entry already shown. */
+    place(entry: HTMLElement, before?: HTMLElement) {
+      if (before?.parentNode) before.parentNode.insertBefore(entry, before)
+      else pending.append(entry)
+      schedule()
+    },
+
+    /** Keeps the newest line in view while an image that was added at the bottom loads. */
+    keepInView(image: HTMLImageElement) {
+      image.addEventListener('load', () => stuck && toBottom(), { once: true })
+    },
+
+    /** Shows the newest entry. */
+    follow() {
+      stuck = true
+      schedule()
+    },
+
+    close() {
+      cancelAnimationFrame(frame)
+      clearTimeout(fallback)
+    },
+  }
+}
