@@ -1,5 +1,6 @@
 import type { IceServer } from '../../signaling/protocol'
 import { createConversation } from './conversation'
+import { deriveVerifier } from './crypto'
 import { createEmitter } from './emitter'
 import { createFiles } from './files'
 import { createRoomLog } from './history'
@@ -117,6 +118,8 @@ export function joinRoom(options: JoinOptions): Room {
   let status: RoomStatus = 'joining'
   let left = false
   const { identity, sealed, ice, mesh, conversation, files, membership } = buildParts(options, self, signaling, events.emit, () => left)
+  // Without WebCrypto nothing seals either; the join then fails on the server's terms, not here.
+  const verifier = deriveVerifier(options.secret, options.room).catch(() => undefined)
 
   const setStatus = (next: RoomStatus) => {
     if (status === next || status === 'closed') return
@@ -149,10 +152,10 @@ export function joinRoom(options: JoinOptions): Room {
     setStatus('joining')
     if (!options.createPeer) void warmUp()
     try {
-      const [meta, id] = await Promise.all([sealed.sealName(self.name), identity])
+      const [meta, id, proof] = await Promise.all([sealed.sealName(self.name), identity, verifier])
       self.key = id.key
       if (left) return
-      const joined = await signaling.join(options.room, meta, handlers)
+      const joined = await signaling.join(options.room, meta, handlers, proof)
       if (left) signaling.leave(joined.peer)
     } catch (err) {
       events.emit('error', err as Error)

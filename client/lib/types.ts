@@ -180,7 +180,8 @@ export type SignalingEvents = {
 /** How a room reaches the signaling server: one per page, or shared by tabs (see worker/). */
 export interface Signaling extends Pick<Emitter<SignalingEvents>, 'on' | 'off'> {
   readonly status: SignalingStatus
-  join(room: string, meta: string | undefined, handlers: MembershipHandlers): Promise<Membership>
+  /** `verifier`: proof of the room link for the server's admission check (crypto.ts deriveVerifier). */
+  join(room: string, meta: string | undefined, handlers: MembershipHandlers, verifier?: string): Promise<Membership>
   /** Queued per sender and retried; delivered in order, dropped only when the target is gone. */
   signal(from: string, to: string, data: unknown): void
   leave(peer: string): void

@@ -10,6 +10,7 @@ interface Joined {
   room: string
   meta: string | undefined
   handlers: MembershipHandlers
+  verifier: string | undefined
 }
 
 const membershipOf = (joined: JoinResponse): Membership => ({
@@ -70,9 +71,9 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
   /** After a `reset`, re-claim every peer id; if the server no longer accepts our token, start over. */
   function recover() {
     return joins(async () => {
-      for (const [peer, { room, meta, handlers }] of memberships) {
+      for (const [peer, { room, meta, handlers, verifier }] of memberships) {
         try {
-          await http.join(room, meta, peer)
+          await http.join(room, meta, peer, verifier)
         } catch (err) {
           if (err instanceof SignalingError && (err.status === 401 || err.code === 'BAD_PEER')) {
             const lost = [...memberships.values()]
@@ -105,11 +106,11 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
       return status
     },
 
-    join(room, meta, handlers) {
+    join(room, meta, handlers, verifier) {
       return joins(async () => {
-        const joined = await http.join(room, meta)
+        const joined = await http.join(room, meta, undefined, verifier)
         const membership = membershipOf(joined)
-        memberships.set(joined.peer, { room, meta, handlers })
+        memberships.set(joined.peer, { room, meta, handlers, verifier })
         handlers.joined(membership)
         for (const event of stream.takeEarly(joined.peer)) handlers.event(event)
         token = joined.token

@@ -51,12 +51,12 @@ export function createSignalingHttp(
     post,
 
     /** POST /join, retried through outages and rate limits; permanent refusals throw. */
-    async join(room: string, meta: string | undefined, peer?: string): Promise<JoinResponse> {
+    async join(room: string, meta: string | undefined, peer?: string, verifier?: string): Promise<JoinResponse> {
       for (let attempt = 0; ; attempt++) {
         if (session.closed()) throw new SignalingError('CLOSED', 'signaling closed')
         let res: Response | undefined
         try {
-          res = await post('/join', { room, ...(meta === undefined ? {} : { meta }), ...(peer ? { peer } : {}) })
+          res = await post('/join', { room, ...(meta === undefined ? {} : { meta }), ...(peer ? { peer } : {}), ...(verifier ? { verifier } : {}) })
         } catch {
           session.offline()
         }
