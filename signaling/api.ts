@@ -16,7 +16,7 @@ import { createSessionRoutes } from './session-routes'
 const SWEEP_MS = 30_000
 
 // Every endpoint and the one method it takes (HEAD /stream answers the stream's headers only).
-const METHODS = { '/join': 'POST', '/stream': 'GET', '/signal': 'POST', '/leave': 'POST', '/ice': 'POST' } as const
+const METHODS = { '/join': 'POST', '/stream': 'GET', '/signal': 'POST', '/leave': 'POST', '/ice': 'POST', '/renew': 'POST' } as const
 type Route = keyof typeof METHODS
 const isRoute = (path: string): path is Route => Object.hasOwn(METHODS, path)
 
@@ -34,13 +34,13 @@ export function createSignalingApi(input: Partial<ApiOptions> & { secret: string
   const options = { ...API_DEFAULTS, ...input }
   const log = options.log ?? createLogger()
   const observer = options.observer ?? NO_OBSERVER
-  const credentials = createCredentials(options.secret)
+  const credentials = createCredentials(options.secret, options.credentialTtlS)
   const hubOptions = { ...options, observer, newPeerId: credentials.newPeer }
   const hub: Hub = options.redisUrl ? createRedisHub(options.redisUrl, { ...hubOptions, log }) : createMemoryHub(hubOptions)
   const context: RouteContext = { options, credentials, hub, observer, clientIp: options.clientIp ?? socketIp }
   const sessionRoutes = createSessionRoutes(context)
   const relayRoutes = createRelayRoutes(context)
-  const routes = { join: sessionRoutes.join, ice: sessionRoutes.ice, leave: sessionRoutes.leave, signal: relayRoutes.signal }
+  const routes = { ...sessionRoutes.routes, signal: relayRoutes.signal }
   const cors = createCors(options.corsOrigins)
   // Streams have their own cap (relay-routes.ts); this one bounds what slow or stalled POSTs can hold.
   const inFlight = createCounter(options.maxRequestsPerIp)

@@ -38,6 +38,15 @@ export interface JoinResponse {
   iceServersTtlS?: number
   heartbeatMs: number
   graceMs: number
+  /** Seconds `token` and `key` stay valid; renew them with POST /renew before then. */
+  credentialsTtlS: number
+}
+
+/** POST /renew (with the token): the session's credentials, valid afresh. */
+export interface RenewResponse {
+  token: string
+  key: string
+  credentialsTtlS: number
 }
 
 /** POST /ice `{peer}`: fresh ICE servers (and TURN credentials) for one of the session's peers. */

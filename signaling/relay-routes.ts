@@ -60,6 +60,9 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
   function stream(req: IncomingMessage, res: ServerResponse, headers: Headers, query: URLSearchParams) {
     const key = query.get('key')
     const id = key === null ? null : credentials.verifyStreamKey(key)
+    if (id === null && key !== null && credentials.expired('stream', key)) {
+      throw new HttpError(401, 'EXPIRED', 'stream key expired; renew with POST /renew, or join afresh')
+    }
     if (id === null) throw new HttpError(401, 'UNAUTHORIZED', 'missing or invalid stream key')
     for (const name in STREAM_HEADERS) res.setHeader(name, STREAM_HEADERS[name]!)
     for (const name in headers) res.setHeader(name, headers[name]!)

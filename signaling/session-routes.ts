@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { IceResponse, IceServer, JoinResponse } from './protocol'
+import type { IceResponse, IceServer, JoinResponse, RenewResponse } from './protocol'
 import type { Headers, RouteContext } from './api-options'
 import { HttpError } from './errors'
 import type { JoinFailure } from './hub'
@@ -36,6 +36,7 @@ export function createSessionRoutes({ options, credentials, hub, observer, clien
   const joinLimiter = createRateLimiter(options.joinsPerSec, options.joinBurst)
   const ttl = options.turn ? { iceServersTtlS: options.turn.ttlS } : {}
   const bodyTimeoutMs = options.bodyTimeoutS * 1000
+  const credentialsTtlS = () => Math.floor(credentials.validForMs() / 1000)
 
   /** The ICE servers one peer may use: the configured ones, plus its own TURN credentials. */
   const iceServersFor = (peer: string): IceServer[] => {
@@ -68,7 +69,16 @@ export function createSessionRoutes({ options, credentials, hub, observer, clien
       ...ttl,
       heartbeatMs: options.heartbeatMs,
       graceMs: options.graceMs,
+      credentialsTtlS: credentialsTtlS(),
     }
+    sendJson(res, 200, answer, headers)
+  }
+
+  // Stateless, like the credentials: a valid token for a session the hub forgot renews too (its
+  // stream then gets `reset` and the client re-joins).
+  async function renew(req: IncomingMessage, res: ServerResponse, headers: Headers) {
+    const id = sessionFrom(credentials, bearer(req.headers.authorization))
+    const answer: RenewResponse = { token: credentials.token(id), key: credentials.streamKey(id), credentialsTtlS: credentialsTtlS() }
     sendJson(res, 200, answer, headers)
   }
 
@@ -92,9 +102,7 @@ export function createSessionRoutes({ options, credentials, hub, observer, clien
   }
 
   return {
-    join,
-    ice,
-    leave,
+    routes: { join, ice, leave, renew },
     /** Forgets rate-limit buckets that have refilled; call it on a timer. */
     sweep: () => joinLimiter.sweep(),
     limitKeys: () => joinLimiter.size,

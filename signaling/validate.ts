@@ -97,6 +97,9 @@ export function parseLeave(input: unknown): LeaveRequest {
 /** The session a bearer token names; UNAUTHORIZED when it is missing or not ours. */
 export function sessionFrom(credentials: Credentials, token: string | undefined): string {
   const id = token === undefined ? null : credentials.verifyToken(token)
-  if (id === null) throw new HttpError(401, 'UNAUTHORIZED', 'missing or invalid session token')
-  return id
+  if (id !== null) return id
+  if (token !== undefined && credentials.expired('token', token)) {
+    throw new HttpError(401, 'EXPIRED', 'session token expired; renew before it does, or join afresh')
+  }
+  throw new HttpError(401, 'UNAUTHORIZED', 'missing or invalid session token')
 }

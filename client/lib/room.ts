@@ -1,6 +1,5 @@
 import type { IceServer } from '../../signaling/protocol'
 import { createConversation } from './conversation'
-import { deriveVerifier } from './crypto'
 import { createEmitter } from './emitter'
 import { createFiles } from './files'
 import { createRoomLog } from './history'
@@ -72,7 +71,10 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
   const onError = (err: Error) => emit('error', err)
   const identity = options.identity ? Promise.resolve(options.identity) : createIdentity(options.room)
   const log = identity.then((id) => createRoomLog(id))
-  const sealed = createSealedSignals({ self, sealer: options.sealer ?? createSealer(options.secret, options.room), signaling, closed, onError })
+  const sealer = options.sealer ?? createSealer(options.secret, options.room)
+  const sealed = createSealedSignals({ self, sealer, signaling, closed, onError })
+  // Without WebCrypto nothing seals either; the join then fails on the server's terms, not here.
+  const verifier = sealer.verifier?.().catch(() => undefined)
   const ice = createIceServers(signaling, self, closed)
   // Inbound data-channel messages are checked asynchronously (signatures): one queue keeps their order.
   const inbound = createSerialQueue()
@@ -105,7 +107,7 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
   const conversation = createConversation({ room: options.room, self, mesh, emit, identity, log, store: options.store })
   const files = createFiles(mesh, emit)
   const membership = createMembershipEvents({ mesh, sealed, closed, onError })
-  return { identity, sealed, ice, mesh, conversation, files, membership }
+  return { identity, verifier, sealed, ice, mesh, conversation, files, membership }
 }
 
 /** Joins a room: a full mesh of data channels to everyone in it, introduced by the signaling server. */
@@ -117,9 +119,7 @@ export function joinRoom(options: JoinOptions): Room {
   if (isColor(options.color)) self.color = options.color.toLowerCase()
   let status: RoomStatus = 'joining'
   let left = false
-  const { identity, sealed, ice, mesh, conversation, files, membership } = buildParts(options, self, signaling, events.emit, () => left)
-  // Without WebCrypto nothing seals either; the join then fails on the server's terms, not here.
-  const verifier = deriveVerifier(options.secret, options.room).catch(() => undefined)
+  const { identity, verifier, sealed, ice, mesh, conversation, files, membership } = buildParts(options, self, signaling, events.emit, () => left)
 
   const setStatus = (next: RoomStatus) => {
     if (status === next || status === 'closed') return

@@ -140,6 +140,8 @@ export interface Sealer {
   sealMeta(name: string): Promise<string>
   /** The name in a peer's metadata; null when it was not sealed with this room's key. */
   openMeta(meta: string | undefined): Promise<string | null>
+  /** Proof of the room link for the server's admission check (crypto.ts deriveVerifier); absent: none. */
+  verifier?(): Promise<string>
 }
 
 export type SignalingStatus = 'connecting' | 'online' | 'offline'

@@ -1,4 +1,4 @@
-import type { ErrorBody, IceResponse, JoinResponse } from '../../../signaling/protocol'
+import type { ErrorBody, IceResponse, JoinResponse, RenewResponse } from '../../../signaling/protocol'
 import { backoffMs, sleep } from '../util'
 
 export const BACKOFF_MIN_MS = 500
@@ -64,6 +64,13 @@ export function createSignalingHttp(
         if (res && res.status !== 429 && res.status < 500) throw await failure(res)
         await sleep(res ? retryAfter(res, attempt) : backoff(attempt))
       }
+    },
+
+    /** POST /renew: the session's credentials, valid afresh. */
+    async renew(): Promise<RenewResponse> {
+      const res = await post('/renew', {})
+      if (!res.ok) throw await failure(res)
+      return (await res.json()) as RenewResponse
     },
 
     async refreshIce(peer: string): Promise<IceResponse> {
