@@ -58,8 +58,9 @@ export const API_DEFAULTS = {
   maxStreamsPerIp: 32,
   maxRequestsPerIp: 64,
   bodyTimeoutS: 10,
-  maxSeatsPerSession: 4,
-  maxSeatsPerIp: 8,
+  // Eight tabs of one browser share a session (the signaling worker) and may sit in one room.
+  maxSeatsPerSession: 8,
+  maxSeatsPerIp: 12,
   sessionSignalsPerSec: 200,
   ipSignalsPerSec: 400,
   credentialTtlS: 24 * 3600,

@@ -265,7 +265,7 @@ describe('room squatting', () => {
       expect(JSON.parse(refused.body)).toMatchObject({ error: 'BAD_VERIFIER' })
     }
 
-    // Even holding the link, one session takes at most 4 seats, and one address at most 8.
+    // Even holding the link, one session takes at most 8 seats, and one address at most 12.
     const seats = async (token?: string) => {
       const taken: JoinResponse[] = []
       for (;;) {
@@ -275,7 +275,7 @@ describe('room squatting', () => {
       }
     }
     const first = await seats()
-    expect(first.taken).toHaveLength(4)
+    expect(first.taken).toHaveLength(8)
     expect(first.refusal.status).toBe(409)
     expect(JSON.parse(first.refusal.body)).toMatchObject({ error: 'TOO_MANY_SEATS' })
     const second = await seats()
@@ -286,7 +286,7 @@ describe('room squatting', () => {
 
     const bob = await holders.join(room, verifier)
     expect(bob.peers.map((p) => p.id)).toContain(alice.peer)
-    expect(bob.peers).toHaveLength(9)
+    expect(bob.peers).toHaveLength(13)
     console.log(JSON.stringify({ attack: 'squatting', squatterSeats: first.taken.length + second.taken.length, bobJoined: true }))
     holders.close()
     squatter.close()
