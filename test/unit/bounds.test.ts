@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createApp } from '../../signaling/app'
 import type { JoinResponse } from '../../signaling/protocol'
 import { createHttpServer } from '../../signaling/server'
-import { join, pollUntil, postJson, randomRoom, startServer, TEST_SECRET, within, type TestServer } from '../helpers'
+import { join, pollUntil, postJson, randomRoom, SseClient, startServer, streamUrl, TEST_SECRET, within, type TestServer } from '../helpers'
 
 // Every bound of the server's hygiene and admission rules, at the boundary and one past it.
 
@@ -92,8 +92,8 @@ describe('requests in flight per address', () => {
 })
 
 describe('the standalone HTTP server', () => {
-  async function listen(limits: Partial<Parameters<typeof createHttpServer>[1]>) {
-    const parley = createApp({ secret: TEST_SECRET })
+  async function listen(limits: Partial<Parameters<typeof createHttpServer>[1]>, heartbeatMs?: number) {
+    const parley = createApp({ secret: TEST_SECRET, ...(heartbeatMs ? { heartbeatMs } : {}) })
     const server = createHttpServer(parley.handler, { headersTimeoutS: 10, bodyTimeoutS: 10, maxConnectionsPerIp: 3, isProxy: () => false, ...limits })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     const port = (server.address() as { port: number }).port
@@ -129,6 +129,17 @@ describe('the standalone HTTP server', () => {
     const third = await openSocket(port)
     third.write('GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
     expect(await within(closedOrAnswered(third), WAIT_MS, 'the proxy to be answered')).toMatch(/^HTTP\/1\.1 200/)
+  })
+
+  it('keeps an event stream open past every request deadline', async () => {
+    // Deadlines of 1 s each (Node's whole-request one: 3 s); the stream lives through 4 heartbeats of 1 s.
+    const port = await listen({ headersTimeoutS: 1, bodyTimeoutS: 1 }, 1_000)
+    const api = `http://127.0.0.1:${port}/v1`
+    const joined = await join(api, randomRoom())
+    const stream = await SseClient.open(streamUrl(api, joined))
+    await stream.until(() => stream.comments >= 4 || undefined, 10_000, 'four heartbeats')
+    expect(stream.closed).toBe(false)
+    stream.close()
   })
 
   it('answers half-sent headers 408 after the headers deadline', async () => {
