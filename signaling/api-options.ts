@@ -14,6 +14,18 @@ export interface ApiOptions {
   maxPeersPerSession: number
   maxBodyBytes: number
   maxStreamsPerIp: number
+  /** Requests (other than streams) one address may have in flight at once; more get RATE_LIMITED. */
+  maxRequestsPerIp: number
+  /** Seconds a request body may take to arrive; slower ones get REQUEST_TIMEOUT and are cut off. */
+  bodyTimeoutS: number
+  /** Peers one session, and one client address, may hold in one room (a room id alone seats nobody). */
+  maxSeatsPerSession: number
+  maxSeatsPerIp: number
+  /** Signal buckets per session and per address, beside the per-peer one; each bursts 4 s worth. */
+  sessionSignalsPerSec: number
+  ipSignalsPerSec: number
+  /** Seconds a token or stream key stays valid; clients renew before then (POST /renew). */
+  credentialTtlS: number
   signalsPerSec: number
   signalBurst: number
   joinsPerSec: number
@@ -44,6 +56,14 @@ export const API_DEFAULTS = {
   maxPeersPerSession: 32,
   maxBodyBytes: 64 * 1024,
   maxStreamsPerIp: 32,
+  maxRequestsPerIp: 64,
+  bodyTimeoutS: 10,
+  // Eight tabs of one browser share a session (the signaling worker) and may sit in one room.
+  maxSeatsPerSession: 8,
+  maxSeatsPerIp: 12,
+  sessionSignalsPerSec: 200,
+  ipSignalsPerSec: 400,
+  credentialTtlS: 24 * 3600,
   signalsPerSec: 50,
   signalBurst: 200,
   joinsPerSec: 2,

@@ -5,6 +5,7 @@ import { createCredentials } from './credentials'
 import { HttpError, toHttpError } from './errors'
 import type { Hub } from './hub'
 import { sendError, sendNoContent } from './http'
+import { createCounter } from './limits'
 import { createLogger } from './log'
 import { createMemoryHub } from './memory-hub'
 import { NO_OBSERVER } from './metrics'
@@ -15,7 +16,7 @@ import { createSessionRoutes } from './session-routes'
 const SWEEP_MS = 30_000
 
 // Every endpoint and the one method it takes (HEAD /stream answers the stream's headers only).
-const METHODS = { '/join': 'POST', '/stream': 'GET', '/signal': 'POST', '/leave': 'POST', '/ice': 'POST' } as const
+const METHODS = { '/join': 'POST', '/stream': 'GET', '/signal': 'POST', '/leave': 'POST', '/ice': 'POST', '/renew': 'POST' } as const
 type Route = keyof typeof METHODS
 const isRoute = (path: string): path is Route => Object.hasOwn(METHODS, path)
 
@@ -33,14 +34,16 @@ export function createSignalingApi(input: Partial<ApiOptions> & { secret: string
   const options = { ...API_DEFAULTS, ...input }
   const log = options.log ?? createLogger()
   const observer = options.observer ?? NO_OBSERVER
-  const credentials = createCredentials(options.secret)
+  const credentials = createCredentials(options.secret, options.credentialTtlS)
   const hubOptions = { ...options, observer, newPeerId: credentials.newPeer }
   const hub: Hub = options.redisUrl ? createRedisHub(options.redisUrl, { ...hubOptions, log }) : createMemoryHub(hubOptions)
   const context: RouteContext = { options, credentials, hub, observer, clientIp: options.clientIp ?? socketIp }
   const sessionRoutes = createSessionRoutes(context)
   const relayRoutes = createRelayRoutes(context)
-  const routes = { join: sessionRoutes.join, ice: sessionRoutes.ice, leave: sessionRoutes.leave, signal: relayRoutes.signal }
+  const routes = { ...sessionRoutes.routes, signal: relayRoutes.signal }
   const cors = createCors(options.corsOrigins)
+  // Streams have their own cap (relay-routes.ts); this one bounds what slow or stalled POSTs can hold.
+  const inFlight = createCounter(options.maxRequestsPerIp)
   let closing = false
 
   const sweep = setInterval(() => {
@@ -58,7 +61,8 @@ export function createSignalingApi(input: Partial<ApiOptions> & { secret: string
     if (error.code === 'INTERNAL') log.error({ err, method, route }, 'request failed')
     else log.debug({ code: error.code, status: error.status, method, route }, 'request refused')
     if (res.headersSent) return void res.end()
-    sendError(res, error, headers)
+    // An unread (or unfinished) body is never read: Node would wait for it to reuse the connection.
+    sendError(res, error, req.complete ? headers : { ...headers, Connection: 'close' })
   }
 
   function dispatch(req: IncomingMessage, res: ServerResponse, path: string, search: string, headers: Headers) {
@@ -74,6 +78,11 @@ export function createSignalingApi(input: Partial<ApiOptions> & { secret: string
       throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${path}`)
     }
     if (path === '/stream') return relayRoutes.stream(req, res, headers, new URLSearchParams(search))
+    const address = context.clientIp(req)
+    if (!inFlight.acquire(address)) {
+      throw new HttpError(429, 'RATE_LIMITED', `at most ${options.maxRequestsPerIp} requests in flight per address`, options.retryMs)
+    }
+    res.once('close', () => inFlight.release(address))
     return routes[path.slice(1) as keyof typeof routes](req, res, headers).catch((err: unknown) => fail(req, res, err, headers, path))
   }
 
@@ -97,6 +106,7 @@ export function createSignalingApi(input: Partial<ApiOptions> & { secret: string
       ...hub.stats(),
       rateLimitKeys: sessionRoutes.limitKeys() + relayRoutes.limitKeys(),
       ipsWithStreams: relayRoutes.ipsWithStreams(),
+      ipsWithRequests: inFlight.size,
     }),
     ready: () => !closing && hub.ready(),
     /** Stops accepting requests and ends every stream; peers keep their grace with the next server. */

@@ -124,6 +124,8 @@ export function createApp(options: AppOptions) {
       app(req, res)
     },
     stats: signaling.stats,
+    /** Whether a connection comes from a reverse proxy we trust (it speaks for many clients). */
+    isProxy: (address: string) => trust(address, 0),
     close(): void {
       closing = true
       signaling.close()

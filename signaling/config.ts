@@ -16,6 +16,15 @@ export interface Config {
   secretFile: string
   maxPeersPerRoom: number
   maxStreamsPerIp: number
+  maxConnectionsPerIp: number
+  maxRequestsPerIp: number
+  headersTimeoutS: number
+  bodyTimeoutS: number
+  maxSeatsPerSession: number
+  maxSeatsPerIp: number
+  sessionSignalsPerSec: number
+  ipSignalsPerSec: number
+  credentialTtlS: number
   signalsPerSec: number
   signalBurst: number
   joinsPerSec: number
@@ -154,6 +163,15 @@ const OPTIONS: Option[] = [
   { key: 'secretFile', flag: '--secret-file', env: 'PARLEY_SECRET_FILE', help: 'file holding the secret; created on first start', parse: text },
   { key: 'maxPeersPerRoom', flag: '--max-peers-per-room', env: 'PARLEY_MAX_PEERS_PER_ROOM', help: 'people per room; more get ROOM_FULL', parse: int(2, 1000) },
   { key: 'maxStreamsPerIp', flag: '--max-streams-per-ip', env: 'PARLEY_MAX_STREAMS_PER_IP', help: 'open event streams per client address', parse: int(1, 1_000_000) },
+  { key: 'maxConnectionsPerIp', flag: '--max-connections-per-ip', env: 'PARLEY_MAX_CONNECTIONS_PER_IP', help: 'open connections per client address (not counted for a trusted proxy)', parse: int(1, 1_000_000) },
+  { key: 'maxRequestsPerIp', flag: '--max-requests-per-ip', env: 'PARLEY_MAX_REQUESTS_PER_IP', help: 'API requests in flight per client address (streams aside)', parse: int(1, 1_000_000) },
+  { key: 'headersTimeoutS', flag: '--headers-timeout', env: 'PARLEY_HEADERS_TIMEOUT', help: 'seconds a client may take to send request headers', parse: int(1, 300) },
+  { key: 'bodyTimeoutS', flag: '--body-timeout', env: 'PARLEY_BODY_TIMEOUT', help: 'seconds a request body may take; later: REQUEST_TIMEOUT', parse: int(1, 300) },
+  { key: 'maxSeatsPerSession', flag: '--max-seats-per-session', env: 'PARLEY_MAX_SEATS_PER_SESSION', help: 'peers one session may hold in one room', parse: int(1, 1000) },
+  { key: 'maxSeatsPerIp', flag: '--max-seats-per-ip', env: 'PARLEY_MAX_SEATS_PER_IP', help: 'peers one client address may hold in one room', parse: int(1, 1000) },
+  { key: 'sessionSignalsPerSec', flag: '--session-signals-per-sec', env: 'PARLEY_SESSION_SIGNALS_PER_SEC', help: 'sustained signals per session per second (burst: 4 s worth)', parse: positive },
+  { key: 'ipSignalsPerSec', flag: '--ip-signals-per-sec', env: 'PARLEY_IP_SIGNALS_PER_SEC', help: 'sustained signals per client address per second (burst: 4 s worth)', parse: positive },
+  { key: 'credentialTtlS', flag: '--credential-ttl', env: 'PARLEY_CREDENTIAL_TTL', help: 'seconds a session token or stream key stays valid (clients renew it quietly)', parse: int(60, 30 * 24 * 3600) },
   { key: 'signalsPerSec', flag: '--signals-per-sec', env: 'PARLEY_SIGNALS_PER_SEC', help: 'sustained signals per peer per second', parse: positive },
   { key: 'signalBurst', flag: '--signal-burst', env: 'PARLEY_SIGNAL_BURST', help: 'signals a peer may send at once', parse: int(1, 1_000_000) },
   { key: 'joinsPerSec', flag: '--joins-per-sec', env: 'PARLEY_JOINS_PER_SEC', help: 'sustained joins per client address per second', parse: positive },
@@ -178,6 +196,15 @@ export const DEFAULT_CONFIG: Config = {
   secretFile: '.parley/secret',
   maxPeersPerRoom: API_DEFAULTS.maxPeersPerRoom,
   maxStreamsPerIp: API_DEFAULTS.maxStreamsPerIp,
+  maxConnectionsPerIp: 128,
+  maxRequestsPerIp: API_DEFAULTS.maxRequestsPerIp,
+  headersTimeoutS: 10,
+  bodyTimeoutS: API_DEFAULTS.bodyTimeoutS,
+  maxSeatsPerSession: API_DEFAULTS.maxSeatsPerSession,
+  maxSeatsPerIp: API_DEFAULTS.maxSeatsPerIp,
+  sessionSignalsPerSec: API_DEFAULTS.sessionSignalsPerSec,
+  ipSignalsPerSec: API_DEFAULTS.ipSignalsPerSec,
+  credentialTtlS: API_DEFAULTS.credentialTtlS,
   signalsPerSec: API_DEFAULTS.signalsPerSec,
   signalBurst: API_DEFAULTS.signalBurst,
   joinsPerSec: API_DEFAULTS.joinsPerSec,

@@ -3,7 +3,14 @@ import { nanoid } from 'nanoid'
 
 // Credentials are HMACs of ids under the server secret, so any process holding the secret (a restarted
 // one, or another instance behind the load balancer) verifies them without shared state.
+//
+// Tokens and stream keys expire without a visible timestamp: the MAC also covers the current period
+// (half the TTL), and a credential verifies during its period and the next. So one issued now lasts
+// between half the TTL and the whole of it, and the form stays `<session>.<mac>`.
 const MAC_CHARS = 22 // 132 bits of HMAC-SHA256, base64url
+const DEFAULT_TTL_S = 24 * 3600
+// How many periods back an old credential is still told apart from a forged one (EXPIRED, not UNAUTHORIZED).
+const EXPIRED_LOOKBACK = 64
 const PEER_NONCE_CHARS = 10
 const PEER_MAC_CHARS = 11 // peer id = nonce + MAC: 21 chars, same length as a nanoid
 const VERIFIED_CACHE = 50_000
@@ -14,36 +21,61 @@ export interface Credentials {
   token(session: string): string
   /** `<session>.<mac>`: opens the session's stream, nothing else. */
   streamKey(session: string): string
+  /** The session of a valid, unexpired credential; null for anything else. */
   verifyToken(token: string): string | null
   verifyStreamKey(key: string): string | null
+  /** Whether a credential that does not verify was genuine once (so the client is told EXPIRED). */
+  expired(kind: 'token' | 'stream', credential: string): boolean
+  /** Milliseconds a credential issued now stays valid. */
+  validForMs(): number
   /** A peer id that proves, to the server alone, which session and room it was issued to. */
   newPeer(session: string, room: string): string
   ownsPeer(session: string, room: string, peer: string): boolean
 }
 
-export function createCredentials(secret: string): Credentials {
+export function createCredentials(secret: string, ttlS = DEFAULT_TTL_S, now: () => number = Date.now): Credentials {
+  const periodMs = (ttlS * 1000) / 2
+  const period = () => Math.floor(now() / periodMs)
   const mac = (purpose: string, value: string, chars = MAC_CHARS) =>
     createHmac('sha256', secret).update(purpose).update('\0').update(value).digest('base64url').slice(0, chars)
 
-  const sign = (purpose: string, session: string) => `${session}.${mac(purpose, session)}`
+  const sign = (purpose: string, session: string, at = period()) => `${session}.${mac(purpose, `${session}\0${at}`)}`
 
   // Every signal carries the token: remember the ones that checked out (a bounded, insertion-ordered set).
-  const verified = new Map<string, string>()
-  const remember = (credential: string, session: string) => {
-    verified.set(credential, session)
+  const verified = new Map<string, { session: string; period: number }>()
+  const remember = (credential: string, session: string, at: number) => {
+    verified.set(credential, { session, period: at })
     if (verified.size > VERIFIED_CACHE) verified.delete(verified.keys().next().value!)
     return session
   }
 
-  const verify = (purpose: string, credential: string): string | null => {
-    const known = verified.get(`${purpose} ${credential}`)
-    if (known !== undefined) return known
+  /** The period a credential was signed in, among `periods`; null when none. */
+  const signedIn = (purpose: string, credential: string, periods: number[]): number | null => {
     const dot = credential.indexOf('.')
     if (dot <= 0 || credential.length > 128) return null
     const session = credential.slice(0, dot)
     const given = Buffer.from(credential.slice(dot + 1))
-    const expected = Buffer.from(mac(purpose, session))
-    return given.length === expected.length && timingSafeEqual(given, expected) ? remember(`${purpose} ${credential}`, session) : null
+    for (const at of periods) {
+      const expected = Buffer.from(mac(purpose, `${session}\0${at}`))
+      if (given.length === expected.length && timingSafeEqual(given, expected)) return at
+    }
+    return null
+  }
+
+  const verify = (purpose: string, credential: string): string | null => {
+    const current = period()
+    const cacheKey = `${purpose} ${credential}`
+    const known = verified.get(cacheKey)
+    if (known !== undefined && known.period >= current - 1) return known.session
+    if (known !== undefined) verified.delete(cacheKey)
+    const at = signedIn(purpose, credential, [current, current - 1])
+    return at === null ? null : remember(cacheKey, credential.slice(0, credential.indexOf('.')), at)
+  }
+
+  const expired = (purpose: string, credential: string): boolean => {
+    const current = period()
+    const older = Array.from({ length: EXPIRED_LOOKBACK }, (_, i) => current - 2 - i)
+    return signedIn(purpose, credential, older) !== null
   }
 
   const peerMac = (session: string, room: string, nonce: string) =>
@@ -55,6 +87,8 @@ export function createCredentials(secret: string): Credentials {
     streamKey: (session) => sign('stream', session),
     verifyToken: (token) => verify('token', token),
     verifyStreamKey: (key) => verify('stream', key),
+    expired: (kind, credential) => expired(kind, credential),
+    validForMs: () => (period() + 2) * periodMs - now(),
     newPeer(session, room) {
       const nonce = nanoid(PEER_NONCE_CHARS)
       return nonce + peerMac(session, room, nonce)

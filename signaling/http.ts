@@ -48,11 +48,11 @@ const BEACON_TYPE = /^text\/plain\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i
 const tooLarge = () => new HttpError(413, 'PAYLOAD_TOO_LARGE', 'request body is too large')
 
 /**
- * The body as JSON, within `maxBytes`, refusing other types and any content encoding. `beacon` also
- * accepts text/plain. Join and signal do not, so that a foreign page cannot call them without passing
- * a CORS preflight.
+ * The body as JSON, within `maxBytes` and `timeoutMs`, refusing other types and any content encoding.
+ * `beacon` also accepts text/plain. Join and signal do not, so that a foreign page cannot call them
+ * without passing a CORS preflight.
  */
-export function readJson(req: IncomingMessage, maxBytes: number, beacon = false): Promise<unknown> {
+export function readJson(req: IncomingMessage, maxBytes: number, timeoutMs: number, beacon = false): Promise<unknown> {
   // A host app's body parser may have read the stream already, leaving what it made of it in `body`.
   if (req.readableEnded) return Promise.resolve((req as IncomingMessage & { body?: unknown }).body)
   return new Promise((resolve, reject) => {
@@ -67,12 +67,24 @@ export function readJson(req: IncomingMessage, maxBytes: number, beacon = false)
     if (Number(req.headers['content-length'] ?? 0) > maxBytes) return reject(tooLarge())
     const chunks: Buffer[] = []
     let size = 0
+    // A body that never finishes would hold its socket and buffer until Node's own 300 s deadline.
+    const deadline = setTimeout(() => {
+      req.pause()
+      reject(new HttpError(408, 'REQUEST_TIMEOUT', `request body did not arrive within ${timeoutMs / 1000} s`))
+    }, timeoutMs)
+    const aborted = () => reject(new HttpError(400, 'BAD_REQUEST', 'request aborted'))
+    // After `end` this settles nothing; before it, the client went away mid-body.
+    req.once('close', () => {
+      clearTimeout(deadline)
+      aborted()
+    })
     req.on('data', (chunk: Buffer) => {
       size += chunk.length
       if (size <= maxBytes) chunks.push(chunk)
     })
-    req.on('error', () => reject(new HttpError(400, 'BAD_REQUEST', 'request aborted')))
+    req.on('error', aborted)
     req.on('end', () => {
+      clearTimeout(deadline)
       if (size > maxBytes) return reject(tooLarge())
       try {
         resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')))

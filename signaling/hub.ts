@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto'
 import { nanoid } from 'nanoid'
 import type { LeaveReason, PeerInfo, ResetReason, ServerEvent, ServerEventType } from './protocol'
 import type { Observer } from './metrics'
@@ -12,6 +13,9 @@ export interface Sink {
 export interface HubOptions {
   maxPeersPerRoom: number
   maxPeersPerSession: number
+  /** Peers one session, and one client address, may hold in one room (unlimited when absent). */
+  maxSeatsPerSession?: number
+  maxSeatsPerIp?: number
   graceMs: number
   heartbeatMs: number
   /** How many events / bytes a session keeps for replay after a drop. */
@@ -23,9 +27,20 @@ export interface HubOptions {
   observer?: Observer
 }
 
-export type JoinResult =
-  | { ok: true; peer: string; peers: PeerInfo[] }
-  | { ok: false; code: 'ROOM_FULL' | 'TOO_MANY_PEERS' | 'BAD_PEER' }
+export type JoinFailure = 'ROOM_FULL' | 'TOO_MANY_PEERS' | 'BAD_PEER' | 'BAD_VERIFIER' | 'TOO_MANY_SEATS'
+
+export type JoinResult = { ok: true; peer: string; peers: PeerInfo[] } | { ok: false; code: JoinFailure }
+
+/**
+ * Who is asking for a seat. `verifier`: a digest of what the joiner derived from the room link; the
+ * room's first joiner registers it for as long as the room exists, and every new peer after must bring
+ * the same (a room created without one stays open to all, for clients that predate verifiers).
+ * `address`: the client's address, for the per-address seat cap.
+ */
+export interface Admission {
+  verifier?: string
+  address?: string
+}
 
 export type RelayResult = { ok: true } | { ok: false; code: 'NOT_YOUR_PEER' | 'UNKNOWN_PEER' | 'NOT_IN_ROOM' | 'BAD_DATA' }
 
@@ -38,7 +53,7 @@ type MaybePromise<T> = T | Promise<T>
  */
 export interface Hub {
   /** Adds a peer to a room, creating the session if the hub does not know it (yet, or any more). */
-  join(sessionId: string, room: string, meta: string | undefined, reclaim?: string): MaybePromise<JoinResult>
+  join(sessionId: string, room: string, meta: string | undefined, reclaim?: string, admission?: Admission): MaybePromise<JoinResult>
   /** Relays an opaque signal payload from one of the session's peers to a peer in the same room. */
   relay(sessionId: string, from: string, to: string, data: unknown): MaybePromise<RelayResult>
   /** One peer leaves, or (without `peer`) the whole session ends. Unknown ids are a no-op. */
@@ -94,6 +109,12 @@ export function resumeFrom(state: ResumeState, lastEventId: string | undefined):
     return 'unknown-session'
   }
   return complete(from) ? from : 'gap'
+}
+
+/** Equal verifier digests, compared in constant time (both are digests of one length, or absent). */
+export function sameVerifier(registered: string, given: string | undefined): boolean {
+  if (given === undefined || given.length !== registered.length) return false
+  return timingSafeEqual(Buffer.from(given), Buffer.from(registered))
 }
 
 /** The payload as JSON text, or null when it cannot be written (BAD_DATA). */

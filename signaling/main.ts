@@ -1,10 +1,10 @@
-import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { createApp } from './app'
 import { ConfigError, parseConfig, resolveSecret, usage } from './config'
 import { createLogger } from './log'
 import { sharedSecret } from './redis-store'
+import { createHttpServer } from './server'
 
 // Streams end at once on shutdown; this bounds how long slow in-flight POSTs may take.
 const SHUTDOWN_TIMEOUT_MS = 3_000
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     log.warn('--ice-servers hands every browser a fixed TURN password; prefer --turn-urls with --turn-secret')
   }
   const parley = createApp({ ...config, turn, secret, staticDir, log, processMetrics: true })
-  const server = createServer(parley.handler)
+  const server = createHttpServer(parley.handler, { ...config, isProxy: parley.isProxy })
 
   server.on('error', (err) => {
     console.error(`parley: cannot listen on ${config.host ?? '*'}:${config.port}: ${err.message}`)

@@ -1,5 +1,17 @@
 import type { LeaveReason, PeerInfo } from './protocol'
-import { encodeData, eventData, peerInfo, type Hub, type HubOptions, type JoinResult, type RelayResult, type Sink } from './hub'
+import {
+  encodeData,
+  eventData,
+  peerInfo,
+  sameVerifier,
+  type Admission,
+  type Hub,
+  type HubOptions,
+  type JoinFailure,
+  type JoinResult,
+  type RelayResult,
+  type Sink,
+} from './hub'
 import { createSessions, type Session } from './memory-sessions'
 import { NO_OBSERVER } from './metrics'
 
@@ -8,11 +20,14 @@ interface Peer {
   room: Room
   session: Session<Peer>
   meta: string | undefined
+  address: string | undefined
 }
 
 interface Room {
   id: string
   peers: Map<string, Peer>
+  /** Registered by the room's first joiner; absent: the room is open to any joiner. */
+  verifier: string | undefined
 }
 
 const info = (peer: Peer): PeerInfo => peerInfo(peer.id, peer.meta)
@@ -66,16 +81,33 @@ export function createMemoryHub(options: HubOptions) {
     return { ok: false, code }
   }
 
+  /** Why an existing room turns a new peer away, if it does: the link, the seat caps, the room's size. */
+  function refusal(room: Room, session: Session<Peer>, { verifier, address }: Admission): JoinFailure | undefined {
+    if (room.verifier !== undefined && !sameVerifier(room.verifier, verifier)) return 'BAD_VERIFIER'
+    let ofSession = 0
+    let ofAddress = 0
+    for (const peer of room.peers.values()) {
+      if (peer.session === session) ofSession++
+      if (address !== undefined && peer.address === address) ofAddress++
+    }
+    if (ofSession >= (options.maxSeatsPerSession ?? Infinity) || ofAddress >= (options.maxSeatsPerIp ?? Infinity)) return 'TOO_MANY_SEATS'
+    if (room.peers.size >= options.maxPeersPerRoom) return 'ROOM_FULL'
+    return undefined
+  }
+
   /** A new member of the room (or a departed one re-claiming its id); everyone else hears `peer-joined`. */
-  function addPeer(session: Session<Peer>, isNew: boolean, room: string, meta: string | undefined, reclaim?: string): Peer | JoinResult {
+  function addPeer(session: Session<Peer>, isNew: boolean, room: string, meta: string | undefined, reclaim: string | undefined, admission: Admission): Peer | JoinResult {
     let target = rooms.get(room)
     if (session.peers.size >= options.maxPeersPerSession) return fail(session, isNew, 'TOO_MANY_PEERS')
-    if (target && target.peers.size >= options.maxPeersPerRoom) return fail(session, isNew, 'ROOM_FULL')
-    if (!target) {
-      target = { id: room, peers: new Map() }
+    if (target) {
+      const refused = refusal(target, session, admission)
+      if (refused) return fail(session, isNew, refused)
+    } else {
+      target = { id: room, peers: new Map(), verifier: admission.verifier }
       rooms.set(room, target)
     }
-    const self: Peer = { id: reclaim ?? options.newPeerId(session.id, room), room: target, session, meta }
+    const id = reclaim ?? options.newPeerId(session.id, room)
+    const self: Peer = { id, room: target, session, meta, address: admission.address }
     target.peers.set(self.id, self)
     session.peers.set(self.id, self)
     peers.set(self.id, self)
@@ -86,7 +118,7 @@ export function createMemoryHub(options: HubOptions) {
   }
 
   return {
-    join(sessionId: string, room: string, meta: string | undefined, reclaim?: string): JoinResult {
+    join(sessionId: string, room: string, meta: string | undefined, reclaim?: string, admission: Admission = {}): JoinResult {
       const isNew = !sessions.has(sessionId)
       const session = sessions.getOrCreate(sessionId)
       let self = reclaim === undefined ? undefined : peers.get(reclaim)
@@ -95,7 +127,7 @@ export function createMemoryHub(options: HubOptions) {
         // Idempotent re-join (after a `reset`): refresh the roster, tell nobody else anything.
         self.meta = meta
       } else {
-        const added = addPeer(session, isNew, room, meta, reclaim)
+        const added = addPeer(session, isNew, room, meta, reclaim, admission)
         if ('ok' in added) return added
         self = added
       }

@@ -16,6 +16,11 @@ export interface JoinRequest {
   /** Re-claim a peer id this session was issued earlier (after a `reset`); others see no leave/join. */
   peer?: string
   meta?: string
+  /**
+   * Proof of the room link: HKDF of the link's secret (never the sealing key), base64url. The room's
+   * first joiner registers it; every later new peer must bring the same one (`BAD_VERIFIER`).
+   */
+  verifier?: string
 }
 
 export interface JoinResponse {
@@ -33,6 +38,15 @@ export interface JoinResponse {
   iceServersTtlS?: number
   heartbeatMs: number
   graceMs: number
+  /** Seconds `token` and `key` stay valid; renew them with POST /renew before then. */
+  credentialsTtlS: number
+}
+
+/** POST /renew (with the token): the session's credentials, valid afresh. */
+export interface RenewResponse {
+  token: string
+  key: string
+  credentialsTtlS: number
 }
 
 /** POST /ice `{peer}`: fresh ICE servers (and TURN credentials) for one of the session's peers. */
@@ -107,6 +121,10 @@ export type ErrorCode =
   | 'ROOM_FULL'
   | 'TOO_MANY_PEERS'
   | 'RATE_LIMITED'
+  | 'REQUEST_TIMEOUT'
+  | 'BAD_VERIFIER'
+  | 'TOO_MANY_SEATS'
+  | 'EXPIRED'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'
   | 'PRECONDITION_FAILED'

@@ -1,10 +1,13 @@
 import { Unavailable } from './errors'
-import { encodeData, newEpoch, retentionMs, type Hub, type HubOptions, type JoinResult, type RelayResult } from './hub'
+import { encodeData, newEpoch, retentionMs, type Hub, type HubOptions, type JoinFailure, type JoinResult, type RelayResult } from './hub'
 import type { Logger } from './log'
 import { NO_OBSERVER } from './metrics'
 import type { PeerInfo } from './protocol'
 import { createRedisStore } from './redis-store'
 import { createHeldStreams } from './redis-streams'
+
+// What "no cap" is in Lua's numbers: more than any room can hold.
+const SEATS_UNLIMITED = 1_000_000
 
 /**
  * The hub shared by any number of instances through Redis: rooms, presence and event buffers live in
@@ -29,7 +32,7 @@ export function createRedisHub(url: string, options: HubOptions & { log: Logger;
   const parseRoster = (json: string) => JSON.parse(json) as PeerInfo[]
 
   return {
-    async join(sessionId, room, meta, reclaim): Promise<JoinResult> {
+    async join(sessionId, room, meta, reclaim, admission = {}): Promise<JoinResult> {
       const [peer, result] = await run<[string, string]>(
         'join',
         sessionId,
@@ -42,8 +45,12 @@ export function createRedisHub(url: string, options: HubOptions & { log: Logger;
         options.maxPeersPerSession,
         newEpoch(),
         Date.now() + options.graceMs,
+        admission.verifier ?? '',
+        admission.address ?? '',
+        options.maxSeatsPerSession ?? SEATS_UNLIMITED,
+        options.maxSeatsPerIp ?? SEATS_UNLIMITED,
       )
-      if (peer === '') return { ok: false, code: result as 'ROOM_FULL' | 'TOO_MANY_PEERS' | 'BAD_PEER' }
+      if (peer === '') return { ok: false, code: result as JoinFailure }
       if (peer !== reclaim) observer.joined()
       return { ok: true, peer, peers: parseRoster(result) }
     },

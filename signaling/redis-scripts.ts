@@ -4,7 +4,8 @@
  * its session. Key layout (all under the configured prefix P):
  *   s:<session>   hash  epoch, seq, away           sp:<session>  set of the session's peers
  *   ev:<session>  stream of events, id "<seq>-1", fields t (type) and d (JSON data)
- *   p:<peer>      hash  room, session, meta?       r:<room>      hash  peer -> 1
+ *   p:<peer>      hash  room, session, meta?, addr? r:<room>     hash  peer -> 1
+ *   rv:<room>     string the verifier digest the room's first joiner registered (gone with the room)
  *   sessions, rooms, peers: sets, for counts       deadlines     zset  session -> ms when it ends unless its stream comes back
  * Events are published on ch:<session> as "<seq>|<epoch>|<type>|<json>" for the instance holding that
  * stream. Redis keeps events as data: sse.ts alone writes SSE framing. The JSON built here is the same
@@ -51,7 +52,10 @@ local function removePeer(peer, reason)
   redis.call('SREM', P .. 'peers', peer)
   redis.call('DEL', pkey)
   broadcast(room, peer, 'peer-left', ',"peer":"' .. peer .. '","reason":"' .. reason .. '"}')
-  if redis.call('HLEN', P .. 'r:' .. room) == 0 then redis.call('SREM', P .. 'rooms', room) end
+  if redis.call('HLEN', P .. 'r:' .. room) == 0 then
+    redis.call('SREM', P .. 'rooms', room)
+    redis.call('DEL', P .. 'rv:' .. room)
+  end
   return 1
 end
 
@@ -75,10 +79,17 @@ local function ensure(sid, epoch, deadline)
 end
 `
 
-/** ARGV 4..: session, room, reclaim ('' for none), new peer id, meta ('' plus hasMeta 0), hasMeta, maxRoom, maxSession, epoch, deadline */
+/**
+ * ARGV 4..: session, room, reclaim ('' for none), new peer id, meta ('' plus hasMeta 0), hasMeta, maxRoom,
+ * maxSession, epoch, deadline, verifier digest ('' for none), address ('' for none), maxSeatsSession,
+ * maxSeatsAddress. The verifier digests are compared as plain strings: they are SHA-256 outputs, so
+ * timing reveals nothing about a verifier.
+ */
 export const JOIN = `${PRELUDE}
 local sid, room, reclaim, newPeer, meta, hasMeta = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local maxRoom, maxSession = tonumber(ARGV[10]), tonumber(ARGV[11])
+local verifier, addr = ARGV[14], ARGV[15]
+local maxSeatsSession, maxSeatsAddr = tonumber(ARGV[16]), tonumber(ARGV[17])
 local isNew = ensure(sid, ARGV[12], tonumber(ARGV[13]))
 local function fail(code)
   if isNew == 1 then destroy(sid, 'leave') end
@@ -92,9 +103,24 @@ if reclaim ~= '' and redis.call('EXISTS', P .. 'p:' .. reclaim) == 1 then
   if hasMeta == '1' then redis.call('HSET', P .. 'p:' .. self, 'meta', meta) else redis.call('HDEL', P .. 'p:' .. self, 'meta') end
 else
   if redis.call('SCARD', P .. 'sp:' .. sid) >= maxSession then return fail('TOO_MANY_PEERS') end
-  if redis.call('HLEN', P .. 'r:' .. room) >= maxRoom then return fail('ROOM_FULL') end
+  local members = redis.call('HKEYS', P .. 'r:' .. room)
+  if #members == 0 then
+    if verifier ~= '' then redis.call('SET', P .. 'rv:' .. room, verifier) else redis.call('DEL', P .. 'rv:' .. room) end
+  else
+    local registered = redis.call('GET', P .. 'rv:' .. room)
+    if registered and registered ~= verifier then return fail('BAD_VERIFIER') end
+    local ofSession, ofAddr = 0, 0
+    for _, peer in ipairs(members) do
+      local owner = redis.call('HMGET', P .. 'p:' .. peer, 'session', 'addr')
+      if owner[1] == sid then ofSession = ofSession + 1 end
+      if addr ~= '' and owner[2] == addr then ofAddr = ofAddr + 1 end
+    end
+    if ofSession >= maxSeatsSession or ofAddr >= maxSeatsAddr then return fail('TOO_MANY_SEATS') end
+    if #members >= maxRoom then return fail('ROOM_FULL') end
+  end
   if reclaim ~= '' then self = reclaim else self = newPeer end
   redis.call('HSET', P .. 'p:' .. self, 'room', room, 'session', sid)
+  if addr ~= '' then redis.call('HSET', P .. 'p:' .. self, 'addr', addr) end
   if hasMeta == '1' then redis.call('HSET', P .. 'p:' .. self, 'meta', meta) end
   broadcast(room, self, 'peer-joined', ',"peer":' .. info(self) .. '}')
   redis.call('HSET', P .. 'r:' .. room, self, 1)

@@ -17,6 +17,9 @@ const relayError = (code: Exclude<RelayResult, { ok: true }>['code'], from: stri
         ? new HttpError(403, code, `peer ${to} is in another room`)
         : new HttpError(400, 'BAD_REQUEST', '"data" is nested too deeply')
 
+// The per-session and per-address signal buckets hold this many seconds of their rate.
+const SIGNAL_BURST_S = 4
+
 /**
  * The relay, the requests a busy server sees most: POST /signal (every ICE candidate is one) and
  * GET /stream, as plain Node handlers `(req, res, headers)` (`headers`: the answer's CORS headers).
@@ -24,17 +27,22 @@ const relayError = (code: Exclude<RelayResult, { ok: true }>['code'], from: stri
  */
 export function createRelayRoutes({ options, credentials, hub, clientIp }: RouteContext) {
   const signalLimiter = createRateLimiter(options.signalsPerSec, options.signalBurst)
+  // One session (many peers) or one address (many sessions) must not multiply the per-peer budget.
+  const sessionLimiter = createRateLimiter(options.sessionSignalsPerSec, options.sessionSignalsPerSec * SIGNAL_BURST_S)
+  const addressLimiter = createRateLimiter(options.ipSignalsPerSec, options.ipSignalsPerSec * SIGNAL_BURST_S)
   const streamsPerIp = createCounter(options.maxStreamsPerIp)
 
   /** One signal or a batch: 204 when all were delivered, else the failed items (batch only). */
   async function signal(req: IncomingMessage, res: ServerResponse, headers: Headers) {
     const token = bearer(req.headers.authorization)
-    const body = await readJson(req, options.maxBodyBytes)
+    const body = await readJson(req, options.maxBodyBytes, options.bodyTimeoutS * 1000)
     const id = sessionFrom(credentials, token)
     const { peer, items, batch } = parseSignal(body)
     if (!(await hub.hasPeer(id, peer))) throw relayError('NOT_YOUR_PEER', peer, '')
     // A batch costs at most a full bucket, so one larger than the burst can still go through.
     takeOrRefuse(signalLimiter, peer, 'signals from this peer', Math.min(items.length, options.signalBurst))
+    takeOrRefuse(sessionLimiter, id, 'signals from this session', items.length)
+    takeOrRefuse(addressLimiter, clientIp(req), 'signals from this address', items.length)
     const failed: SignalBatchResponse['failed'] = []
     for (const [index, item] of items.entries()) {
       const result = await hub.relay(id, peer, item.to, item.data)
@@ -52,6 +60,9 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
   function stream(req: IncomingMessage, res: ServerResponse, headers: Headers, query: URLSearchParams) {
     const key = query.get('key')
     const id = key === null ? null : credentials.verifyStreamKey(key)
+    if (id === null && key !== null && credentials.expired('stream', key)) {
+      throw new HttpError(401, 'EXPIRED', 'stream key expired; renew with POST /renew, or join afresh')
+    }
     if (id === null) throw new HttpError(401, 'UNAUTHORIZED', 'missing or invalid stream key')
     for (const name in STREAM_HEADERS) res.setHeader(name, STREAM_HEADERS[name]!)
     for (const name in headers) res.setHeader(name, headers[name]!)
@@ -88,8 +99,12 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
     signal,
     stream,
     /** Forgets rate-limit buckets that have refilled; call it on a timer. */
-    sweep: () => signalLimiter.sweep(),
-    limitKeys: () => signalLimiter.size,
+    sweep(): void {
+      signalLimiter.sweep()
+      sessionLimiter.sweep()
+      addressLimiter.sweep()
+    },
+    limitKeys: () => signalLimiter.size + sessionLimiter.size + addressLimiter.size,
     ipsWithStreams: () => streamsPerIp.size,
   }
 }

@@ -6,6 +6,8 @@ export const MAX_ID_CHARS = 64
 export const MAX_META_CHARS = 1024
 export const MAX_BATCH = 64
 const ID = /^[A-Za-z0-9_-]+$/
+// A verifier is at least 128 bits (22 base64url characters); Parley clients send 256 (43).
+const VERIFIER = /^[A-Za-z0-9_-]{22,128}$/
 
 /** Room and peer ids: URL-safe, 1–64 chars (they appear in links and are spliced into JSON unescaped). */
 export function isId(value: unknown): value is string {
@@ -46,6 +48,12 @@ export function parseJoin(input: unknown): JoinRequest {
   const peer = peerField(body, 'peer', false)
   if (peer !== undefined) request.peer = peer
   if (meta !== undefined) request.meta = meta
+  if (body.verifier !== undefined) {
+    if (typeof body.verifier !== 'string' || !VERIFIER.test(body.verifier)) {
+      throw new HttpError(400, 'BAD_REQUEST', 'verifier must be 22-128 base64url characters')
+    }
+    request.verifier = body.verifier
+  }
   return request
 }
 
@@ -89,6 +97,9 @@ export function parseLeave(input: unknown): LeaveRequest {
 /** The session a bearer token names; UNAUTHORIZED when it is missing or not ours. */
 export function sessionFrom(credentials: Credentials, token: string | undefined): string {
   const id = token === undefined ? null : credentials.verifyToken(token)
-  if (id === null) throw new HttpError(401, 'UNAUTHORIZED', 'missing or invalid session token')
-  return id
+  if (id !== null) return id
+  if (token !== undefined && credentials.expired('token', token)) {
+    throw new HttpError(401, 'EXPIRED', 'session token expired; renew before it does, or join afresh')
+  }
+  throw new HttpError(401, 'UNAUTHORIZED', 'missing or invalid session token')
 }

@@ -53,6 +53,16 @@ export function deriveRoomKey(secret: string, room: string): Promise<CryptoKey> 
     )
 }
 
+/**
+ * What proves to the server that a joiner holds the room link (PROTOCOL.md 3.1): HKDF of the secret
+ * with its own info string, so it reveals nothing of the room key; 32 bytes, base64url.
+ */
+export async function deriveVerifier(secret: string, room: string): Promise<string> {
+  const ikm = await crypto.subtle.importKey('raw', utf8.encode(secret), 'HKDF', false, ['deriveBits'])
+  const params = { name: 'HKDF', hash: 'SHA-256', salt: utf8.encode(VERSION), info: utf8.encode(`admit ${room}`) }
+  return base64url(new Uint8Array(await crypto.subtle.deriveBits(params, ikm, 256)))
+}
+
 /** Associated data: a ciphertext only opens for the purpose, room and pair it was made for. */
 export const signalContext = (room: string, from: string, to: string) => `${VERSION} signal ${room} ${from} ${to}`
 export const metaContext = (room: string) => `${VERSION} meta ${room}`

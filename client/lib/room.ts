@@ -71,7 +71,10 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
   const onError = (err: Error) => emit('error', err)
   const identity = options.identity ? Promise.resolve(options.identity) : createIdentity(options.room)
   const log = identity.then((id) => createRoomLog(id))
-  const sealed = createSealedSignals({ self, sealer: options.sealer ?? createSealer(options.secret, options.room), signaling, closed, onError })
+  const sealer = options.sealer ?? createSealer(options.secret, options.room)
+  const sealed = createSealedSignals({ self, sealer, signaling, closed, onError })
+  // Without WebCrypto nothing seals either; the join then fails on the server's terms, not here.
+  const verifier = sealer.verifier?.().catch(() => undefined)
   const ice = createIceServers(signaling, self, closed)
   // Inbound data-channel messages are checked asynchronously (signatures): one queue keeps their order.
   const inbound = createSerialQueue()
@@ -104,7 +107,7 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
   const conversation = createConversation({ room: options.room, self, mesh, emit, identity, log, store: options.store })
   const files = createFiles(mesh, emit)
   const membership = createMembershipEvents({ mesh, sealed, closed, onError })
-  return { identity, sealed, ice, mesh, conversation, files, membership }
+  return { identity, verifier, sealed, ice, mesh, conversation, files, membership }
 }
 
 /** Joins a room: a full mesh of data channels to everyone in it, introduced by the signaling server. */
@@ -116,7 +119,7 @@ export function joinRoom(options: JoinOptions): Room {
   if (isColor(options.color)) self.color = options.color.toLowerCase()
   let status: RoomStatus = 'joining'
   let left = false
-  const { identity, sealed, ice, mesh, conversation, files, membership } = buildParts(options, self, signaling, events.emit, () => left)
+  const { identity, verifier, sealed, ice, mesh, conversation, files, membership } = buildParts(options, self, signaling, events.emit, () => left)
 
   const setStatus = (next: RoomStatus) => {
     if (status === next || status === 'closed') return
@@ -149,10 +152,10 @@ export function joinRoom(options: JoinOptions): Room {
     setStatus('joining')
     if (!options.createPeer) void warmUp()
     try {
-      const [meta, id] = await Promise.all([sealed.sealName(self.name), identity])
+      const [meta, id, proof] = await Promise.all([sealed.sealName(self.name), identity, verifier])
       self.key = id.key
       if (left) return
-      const joined = await signaling.join(options.room, meta, handlers)
+      const joined = await signaling.join(options.room, meta, handlers, proof)
       if (left) signaling.leave(joined.peer)
     } catch (err) {
       events.emit('error', err as Error)

@@ -1,4 +1,4 @@
-import { deriveRoomKey, metaContext, open, seal, sdpFingerprint, signalContext } from './crypto'
+import { deriveRoomKey, deriveVerifier, metaContext, open, seal, sdpFingerprint, signalContext } from './crypto'
 import { parseEnvelope } from './peer-protocol'
 import type { Sealer } from './types'
 
@@ -35,6 +35,8 @@ export function createSealer(secret: string, room: string): Sealer {
     async sealMeta(name) {
       return seal(await key, metaContext(room), { name })
     },
+
+    verifier: () => deriveVerifier(secret, room),
 
     async openMeta(meta) {
       if (meta === undefined) return null

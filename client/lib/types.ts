@@ -149,6 +149,8 @@ export interface Sealer {
   sealMeta(name: string): Promise<string>
   /** The name in a peer's metadata; null when it was not sealed with this room's key. */
   openMeta(meta: string | undefined): Promise<string | null>
+  /** Proof of the room link for the server's admission check (crypto.ts deriveVerifier); absent: none. */
+  verifier?(): Promise<string>
 }
 
 export type SignalingStatus = 'connecting' | 'online' | 'offline'
@@ -189,7 +191,8 @@ export type SignalingEvents = {
 /** How a room reaches the signaling server: one per page, or shared by tabs (see worker/). */
 export interface Signaling extends Pick<Emitter<SignalingEvents>, 'on' | 'off'> {
   readonly status: SignalingStatus
-  join(room: string, meta: string | undefined, handlers: MembershipHandlers): Promise<Membership>
+  /** `verifier`: proof of the room link for the server's admission check (crypto.ts deriveVerifier). */
+  join(room: string, meta: string | undefined, handlers: MembershipHandlers, verifier?: string): Promise<Membership>
   /** Queued per sender and retried; delivered in order, dropped only when the target is gone. */
   signal(from: string, to: string, data: unknown): void
   leave(peer: string): void

@@ -5,7 +5,7 @@ import { isObject } from '../lib/util'
 /** Messages from a tab to the shared signaling worker. */
 export type TabMessage =
   | { op: 'hello'; server: string; lock: string }
-  | { op: 'join'; id: number; room: string; meta: string | undefined }
+  | { op: 'join'; id: number; room: string; meta: string | undefined; verifier?: string }
   | { op: 'signal'; from: string; to: string; data: unknown }
   | { op: 'leave'; peer: string }
   | { op: 'bye' }
@@ -33,8 +33,8 @@ export function parseTabMessage(value: unknown): TabMessage | null {
     case 'hello':
       return str(value.server) && str(value.lock) ? { op: 'hello', server: value.server, lock: value.lock } : null
     case 'join':
-      return typeof value.id === 'number' && str(value.room) && (value.meta === undefined || str(value.meta))
-        ? { op: 'join', id: value.id, room: value.room, meta: value.meta }
+      return typeof value.id === 'number' && str(value.room) && (value.meta === undefined || str(value.meta)) && (value.verifier === undefined || str(value.verifier))
+        ? { op: 'join', id: value.id, room: value.room, meta: value.meta, ...(value.verifier === undefined ? {} : { verifier: value.verifier }) }
         : null
     case 'signal':
       return str(value.from) && str(value.to) ? { op: 'signal', from: value.from, to: value.to, data: value.data } : null

@@ -11,6 +11,7 @@ const WORKER_ANSWER_MS = 3_000
 interface PendingJoin {
   room: string
   meta: string | undefined
+  verifier: string | undefined
   handlers: MembershipHandlers
   resolve: (m: Membership) => void
   reject: (e: Error) => void
@@ -90,7 +91,7 @@ function fallBack(
   own.on('error', onError)
   for (const [id, join] of pending.joins) {
     pending.joins.delete(id)
-    void own.join(join.room, join.meta, tracked(join.handlers)).then(join.resolve, join.reject)
+    void own.join(join.room, join.meta, tracked(join.handlers), join.verifier).then(join.resolve, join.reject)
   }
   for (const [id, request] of pending.iceRequests) {
     pending.iceRequests.delete(id)
@@ -169,16 +170,16 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
     get status() {
       return status
     },
-    join(room, meta, handlers) {
-      if (fallback) return fallback.join(room, meta, tracked(handlers))
+    join(room, meta, handlers, verifier) {
+      if (fallback) return fallback.join(room, meta, tracked(handlers), verifier)
       const id = nextId++
       return new Promise<Membership>((resolve, reject) => {
         const joined = (membership: Membership) => {
           peers.set(membership.peer, { id, token: membership.token })
           handlers.joined(membership)
         }
-        pending.joins.set(id, { room, meta, handlers: { ...handlers, joined }, resolve, reject })
-        send({ op: 'join', id, room, meta })
+        pending.joins.set(id, { room, meta, verifier, handlers: { ...handlers, joined }, resolve, reject })
+        send({ op: 'join', id, room, meta, ...(verifier === undefined ? {} : { verifier }) })
       })
     },
     signal(from, to, data) {

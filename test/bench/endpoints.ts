@@ -7,7 +7,14 @@ import { startPeerServer, stopAll, type ServerProc } from './procs'
 import type { Endpoints } from './tabs'
 
 /** Parley's join limits out of the way: every run joins the same few browsers again from one IP. */
-const PARLEY_ARGS = ['--join-burst', '10000', '--max-streams-per-ip', '10000']
+// The load generators are a few addresses holding thousands of peers: lift the per-address caps.
+const PARLEY_ARGS = [
+  '--join-burst', '10000',
+  '--max-streams-per-ip', '10000',
+  '--max-connections-per-ip', '1000000',
+  '--max-requests-per-ip', '1000000',
+  '--ip-signals-per-sec', '1000000',
+]
 const HOST = '127.0.0.1'
 
 export interface Servers {

@@ -61,6 +61,13 @@ async function roomKey(secret: string, room: string) {
   )
 }
 
+/** The admission verifier: the same HKDF with info "admit <id>", 32 bytes, base64url (no padding). */
+async function verifierOf(secret: string, room: string) {
+  const ikm = await crypto.subtle.importKey('raw', utf8.encode(secret), 'HKDF', false, ['deriveBits'])
+  const params = { name: 'HKDF', hash: 'SHA-256', salt: utf8.encode(VERSION), info: utf8.encode(`admit ${room}`) }
+  return b64url(new Uint8Array(await crypto.subtle.deriveBits(params, ikm, 256)))
+}
+
 /** base64url (no padding) of IV(12) ‖ ciphertext ‖ tag(16), the context as associated data. */
 async function seal(key: CryptoKey, context: string, value: unknown) {
   const iv = crypto.getRandomValues(new Uint8Array(12))
@@ -143,7 +150,8 @@ export async function joinMinimal(options: MinimalOptions) {
     return res.status === 204 ? null : ((await res.json()) as Record<string, unknown>)
   }
 
-  const joined = (await post('/join', { room, meta: await seal(key, `${VERSION} meta ${room}`, { name }) })) as {
+  const meta = await seal(key, `${VERSION} meta ${room}`, { name })
+  const joined = (await post('/join', { room, meta, verifier: await verifierOf(options.secret, room) })) as {
     peer: string
     token: string
     key: string

@@ -317,6 +317,54 @@ describe.each(CONTRACTS)('$name hub', ({ name, make }) => {
       if (memory) expect(hub.stats()).toMatchObject({ rooms: 1, peers: 2, sessions: 2 })
       expect(ofType(a.sink, 'peer-left')).toEqual([])
     })
+
+    it('admits only new peers bringing the verifier the first joiner registered, and forgets it with the room', async () => {
+      const hub = await makeHub()
+      const room = randomRoom()
+      const [verifier, other] = ['v'.repeat(43), 'w'.repeat(43)]
+      const a = nanoid()
+      const first = joined(await hub.join(a, room, undefined, undefined, { verifier }))
+      const b = nanoid()
+      expect(await hub.join(b, room, undefined, undefined, { verifier: other })).toEqual({ ok: false, code: 'BAD_VERIFIER' })
+      expect(await hub.join(b, room, undefined, undefined, {})).toEqual({ ok: false, code: 'BAD_VERIFIER' })
+      expect(await hub.join(b, room, undefined)).toEqual({ ok: false, code: 'BAD_VERIFIER' })
+      const second = joined(await hub.join(b, room, undefined, undefined, { verifier }))
+      expect(second.peers).toEqual([{ id: first.peer }])
+      // A peer still in the room re-claims without one (its token proved it); a departed one needs it.
+      joined(await hub.join(b, room, undefined, second.peer))
+      await hub.leave(b, second.peer)
+      expect(await hub.join(b, room, undefined, second.peer)).toEqual({ ok: false, code: 'BAD_VERIFIER' })
+      joined(await hub.join(b, room, undefined, second.peer, { verifier }))
+      // The room empties: the next first joiner registers its own.
+      await hub.leave(a)
+      await hub.leave(b)
+      joined(await hub.join(nanoid(), room, undefined, undefined, { verifier: other }))
+      expect(await hub.join(nanoid(), room, undefined, undefined, { verifier })).toEqual({ ok: false, code: 'BAD_VERIFIER' })
+    })
+
+    it('keeps a room created without a verifier open to every joiner', async () => {
+      const hub = await makeHub()
+      const room = randomRoom()
+      joined(await hub.join(nanoid(), room, undefined))
+      joined(await hub.join(nanoid(), room, undefined, undefined, { verifier: 'v'.repeat(43) }))
+      joined(await hub.join(nanoid(), room, undefined, undefined, {}))
+    })
+
+    it('caps the seats of one session and of one address in one room with TOO_MANY_SEATS', async () => {
+      const hub = await makeHub({ maxSeatsPerSession: 2, maxSeatsPerIp: 3 })
+      const room = randomRoom()
+      const a = nanoid()
+      joined(await hub.join(a, room, undefined, undefined, { address: '10.0.0.1' }))
+      joined(await hub.join(a, room, undefined, undefined, { address: '10.0.0.1' }))
+      expect(await hub.join(a, room, undefined, undefined, { address: '10.0.0.9' })).toEqual({ ok: false, code: 'TOO_MANY_SEATS' })
+      // The session's cap is per room.
+      joined(await hub.join(a, randomRoom(), undefined, undefined, { address: '10.0.0.1' }))
+      const b = nanoid()
+      joined(await hub.join(b, room, undefined, undefined, { address: '10.0.0.1' }))
+      expect(await hub.join(b, room, undefined, undefined, { address: '10.0.0.1' })).toEqual({ ok: false, code: 'TOO_MANY_SEATS' })
+      joined(await hub.join(b, room, undefined, undefined, { address: '10.0.0.2' }))
+      if (memory) expect(hub.stats()).toMatchObject({ peers: 5 })
+    })
   })
 
   describe('relay', () => {

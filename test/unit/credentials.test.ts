@@ -110,6 +110,52 @@ describe('tokens and stream keys', () => {
   })
 })
 
+describe('expiry', () => {
+  const TTL_S = 100
+  const clock = { ms: 1_000_000 * TTL_S * 1000 } // the start of a period
+  const timed = createCredentials(TEST_SECRET, TTL_S, () => clock.ms)
+
+  it('keeps a credential valid for the TTL when issued at the start of a period, and not a millisecond more', () => {
+    const start = clock.ms
+    const session = timed.newSession()
+    const [token, key] = [timed.token(session), timed.streamKey(session)]
+    expect(timed.validForMs()).toBe(TTL_S * 1000)
+    clock.ms = start + TTL_S * 1000 - 1
+    expect(timed.verifyToken(token)).toBe(session)
+    expect(timed.verifyStreamKey(key)).toBe(session)
+    clock.ms = start + TTL_S * 1000
+    expect(timed.verifyToken(token)).toBeNull()
+    expect(timed.verifyStreamKey(key)).toBeNull()
+    expect(timed.expired('token', token)).toBe(true)
+    expect(timed.expired('stream', key)).toBe(true)
+    expect(timed.expired('stream', token)).toBe(false)
+    clock.ms = start
+  })
+
+  it('gives a credential issued mid-period at least half the TTL, and says how long', () => {
+    const start = clock.ms
+    clock.ms = start + (TTL_S * 1000) / 2 - 1
+    const session = timed.newSession()
+    const token = timed.token(session)
+    expect(timed.validForMs()).toBe((TTL_S * 1000) / 2 + 1)
+    clock.ms += timed.validForMs() - 1
+    expect(timed.verifyToken(token)).toBe(session)
+    clock.ms += 1
+    expect(timed.verifyToken(token)).toBeNull()
+    // Renewed: the new token is good for the TTL again.
+    expect(timed.verifyToken(timed.token(session))).toBe(session)
+    expect(timed.validForMs()).toBe(TTL_S * 1000)
+    clock.ms = start
+  })
+
+  it('never calls a forged or foreign credential expired', () => {
+    const session = timed.newSession()
+    expect(timed.expired('token', flipChar(timed.token(session)))).toBe(false)
+    expect(timed.expired('token', other.token(session))).toBe(false)
+    expect(timed.expired('token', 'garbage')).toBe(false)
+  })
+})
+
 describe('peer ids', () => {
   it('issues 21-character URL-safe peer ids, a fresh one each time', () => {
     const session = credentials.newSession()

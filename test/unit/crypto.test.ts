@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import {
   base64url,
   deriveRoomKey,
+  deriveVerifier,
   fromBase64url,
   isRoomSecret,
   metaContext,
@@ -383,5 +384,29 @@ describe('verificationCode', () => {
     for (let i = 0; i < 200; i++) codes.add(await verificationCode(mine, fingerprintOf(new Uint8Array(32).fill(i))))
     // Six digits: a birthday collision among 200 is unlikely (~2%), two are rarer still.
     expect(codes.size).toBeGreaterThanOrEqual(198)
+  })
+})
+
+describe('the admission verifier', () => {
+  const hkdf = async (secret: string, info: string) => {
+    const utf8 = new TextEncoder()
+    const ikm = await crypto.subtle.importKey('raw', utf8.encode(secret), 'HKDF', false, ['deriveBits'])
+    const params = { name: 'HKDF', hash: 'SHA-256', salt: utf8.encode('parley/1'), info: utf8.encode(info) }
+    return base64url(new Uint8Array(await crypto.subtle.deriveBits(params, ikm, 256)))
+  }
+
+  it('is HKDF of the secret with info "admit <room>": 43 base64url characters, one per room and secret', async () => {
+    const secret = newRoomSecret()
+    const verifier = await deriveVerifier(secret, 'team')
+    expect(verifier).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect(verifier).toBe(await hkdf(secret, 'admit team'))
+    expect(await deriveVerifier(secret, 'team')).toBe(verifier)
+    expect(await deriveVerifier(secret, 'other')).not.toBe(verifier)
+    expect(await deriveVerifier(newRoomSecret(), 'team')).not.toBe(verifier)
+  })
+
+  it('is not the room key (whose HKDF info is "room <room>")', async () => {
+    const secret = newRoomSecret()
+    expect(await deriveVerifier(secret, 'team')).not.toBe(await hkdf(secret, 'room team'))
   })
 })

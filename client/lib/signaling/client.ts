@@ -6,10 +6,15 @@ import { createEventStream } from './event-stream'
 import { createSignalingHttp, SignalingError } from './http'
 import { createSignalQueue } from './signal-queue'
 
+// Renew the session's credentials at 80% of their lifetime; after a failed try, again in a minute.
+const RENEW_AT = 0.8
+const RENEW_RETRY_MS = 60_000
+
 interface Joined {
   room: string
   meta: string | undefined
   handlers: MembershipHandlers
+  verifier: string | undefined
 }
 
 const membershipOf = (joined: JoinResponse): Membership => ({
@@ -36,6 +41,7 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
   const events = createEmitter<SignalingEvents>()
   const memberships = new Map<string, Joined>()
   let token: string | undefined
+  let renewTimer: ReturnType<typeof setTimeout> | undefined
   let status: SignalingStatus = 'connecting'
   let closed = false
   // Joins run one at a time: the first creates the session the others attach to.
@@ -67,19 +73,46 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
     closed: () => closed,
   })
 
+  /** The server no longer accepts this session: every membership is lost, and each room joins afresh. */
+  function startOver() {
+    const lost = [...memberships.values()]
+    memberships.clear()
+    token = undefined
+    clearTimeout(renewTimer)
+    stream.end()
+    for (const member of lost) member.handlers.lost()
+  }
+
+  /** Renews the token and stream key before they expire; an expired session (a long sleep) starts over. */
+  function scheduleRenewal(ttlS: number) {
+    clearTimeout(renewTimer)
+    renewTimer = setTimeout(() => void renew(), ttlS * 1000 * RENEW_AT)
+  }
+
+  async function renew() {
+    if (closed || !token) return
+    try {
+      const renewed = await http.renew()
+      if (!token) return
+      token = renewed.token
+      stream.renewKey(renewed.key)
+      scheduleRenewal(renewed.credentialsTtlS)
+    } catch (err) {
+      if (err instanceof SignalingError && err.status === 401) return void joins(async () => startOver())
+      clearTimeout(renewTimer)
+      renewTimer = setTimeout(() => void renew(), RENEW_RETRY_MS)
+    }
+  }
+
   /** After a `reset`, re-claim every peer id; if the server no longer accepts our token, start over. */
   function recover() {
     return joins(async () => {
-      for (const [peer, { room, meta, handlers }] of memberships) {
+      for (const [peer, { room, meta, handlers, verifier }] of memberships) {
         try {
-          await http.join(room, meta, peer)
+          await http.join(room, meta, peer, verifier)
         } catch (err) {
           if (err instanceof SignalingError && (err.status === 401 || err.code === 'BAD_PEER')) {
-            const lost = [...memberships.values()]
-            memberships.clear()
-            token = undefined
-            stream.end()
-            for (const member of lost) member.handlers.lost()
+            startOver()
             return
           }
           memberships.delete(peer)
@@ -105,15 +138,18 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
       return status
     },
 
-    join(room, meta, handlers) {
+    join(room, meta, handlers, verifier) {
       return joins(async () => {
-        const joined = await http.join(room, meta)
+        const joined = await http.join(room, meta, undefined, verifier)
         const membership = membershipOf(joined)
-        memberships.set(joined.peer, { room, meta, handlers })
+        memberships.set(joined.peer, { room, meta, handlers, verifier })
         handlers.joined(membership)
         for (const event of stream.takeEarly(joined.peer)) handlers.event(event)
+        // A join with our token adds to the same session: its key may be a renewed one, not a new stream.
+        if (token !== undefined) stream.renewKey(joined.key)
         token = joined.token
         stream.listen(joined.key)
+        if (joined.credentialsTtlS) scheduleRenewal(joined.credentialsTtlS)
         return membership
       })
     },
@@ -128,6 +164,7 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
       // Nothing left to listen for: end the session, and start a fresh one on the next join.
       if (last) {
         token = undefined
+        clearTimeout(renewTimer)
         stream.end()
         setStatus('connecting')
       }
@@ -139,6 +176,7 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
 
     close() {
       closed = true
+      clearTimeout(renewTimer)
       globalThis.removeEventListener?.('online', onOnline)
       globalThis.removeEventListener?.('offline', onOffline)
       stream.close()

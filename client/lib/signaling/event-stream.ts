@@ -126,6 +126,11 @@ export function createEventStream(options: EventStreamOptions) {
       if (fresh || !stream) open(fresh)
     },
 
+    /** The same session's renewed key: the open stream stays; the next (re)connect uses it. */
+    renewKey(sessionKey: string): void {
+      if (key !== undefined) key = sessionKey
+    },
+
     /** The events that arrived for `peer` before its join reply; they are handed over once. */
     takeEarly(peer: string): MembershipEvent[] {
       const held = early.get(peer) ?? []

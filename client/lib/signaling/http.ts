@@ -1,4 +1,4 @@
-import type { ErrorBody, IceResponse, JoinResponse } from '../../../signaling/protocol'
+import type { ErrorBody, IceResponse, JoinResponse, RenewResponse } from '../../../signaling/protocol'
 import { backoffMs, sleep } from '../util'
 
 export const BACKOFF_MIN_MS = 500
@@ -51,12 +51,12 @@ export function createSignalingHttp(
     post,
 
     /** POST /join, retried through outages and rate limits; permanent refusals throw. */
-    async join(room: string, meta: string | undefined, peer?: string): Promise<JoinResponse> {
+    async join(room: string, meta: string | undefined, peer?: string, verifier?: string): Promise<JoinResponse> {
       for (let attempt = 0; ; attempt++) {
         if (session.closed()) throw new SignalingError('CLOSED', 'signaling closed')
         let res: Response | undefined
         try {
-          res = await post('/join', { room, ...(meta === undefined ? {} : { meta }), ...(peer ? { peer } : {}) })
+          res = await post('/join', { room, ...(meta === undefined ? {} : { meta }), ...(peer ? { peer } : {}), ...(verifier ? { verifier } : {}) })
         } catch {
           session.offline()
         }
@@ -64,6 +64,13 @@ export function createSignalingHttp(
         if (res && res.status !== 429 && res.status < 500) throw await failure(res)
         await sleep(res ? retryAfter(res, attempt) : backoff(attempt))
       }
+    },
+
+    /** POST /renew: the session's credentials, valid afresh. */
+    async renew(): Promise<RenewResponse> {
+      const res = await post('/renew', {})
+      if (!res.ok) throw await failure(res)
+      return (await res.json()) as RenewResponse
     },
 
     async refreshIce(peer: string): Promise<IceResponse> {
