@@ -6,6 +6,7 @@ import { createComposer } from './composer'
 import { createIndexedDbStore } from './idb-store'
 import { parseFragment } from './links'
 import { createMessageView } from './message-view'
+import { createModeration } from './moderation'
 import { PALETTE } from './palette'
 import { createPanel } from './panel'
 import { createPeopleView } from './people-view'
@@ -67,10 +68,21 @@ export function showRoom(roomId: string): void {
       if (peer) panel.close()
     },
   })
-  const people = createPeopleView($('people'), $('alone'), $('dm-hint'), (peer: PeerView) => {
-    composer.talk(peer)
-    composer.focus()
-  })
+  const moderation = createModeration(roomId)
+  const people = createPeopleView(
+    $('people'),
+    $('alone'),
+    $('dm-hint'),
+    (peer: PeerView) => {
+      composer.talk(peer)
+      composer.focus()
+    },
+    {
+      mute: (peer) => moderation.mute(peer.id),
+      block: (peer) => room && moderation.block(room, peer.id),
+      muted: moderation.muted,
+    },
+  )
   if (problem) {
     showBanner(problem)
     composer.enable(false)
@@ -92,6 +104,7 @@ export function showRoom(roomId: string): void {
   room = joinRoom({ room: roomId, secret, name: loadName(), color, signaling, store: createIndexedDbStore() })
   const joined = room
   window.parley = room
+  moderation.block(room)
 
   const alerts = createAlerts({ title: pageTitle, notify: $<HTMLInputElement>('notify'), sound: $<HTMLInputElement>('sound') })
   let failure: Banner | null = null
@@ -155,6 +168,7 @@ export function showRoom(roomId: string): void {
     }
   })
   room.on('message', (message) => {
+    if (moderation.muted(message.from)) return
     log.message(message)
     spoke()
     if (message.mine || message.before) return
@@ -164,10 +178,11 @@ export function showRoom(roomId: string): void {
   room.on('receipt', log.receipt)
   room.on('typing', ({ peers }) => log.typing(peers))
   room.on('file', (transfer) => {
+    if (moderation.muted(transfer.from)) return
     log.file(transfer)
     spoke()
   })
-  room.on('file-progress', log.file)
+  room.on('file-progress', (transfer) => moderation.muted(transfer.from) || log.file(transfer))
   room.on('error', (err) => {
     if (joined.status === 'joining' || joined.status === 'closed') {
       // Joining failed for good (the room tears itself down): say why, once, instead of "you left".

@@ -8,6 +8,11 @@ const STICKY_SCROLL_PX = 80
 // A hidden tab gets no animation frames: a timer flushes instead, and backs up a frame that never comes.
 const FLUSH_FALLBACK_MS = 250
 const IMAGE = /^image\/(png|jpeg|gif|webp|avif)$/
+// A burst (a flood, a long history) goes in over several frames, each short; the oldest entries go past a cap.
+const ENTRIES_PER_FRAME = 200
+const ENTRIES_KEPT = 2_000
+// The library ranges every time; this keeps any number showable all the same (a Date past it cannot print).
+const showable = (time: number) => (Math.abs(time) <= 8.64e15 ? time : Date.now())
 
 /**
  * Changes an element's text in place (one text node kept), so the log's live region, which announces
@@ -138,15 +143,29 @@ export function createMessageView(options: {
     clearTimeout(fallback)
     frame = 0
     fallback = undefined
-    const added = pending.querySelectorAll('.message').length
-    log.append(pending)
-    pending = document.createDocumentFragment()
+    const batch = document.createDocumentFragment()
+    while (pending.firstChild && batch.childNodes.length < ENTRIES_PER_FRAME) batch.append(pending.firstChild)
+    const added = batch.querySelectorAll('.message').length
+    log.append(batch)
+    trim()
     arrange()
+    if (pending.firstChild) schedule()
     if (stuck) toBottom()
     else if (added > 0) {
       unseen += added
       jump.hidden = false
       jump.textContent = `${unseen} new message${unseen === 1 ? '' : 's'} ↓`
+    }
+  }
+
+  /** Only the newest ENTRIES_KEPT entries stay in the page. */
+  function trim() {
+    const entries = log.querySelectorAll<HTMLElement>('.message')
+    for (let i = 0; i < entries.length - ENTRIES_KEPT; i++) {
+      const entry = entries[i]!
+      entry.remove()
+      if (entry.dataset.id) byId.delete(entry.dataset.id)
+      if (entry.dataset.file) files.delete(`${entry.dataset.from === 'self' ? '' : entry.dataset.from} ${entry.dataset.file}`)
     }
   }
 
@@ -162,7 +181,8 @@ export function createMessageView(options: {
     schedule()
   }
 
-  function stamp(entry: HTMLElement, from: string, time: number) {
+  function stamp(entry: HTMLElement, from: string, sent: number) {
+    const time = showable(sent)
     if (!entry.classList.contains('notice')) entry.tabIndex = -1
     entry.dataset.from = from
     entry.dataset.time = String(time)
