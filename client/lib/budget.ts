@@ -40,15 +40,14 @@ export interface Excess {
 interface PeerBudget {
   messages: (cost?: number) => boolean
   chars: (cost?: number) => boolean
-  greeted: boolean
   history: number
   excess: Excess | undefined
 }
 
 /**
  * A budget for every remote peer: past it the excess is dropped and counted, and the peer is marked
- * misbehaving (`changed` tells the room, which shows it). Budgets for one channel (hello, history)
- * start again on a new channel; rates and the mark last as long as the peer does.
+ * misbehaving (`changed` tells the room, which shows it). The history budget starts again on a new
+ * channel; rates and the mark last as long as the peer does.
  */
 export function createBudget(options: { changed: (peer: string) => void; now?: () => number }) {
   const { changed, now = Date.now } = options
@@ -61,7 +60,6 @@ export function createBudget(options: { changed: (peer: string) => void; now?: (
       budget = {
         messages: createBucket(MESSAGES_PER_S, MESSAGE_BURST, now),
         chars: createBucket(CHARS_PER_S, CHARS_BURST, now),
-        greeted: false,
         history: 0,
         excess: undefined,
       }
@@ -89,13 +87,8 @@ export function createBudget(options: { changed: (peer: string) => void; now?: (
       return budget.chars(raw.length) || exceeded(peer, 'chars')
     },
 
-    /** Their hello: the first on a channel is answered (with our history); more are an amplifier. */
-    hello(peer: string): boolean {
-      const budget = of(peer)
-      if (budget.greeted) return exceeded(peer, 'hellos')
-      budget.greeted = true
-      return true
-    },
+    /** A second hello on one channel (the mesh drops it: answering would resend everything again). */
+    hello: (peer: string) => void exceeded(peer, 'hellos'),
 
     /** A history message of `count` entries from them. */
     history(peer: string, count: number): boolean {
@@ -108,11 +101,9 @@ export function createBudget(options: { changed: (peer: string) => void; now?: (
     /** A file they announced was refused (too many or too large at once, see files.ts). */
     file: (peer: string) => void exceeded(peer, 'files'),
 
-    /** A new channel with them: a new hello and history hand-over are due. */
+    /** A new channel with them: a new history hand-over is due. */
     opened(peer: string): void {
-      const budget = of(peer)
-      budget.greeted = false
-      budget.history = 0
+      of(peer).history = 0
     },
 
     gone: (peer: string) => void peers.delete(peer),

@@ -24,6 +24,8 @@ interface MeshOptions {
   admit?: (from: string, raw: unknown) => boolean
   /** Blocked peers: never connected to. */
   blocked?: (id: string) => boolean
+  /** A second hello on one channel, dropped: answering it would resend the outbox and history (an amplifier). */
+  helloAgain?: (from: string) => void
 }
 
 interface Receivers {
@@ -34,10 +36,11 @@ interface Receivers {
   onMessage: MeshOptions['onMessage']
   onBinary: MeshOptions['onBinary']
   admit: NonNullable<MeshOptions['admit']>
+  helloAgain: NonNullable<MeshOptions['helloAgain']>
 }
 
 /** Everything that arrives on a link's channel, parsed, deduplicated and handed on. */
-function receive(link: PeerLink, raw: unknown, { self, outbox, counters, onChat, onMessage, onBinary, admit }: Receivers) {
+function receive(link: PeerLink, raw: unknown, { self, outbox, counters, onChat, onMessage, onBinary, admit, helloAgain }: Receivers) {
   if (!admit(link.id, raw)) return void counters.dropped++
   if (raw instanceof Uint8Array) {
     if (!onBinary(link.id, raw)) counters.dropped++
@@ -49,6 +52,7 @@ function receive(link: PeerLink, raw: unknown, { self, outbox, counters, onChat,
     case 'ping':
       return
     case 'hello':
+      if (link.ready) return void (counters.dropped++, helloAgain(link.id))
       // Their hello says what they have of mine: send the rest of the outbox (theirs only), then go live.
       return link.afterOwnHello(() => {
         link.greeted(message.name, message.color, () => {
@@ -137,7 +141,7 @@ export function createMesh(options: MeshOptions) {
   const remembered = new Map<string, PairMemory>()
   const outbox = createOutbox()
   const counters = { dropped: 0, duplicates: 0 }
-  const receivers: Receivers = { self, outbox, counters, onChat, onMessage, onBinary, admit: options.admit ?? (() => true) }
+  const receivers: Receivers = { self, outbox, counters, onChat, onMessage, onBinary, admit: options.admit ?? (() => true), helloAgain: options.helloAgain ?? (() => {}) }
   const pinger = createPinger(links)
 
   function add(info: PeerInfo, newer: boolean): void {

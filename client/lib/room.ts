@@ -107,7 +107,6 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
     peerEvent,
     onChat: (from, message) => inOrder(() => conversation.chat(from, message)),
     onMessage(from, message) {
-      if (message.type === 'hello' && !budget.hello(from)) return
       if (message.type === 'history' && !budget.history(from, message.entries.length)) return
       // A file offer must be in place before its first binary frame, which is handled at once.
       if (message.type === 'file') return files.offered(from, message)
@@ -117,6 +116,7 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
     onBinary: (from, bytes) => files.received(from, bytes),
     admit: (from, raw) => !blocked.has(from) && budget.admit(from, raw),
     blocked: (id) => blocked.has(id),
+    helloAgain: budget.hello,
   })
   const conversation = createConversation({ room: options.room, self, mesh, emit, identity, log, store: options.store })
   const files = createFiles(mesh, emit, budget.file)

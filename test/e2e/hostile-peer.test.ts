@@ -142,6 +142,16 @@ describe('a hostile peer with the link', () => {
     expect((await stats()).forged).toBe(before + 1)
   })
 
+  it('gets no history back for a flood of hellos', async () => {
+    const histories = async () =>
+      (await mallory.page.evaluate(() => window.__wire.received())).filter((t) => t.channel === channel && t.data.startsWith('{"type":"history"')).length
+    const before = { histories: await histories(), overBudget: (await stats()).overBudget }
+    const hello = JSON.stringify({ type: 'hello', name: 'Mallory', have: 0, key: key.key })
+    await during('100 hellos', () => send(Array.from({ length: 100 }, () => hello)))
+    await ana.page.waitForFunction((n) => window.parley!.stats().overBudget >= n, POLL, before.overBudget + 100)
+    expect(await histories()).toBe(before.histories)
+  })
+
   it('cannot mute the room with a huge Lamport time, nor crash it with an absurd time', async () => {
     const huge = await signed({ lamport: Number.MAX_SAFE_INTEGER })
     const absurd = await signed({ time: 1e300 })

@@ -188,15 +188,14 @@ describe('budgets', () => {
     expect(budget.admit('p', 'x')).toBe(false)
   })
 
-  it('answers one hello per channel, and takes HISTORY_ENTRIES_PER_CHANNEL entries', () => {
+  it('takes HISTORY_ENTRIES_PER_CHANNEL entries per channel, and counts repeated hellos', () => {
     const budget = createBudget({ changed: () => {} })
-    expect(budget.hello('p')).toBe(true)
-    expect(budget.hello('p')).toBe(false)
     expect(budget.history('p', HISTORY_ENTRIES_PER_CHANNEL)).toBe(true)
     expect(budget.history('p', 1)).toBe(false)
     budget.opened('p')
-    expect(budget.hello('p')).toBe(true)
     expect(budget.history('p', 1)).toBe(true)
+    budget.hello('p')
+    expect(budget.excess('p')).toMatchObject({ history: 1, hellos: 1 })
   })
 })
 
