@@ -219,3 +219,27 @@ describe('a hostile peer with the link', () => {
     await settled()
   })
 })
+
+describe('the person under attack', () => {
+  it('can mute the misbehaving peer (her lines are hidden), then block her (she is gone and stays gone)', async () => {
+    const row = `ul[aria-label="People"] li[data-peer="${malloryId}"]`
+    await ana.page.evaluate((r) => document.querySelector<HTMLButtonElement>(`${r} button.mute`)!.click(), row)
+    const muted = await signed({ lamport: 30, text: `muted ${nanoid(6)}` })
+    await send([JSON.stringify(muted)])
+    const marker = `Ben after the mute ${nanoid(6)}`
+    await ben.page.evaluate((t) => window.parley!.send(t), marker)
+    await waitForMessage(ana.page, marker)
+    expect(await shown(ana.page)).not.toContain(muted.text)
+
+    await ana.page.evaluate((r) => document.querySelector<HTMLButtonElement>(`${r} button.block`)!.click(), row)
+    await ana.page.waitForFunction((r) => !document.querySelector(r), POLL, row)
+    const blocked = await ana.page.evaluate(() => localStorage.getItem(`parley:moderation:${location.pathname.split('/').pop()}`))
+    expect(JSON.parse(blocked!)).toMatchObject({ muted: [malloryId], blocked: [malloryId] })
+    // Ben still talks to Ana, and Mallory's page loses her.
+    const still = `Ben after the block ${nanoid(6)}`
+    await ben.page.evaluate((t) => window.parley!.send(t), still)
+    await waitForMessage(ana.page, still)
+    await mallory.page.waitForFunction(() => window.parley!.peers.length < 2 || window.parley!.peers.some((p) => p.state !== 'connected'), POLL)
+    expect(await ana.page.evaluate(() => window.parley!.peers.map((p) => p.name))).toEqual(['Ben'])
+  })
+})
