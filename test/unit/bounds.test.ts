@@ -4,6 +4,7 @@ import { createFiles, FILE_IDLE_MS, MAX_INCOMING_FILES } from '../../client/lib/
 import {
   createRoomLog,
   inRange,
+  LAMPORT_PER_S,
   LAMPORT_SLACK,
   MAX_PENDING_ENTRIES,
   MAX_RELAYED_KEYS,
@@ -80,23 +81,41 @@ describe('fields at the boundary (parsePeerMessage)', () => {
 
 describe('times and Lamport times against the receiver (inRange)', () => {
   it('takes a live message within a day of our clock, either way', () => {
-    expect(inRange(chat({ time: NOW + TIME_WINDOW_MS }), 1, true, NOW)).toBe(true)
-    expect(inRange(chat({ time: NOW + TIME_WINDOW_MS + 1 }), 1, true, NOW)).toBe(false)
-    expect(inRange(chat({ time: NOW - TIME_WINDOW_MS }), 1, true, NOW)).toBe(true)
-    expect(inRange(chat({ time: NOW - TIME_WINDOW_MS - 1 }), 1, true, NOW)).toBe(false)
+    const clock = { lamport: 1, at: NOW }
+    expect(inRange(chat({ time: NOW + TIME_WINDOW_MS }), clock, true, NOW)).toBe(true)
+    expect(inRange(chat({ time: NOW + TIME_WINDOW_MS + 1 }), clock, true, NOW)).toBe(false)
+    expect(inRange(chat({ time: NOW - TIME_WINDOW_MS }), clock, true, NOW)).toBe(true)
+    expect(inRange(chat({ time: NOW - TIME_WINDOW_MS - 1 }), clock, true, NOW)).toBe(false)
   })
 
   it('takes history from 2020 up to a day from now', () => {
-    expect(inRange(chat({ time: OLDEST_TIME_MS }), 1, false, NOW)).toBe(true)
-    expect(inRange(chat({ time: OLDEST_TIME_MS - 1 }), 1, false, NOW)).toBe(false)
-    expect(inRange(chat({ time: NOW + TIME_WINDOW_MS }), 1, false, NOW)).toBe(true)
-    expect(inRange(chat({ time: NOW + TIME_WINDOW_MS + 1 }), 1, false, NOW)).toBe(false)
+    const clock = { lamport: 1, at: NOW }
+    expect(inRange(chat({ time: OLDEST_TIME_MS }), clock, false, NOW)).toBe(true)
+    expect(inRange(chat({ time: OLDEST_TIME_MS - 1 }), clock, false, NOW)).toBe(false)
+    expect(inRange(chat({ time: NOW + TIME_WINDOW_MS }), clock, false, NOW)).toBe(true)
+    expect(inRange(chat({ time: NOW + TIME_WINDOW_MS + 1 }), clock, false, NOW)).toBe(false)
   })
 
   it('takes a Lamport time up to LAMPORT_SLACK past the highest seen; with none seen, any', () => {
-    expect(inRange(chat({ lamport: 50 + LAMPORT_SLACK }), 50, true, NOW)).toBe(true)
-    expect(inRange(chat({ lamport: 51 + LAMPORT_SLACK }), 50, true, NOW)).toBe(false)
-    expect(inRange(chat({ lamport: Number.MAX_SAFE_INTEGER }), 0, true, NOW)).toBe(true)
+    const clock = { lamport: 50, at: NOW }
+    expect(inRange(chat({ lamport: 50 + LAMPORT_SLACK }), clock, true, NOW)).toBe(true)
+    expect(inRange(chat({ lamport: 51 + LAMPORT_SLACK }), clock, true, NOW)).toBe(false)
+    expect(inRange(chat({ lamport: Number.MAX_SAFE_INTEGER }), { lamport: 0, at: 0 }, true, NOW)).toBe(true)
+  })
+
+  it('widens the Lamport slack by LAMPORT_PER_S for every second the clock has not moved (a browser back after a day)', () => {
+    const dayOld = { lamport: 50, at: NOW - 86_400_000 }
+    const bound = 50 + LAMPORT_SLACK + 86_400 * LAMPORT_PER_S
+    expect(inRange(chat({ lamport: bound }), dayOld, true, NOW)).toBe(true)
+    expect(inRange(chat({ lamport: bound + 1 }), dayOld, true, NOW)).toBe(false)
+  })
+
+  it('does not let a message claiming an old time widen the slack', async () => {
+    const log = createRoomLog(keyedIdentity())
+    await log.merge([{ message: chat({ lamport: 100, time: Date.now(), sig: KEY }), key: KEY }])
+    await log.merge([{ message: chat({ lamport: 200, time: OLDEST_TIME_MS, sig: KEY }), key: KEY }])
+    expect(log.admits(chat({ lamport: 200 + LAMPORT_SLACK, time: Date.now() }))).toBe(true)
+    expect(log.admits(chat({ lamport: 201 + LAMPORT_SLACK + LAMPORT_PER_S, time: Date.now() }))).toBe(false)
   })
 })
 
@@ -106,7 +125,7 @@ describe('the room log under hostile history', () => {
   it('refuses a live message far past the clock, and counts it', async () => {
     const log = createRoomLog(keyedIdentity())
     log.announce(FROM, KEY)
-    expect(await log.live(chat({ lamport: 5, sig: KEY }))).not.toBeNull()
+    expect(await log.live(chat({ lamport: 5, time: Date.now(), sig: KEY }))).not.toBeNull()
     expect(log.admits(chat({ lamport: 5 + LAMPORT_SLACK, time: Date.now() }))).toBe(true)
     expect(log.admits(chat({ lamport: 6 + LAMPORT_SLACK, time: Date.now() }))).toBe(false)
     expect(log.admits(chat({ lamport: 6, time: 1e15 }))).toBe(false)
