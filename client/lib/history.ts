@@ -5,14 +5,15 @@ import type { Identity, LogEntry } from './types'
 export const HISTORY_LIMIT = 500
 // A history message stays well under the 64 KiB a data-channel message may carry.
 const HISTORY_CHUNK_CHARS = 48 * 1024
-/** How far past the highest Lamport time seen a message may claim to be (a room is never 10,000 messages ahead). */
-export const LAMPORT_SLACK = 10_000
 /**
- * And how much further for each second since that time was current: a browser back after a day away
- * must take the room's clock as it is now. Even at its message budget a peer then needs centuries to
- * run the clock out of exact integers.
+ * Lamport times are capped by the receiver's clock: 100 a second since 2020, plus 10,000. No room
+ * sends 100 messages a second for years, so no honest clock comes near the cap; a forged one can
+ * reach it but never run the room out of exact integers (that takes millions of years). A cap
+ * relative to the highest Lamport time seen would not do: a peer could push one reader's clock ahead
+ * of the others' bound, step by step, until the others refuse everything that reader says.
  */
 export const LAMPORT_PER_S = 100
+export const LAMPORT_SLACK = 10_000
 /** A live message's time may be this far from the receiver's clock either way (clocks are often off by minutes, never by a day). */
 export const TIME_WINDOW_MS = 24 * 60 * 60 * 1000
 /** Nothing in a history is older than Parley. */
@@ -28,23 +29,17 @@ type Added = { entry: LogEntry; before: string | undefined }
 export const before = (a: ChatMessage, b: ChatMessage) =>
   a.lamport !== b.lamport ? a.lamport < b.lamport : a.from !== b.from ? a.from < b.from : a.id < b.id
 
-/** The highest Lamport time accepted, and the latest time (ms) it was known current. */
-export interface Clock {
-  lamport: number
-  at: number
-}
+/** The highest Lamport time a message may carry when received at `now` (ms). */
+export const lamportCap = (now: number) => Math.floor(((now - OLDEST_TIME_MS) / 1000) * LAMPORT_PER_S) + LAMPORT_SLACK
 
 /**
- * Whether a message's claims fit what this receiver knows: its time near our clock (live) or between
- * Parley's start and a day from now (history), its Lamport time at most LAMPORT_SLACK past the highest
- * seen (plus LAMPORT_PER_S for every second since). With nothing seen yet (Lamport 0) the first message
- * sets where the room's clock starts.
+ * Whether a message's claims fit the receiver's clock: its time within a day of now (live) or between
+ * Parley's start and a day from now (history), its Lamport time under the cap.
  */
-export function inRange(message: ChatMessage, clock: Clock, live: boolean, now = Date.now()): boolean {
+export function inRange(message: ChatMessage, live: boolean, now = Date.now()): boolean {
   const { time, lamport } = message
   if (time > now + TIME_WINDOW_MS || time < (live ? now - TIME_WINDOW_MS : OLDEST_TIME_MS)) return false
-  const idle = Math.max(0, now - clock.at) / 1000
-  return clock.lamport === 0 || lamport <= clock.lamport + LAMPORT_SLACK + Math.floor(idle * LAMPORT_PER_S)
+  return lamport <= lamportCap(now)
 }
 
 /**
@@ -62,14 +57,11 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
   const pending: HistoryEntry[] = []
   const counters = { outOfRange: 0 }
   let clock = 0
-  // Only moves forward, and never past now: a message claiming an old time cannot widen the slack.
-  let clockAt = 0
 
   /** Inserts in order; returns the id of the entry it now precedes (undefined: last), or null if known. */
   function insert(entry: LogEntry): string | undefined | null {
     if (ids.has(entry.message.id)) return null
     clock = Math.max(clock, entry.message.lamport)
-    clockAt = Math.max(clockAt, Math.min(entry.message.time, Date.now()))
     let i = entries.length
     while (i > 0 && before(entry.message, entries[i - 1]!.message)) i--
     entries.splice(i, 0, entry)
@@ -86,7 +78,7 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
   async function accept(incoming: HistoryEntry, mine: boolean): Promise<Added | null | 'refused'> {
     const { message, key } = incoming
     if (ids.has(message.id)) return null
-    if (!mine && !inRange(message, { lamport: clock, at: clockAt }, false)) {
+    if (!mine && !inRange(message, false)) {
       counters.outOfRange++
       return 'refused'
     }
@@ -127,7 +119,7 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
 
     /** Whether a live message's time and Lamport time are believable (refused ones are counted). */
     admits(message: ChatMessage): boolean {
-      if (inRange(message, { lamport: clock, at: clockAt }, true)) return true
+      if (inRange(message, true)) return true
       counters.outOfRange++
       return false
     },

@@ -6,6 +6,7 @@ import {
   inRange,
   LAMPORT_PER_S,
   LAMPORT_SLACK,
+  lamportCap,
   MAX_PENDING_ENTRIES,
   MAX_RELAYED_KEYS,
   OLDEST_TIME_MS,
@@ -81,60 +82,53 @@ describe('fields at the boundary (parsePeerMessage)', () => {
 
 describe('times and Lamport times against the receiver (inRange)', () => {
   it('takes a live message within a day of our clock, either way', () => {
-    const clock = { lamport: 1, at: NOW }
-    expect(inRange(chat({ time: NOW + TIME_WINDOW_MS }), clock, true, NOW)).toBe(true)
-    expect(inRange(chat({ time: NOW + TIME_WINDOW_MS + 1 }), clock, true, NOW)).toBe(false)
-    expect(inRange(chat({ time: NOW - TIME_WINDOW_MS }), clock, true, NOW)).toBe(true)
-    expect(inRange(chat({ time: NOW - TIME_WINDOW_MS - 1 }), clock, true, NOW)).toBe(false)
+    expect(inRange(chat({ time: NOW + TIME_WINDOW_MS }), true, NOW)).toBe(true)
+    expect(inRange(chat({ time: NOW + TIME_WINDOW_MS + 1 }), true, NOW)).toBe(false)
+    expect(inRange(chat({ time: NOW - TIME_WINDOW_MS }), true, NOW)).toBe(true)
+    expect(inRange(chat({ time: NOW - TIME_WINDOW_MS - 1 }), true, NOW)).toBe(false)
   })
 
   it('takes history from 2020 up to a day from now', () => {
-    const clock = { lamport: 1, at: NOW }
-    expect(inRange(chat({ time: OLDEST_TIME_MS }), clock, false, NOW)).toBe(true)
-    expect(inRange(chat({ time: OLDEST_TIME_MS - 1 }), clock, false, NOW)).toBe(false)
-    expect(inRange(chat({ time: NOW + TIME_WINDOW_MS }), clock, false, NOW)).toBe(true)
-    expect(inRange(chat({ time: NOW + TIME_WINDOW_MS + 1 }), clock, false, NOW)).toBe(false)
+    expect(inRange(chat({ time: OLDEST_TIME_MS }), false, NOW)).toBe(true)
+    expect(inRange(chat({ time: OLDEST_TIME_MS - 1 }), false, NOW)).toBe(false)
+    expect(inRange(chat({ time: NOW + TIME_WINDOW_MS }), false, NOW)).toBe(true)
+    expect(inRange(chat({ time: NOW + TIME_WINDOW_MS + 1 }), false, NOW)).toBe(false)
   })
 
-  it('takes a Lamport time up to LAMPORT_SLACK past the highest seen; with none seen, any', () => {
-    const clock = { lamport: 50, at: NOW }
-    expect(inRange(chat({ lamport: 50 + LAMPORT_SLACK }), clock, true, NOW)).toBe(true)
-    expect(inRange(chat({ lamport: 51 + LAMPORT_SLACK }), clock, true, NOW)).toBe(false)
-    expect(inRange(chat({ lamport: Number.MAX_SAFE_INTEGER }), { lamport: 0, at: 0 }, true, NOW)).toBe(true)
-  })
-
-  it('widens the Lamport slack by LAMPORT_PER_S for every second the clock has not moved (a browser back after a day)', () => {
-    const dayOld = { lamport: 50, at: NOW - 86_400_000 }
-    const bound = 50 + LAMPORT_SLACK + 86_400 * LAMPORT_PER_S
-    expect(inRange(chat({ lamport: bound }), dayOld, true, NOW)).toBe(true)
-    expect(inRange(chat({ lamport: bound + 1 }), dayOld, true, NOW)).toBe(false)
-  })
-
-  it('does not let a message claiming an old time widen the slack', async () => {
-    const log = createRoomLog(keyedIdentity())
-    await log.merge([{ message: chat({ lamport: 100, time: Date.now(), sig: KEY }), key: KEY }])
-    await log.merge([{ message: chat({ lamport: 200, time: OLDEST_TIME_MS, sig: KEY }), key: KEY }])
-    expect(log.admits(chat({ lamport: 200 + LAMPORT_SLACK, time: Date.now() }))).toBe(true)
-    expect(log.admits(chat({ lamport: 201 + LAMPORT_SLACK + LAMPORT_PER_S, time: Date.now() }))).toBe(false)
+  it('takes a Lamport time up to 100 a second since 2020 plus LAMPORT_SLACK, live or in history', () => {
+    const cap = Math.floor(((NOW - OLDEST_TIME_MS) / 1000) * LAMPORT_PER_S) + LAMPORT_SLACK
+    expect(lamportCap(NOW)).toBe(cap)
+    for (const live of [true, false]) {
+      expect(inRange(chat({ lamport: cap }), live, NOW)).toBe(true)
+      expect(inRange(chat({ lamport: cap + 1 }), live, NOW)).toBe(false)
+    }
+    expect(inRange(chat({ lamport: Number.MAX_SAFE_INTEGER }), true, NOW)).toBe(false)
+    // A million years of the cap still fits in exact integers.
+    expect(lamportCap(NOW + 1e6 * 365 * 86_400_000)).toBeLessThan(Number.MAX_SAFE_INTEGER)
   })
 })
 
 describe('the room log under hostile history', () => {
   afterEach(() => vi.useRealTimers())
 
-  it('refuses a live message far past the clock, and counts it', async () => {
+  it('refuses live messages out of range, and counts them', async () => {
     const log = createRoomLog(keyedIdentity())
-    log.announce(FROM, KEY)
-    expect(await log.live(chat({ lamport: 5, time: Date.now(), sig: KEY }))).not.toBeNull()
-    expect(log.admits(chat({ lamport: 5 + LAMPORT_SLACK, time: Date.now() }))).toBe(true)
-    expect(log.admits(chat({ lamport: 6 + LAMPORT_SLACK, time: Date.now() }))).toBe(false)
+    expect(log.admits(chat({ lamport: 5, time: Date.now() }))).toBe(true)
+    expect(log.admits(chat({ lamport: Number.MAX_SAFE_INTEGER, time: Date.now() }))).toBe(false)
     expect(log.admits(chat({ lamport: 6, time: 1e15 }))).toBe(false)
     expect(log.counts().outOfRange).toBe(2)
   })
 
-  it('never ticks past the largest exact integer', async () => {
+  it('refuses history entries out of range, and counts them', async () => {
     const log = createRoomLog(keyedIdentity())
-    await log.merge([{ message: chat({ lamport: Number.MAX_SAFE_INTEGER, time: Date.now(), sig: KEY }), key: KEY }])
+    const { refused } = await log.merge([{ message: chat({ lamport: lamportCap(Date.now()) + 1, time: Date.now(), sig: KEY }), key: KEY }])
+    expect(refused).toBe(1)
+    expect(log.counts().outOfRange).toBe(1)
+  })
+
+  it('never ticks past the largest exact integer (a stored history is not ranged)', async () => {
+    const log = createRoomLog(keyedIdentity())
+    await log.merge([{ message: chat({ lamport: Number.MAX_SAFE_INTEGER, time: Date.now(), sig: 'mine' }), key: 'mine' }], true)
     expect(log.tick()).toBe(Number.MAX_SAFE_INTEGER)
     expect(log.tick()).toBe(Number.MAX_SAFE_INTEGER)
   })
