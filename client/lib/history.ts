@@ -10,7 +10,9 @@ const HISTORY_CHUNK_CHARS = 48 * 1024
  * sends 100 messages a second for years, so no honest clock comes near the cap; a forged one can
  * reach it but never run the room out of exact integers (that takes millions of years). A cap
  * relative to the highest Lamport time seen would not do: a peer could push one reader's clock ahead
- * of the others' bound, step by step, until the others refuse everything that reader says.
+ * of the others' bound, step by step, until the others refuse everything that reader says. For the
+ * same reason our own clock takes a Lamport time only up to the cap less the slack: what we send next
+ * stays within everyone's cap even when their clocks are up to 100 s behind ours.
  */
 export const LAMPORT_PER_S = 100
 export const LAMPORT_SLACK = 10_000
@@ -61,7 +63,7 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
   /** Inserts in order; returns the id of the entry it now precedes (undefined: last), or null if known. */
   function insert(entry: LogEntry): string | undefined | null {
     if (ids.has(entry.message.id)) return null
-    clock = Math.max(clock, entry.message.lamport)
+    clock = Math.max(clock, Math.min(entry.message.lamport, lamportCap(Date.now()) - LAMPORT_SLACK))
     let i = entries.length
     while (i > 0 && before(entry.message, entries[i - 1]!.message)) i--
     entries.splice(i, 0, entry)
