@@ -64,7 +64,7 @@ export function createMessageView(options: {
   const byId = new Map<string, HTMLElement>()
   const files = new Map<string, HTMLElement>()
   const urls: string[] = []
-  let pending = document.createDocumentFragment()
+  const pending = document.createDocumentFragment()
   let frame = 0
   let fallback: ReturnType<typeof setTimeout> | undefined
   let stuck = true

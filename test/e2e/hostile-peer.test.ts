@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nanoid } from 'nanoid'
 import type { CDPSession, Page } from 'puppeteer'
 import { createIdentity } from '../../client/lib/identity'
+import { lamportCap } from '../../client/lib/history'
 import type { ChatMessage, FileOffer, HistoryEntry } from '../../client/lib/peer-protocol'
 import type { Identity } from '../../client/lib/types'
 import { roomLink, startServer, type TestServer } from '../helpers'
@@ -165,7 +166,10 @@ describe('a hostile peer with the link', () => {
     const huge = await signed({ lamport: Number.MAX_SAFE_INTEGER })
     const absurd = await signed({ time: 1e300 })
     const farOff = await signed({ time: Date.now() + 10 * 86_400_000 })
-    await during('huge Lamport and absurd times', () => send([huge, absurd, farOff].map((m) => JSON.stringify(m))))
+    // At the cap it is taken, but cannot push Ana's clock past what Ben accepts from her.
+    const atCap = await signed({ lamport: lamportCap(Date.now()) })
+    await during('huge Lamport and absurd times', () => send([huge, absurd, farOff, atCap].map((m) => JSON.stringify(m))))
+    await waitForMessage(ana.page, atCap.text)
     await ana.page.waitForFunction(() => window.parley!.stats().outOfRange >= 2, POLL)
     const texts = await shown(ana.page)
     for (const refused of [huge, absurd, farOff]) expect(texts).not.toContain(refused.text)
