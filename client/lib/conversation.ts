@@ -87,6 +87,8 @@ export function createConversation(options: {
   const typing = createTyping(mesh, emit)
   const saver = createSaver(room, options.log, store)
   const counters = { forged: 0 }
+  let settled: RoomLog | undefined
+  void options.log.then((log) => (settled = log))
   // Signing is asynchronous: one queue keeps the sender's order.
   const outgoing = createSerialQueue()
   let seq = 0
@@ -143,6 +145,7 @@ export function createConversation(options: {
     async chat(from: string, message: ChatMessage): Promise<void> {
       typing.stop(from)
       const log = await options.log
+      if (!log.admits(message)) return
       const added = await log.live(message)
       if (!added) return void counters.forged++
       receipts.ack(from, message.id)
@@ -155,12 +158,16 @@ export function createConversation(options: {
         case 'hello': {
           // Their key, from their own channel, is the key for their messages; then our history for them.
           const log = await options.log
-          if (message.key) log.announce(from, message.key)
+          if (message.key) {
+            const { added, refused } = await log.announce(from, message.key)
+            counters.forged += refused
+            for (const { entry, before } of added) show({ ...entry.message, mine: false, history: true, ...(before ? { before } : {}) })
+          }
           for (const entries of log.batches()) mesh.sendNow({ type: 'history', entries }, from)
           return
         }
         case 'history': {
-          const { added, refused } = await (await options.log).merge(message.entries)
+          const { added, refused } = await (await options.log).merge(message.entries, false, (id) => mesh.views().some((v) => v.id === id))
           counters.forged += refused
           for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) })
           if (added.length > 0) saver.schedule()
@@ -173,10 +180,13 @@ export function createConversation(options: {
       }
     },
 
-    /** Someone left: they are not typing any more. */
-    gone: typing.stop,
+    /** Someone left: they are not typing any more, and history waiting for their hello is dropped. */
+    gone(peer: string): void {
+      typing.stop(peer)
+      settled?.gone(peer)
+    },
 
-    stats: () => ({ ...counters }),
+    stats: () => ({ ...counters, outOfRange: settled?.counts().outOfRange ?? 0 }),
 
     /** Every timer goes (leaving), after one last save. */
     close(): void {

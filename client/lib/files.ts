@@ -4,6 +4,13 @@ import type { Emit, FileTransfer } from './types'
 
 /** Bytes per binary frame: well within what every browser's data channel carries. */
 export const CHUNK_BYTES = 16 * 1024
+/** Files one peer may be sending us at once, and the bytes they may announce but not yet have sent. */
+export const MAX_INCOMING_FILES = 4
+export const MAX_UNFINISHED_BYTES_PER_PEER = 128 * 1024 * 1024
+/** Bytes announced and unfinished from everyone together: what the tab may be asked to hold. */
+export const MAX_UNFINISHED_BYTES = 256 * 1024 * 1024
+/** An incoming file without a frame for this long has failed, and its memory is freed. */
+export const FILE_IDLE_MS = 30_000
 
 /** The part of the mesh files travel through. */
 interface Channel {
@@ -52,8 +59,9 @@ async function sendFrames(channel: Channel, peer: string, id: string, bytes: Uin
  * binary frames of 8 id bytes + content, sent only while the channel's buffer has room, checked by hash
  * on arrival. Nothing touches the server. A transfer cut by a lost connection fails and can be re-sent.
  */
-export function createFiles(channel: Channel, emit: Emit) {
-  const incoming = new Map<string, { transfer: FileTransfer; sha256: string; parts: Uint8Array[] }>()
+export function createFiles(channel: Channel, emit: Emit, overBudget: (from: string) => void = () => {}) {
+  const incoming = new Map<string, { transfer: FileTransfer; sha256: string; parts: Uint8Array[]; heard: number }>()
+  let idleTimer: ReturnType<typeof setInterval> | undefined
   // Outgoing transfers by id, with the recipients who no longer want it (all of them: cancelled here).
   const outgoing = new Map<string, { transfer: FileTransfer; recipients: string[]; stopped: Set<string> }>()
   let lastProgress = new WeakMap<FileTransfer, number>()
@@ -98,8 +106,14 @@ export function createFiles(channel: Channel, emit: Emit) {
     },
 
     offered(from: string, offer: FileOffer): void {
+      if (!affordable(from, offer.size) || incoming.has(`${from} ${offer.id}`)) {
+        overBudget(from)
+        channel.sendNow({ type: 'file-cancel', id: offer.id }, from)
+        return
+      }
       const transfer = transferOf(offer, from, 'in', offer.size)
-      incoming.set(`${from} ${offer.id}`, { transfer, sha256: offer.sha256, parts: [] })
+      incoming.set(`${from} ${offer.id}`, { transfer, sha256: offer.sha256, parts: [], heard: Date.now() })
+      idleTimer ??= setInterval(sweep, FILE_IDLE_MS / 3)
       emit('file', snapshot(transfer))
       if (offer.size === 0) void finish(`${from} ${offer.id}`)
     },
@@ -110,6 +124,7 @@ export function createFiles(channel: Channel, emit: Emit) {
       const part = frame.subarray(FILE_ID_CHARS)
       if (!item || item.transfer.done + part.length > item.transfer.size) return false
       item.parts.push(part.slice())
+      item.heard = Date.now()
       item.transfer.done += part.length
       progress(item.transfer)
       if (item.transfer.done === item.transfer.size) void finish(key)
@@ -157,8 +172,39 @@ export function createFiles(channel: Channel, emit: Emit) {
 
     reset(): void {
       incoming.clear()
+      clearInterval(idleTimer)
+      idleTimer = undefined
       lastProgress = new WeakMap()
     },
+  }
+
+  /** Whether one more file of `size` from `from` stays within the counts and bytes of unfinished files. */
+  function affordable(from: string, size: number): boolean {
+    let count = 0
+    let theirs = 0
+    let all = 0
+    for (const { transfer } of incoming.values()) {
+      all += transfer.size
+      if (transfer.from !== from) continue
+      count++
+      theirs += transfer.size
+    }
+    return count < MAX_INCOMING_FILES && theirs + size <= MAX_UNFINISHED_BYTES_PER_PEER && all + size <= MAX_UNFINISHED_BYTES
+  }
+
+  /** Incoming files that went quiet fail, and their parts go. */
+  function sweep() {
+    const now = Date.now()
+    for (const [key, item] of incoming) {
+      if (now - item.heard < FILE_IDLE_MS) continue
+      incoming.delete(key)
+      item.transfer.state = 'failed'
+      emit('file-progress', snapshot(item.transfer))
+    }
+    if (incoming.size === 0) {
+      clearInterval(idleTimer)
+      idleTimer = undefined
+    }
   }
 
   async function finish(key: string) {

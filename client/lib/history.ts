@@ -5,27 +5,65 @@ import type { Identity, LogEntry } from './types'
 export const HISTORY_LIMIT = 500
 // A history message stays well under the 64 KiB a data-channel message may carry.
 const HISTORY_CHUNK_CHARS = 48 * 1024
+/**
+ * Lamport times are capped by the receiver's clock: 100 a second since 2020, plus 10,000. No room
+ * sends 100 messages a second for years, so no honest clock comes near the cap; a forged one can
+ * reach it but never run the room out of exact integers (that takes millions of years). A cap
+ * relative to the highest Lamport time seen would not do: a peer could push one reader's clock ahead
+ * of the others' bound, step by step, until the others refuse everything that reader says. For the
+ * same reason our own clock takes a Lamport time only up to the cap less the slack: what we send next
+ * stays within everyone's cap even when their clocks are up to 100 s behind ours.
+ */
+export const LAMPORT_PER_S = 100
+export const LAMPORT_SLACK = 10_000
+/** A live message's time may be this far from the receiver's clock either way (clocks are often off by minutes, never by a day). */
+export const TIME_WINDOW_MS = 24 * 60 * 60 * 1000
+/** Nothing in a history is older than Parley. */
+export const OLDEST_TIME_MS = Date.UTC(2020, 0, 1)
+/** Keys remembered for authors who are not here (only known from history): a bound on what junk can add. */
+export const MAX_RELAYED_KEYS = 256
+/** History entries for present peers whose hello has not arrived yet, waiting for their key. */
+export const MAX_PENDING_ENTRIES = HISTORY_LIMIT
+
+type Added = { entry: LogEntry; before: string | undefined }
 
 /** The room's order: Lamport clock, then sender id, then message id — the same for everyone. */
 export const before = (a: ChatMessage, b: ChatMessage) =>
   a.lamport !== b.lamport ? a.lamport < b.lamport : a.from !== b.from ? a.from < b.from : a.id < b.id
 
+/** The highest Lamport time a message may carry when received at `now` (ms). */
+export const lamportCap = (now: number) => Math.floor(((now - OLDEST_TIME_MS) / 1000) * LAMPORT_PER_S) + LAMPORT_SLACK
+
 /**
- * The room's recent messages, merged from everyone and ordered the same way everywhere. Whose key may
- * sign as whom: a peer's own hello is authoritative; a key that only arrived with history is trusted
- * for that author as first seen, and anything signed for them with another key is refused.
+ * Whether a message's claims fit the receiver's clock: its time within a day of now (live) or between
+ * Parley's start and a day from now (history), its Lamport time under the cap.
+ */
+export function inRange(message: ChatMessage, live: boolean, now = Date.now()): boolean {
+  const { time, lamport } = message
+  if (time > now + TIME_WINDOW_MS || time < (live ? now - TIME_WINDOW_MS : OLDEST_TIME_MS)) return false
+  return lamport <= lamportCap(now)
+}
+
+/**
+ * The room's recent messages, merged from everyone and ordered the same way everywhere. History from
+ * others is evidence, not authority: a peer's own hello is the only source of its key, so entries for a
+ * present peer whose hello is pending wait for it (`present`); a key that only arrived with history is
+ * trusted for an absent author as first seen (at most MAX_RELAYED_KEYS of them), and anything signed for
+ * them with another key is refused.
  */
 export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
   const entries: LogEntry[] = []
   const ids = new Set<string>()
   const announced = new Map<string, string>()
   const relayedKeys = new Map<string, string>()
+  const pending: HistoryEntry[] = []
+  const counters = { outOfRange: 0 }
   let clock = 0
 
   /** Inserts in order; returns the id of the entry it now precedes (undefined: last), or null if known. */
   function insert(entry: LogEntry): string | undefined | null {
     if (ids.has(entry.message.id)) return null
-    clock = Math.max(clock, entry.message.lamport)
+    clock = Math.max(clock, Math.min(entry.message.lamport, lamportCap(Date.now()) - LAMPORT_SLACK))
     let i = entries.length
     while (i > 0 && before(entry.message, entries[i - 1]!.message)) i--
     entries.splice(i, 0, entry)
@@ -39,16 +77,61 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
     return trusted === undefined || trusted === offered ? offered : null
   }
 
+  async function accept(incoming: HistoryEntry, mine: boolean): Promise<Added | null | 'refused'> {
+    const { message, key } = incoming
+    if (ids.has(message.id)) return null
+    if (!mine && !inRange(message, false)) {
+      counters.outOfRange++
+      return 'refused'
+    }
+    const newAuthor = !announced.has(message.from) && !relayedKeys.has(message.from)
+    if (newAuthor && relayedKeys.size >= MAX_RELAYED_KEYS) return 'refused'
+    const trusted = keyFor(message.from, key)
+    if (!trusted || !(await identity.verify(message, trusted))) return 'refused'
+    if (!announced.has(message.from)) relayedKeys.set(message.from, trusted)
+    const entry = { message, key: trusted, mine }
+    const at = insert(entry)
+    return at === null ? null : { entry, before: at }
+  }
+
   return {
-    /** A peer's hello named its key: that is the only key for its messages from now on. */
-    announce(peer: string, key: string): void {
+    /**
+     * A peer's hello named its key: that is the only key for its messages from now on. Entries that
+     * waited for it are checked now; what goes in is returned.
+     */
+    async announce(peer: string, key: string): Promise<{ added: Added[]; refused: number }> {
       announced.set(peer, key)
+      relayedKeys.delete(peer)
+      const waiting: HistoryEntry[] = []
+      for (let i = pending.length - 1; i >= 0; i--) if (pending[i]!.message.from === peer) waiting.unshift(...pending.splice(i, 1))
+      const added: Added[] = []
+      let refused = 0
+      for (const entry of waiting) {
+        const result = await accept(entry, false)
+        if (result === 'refused') refused++
+        else if (result) added.push(result)
+      }
+      return { added, refused }
     },
+
+    /** They left: what waited for their hello will not be checked. */
+    gone(peer: string): void {
+      for (let i = pending.length - 1; i >= 0; i--) if (pending[i]!.message.from === peer) pending.splice(i, 1)
+    },
+
+    /** Whether a live message's time and Lamport time are believable (refused ones are counted). */
+    admits(message: ChatMessage): boolean {
+      if (inRange(message, true)) return true
+      counters.outOfRange++
+      return false
+    },
+
+    counts: () => ({ ...counters, relayedKeys: relayedKeys.size, pending: pending.length }),
 
     keyOf: (peer: string) => announced.get(peer),
 
-    /** The next Lamport time for a message of ours. */
-    tick: () => ++clock,
+    /** The next Lamport time for a message of ours (never past the largest exact integer). */
+    tick: () => (clock = Math.min(clock + 1, Number.MAX_SAFE_INTEGER)),
 
     has: (id: string) => ids.has(id),
 
@@ -61,21 +144,22 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
       return at === null ? null : { entry, before: at }
     },
 
-    /** Entries someone passed on (or this browser stored); each one's signature is checked. */
-    async merge(incoming: HistoryEntry[], mine = false): Promise<{ added: Array<{ entry: LogEntry; before: string | undefined }>; refused: number }> {
-      const added: Array<{ entry: LogEntry; before: string | undefined }> = []
+    /**
+     * Entries someone passed on (or this browser stored); each one's signature is checked. Those by a
+     * `present` peer whose hello has not come yet wait for it (see announce).
+     */
+    async merge(incoming: HistoryEntry[], mine = false, present: (peer: string) => boolean = () => false): Promise<{ added: Added[]; refused: number }> {
+      const added: Added[] = []
       let refused = 0
-      for (const { message, key } of incoming) {
-        if (ids.has(message.id)) continue
-        const trusted = keyFor(message.from, key)
-        if (!trusted || !(await identity.verify(message, trusted))) {
-          refused++
+      for (const item of incoming) {
+        if (!mine && !announced.has(item.message.from) && present(item.message.from)) {
+          if (pending.length < MAX_PENDING_ENTRIES) pending.push(item)
+          else refused++
           continue
         }
-        if (!announced.has(message.from)) relayedKeys.set(message.from, trusted)
-        const entry = { message, key: trusted, mine }
-        const at = insert(entry)
-        if (at !== null) added.push({ entry, before: at })
+        const result = await accept(item, mine)
+        if (result === 'refused') refused++
+        else if (result) added.push(result)
       }
       return { added, refused }
     },

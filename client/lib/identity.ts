@@ -5,6 +5,8 @@ import type { Identity } from './types'
 const ALGORITHM = { name: 'ECDSA', namedCurve: 'P-256' } as const
 const SIGNATURE = { name: 'ECDSA', hash: 'SHA-256' } as const
 const utf8 = new TextEncoder()
+// Imported public keys kept: the room's present peers and relayed authors (see history.ts) fit many times over.
+const CACHED_KEYS = 1024
 
 /** What a signature covers: everything a reader sees, plus the room (no replay into another room). */
 const signedBytes = (room: string, m: ChatMessage) =>
@@ -24,6 +26,8 @@ export async function createIdentity(room: string): Promise<Identity> {
       const bytes = fromBase64url(raw)
       found = bytes ? crypto.subtle.importKey('raw', bytes, ALGORITHM, false, ['verify']).catch(() => null) : Promise.resolve(null)
       imported.set(raw, found)
+      // Junk entries each bring a fresh key: the oldest imports go, so they cannot grow this map.
+      if (imported.size > CACHED_KEYS) imported.delete(imported.keys().next().value!)
     }
     return found
   }

@@ -20,6 +20,12 @@ interface MeshOptions {
   onMessage: (from: string, message: PeerMessage) => void
   /** Binary frames (file content); false when nobody expected it. */
   onBinary: (from: string, bytes: Uint8Array) => boolean
+  /** Whether their next message fits their budget (see budget.ts); dropped if not. */
+  admit?: (from: string, raw: unknown) => boolean
+  /** Blocked peers: never connected to. */
+  blocked?: (id: string) => boolean
+  /** A second hello on one channel, dropped: answering it would resend the outbox and history (an amplifier). */
+  helloAgain?: (from: string) => void
 }
 
 interface Receivers {
@@ -29,10 +35,13 @@ interface Receivers {
   onChat: MeshOptions['onChat']
   onMessage: MeshOptions['onMessage']
   onBinary: MeshOptions['onBinary']
+  admit: NonNullable<MeshOptions['admit']>
+  helloAgain: NonNullable<MeshOptions['helloAgain']>
 }
 
 /** Everything that arrives on a link's channel, parsed, deduplicated and handed on. */
-function receive(link: PeerLink, raw: unknown, { self, outbox, counters, onChat, onMessage, onBinary }: Receivers) {
+function receive(link: PeerLink, raw: unknown, { self, outbox, counters, onChat, onMessage, onBinary, admit, helloAgain }: Receivers) {
+  if (!admit(link.id, raw)) return void counters.dropped++
   if (raw instanceof Uint8Array) {
     if (!onBinary(link.id, raw)) counters.dropped++
     return
@@ -43,6 +52,7 @@ function receive(link: PeerLink, raw: unknown, { self, outbox, counters, onChat,
     case 'ping':
       return
     case 'hello':
+      if (link.ready) return void (counters.dropped++, helloAgain(link.id))
       // Their hello says what they have of mine: send the rest of the outbox (theirs only), then go live.
       return link.afterOwnHello(() => {
         link.greeted(message.name, message.color, () => {
@@ -133,11 +143,11 @@ export function createMesh(options: MeshOptions) {
   const remembered = new Map<string, PairMemory>()
   const outbox = createOutbox()
   const counters = { dropped: 0, duplicates: 0 }
-  const receivers: Receivers = { self, outbox, counters, onChat, onMessage, onBinary }
+  const receivers: Receivers = { self, outbox, counters, onChat, onMessage, onBinary, admit: options.admit ?? (() => true), helloAgain: options.helloAgain ?? (() => {}) }
   const pinger = createPinger(links)
 
   function add(info: PeerInfo, newer: boolean): void {
-    if (info.id === self.id || links.has(info.id)) return
+    if (info.id === self.id || links.has(info.id) || options.blocked?.(info.id)) return
     const known = remembered.get(info.id)
     const link: PeerLink = new PeerLink({
       id: info.id,

@@ -11,6 +11,9 @@ export const MAX_NAME_CHARS = 40
 // Names are cut to 40 code points; an emoji is two UTF-16 units, so the wire allows twice that.
 const NAME_UNITS = MAX_NAME_CHARS * 2
 const MAX_ID_CHARS = 64
+/** The range of a JavaScript Date: a time outside it cannot be shown (see history.ts for the window around now). */
+export const MAX_TIME_MS = 8.64e15
+export const MAX_FILE_NAME_CHARS = 255
 
 /**
  * One chat line. `seq` counts the sender's messages in this room session, from 1; `lamport` orders the
@@ -128,6 +131,14 @@ export function cleanName(value: string): string {
   return Array.from(single).slice(0, MAX_NAME_CHARS).join('').trim()
 }
 
+// Bidirectional overrides, embeddings, isolates and marks: in a file name they disguise the extension.
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
+
+/** File names are shown as one line and read left to right as sent: "invoice\u202Efdp.exe" is "invoicefdp.exe". */
+export function cleanFileName(value: string): string {
+  return cleanName(value.replace(BIDI_CONTROLS, ''))
+}
+
 /** Chat text is shown as text; control characters other than newline and tab are dropped. */
 export function cleanText(value: string): string {
   return value.replace(CONTROL_BUT_BREAKS, '')
@@ -141,7 +152,7 @@ function parseChat(value: Record<string, unknown>, author: string | null): ChatM
   const { id, from, name, text, time, seq, lamport, to, sig } = value
   if (!isId(id) || !isId(from) || (author !== null && from !== author)) return null
   if (!isShortText(name, NAME_UNITS) || !isShortText(text, MAX_TEXT_CHARS)) return null
-  if (typeof time !== 'number' || !Number.isFinite(time) || !isCount(seq) || seq === 0) return null
+  if (typeof time !== 'number' || !(Math.abs(time) <= MAX_TIME_MS) || !isCount(seq) || seq === 0) return null
   if (lamport !== undefined && !isCount(lamport)) return null
   if ((to !== undefined && !isId(to)) || (sig !== undefined && !isShortText(sig, 200))) return null
   const clean = cleanText(text)
@@ -205,9 +216,9 @@ export function parsePeerMessage(raw: unknown, from: string): PeerMessage | null
     case 'file': {
       const { id, name, size, mime, sha256, to } = value
       if (typeof id !== 'string' || id.length !== FILE_ID_CHARS || !/^[A-Za-z0-9_-]+$/.test(id)) return null
-      if (!isShortText(name, 255) || !isShortText(mime, 255) || typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) return null
+      if (!isShortText(name, MAX_FILE_NAME_CHARS) || !isShortText(mime, 255) || typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) return null
       if (!isCount(size) || size > MAX_FILE_BYTES || (to !== undefined && !isId(to))) return null
-      const offer: FileOffer = { type: 'file', id, name: cleanName(name) || 'file', size, mime, sha256 }
+      const offer: FileOffer = { type: 'file', id, name: cleanFileName(name) || 'file', size, mime, sha256 }
       if (to !== undefined) offer.to = to
       return offer
     }

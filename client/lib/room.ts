@@ -1,4 +1,5 @@
 import type { IceServer } from '../../signaling/protocol'
+import { createBudget } from './budget'
 import { createConversation } from './conversation'
 import { createEmitter } from './emitter'
 import { createFiles } from './files'
@@ -80,13 +81,25 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
   const inbound = createSerialQueue()
   const inOrder = (task: () => Promise<unknown>) => void inbound(task).catch(onError)
 
+  const blocked = new Set<string>()
+  const budget = createBudget({
+    changed(peer) {
+      const view = mesh.views().find((v) => v.id === peer)
+      if (view) emit('peer-updated', budget.decorate(view))
+    },
+  })
+
   function peerEvent(type: PeerEvent, view: PeerView) {
     if (type === 'peer-left') {
       conversation.gone(view.id)
       files.gone(view.id)
     }
-    if (type === 'peer-connected') void sealed.code(view.id).then((code) => code && mesh.setCode(view.id, code))
-    emit(type, view)
+    if (type === 'peer-connected') {
+      budget.opened(view.id)
+      void sealed.code(view.id).then((code) => code && mesh.setCode(view.id, code))
+    }
+    emit(type, budget.decorate(view))
+    if (type === 'peer-left') budget.gone(view.id)
   }
 
   const mesh = createMesh({
@@ -97,17 +110,21 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
     peerEvent,
     onChat: (from, message) => inOrder(() => conversation.chat(from, message)),
     onMessage(from, message) {
+      if (message.type === 'history' && !budget.history(from, message.entries.length)) return
       // A file offer must be in place before its first binary frame, which is handled at once.
       if (message.type === 'file') return files.offered(from, message)
       if (message.type === 'file-cancel') return files.cancelled(from, message.id)
       inOrder(() => conversation.message(from, message))
     },
     onBinary: (from, bytes) => files.received(from, bytes),
+    admit: (from, raw) => !blocked.has(from) && budget.admit(from, raw),
+    blocked: (id) => blocked.has(id),
+    helloAgain: budget.hello,
   })
   const conversation = createConversation({ room: options.room, self, mesh, emit, identity, log, store: options.store })
-  const files = createFiles(mesh, emit)
+  const files = createFiles(mesh, emit, budget.file)
   const membership = createMembershipEvents({ mesh, sealed, closed, onError })
-  return { identity, verifier, sealed, ice, mesh, conversation, files, membership }
+  return { identity, verifier, sealed, ice, mesh, conversation, files, membership, budget, blocked }
 }
 
 /** Joins a room: a full mesh of data channels to everyone in it, introduced by the signaling server. */
@@ -119,7 +136,7 @@ export function joinRoom(options: JoinOptions): Room {
   if (isColor(options.color)) self.color = options.color.toLowerCase()
   let status: RoomStatus = 'joining'
   let left = false
-  const { identity, verifier, sealed, ice, mesh, conversation, files, membership } = buildParts(options, self, signaling, events.emit, () => left)
+  const { identity, verifier, sealed, ice, mesh, conversation, files, membership, budget, blocked } = buildParts(options, self, signaling, events.emit, () => left)
 
   const setStatus = (next: RoomStatus) => {
     if (status === next || status === 'closed') return
@@ -189,7 +206,7 @@ export function joinRoom(options: JoinOptions): Room {
       return status
     },
     get peers() {
-      return mesh.views()
+      return mesh.views().map(budget.decorate)
     },
     send(raw, sendOptions) {
       const text = cleanText(raw)
@@ -212,9 +229,13 @@ export function joinRoom(options: JoinOptions): Room {
       self.color = color.toLowerCase()
       mesh.announceName()
     },
+    block(peer) {
+      blocked.add(peer)
+      mesh.remove(peer)
+    },
     leave,
     on: events.on,
     off: events.off,
-    stats: () => ({ ...mesh.stats(), ...conversation.stats() }),
+    stats: () => ({ ...mesh.stats(), ...conversation.stats(), ...budget.stats() }),
   }
 }

@@ -31,6 +31,8 @@ export interface PeerView {
   route?: 'direct' | 'relayed'
   /** Their chosen colour (#rrggbb). */
   color?: string
+  /** They sent past their budget (floods, too many files, see budget.ts): the excess was dropped. */
+  misbehaving?: true
 }
 
 /** The slice of simple-peer the mesh uses; tests pass fakes with the same shape. */
@@ -242,9 +244,24 @@ export interface Room {
   cancelFile(id: string, from?: string): void
   setName(name: string): void
   setColor(color: string): void
+  /**
+   * Drops the connection to this peer and never connects to them again in this room session (the page
+   * keeps the list per room). Muting, which keeps the connection, is the page's: it hides their messages.
+   */
+  block(peer: string): void
   leave(): void
   on: Emitter<RoomEvents>['on']
   off: Emitter<RoomEvents>['off']
   /** Counters for diagnostics and tests. */
-  stats(): { dropped: number; duplicates: number; forged: number; connections: number; outbox: number }
+  stats(): {
+    dropped: number
+    duplicates: number
+    forged: number
+    connections: number
+    outbox: number
+    /** Messages whose time or Lamport time was out of range (see history.ts). */
+    outOfRange: number
+    /** Messages, hellos, history entries and files dropped past a peer's budget (see budget.ts). */
+    overBudget: number
+  }
 }

@@ -6,6 +6,7 @@ import { createComposer } from './composer'
 import { createIndexedDbStore } from './idb-store'
 import { parseFragment } from './links'
 import { createMessageView } from './message-view'
+import { createModeration } from './moderation'
 import { PALETTE } from './palette'
 import { createPanel } from './panel'
 import { createPeopleView } from './people-view'
@@ -90,10 +91,21 @@ export function showRoom(roomId: string): void {
       if (peer) panel.close()
     },
   })
-  const people = createPeopleView($('people'), $('alone'), $('dm-hint'), (peer: PeerView) => {
-    composer.talk(peer)
-    composer.focus()
-  })
+  const moderation = createModeration(roomId)
+  const people = createPeopleView(
+    $('people'),
+    $('alone'),
+    $('dm-hint'),
+    (peer: PeerView) => {
+      composer.talk(peer)
+      composer.focus()
+    },
+    {
+      mute: (peer) => moderation.mute(peer.id),
+      block: (peer) => room && moderation.block(room, peer.id),
+      muted: moderation.muted,
+    },
+  )
   if (problem) {
     showBanner(problem)
     composer.enable(false)
@@ -107,7 +119,8 @@ export function showRoom(roomId: string): void {
   const signaling = createSharedSignaling(__PARLEY_WORKER__) ?? undefined
   room = joinRoom({ room: roomId, secret, name: loadName(), color, signaling, store: createIndexedDbStore() })
   window.parley = room
-  wireRoom(room, { roomId, roomTitle, pageTitle, color, signaling }, { log, composer, people, panel, spoke, countPeople })
+  moderation.block(room)
+  wireRoom(room, { roomId, roomTitle, pageTitle, color, signaling }, { log, composer, people, panel, moderation, spoke, countPeople })
 }
 
 /** The page's parts that the room's events update. */
@@ -116,6 +129,7 @@ interface RoomViews {
   composer: ReturnType<typeof createComposer>
   people: ReturnType<typeof createPeopleView>
   panel: ReturnType<typeof createPanel>
+  moderation: ReturnType<typeof createModeration>
   /** Something was said: the empty room's hint goes. */
   spoke(): void
   /** Who is here changed, or the room's status did. */
@@ -129,7 +143,7 @@ function wireRoom(
   views: RoomViews,
 ): void {
   const { roomId, roomTitle, pageTitle, color, signaling } = page
-  const { log, composer, people, panel, spoke, countPeople } = views
+  const { log, composer, people, panel, moderation, spoke, countPeople } = views
 
   const alerts = createAlerts({ title: pageTitle, notify: $<HTMLInputElement>('notify'), sound: $<HTMLInputElement>('sound') })
   let failure: Banner | null = null
@@ -179,6 +193,7 @@ function wireRoom(
     }
   })
   room.on('message', (message) => {
+    if (moderation.muted(message.from)) return
     log.message(message)
     spoke()
     if (message.mine || message.before) return
@@ -188,10 +203,11 @@ function wireRoom(
   room.on('receipt', log.receipt)
   room.on('typing', ({ peers }) => log.typing(peers))
   room.on('file', (transfer) => {
+    if (moderation.muted(transfer.from)) return
     log.file(transfer)
     spoke()
   })
-  room.on('file-progress', log.file)
+  room.on('file-progress', (transfer) => moderation.muted(transfer.from) || log.file(transfer))
   room.on('error', (err) => {
     if (room.status === 'joining' || room.status === 'closed') {
       // Joining failed for good (the room tears itself down): say why, once, instead of "you left".

@@ -2,6 +2,11 @@
 const STICKY_SCROLL_PX = 80
 // A hidden tab gets no animation frames: a timer flushes instead, and backs up a frame that never comes.
 const FLUSH_FALLBACK_MS = 250
+// A burst (a flood, a long history) goes in over several frames, each short; the oldest entries go past a cap.
+const ENTRIES_PER_FRAME = 200
+const ENTRIES_KEPT = 2_000
+// The library ranges every time; this keeps any number showable all the same (a Date past it cannot print).
+const showable = (time: number) => (Math.abs(time) <= 8.64e15 ? time : Date.now())
 
 const clock = (time: number) => new Date(time).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
 const fullDate = (time: number) => new Date(time).toLocaleString([], { dateStyle: 'full', timeStyle: 'short' })
@@ -15,7 +20,8 @@ function dayLabel(time: number): string {
 }
 
 /** Marks an entry with its sender, day and minute (what `arrange` groups by) and fills in its time. */
-export function stamp(entry: HTMLElement, from: string, time: number) {
+export function stamp(entry: HTMLElement, from: string, shown: number) {
+  const time = showable(shown)
   if (!entry.classList.contains('notice')) entry.tabIndex = -1
   entry.dataset.from = from
   entry.dataset.time = String(time)
@@ -72,8 +78,8 @@ function arrange(log: HTMLElement) {
  * layout is read once per frame, never per entry; the view sticks to the newest entry unless the reader
  * scrolled up, when the jump button counts what they have not seen.
  */
-export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement) {
-  let pending = document.createDocumentFragment()
+export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget: (entry: HTMLElement) => void) {
+  const pending = document.createDocumentFragment()
   let frame = 0
   let fallback: ReturnType<typeof setTimeout> | undefined
   let stuck = true
@@ -111,15 +117,27 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement) {
     clearTimeout(fallback)
     frame = 0
     fallback = undefined
-    const added = pending.querySelectorAll('.message').length
-    log.append(pending)
-    pending = document.createDocumentFragment()
+    const batch = document.createDocumentFragment()
+    while (pending.firstChild && batch.childNodes.length < ENTRIES_PER_FRAME) batch.append(pending.firstChild)
+    const added = batch.querySelectorAll('.message').length
+    log.append(batch)
+    trim()
     arrange(log)
+    if (pending.firstChild) schedule()
     if (stuck) toBottom()
     else if (added > 0) {
       unseen += added
       jump.hidden = false
       jump.textContent = `${unseen} new message${unseen === 1 ? '' : 's'} ↓`
+    }
+  }
+
+  /** Only the newest ENTRIES_KEPT entries stay in the page. */
+  function trim() {
+    const entries = log.querySelectorAll<HTMLElement>('.message')
+    for (let i = 0; i < entries.length - ENTRIES_KEPT; i++) {
+      entries[i]!.remove()
+      forget(entries[i]!)
     }
   }
 

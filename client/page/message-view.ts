@@ -59,10 +59,13 @@ export function createMessageView(options: {
   cancel: (transfer: FileTransfer) => void
 }) {
   const { log, typingLine, names } = options
-  const feed = createLogFeed(log, options.jump)
-  const place = feed.place
   const byId = new Map<string, HTMLElement>()
   const files = new Map<string, HTMLElement>()
+  const feed = createLogFeed(log, options.jump, (entry) => {
+    if (entry.dataset.id) byId.delete(entry.dataset.id)
+    if (entry.dataset.file) files.delete(`${entry.dataset.from === 'self' ? '' : entry.dataset.from} ${entry.dataset.file}`)
+  })
+  const place = feed.place
   const urls: string[] = []
 
   const peer = (id: string) => names().find((p) => p.id === id)

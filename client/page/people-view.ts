@@ -13,7 +13,13 @@ const STATE_LABEL: Record<PeerView['state'], string> = {
  * The People list: who is here, how they are connected, their verification code, and unread private
  * messages. Choosing a person starts a private conversation with them. All DOM writes are text or attributes.
  */
-export function createPeopleView(list: HTMLElement, alone: HTMLElement, hint: HTMLElement, onChoose: (peer: PeerView) => void) {
+export function createPeopleView(
+  list: HTMLElement,
+  alone: HTMLElement,
+  hint: HTMLElement,
+  onChoose: (peer: PeerView) => void,
+  moderate: { mute(peer: PeerView): void; block(peer: PeerView): void; muted(id: string): boolean } = { mute() {}, block() {}, muted: () => false },
+) {
   const rows = new Map<string, { row: HTMLElement; peer: PeerView; unread: number }>()
   let talkingTo: string | undefined
 
@@ -23,6 +29,33 @@ export function createPeopleView(list: HTMLElement, alone: HTMLElement, hint: HT
     const badge = item.row.querySelector<HTMLElement>('.unread')!
     badge.hidden = item.unread === 0
     badge.textContent = item.unread === 0 ? '' : `${item.unread} unread`
+  }
+
+  /** A peer past its budget is marked, with Mute (hide what they say) and Block (drop them) beside it. */
+  function misbehaving(row: HTMLElement, peer: PeerView, name: string) {
+    row.dataset.misbehaving = String(peer.misbehaving === true)
+    if (!peer.misbehaving || row.querySelector('.moderation')) return
+    const box = document.createElement('span')
+    box.className = 'moderation'
+    const note = document.createElement('span')
+    note.className = 'misbehaving'
+    note.textContent = 'sending too much'
+    note.title = `${name}'s browser sent more than a person could: the excess was dropped.`
+    box.append(note)
+    for (const [label, act] of [['Mute', moderate.mute], ['Block', moderate.block]] as const) {
+      const button = document.createElement('button')
+      button.type = 'button'
+      button.className = label.toLowerCase()
+      button.textContent = label
+      button.setAttribute('aria-label', `${label} ${name}`)
+      button.disabled = label === 'Mute' && moderate.muted(peer.id)
+      button.addEventListener('click', () => {
+        act(rows.get(peer.id)?.peer ?? peer)
+        button.disabled = true
+      })
+      box.append(button)
+    }
+    row.append(box)
   }
 
   return {
@@ -57,6 +90,7 @@ export function createPeopleView(list: HTMLElement, alone: HTMLElement, hint: HT
       const code = row.querySelector<HTMLElement>('.code')!
       code.hidden = !peer.code
       code.textContent = peer.code ? `Code ${peer.code}` : ''
+      misbehaving(row, peer, name)
       code.title = `Read this code to ${name} another way (in person, on a call). If theirs shows the same, nobody is listening in between.`
       alone.hidden = rows.size > 0
       hint.hidden = rows.size === 0

@@ -4,6 +4,7 @@ import {
   cleanName,
   MAX_NAME_CHARS,
   MAX_TEXT_CHARS,
+  MAX_TIME_MS,
   MAX_WIRE_CHARS,
   parseEnvelope,
   parsePeerMessage,
@@ -151,7 +152,7 @@ describe('parsePeerMessage', () => {
       from: fc.constant(FROM),
       name: fc.string({ maxLength: MAX_NAME_CHARS }).map(cleanName),
       text: fc.string({ minLength: 1, maxLength: MAX_TEXT_CHARS }).filter((t) => t.trim() !== ''),
-      time: fc.double({ noNaN: true, noDefaultInfinity: true }),
+      time: fc.double({ min: -MAX_TIME_MS, max: MAX_TIME_MS, noNaN: true }),
       seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
       lamport: fc.nat(),
     })

@@ -1,0 +1,249 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { nanoid } from 'nanoid'
+import type { CDPSession, Page } from 'puppeteer'
+import { createIdentity } from '../../client/lib/identity'
+import { lamportCap } from '../../client/lib/history'
+import type { ChatMessage, FileOffer, HistoryEntry } from '../../client/lib/peer-protocol'
+import type { Identity } from '../../client/lib/types'
+import { roomLink, startServer, type TestServer } from '../helpers'
+import { closeAll, launchPeople, setName, waitForConnected, waitForMessage, WIRE, type Person, type WireText } from '../browsers'
+
+// A participant with the link runs their own code: Mallory's page is driven to send crafted but validly
+// signed messages on her channel to Ana, while Ana and Ben keep talking. Mallory's page holds back its
+// own hello and sends one with a key this test holds, so everything she sends verifies.
+// Bounds asserted generously (a shared 2-core machine); the figures are printed.
+const HEAP_BOUND_BYTES = 96 * 1024 * 1024
+const ROUND_TRIP_BOUND_MS = 2_000
+const LONGEST_TASK_BOUND_MS = 1_000
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+const POLL = { polling: 50, timeout: 30_000 }
+
+let server: TestServer
+let people: Person[] = []
+let ana: Person, ben: Person, mallory: Person
+let cdp: CDPSession
+let key: Identity
+let roomId = ''
+let malloryId = ''
+let channel = 0
+let seq = 0
+const figures: Array<Record<string, string | number>> = []
+
+/** The long-task watcher in Ana's page: the longest main-thread task since the last reset. */
+const LONG_TASKS = `(() => {
+  window.__long = { max: 0 }
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) window.__long.max = Math.max(window.__long.max, entry.duration)
+  }).observe({ type: 'longtask' })
+})()`
+
+declare global {
+  interface Window {
+    __long: { max: number }
+  }
+}
+
+const helloFrom = (texts: WireText[], name: string) =>
+  texts.find((t) => {
+    const m = JSON.parse(t.data) as { type: string; name?: string }
+    return m.type === 'hello' && m.name === name
+  })!
+
+beforeAll(async () => {
+  ;[server, people] = await Promise.all([startServer({ iceServers: [] }), launchPeople(3)])
+  ;[ana, ben, mallory] = people as [Person, Person, Person]
+  await Promise.all(people.map((p) => p.page.goto(server.url)))
+  await Promise.all(people.map((p, i) => setName(p.page, ['Ana', 'Ben', 'Mallory'][i]!)))
+  const link = roomLink(server.url)
+  roomId = new URL(link).pathname.split('/').pop()!
+  key = await createIdentity(roomId)
+  await Promise.all([ana, ben].map((p) => p.page.goto(link)))
+  await Promise.all([ana, ben].map((p) => waitForConnected(p.page, 1)))
+  await ana.page.evaluate(LONG_TASKS)
+  cdp = await ana.page.createCDPSession()
+
+  await mallory.page.evaluateOnNewDocument(WIRE)
+  await mallory.page.evaluateOnNewDocument(() => window.__wire.hold('hello'))
+  await mallory.page.goto(link)
+  await Promise.all([ana, ben, mallory].map((p) => waitForConnected(p.page, 2)))
+  await mallory.page.waitForFunction(() => window.__wire.received().some((t) => t.data.includes('"Ana"')), POLL)
+  channel = helloFrom(await mallory.page.evaluate(() => window.__wire.received()), 'Ana').channel
+  malloryId = await mallory.page.evaluate(() => window.parley!.self.id)
+})
+
+afterAll(async () => {
+  // biome-ignore lint/suspicious/noConsole: the figures are this test's report
+  console.table(figures)
+  await closeAll(people)
+  await server?.close()
+})
+
+/** Sends raw texts on Mallory's channel to Ana, in one go. */
+const send = (texts: string[]) => mallory.page.evaluate((c, all) => all.forEach((t) => window.__wire.send(c, t)), channel, texts)
+
+async function signed(fields: Partial<ChatMessage>, by: Identity = key): Promise<ChatMessage> {
+  const message: ChatMessage = {
+    type: 'chat',
+    id: nanoid(),
+    from: malloryId,
+    name: 'Mallory',
+    text: `mallory ${nanoid(6)}`,
+    time: Date.now(),
+    seq: ++seq,
+    lamport: 3,
+    ...fields,
+  }
+  message.sig = await by.sign(message)
+  return message
+}
+
+const shown = (page: Page) => page.$$eval('[role="log"] .message .text', (es) => es.map((e) => e.textContent ?? ''))
+
+/**
+ * Runs an attack, then has Ben say something to Ana while Ana is still taking the attack in (`started`
+ * says when it has reached her): it must show within ROUND_TRIP_BOUND_MS. Call `settled` when the
+ * attack is over: Ana's heap and longest main-thread task through it are recorded then.
+ */
+async function during(attack: string, act: () => Promise<unknown>, started: () => Promise<unknown> = async () => {}) {
+  await ana.page.evaluate(() => (window.__long.max = 0))
+  await act()
+  await started()
+  const text = `Ben during ${attack} ${nanoid(6)}`
+  const start = Date.now()
+  await ben.page.evaluate((t) => window.parley!.send(t), text)
+  await ana.page.waitForFunction(
+    (t) => [...document.querySelectorAll('[role="log"] .message .text')].some((e) => e.textContent === t),
+    { polling: 'mutation', timeout: 30_000 },
+    text,
+  )
+  const roundTrip = Date.now() - start
+  figures.push({ attack, 'round trip ms': roundTrip })
+  expect(roundTrip).toBeLessThan(ROUND_TRIP_BOUND_MS)
+}
+
+/** The attack is over: Ana's heap and her longest main-thread task since it began. */
+async function settled() {
+  const { usedSize } = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number }
+  const longest = await ana.page.evaluate(() => window.__long.max)
+  Object.assign(figures.at(-1)!, { 'heap MiB': +(usedSize / 2 ** 20).toFixed(1), 'longest task ms': Math.round(longest) })
+  expect(usedSize).toBeLessThan(HEAP_BOUND_BYTES)
+  expect(longest).toBeLessThan(LONGEST_TASK_BOUND_MS)
+  expect(ana.errors).toEqual([])
+}
+
+const stats = () => ana.page.evaluate(() => window.parley!.stats())
+
+describe('a hostile peer with the link', () => {
+  it('cannot put words in her own mouth through history before her hello: the entry waits for it', async () => {
+    const other = await createIdentity(roomId)
+    const forged = await signed({ text: `forged before hello ${nanoid(6)}`, lamport: 2 }, other)
+    const genuine = await signed({ text: `genuine before hello ${nanoid(6)}`, lamport: 2 })
+    const before = (await stats()).forged
+    await during('forged history for a present peer', () =>
+      send([
+        JSON.stringify({ type: 'history', entries: [{ message: forged, key: other.key }, { message: genuine, key: key.key }] }),
+        JSON.stringify({ type: 'hello', name: 'Mallory', have: 0, key: key.key }),
+      ]),
+    )
+    await waitForMessage(ana.page, genuine.text)
+    expect(await shown(ana.page)).not.toContain(forged.text)
+    expect((await stats()).forged).toBe(before + 1)
+    await settled()
+  })
+
+  it('gets no history back for a flood of hellos', async () => {
+    const histories = async () =>
+      (await mallory.page.evaluate(() => window.__wire.received())).filter((t) => t.channel === channel && t.data.startsWith('{"type":"history"')).length
+    const before = { histories: await histories(), overBudget: (await stats()).overBudget }
+    const hello = JSON.stringify({ type: 'hello', name: 'Mallory', have: 0, key: key.key })
+    await during('100 hellos', () => send(Array.from({ length: 100 }, () => hello)))
+    await ana.page.waitForFunction((n) => window.parley!.stats().overBudget >= n, POLL, before.overBudget + 100)
+    expect(await histories()).toBe(before.histories)
+    await settled()
+  })
+
+  it('cannot mute the room with a huge Lamport time, nor crash it with an absurd time', async () => {
+    const huge = await signed({ lamport: Number.MAX_SAFE_INTEGER })
+    const absurd = await signed({ time: 1e300 })
+    const farOff = await signed({ time: Date.now() + 10 * 86_400_000 })
+    // At the cap it is taken, but cannot push Ana's clock past what Ben accepts from her.
+    const atCap = await signed({ lamport: lamportCap(Date.now()) })
+    await during('huge Lamport and absurd times', () => send([huge, absurd, farOff, atCap].map((m) => JSON.stringify(m))))
+    await waitForMessage(ana.page, atCap.text)
+    await ana.page.waitForFunction(() => window.parley!.stats().outOfRange >= 2, POLL)
+    const texts = await shown(ana.page)
+    for (const refused of [huge, absurd, farOff]) expect(texts).not.toContain(refused.text)
+    // Ana's own next line still goes last, for her and for Ben.
+    const last = `Ana after the attack ${nanoid(6)}`
+    await ana.page.evaluate((t) => window.parley!.send(t), last)
+    await waitForMessage(ben.page, last)
+    expect((await shown(ben.page)).at(-1)).toBe(last)
+    await settled()
+  })
+
+  it('is held to a budget: a flood of 10,000 messages is cut, and she shows as misbehaving', async () => {
+    const flood = await Promise.all(Array.from({ length: 10_000 }, (_, i) => signed({ lamport: 10 + i })))
+    const { overBudget: before } = await stats()
+    const arriving = () => ana.page.waitForFunction((n) => window.parley!.stats().overBudget >= n, POLL, before + 1_000)
+    await during('flood of 10,000 messages', () => send(flood.map((m) => JSON.stringify(m))), arriving)
+    await ana.page.waitForFunction(
+      (id) => document.querySelector(`ul[aria-label="People"] li[data-peer="${id}"]`)?.getAttribute('data-misbehaving') === 'true',
+      POLL,
+      malloryId,
+    )
+    // Most of the flood is dropped: 400 at once, then 100 a second, get through.
+    await ana.page.waitForFunction((n) => window.parley!.stats().overBudget >= n, POLL, before + 5_000)
+    await settled()
+  })
+
+  it('cannot grow the key map with 1,000 history authors', async () => {
+    const authors = await Promise.all(Array.from({ length: 1_000 }, () => createIdentity(roomId)))
+    const entries: HistoryEntry[] = await Promise.all(
+      authors.map(async (author, i) => ({ message: await signed({ from: `author-${i}`, seq: 1, lamport: 20 }, author), key: author.key })),
+    )
+    const batches: string[] = []
+    for (let i = 0; i < entries.length; i += 100) batches.push(JSON.stringify({ type: 'history', entries: entries.slice(i, i + 100) }))
+    const { forged } = await stats()
+    await during('1,000 history keys', () => send(batches))
+    // Past 256 new authors (and past 1,000 entries on the channel) the rest is refused.
+    await ana.page.waitForFunction((n) => window.parley!.stats().forged >= n, POLL, forged + 600)
+    await settled()
+  })
+
+  it('cannot hold memory with 100 unfinished 64 MiB files, nor freeze the page with 3,000 file offers', async () => {
+    const offer = (size: number, sha256: string): string =>
+      JSON.stringify({ type: 'file', id: nanoid(8), name: `big\u202Efdp.exe`, size, mime: 'application/octet-stream', sha256 } satisfies FileOffer)
+    await during('100 unfinished 64 MiB files', () => send(Array.from({ length: 100 }, () => offer(64 * 1024 * 1024, 'a'.repeat(64)))))
+    const names = await ana.page.$$eval('[role="log"] .file .file-name', (es) => es.map((e) => e.textContent))
+    expect(names.length).toBeLessThanOrEqual(2)
+    for (const name of names) expect(name).toBe('bigfdp.exe')
+    await settled()
+    await during('3,000 file offers', () => send(Array.from({ length: 3_000 }, () => offer(0, EMPTY_SHA256))))
+    expect(await ana.page.$$eval('[role="log"] .message', (es) => es.length)).toBeLessThanOrEqual(2_000)
+    await settled()
+  })
+})
+
+describe('the person under attack', () => {
+  it('can mute the misbehaving peer (her lines are hidden), then block her (she is gone and stays gone)', async () => {
+    const row = `ul[aria-label="People"] li[data-peer="${malloryId}"]`
+    await ana.page.evaluate((r) => document.querySelector<HTMLButtonElement>(`${r} button.mute`)!.click(), row)
+    const muted = await signed({ lamport: 30, text: `muted ${nanoid(6)}` })
+    await send([JSON.stringify(muted)])
+    const marker = `Ben after the mute ${nanoid(6)}`
+    await ben.page.evaluate((t) => window.parley!.send(t), marker)
+    await waitForMessage(ana.page, marker)
+    expect(await shown(ana.page)).not.toContain(muted.text)
+
+    await ana.page.evaluate((r) => document.querySelector<HTMLButtonElement>(`${r} button.block`)!.click(), row)
+    await ana.page.waitForFunction((r) => !document.querySelector(r), POLL, row)
+    const blocked = await ana.page.evaluate(() => localStorage.getItem(`parley:moderation:${location.pathname.split('/').pop()}`))
+    expect(JSON.parse(blocked!)).toMatchObject({ muted: [malloryId], blocked: [malloryId] })
+    // Ben still talks to Ana, and Mallory's page loses her.
+    const still = `Ben after the block ${nanoid(6)}`
+    await ben.page.evaluate((t) => window.parley!.send(t), still)
+    await waitForMessage(ana.page, still)
+    await mallory.page.waitForFunction(() => window.parley!.peers.length < 2 || window.parley!.peers.some((p) => p.state !== 'connected'), POLL)
+    expect(await ana.page.evaluate(() => window.parley!.peers.map((p) => p.name))).toEqual(['Ben'])
+  })
+})
