@@ -11,6 +11,8 @@ export const MAX_NAME_CHARS = 40
 // Names are cut to 40 code points; an emoji is two UTF-16 units, so the wire allows twice that.
 const NAME_UNITS = MAX_NAME_CHARS * 2
 const MAX_ID_CHARS = 64
+/** A reaction is one emoji (a flag or a family is several code points, so units, not characters). */
+export const MAX_EMOJI_UNITS = 32
 
 /**
  * One chat line. `seq` counts the sender's messages in this room session, from 1; `lamport` orders the
@@ -27,8 +29,19 @@ export interface ChatMessage {
   lamport: number
   /** A direct message: only this peer receives it. */
   to?: string
+  /** An event about an earlier message `re.id` (see Reference); signed as well (see identity.ts). */
+  re?: Reference
   sig?: string
 }
+
+/**
+ * What a chat message says about an earlier one. A reply is a chat line of its own; an edit carries the
+ * new text; a delete and a reaction carry empty text. Edits and deletes count only when signed by the
+ * target's author (annotations.ts); a reaction is (reactor, emoji) on or off, the latest one counting.
+ */
+export type Reference =
+  | { act: 'reply' | 'edit' | 'delete'; id: string }
+  | { act: 'react'; id: string; emoji: string; on: boolean }
 
 /** First message on every new channel: who I am and where to resume my messages to you. */
 export interface Hello {
@@ -131,18 +144,35 @@ export function cleanText(value: string): string {
 const isId = (v: unknown): v is string => isShortText(v, MAX_ID_CHARS) && v !== ''
 const isKey = (v: unknown): v is string => typeof v === 'string' && /^[A-Za-z0-9_-]{40,200}$/.test(v)
 
+// An emoji: no spaces or controls, and at least one pictograph or flag letter.
+const EMOJI = /^(?=.*[\p{Extended_Pictographic}\p{Regional_Indicator}])[^\s\p{Cc}]+$/u
+export const isEmoji = (v: unknown): v is string => isShortText(v, MAX_EMOJI_UNITS) && EMOJI.test(v)
+
+function parseReference(value: unknown): Reference | null {
+  if (!isObject(value) || !isId(value.id)) return null
+  const { act, id, emoji, on } = value
+  if (act === 'reply' || act === 'edit' || act === 'delete') return { act, id }
+  if (act !== 'react' || typeof on !== 'boolean' || !isEmoji(emoji)) return null
+  return { act, id, emoji, on }
+}
+
 /** A chat message by `author` (the channel's peer, or anyone when relayed in a history). */
 function parseChat(value: Record<string, unknown>, author: string | null): ChatMessage | null {
   const { id, from, name, text, time, seq, lamport, to, sig } = value
+  const re = value.re === undefined ? undefined : parseReference(value.re)
+  if (re === null) return null
   if (!isId(id) || !isId(from) || (author !== null && from !== author)) return null
   if (!isShortText(name, NAME_UNITS) || !isShortText(text, MAX_TEXT_CHARS)) return null
   if (typeof time !== 'number' || !Number.isFinite(time) || !isCount(seq) || seq === 0) return null
   if (lamport !== undefined && !isCount(lamport)) return null
   if ((to !== undefined && !isId(to)) || (sig !== undefined && !isShortText(sig, 200))) return null
   const clean = cleanText(text)
-  if (clean.trim() === '') return null
+  // Deletes and reactions say nothing; everything else says something.
+  const silent = re?.act === 'delete' || re?.act === 'react'
+  if (silent ? clean !== '' : clean.trim() === '') return null
   const message: ChatMessage = { type: 'chat', id, from, name: cleanName(name), text: clean, time, seq, lamport: lamport ?? 0 }
   if (to !== undefined) message.to = to
+  if (re) message.re = re
   if (sig !== undefined) message.sig = sig
   return message
 }
