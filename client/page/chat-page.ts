@@ -2,13 +2,17 @@ import { createSharedSignaling } from '../worker/shared-signaling'
 import { joinRoom, type PeerView, type Room, type RoomStatus } from '../lib'
 import { SignalingError } from '../lib'
 import { createAlerts } from './alerts'
+import { createAnnotationView } from './annotation-view'
 import { createComposer } from './composer'
 import { createIndexedDbStore } from './idb-store'
+import { createMentions } from './mentions'
+import { createMessageActions } from './message-actions'
 import { parseFragment } from './links'
 import { createMessageView } from './message-view'
 import { PALETTE } from './palette'
 import { createPanel } from './panel'
 import { createPeopleView } from './people-view'
+import { createSearchView } from './search-view'
 import { loadColor, loadName, rememberRoom, saveColor } from './prefs'
 import { qrDataUrl } from './qr'
 import { bindSettings } from './settings'
@@ -46,11 +50,50 @@ export function showRoom(roomId: string): void {
     cancel: (transfer) => room?.cancelFile(transfer.id, transfer.direction === 'in' ? transfer.from : undefined),
   })
   let room: Room | undefined
+  // Messages this page sent in this visit: only these carry this session's key, so only these can change.
+  const own = new Set<string>()
+  const box = $<HTMLTextAreaElement>('message')
+  const names = () => [...(room?.peers ?? []).map((p) => p.name), room?.self.name ?? '']
+  const notes = createAnnotationView({
+    entry: log.entry,
+    names,
+    selfId: () => room?.self.id ?? '',
+    nameOf: (id) => room?.peers.find((p) => p.id === id)?.name || 'someone',
+    react: (id, emoji, on) => void room?.react(id, emoji, on),
+    jump: (id) => log.reveal(id),
+  })
+  const actions = createMessageActions({
+    log: $('messages'),
+    box,
+    own: (entry) => own.has(entry.dataset.id ?? ''),
+    react(id, emoji) {
+      const mine = room?.annotation(id).reactions.some((r) => r.emoji === emoji && r.from.includes(room!.self.id))
+      void room?.react(id, emoji, !mine)
+    },
+    remove: (id) => void room?.remove(id),
+  })
+  createMentions({ box, names: () => (room?.peers ?? []).map((p) => p.name) })
+  createSearchView({
+    log: $('messages'),
+    jump(id) {
+      panel.close()
+      log.reveal(id)
+    },
+  })
   const composer = createComposer({
     send(text, to) {
-      const message = room?.send(text, to === undefined ? undefined : { to })
+      const intent = actions.intent
+      if (intent?.act === 'edit') {
+        actions.take()
+        void room?.edit(intent.id, text)
+        return true
+      }
+      const message = room?.send(text, { ...(to === undefined ? {} : { to }), ...(intent ? { replyTo: intent.id } : {}) })
       if (!message) return false
+      actions.take()
+      own.add(message.id)
       log.message(message)
+      notes.added(message, message.name)
       spoke()
       log.follow()
       return true
@@ -156,11 +199,14 @@ export function showRoom(roomId: string): void {
   })
   room.on('message', (message) => {
     log.message(message)
+    const mentioned = notes.added(message, joined.self.name)
     spoke()
     if (message.mine || message.before) return
-    alerts.message(message.name, message.text)
+    if (mentioned) alerts.mention(message.name, message.text)
+    else alerts.message(message.name, message.text)
     if (message.to !== undefined) people.unread(message.from)
   })
+  room.on('annotation', notes.annotate)
   room.on('receipt', log.receipt)
   room.on('typing', ({ peers }) => log.typing(peers))
   room.on('file', (transfer) => {
