@@ -62,6 +62,11 @@ export function createMessageActions(options: {
       if (entry) attach(entry)
     })
   }
+  // A click on a message's buttons leaves focus where it was: moving it would unfold or fold the
+  // message's header (see style.css) under the pointer between press and release.
+  log.addEventListener('mousedown', (event) => {
+    if ((event.target as Element).closest('button')) event.preventDefault()
+  })
   // The log's arrow keys walk messages; inside the toolbar they belong to its buttons and field.
   bar.addEventListener('keydown', (event) => {
     event.stopPropagation()
