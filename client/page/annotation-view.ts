@@ -78,7 +78,8 @@ export function createAnnotationView(options: {
     for (const { emoji, from } of list) {
       const button = document.createElement('button')
       const mine = from.includes(options.selfId())
-      const who = from.map((p) => (p === options.selfId() ? 'you' : options.nameOf(p))).join(', ')
+      const others = from.filter((p) => p !== options.selfId()).map(options.nameOf).sort((a, b) => a.localeCompare(b))
+      const who = [...(mine ? ['you'] : []), ...others].join(', ')
       button.type = 'button'
       button.textContent = `${emoji} ${from.length}`
       button.dataset.emoji = emoji

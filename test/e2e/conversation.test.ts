@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'puppeteer'
 import { startServer, type TestServer, roomLink } from '../helpers'
 import { closeAll, launchPeople, say, setName, waitForConnected, waitForMessage, type Person } from '../browsers'
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 
 // Three separate Chromium processes: Ana and Ben talk, Cleo comes late.
 let server: TestServer
@@ -58,6 +62,22 @@ async function waitShown(page: Page, text: string, check: (s: Awaited<ReturnType
   await expect.poll(() => shown(page, text), { timeout: 15_000 }).toSatisfy(check)
 }
 
+/** Serious and critical axe-core violations, light and dark (as page.test.ts checks the other states). */
+async function axeFaults(page: Page): Promise<string[]> {
+  const faults: string[] = []
+  for (const scheme of ['light', 'dark'] as const) {
+    await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: scheme }])
+    if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE)
+    const found = await page.evaluate(async () => {
+      const { violations } = await (window as unknown as { axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: unknown }> }> }> } }).axe.run()
+      return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} ${JSON.stringify(v.nodes.map((n) => n.target))}`)
+    })
+    faults.push(...found.map((f) => `${scheme}: ${f}`))
+  }
+  await page.emulateMediaFeatures([])
+  return faults
+}
+
 const texts = (page: Page) => page.$$eval('[role="log"] .message .text', (e) => e.map((x) => x.textContent))
 
 /** Everything this page's IndexedDB holds, as one string. */
@@ -112,9 +132,12 @@ describe('conversations beyond chat lines', () => {
     await ben.page.keyboard.press('Enter')
     await waitShown(ana.page, 'hello there', (s) => s?.reactions.join() === '👍 1 Ben,🦄 1 Ben')
     await ana.page.click('[role="log"] .reactions button[data-emoji="👍"]')
-    await waitShown(ben.page, 'hello there', (s) => s?.reactions.join() === '👍 2 Ana, you,🦄 1 you')
+    await waitShown(ben.page, 'hello there', (s) => s?.reactions.join() === '👍 2 you, Ana,🦄 1 you')
     await ana.page.click('[role="log"] .reactions button[data-emoji="👍"]')
     await waitShown(ben.page, 'hello there', (s) => s?.reactions.join() === '👍 1 you,🦄 1 you')
+    await focusMessage(ben.page, 'hello there')
+    await act(ben.page, 'react')
+    expect(await axeFaults(ben.page), 'reactions and the open picker').toEqual([])
 
     // Only the author edits and deletes: Ben has no such buttons on Ana's lines, and the library refuses.
     await focusMessage(ben.page, 'hello there')
@@ -155,6 +178,7 @@ describe('conversations beyond chat lines', () => {
     await ben.page.focus('#message')
     await ben.page.keyboard.type('@A')
     await ben.page.waitForSelector('#mentions button[aria-label="Mention Ana"]')
+    expect(await axeFaults(ben.page), 'quote, edited, deleted, mention suggestions').toEqual([])
     await ben.page.keyboard.press('Tab')
     await ben.page.keyboard.type('look at this')
     await ben.page.keyboard.press('Enter')
@@ -178,6 +202,7 @@ describe('conversations beyond chat lines', () => {
     await cleo.page.type('#search', 'EVERYONE')
     const results = await cleo.page.$$eval('#results button', (b) => b.map((x) => x.textContent))
     expect(results).toEqual(['Ana: hello everyone'])
+    expect(await axeFaults(cleo.page), 'search results').toEqual([])
     await cleo.page.click('#results button')
     expect(await cleo.page.evaluate(() => document.activeElement?.querySelector('.text')?.textContent)).toBe('hello everyone')
 
