@@ -55,7 +55,8 @@ export function createAnnotationView(options: {
     const entry = options.entry(id)
     if (!entry) return 'Original message not available'
     if (entry.classList.contains('deleted')) return 'Original message deleted'
-    const text = entry.querySelector('.text')?.textContent ?? ''
+    // What the eye sees: formatting markers are in the text but not shown (innerText leaves them out).
+    const text = entry.querySelector<HTMLElement>('.text')?.innerText ?? ''
     const cut = text.length > SNIPPET_CHARS ? `${text.slice(0, SNIPPET_CHARS)}…` : text
     return `Reply to ${entry.querySelector('.who')?.textContent}: ${cut}`
   }

@@ -17,10 +17,11 @@ export function createSearchView(options: { log: HTMLElement; jump(id: string): 
     if (!query) return
     const entries = [...options.log.querySelectorAll<HTMLElement>('.message[data-id]:not(.deleted)')].reverse()
     for (const entry of entries) {
-      const text = entry.querySelector('.text')?.textContent ?? ''
+      // What the eye sees, formatting markers left out (see format.ts).
+      const text = entry.querySelector<HTMLElement>('.text')?.innerText ?? ''
       const at = text.toLowerCase().indexOf(query)
       if (at === -1) continue
-      const start = Math.max(0, at - 20)
+      const start = at > SNIPPET_CHARS - 20 ? at - 20 : 0
       const item = document.createElement('li')
       const result = document.createElement('button')
       result.type = 'button'
