@@ -1,5 +1,5 @@
 import { before } from './history'
-import type { ChatMessage } from './peer-protocol'
+import { MAX_REACTIONS_PER_PERSON, type ChatMessage } from './peer-protocol'
 
 /** A signed event and the key its signature was checked against. */
 export interface Signed {
@@ -30,20 +30,30 @@ export function annotate(target: Signed | undefined, events: Iterable<Signed>, i
   const state: Annotation = { id, edited: false, deleted: false, reactions: [] }
   if (!target) return state
   const sorted = [...events].filter((e) => e.message.re?.id === id).sort((a, b) => (before(a.message, b.message) ? -1 : 1))
-  const latest = new Map<string, boolean>()
-  for (const event of sorted) {
+  // (emoji, reactor) → the deciding event's place in the room's order, when it turns the reaction on.
+  const latest = new Map<string, number | null>()
+  for (const [rank, event] of sorted.entries()) {
     const re = event.message.re!
     if (re.act === 'delete' && byAuthor(target, event)) state.deleted = true
     else if (re.act === 'edit' && byAuthor(target, event)) {
       state.edited = true
       state.text = event.message.text
-    } else if (re.act === 'react') latest.set(JSON.stringify([re.emoji, event.message.from]), re.on)
+    } else if (re.act === 'react') {
+      const pair = JSON.stringify([re.emoji, event.message.from])
+      latest.delete(pair)
+      latest.set(pair, re.on ? rank : null)
+    }
   }
   if (state.deleted) return { id, edited: false, deleted: true, reactions: [] }
   const who = new Map<string, string[]>()
-  for (const [pair, on] of latest) {
-    if (!on) continue
+  const counted = new Map<string, number>()
+  // In the order the reactions were turned on, so a person's first ones count when they have too many.
+  const on = [...latest].filter((pair): pair is [string, number] => pair[1] !== null).sort((a, b) => a[1] - b[1])
+  for (const [pair] of on) {
     const [emoji, from] = JSON.parse(pair) as [string, string]
+    const n = counted.get(from) ?? 0
+    if (n >= MAX_REACTIONS_PER_PERSON) continue
+    counted.set(from, n + 1)
     who.set(emoji, [...(who.get(emoji) ?? []), from])
   }
   state.reactions = [...who.keys()].sort().map((emoji) => ({ emoji, from: who.get(emoji)!.sort() }))

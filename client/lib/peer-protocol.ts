@@ -13,6 +13,8 @@ const NAME_UNITS = MAX_NAME_CHARS * 2
 const MAX_ID_CHARS = 64
 /** A reaction is one emoji (a flag or a family is several code points, so units, not characters). */
 export const MAX_EMOJI_UNITS = 32
+/** Different emoji one person may have on one message at once (more would only bury the message). */
+export const MAX_REACTIONS_PER_PERSON = 12
 
 /**
  * One chat line. `seq` counts the sender's messages in this room session, from 1; `lamport` orders the

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { annotate, createAnnotations, type Signed } from '../../client/lib/annotations'
 import { createRoomLog } from '../../client/lib/history'
 import { createIdentity } from '../../client/lib/identity'
-import { parsePeerMessage, type ChatMessage, type Reference } from '../../client/lib/peer-protocol'
+import { MAX_REACTIONS_PER_PERSON, parsePeerMessage, type ChatMessage, type Reference } from '../../client/lib/peer-protocol'
 import type { Identity } from '../../client/lib/types'
 
 const AUTHORS = ['ana', 'ben', 'cy']
@@ -112,6 +112,16 @@ describe('annotations', () => {
       { emoji: '🎉', from: ['ana'] },
       { emoji: '👍', from: ['ben'] },
     ])
+  })
+
+  it('counts at most MAX_REACTIONS_PER_PERSON different emoji per person on one message, the first ones', () => {
+    const target = { message: chat('m', 'ana', 1), key: 'k-ana' }
+    const emoji = ['😀', '😁', '😂', '😃', '😄', '😅', '😆', '😇', '😈', '😉', '😊', '😋', '😌', '😍', '😎']
+    const events = emoji.map((e, i) => ({ message: chat(`r${i}`, 'ben', 10 + i, { re: { act: 'react', id: 'm', emoji: e, on: true }, text: '' }), key: 'k-ben' }))
+    const kept = annotate(target, events).reactions.map((r) => r.emoji)
+    expect(kept.sort()).toEqual(emoji.slice(0, MAX_REACTIONS_PER_PERSON).sort())
+    const off = { message: chat('off', 'ben', 99, { re: { act: 'react', id: 'm', emoji: '😀', on: false }, text: '' }), key: 'k-ben' }
+    expect(annotate(target, [...events, off]).reactions.map((r) => r.emoji)).toContain(emoji[MAX_REACTIONS_PER_PERSON])
   })
 
   it('a deletion erases the target and its edits from the log, also when they arrive again', async () => {
