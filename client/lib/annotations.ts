@@ -1,21 +1,11 @@
 import { before } from './history'
 import { MAX_REACTIONS_PER_PERSON, type ChatMessage } from './peer-protocol'
+import type { Annotation } from './types'
 
 /** A signed event and the key its signature was checked against. */
 export interface Signed {
   message: ChatMessage
   key: string
-}
-
-/** What later events made of a message: its latest text, whether it is gone, who reacted with what. */
-export interface Annotation {
-  id: string
-  /** The latest edit's text (undefined: never edited, or deleted). */
-  text?: string
-  edited: boolean
-  deleted: boolean
-  /** Emoji in code-point order, each with its reactors' peer ids in order. */
-  reactions: Array<{ emoji: string; from: string[] }>
 }
 
 /** Edits and deletes count only from the target's author with the target's key. */

@@ -6,10 +6,10 @@ export { joinRoom } from './room'
 export { createSignalingClient, type SignalingClient } from './signaling/client'
 export { SignalingError } from './signaling/http'
 export { cleanName, isEmoji, MAX_NAME_CHARS, MAX_TEXT_CHARS, type ChatMessage, type Reference } from './peer-protocol'
-export type { Annotation } from './annotations'
 export { cryptoAvailable, isRoomSecret, newRoomSecret } from './crypto'
 export { isColor } from './util'
 export type {
+  Annotation,
   ChatView,
   CreatePeer,
   FileTransfer,

@@ -4,7 +4,6 @@
  */
 import type { IceResponse, IceServer, LeaveReason, PeerInfo } from '../../signaling/protocol'
 import type { Emitter } from './emitter'
-import type { Annotation } from './annotations'
 import type { ChatMessage, SignalEnvelope } from './peer-protocol'
 
 export type RoomStatus = 'joining' | 'online' | 'reconnecting' | 'closed'
@@ -55,6 +54,17 @@ export type ChatView = ChatMessage & {
   history?: true
   /** Id of the message this one goes before (history arrives out of order); none: at the end. */
   before?: string
+}
+
+/** What later events made of a message: its latest text, whether it is gone, who reacted with what. */
+export interface Annotation {
+  id: string
+  /** The latest edit's text (undefined: never edited, or deleted). */
+  text?: string
+  edited: boolean
+  deleted: boolean
+  /** Emoji in code-point order, each with its reactors' peer ids in order. */
+  reactions: Array<{ emoji: string; from: string[] }>
 }
 
 export interface Receipt {
