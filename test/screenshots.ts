@@ -48,6 +48,9 @@ try {
     // A reply with its quote, reactions, an edit and a mention; the actions of the message in focus.
     await focusOn(ben.page, 'Hi Ben! Are we still on for **Saturday**?')
     await ben.page.click('#actions [data-act="reply"]')
+    await ben.page.keyboard.type('Sure! @A')
+    await ben.page.waitForSelector('#mentions button')
+    await shoot(ben.page, `${device}-reply-mention`)
     await say(ben.page, 'Sure! @Ana I will be at the station at 9:30')
     await focusOn(ben.page, 'Hi Ben! Are we still on for **Saturday**?')
     await ben.page.click('#actions [data-act="react"]')

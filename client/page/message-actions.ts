@@ -88,7 +88,9 @@ export function createMessageActions(options: {
     const clicked = (event.target as Element).closest<HTMLButtonElement>('button')
     const id = current?.dataset.id
     if (!clicked || !id || !current) return
+    // The text as sent (formatting markers included) to edit; as seen to quote.
     const text = current.querySelector('.text')?.textContent ?? ''
+    const seen = current.querySelector<HTMLElement>('.text')?.innerText ?? text
     const who = current.querySelector('.who')?.textContent ?? ''
     if (clicked.dataset.emoji) {
       options.react(id, clicked.dataset.emoji)
@@ -97,7 +99,7 @@ export function createMessageActions(options: {
     }
     switch (clicked.dataset.act) {
       case 'reply':
-        return setIntent({ act: 'reply', id }, `Replying to ${who}: ${text.slice(0, 60)}`)
+        return setIntent({ act: 'reply', id }, `Replying to ${who}: ${seen.slice(0, 60)}`)
       case 'edit':
         box.value = text
         box.dispatchEvent(new Event('input'))

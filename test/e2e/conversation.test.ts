@@ -116,6 +116,7 @@ describe('conversations beyond chat lines', () => {
     await focusMessage(ben.page, 'hello there')
     await act(ben.page, 'reply')
     expect(await ben.page.$eval('#context-label', (e) => e.textContent)).toBe('Replying to Ana: hello there')
+    expect(await axeFaults(ben.page), 'replying').toEqual([])
     await say(ben.page, 'general reply')
     await waitShown(ana.page, 'general reply', (s) => s?.quote === 'Reply to You: hello there')
     await ana.page.bringToFront()
