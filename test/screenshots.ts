@@ -14,6 +14,9 @@ const server = await startServer({ iceServers: [] })
 const [ana, ben] = await launchPeople(2)
 if (!ana || !ben) throw new Error('no browsers')
 
+const focusOn = (page: Page, text: string) =>
+  page.evaluate((t) => [...document.querySelectorAll<HTMLElement>('[role="log"] .message')].find((e) => e.querySelector('.text')?.textContent === t)?.focus(), text)
+
 async function shoot(page: Page, name: string) {
   for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: scheme }])
@@ -42,6 +45,32 @@ try {
     await waitForMessage(ben.page, 'Will do:\n```\nroute: lakes-loop.gpx\nlength: 23 km\n```')
     await ana.page.bringToFront()
     await shoot(ana.page, `${device}-chatting`)
+    // A reply with its quote, reactions, an edit and a mention; the actions of the message in focus.
+    await focusOn(ben.page, 'Hi Ben! Are we still on for **Saturday**?')
+    await ben.page.click('#actions [data-act="reply"]')
+    await ben.page.keyboard.type('Sure! @A')
+    await ben.page.waitForSelector('#mentions button')
+    await shoot(ben.page, `${device}-reply-mention`)
+    await say(ben.page, 'Sure! @Ana I will be at the station at 9:30')
+    await focusOn(ben.page, 'Hi Ben! Are we still on for **Saturday**?')
+    await ben.page.click('#actions [data-act="react"]')
+    await ben.page.click('#actions [aria-label="React with 👍"]')
+    await ana.page.evaluate(() => {
+      const entry = [...document.querySelectorAll<HTMLElement>('[role="log"] .message')].find((e) => e.textContent?.includes('tickets here'))
+      return window.parley!.react(entry!.dataset.id!, '🎉', true)
+    })
+    await focusOn(ana.page, 'Hi Ben! Are we still on for **Saturday**?')
+    await ana.page.click('#actions [data-act="edit"]')
+    await say(ana.page, 'Hi Ben! Are we still on for **Saturday** morning?')
+    await ana.page.waitForFunction(() => document.querySelectorAll('[role="log"] .reactions').length === 2 && document.querySelector('.mentions-me'), POLL)
+    await focusOn(ana.page, 'Will do:\n```\nroute: lakes-loop.gpx\nlength: 23 km\n```')
+    await ana.page.click('#actions [data-act="react"]')
+    await shoot(ana.page, `${device}-conversation`)
+    await ana.page.keyboard.press('Escape')
+    if (device === 'desktop') {
+      await ana.page.type('#search', 'station')
+      await shoot(ana.page, `${device}-search`)
+    }
     if (device === 'phone') {
       await ana.page.click('#panel-toggle')
       await shoot(ana.page, `${device}-people`)

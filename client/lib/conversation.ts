@@ -1,6 +1,7 @@
 import { nanoid } from 'nanoid'
+import { createAnnotations, isAnnotation } from './annotations'
 import type { RoomLog } from './history'
-import { MAX_ACK_IDS, type ChatMessage, type PeerMessage } from './peer-protocol'
+import { MAX_ACK_IDS, type ChatMessage, type PeerMessage, type Reference } from './peer-protocol'
 import type { ChatView, Emit, HistoryStore, Identity, PeerView, Receipt } from './types'
 import { createTyping } from './typing'
 import { createSerialQueue } from './util'
@@ -93,7 +94,13 @@ export function createConversation(options: {
   const outgoing = createSerialQueue()
   let seq = 0
 
-  const show = (view: ChatView) => emit('message', view)
+  const notes = createAnnotations()
+  // Chat lines are shown; events about them change what is shown (once their target is here).
+  const show = (view: ChatView, key: string) => {
+    const changed = notes.add({ message: view, key })
+    if (!isAnnotation(view)) emit('message', view)
+    if (changed) emit('annotation', changed)
+  }
 
   return {
     /** Loads what this browser kept of the room, before anyone else's history arrives. */
@@ -104,7 +111,7 @@ export function createConversation(options: {
       for (const mine of [true, false]) {
         const group = kept.filter((e) => e.mine === mine).map(({ message, key }) => ({ message, key }))
         const { added } = await log.merge(group, mine)
-        for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) })
+        for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) }, entry.key)
       }
     },
 
@@ -113,7 +120,22 @@ export function createConversation(options: {
       void Promise.all([options.log, options.identity]).then(([log, identity]) => log.announce(peer, identity.key))
     },
 
-    send(text: string, to: string | undefined): ChatView {
+    state: notes.state,
+
+    /**
+     * An event about message `re.id`, to whoever saw it (its two ends, for a direct message). Only this
+     * session's own messages may be edited or deleted: the key that signed them must sign the change.
+     */
+    async about(re: Reference, text = ''): Promise<boolean> {
+      const target = notes.target(re.id)
+      if (!target || isAnnotation(target.message)) return false
+      if ((re.act === 'edit' || re.act === 'delete') && target.key !== (await options.identity).key) return false
+      const { to, from } = target.message
+      this.send(text, to === undefined ? undefined : from === self.id ? to : from, re)
+      return true
+    },
+
+    send(text: string, to: string | undefined, re?: Reference): ChatView {
       typing.sent()
       const message: ChatMessage = {
         type: 'chat',
@@ -125,6 +147,7 @@ export function createConversation(options: {
         seq: ++seq,
         lamport: 0,
         ...(to === undefined ? {} : { to }),
+        ...(re ? { re } : {}),
       }
       const recipients = to === undefined ? mesh.views().map((v) => v.id) : [to]
       receipts.expect(message.id, recipients)
@@ -132,7 +155,9 @@ export function createConversation(options: {
         const log = await options.log
         message.lamport = log.tick()
         message.sig = await (await options.identity).sign(message)
-        await log.live(message, true)
+        const added = await log.live(message, true)
+        const changed = added && notes.add({ message, key: added.entry.key })
+        if (changed) emit('annotation', changed)
         mesh.broadcast(message)
         saver.schedule()
       }).catch((err: Error) => emit('error', err))
@@ -149,7 +174,7 @@ export function createConversation(options: {
       const added = await log.live(message)
       if (!added) return void counters.forged++
       receipts.ack(from, message.id)
-      show({ ...message, mine: false, ...(added.before ? { before: added.before } : {}) })
+      show({ ...message, mine: false, ...(added.before ? { before: added.before } : {}) }, added.entry.key)
       saver.schedule()
     },
 
@@ -161,7 +186,7 @@ export function createConversation(options: {
           if (message.key) {
             const { added, refused } = await log.announce(from, message.key)
             counters.forged += refused
-            for (const { entry, before } of added) show({ ...entry.message, mine: false, history: true, ...(before ? { before } : {}) })
+            for (const { entry, before } of added) show({ ...entry.message, mine: false, history: true, ...(before ? { before } : {}) }, entry.key)
           }
           for (const entries of log.batches()) mesh.sendNow({ type: 'history', entries }, from)
           return
@@ -169,7 +194,7 @@ export function createConversation(options: {
         case 'history': {
           const { added, refused } = await (await options.log).merge(message.entries, false, (id) => mesh.views().some((v) => v.id === id))
           counters.forged += refused
-          for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) })
+          for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) }, entry.key)
           if (added.length > 0) saver.schedule()
           return
         }

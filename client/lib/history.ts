@@ -58,12 +58,25 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
   const relayedKeys = new Map<string, string>()
   const pending: HistoryEntry[] = []
   const counters = { outOfRange: 0 }
+  // A deletion erases its target and the target's edits, now and whenever they come again.
+  const erasures = new Set<string>()
+  const erased = ({ message, key }: LogEntry) =>
+    erasures.has(JSON.stringify([message.id, message.from, key])) ||
+    (message.re?.act === 'edit' && erasures.has(JSON.stringify([message.re.id, message.from, key])))
   let clock = 0
 
   /** Inserts in order; returns the id of the entry it now precedes (undefined: last), or null if known. */
   function insert(entry: LogEntry): string | undefined | null {
     if (ids.has(entry.message.id)) return null
     clock = Math.max(clock, Math.min(entry.message.lamport, lamportCap(Date.now()) - LAMPORT_SLACK))
+    if (entry.message.re?.act === 'delete') {
+      erasures.add(JSON.stringify([entry.message.re.id, entry.message.from, entry.key]))
+      for (let j = entries.length - 1; j >= 0; j--) if (erased(entries[j]!)) entries.splice(j, 1)
+    }
+    if (erased(entry)) {
+      ids.add(entry.message.id)
+      return null
+    }
     let i = entries.length
     while (i > 0 && before(entry.message, entries[i - 1]!.message)) i--
     entries.splice(i, 0, entry)

@@ -8,9 +8,18 @@ const utf8 = new TextEncoder()
 // Imported public keys kept: the room's present peers and relayed authors (see history.ts) fit many times over.
 const CACHED_KEYS = 1024
 
-/** What a signature covers: everything a reader sees, plus the room (no replay into another room). */
-const signedBytes = (room: string, m: ChatMessage) =>
-  utf8.encode(JSON.stringify(['parley/1 chat', room, m.id, m.from, m.name, m.text, m.time, m.lamport, m.to ?? null]))
+/**
+ * What a signature covers: everything a reader sees, plus the room (no replay into another room). A
+ * plain chat line keeps the first form; one about another message (re) has its own tag and fields.
+ */
+export const signedText = (room: string, m: ChatMessage) => {
+  const base = [m.id, m.from, m.name, m.text, m.time, m.lamport, m.to ?? null]
+  if (!m.re) return JSON.stringify(['parley/1 chat', room, ...base])
+  const { act, id } = m.re
+  const [emoji, on] = m.re.act === 'react' ? [m.re.emoji, m.re.on] : [null, null]
+  return JSON.stringify(['parley/1 event', room, ...base, act, id, emoji, on])
+}
+const signedBytes = (room: string, m: ChatMessage) => utf8.encode(signedText(room, m))
 
 /**
  * A per-session signing key: messages carry the sender's ECDSA P-256 signature, so a peer passing on

@@ -5,10 +5,11 @@
 export { joinRoom } from './room'
 export { createSignalingClient, type SignalingClient } from './signaling/client'
 export { SignalingError } from './signaling/http'
-export { cleanName, MAX_NAME_CHARS, MAX_TEXT_CHARS, type ChatMessage } from './peer-protocol'
+export { cleanName, isEmoji, MAX_NAME_CHARS, MAX_TEXT_CHARS, type ChatMessage, type Reference } from './peer-protocol'
 export { cryptoAvailable, isRoomSecret, newRoomSecret } from './crypto'
 export { isColor } from './util'
 export type {
+  Annotation,
   ChatView,
   CreatePeer,
   FileTransfer,

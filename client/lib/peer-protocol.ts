@@ -14,6 +14,10 @@ const MAX_ID_CHARS = 64
 /** The range of a JavaScript Date: a time outside it cannot be shown (see history.ts for the window around now). */
 export const MAX_TIME_MS = 8.64e15
 export const MAX_FILE_NAME_CHARS = 255
+/** A reaction is one emoji (a flag or a family is several code points, so units, not characters). */
+export const MAX_EMOJI_UNITS = 32
+/** Different emoji one person may have on one message at once (more would only bury the message). */
+export const MAX_REACTIONS_PER_PERSON = 12
 
 /**
  * One chat line. `seq` counts the sender's messages in this room session, from 1; `lamport` orders the
@@ -30,8 +34,19 @@ export interface ChatMessage {
   lamport: number
   /** A direct message: only this peer receives it. */
   to?: string
+  /** An event about an earlier message `re.id` (see Reference); signed as well (see identity.ts). */
+  re?: Reference
   sig?: string
 }
+
+/**
+ * What a chat message says about an earlier one. A reply is a chat line of its own; an edit carries the
+ * new text; a delete and a reaction carry empty text. Edits and deletes count only when signed by the
+ * target's author (annotations.ts); a reaction is (reactor, emoji) on or off, the latest one counting.
+ */
+export type Reference =
+  | { act: 'reply' | 'edit' | 'delete'; id: string }
+  | { act: 'react'; id: string; emoji: string; on: boolean }
 
 /** First message on every new channel: who I am and where to resume my messages to you. */
 export interface Hello {
@@ -147,18 +162,35 @@ export function cleanText(value: string): string {
 const isId = (v: unknown): v is string => isShortText(v, MAX_ID_CHARS) && v !== ''
 const isKey = (v: unknown): v is string => typeof v === 'string' && /^[A-Za-z0-9_-]{40,200}$/.test(v)
 
+// An emoji: no spaces or controls, and at least one pictograph or flag letter.
+const EMOJI = /^(?=.*[\p{Extended_Pictographic}\p{Regional_Indicator}])[^\s\p{Cc}]+$/u
+export const isEmoji = (v: unknown): v is string => isShortText(v, MAX_EMOJI_UNITS) && EMOJI.test(v)
+
+function parseReference(value: unknown): Reference | null {
+  if (!isObject(value) || !isId(value.id)) return null
+  const { act, id, emoji, on } = value
+  if (act === 'reply' || act === 'edit' || act === 'delete') return { act, id }
+  if (act !== 'react' || typeof on !== 'boolean' || !isEmoji(emoji)) return null
+  return { act, id, emoji, on }
+}
+
 /** A chat message by `author` (the channel's peer, or anyone when relayed in a history). */
 function parseChat(value: Record<string, unknown>, author: string | null): ChatMessage | null {
   const { id, from, name, text, time, seq, lamport, to, sig } = value
+  const re = value.re === undefined ? undefined : parseReference(value.re)
+  if (re === null) return null
   if (!isId(id) || !isId(from) || (author !== null && from !== author)) return null
   if (!isShortText(name, NAME_UNITS) || !isShortText(text, MAX_TEXT_CHARS)) return null
   if (typeof time !== 'number' || !(Math.abs(time) <= MAX_TIME_MS) || !isCount(seq) || seq === 0) return null
   if (lamport !== undefined && !isCount(lamport)) return null
   if ((to !== undefined && !isId(to)) || (sig !== undefined && !isShortText(sig, 200))) return null
   const clean = cleanText(text)
-  if (clean.trim() === '') return null
+  // Deletes and reactions say nothing; everything else says something.
+  const silent = re?.act === 'delete' || re?.act === 'react'
+  if (silent ? clean !== '' : clean.trim() === '') return null
   const message: ChatMessage = { type: 'chat', id, from, name: cleanName(name), text: clean, time, seq, lamport: lamport ?? 0 }
   if (to !== undefined) message.to = to
+  if (re) message.re = re
   if (sig !== undefined) message.sig = sig
   return message
 }

@@ -7,7 +7,7 @@ import { createRoomLog } from './history'
 import { createIdentity } from './identity'
 import { createMembershipEvents } from './membership'
 import { createMesh } from './mesh'
-import { cleanName, cleanText, MAX_TEXT_CHARS } from './peer-protocol'
+import { cleanName, cleanText, isEmoji, MAX_TEXT_CHARS } from './peer-protocol'
 import { createSealedSignals } from './sealed-signals'
 import { createSealer } from './sealer'
 import { createSignalingClient } from './signaling/client'
@@ -213,8 +213,18 @@ export function joinRoom(options: JoinOptions): Room {
       const to = sendOptions?.to
       if (left || !self.id || text.trim() === '' || text.length > MAX_TEXT_CHARS) return null
       if (to !== undefined && !mesh.views().some((p) => p.id === to)) return null
-      return conversation.send(text, to)
+      const replyTo = sendOptions?.replyTo
+      return conversation.send(text, to, replyTo === undefined ? undefined : { act: 'reply', id: replyTo })
     },
+    react: (id, emoji, on) =>
+      left || !self.id || !isEmoji(emoji) ? Promise.resolve(false) : conversation.about({ act: 'react', id, emoji, on }),
+    edit(id, raw) {
+      const text = cleanText(raw)
+      if (left || !self.id || text.trim() === '' || text.length > MAX_TEXT_CHARS) return Promise.resolve(false)
+      return conversation.about({ act: 'edit', id }, text)
+    },
+    remove: (id) => (left || !self.id ? Promise.resolve(false) : conversation.about({ act: 'delete', id })),
+    annotation: (id) => conversation.state(id),
     typing: () => conversation.typing(),
     sendFile: (file, sendOptions) => files.send(file, sendOptions?.to),
     cancelFile: (id, from) => files.cancel(id, from),

@@ -67,6 +67,17 @@ export type ChatView = ChatMessage & {
   before?: string
 }
 
+/** What later events made of a message: its latest text, whether it is gone, who reacted with what. */
+export interface Annotation {
+  id: string
+  /** The latest edit's text (undefined: never edited, or deleted). */
+  text?: string
+  edited: boolean
+  deleted: boolean
+  /** Emoji in code-point order, each with its reactors' peer ids in order. */
+  reactions: Array<{ emoji: string; from: string[] }>
+}
+
 export interface Receipt {
   id: string
   /** Who the message was meant for (everyone in the room when it was sent, or the one addressee). */
@@ -102,6 +113,8 @@ export type RoomEvents = {
   'peer-left': PeerView
   /** A chat message from someone else, or from history (your own are returned by `send`). */
   message: ChatView
+  /** A message was edited, deleted or reacted to (its whole new state). */
+  annotation: Annotation
   /** Someone confirmed receiving one of your messages. */
   receipt: Receipt
   /** Who is typing right now. */
@@ -235,7 +248,15 @@ export interface Room {
    * Sends to everyone, or with `to` to one person only (a direct message). Null (nothing sent) when
    * empty, too long, or not joined yet.
    */
-  send(text: string, options?: { to?: string }): ChatView | null
+  send(text: string, options?: { to?: string; replyTo?: string }): ChatView | null
+  /** Turns your reaction `emoji` to message `id` on or off. Resolves false when nothing was sent. */
+  react(id: string, emoji: string, on: boolean): Promise<boolean>
+  /** Replaces the text of your message `id` (this session's only: they carry this session's key). */
+  edit(id: string, text: string): Promise<boolean>
+  /** Deletes your message `id` for everyone (this session's only); honest peers erase its text. */
+  remove(id: string): Promise<boolean>
+  /** What edits, deletions and reactions made of message `id` so far. */
+  annotation(id: string): Annotation
   /** Call on every keystroke: the others see "typing" (throttled, expiring). */
   typing(): void
   /** Sends a file to everyone connected, or to one person; resolves when everyone has it all. */

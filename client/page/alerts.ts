@@ -91,6 +91,14 @@ export function createAlerts(options: { title: string; notify: HTMLInputElement;
       if (sound.checked) beep()
       if (notify.checked && permitted()) new Notification(from || 'Parley', { body: text.slice(0, NOTIFICATION_CHARS), tag: 'parley' })
     },
+    /** Someone mentioned this person: said even with notifications and sound switched off. */
+    mention(from: string, text: string): void {
+      if (!document.hidden) return
+      unread++
+      update()
+      beep()
+      if (permitted()) new Notification(`${from || 'Someone'} mentioned you`, { body: text.slice(0, NOTIFICATION_CHARS), tag: 'parley-mention' })
+    },
     retitle(next: string): void {
       title = next
       update()

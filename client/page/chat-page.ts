@@ -4,6 +4,7 @@ import { SignalingError } from '../lib'
 import { createAlerts } from './alerts'
 import { createComposer } from './composer'
 import { createIndexedDbStore } from './idb-store'
+import { createConversationTools } from './conversation-tools'
 import { parseFragment } from './links'
 import { createMessageView } from './message-view'
 import { createModeration } from './moderation'
@@ -70,11 +71,21 @@ export function showRoom(roomId: string): void {
     // The name holds the visible count (what a voice-control user would say).
     $('panel-toggle').setAttribute('aria-label', n > 0 ? `People and settings, ${n} here` : 'People and settings')
   }
+  const { own, notes, actions } = createConversationTools(log, panel, () => room)
   const composer = createComposer({
     send(text, to) {
-      const message = room?.send(text, to === undefined ? undefined : { to })
+      const intent = actions.intent
+      if (intent?.act === 'edit') {
+        actions.take()
+        void room?.edit(intent.id, text)
+        return true
+      }
+      const message = room?.send(text, { ...(to === undefined ? {} : { to }), ...(intent ? { replyTo: intent.id } : {}) })
       if (!message) return false
+      actions.take()
+      own.add(message.id)
       log.message(message)
+      notes.added(message, message.name)
       spoke()
       log.follow()
       return true
@@ -120,7 +131,7 @@ export function showRoom(roomId: string): void {
   room = joinRoom({ room: roomId, secret, name: loadName(), color, signaling, store: createIndexedDbStore() })
   window.parley = room
   moderation.block(room)
-  wireRoom(room, { roomId, roomTitle, pageTitle, color, signaling }, { log, composer, people, panel, moderation, spoke, countPeople })
+  wireRoom(room, { roomId, roomTitle, pageTitle, color, signaling }, { log, composer, people, panel, moderation, notes, spoke, countPeople })
 }
 
 /** The page's parts that the room's events update. */
@@ -130,6 +141,7 @@ interface RoomViews {
   people: ReturnType<typeof createPeopleView>
   panel: ReturnType<typeof createPanel>
   moderation: ReturnType<typeof createModeration>
+  notes: ReturnType<typeof createConversationTools>['notes']
   /** Something was said: the empty room's hint goes. */
   spoke(): void
   /** Who is here changed, or the room's status did. */
@@ -143,7 +155,7 @@ function wireRoom(
   views: RoomViews,
 ): void {
   const { roomId, roomTitle, pageTitle, color, signaling } = page
-  const { log, composer, people, panel, moderation, spoke, countPeople } = views
+  const { log, composer, people, panel, moderation, notes, spoke, countPeople } = views
 
   const alerts = createAlerts({ title: pageTitle, notify: $<HTMLInputElement>('notify'), sound: $<HTMLInputElement>('sound') })
   let failure: Banner | null = null
@@ -195,11 +207,14 @@ function wireRoom(
   room.on('message', (message) => {
     if (moderation.muted(message.from)) return
     log.message(message)
+    const mentioned = notes.added(message, room.self.name)
     spoke()
     if (message.mine || message.before) return
-    alerts.message(message.name, message.text)
+    if (mentioned) alerts.mention(message.name, message.text)
+    else alerts.message(message.name, message.text)
     if (message.to !== undefined) people.unread(message.from)
   })
+  room.on('annotation', notes.annotate)
   room.on('receipt', log.receipt)
   room.on('typing', ({ peers }) => log.typing(peers))
   room.on('file', (transfer) => {

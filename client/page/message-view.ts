@@ -178,6 +178,19 @@ export function createMessageView(options: {
       }
     },
 
+    entry: (id: string) => byId.get(id),
+
+    /** Scrolls to message `id` and focuses it (a reply's quote, a search result); false if absent. */
+    reveal(id: string): boolean {
+      const entry = byId.get(id)
+      if (!entry?.isConnected) return false
+      entry.scrollIntoView({ block: 'center' })
+      entry.focus()
+      entry.classList.add('flash')
+      entry.addEventListener('blur', () => entry.classList.remove('flash'), { once: true })
+      return true
+    },
+
     /** Someone's colour changed (or arrived after their first lines): their names take it. */
     repaint(person: PeerView): void {
       const index = paletteIndex(person)

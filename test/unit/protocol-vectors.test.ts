@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { base64url, deriveRoomKey, fromBase64url, metaContext, open, sdpFingerprint, seal, signalContext, verificationCode } from '../../client/lib/crypto'
-import { createIdentity } from '../../client/lib/identity'
+import { createIdentity, signedText } from '../../client/lib/identity'
 import type { ChatMessage } from '../../client/lib/peer-protocol'
 import { createSealer } from '../../client/lib/sealer'
 
@@ -86,7 +86,7 @@ interface PairCodeVector {
 
 describe('PROTOCOL.md test vectors', () => {
   it('has every vector the specification promises', () => {
-    expect([...all.keys()].sort()).toEqual(['pair-code', 'room-key', 'sealed-meta', 'sealed-signal', 'signed-chat'])
+    expect([...all.keys()].sort()).toEqual(['pair-code', 'room-key', 'sealed-meta', 'sealed-signal', 'signed-chat', 'signed-event'])
   })
 
   describe('room-key', () => {
@@ -208,6 +208,29 @@ describe('PROTOCOL.md test vectors', () => {
       const publicKey = await subtle.importKey('raw', fromBase64url(identity.key)!, ECDSA, false, ['verify'])
       const text = JSON.stringify(['parley/1 chat', v.room, m.id, m.from, m.name, m.text, m.time, m.lamport, null])
       expect(await subtle.verify(SIGNATURE, publicKey, fromBase64url(sig)!, utf8.encode(text))).toBe(true)
+    })
+  })
+
+  describe('signed-event', () => {
+    const v = vector<SignedChatVector>('signed-event')
+    const m = v.message
+
+    it('signs the event tag, the chat members, then act, target, emoji and on', () => {
+      const re = m.re as { act: string; id: string; emoji: string; on: boolean }
+      const text = JSON.stringify(['parley/1 event', v.room, m.id, m.from, m.name, m.text, m.time, m.lamport, null, re.act, re.id, re.emoji, re.on])
+      expect(text).toBe(v.signedText)
+      expect(hex(utf8.encode(text))).toBe(v.signedHex)
+      expect(signedText(v.room, m)).toBe(v.signedText)
+    })
+
+    it("is accepted by the real identity's verify, and refused once its reference changes", async () => {
+      const identity = await createIdentity(v.room)
+      expect(await identity.verify(m, v.key)).toBe(true)
+      expect(await identity.verify({ ...m, re: { act: 'react', id: m.re!.id, emoji: '🎉', on: false } }, v.key)).toBe(false)
+      expect(await identity.verify({ ...m, re: { act: 'react', id: m.re!.id, emoji: '👍', on: true } }, v.key)).toBe(false)
+      expect(await identity.verify({ ...m, re: { act: 'delete', id: m.re!.id } }, v.key)).toBe(false)
+      const { re: _re, ...plain } = m
+      expect(await identity.verify(plain, v.key)).toBe(false)
     })
   })
 

@@ -1,0 +1,52 @@
+import type { Room } from '../lib'
+import { createAnnotationView } from './annotation-view'
+import { $ } from './dom'
+import { createMentions } from './mentions'
+import { createMessageActions } from './message-actions'
+import type { createMessageView } from './message-view'
+import type { createPanel } from './panel'
+import { createSearchView } from './search-view'
+
+/**
+ * What acts on messages already said: replies, reactions, edits and deletions (the toolbar and the
+ * annotations under each message), @mentions in the message box, and search in the side panel.
+ */
+export function createConversationTools(
+  log: ReturnType<typeof createMessageView>,
+  panel: ReturnType<typeof createPanel>,
+  current: () => Room | undefined,
+) {
+  // Messages this page sent in this visit: only these carry this session's key, so only these can change.
+  const own = new Set<string>()
+  const box = $<HTMLTextAreaElement>('message')
+  const names = () => [...(current()?.peers ?? []).map((p) => p.name), current()?.self.name ?? '']
+  const notes = createAnnotationView({
+    entry: log.entry,
+    names,
+    selfId: () => current()?.self.id ?? '',
+    nameOf: (id) => current()?.peers.find((p) => p.id === id)?.name || 'someone',
+    react: (id, emoji, on) => void current()?.react(id, emoji, on),
+    jump: (id) => log.reveal(id),
+  })
+  const actions = createMessageActions({
+    log: $('messages'),
+    box,
+    own: (entry) => own.has(entry.dataset.id ?? ''),
+    react(id, emoji) {
+      const room = current()
+      if (!room) return
+      const mine = room.annotation(id).reactions.some((r) => r.emoji === emoji && r.from.includes(room.self.id))
+      void room.react(id, emoji, !mine)
+    },
+    remove: (id) => void current()?.remove(id),
+  })
+  createMentions({ box, names: () => (current()?.peers ?? []).map((p) => p.name) })
+  createSearchView({
+    log: $('messages'),
+    jump(id) {
+      panel.close()
+      log.reveal(id)
+    },
+  })
+  return { own, notes, actions }
+}

@@ -1,0 +1,152 @@
+import { isEmoji } from '../lib'
+import { $ } from './dom'
+
+export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '😮']
+
+export type Intent = { act: 'reply' | 'edit'; id: string } | undefined
+
+/**
+ * The actions on one message: one toolbar (Reply, React, Edit, Delete) that moves into the message
+ * being pointed at or focused, so each message reads as "name, time: text" until then. Replying and
+ * editing go through the composer, with a bar that says so and a way out.
+ */
+export function createMessageActions(options: {
+  log: HTMLElement
+  /** Only this session's own messages can be changed (they carry its key). */
+  own(entry: HTMLElement): boolean
+  react(id: string, emoji: string): void
+  remove(id: string): void
+  /** The composer's text box. */
+  box: HTMLTextAreaElement
+}) {
+  const { log, box } = options
+  const bar = $('actions')
+  const picker = bar.querySelector<HTMLElement>('.picker')!
+  const any = bar.querySelector<HTMLInputElement>('.any-emoji')!
+  const button = (act: string) => bar.querySelector<HTMLButtonElement>(`[data-act="${act}"]`)!
+  let current: HTMLElement | undefined
+  let intent: Intent
+
+  for (const emoji of QUICK_EMOJI) {
+    const quick = document.createElement('button')
+    quick.type = 'button'
+    quick.textContent = emoji
+    quick.setAttribute('aria-label', `React with ${emoji}`)
+    quick.dataset.emoji = emoji
+    picker.querySelector('.emojis')!.append(quick)
+  }
+
+  function openPicker(on: boolean) {
+    picker.hidden = !on
+    button('react').setAttribute('aria-expanded', String(on))
+  }
+
+  function attach(entry: HTMLElement) {
+    if (entry === current) return
+    current = entry
+    const who = entry.querySelector('.who')?.textContent ?? ''
+    bar.setAttribute('aria-label', `Actions for the message from ${who}`)
+    button('edit').hidden = button('delete').hidden = !options.own(entry)
+    openPicker(false)
+    bar.hidden = false
+    entry.append(bar)
+  }
+
+  const target = (node: EventTarget | null) => {
+    const entry = (node as Element | null)?.closest?.<HTMLElement>('.message')
+    return entry && !entry.classList.contains('file') && !entry.classList.contains('deleted') && entry.dataset.id ? entry : undefined
+  }
+  for (const type of ['focusin', 'mouseover'] as const) {
+    log.addEventListener(type, (event) => {
+      const entry = target(event.target)
+      if (entry) attach(entry)
+    })
+  }
+  // A click on a message's buttons leaves focus where it was: moving it would unfold or fold the
+  // message's header (see style.css) under the pointer between press and release.
+  log.addEventListener('mousedown', (event) => {
+    if ((event.target as Element).closest('button')) event.preventDefault()
+  })
+  // The log's arrow keys walk messages; inside the toolbar they belong to its buttons and field.
+  bar.addEventListener('keydown', (event) => {
+    event.stopPropagation()
+    if (event.key === 'Escape') {
+      openPicker(false)
+      current?.focus()
+    }
+  })
+
+  function setIntent(next: Intent, label = '') {
+    intent = next
+    $('context-bar').hidden = !next
+    $('context-label').textContent = label
+    if (!next) return
+    box.focus()
+  }
+
+  bar.addEventListener('click', (event) => {
+    const clicked = (event.target as Element).closest<HTMLButtonElement>('button')
+    const id = current?.dataset.id
+    if (!clicked || !id || !current) return
+    // The text as sent (formatting markers included) to edit; as seen to quote.
+    const text = current.querySelector('.text')?.textContent ?? ''
+    const seen = current.querySelector<HTMLElement>('.text')?.innerText ?? text
+    const who = current.querySelector('.who')?.textContent ?? ''
+    if (clicked.dataset.emoji) {
+      options.react(id, clicked.dataset.emoji)
+      openPicker(false)
+      return
+    }
+    switch (clicked.dataset.act) {
+      case 'reply':
+        return setIntent({ act: 'reply', id }, `Replying to ${who}: ${seen.slice(0, 60)}`)
+      case 'edit':
+        box.value = text
+        box.dispatchEvent(new Event('input'))
+        return setIntent({ act: 'edit', id }, 'Editing your message')
+      case 'delete':
+        if (confirm('Delete this message for everyone?')) options.remove(id)
+        return
+      case 'react':
+        openPicker(picker.hidden)
+        if (!picker.hidden) picker.querySelector('button')!.focus()
+        return
+      case 'custom':
+        if (!isEmoji(any.value.trim())) return void any.setAttribute('aria-invalid', 'true')
+        any.removeAttribute('aria-invalid')
+        options.react(id, any.value.trim())
+        any.value = ''
+        openPicker(false)
+    }
+  })
+  any.addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter') return
+    event.preventDefault()
+    button('custom').click()
+  })
+
+  const cancel = () => {
+    if (intent?.act === 'edit') box.value = ''
+    box.dispatchEvent(new Event('input'))
+    setIntent(undefined)
+  }
+  $('context-exit').addEventListener('click', () => {
+    cancel()
+    box.focus()
+  })
+  box.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && intent) cancel()
+  })
+
+  return {
+    /** What the next send means (a reply or an edit), taken once. */
+    take(): Intent {
+      const taken = intent
+      if (taken) setIntent(undefined)
+      return taken
+    },
+    get intent() {
+      return intent
+    },
+  }
+}

@@ -1,0 +1,42 @@
+import { $ } from './dom'
+
+const MAX_RESULTS = 30
+const SNIPPET_CHARS = 70
+
+/**
+ * Search in the room's messages this browser holds (what the log shows: this visit's and the stored
+ * history, edits applied, deleted ones left out), newest first; a result jumps to its message.
+ */
+export function createSearchView(options: { log: HTMLElement; jump(id: string): void }) {
+  const input = $<HTMLInputElement>('search')
+  const results = $('results')
+
+  function run() {
+    const query = input.value.trim().toLowerCase()
+    results.replaceChildren()
+    if (!query) return
+    const entries = [...options.log.querySelectorAll<HTMLElement>('.message[data-id]:not(.deleted)')].reverse()
+    for (const entry of entries) {
+      // What the eye sees, formatting markers left out (see format.ts).
+      const text = entry.querySelector<HTMLElement>('.text')?.innerText ?? ''
+      const at = text.toLowerCase().indexOf(query)
+      if (at === -1) continue
+      const start = at > SNIPPET_CHARS - 20 ? at - 20 : 0
+      const item = document.createElement('li')
+      const result = document.createElement('button')
+      result.type = 'button'
+      result.textContent = `${entry.querySelector('.who')?.textContent}: ${start > 0 ? '…' : ''}${text.slice(start, start + SNIPPET_CHARS)}`
+      result.addEventListener('click', () => options.jump(entry.dataset.id!))
+      item.append(result)
+      results.append(item)
+      if (results.childElementCount >= MAX_RESULTS) break
+    }
+    if (!results.firstChild) {
+      const none = document.createElement('li')
+      none.className = 'hint'
+      none.textContent = 'No messages found.'
+      results.append(none)
+    }
+  }
+  input.addEventListener('input', run)
+}

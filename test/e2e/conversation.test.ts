@@ -1,0 +1,231 @@
+import { readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Page } from 'puppeteer'
+import { startServer, type TestServer, roomLink } from '../helpers'
+import { closeAll, launchPeople, say, setName, waitForConnected, waitForMessage, type Person } from '../browsers'
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+
+// Three separate Chromium processes: Ana and Ben talk, Cleo comes late.
+let server: TestServer
+let people: Person[] = []
+const NAMES = ['Ana', 'Ben', 'Cleo']
+
+beforeAll(async () => {
+  ;[server, people] = await Promise.all([startServer({ iceServers: [] }), launchPeople(3)])
+  await Promise.all(
+    people.map(async (person, i) => {
+      await person.page.goto(server.url)
+      await setName(person.page, NAMES[i]!)
+    }),
+  )
+})
+afterAll(async () => {
+  await closeAll(people)
+  await server?.close()
+})
+
+/** Focuses the message whose text is `text` (as arrow keys would), which brings its actions. */
+async function focusMessage(page: Page, text: string) {
+  await page.bringToFront()
+  const found = await page.evaluate((t) => {
+    const entry = [...document.querySelectorAll<HTMLElement>('[role="log"] .message')].find((e) => e.querySelector('.text')?.textContent === t)
+    entry?.focus()
+    return Boolean(entry)
+  }, text)
+  expect(found, `message "${text}"`).toBe(true)
+}
+
+const act = (page: Page, action: string) => page.click(`#actions [data-act="${action}"]`)
+
+/** What the log shows of one message: its text, its marks, reactions (emoji, count, who) and quote. */
+function shown(page: Page, text: string) {
+  return page.evaluate((t) => {
+    const entry = [...document.querySelectorAll<HTMLElement>('[role="log"] .message')].find((e) => e.querySelector('.text')?.textContent === t)
+    if (!entry) return null
+    return {
+      edited: Boolean(entry.querySelector('.edited')),
+      deleted: entry.classList.contains('deleted'),
+      quote: entry.querySelector('.quote')?.textContent ?? null,
+      reactions: [...entry.querySelectorAll('.reactions button')].map((b) => `${b.textContent} ${b.getAttribute('aria-label')!.split(': ')[1]}`),
+    }
+  }, text)
+}
+
+async function waitShown(page: Page, text: string, check: (s: Awaited<ReturnType<typeof shown>>) => boolean) {
+  await page.waitForFunction(
+    (t) => [...document.querySelectorAll('[role="log"] .message .text')].some((e) => e.textContent === t),
+    { timeout: 15_000 },
+    text,
+  )
+  await expect.poll(() => shown(page, text), { timeout: 15_000 }).toSatisfy(check)
+}
+
+/** Serious and critical axe-core violations, light and dark (as page.test.ts checks the other states). */
+async function axeFaults(page: Page): Promise<string[]> {
+  const faults: string[] = []
+  for (const scheme of ['light', 'dark'] as const) {
+    await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: scheme }])
+    if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE)
+    const found = await page.evaluate(async () => {
+      const { violations } = await (window as unknown as { axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: unknown }> }> }> } }).axe.run()
+      return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} ${JSON.stringify(v.nodes.map((n) => n.target))}`)
+    })
+    faults.push(...found.map((f) => `${scheme}: ${f}`))
+  }
+  await page.emulateMediaFeatures([])
+  return faults
+}
+
+const texts = (page: Page) => page.$$eval('[role="log"] .message .text', (e) => e.map((x) => x.textContent))
+
+/** Everything this page's IndexedDB holds, as one string. */
+const stored = (page: Page) =>
+  page.evaluate(async () => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open('parley')
+      request.onsuccess = () => resolve(request.result)
+      request.onerror = () => reject(request.error)
+    })
+    const all = await Promise.all(
+      [...db.objectStoreNames].map(
+        (name) =>
+          new Promise<unknown>((resolve) => {
+            const request = db.transaction(name).objectStore(name).getAll()
+            request.onsuccess = () => resolve(request.result)
+          }),
+      ),
+    )
+    db.close()
+    return JSON.stringify(all)
+  })
+
+describe('conversations beyond chat lines', () => {
+  it('replies, reactions, edits, deletions and mentions reach the others, a late joiner and a reload', async () => {
+    const [ana, ben, cleo] = people as [Person, Person, Person]
+    const link = roomLink(server.url)
+    await Promise.all([ana, ben].map((p) => p.page.goto(link)))
+    await Promise.all([ana, ben].map((p) => waitForConnected(p.page, 1)))
+
+    await say(ana.page, 'hello there')
+    await say(ana.page, 'secret plan')
+    await waitForMessage(ben.page, 'secret plan')
+
+    // Ben replies to Ana's first line; both see the quote, and it jumps to the original.
+    await focusMessage(ben.page, 'hello there')
+    await act(ben.page, 'reply')
+    expect(await ben.page.$eval('#context-label', (e) => e.textContent)).toBe('Replying to Ana: hello there')
+    expect(await axeFaults(ben.page), 'replying').toEqual([])
+    await say(ben.page, 'general reply')
+    await waitShown(ana.page, 'general reply', (s) => s?.quote === 'Reply to You: hello there')
+    await ana.page.bringToFront()
+    await ana.page.click('[role="log"] .message .quote')
+    expect(await ana.page.evaluate(() => document.activeElement?.querySelector('.text')?.textContent)).toBe('hello there')
+
+    // Reactions: a quick one and any emoji from Ben, Ana's toggled on and off again.
+    await focusMessage(ben.page, 'hello there')
+    await act(ben.page, 'react')
+    await ben.page.click('#actions [aria-label="React with 👍"]')
+    await focusMessage(ben.page, 'hello there')
+    await act(ben.page, 'react')
+    await ben.page.type('#actions .any-emoji', '🦄')
+    await ben.page.keyboard.press('Enter')
+    await waitShown(ana.page, 'hello there', (s) => s?.reactions.join() === '👍 1 Ben,🦄 1 Ben')
+    await ana.page.click('[role="log"] .reactions button[data-emoji="👍"]')
+    await waitShown(ben.page, 'hello there', (s) => s?.reactions.join() === '👍 2 you, Ana,🦄 1 you')
+    await ana.page.click('[role="log"] .reactions button[data-emoji="👍"]')
+    await waitShown(ben.page, 'hello there', (s) => s?.reactions.join() === '👍 1 you,🦄 1 you')
+    await focusMessage(ben.page, 'hello there')
+    await act(ben.page, 'react')
+    expect(await axeFaults(ben.page), 'reactions and the open picker').toEqual([])
+
+    // Only the author edits and deletes: Ben has no such buttons on Ana's lines, and the library refuses.
+    await focusMessage(ben.page, 'hello there')
+    expect(await ben.page.$eval('#actions [data-act="edit"]', (b) => (b as HTMLElement).hidden)).toBe(true)
+    const forged = await ben.page.evaluate(() => {
+      const id = [...document.querySelectorAll<HTMLElement>('[role="log"] .message')].find((e) => e.querySelector('.text')?.textContent === 'hello there')!.dataset.id!
+      return Promise.all([window.parley!.edit(id, 'Ben wrote this'), window.parley!.remove(id)])
+    })
+    expect(forged).toEqual([false, false])
+
+    await focusMessage(ana.page, 'hello there')
+    await act(ana.page, 'edit')
+    expect(await ana.page.$eval('#message', (b) => (b as HTMLTextAreaElement).value)).toBe('hello there')
+    await say(ana.page, 'hello everyone')
+    await waitShown(ben.page, 'hello everyone', (s) => s?.edited === true && s.reactions.length === 2)
+    await waitShown(ben.page, 'general reply', (s) => s?.quote === 'Reply to Ana: hello everyone')
+
+    ana.page.once('dialog', (dialog) => void dialog.accept())
+    await focusMessage(ana.page, 'secret plan')
+    await act(ana.page, 'delete')
+    await waitShown(ben.page, 'message deleted', (s) => s?.deleted === true)
+    expect(await texts(ben.page)).not.toContain('secret plan')
+
+    // A mention notifies Ana even with notifications and sound off; a plain line does not.
+    await ana.page.evaluate(() => {
+      const seen: string[] = []
+      Object.assign(window, { seen })
+      // A stand-in for the browser's notifications, already permitted, and a hidden tab.
+      window.Notification = class {
+        static permission = 'granted'
+        constructor(title: string) {
+          seen.push(title)
+        }
+      } as unknown as typeof Notification
+      Object.defineProperty(document, 'hidden', { get: () => true, configurable: true })
+    })
+    await say(ben.page, 'nothing for anyone')
+    await ben.page.focus('#message')
+    await ben.page.keyboard.type('@A')
+    await ben.page.waitForSelector('#mentions button[aria-label="Mention Ana"]')
+    expect(await axeFaults(ben.page), 'quote, edited, deleted, mention suggestions').toEqual([])
+    await ben.page.keyboard.press('Tab')
+    await ben.page.keyboard.type('look at this')
+    await ben.page.keyboard.press('Enter')
+    await waitForMessage(ana.page, '@Ana look at this')
+    const mention = await ana.page.evaluate(() => {
+      const entry = [...document.querySelectorAll<HTMLElement>('[role="log"] .message')].at(-1)!
+      return { highlighted: entry.querySelector('.mention')?.textContent, me: entry.classList.contains('mentions-me'), seen: (window as unknown as { seen: string[] }).seen }
+    })
+    expect(mention).toEqual({ highlighted: '@Ana', me: true, seen: ['Ben mentioned you'] })
+    await ana.page.evaluate(() => delete (document as { hidden?: boolean }).hidden)
+
+    // Cleo comes late: she gets the history with everything applied, and never the deleted text.
+    await cleo.page.goto(link)
+    await waitForConnected(cleo.page, 2)
+    await waitShown(cleo.page, 'hello everyone', (s) => s?.edited === true && s.reactions.join() === '👍 1 Ben,🦄 1 Ben')
+    await waitShown(cleo.page, 'general reply', (s) => s?.quote === 'Reply to Ana: hello everyone')
+    expect(await texts(cleo.page)).not.toContain('secret plan')
+
+    // Search in what Cleo's browser holds, and jump to it.
+    await cleo.page.bringToFront()
+    await cleo.page.type('#search', 'EVERYONE')
+    const results = await cleo.page.$$eval('#results button', (b) => b.map((x) => x.textContent))
+    expect(results).toEqual(['Ana: hello everyone'])
+    expect(await axeFaults(cleo.page), 'search results').toEqual([])
+    await cleo.page.click('#results button')
+    expect(await cleo.page.evaluate(() => document.activeElement?.querySelector('.text')?.textContent)).toBe('hello everyone')
+
+    // A reload keeps it all, and the deleted text is in nobody's stored history.
+    await ben.page.reload()
+    await waitShown(ben.page, 'hello everyone', (s) => s?.edited === true && s.reactions.length === 2)
+    await waitShown(ben.page, 'general reply', (s) => s?.quote === 'Reply to Ana: hello everyone')
+    await waitForConnected(ben.page, 2)
+    for (const person of people) {
+      await person.page.waitForFunction(
+        async () => {
+          const request = indexedDB.open('parley')
+          const db = await new Promise<IDBDatabase>((resolve) => (request.onsuccess = () => resolve(request.result)))
+          const ok = db.objectStoreNames.length > 0
+          db.close()
+          return ok
+        },
+        { timeout: 15_000 },
+      )
+      await expect.poll(async () => (await stored(person.page)).includes('hello everyone'), { timeout: 10_000 }).toBe(true)
+      expect(await stored(person.page)).not.toContain('secret plan')
+    }
+    expect([...ana.errors, ...ben.errors, ...cleo.errors]).toEqual([])
+  })
+})
