@@ -1,5 +1,6 @@
 import { nanoid } from 'nanoid'
 import type { RoomLog } from './history'
+import { mark } from './marks'
 import { MAX_ACK_IDS, type ChatMessage, type PeerMessage } from './peer-protocol'
 import type { ChatView, Emit, HistoryStore, Identity, PeerView, Receipt } from './types'
 import { createTyping } from './typing'
@@ -162,6 +163,7 @@ export function createConversation(options: {
         case 'history': {
           const { added, refused } = await (await options.log).merge(message.entries)
           counters.forged += refused
+          mark('history-merged')
           for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) })
           if (added.length > 0) saver.schedule()
           return

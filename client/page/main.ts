@@ -1,8 +1,10 @@
+import { mark } from '../lib/marks'
 import { showRoom } from './chat-page'
 import { showLanding } from './landing-page'
 import { ROOM_PATH } from './links'
 import { applyTheme } from './theme'
 
+mark('script-start')
 applyTheme()
 const match = ROOM_PATH.exec(location.pathname)
 if (match) showRoom(match[1]!)
