@@ -19,6 +19,8 @@ import { $ } from './dom'
 // People already in the room arrive in one burst soon after joining (their names unsealed first); only
 // later arrivals are news. An empty room has no burst: then this long after joining.
 const SETTLE_MS = 1_500
+// The invitation's QR code is drawn when the page is idle, or after this at the latest.
+const QR_IDLE_MS = 2_000
 
 /** The shared signaling worker's URL, set by the build (build.mjs). */
 declare const __PARLEY_WORKER__: string
@@ -33,11 +35,14 @@ declare global {
 export function showRoom(roomId: string): void {
   $('room').hidden = false
   const { secret, title: roomTitle } = parseFragment(location.hash)
+  const problem = cannotJoin(secret)
+  // One signaling connection per browser, shared by its tabs, where the browser allows it. Started
+  // first: the worker's start-up is the longest step before the join can leave.
+  const signaling = problem ? undefined : (createSharedSignaling(__PARLEY_WORKER__) ?? undefined)
   $('room-title').textContent = roomTitle || 'Room'
   $('room-id').textContent = roomId
   const panel = createPanel()
   bindThemeSelect($<HTMLSelectElement>('theme'))
-  const problem = cannotJoin(secret)
   const log = createMessageView({
     log: $('messages'),
     typingLine: $('typing'),
@@ -87,8 +92,6 @@ export function showRoom(roomId: string): void {
     saveColor(color)
   }
 
-  // One signaling connection per browser, shared by its tabs, where the browser allows it.
-  const signaling = createSharedSignaling(__PARLEY_WORKER__) ?? undefined
   room = joinRoom({ room: roomId, secret, name: loadName(), color, signaling, store: createIndexedDbStore() })
   const joined = room
   window.parley = room
@@ -185,7 +188,10 @@ export function showRoom(roomId: string): void {
 
   const link = $<HTMLInputElement>('link')
   link.value = location.href
-  $<HTMLImageElement>('qr').src = qrDataUrl(location.href)
+  // Drawing the code is a canvas and a PNG encoding: not while joining.
+  const drawQr = () => ($<HTMLImageElement>('qr').src = qrDataUrl(location.href))
+  if (typeof requestIdleCallback === 'function') requestIdleCallback(drawQr, { timeout: QR_IDLE_MS })
+  else setTimeout(drawQr, QR_IDLE_MS)
   $('copy').addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText(location.href)

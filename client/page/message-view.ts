@@ -18,8 +18,11 @@ function setText(element: Element, text: string) {
   else element.replaceChildren(document.createTextNode(text))
 }
 
-const clock = (time: number) => new Date(time).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
-const fullDate = (time: number) => new Date(time).toLocaleString([], { dateStyle: 'full', timeStyle: 'short' })
+// Made once: toLocale*String builds a new formatter on every call, a cost every message paid.
+const CLOCK = new Intl.DateTimeFormat([], { hour: '2-digit', minute: '2-digit' })
+const FULL_DATE = new Intl.DateTimeFormat([], { dateStyle: 'full', timeStyle: 'short' })
+const clock = (time: number) => CLOCK.format(time)
+const fullDate = (time: number) => FULL_DATE.format(time)
 const dayKey = (time: number) => new Date(time).toDateString()
 
 function dayLabel(time: number): string {
