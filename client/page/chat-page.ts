@@ -11,6 +11,7 @@ import { createPanel } from './panel'
 import { createPeopleView } from './people-view'
 import { loadColor, loadName, rememberRoom, saveColor } from './prefs'
 import { qrDataUrl } from './qr'
+import { registerShell } from './shell'
 import { bindSettings } from './settings'
 import { cannotJoin, fatal, showBanner, STATUS_BANNER, type Banner } from './states'
 import { bindThemeSelect } from './theme'
@@ -19,6 +20,9 @@ import { $ } from './dom'
 // People already in the room arrive in one burst soon after joining (their names unsealed first); only
 // later arrivals are news. An empty room has no burst: then this long after joining.
 const SETTLE_MS = 1_500
+// The app shell is installed once everyone in the room is connected, or this long after the page
+// started, whichever comes first (an empty room has nobody to connect to).
+const SHELL_LATEST_MS = 5_000
 // The invitation's QR code is drawn when the page is idle, or after this at the latest.
 const QR_IDLE_MS = 2_000
 
@@ -139,6 +143,8 @@ export function showRoom(roomId: string): void {
     settleTimer = setTimeout(() => (settling = false), 0)
   })
   room.on('peer-connected', people.render)
+  const shellTimer = setTimeout(registerShell, SHELL_LATEST_MS)
+  room.on('peer-connected', () => joined.peers.every((p) => p.state === 'connected') && registerShell())
   room.on('peer-updated', (peer) => {
     const before = people.stateOf(peer.id)
     people.render(peer)
@@ -221,6 +227,7 @@ export function showRoom(roomId: string): void {
     log.close()
     alerts.close()
     clearTimeout(settleTimer)
+    clearTimeout(shellTimer)
   })
   // A page restored from the back/forward cache has left already: join again.
   addEventListener('pageshow', (event) => event.persisted && location.reload())
