@@ -64,11 +64,12 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
       throw new HttpError(401, 'EXPIRED', 'stream key expired; renew with POST /renew, or join afresh')
     }
     if (id === null) throw new HttpError(401, 'UNAUTHORIZED', 'missing or invalid stream key')
-    for (const name in STREAM_HEADERS) res.setHeader(name, STREAM_HEADERS[name]!)
-    for (const name in headers) res.setHeader(name, headers[name]!)
+    // Every header in one writeHead, never setHeader: a response keeps what setHeader stored for as
+    // long as it is open, and a stream is open for hours, times every peer.
+    const streamHeaders = { ...STREAM_HEADERS, ...headers }
     if (req.method === 'HEAD') {
       // A bodiless answer must not become the session's stream.
-      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform' })
+      res.writeHead(200, { ...streamHeaders, 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform' })
       return void res.end()
     }
     if (!hub.ready()) throw new Unavailable('signaling storage is unavailable')
@@ -79,7 +80,7 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
     const header = req.headers['last-event-id']
     const lastEventId = typeof header === 'string' ? header : (query.get('lastEventId') ?? undefined)
     // Jitter spreads the reconnects of many clients after a restart.
-    openEventStream(res, Math.round(options.retryMs * (1 + Math.random())))
+    openEventStream(res, Math.round(options.retryMs * (1 + Math.random())), streamHeaders)
     const sink: Sink = {
       write(frame) {
         res.write(frame)

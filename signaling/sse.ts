@@ -15,12 +15,13 @@ export function formatEvent(event: string, data: string, id?: string): string {
 export const HEARTBEAT_FRAME = ':\n\n'
 
 /** Writes the stream's headers and first bytes; the caller writes frames after. */
-export function openEventStream(res: ServerResponse, retryMs: number): void {
+export function openEventStream(res: ServerResponse, retryMs: number, headers: Readonly<Record<string, string>> = {}): void {
   // The body runs until the connection closes (no chunked framing): one plain socket write per event,
   // the cheapest there is, for a response that never ends by itself anyway.
   res.removeHeader('Transfer-Encoding')
   res.shouldKeepAlive = false
   res.writeHead(200, {
+    ...headers,
     'Content-Type': 'text/event-stream; charset=utf-8',
     // no-cache: every reconnect must reach the server; no-transform: compression middleware and
     // proxies must not buffer the stream to compress it.

@@ -1,6 +1,7 @@
 import { nanoid } from 'nanoid'
 import { createAnnotations, isAnnotation } from './annotations'
 import type { RoomLog } from './history'
+import { mark } from './marks'
 import { MAX_ACK_IDS, type ChatMessage, type PeerMessage, type Reference } from './peer-protocol'
 import type { ChatView, Emit, HistoryStore, Identity, PeerView, Receipt } from './types'
 import { createTyping } from './typing'
@@ -194,6 +195,7 @@ export function createConversation(options: {
         case 'history': {
           const { added, refused } = await (await options.log).merge(message.entries, false, (id) => mesh.views().some((v) => v.id === id))
           counters.forged += refused
+          mark('history-merged')
           for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) }, entry.key)
           if (added.length > 0) saver.schedule()
           return

@@ -1,4 +1,5 @@
 import type { IceServer } from '../../signaling/protocol'
+import { mark } from './marks'
 import { helloFrom, type PeerMessage, type SignalEnvelope } from './peer-protocol'
 import type { CreatePeer, PairMemory, PeerLike, PeerState, PeerView, RoomSelf } from './types'
 import { backoffMs } from './util'
@@ -187,6 +188,7 @@ export class PeerLink {
     this.profile(name, color)
     resend()
     this.#ready = true
+    mark('hello-exchanged')
   }
 
   profile(name: string, color?: string): void {

@@ -5,6 +5,7 @@ import { createEmitter } from './emitter'
 import { createFiles } from './files'
 import { createRoomLog } from './history'
 import { createIdentity } from './identity'
+import { mark } from './marks'
 import { createMembershipEvents } from './membership'
 import { createMesh } from './mesh'
 import { cleanName, cleanText, isEmoji, MAX_TEXT_CHARS } from './peer-protocol'
@@ -95,6 +96,7 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
       files.gone(view.id)
     }
     if (type === 'peer-connected') {
+      mark('connected')
       budget.opened(view.id)
       void sealed.code(view.id).then((code) => code && mesh.setCode(view.id, code))
     }
@@ -145,13 +147,17 @@ export function joinRoom(options: JoinOptions): Room {
   }
 
   const offs = [
-    signaling.on('status', (s) => self.id && setStatus(roomStatus(s))),
+    signaling.on('status', (s) => {
+      if (s === 'online') mark('stream-open')
+      if (self.id) setStatus(roomStatus(s))
+    }),
     signaling.on('error', (err) => events.emit('error', err)),
   ]
 
   const handlers: MembershipHandlers = {
     joined(joined) {
       if (left) return
+      mark('join-answered')
       self.id = joined.peer
       conversation.joined(joined.peer)
       ice.set(joined.iceServers, joined.iceServersTtlS)
@@ -170,8 +176,10 @@ export function joinRoom(options: JoinOptions): Room {
     if (!options.createPeer) void warmUp()
     try {
       const [meta, id, proof] = await Promise.all([sealed.sealName(self.name), identity, verifier])
+      mark('identity-ready')
       self.key = id.key
       if (left) return
+      mark('join-sent')
       const joined = await signaling.join(options.room, meta, handlers, proof)
       if (left) signaling.leave(joined.peer)
     } catch (err) {

@@ -1,8 +1,11 @@
 import type { PeerInfo } from '../../signaling/protocol'
 import { sdpFingerprint, verificationCode } from './crypto'
+import { mark } from './marks'
 import type { SignalEnvelope } from './peer-protocol'
 import type { Opened, RoomSelf, Sealer, Signaling } from './types'
 import { createSerialQueue } from './util'
+
+const signalType = (envelope: SignalEnvelope) => ('signal' in envelope ? (envelope.signal as { type?: unknown }).type : undefined)
 
 /**
  * The room's signals as the server carries them: sealed on the way out (in order: sealing is
@@ -29,13 +32,16 @@ export function createSealedSignals(options: {
       if (ours) ourFingerprints.set(to, ours)
       outgoing(async () => {
         const sealed = await sealer.sealSignal(from, to, envelope)
-        if (!options.closed() && from === self.id) signaling.signal(from, to, sealed)
+        if (options.closed() || from !== self.id) return
+        signaling.signal(from, to, sealed)
+        if (signalType(envelope) === 'offer') mark('offer-sent')
       }).catch(options.onError)
     },
 
     async open(from: string, data: unknown): Promise<Opened> {
       const opened = await sealer.openSignal(self.id, from, data)
       if (opened.ok && opened.fingerprint) theirFingerprints.set(from, opened.fingerprint)
+      if (opened.ok && signalType(opened.envelope) === 'answer') mark('answer-received')
       return opened
     },
 

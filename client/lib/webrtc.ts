@@ -1,4 +1,5 @@
 import SimplePeer from 'simple-peer'
+import { mark } from './marks'
 import type { CreatePeer, PeerLike } from './types'
 
 // The first RTCPeerConnection of a page pays for starting the browser's WebRTC machinery, and every
@@ -20,12 +21,16 @@ export function warmUp(): Promise<void> {
 }
 
 /** simple-peer with trickle ICE and the page's shared certificate. */
-export const createSimplePeer: CreatePeer = ({ initiator, iceServers }) =>
-  new SimplePeer({
+export const createSimplePeer: CreatePeer = ({ initiator, iceServers }) => {
+  const peer = new SimplePeer({
     initiator,
     trickle: true,
     config: { iceServers: iceServers as RTCIceServer[], ...(certificate ? { certificates: [certificate] } : {}) },
-  }) as unknown as PeerLike
+  })
+  peer.on('iceStateChange', (state: RTCIceConnectionState) => (state === 'connected' || state === 'completed') && mark('ice-connected'))
+  peer.on('connect', () => mark('channel-open'))
+  return peer as unknown as PeerLike
+}
 
 /** 'relayed' when either end of the pair's selected candidate pair is a TURN relay candidate. */
 export function routeOf(reports: Array<Record<string, unknown>>): 'direct' | 'relayed' | undefined {

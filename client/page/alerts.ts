@@ -52,7 +52,16 @@ export function createAlerts(options: { title: string; notify: HTMLInputElement;
     }
   }
 
+  // Drawn once per label ("1" … "9+"): a busy hidden tab would otherwise encode a PNG per message.
+  const badges = new Map<string, string>()
   function badge(): string {
+    const label = unread > 9 ? '9+' : String(unread)
+    let url = badges.get(label)
+    if (!url) badges.set(label, (url = drawBadge(label)))
+    return url
+  }
+
+  function drawBadge(label: string): string {
     const canvas = document.createElement('canvas')
     canvas.width = canvas.height = BADGE_PX
     const g = canvas.getContext('2d')
@@ -69,13 +78,14 @@ export function createAlerts(options: { title: string; notify: HTMLInputElement;
     g.font = `bold ${BADGE_PX * 0.4}px system-ui, sans-serif`
     g.textAlign = 'center'
     g.textBaseline = 'middle'
-    g.fillText(unread > 9 ? '9+' : String(unread), BADGE_PX * 0.68, BADGE_PX * 0.34)
+    g.fillText(label, BADGE_PX * 0.68, BADGE_PX * 0.34)
     return canvas.toDataURL('image/png')
   }
 
   const update = () => {
     document.title = unread > 0 ? `(${unread}) ${title}` : title
-    if (favicon) favicon.href = unread > 0 ? badge() : plainIcon
+    const icon = unread > 0 ? badge() : plainIcon
+    if (favicon && favicon.href !== icon) favicon.href = icon
   }
   document.addEventListener('visibilitychange', () => {
     if (document.hidden) return

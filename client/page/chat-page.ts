@@ -13,6 +13,7 @@ import { createPanel } from './panel'
 import { createPeopleView } from './people-view'
 import { loadColor, loadName, rememberRoom, saveColor } from './prefs'
 import { bindInvite } from './invite'
+import { registerShell } from './shell'
 import { bindSettings } from './settings'
 import { cannotJoin, fatal, showBanner, STATUS_BANNER, type Banner } from './states'
 import { bindThemeSelect } from './theme'
@@ -21,6 +22,10 @@ import { $ } from './dom'
 // People already in the room arrive in one burst soon after joining (their names unsealed first); only
 // later arrivals are news. An empty room has no burst: then this long after joining.
 const SETTLE_MS = 1_500
+// The app shell is installed once everyone in the room is connected, or this long after the page
+// started, whichever comes first (an empty room has nobody to connect to).
+const SHELL_LATEST_MS = 5_000
+// The invitation's QR code is drawn when the page is idle, or after this at the latest.
 
 /** The shared signaling worker's URL, set by the build (build.mjs). */
 declare const __PARLEY_WORKER__: string
@@ -45,11 +50,14 @@ function ownColor(): string {
 export function showRoom(roomId: string): void {
   $('room').hidden = false
   const { secret, title: roomTitle } = parseFragment(location.hash)
+  const problem = cannotJoin(secret)
+  // One signaling connection per browser, shared by its tabs, where the browser allows it. Started
+  // first: the worker's start-up is the longest step before the join can leave.
+  const signaling = problem ? undefined : (createSharedSignaling(__PARLEY_WORKER__) ?? undefined)
   $('room-title').textContent = roomTitle || 'Room'
   $('room-id').textContent = roomId
   const panel = createPanel()
   bindThemeSelect($<HTMLSelectElement>('theme'))
-  const problem = cannotJoin(secret)
   const log = createMessageView({
     log: $('messages'),
     typingLine: $('typing'),
@@ -126,8 +134,6 @@ export function showRoom(roomId: string): void {
   const pageTitle = roomTitle ? `${roomTitle} · Parley` : `Parley · ${roomId}`
   document.title = pageTitle
   const color = ownColor()
-  // One signaling connection per browser, shared by its tabs, where the browser allows it.
-  const signaling = createSharedSignaling(__PARLEY_WORKER__) ?? undefined
   room = joinRoom({ room: roomId, secret, name: loadName(), color, signaling, store: createIndexedDbStore() })
   window.parley = room
   moderation.block(room)
@@ -186,6 +192,8 @@ function wireRoom(
     settleTimer = setTimeout(() => (settling = false), 0)
   })
   room.on('peer-connected', people.render)
+  const shellTimer = setTimeout(registerShell, SHELL_LATEST_MS)
+  room.on('peer-connected', () => room.peers.every((p) => p.state === 'connected') && registerShell())
   room.on('peer-updated', (peer) => {
     const before = people.stateOf(peer.id)
     people.render(peer)
@@ -248,6 +256,7 @@ function wireRoom(
     log.close()
     alerts.close()
     clearTimeout(settleTimer)
+    clearTimeout(shellTimer)
   })
   // A page restored from the back/forward cache has left already: join again.
   addEventListener('pageshow', (event) => event.persisted && location.reload())

@@ -3,13 +3,28 @@ import type { HistoryStore, LogEntry } from '../lib'
 const DB = 'parley'
 const STORE = 'history'
 
+// Opened once and kept: history is saved every few hundred ms while people talk.
+let opened: Promise<IDBDatabase> | undefined
+
 function database(): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
+  opened ??= new Promise<IDBDatabase>((resolve, reject) => {
     const request = indexedDB.open(DB, 1)
     request.onupgradeneeded = () => request.result.createObjectStore(STORE)
-    request.onsuccess = () => resolve(request.result)
-    request.onerror = () => reject(request.error)
+    request.onsuccess = () => {
+      const db = request.result
+      // Another tab upgrading (a newer version of the page) needs this connection gone.
+      db.onversionchange = () => {
+        db.close()
+        opened = undefined
+      }
+      resolve(db)
+    }
+    request.onerror = () => {
+      opened = undefined
+      reject(request.error)
+    }
   })
+  return opened
 }
 
 function run<T>(mode: IDBTransactionMode, work: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {
@@ -18,14 +33,8 @@ function run<T>(mode: IDBTransactionMode, work: (store: IDBObjectStore) => IDBRe
       new Promise<T>((resolve, reject) => {
         const tx = db.transaction(STORE, mode)
         const request = work(tx.objectStore(STORE))
-        tx.oncomplete = () => {
-          db.close()
-          resolve(request.result)
-        }
-        tx.onerror = () => {
-          db.close()
-          reject(tx.error)
-        }
+        tx.oncomplete = () => resolve(request.result)
+        tx.onerror = () => reject(tx.error)
       }),
   )
 }

@@ -1,6 +1,9 @@
 import { $ } from './dom'
 import { qrDataUrl } from './qr'
 
+// Drawing the code is a canvas and a PNG encoding: not while joining.
+const QR_IDLE_MS = 2_000
+
 /**
  * The ways to invite someone: the room's link (secret included: it only ever leaves the browser when this
  * person passes it on) to copy or scan under Invite, and the share buttons (the system's share sheet where
@@ -10,7 +13,11 @@ export function bindInvite(options: { title: string; notice: (text: string) => v
   const { notice } = options
   const link = $<HTMLInputElement>('link')
   link.value = location.href
-  $<HTMLImageElement>('qr').src = qrDataUrl(location.href)
+  const drawQr = () => {
+    $<HTMLImageElement>('qr').src = qrDataUrl(location.href)
+  }
+  if (typeof requestIdleCallback === 'function') requestIdleCallback(drawQr, { timeout: QR_IDLE_MS })
+  else setTimeout(drawQr, QR_IDLE_MS)
   $('copy').addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText(location.href)

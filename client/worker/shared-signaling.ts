@@ -2,6 +2,7 @@ import { nanoid } from 'nanoid'
 import type { IceResponse } from '../../signaling/protocol'
 import { createEmitter, type Emitter } from '../lib/emitter'
 import { createSignalingClient, type SignalingClient } from '../lib/signaling/client'
+import { mark } from '../lib/marks'
 import { leaveByBeacon, SignalingError } from '../lib/signaling/http'
 import type { Membership, MembershipHandlers, Signaling, SignalingEvents, SignalingStatus } from '../lib/types'
 import type { TabMessage, WorkerMessage } from './protocol'
@@ -153,6 +154,7 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
   })
 
   port.onmessage = (event: MessageEvent<WorkerMessage>) => {
+    mark('worker-ready')
     answered = true
     clearTimeout(silence)
     answer(event.data, pending, events, setStatus)

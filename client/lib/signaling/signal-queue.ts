@@ -5,6 +5,10 @@ import { backoff, failure, retryAfter } from './http'
 const MAX_BATCH = 64
 // A signal this old is worthless: the connection attempt it belongs to has timed out.
 const SIGNAL_TTL_MS = 30_000
+// A pair's offer (or answer) is followed within milliseconds by its host candidates, and the far end can
+// do nothing with the description before it has a candidate: the first POST waits this long for them,
+// so a connection costs one POST per side instead of one plus one per candidate.
+export const SIGNAL_GATHER_MS = 8
 
 interface Queued {
   to: string
@@ -36,7 +40,8 @@ export function createSignalQueue(options: {
   }
 
   async function pump(from: string) {
-    const queue = queues.get(from)!
+    const queue = queues.get(from)
+    if (!queue) return // cleared while gathering
     for (let attempt = 0; queue.length > 0 && !options.closed(); ) {
       if (!options.isMember(from)) break
       while (queue.length > 0 && Date.now() - queue[0]!.at > SIGNAL_TTL_MS) queue.shift()
@@ -77,7 +82,7 @@ export function createSignalQueue(options: {
       const queue = queues.get(from)
       if (queue) return void queue.push(item)
       queues.set(from, [item])
-      void pump(from)
+      setTimeout(() => void pump(from), SIGNAL_GATHER_MS)
     },
     clear: () => queues.clear(),
   }
