@@ -1,9 +1,10 @@
 // Builds dist/signaling (the server, one ESM file), dist/client (the chat page) and dist/node (the
 // terminal client), with esbuild. `node build.mjs [server|client|node]` builds one part; no argument, all.
-import { build } from 'esbuild'
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+
 import { createHash } from 'node:crypto'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { gzipSync } from 'node:zlib'
+import { build } from 'esbuild'
 
 const root = new URL('.', import.meta.url).pathname
 const part = process.argv[2]
@@ -71,7 +72,9 @@ export async function buildClient() {
   }
   // The shared signaling worker first: the page needs its (content-hashed) URL.
   const workerBuild = await build({ ...common, entryPoints: { worker: `${root}client/worker/worker.ts` } })
-  const worker = Object.keys(workerBuild.metafile.outputs).map((f) => f.replace(/^.*\//, '')).find((f) => /^worker-.*\.js$/.test(f))
+  const worker = Object.keys(workerBuild.metafile.outputs)
+    .map((f) => f.replace(/^.*\//, ''))
+    .find((f) => /^worker-.*\.js$/.test(f))
   const result = await build({
     ...common,
     define: { ...common.define, __PARLEY_WORKER__: JSON.stringify(`/${worker}`) },

@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http'
-import type { IceServer } from './protocol'
 import type { Credentials } from './credentials'
 import type { Hub } from './hub'
 import type { Logger } from './log'
 import type { Observer } from './metrics'
+import type { IceServer } from './protocol'
 import type { TurnOptions } from './turn'
 
 /** Everything the signaling API can be told; `createSignalingApi` takes any of it (`secret` is required). */

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import express from 'express'
-import type { IceServer } from './protocol'
 import { API_DEFAULTS } from './api-options'
+import type { IceServer } from './protocol'
 import { isObject } from './validate'
 
 /** Everything `main` needs; `createApp` takes the same object. */
@@ -121,7 +121,10 @@ export const iceServers: Parse = (raw) => {
 
 /** Comma-separated origins like https://chat.example.com, or "*". */
 const origins: Parse = (raw) => {
-  const list = raw.split(',').map((o) => o.trim()).filter(Boolean)
+  const list = raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean)
   for (const origin of list) {
     if (origin === '*') continue
     let url: URL
@@ -137,7 +140,10 @@ const origins: Parse = (raw) => {
 
 /** Comma-separated turn:/turns: URLs. */
 const turnUrls: Parse = (raw) => {
-  const list = raw.split(',').map((u) => u.trim()).filter(Boolean)
+  const list = raw
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean)
   for (const url of list) if (!/^turns?:[^\s]+$/.test(url)) throw new Error(`"${url}" is not a turn: or turns: URL`)
   return list
 }
@@ -259,7 +265,9 @@ export function usage(): string {
     const shown = fallback === undefined ? '' : ` (default: ${JSON.stringify(fallback)})`
     return `  ${`${o.flag} <value>`.padEnd(30)} ${o.env.padEnd(28)} ${o.help}${shown}`
   })
-  return ['Usage: npm start -- [options]', '', `  ${'flag'.padEnd(30)} ${'environment'.padEnd(28)} meaning`, ...rows, '  --help, -h'].join('\n')
+  return ['Usage: npm start -- [options]', '', `  ${'flag'.padEnd(30)} ${'environment'.padEnd(28)} meaning`, ...rows, '  --help, -h'].join(
+    '\n',
+  )
 }
 
 /**

@@ -78,8 +78,7 @@ export function createCredentials(secret: string, ttlS = DEFAULT_TTL_S, now: () 
     return signedIn(purpose, credential, older) !== null
   }
 
-  const peerMac = (session: string, room: string, nonce: string) =>
-    mac('peer', `${session}\0${room}\0${nonce}`, PEER_MAC_CHARS)
+  const peerMac = (session: string, room: string, nonce: string) => mac('peer', `${session}\0${room}\0${nonce}`, PEER_MAC_CHARS)
 
   return {
     newSession: () => nanoid(),

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { ErrorBody } from './protocol'
 import { HttpError } from './errors'
+import type { ErrorBody } from './protocol'
 
 /**
  * The page's Content-Security-Policy: scripts, styles and connections from this origin only (no inline
@@ -25,7 +25,9 @@ export const CSP_DIRECTIVES: Record<string, string[]> = {
  * sniffed into HTML, and never leak its URL (which may carry a stream key) through a Referer.
  */
 export const API_HEADERS: Readonly<Record<string, string>> = {
-  'Content-Security-Policy': Object.entries(CSP_DIRECTIVES).map(([name, sources]) => `${name} ${sources.join(' ')}`).join(';'),
+  'Content-Security-Policy': Object.entries(CSP_DIRECTIVES)
+    .map(([name, sources]) => `${name} ${sources.join(' ')}`)
+    .join(';'),
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
   'Referrer-Policy': 'no-referrer',

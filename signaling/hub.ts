@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import { nanoid } from 'nanoid'
-import type { LeaveReason, PeerInfo, ResetReason, ServerEvent, ServerEventType } from './protocol'
 import type { Observer } from './metrics'
+import type { LeaveReason, PeerInfo, ResetReason, ServerEvent, ServerEventType } from './protocol'
 
 /** Where a session's frames go while its stream is open (an HTTP response in production). */
 export interface Sink {

@@ -1,19 +1,19 @@
-import type { LeaveReason, PeerInfo } from './protocol'
 import {
+  type Admission,
   encodeData,
   eventData,
-  peerInfo,
-  sameVerifier,
-  type Admission,
   type Hub,
   type HubOptions,
   type JoinFailure,
   type JoinResult,
+  peerInfo,
   type RelayResult,
   type Sink,
+  sameVerifier,
 } from './hub'
 import { createSessions, type Session } from './memory-sessions'
 import { NO_OBSERVER } from './metrics'
+import type { LeaveReason, PeerInfo } from './protocol'
 
 interface Peer {
   id: string
@@ -96,7 +96,14 @@ export function createMemoryHub(options: HubOptions) {
   }
 
   /** A new member of the room (or a departed one re-claiming its id); everyone else hears `peer-joined`. */
-  function addPeer(session: Session<Peer>, isNew: boolean, room: string, meta: string | undefined, reclaim: string | undefined, admission: Admission): Peer | JoinResult {
+  function addPeer(
+    session: Session<Peer>,
+    isNew: boolean,
+    room: string,
+    meta: string | undefined,
+    reclaim: string | undefined,
+    admission: Admission,
+  ): Peer | JoinResult {
     let target = rooms.get(room)
     if (session.peers.size >= options.maxPeersPerSession) return fail(session, isNew, 'TOO_MANY_PEERS')
     if (target) {

@@ -1,4 +1,4 @@
-import { eventData, newEpoch, resumeFrom, retentionMs, type HubOptions, type Sink } from './hub'
+import { eventData, type HubOptions, newEpoch, resumeFrom, retentionMs, type Sink } from './hub'
 import { NO_OBSERVER } from './metrics'
 import { formatEvent, HEARTBEAT_FRAME, spreadEvery } from './sse'
 
@@ -103,14 +103,18 @@ export function createSessions<P>(options: HubOptions, events: SessionEvents<P>)
   let streams = 0
 
   // Streams quiet for a heartbeat period get a comment; old events are pruned on the same round.
-  const heartbeat = spreadEvery(options.heartbeatMs, () => sessions, (session) => {
-    const t = now()
-    prune(session, t - retention, options)
-    if (session.sink && t - session.lastWrite >= options.heartbeatMs) {
-      session.lastWrite = t
-      if (!session.sink.write(HEARTBEAT_FRAME)) detach(session)
-    }
-  })
+  const heartbeat = spreadEvery(
+    options.heartbeatMs,
+    () => sessions,
+    (session) => {
+      const t = now()
+      prune(session, t - retention, options)
+      if (session.sink && t - session.lastWrite >= options.heartbeatMs) {
+        session.lastWrite = t
+        if (!session.sink.write(HEARTBEAT_FRAME)) detach(session)
+      }
+    },
+  )
 
   function getOrCreate(id: string): Session<P> {
     let session = sessions.get(id)

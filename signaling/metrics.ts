@@ -1,5 +1,5 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
-import type { ErrorCode, ResetReason, LeaveReason } from './protocol'
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
+import type { ErrorCode, LeaveReason, ResetReason } from './protocol'
 
 /** What the hub and router report as it happens (the hub stays free of any metrics library). */
 export interface Observer {

@@ -1,5 +1,5 @@
 import { Unavailable } from './errors'
-import { encodeData, newEpoch, retentionMs, type Hub, type HubOptions, type JoinFailure, type JoinResult, type RelayResult } from './hub'
+import { encodeData, type Hub, type HubOptions, type JoinFailure, type JoinResult, newEpoch, type RelayResult, retentionMs } from './hub'
 import type { Logger } from './log'
 import { NO_OBSERVER } from './metrics'
 import type { PeerInfo } from './protocol'

@@ -38,7 +38,10 @@ export function createRedisStore(url: string, options: RedisStoreOptions) {
   let counts = { rooms: 0, peers: 0, sessions: 0 }
   let up = { cmd: false, sub: false }
 
-  for (const [name, client] of [['commands', cmd], ['subscriber', sub]] as const) {
+  for (const [name, client] of [
+    ['commands', cmd],
+    ['subscriber', sub],
+  ] as const) {
     const key = name === 'commands' ? 'cmd' : 'sub'
     client.on('ready', () => {
       if (!up[key]) log.info({ redis: name }, 'redis connected')
@@ -109,7 +112,12 @@ export function createRedisStore(url: string, options: RedisStoreOptions) {
 
 /** The secret every instance on this Redis uses: whoever comes first stores theirs. Null: unreachable. */
 export async function sharedSecret(url: string, candidate: string, prefix = 'parley:'): Promise<string | null> {
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: SECRET_TIMEOUT_MS, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: SECRET_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  })
   try {
     await client.connect()
     await client.set(`${prefix}secret`, candidate, 'NX')

@@ -1,5 +1,5 @@
 import { nanoid } from 'nanoid'
-import { eventData, newEpoch, resumeFrom, type HubOptions, type Sink } from './hub'
+import { eventData, type HubOptions, newEpoch, resumeFrom, type Sink } from './hub'
 import { NO_OBSERVER } from './metrics'
 import type { RedisStore } from './redis-store'
 import { formatEvent, HEARTBEAT_FRAME, spreadEvery } from './sse'
@@ -83,12 +83,16 @@ export function createHeldStreams(store: RedisStore, options: HubOptions & { pre
     run('presence', session, newEpoch(), Date.now() + options.graceMs, 1).catch(() => {})
   }
 
-  const heartbeat = spreadEvery(options.heartbeatMs, () => attached, (stream) => {
-    const t = Date.now()
-    if (t - stream.lastWrite < options.heartbeatMs) return
-    stream.lastWrite = t
-    if (!stream.sink.write(HEARTBEAT_FRAME)) lose(stream.session, stream)
-  })
+  const heartbeat = spreadEvery(
+    options.heartbeatMs,
+    () => attached,
+    (stream) => {
+      const t = Date.now()
+      if (t - stream.lastWrite < options.heartbeatMs) return
+      stream.lastWrite = t
+      if (!stream.sink.write(HEARTBEAT_FRAME)) lose(stream.session, stream)
+    },
+  )
 
   const refresh = setInterval(() => {
     if (store.commandsUp() && attached.size > 0) store.refresh(attached.keys(), Date.now() + options.graceMs)

@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { SignalBatchResponse } from './protocol'
 import type { Headers, RouteContext } from './api-options'
 import { HttpError, Unavailable } from './errors'
+import { bearer, readJson, STREAM_HEADERS, sendJson, sendNoContent } from './http'
 import type { RelayResult, Sink } from './hub'
-import { bearer, readJson, sendJson, sendNoContent, STREAM_HEADERS } from './http'
 import { createCounter, createRateLimiter, takeOrRefuse } from './limits'
+import type { SignalBatchResponse } from './protocol'
 import { openEventStream } from './sse'
 import { parseSignal, sessionFrom } from './validate'
 
@@ -69,7 +69,11 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
     const streamHeaders = { ...STREAM_HEADERS, ...headers }
     if (req.method === 'HEAD') {
       // A bodiless answer must not become the session's stream.
-      res.writeHead(200, { ...streamHeaders, 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform' })
+      res.writeHead(200, {
+        ...streamHeaders,
+        'Content-Type': 'text/event-stream; charset=utf-8',
+        'Cache-Control': 'no-cache, no-transform',
+      })
       return void res.end()
     }
     if (!hub.ready()) throw new Unavailable('signaling storage is unavailable')

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { IceResponse, IceServer, JoinResponse, RenewResponse } from './protocol'
 import type { Headers, RouteContext } from './api-options'
 import { HttpError } from './errors'
-import type { JoinFailure } from './hub'
 import { bearer, readJson, sendJson, sendNoContent } from './http'
+import type { JoinFailure } from './hub'
 import { createRateLimiter, takeOrRefuse } from './limits'
+import type { IceResponse, IceServer, JoinResponse, RenewResponse } from './protocol'
 import { createTurnCredentials } from './turn'
 import { parseJoin, parseLeave, sessionFrom } from './validate'
 
@@ -16,7 +16,11 @@ function joinFailure(code: JoinFailure, options: RouteContext['options']): HttpE
     case 'TOO_MANY_PEERS':
       return new HttpError(409, code, `a session may hold at most ${options.maxPeersPerSession} peers`)
     case 'TOO_MANY_SEATS':
-      return new HttpError(409, code, `at most ${options.maxSeatsPerSession} peers per session and ${options.maxSeatsPerIp} per address in one room`)
+      return new HttpError(
+        409,
+        code,
+        `at most ${options.maxSeatsPerSession} peers per session and ${options.maxSeatsPerIp} per address in one room`,
+      )
     case 'BAD_VERIFIER':
       return new HttpError(403, code, 'this room admits holders of its link only')
     case 'BAD_PEER':

@@ -1,6 +1,6 @@
-import type { JoinRequest, LeaveRequest, SignalItem } from './protocol'
 import type { Credentials } from './credentials'
 import { HttpError } from './errors'
+import type { JoinRequest, LeaveRequest, SignalItem } from './protocol'
 
 export const MAX_ID_CHARS = 64
 export const MAX_META_CHARS = 1024

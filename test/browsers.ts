@@ -40,9 +40,7 @@ export function findBrowser(): string {
   } catch {
     // No download either.
   }
-  throw new Error(
-    'No Chromium found. Install one (Debian: apt-get install -y chromium) or set PUPPETEER_EXECUTABLE_PATH.',
-  )
+  throw new Error('No Chromium found. Install one (Debian: apt-get install -y chromium) or set PUPPETEER_EXECUTABLE_PATH.')
 }
 
 // Chromium writes its profile constantly; on this machine's disk that is slow IO wait. Keep it in RAM.
@@ -108,7 +106,8 @@ export const FIREFOX = process.env.PARLEY_FIREFOX ?? '/usr/lib/firefox-esr/firef
  * candidates on this machine (loopback included, addresses not hidden behind mDNS names).
  */
 export async function launchFirefox(): Promise<Person> {
-  if (!existsSync(FIREFOX)) throw new Error(`No Firefox at ${FIREFOX}. Install one (Debian: apt-get install -y firefox-esr) or set PARLEY_FIREFOX.`)
+  if (!existsSync(FIREFOX))
+    throw new Error(`No Firefox at ${FIREFOX}. Install one (Debian: apt-get install -y firefox-esr) or set PARLEY_FIREFOX.`)
   const browser = await puppeteer.launch({
     browser: 'firefox',
     executablePath: FIREFOX,
@@ -176,10 +175,7 @@ export async function messages(page: Page): Promise<Array<{ who: string; text: s
 
 export async function waitForMessage(page: Page, text: string, timeout = 15_000): Promise<void> {
   await page.waitForFunction(
-    (t) =>
-      [...document.querySelectorAll('[role="log"][aria-label="Messages"] .message .text')].some(
-        (e) => e.textContent === t,
-      ),
+    (t) => [...document.querySelectorAll('[role="log"][aria-label="Messages"] .message .text')].some((e) => e.textContent === t),
     { ...POLL, timeout },
     text,
   )
@@ -207,7 +203,12 @@ export async function waitForConnected(page: Page, count: number, timeout = 30_0
       // Say what the page did see: a stuck pair is otherwise just a timeout.
       const seen = await page
         .evaluate(() =>
-          JSON.stringify({ self: window.parley?.self, status: window.parley?.status, peers: window.parley?.peers, stats: window.parley?.stats() }),
+          JSON.stringify({
+            self: window.parley?.self,
+            status: window.parley?.status,
+            peers: window.parley?.peers,
+            stats: window.parley?.stats(),
+          }),
         )
         .catch(() => 'unavailable')
       throw new Error(`${err.message}; expected ${count} connected, page has ${seen}`)
@@ -215,11 +216,7 @@ export async function waitForConnected(page: Page, count: number, timeout = 30_0
 }
 
 export async function waitForPeopleCount(page: Page, count: number, timeout = 30_000): Promise<void> {
-  await page.waitForFunction(
-    (n) => document.querySelectorAll('ul[aria-label="People"] li').length === n,
-    { ...POLL, timeout },
-    count,
-  )
+  await page.waitForFunction((n) => document.querySelectorAll('ul[aria-label="People"] li').length === n, { ...POLL, timeout }, count)
 }
 
 export async function setName(page: Page, name: string): Promise<void> {

@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { request, createServer, type IncomingMessage, type ClientRequest } from 'node:http'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { type ClientRequest, createServer, type IncomingMessage, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { nanoid } from 'nanoid'
-import { createApp, type AppOptions } from '../signaling/app'
+import { type AppOptions, createApp } from '../signaling/app'
 import type { JoinResponse } from '../signaling/protocol'
 
 export const DIST_CLIENT = fileURLToPath(new URL('../dist/client', import.meta.url))

@@ -66,23 +66,20 @@ export async function startRecordingProxy(target: string, options: ProxyOptions 
       transcript.push(`> ${req.method} ${path}\n${JSON.stringify(req.headers)}\n${body}`)
       const headers = { ...req.headers, host: upstream.host }
       if (body) headers['content-length'] = String(Buffer.byteLength(body))
-      const up = request(
-        { host: upstream.hostname, port: upstream.port, path, method: req.method, headers, agent: false },
-        (upRes) => {
-          const { 'content-length': length, ...rest } = upRes.headers
-          const stream = upRes.headers['content-type']?.startsWith('text/event-stream') ?? false
-          const rewrite = stream && options.rewriteEvent ? eventRewriter(options.rewriteEvent) : (c: string) => c
-          res.writeHead(upRes.statusCode ?? 502, { ...rest, ...(length ? { 'content-length': length } : {}) })
-          res.flushHeaders()
-          upRes.setEncoding('utf8')
-          upRes.on('data', (chunk: string) => {
-            transcript.push(`< ${path}\n${chunk}`)
-            res.write(rewrite(chunk))
-          })
-          upRes.on('end', () => res.end())
-          upRes.on('error', () => res.destroy())
-        },
-      )
+      const up = request({ host: upstream.hostname, port: upstream.port, path, method: req.method, headers, agent: false }, (upRes) => {
+        const { 'content-length': length, ...rest } = upRes.headers
+        const stream = upRes.headers['content-type']?.startsWith('text/event-stream') ?? false
+        const rewrite = stream && options.rewriteEvent ? eventRewriter(options.rewriteEvent) : (c: string) => c
+        res.writeHead(upRes.statusCode ?? 502, { ...rest, ...(length ? { 'content-length': length } : {}) })
+        res.flushHeaders()
+        upRes.setEncoding('utf8')
+        upRes.on('data', (chunk: string) => {
+          transcript.push(`< ${path}\n${chunk}`)
+          res.write(rewrite(chunk))
+        })
+        upRes.on('end', () => res.end())
+        upRes.on('error', () => res.destroy())
+      })
       up.on('error', () => res.destroy())
       res.on('close', () => up.destroy())
       up.end(body)
@@ -97,8 +94,7 @@ export async function startRecordingProxy(target: string, options: ProxyOptions 
       for (const res of streams) res.destroy()
     },
     /** Every request line, header block, body and response chunk so far (`api`: of /v1 only). */
-    transcript: (api = false) =>
-      transcript.filter((entry) => !api || /^[<>] (?:[A-Z]+ )?\/v1\//.test(entry)).join('\n'),
+    transcript: (api = false) => transcript.filter((entry) => !api || /^[<>] (?:[A-Z]+ )?\/v1\//.test(entry)).join('\n'),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()

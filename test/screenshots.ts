@@ -2,11 +2,14 @@
 // (1280 × 800), light and dark, written to client/page/screenshots/ (the README shows some of them).
 import { mkdirSync } from 'node:fs'
 import type { Page } from 'puppeteer'
-import { startServer, roomLink } from './helpers'
 import { closeAll, launchPeople, say, sayLines, setName, waitForConnected, waitForMessage } from './browsers'
+import { roomLink, startServer } from './helpers'
 
 const OUT = new URL('../client/page/screenshots/', import.meta.url).pathname
-const VIEWPORTS = { phone: { width: 390, height: 844, deviceScaleFactor: 2, isMobile: true, hasTouch: true }, desktop: { width: 1280, height: 800 } }
+const VIEWPORTS = {
+  phone: { width: 390, height: 844, deviceScaleFactor: 2, isMobile: true, hasTouch: true },
+  desktop: { width: 1280, height: 800 },
+}
 const POLL = { polling: 50, timeout: 20_000 }
 
 mkdirSync(OUT, { recursive: true })
@@ -15,7 +18,13 @@ const [ana, ben] = await launchPeople(2)
 if (!ana || !ben) throw new Error('no browsers')
 
 const focusOn = (page: Page, text: string) =>
-  page.evaluate((t) => [...document.querySelectorAll<HTMLElement>('[role="log"] .message')].find((e) => e.querySelector('.text')?.textContent === t)?.focus(), text)
+  page.evaluate(
+    (t) =>
+      [...document.querySelectorAll<HTMLElement>('[role="log"] .message')]
+        .find((e) => e.querySelector('.text')?.textContent === t)
+        ?.focus(),
+    text,
+  )
 
 async function shoot(page: Page, name: string) {
   for (const scheme of ['light', 'dark'] as const) {
@@ -56,13 +65,18 @@ try {
     await ben.page.click('#actions [data-act="react"]')
     await ben.page.click('#actions [aria-label="React with 👍"]')
     await ana.page.evaluate(() => {
-      const entry = [...document.querySelectorAll<HTMLElement>('[role="log"] .message')].find((e) => e.textContent?.includes('tickets here'))
+      const entry = [...document.querySelectorAll<HTMLElement>('[role="log"] .message')].find((e) =>
+        e.textContent?.includes('tickets here'),
+      )
       return window.parley!.react(entry!.dataset.id!, '🎉', true)
     })
     await focusOn(ana.page, 'Hi Ben! Are we still on for **Saturday**?')
     await ana.page.click('#actions [data-act="edit"]')
     await say(ana.page, 'Hi Ben! Are we still on for **Saturday** morning?')
-    await ana.page.waitForFunction(() => document.querySelectorAll('[role="log"] .reactions').length === 2 && document.querySelector('.mentions-me'), POLL)
+    await ana.page.waitForFunction(
+      () => document.querySelectorAll('[role="log"] .reactions').length === 2 && document.querySelector('.mentions-me'),
+      POLL,
+    )
     await focusOn(ana.page, 'Will do:\n```\nroute: lakes-loop.gpx\nlength: 23 km\n```')
     await ana.page.click('#actions [data-act="react"]')
     await shoot(ana.page, `${device}-conversation`)

@@ -1,6 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, connect } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pollUntil, within } from './helpers'
@@ -34,7 +34,15 @@ export function tcpReady(host: string, port: number, ms = 10_000): Promise<void>
       })
       socket.once('error', reject)
     })
-  return pollUntil(() => attempt().then(() => true, () => false), ms, `a listener on ${host}:${port}`)
+  return pollUntil(
+    () =>
+      attempt().then(
+        () => true,
+        () => false,
+      ),
+    ms,
+    `a listener on ${host}:${port}`,
+  )
 }
 
 export interface Service {
@@ -149,7 +157,12 @@ export function nginxLocation(upstream: string, readTimeoutS: number): string {
 export async function startRedis(port?: number): Promise<Service & { url: string }> {
   const binary = findBinary('redis-server', ['/usr/bin/redis-server', '/usr/local/bin/redis-server'])
   const listen = port ?? (await freePort())
-  const service = run(binary, ['--port', String(listen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], undefined, listen)
+  const service = run(
+    binary,
+    ['--port', String(listen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+    undefined,
+    listen,
+  )
   await tcpReady('127.0.0.1', listen)
   return { ...service, url: `redis://127.0.0.1:${listen}` }
 }

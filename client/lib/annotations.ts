@@ -1,5 +1,5 @@
 import { before } from './history'
-import { MAX_REACTIONS_PER_PERSON, type ChatMessage } from './peer-protocol'
+import { type ChatMessage, MAX_REACTIONS_PER_PERSON } from './peer-protocol'
 import type { Annotation } from './types'
 
 /** A signed event and the key its signature was checked against. */

@@ -2,7 +2,7 @@ import { nanoid } from 'nanoid'
 import { createAnnotations, isAnnotation } from './annotations'
 import type { RoomLog } from './history'
 import { mark } from './marks'
-import { MAX_ACK_IDS, type ChatMessage, type PeerMessage, type Reference } from './peer-protocol'
+import { type ChatMessage, MAX_ACK_IDS, type PeerMessage, type Reference } from './peer-protocol'
 import type { ChatView, Emit, HistoryStore, Identity, PeerView, Receipt } from './types'
 import { createTyping } from './typing'
 import { createSerialQueue } from './util'
@@ -112,7 +112,8 @@ export function createConversation(options: {
       for (const mine of [true, false]) {
         const group = kept.filter((e) => e.mine === mine).map(({ message, key }) => ({ message, key }))
         const { added } = await log.merge(group, mine)
-        for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) }, entry.key)
+        for (const { entry, before } of added)
+          show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) }, entry.key)
       }
     },
 
@@ -187,7 +188,8 @@ export function createConversation(options: {
           if (message.key) {
             const { added, refused } = await log.announce(from, message.key)
             counters.forged += refused
-            for (const { entry, before } of added) show({ ...entry.message, mine: false, history: true, ...(before ? { before } : {}) }, entry.key)
+            for (const { entry, before } of added)
+              show({ ...entry.message, mine: false, history: true, ...(before ? { before } : {}) }, entry.key)
           }
           for (const entries of log.batches()) mesh.sendNow({ type: 'history', entries }, from)
           return
@@ -196,7 +198,8 @@ export function createConversation(options: {
           const { added, refused } = await (await options.log).merge(message.entries, false, (id) => mesh.views().some((v) => v.id === id))
           counters.forged += refused
           mark('history-merged')
-          for (const { entry, before } of added) show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) }, entry.key)
+          for (const { entry, before } of added)
+            show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) }, entry.key)
           if (added.length > 0) saver.schedule()
           return
         }

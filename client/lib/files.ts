@@ -1,5 +1,5 @@
 import { nanoid } from 'nanoid'
-import { FILE_ID_CHARS, MAX_FILE_BYTES, type FileOffer, type PeerMessage } from './peer-protocol'
+import { FILE_ID_CHARS, type FileOffer, MAX_FILE_BYTES, type PeerMessage } from './peer-protocol'
 import type { Emit, FileTransfer } from './types'
 
 /** Bytes per binary frame: well within what every browser's data channel carries. */
@@ -40,7 +40,14 @@ function transferOf(offer: FileOffer, from: string, direction: FileTransfer['dir
 }
 
 /** Streams `bytes` to one peer as id-prefixed frames; false once the peer stops wanting them or its channel fails. */
-async function sendFrames(channel: Channel, peer: string, id: string, bytes: Uint8Array, stopped: () => boolean, sent: (n: number) => void) {
+async function sendFrames(
+  channel: Channel,
+  peer: string,
+  id: string,
+  bytes: Uint8Array,
+  stopped: () => boolean,
+  sent: (n: number) => void,
+) {
   const header = ascii.encode(id)
   for (let offset = 0; offset < bytes.length; offset += CHUNK_BYTES) {
     if (stopped()) return false
@@ -83,7 +90,14 @@ export function createFiles(channel: Channel, emit: Emit, overBudget: (from: str
       const bytes = new Uint8Array(await file.arrayBuffer())
       const sha256 = hex(await crypto.subtle.digest('SHA-256', bytes))
       const id = nanoid(FILE_ID_CHARS)
-      const offer: FileOffer = { type: 'file', id, name: file.name || 'file', size: bytes.length, mime: file.type || 'application/octet-stream', sha256 }
+      const offer: FileOffer = {
+        type: 'file',
+        id,
+        name: file.name || 'file',
+        size: bytes.length,
+        mime: file.type || 'application/octet-stream',
+        sha256,
+      }
       if (to !== undefined) offer.to = to
       const recipients = channel.sendNow(offer, to)
       const transfer: FileTransfer = { ...transferOf(offer, '', 'out', offer.size * recipients.length), blob: file }

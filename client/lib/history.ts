@@ -161,7 +161,11 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
      * Entries someone passed on (or this browser stored); each one's signature is checked. Those by a
      * `present` peer whose hello has not come yet wait for it (see announce).
      */
-    async merge(incoming: HistoryEntry[], mine = false, present: (peer: string) => boolean = () => false): Promise<{ added: Added[]; refused: number }> {
+    async merge(
+      incoming: HistoryEntry[],
+      mine = false,
+      present: (peer: string) => boolean = () => false,
+    ): Promise<{ added: Added[]; refused: number }> {
       const added: Added[] = []
       let refused = 0
       for (const item of incoming) {

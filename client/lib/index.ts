@@ -2,12 +2,12 @@
  * The room library: join a room, and everything a page needs to show it. The one public entry; the
  * files behind it are free to change.
  */
+
+export { cryptoAvailable, isRoomSecret, newRoomSecret } from './crypto'
+export { type ChatMessage, cleanName, isEmoji, MAX_NAME_CHARS, MAX_TEXT_CHARS, type Reference } from './peer-protocol'
 export { joinRoom } from './room'
 export { createSignalingClient, type SignalingClient } from './signaling/client'
 export { SignalingError } from './signaling/http'
-export { cleanName, isEmoji, MAX_NAME_CHARS, MAX_TEXT_CHARS, type ChatMessage, type Reference } from './peer-protocol'
-export { cryptoAvailable, isRoomSecret, newRoomSecret } from './crypto'
-export { isColor } from './util'
 export type {
   Annotation,
   ChatView,
@@ -32,3 +32,4 @@ export type {
   SignalingEvents,
   SignalingStatus,
 } from './types'
+export { isColor } from './util'

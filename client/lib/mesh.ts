@@ -1,7 +1,7 @@
 import type { IceServer, PeerInfo } from '../../signaling/protocol'
 import { createOutbox, type Outbox } from './outbox'
 import { PeerLink, PING_MS } from './peer-link'
-import { cleanName, parseEnvelope, parsePeerMessage, type ChatMessage, type PeerMessage, type SignalEnvelope } from './peer-protocol'
+import { type ChatMessage, cleanName, type PeerMessage, parseEnvelope, parsePeerMessage, type SignalEnvelope } from './peer-protocol'
 import type { CreatePeer, PairMemory, PeerEvent, PeerView, RoomSelf } from './types'
 
 /** Pairs remembered after a peer goes, so one that comes back resumes where it was. */
@@ -143,7 +143,16 @@ export function createMesh(options: MeshOptions) {
   const remembered = new Map<string, PairMemory>()
   const outbox = createOutbox()
   const counters = { dropped: 0, duplicates: 0 }
-  const receivers: Receivers = { self, outbox, counters, onChat, onMessage, onBinary, admit: options.admit ?? (() => true), helloAgain: options.helloAgain ?? (() => {}) }
+  const receivers: Receivers = {
+    self,
+    outbox,
+    counters,
+    onChat,
+    onMessage,
+    onBinary,
+    admit: options.admit ?? (() => true),
+    helloAgain: options.helloAgain ?? (() => {}),
+  }
   const pinger = createPinger(links)
 
   function add(info: PeerInfo, newer: boolean): void {

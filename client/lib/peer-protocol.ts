@@ -44,9 +44,7 @@ export interface ChatMessage {
  * new text; a delete and a reaction carry empty text. Edits and deletes count only when signed by the
  * target's author (annotations.ts); a reaction is (reactor, emoji) on or off, the latest one counting.
  */
-export type Reference =
-  | { act: 'reply' | 'edit' | 'delete'; id: string }
-  | { act: 'react'; id: string; emoji: string; on: boolean }
+export type Reference = { act: 'reply' | 'edit' | 'delete'; id: string } | { act: 'react'; id: string; emoji: string; on: boolean }
 
 /** First message on every new channel: who I am and where to resume my messages to you. */
 export interface Hello {
@@ -231,9 +229,7 @@ export function parsePeerMessage(raw: unknown, from: string): PeerMessage | null
       return change
     }
     case 'ack':
-      return Array.isArray(value.ids) && value.ids.length <= MAX_ACK_IDS && value.ids.every(isId)
-        ? { type: 'ack', ids: value.ids }
-        : null
+      return Array.isArray(value.ids) && value.ids.length <= MAX_ACK_IDS && value.ids.every(isId) ? { type: 'ack', ids: value.ids } : null
     case 'history': {
       if (!Array.isArray(value.entries)) return null
       const entries: HistoryEntry[] = []
@@ -248,7 +244,13 @@ export function parsePeerMessage(raw: unknown, from: string): PeerMessage | null
     case 'file': {
       const { id, name, size, mime, sha256, to } = value
       if (typeof id !== 'string' || id.length !== FILE_ID_CHARS || !/^[A-Za-z0-9_-]+$/.test(id)) return null
-      if (!isShortText(name, MAX_FILE_NAME_CHARS) || !isShortText(mime, 255) || typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) return null
+      if (
+        !isShortText(name, MAX_FILE_NAME_CHARS) ||
+        !isShortText(mime, 255) ||
+        typeof sha256 !== 'string' ||
+        !/^[0-9a-f]{64}$/.test(sha256)
+      )
+        return null
       if (!isCount(size) || size > MAX_FILE_BYTES || (to !== undefined && !isId(to))) return null
       const offer: FileOffer = { type: 'file', id, name: cleanFileName(name) || 'file', size, mime, sha256 }
       if (to !== undefined) offer.to = to

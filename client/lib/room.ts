@@ -42,16 +42,19 @@ function createIceServers(signaling: Signaling, self: RoomSelf, closed: () => bo
   function schedule(ttlS: number | undefined) {
     clearTimeout(timer)
     if (!ttlS) return
-    timer = setTimeout(() => {
-      if (closed() || !self.id) return
-      signaling
-        .refreshIce(self.id)
-        .then((ice) => {
-          servers = ice.iceServers
-          schedule(ice.iceServersTtlS)
-        })
-        .catch(() => schedule(ICE_RETRY_S))
-    }, ttlS * ICE_REFRESH_AT * 1000)
+    timer = setTimeout(
+      () => {
+        if (closed() || !self.id) return
+        signaling
+          .refreshIce(self.id)
+          .then((ice) => {
+            servers = ice.iceServers
+            schedule(ice.iceServersTtlS)
+          })
+          .catch(() => schedule(ICE_RETRY_S))
+      },
+      ttlS * ICE_REFRESH_AT * 1000,
+    )
   }
 
   return {
@@ -138,7 +141,13 @@ export function joinRoom(options: JoinOptions): Room {
   if (isColor(options.color)) self.color = options.color.toLowerCase()
   let status: RoomStatus = 'joining'
   let left = false
-  const { identity, verifier, sealed, ice, mesh, conversation, files, membership, budget, blocked } = buildParts(options, self, signaling, events.emit, () => left)
+  const { identity, verifier, sealed, ice, mesh, conversation, files, membership, budget, blocked } = buildParts(
+    options,
+    self,
+    signaling,
+    events.emit,
+    () => left,
+  )
 
   const setStatus = (next: RoomStatus) => {
     if (status === next || status === 'closed') return

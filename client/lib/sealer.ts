@@ -1,4 +1,4 @@
-import { deriveRoomKey, deriveVerifier, metaContext, open, seal, sdpFingerprint, signalContext } from './crypto'
+import { deriveRoomKey, deriveVerifier, metaContext, open, sdpFingerprint, seal, signalContext } from './crypto'
 import { parseEnvelope } from './peer-protocol'
 import type { Sealer } from './types'
 

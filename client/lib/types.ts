@@ -153,9 +153,7 @@ export interface Identity {
   verify(message: ChatMessage, key: string): Promise<boolean>
 }
 
-export type Opened =
-  | { ok: true; envelope: SignalEnvelope; fingerprint: string | null }
-  | { ok: false; reason: 'forged' | 'replayed' }
+export type Opened = { ok: true; envelope: SignalEnvelope; fingerprint: string | null } | { ok: false; reason: 'forged' | 'replayed' }
 
 /** The room's encryption of what passes through the server (see sealer.ts). */
 export interface Sealer {

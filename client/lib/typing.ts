@@ -41,7 +41,10 @@ export function createTyping(mesh: { sendNow(message: PeerMessage): string[]; vi
     heard(peer: string): void {
       const known = typing.has(peer)
       clearTimeout(typing.get(peer))
-      typing.set(peer, setTimeout(() => stop(peer), TYPING_SHOWN_MS))
+      typing.set(
+        peer,
+        setTimeout(() => stop(peer), TYPING_SHOWN_MS),
+      )
       if (!known) changed()
     },
 

@@ -6,7 +6,16 @@
 import { createRequire } from 'node:module'
 import { EventSource } from 'eventsource'
 import SimplePeer from 'simple-peer'
-import { createSignalingClient, isRoomSecret, joinRoom as joinBrowserRoom, type CreatePeer, type JoinOptions, type PeerLike, type Room, type Signaling } from '../lib'
+import {
+  type CreatePeer,
+  createSignalingClient,
+  isRoomSecret,
+  type JoinOptions,
+  joinRoom as joinBrowserRoom,
+  type PeerLike,
+  type Room,
+  type Signaling,
+} from '../lib'
 
 export type * from '../lib'
 export { SignalingError } from '../lib'
@@ -52,7 +61,13 @@ const loadWrtc = () => (wrtc ??= createRequire(import.meta.url)('@roamhq/wrtc') 
  * https://github.com/feross/simple-peer/blob/v9.11.1/index.js#L594
  */
 export const createNodePeer: CreatePeer = ({ initiator, iceServers }) => {
-  const peer = new SimplePeer({ initiator, trickle: true, objectMode: true, wrtc: loadWrtc(), config: { iceServers: iceServers as RTCIceServer[] } })
+  const peer = new SimplePeer({
+    initiator,
+    trickle: true,
+    objectMode: true,
+    wrtc: loadWrtc(),
+    config: { iceServers: iceServers as RTCIceServer[] },
+  })
   peer.once('close', () => clearTimeout((peer as unknown as { _iceCompleteTimer?: ReturnType<typeof setTimeout> })._iceCompleteTimer))
   return peer as unknown as PeerLike
 }

@@ -1,9 +1,8 @@
-import type { Readable, Writable } from 'node:stream'
 import { createInterface } from 'node:readline'
-import { createFileStore, createMemoryStore, createNodeSignaling, joinRoom, SignalingError, type RoomLink } from './index'
-import type { ChatView, PeerView, Room } from '../lib'
-import { formatText, HELP, parseInput, resolvePeer, type ChatOutput } from './terminal-lines'
-import type { Membership, MembershipHandlers, Signaling } from '../lib'
+import type { Readable, Writable } from 'node:stream'
+import type { ChatView, Membership, MembershipHandlers, PeerView, Room, Signaling } from '../lib'
+import { createFileStore, createMemoryStore, createNodeSignaling, joinRoom, type RoomLink, SignalingError } from './index'
+import { type ChatOutput, formatText, HELP, parseInput, resolvePeer } from './terminal-lines'
 
 // After EOF or /quit, wait this long at most for everyone to confirm what was just sent.
 const DRAIN_MS = 10_000
@@ -125,8 +124,7 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
     if (text) (out.type === 'error' ? errors : output).write(`${text}\n`)
   }
   const problem = (code: string, message: string) => print({ type: 'error', code, message })
-  const peerOut = (type: 'peer-joined' | 'peer-connected' | 'peer-left', p: PeerView) =>
-    print({ type, id: p.id, name: p.name })
+  const peerOut = (type: 'peer-joined' | 'peer-connected' | 'peer-left', p: PeerView) => print({ type, id: p.id, name: p.name })
 
   room.on('message', (m: ChatView) => print(chatOut(m)))
   const flush = () => {

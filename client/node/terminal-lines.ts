@@ -12,9 +12,14 @@ export type ChatOutput =
   | { type: 'error'; code: string; message: string }
 
 /** One line typed (or one JSON object) asks for one of these. */
-export type ChatInput = { send: string; to?: string } | { command: 'quit' | 'who' | 'help' } | { command: 'name'; name: string } | { error: string }
+export type ChatInput =
+  | { send: string; to?: string }
+  | { command: 'quit' | 'who' | 'help' }
+  | { command: 'name'; name: string }
+  | { error: string }
 
-export const HELP = 'Type a message and press Enter. /dm <name> <text> sends to one person; /who lists people; /name <new> renames you; /quit leaves.'
+export const HELP =
+  'Type a message and press Enter. /dm <name> <text> sends to one person; /who lists people; /name <new> renames you; /quit leaves.'
 
 /** Reads one input line: plain text and /commands, or with --json an object {"text", "to"?}. */
 export function parseInput(line: string, json: boolean): ChatInput | null {
@@ -28,7 +33,8 @@ export function parseInput(line: string, json: boolean): ChatInput | null {
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return { error: 'expected an object like {"text": "hello"}' }
     const { text, to } = value as Record<string, unknown>
-    if (typeof text !== 'string' || (to !== undefined && typeof to !== 'string')) return { error: '"text" must be a string, "to" (if any) a peer id or name' }
+    if (typeof text !== 'string' || (to !== undefined && typeof to !== 'string'))
+      return { error: '"text" must be a string, "to" (if any) a peer id or name' }
     return to === undefined ? { send: text } : { send: text, to }
   }
   if (line.trim() === '') return null

@@ -107,7 +107,8 @@ export function createAlerts(options: { title: string; notify: HTMLInputElement;
       unread++
       update()
       beep()
-      if (permitted()) new Notification(`${from || 'Someone'} mentioned you`, { body: text.slice(0, NOTIFICATION_CHARS), tag: 'parley-mention' })
+      if (permitted())
+        new Notification(`${from || 'Someone'} mentioned you`, { body: text.slice(0, NOTIFICATION_CHARS), tag: 'parley-mention' })
     },
     retitle(next: string): void {
       title = next

@@ -79,7 +79,10 @@ export function createAnnotationView(options: {
     for (const { emoji, from } of list) {
       const button = document.createElement('button')
       const mine = from.includes(options.selfId())
-      const others = from.filter((p) => p !== options.selfId()).map(options.nameOf).sort((a, b) => a.localeCompare(b))
+      const others = from
+        .filter((p) => p !== options.selfId())
+        .map(options.nameOf)
+        .sort((a, b) => a.localeCompare(b))
       const who = [...(mine ? ['you'] : []), ...others].join(', ')
       button.type = 'button'
       button.textContent = `${emoji} ${from.length}`

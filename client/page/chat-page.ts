@@ -1,10 +1,11 @@
+import { joinRoom, type PeerView, type Room, type RoomStatus, SignalingError } from '../lib'
 import { createSharedSignaling } from '../worker/shared-signaling'
-import { joinRoom, type PeerView, type Room, type RoomStatus } from '../lib'
-import { SignalingError } from '../lib'
 import { createAlerts } from './alerts'
 import { createComposer } from './composer'
-import { createIndexedDbStore } from './idb-store'
 import { createConversationTools } from './conversation-tools'
+import { $ } from './dom'
+import { createIndexedDbStore } from './idb-store'
+import { bindInvite } from './invite'
 import { parseFragment } from './links'
 import { createMessageView } from './message-view'
 import { createModeration } from './moderation'
@@ -12,12 +13,10 @@ import { PALETTE } from './palette'
 import { createPanel } from './panel'
 import { createPeopleView } from './people-view'
 import { loadColor, loadName, rememberRoom, saveColor } from './prefs'
-import { bindInvite } from './invite'
-import { registerShell } from './shell'
 import { bindSettings } from './settings'
-import { cannotJoin, fatal, showBanner, STATUS_BANNER, type Banner } from './states'
+import { registerShell } from './shell'
+import { type Banner, cannotJoin, fatal, STATUS_BANNER, showBanner } from './states'
 import { bindThemeSelect } from './theme'
-import { $ } from './dom'
 
 // People already in the room arrive in one burst soon after joining (their names unsealed first); only
 // later arrivals are news. An empty room has no burst: then this long after joining.
@@ -100,7 +99,9 @@ export function showRoom(roomId: string): void {
     },
     sendFiles(files, to) {
       for (const file of files) {
-        room?.sendFile(file, to === undefined ? undefined : { to }).catch((err: Error) => log.notice(`Could not send ${file.name}: ${err.message}`))
+        room
+          ?.sendFile(file, to === undefined ? undefined : { to })
+          .catch((err: Error) => log.notice(`Could not send ${file.name}: ${err.message}`))
       }
       log.follow()
     },
@@ -137,7 +138,11 @@ export function showRoom(roomId: string): void {
   room = joinRoom({ room: roomId, secret, name: loadName(), color, signaling, store: createIndexedDbStore() })
   window.parley = room
   moderation.block(room)
-  wireRoom(room, { roomId, roomTitle, pageTitle, color, signaling }, { log, composer, people, panel, moderation, notes, spoke, countPeople })
+  wireRoom(
+    room,
+    { roomId, roomTitle, pageTitle, color, signaling },
+    { log, composer, people, panel, moderation, notes, spoke, countPeople },
+  )
 }
 
 /** The page's parts that the room's events update. */

@@ -9,7 +9,8 @@ const URL_START = /https?:\/\/[^\s<>"]+/y
 const TRAILING = /[.,;:!?'")\]]+$/
 const FENCE = '```'
 // Bold may wrap other formatting; italics are one line without their own marker inside.
-const INLINE = /(https?:\/\/)|\*\*(?=\S)([\s\S]*?\S)\*\*|(?<![\w*])\*(?=[^\s*])([^*\n]*?[^\s*])\*(?![\w*])|(?<![\w_])_(?=[^\s_])([^_\n]*?[^\s_])_(?![\w_])|`([^`\n]+)`/g
+const INLINE =
+  /(https?:\/\/)|\*\*(?=\S)([\s\S]*?\S)\*\*|(?<![\w*])\*(?=[^\s*])([^*\n]*?[^\s*])\*(?![\w*])|(?<![\w_])_(?=[^\s_])([^_\n]*?[^\s_])_(?![\w_])|`([^`\n]+)`/g
 
 const marker = (text: string) => {
   const span = document.createElement('span')

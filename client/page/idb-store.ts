@@ -51,7 +51,12 @@ export function createIndexedDbStore(): HistoryStore | undefined {
       return Array.isArray(value) ? (value as LogEntry[]) : []
     },
     async save(room, entries) {
-      await run('readwrite', (store) => store.put(entries.map(({ message, key, mine }) => ({ message, key, mine })), room))
+      await run('readwrite', (store) =>
+        store.put(
+          entries.map(({ message, key, mine }) => ({ message, key, mine })),
+          room,
+        ),
+      )
     },
   }
 }

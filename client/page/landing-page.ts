@@ -1,17 +1,20 @@
 import { nanoid } from 'nanoid'
-import { cryptoAvailable, newRoomSecret } from '../lib'
-import { cleanName } from '../lib'
+import { cleanName, cryptoAvailable, newRoomSecret } from '../lib'
+import { $ } from './dom'
 import { parseRoomLink, roomUrl } from './links'
 import { loadName, loadRecent, saveName } from './prefs'
 import { bindThemeSelect } from './theme'
-import { $ } from './dom'
 
 const ROOM_ID_CHARS = 12
 
 const when = (time: number) =>
   new Date(time).toDateString() === new Date().toDateString()
     ? `today ${new Date(time).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`
-    : new Date(time).toLocaleDateString([], { day: 'numeric', month: 'short', ...(Date.now() - time > 300 * 86_400_000 ? { year: 'numeric' } : {}) })
+    : new Date(time).toLocaleDateString([], {
+        day: 'numeric',
+        month: 'short',
+        ...(Date.now() - time > 300 * 86_400_000 ? { year: 'numeric' } : {}),
+      })
 
 export function showLanding(): void {
   $('landing').hidden = false

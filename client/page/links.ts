@@ -5,7 +5,11 @@
 export const ROOM_PATH = /^\/r\/([A-Za-z0-9_-]{1,64})\/?$/
 const MAX_TITLE_CHARS = 60
 
-export const cleanTitle = (title: string) => title.replace(/[\p{Cc}\p{Cf}]/gu, '').trim().slice(0, MAX_TITLE_CHARS)
+export const cleanTitle = (title: string) =>
+  title
+    .replace(/[\p{Cc}\p{Cf}]/gu, '')
+    .trim()
+    .slice(0, MAX_TITLE_CHARS)
 
 export function parseFragment(hash: string): { secret: string; title: string } {
   const fragment = hash.replace(/^#/, '')

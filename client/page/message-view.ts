@@ -1,8 +1,8 @@
 import type { ChatView, FileTransfer, PeerView, Receipt } from '../lib'
-import { formatText } from './format'
-import { paint, paletteIndex } from './palette'
 import { template } from './dom'
+import { formatText } from './format'
 import { createLogFeed, stamp } from './log-feed'
+import { paint, paletteIndex } from './palette'
 
 const IMAGE = /^image\/(png|jpeg|gif|webp|avif)$/
 

@@ -1,6 +1,6 @@
 import type { PeerView } from '../lib'
-import { paint, paletteIndex } from './palette'
 import { template } from './dom'
+import { paint, paletteIndex } from './palette'
 
 const STATE_LABEL: Record<PeerView['state'], string> = {
   connecting: 'connecting…',
@@ -18,7 +18,11 @@ export function createPeopleView(
   alone: HTMLElement,
   hint: HTMLElement,
   onChoose: (peer: PeerView) => void,
-  moderate: { mute(peer: PeerView): void; block(peer: PeerView): void; muted(id: string): boolean } = { mute() {}, block() {}, muted: () => false },
+  moderate: { mute(peer: PeerView): void; block(peer: PeerView): void; muted(id: string): boolean } = {
+    mute() {},
+    block() {},
+    muted: () => false,
+  },
 ) {
   const rows = new Map<string, { row: HTMLElement; peer: PeerView; unread: number }>()
   let talkingTo: string | undefined
@@ -42,7 +46,10 @@ export function createPeopleView(
     note.textContent = 'sending too much'
     note.title = `${name}'s browser sent more than a person could: the excess was dropped.`
     box.append(note)
-    for (const [label, act] of [['Mute', moderate.mute], ['Block', moderate.block]] as const) {
+    for (const [label, act] of [
+      ['Mute', moderate.mute],
+      ['Block', moderate.block],
+    ] as const) {
       const button = document.createElement('button')
       button.type = 'button'
       button.className = label.toLowerCase()

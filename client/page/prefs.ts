@@ -64,8 +64,13 @@ export function loadRecent(): RecentRoom[] {
     if (!Array.isArray(parsed)) return []
     return parsed.filter(
       (r): r is RecentRoom =>
-        typeof r === 'object' && r !== null && typeof r.id === 'string' && typeof r.link === 'string' &&
-        typeof r.title === 'string' && typeof r.time === 'number' && /^https?:\/\//.test(r.link),
+        typeof r === 'object' &&
+        r !== null &&
+        typeof r.id === 'string' &&
+        typeof r.link === 'string' &&
+        typeof r.title === 'string' &&
+        typeof r.time === 'number' &&
+        /^https?:\/\//.test(r.link),
     )
   } catch {
     return []

@@ -1,9 +1,8 @@
-import { cleanName } from '../lib'
 import type { Room } from '../lib'
+import { cleanName } from '../lib'
+import { $ } from './dom'
 import { PALETTE, paint, paletteIndex } from './palette'
 import { saveColor, saveName } from './prefs'
-import { $ } from './dom'
-
 
 /** The "You" settings of a room page: name (told to everyone on change) and colour (a palette radio group). */
 export function bindSettings(joined: Room, color: string): void {

@@ -1,8 +1,6 @@
-import { cryptoAvailable, isRoomSecret } from '../lib'
 import type { RoomStatus } from '../lib'
-import { SignalingError } from '../lib'
+import { cryptoAvailable, isRoomSecret, SignalingError } from '../lib'
 import { $ } from './dom'
-
 
 /**
  * What the room page says about its state, in one banner: each message in plain words with what the
@@ -54,7 +52,9 @@ export const STATUS_BANNER: Record<RoomStatus, Banner | null> = {
 /** What a failure to join means for the person, and what they can do about it. */
 export function fatal(err: Error): Banner {
   const code = err instanceof SignalingError ? err.code : ''
-  if (code === 'ROOM_FULL') return { text: 'This room is full. Try again when someone leaves, or create a new room.', error: true, action: newRoom }
-  if (code === 'RATE_LIMITED') return { text: 'Too many attempts from this network. Wait a minute, then try again.', error: true, action: retry }
+  if (code === 'ROOM_FULL')
+    return { text: 'This room is full. Try again when someone leaves, or create a new room.', error: true, action: newRoom }
+  if (code === 'RATE_LIMITED')
+    return { text: 'Too many attempts from this network. Wait a minute, then try again.', error: true, action: retry }
   return { text: `Could not join the room (${err.message}).`, error: true, action: retry }
 }

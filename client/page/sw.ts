@@ -52,9 +52,7 @@ self.addEventListener('fetch', (event) => {
   if (request.method !== 'GET' || url.origin !== self.location.origin || url.pathname.startsWith(API)) return
   if (request.mode === 'navigate') {
     // The page itself: fresh from the server when it answers (it may be a new version), else the shell.
-    event.respondWith(
-      fetch(request).catch(async () => (await caches.match(SHELL, { cacheName: CACHE })) ?? Response.error()),
-    )
+    event.respondWith(fetch(request).catch(async () => (await caches.match(SHELL, { cacheName: CACHE })) ?? Response.error()))
     return
   }
   event.respondWith(caches.match(request, { cacheName: CACHE }).then((hit) => hit ?? fetch(request)))

@@ -33,8 +33,17 @@ export function parseTabMessage(value: unknown): TabMessage | null {
     case 'hello':
       return str(value.server) && str(value.lock) ? { op: 'hello', server: value.server, lock: value.lock } : null
     case 'join':
-      return typeof value.id === 'number' && str(value.room) && (value.meta === undefined || str(value.meta)) && (value.verifier === undefined || str(value.verifier))
-        ? { op: 'join', id: value.id, room: value.room, meta: value.meta, ...(value.verifier === undefined ? {} : { verifier: value.verifier }) }
+      return typeof value.id === 'number' &&
+        str(value.room) &&
+        (value.meta === undefined || str(value.meta)) &&
+        (value.verifier === undefined || str(value.verifier))
+        ? {
+            op: 'join',
+            id: value.id,
+            room: value.room,
+            meta: value.meta,
+            ...(value.verifier === undefined ? {} : { verifier: value.verifier }),
+          }
         : null
     case 'signal':
       return str(value.from) && str(value.to) ? { op: 'signal', from: value.from, to: value.to, data: value.data } : null

@@ -1,8 +1,9 @@
 // The join path, step by step, from the newcomer page's own account: navigation timing and the
 // performance marks the page sets. Prints whichever marks exist; a step the page does not mark yet
 // shows as —, so the table fills in as the client learns to mark its steps.
-import type { Timeline } from './tabs'
+
 import { table } from './stats'
+import type { Timeline } from './tabs'
 
 /** The steps of Parley's join path in the order they should happen (client marks these names). */
 export const PARLEY_MARKS = [

@@ -5,7 +5,22 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { nanoid } from 'nanoid'
 import type { Target } from './ipc'
-import { collectGarbage, cpuSeconds, machine, nofile, rssBytes, scrapeMetrics, startGenerator, startParley, startPeerServer, stopAll, WANTED_NOFILE, type Generator, type ProcessStats, type Proc } from './procs'
+import {
+  collectGarbage,
+  cpuSeconds,
+  type Generator,
+  machine,
+  nofile,
+  type Proc,
+  type ProcessStats,
+  rssBytes,
+  scrapeMetrics,
+  startGenerator,
+  startParley,
+  startPeerServer,
+  stopAll,
+  WANTED_NOFILE,
+} from './procs'
 import { UNLIMITED } from './relay'
 import { int, kib, mib, ms, pct, percentile, table } from './stats'
 
@@ -94,7 +109,13 @@ async function hold(server: Proc, generators: Generator[], stats: () => Promise<
   const live = { rss: rssBytes(server.pid), heap: (await stats()).heapUsed }
   const counts = beats.times.map((t) => t.length).sort((a, b) => a - b)
   const heartbeats = counts.length
-    ? { min: counts[0]!, median: percentile(counts, 50), max: counts.at(-1)!, zero: counts.filter((d) => d === 0).length, fanOutMs: fanOut(beats.times) }
+    ? {
+        min: counts[0]!,
+        median: percentile(counts, 50),
+        max: counts.at(-1)!,
+        zero: counts.filter((d) => d === 0).length,
+        fanOutMs: fanOut(beats.times),
+      }
     : undefined
   return { live, heapBeforeGc: s.heapUsed, lag: s, cpu, heartbeats, closed: beats.closed }
 }
@@ -183,23 +204,48 @@ export async function benchCapacity() {
   table(
     ['server', 'peers open', 'failed', 'open time', 'RSS', 'heap before GC', 'heap', 'RSS/peer', 'heap/peer'],
     results.map((r) => [
-      name(r), int(r.peers), int(r.failed), `${r.openSeconds.toFixed(1)} s`,
-      mib(r.rss), mib(r.heapBeforeGc), mib(r.heap), kib(r.rssPerPeer), kib(r.heapPerPeer),
+      name(r),
+      int(r.peers),
+      int(r.failed),
+      `${r.openSeconds.toFixed(1)} s`,
+      mib(r.rss),
+      mib(r.heapBeforeGc),
+      mib(r.heap),
+      kib(r.rssPerPeer),
+      kib(r.heapPerPeer),
     ]),
   )
   const parley = results.filter((r) => r.target === 'parley')
   if (parley.length >= 2) {
     const [a, b] = [parley.at(-2)!, parley.at(-1)!]
-    console.log(`  Parley, marginal from ${int(a.peers)} to ${int(b.peers)} peers: ${kib((b.rss - a.rss) / (b.peers - a.peers))} RSS, ` +
-      `${kib((b.heap - a.heap) / (b.peers - a.peers))} heap per peer`)
+    console.log(
+      `  Parley, marginal from ${int(a.peers)} to ${int(b.peers)} peers: ${kib((b.rss - a.rss) / (b.peers - a.peers))} RSS, ` +
+        `${kib((b.heap - a.heap) / (b.peers - a.peers))} heap per peer`,
+    )
   }
 
   console.log(`\n  Liveness during each ${HOLD_MS / 1000} s hold (server CPU; event-loop delay at 10 ms resolution; heartbeats per stream,`)
   console.log(`  expected ≈ ${HOLD_MS / HEARTBEAT_MS}; fan-out: longest time one heartbeat took from the first stream to the last)`)
   table(
-    ['server', 'peers open', 'CPU', 'lag p50', 'lag p99', 'lag max', 'heartbeats min/med/max', 'streams with none', 'heartbeat fan-out', 'closed'],
+    [
+      'server',
+      'peers open',
+      'CPU',
+      'lag p50',
+      'lag p99',
+      'lag max',
+      'heartbeats min/med/max',
+      'streams with none',
+      'heartbeat fan-out',
+      'closed',
+    ],
     results.map((r) => [
-      name(r), int(r.peers), pct(r.cpu), ms(r.lag.lagP50 * 1000), ms(r.lag.lagP99 * 1000), ms(r.lag.lagMax * 1000),
+      name(r),
+      int(r.peers),
+      pct(r.cpu),
+      ms(r.lag.lagP50 * 1000),
+      ms(r.lag.lagP99 * 1000),
+      ms(r.lag.lagMax * 1000),
       r.heartbeats ? `${r.heartbeats.min} / ${r.heartbeats.median} / ${r.heartbeats.max}` : 'n/a (client → server)',
       r.heartbeats ? int(r.heartbeats.zero) : 'n/a',
       r.heartbeats ? ms(r.heartbeats.fanOutMs) : 'n/a',
@@ -216,7 +262,9 @@ export async function benchCapacity() {
       [
         'server memory per connected peer',
         `≤ ${kib(TARGET.bytesPerPeer)}`,
-        last ? `${kib(last.rssPerPeer)} RSS, ${kib(last.heapPerPeer)} heap (${last.rssPerPeer <= TARGET.bytesPerPeer ? 'met' : 'NOT met'} by RSS)` : '—',
+        last
+          ? `${kib(last.rssPerPeer)} RSS, ${kib(last.heapPerPeer)} heap (${last.rssPerPeer <= TARGET.bytesPerPeer ? 'met' : 'NOT met'} by RSS)`
+          : '—',
         peerServer ? `${kib(peerServer.rssPerPeer)} RSS, ${kib(peerServer.heapPerPeer)} heap` : '—',
       ],
       [

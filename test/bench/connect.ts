@@ -8,7 +8,7 @@ import { startServers } from './endpoints'
 import { preciseCpuSeconds } from './proc-info'
 import { machine } from './procs'
 import { median, met, ms, percentile, secs, table, times } from './stats'
-import { NAMES, openTabs, pingRtt, readTimeline, roomLinks, type Contender, type Endpoints, type Opened, type Timeline } from './tabs'
+import { type Contender, type Endpoints, NAMES, type Opened, openTabs, pingRtt, readTimeline, roomLinks, type Timeline } from './tabs'
 
 export const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 export const SIZES = (process.env.BENCH_SIZES ?? '2,4,8').split(',').map(Number)
@@ -102,10 +102,14 @@ async function roundTrips(browsers: Browser[], at: Endpoints) {
   const gap50 = p50.parley! - p50.peerjs!
   const gap95 = p95.parley! - p95.peerjs!
   rows.push(['Parley − PeerJS', ms(gap50), ms(gap95), '', ''])
-  console.log(`\nMessage round trip between 2 browsers (${PINGS} sequential pings after ${WARM_UP_PINGS} to warm up; Parley: room.send ` +
-    `chat messages, PeerJS: DataConnection.send echoed)`)
+  console.log(
+    `\nMessage round trip between 2 browsers (${PINGS} sequential pings after ${WARM_UP_PINGS} to warm up; Parley: room.send ` +
+      `chat messages, PeerJS: DataConnection.send echoed)`,
+  )
   table(['', 'p50', 'p95', 'min', 'max'], rows)
-  console.log(`  target: Parley within ${TARGET_RTT_GAP_MS} ms of PeerJS — p50 ${met(gap50 <= TARGET_RTT_GAP_MS)}, p95 ${met(gap95 <= TARGET_RTT_GAP_MS)}`)
+  console.log(
+    `  target: Parley within ${TARGET_RTT_GAP_MS} ms of PeerJS — p50 ${met(gap50 <= TARGET_RTT_GAP_MS)}, p95 ${met(gap95 <= TARGET_RTT_GAP_MS)}`,
+  )
 }
 
 export async function benchConnect() {
@@ -118,8 +122,10 @@ export async function benchConnect() {
   const browsers = people.map((p) => p.browser)
   const at = servers.direct
   try {
-    console.log(`\nOpen a room link in a new tab → connected to everyone (separate Chromium processes, empty cache; ` +
-      `${RUNS} runs after a warm-up, Parley and PeerJS alternating on the same browsers; ${machine()})`)
+    console.log(
+      `\nOpen a room link in a new tab → connected to everyone (separate Chromium processes, empty cache; ` +
+        `${RUNS} runs after a warm-up, Parley and PeerJS alternating on the same browsers; ${machine()})`,
+    )
     const connectRows: string[][] = []
     const cpuRows: string[][] = []
     const atOnce: Partial<Record<Contender, Timeline>> = {}
@@ -131,9 +137,15 @@ export async function benchConnect() {
       const j = runs.peerjs.map((r) => r.seconds)
       connectRows.push([
         String(size),
-        secs(median(p)), secs(Math.min(...p)), secs(Math.max(...p)),
-        secs(median(j)), secs(Math.min(...j)), secs(Math.max(...j)),
-        times(median(p), median(j)), `≤ ${TARGET_CONNECT_RATIO.toFixed(2)}×`, met(median(p) / median(j) <= TARGET_CONNECT_RATIO),
+        secs(median(p)),
+        secs(Math.min(...p)),
+        secs(Math.max(...p)),
+        secs(median(j)),
+        secs(Math.min(...j)),
+        secs(Math.max(...j)),
+        times(median(p), median(j)),
+        `≤ ${TARGET_CONNECT_RATIO.toFixed(2)}×`,
+        met(median(p) / median(j) <= TARGET_CONNECT_RATIO),
       ])
       const pc = median(runs.parley.map((r) => r.cpu))
       const jc = median(runs.peerjs.map((r) => r.cpu))
@@ -141,7 +153,7 @@ export async function benchConnect() {
     }
     table(['browsers', 'Parley median', 'min', 'max', 'PeerJS median', 'min', 'max', 'Parley/PeerJS', 'target', ''], connectRows)
 
-    console.log('\nCPU per browser per join: user + system CPU of each browser\'s whole process tree (browser, renderer, GPU, utility),')
+    console.log("\nCPU per browser per join: user + system CPU of each browser's whole process tree (browser, renderer, GPU, utility),")
     console.log('from just before the tabs navigate until everyone is connected, averaged over the browsers; median of the runs')
     table(['browsers', 'Parley', 'PeerJS', 'Parley/PeerJS'], cpuRows)
 
@@ -150,13 +162,15 @@ export async function benchConnect() {
     if (max >= 2) {
       const joins: Partial<Record<Contender, Awaited<ReturnType<typeof newcomer>>>> = {}
       for (const contender of CONTENDERS) joins[contender] = await newcomer(contender, browsers, at, undefined, servers.pids[contender])
-      console.log(`\nOne newcomer joining a room of ${max - 1} (everyone else connected first): open link → connected to everyone. Server CPU:`)
-      console.log('every thread of the signaling process from navigation to connected (Parley\'s includes serving the page and its scripts;')
-      console.log('the PeerJS page comes from the bench\'s own static server, not counted); target: Parley\'s ≤ PeerServer\'s')
+      console.log(
+        `\nOne newcomer joining a room of ${max - 1} (everyone else connected first): open link → connected to everyone. Server CPU:`,
+      )
+      console.log("every thread of the signaling process from navigation to connected (Parley's includes serving the page and its scripts;")
+      console.log("the PeerJS page comes from the bench's own static server, not counted); target: Parley's ≤ PeerServer's")
       const parleyServer = joins.parley!.serverCpu
       const peerServer = joins.peerjs!.serverCpu
       table(
-        ['', 'time', 'its browser\'s CPU', 'server CPU'],
+        ['', 'time', "its browser's CPU", 'server CPU'],
         CONTENDERS.map((c) => [NAMES[c], secs(joins[c]!.seconds), secs(joins[c]!.cpu), ms(joins[c]!.serverCpu * 1000)]),
       )
       console.log(`  server CPU Parley/PeerServer ${times(parleyServer, peerServer)} — ${met(parleyServer <= peerServer)}`)

@@ -1,7 +1,7 @@
 // A TCP proxy on 127.0.0.1:0 that holds every chunk for a fixed time in each direction, as a server
 // far away would, and notes what crossed it: connections, HTTP requests, SSE events and WebSocket
 // frames, each with the time it arrived, so a benchmark can count what one join needed from the server.
-import { createServer, connect, type Socket } from 'node:net'
+import { connect, createServer, type Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 
 export type Crossing = 'connection' | 'page-request' | 'api-request' | 'ws-open' | 'sse-event' | 'ws-to-server' | 'ws-to-browser'
@@ -150,7 +150,13 @@ export function startDelayProxy(target: { host: string; port: number }, delayMs:
         port,
         count(from, to) {
           const counts: Record<Crossing, number> = {
-            connection: 0, 'page-request': 0, 'api-request': 0, 'ws-open': 0, 'sse-event': 0, 'ws-to-server': 0, 'ws-to-browser': 0,
+            connection: 0,
+            'page-request': 0,
+            'api-request': 0,
+            'ws-open': 0,
+            'sse-event': 0,
+            'ws-to-server': 0,
+            'ws-to-browser': 0,
           }
           for (const t of traffic) if (t.at >= from && t.at <= to) counts[t.kind]++
           return counts

@@ -2,10 +2,10 @@
 // behind a proxy that holds each chunk BENCH_DELAY_MS each way. Loopback hides how many times a join
 // waits on the server; this shows it, as time and as a count of what crossed the proxy.
 import { closeAll, launchPeople } from '../browsers'
-import { CONTENDERS, RUNS, SIZES, interleaved, newcomer } from './connect'
+import { CONTENDERS, interleaved, newcomer, RUNS, SIZES } from './connect'
 import { startServers } from './endpoints'
 import { int, median, secs, table, times } from './stats'
-import { NAMES, type Contender } from './tabs'
+import { type Contender, NAMES } from './tabs'
 
 const DELAY_MS = Number(process.env.BENCH_DELAY_MS ?? 25)
 const DELAY_SIZES = (process.env.BENCH_DELAY_SIZES ?? SIZES.join(',')).split(',').map(Number)
@@ -20,8 +20,10 @@ export async function benchDelay() {
   const browsers = people.map((p) => p.browser)
   try {
     const delayed = servers.delayed!
-    console.log(`\nDelayed servers: each server behind a TCP proxy holding every chunk ${DELAY_MS} ms each way ` +
-      `(RTT ${2 * DELAY_MS} ms; Parley's server; the PeerJS page's server and PeerServer), ${RUNS} runs after a warm-up`)
+    console.log(
+      `\nDelayed servers: each server behind a TCP proxy holding every chunk ${DELAY_MS} ms each way ` +
+        `(RTT ${2 * DELAY_MS} ms; Parley's server; the PeerJS page's server and PeerServer), ${RUNS} runs after a warm-up`,
+    )
     const rows: string[][] = []
     for (const size of DELAY_SIZES) {
       const runs = await interleaved(browsers, delayed, size)
@@ -50,22 +52,49 @@ export async function benchDelay() {
         found[contender].counts.push(counts)
       }
     }
-    console.log(`\n  A newcomer joining a room of 1, open link → connected (medians of ${RUNS}); round trips on its critical path ` +
-      `≈ time the delay added ÷ ${2 * DELAY_MS} ms. Counted at the proxies from the newcomer's navigation to its connection ` +
-      '(the newcomer\'s own traffic: it reaches the servers through proxies of its own; TCP set-up is not delayed, only data)')
+    console.log(
+      `\n  A newcomer joining a room of 1, open link → connected (medians of ${RUNS}); round trips on its critical path ` +
+        `≈ time the delay added ÷ ${2 * DELAY_MS} ms. Counted at the proxies from the newcomer's navigation to its connection ` +
+        "(the newcomer's own traffic: it reaches the servers through proxies of its own; TCP set-up is not delayed, only data)",
+    )
     table(
-      ['', 'direct', 'delayed', 'added', '≈ round trips', 'connections', 'page requests', 'API requests', 'WS opened', 'SSE events', 'WS frames → server', 'WS frames → browser'],
+      [
+        '',
+        'direct',
+        'delayed',
+        'added',
+        '≈ round trips',
+        'connections',
+        'page requests',
+        'API requests',
+        'WS opened',
+        'SSE events',
+        'WS frames → server',
+        'WS frames → browser',
+      ],
       CONTENDERS.map((c) => {
         const f = found[c]
         const added = median(f.delayed) - median(f.direct)
         const count = (kind: string) => int(median(f.counts.map((x) => x[kind] ?? 0)))
         return [
-          NAMES[c], secs(median(f.direct)), secs(median(f.delayed)), secs(added), (added / ((2 * DELAY_MS) / 1000)).toFixed(1),
-          count('connection'), count('page-request'), count('api-request'), count('ws-open'), count('sse-event'), count('ws-to-server'), count('ws-to-browser'),
+          NAMES[c],
+          secs(median(f.direct)),
+          secs(median(f.delayed)),
+          secs(added),
+          (added / ((2 * DELAY_MS) / 1000)).toFixed(1),
+          count('connection'),
+          count('page-request'),
+          count('api-request'),
+          count('ws-open'),
+          count('sse-event'),
+          count('ws-to-server'),
+          count('ws-to-browser'),
         ]
       }),
     )
-    console.log('  (physical floor: the page, then join 1 round trip + offer relayed 1 + answer relayed 1, then ICE, DTLS and SCTP between the browsers)')
+    console.log(
+      '  (physical floor: the page, then join 1 round trip + offer relayed 1 + answer relayed 1, then ICE, DTLS and SCTP between the browsers)',
+    )
   } finally {
     await closeAll(people)
     await servers.stop()

@@ -1,19 +1,24 @@
 // The servers both contenders need, each in its own process or server as in production: Parley's
 // built server, PeerServer 1.0 and the PeerJS reference page; optionally each behind a delaying proxy.
 import { spawnServer } from '../helpers'
-import { startDelayProxy, type DelayProxy } from './delay-proxy'
+import { type DelayProxy, startDelayProxy } from './delay-proxy'
 import { startPeerjsSite } from './peerjs-site'
-import { startPeerServer, stopAll, type ServerProc } from './procs'
+import { type ServerProc, startPeerServer, stopAll } from './procs'
 import type { Endpoints } from './tabs'
 
 /** Parley's join limits out of the way: every run joins the same few browsers again from one IP. */
 // The load generators are a few addresses holding thousands of peers: lift the per-address caps.
 const PARLEY_ARGS = [
-  '--join-burst', '10000',
-  '--max-streams-per-ip', '10000',
-  '--max-connections-per-ip', '1000000',
-  '--max-requests-per-ip', '1000000',
-  '--ip-signals-per-sec', '1000000',
+  '--join-burst',
+  '10000',
+  '--max-streams-per-ip',
+  '10000',
+  '--max-connections-per-ip',
+  '1000000',
+  '--max-requests-per-ip',
+  '1000000',
+  '--ip-signals-per-sec',
+  '1000000',
 ]
 const HOST = '127.0.0.1'
 

@@ -70,7 +70,14 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
   let retried = 0
 
   type Fail = (error: string, reusedSocket: boolean) => void
-  const post = (at: number, path: string, body: string, auth: string | undefined, done: (status: number, text: string) => void, fail: Fail) => {
+  const post = (
+    at: number,
+    path: string,
+    body: string,
+    auth: string | undefined,
+    done: (status: number, text: string) => void,
+    fail: Fail,
+  ) => {
     const { hostname, port, agent } = instances[at % instances.length]!
     const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
     if (auth) headers.authorization = auth
@@ -89,15 +96,22 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
   // once on a fresh connection, and so does this (counted).
   const join = (room: string, at: number, retry = true): Promise<ParleyPeer> =>
     new Promise<ParleyPeer>((resolve, reject) => {
-      post(at, '/v1/join', JSON.stringify({ room }), undefined, (status, text) => {
-        if (status !== 200) return reject(new Error(`join: ${status}`))
-        const body = JSON.parse(text) as { peer: string; key: string; token: string }
-        resolve({ peer: body.peer, key: body.key, auth: `Bearer ${body.token}`, beats: [], closed: false, at })
-      }, (e, reused) => {
-        if (!(retry && reused && e === 'ECONNRESET')) return reject(new Error(`join: ${e}`))
-        retried++
-        join(room, at, false).then(resolve, reject)
-      })
+      post(
+        at,
+        '/v1/join',
+        JSON.stringify({ room }),
+        undefined,
+        (status, text) => {
+          if (status !== 200) return reject(new Error(`join: ${status}`))
+          const body = JSON.parse(text) as { peer: string; key: string; token: string }
+          resolve({ peer: body.peer, key: body.key, auth: `Bearer ${body.token}`, beats: [], closed: false, at })
+        },
+        (e, reused) => {
+          if (!(retry && reused && e === 'ECONNRESET')) return reject(new Error(`join: ${e}`))
+          retried++
+          join(room, at, false).then(resolve, reject)
+        },
+      )
     })
 
   // A minimal SSE reader: frames end with a blank line; the server writes LF only.
@@ -105,7 +119,13 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
     new Promise<void>((resolve, reject) => {
       const { hostname, port } = instances[p.at % instances.length]!
       const req = request(
-        { agent: false, host: hostname, port, path: `/v1/stream?key=${encodeURIComponent(p.key)}`, headers: { accept: 'text/event-stream' } },
+        {
+          agent: false,
+          host: hostname,
+          port,
+          path: `/v1/stream?key=${encodeURIComponent(p.key)}`,
+          headers: { accept: 'text/event-stream' },
+        },
         (res) => {
           if (res.statusCode !== 200) {
             res.resume()
@@ -159,7 +179,14 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
       const to = peers[i ^ 1]
       if (!from || !to) return done('not connected')
       const body = `{"peer":"${from.peer}","to":"${to.peer}","data":${data}}`
-      post(from.at, '/v1/signal', body, from.auth, (status) => done(status === 204 ? undefined : String(status)), (e) => done(e))
+      post(
+        from.at,
+        '/v1/signal',
+        body,
+        from.auth,
+        (status) => done(status === 204 ? undefined : String(status)),
+        (e) => done(e),
+      )
     },
     takeHeartbeats: () =>
       peers.flatMap((p) => {
@@ -177,7 +204,13 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
   return { fleet, failed, errors, retried }
 }
 
-export async function openPeerServer(url: string, pairs: number, prefix: string, onPayload: OnPayload, clientHeartbeats: boolean): Promise<Opened> {
+export async function openPeerServer(
+  url: string,
+  pairs: number,
+  prefix: string,
+  onPayload: OnPayload,
+  clientHeartbeats: boolean,
+): Promise<Opened> {
   const base = url.replace(/^http/, 'ws')
   const errors: Record<string, number> = {}
   const ids = Array.from({ length: pairs * 2 }, (_, i) => `${prefix}-${i}`)

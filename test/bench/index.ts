@@ -1,11 +1,12 @@
 // `npm run bench`: prints figures; asserts nothing. BENCH_ONLY=connect|delay|relay|capacity picks one.
-import { gzipSync } from 'node:zlib'
+
 import { readdirSync, readFileSync } from 'node:fs'
+import { gzipSync } from 'node:zlib'
 import { DIST_CLIENT } from '../helpers'
+import { benchCapacity } from './capacity'
 import { benchConnect } from './connect'
 import { benchDelay } from './delay'
 import { benchRelay } from './relay'
-import { benchCapacity } from './capacity'
 import { table } from './stats'
 
 const only = process.env.BENCH_ONLY
@@ -33,8 +34,10 @@ function bundleSize() {
     }
   }
   rows.push(['total', `${(raw / 1024).toFixed(1)} KB`, `${(gzipped / 1024).toFixed(1)} KB`])
-  console.log(`\nPage JavaScript (target ≤ ${TARGET_GZIP_KB} KB gzipped: ${gzipped / 1024 <= TARGET_GZIP_KB ? 'met' : 'NOT met'}; ` +
-    'peerjs.min.js 22.7 KB, simple-peer\'s own build 28 KB)')
+  console.log(
+    `\nPage JavaScript (target ≤ ${TARGET_GZIP_KB} KB gzipped: ${gzipped / 1024 <= TARGET_GZIP_KB ? 'met' : 'NOT met'}; ` +
+      "peerjs.min.js 22.7 KB, simple-peer's own build 28 KB)",
+  )
   table(['file', 'raw', 'gzipped'], rows)
 }
 

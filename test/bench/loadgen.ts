@@ -2,9 +2,10 @@
 // of peers open on one server and sends signals at a steady rate. A signal's latency runs from just
 // before its POST (or WebSocket frame) is written to the moment the recipient's copy is parsed, both
 // read from process.hrtime in this process, so one clock measures both ends.
-import { cpuSeconds, nofile } from './proc-info'
-import { openParley, openPeerServer, type Fleet } from './fleet'
+
+import { type Fleet, openParley, openPeerServer } from './fleet'
 import type { Command, ConnectCommand, ConnectReply, HeartbeatsReply, RelayCommand, RelayReply } from './ipc'
+import { cpuSeconds, nofile } from './proc-info'
 import { summarize } from './stats'
 
 /** Signal payload size in bytes (`data` / `payload`), like a small trickled ICE candidate. */
@@ -31,7 +32,14 @@ async function connect(c: ConnectCommand): Promise<ConnectReply> {
       ? await openParley(c.url, c.pairs, c.prefix, onPayload)
       : await openPeerServer(c.url, c.pairs, c.prefix, onPayload, c.clientHeartbeats ?? false)
   fleets.push(opened.fleet)
-  return { peers: opened.fleet.size - opened.failed, failed: opened.failed, ms: Date.now() - start, errors: opened.errors, retried: opened.retried, nofile: nofile(process.pid).soft }
+  return {
+    peers: opened.fleet.size - opened.failed,
+    failed: opened.failed,
+    ms: Date.now() - start,
+    errors: opened.errors,
+    retried: opened.retried,
+    nofile: nofile(process.pid).soft,
+  }
 }
 
 /**

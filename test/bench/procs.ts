@@ -1,7 +1,7 @@
 // The processes of the server benchmarks: Parley's built server, PeerServer and load generators, each
 // spawned on 127.0.0.1 with its open-file limit raised as far as the hard limit allows, plus what
 // /proc says about them.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import WebSocket from 'ws'

@@ -2,10 +2,10 @@
 // WebSocket (PeerServer) open, while one load generator process sends signals to partners at a
 // steady rate. Parley and PeerServer are measured in the same run, same peers, same rates.
 import { nanoid } from 'nanoid'
+import { type Service, startRedis } from '../services'
 import type { RelayReply, Target } from './ipc'
-import { machine, startGenerator, startParley, startPeerServer, stopAll, type Generator, type ServerProc } from './procs'
+import { type Generator, machine, type ServerProc, startGenerator, startParley, startPeerServer, stopAll } from './procs'
 import { int, ms, pct, table } from './stats'
-import { startRedis, type Service } from '../services'
 
 const ROOMS = Number(process.env.BENCH_RELAY_ROOMS ?? 1_000)
 const RATES = (process.env.BENCH_RELAY_RATES ?? '1000,5000').split(',').map(Number)
@@ -21,9 +21,16 @@ const TARGET_RATIO = 1.5
 
 /** Limits out of the way: the benchmark measures the relay, not the rate limiter. */
 export const UNLIMITED = [
-  '--signals-per-sec', '1000000', '--signal-burst', '1000000',
-  '--joins-per-sec', '1000000', '--join-burst', '1000000',
-  '--max-streams-per-ip', '1000000',
+  '--signals-per-sec',
+  '1000000',
+  '--signal-burst',
+  '1000000',
+  '--joins-per-sec',
+  '1000000',
+  '--join-burst',
+  '1000000',
+  '--max-streams-per-ip',
+  '1000000',
 ]
 
 type Variant = Target | 'redis'
@@ -51,14 +58,19 @@ async function measure(variant: Variant): Promise<Map<number, RelayReply>> {
     }
     generator = await startGenerator('relay generator')
     const opened = await generator.call({ cmd: 'connect', target, url, pairs: ROOMS, prefix: `r${nanoid(8)}` })
-    const errors = Object.entries(opened.errors).map(([k, v]) => `${k} ×${v}`).join(', ')
+    const errors = Object.entries(opened.errors)
+      .map(([k, v]) => `${k} ×${v}`)
+      .join(', ')
     console.log(
       `  ${NAMES[variant]}: ${int(opened.peers)} peers connected in ${(opened.ms / 1000).toFixed(1)} s` +
         `${opened.failed ? `, ${opened.failed} failed (${errors})` : ''}${opened.retried ? `, ${opened.retried} joins resent after a reset` : ''}`,
     )
     const results = new Map<number, RelayReply>()
     for (const rate of RATES) {
-      results.set(rate, await generator.call({ cmd: 'relay', rate, warmMs: WARM_MS, measureMs: MEASURE_MS, drainMs: DRAIN_MS, serverPid: server.pid }))
+      results.set(
+        rate,
+        await generator.call({ cmd: 'relay', rate, warmMs: WARM_MS, measureMs: MEASURE_MS, drainMs: DRAIN_MS, serverPid: server.pid }),
+      )
     }
     return results
   } finally {
@@ -75,11 +87,13 @@ export async function benchRelay() {
   )
   console.log(
     '  (server and load generator in separate processes on 127.0.0.1; latency = POST or WebSocket frame written →\n' +
-      '   event parsed from the partner\'s stream, one clock in the generator; ~200-byte payload; open-loop sends;\n' +
+      "   event parsed from the partner's stream, one clock in the generator; ~200-byte payload; open-loop sends;\n" +
       '   Parley: 64 keep-alive sockets for POSTs, one SSE stream per peer; PeerServer: one WebSocket per peer)',
   )
-  console.log('  (Parley ×2, Redis: two instances sharing rooms through a redis-server; each pair spans both, so every\n' +
-    '   signal is POSTed to one instance and streamed by the other; the server CPU column is the first instance\'s)')
+  console.log(
+    '  (Parley ×2, Redis: two instances sharing rooms through a redis-server; each pair spans both, so every\n' +
+      "   signal is POSTed to one instance and streamed by the other; the server CPU column is the first instance's)",
+  )
   const results = new Map<Variant, Map<number, RelayReply>>()
   for (const variant of VARIANTS) results.set(variant, await measure(variant))
 
@@ -93,7 +107,13 @@ export async function benchRelay() {
         int(rate),
         int(r.sent / r.seconds),
         int(r.delivered / r.seconds),
-        `${int(errors)}${errors ? ` (${Object.entries(r.errors).map(([k, v]) => `${k}×${v}`).join(' ')})` : ''}`,
+        `${int(errors)}${
+          errors
+            ? ` (${Object.entries(r.errors)
+                .map(([k, v]) => `${k}×${v}`)
+                .join(' ')})`
+            : ''
+        }`,
         int(r.sent - r.delivered),
         ms(r.latency.p50),
         ms(r.latency.p90),
@@ -106,9 +126,29 @@ export async function benchRelay() {
       ])
     }
   }
-  console.log(`  (lost: not delivered within ${DRAIN_MS / 1000} s of the last send; server CPU: its share of one core in the window, and per\n` +
-    '   signal delivered; gen. CPU: the load generator\'s; max in flight: signals sent but not yet answered)')
-  table(['server', 'target/s', 'sent/s', 'delivered/s', 'errors', 'lost', 'p50', 'p90', 'p99', 'max', 'server CPU', 'per signal', 'gen. CPU', 'max in flight'], rows)
+  console.log(
+    `  (lost: not delivered within ${DRAIN_MS / 1000} s of the last send; server CPU: its share of one core in the window, and per\n` +
+      "   signal delivered; gen. CPU: the load generator's; max in flight: signals sent but not yet answered)",
+  )
+  table(
+    [
+      'server',
+      'target/s',
+      'sent/s',
+      'delivered/s',
+      'errors',
+      'lost',
+      'p50',
+      'p90',
+      'p99',
+      'max',
+      'server CPU',
+      'per signal',
+      'gen. CPU',
+      'max in flight',
+    ],
+    rows,
+  )
 
   for (const rate of RATES) {
     for (const target of VARIANTS) {
@@ -123,8 +163,10 @@ export async function benchRelay() {
     }
   }
 
-  console.log(`\n  Parley ÷ PeerServer (same run), and the brief's target (PeerServer as measured by the product owner: ` +
-    `${int(TARGET.peers)} peers, ${int(TARGET.rate)} signals/s)`)
+  console.log(
+    `\n  Parley ÷ PeerServer (same run), and the brief's target (PeerServer as measured by the product owner: ` +
+      `${int(TARGET.peers)} peers, ${int(TARGET.rate)} signals/s)`,
+  )
   const ratioRows = RATES.map((rate) => {
     const p = results.get('parley')!.get(rate)!.latency
     const s = results.get('peerserver')!.get(rate)!.latency
@@ -143,5 +185,19 @@ export async function benchRelay() {
       target ? `${(p.p99 / TARGET.p99).toFixed(2)}×` : '—',
     ]
   })
-  table(['signals/s', 'Parley p50 / p99', 'PeerServer p50 / p99', 'p50 ratio', 'p99 ratio', 'target ratio', 'target p50', 'target p99', 'Parley p50 ÷ target', 'Parley p99 ÷ target'], ratioRows)
+  table(
+    [
+      'signals/s',
+      'Parley p50 / p99',
+      'PeerServer p50 / p99',
+      'p50 ratio',
+      'p99 ratio',
+      'target ratio',
+      'target p50',
+      'target p99',
+      'Parley p50 ÷ target',
+      'Parley p99 ÷ target',
+    ],
+    ratioRows,
+  )
 }

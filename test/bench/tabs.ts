@@ -4,8 +4,8 @@
 import { randomBytes } from 'node:crypto'
 import { nanoid } from 'nanoid'
 import type { Browser, Page } from 'puppeteer'
-import { randomRoom, within } from '../helpers'
 import { watch } from '../browsers'
+import { randomRoom, within } from '../helpers'
 import type { PeerjsSite } from './peerjs-site'
 import { treeCpuSeconds } from './proc-info'
 
@@ -39,7 +39,13 @@ export function roomLinks(contender: Contender, at: Endpoints): Links {
   const prefix = `bench-${randomBytes(6).toString('hex')}`
   const id = (i: number) => `${prefix}-${i}`
   return (index, expected, via = at) =>
-    at.site.link(via.peerjsPage, via.peerServer, id(index), Array.from({ length: index }, (_, i) => id(i)), expected)
+    at.site.link(
+      via.peerjsPage,
+      via.peerServer,
+      id(index),
+      Array.from({ length: index }, (_, i) => id(i)),
+      expected,
+    )
 }
 
 declare global {
@@ -155,7 +161,11 @@ export async function openTabs(contender: Contender, browsers: Browser[], links:
 /** Round trips of `count` messages from a to b and back: chat messages for Parley, DataConnection sends for PeerJS. */
 export async function pingRtt(contender: Contender, a: Page, b: Page, count: number): Promise<number[]> {
   if (contender === 'peerjs') {
-    return within(a.evaluate((n) => window.peerjsBench!.ping(n), count), PING_TIMEOUT_MS, `${count} PeerJS pings`)
+    return within(
+      a.evaluate((n) => window.peerjsBench!.ping(n), count),
+      PING_TIMEOUT_MS,
+      `${count} PeerJS pings`,
+    )
   }
   await b.evaluate(() => {
     window.parley!.on('message', (m) => {

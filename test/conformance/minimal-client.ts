@@ -71,13 +71,21 @@ async function verifierOf(secret: string, room: string) {
 /** base64url (no padding) of IV(12) ‖ ciphertext ‖ tag(16), the context as associated data. */
 async function seal(key: CryptoKey, context: string, value: unknown) {
   const iv = crypto.getRandomValues(new Uint8Array(12))
-  const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: utf8.encode(context) }, key, utf8.encode(JSON.stringify(value)))
+  const sealed = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv, additionalData: utf8.encode(context) },
+    key,
+    utf8.encode(JSON.stringify(value)),
+  )
   return b64url(new Uint8Array([...iv, ...new Uint8Array(sealed)]))
 }
 
 async function open(key: CryptoKey, context: string, sealed: string): Promise<unknown> {
   const bytes = unb64url(sealed)
-  const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: bytes.subarray(0, 12), additionalData: utf8.encode(context) }, key, bytes.subarray(12))
+  const plain = await crypto.subtle.decrypt(
+    { name: 'AES-GCM', iv: bytes.subarray(0, 12), additionalData: utf8.encode(context) },
+    key,
+    bytes.subarray(12),
+  )
   return JSON.parse(decoder.decode(plain))
 }
 
@@ -170,7 +178,10 @@ export async function joinMinimal(options: MinimalOptions) {
   const ATTEMPT = 1
   const signal = (payload: unknown) => {
     outgoing = outgoing.then(async () => {
-      const data = await seal(key, `${VERSION} signal ${room} ${self} ${other.id}`, { n: ++sentCount, envelope: { attempt: ATTEMPT, signal: payload } })
+      const data = await seal(key, `${VERSION} signal ${room} ${self} ${other.id}`, {
+        n: ++sentCount,
+        envelope: { attempt: ATTEMPT, signal: payload },
+      })
       await post('/signal', { peer: self, to: other.id, data }, joined.token)
     })
   }
@@ -180,11 +191,18 @@ export async function joinMinimal(options: MinimalOptions) {
   const send = (message: unknown) => channel.readyState === 'open' && channel.send(JSON.stringify(message))
 
   pc.onicecandidate = ({ candidate }) => {
-    if (candidate) signal({ type: 'candidate', candidate: { candidate: candidate.candidate, sdpMLineIndex: candidate.sdpMLineIndex, sdpMid: candidate.sdpMid } })
+    if (candidate)
+      signal({
+        type: 'candidate',
+        candidate: { candidate: candidate.candidate, sdpMLineIndex: candidate.sdpMLineIndex, sdpMid: candidate.sdpMid },
+      })
   }
 
   async function apply(sealed: string) {
-    const opened = (await open(key, `${VERSION} signal ${room} ${other!.id} ${self}`, sealed)) as { n: number; envelope: { attempt: number; signal?: TheirSignal } }
+    const opened = (await open(key, `${VERSION} signal ${room} ${other!.id} ${self}`, sealed)) as {
+      n: number
+      envelope: { attempt: number; signal?: TheirSignal }
+    }
     if (opened.n <= heardCount) throw new Error('replayed signal')
     heardCount = opened.n
     const s = opened.envelope.signal
@@ -273,7 +291,9 @@ export async function joinMinimal(options: MinimalOptions) {
     until,
     async say(text: string) {
       const message = { type: 'chat', id: crypto.randomUUID(), from: self, name, text, time: Date.now(), seq: ++seq, lamport: ++lamport }
-      const sig = b64url(new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, signing.privateKey, signed(room, message))))
+      const sig = b64url(
+        new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, signing.privateKey, signed(room, message))),
+      )
       send({ ...message, sig })
       return message.id
     },

@@ -1,18 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nanoid } from 'nanoid'
-import { startServer, type TestServer, roomLink } from '../helpers'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   closeAll,
   launchPeople,
   messages,
+  type Person,
   peopleList,
   say,
   setName,
   waitForConnected,
   waitForMessage,
   waitForPeopleCount,
-  type Person,
 } from '../browsers'
+import { roomLink, startServer, type TestServer } from '../helpers'
 import { startRecordingProxy } from '../proxy'
 
 // Four separate Chromium processes, reused by every test (each test uses a fresh room).
@@ -56,9 +56,7 @@ describe('a room of four', () => {
         const fromJ = seen.filter((m) => (j === i ? m.mine : m.who === name && !m.mine)).map((m) => m.text)
         expect(fromJ).toEqual([`${name} #1`, `${name} #2`, `${name} #3`])
       }
-      expect((await peopleList(person.page)).sort()).toEqual(
-        NAMES.filter((_, j) => j !== i).map((n) => `${n}: connected`),
-      )
+      expect((await peopleList(person.page)).sort()).toEqual(NAMES.filter((_, j) => j !== i).map((n) => `${n}: connected`))
     }
     expect(people.flatMap((p) => p.errors)).toEqual([])
   })
@@ -83,10 +81,10 @@ describe('a room of four', () => {
     const pair = people.slice(0, 2)
     await enter(pair, room)
     await setName(pair[1]!.page, 'Benjamin')
-    await pair[0]!.page.waitForFunction(
-      () => document.querySelector('ul[aria-label="People"] .person-name')?.textContent === 'Benjamin',
-      { polling: 50, timeout: 10_000 },
-    )
+    await pair[0]!.page.waitForFunction(() => document.querySelector('ul[aria-label="People"] .person-name')?.textContent === 'Benjamin', {
+      polling: 50,
+      timeout: 10_000,
+    })
     await say(pair[1]!.page, 'new name')
     await waitForMessage(pair[0]!.page, 'new name')
     expect((await messages(pair[0]!.page)).at(-1)).toEqual({ who: 'Benjamin', text: 'new name', mine: false })

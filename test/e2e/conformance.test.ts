@@ -1,8 +1,18 @@
-import { afterAll, beforeAll, expect, it } from 'vitest'
 import { nanoid } from 'nanoid'
-import { randomRoom, startServer, within, type TestServer } from '../helpers'
-import { closeAll, launchPeople, peopleList, say, setName, waitForConnected, waitForMessage, waitForPeopleCount, type Person } from '../browsers'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import {
+  closeAll,
+  launchPeople,
+  type Person,
+  peopleList,
+  say,
+  setName,
+  waitForConnected,
+  waitForMessage,
+  waitForPeopleCount,
+} from '../browsers'
 import { joinMinimal } from '../conformance/minimal-client'
+import { randomRoom, startServer, type TestServer, within } from '../helpers'
 
 // The protocol is enough to write a client: a minimal one that shares no code with Parley's own
 // (test/conformance/minimal-client.ts) joins a room with the real page and chats.
@@ -33,14 +43,22 @@ it('a client written from the protocol alone joins, chats both ways and keeps it
   await waitForMessage(ana.page, earlier)
 
   mini = await joinMinimal({ server: server.api, room, secret, name: 'Mini' })
-  await within(mini.until(() => mini!.state.open && mini!.state.greeted), 20_000, 'the minimal client’s channel and the page’s hello')
+  await within(
+    mini.until(() => mini!.state.open && mini!.state.greeted),
+    20_000,
+    'the minimal client’s channel and the page’s hello',
+  )
   // Its sealed name opened with the room key; the page connected and compares the same pair code.
   await waitForConnected(ana.page, 1)
   expect(await peopleList(ana.page)).toEqual(['Mini: connected'])
   await ana.page.waitForFunction(() => window.parley?.peers[0]?.code !== undefined, POLL)
   expect(await ana.page.evaluate(() => window.parley!.peers[0]!.code)).toBe(await mini.code())
   // History follows the page's hello: the line said before, signed, with its author's key.
-  await within(mini.until(() => mini!.chats.some((c) => c.text === earlier)), 20_000, 'the page’s history')
+  await within(
+    mini.until(() => mini!.chats.some((c) => c.text === earlier)),
+    20_000,
+    'the page’s history',
+  )
   expect(mini.chats.find((c) => c.text === earlier)).toMatchObject({ type: 'chat', name: 'Ana', verified: true, history: true })
 
   // Its signature checks out against the key in its hello: the page shows the line.
@@ -51,11 +69,19 @@ it('a client written from the protocol alone joins, chats both ways and keeps it
 
   const fromAna = `hello, minimal client ${nanoid(6)}`
   await say(ana.page, fromAna)
-  await within(mini.until(() => mini!.chats.some((c) => c.text === fromAna)), 20_000, 'Ana’s line at the minimal client')
+  await within(
+    mini.until(() => mini!.chats.some((c) => c.text === fromAna)),
+    20_000,
+    'Ana’s line at the minimal client',
+  )
   expect(mini.chats.find((c) => c.text === fromAna)).toMatchObject({ from: mini.peer, name: 'Ana', verified: true, history: false })
 
   // Keep-alive: past the 5 s of silence that closes a channel, with pings each way.
-  await within(mini.until(() => mini!.state.pings >= 6), 20_000, 'six pings from the page')
+  await within(
+    mini.until(() => mini!.state.pings >= 6),
+    20_000,
+    'six pings from the page',
+  )
   expect(mini.state.closed).toBe(false)
   expect(await ana.page.evaluate(() => window.parley!.peers.map((p) => p.state))).toEqual(['connected'])
 

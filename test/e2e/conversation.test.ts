@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'puppeteer'
-import { startServer, type TestServer, roomLink } from '../helpers'
-import { closeAll, launchPeople, say, setName, waitForConnected, waitForMessage, type Person } from '../browsers'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { closeAll, launchPeople, type Person, say, setName, waitForConnected, waitForMessage } from '../browsers'
+import { roomLink, startServer, type TestServer } from '../helpers'
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 
@@ -30,7 +30,9 @@ afterAll(async () => {
 async function focusMessage(page: Page, text: string) {
   await page.bringToFront()
   const found = await page.evaluate((t) => {
-    const entry = [...document.querySelectorAll<HTMLElement>('[role="log"] .message')].find((e) => e.querySelector('.text')?.textContent === t)
+    const entry = [...document.querySelectorAll<HTMLElement>('[role="log"] .message')].find(
+      (e) => e.querySelector('.text')?.textContent === t,
+    )
     entry?.focus()
     return Boolean(entry)
   }, text)
@@ -42,13 +44,17 @@ const act = (page: Page, action: string) => page.click(`#actions [data-act="${ac
 /** What the log shows of one message: its text, its marks, reactions (emoji, count, who) and quote. */
 function shown(page: Page, text: string) {
   return page.evaluate((t) => {
-    const entry = [...document.querySelectorAll<HTMLElement>('[role="log"] .message')].find((e) => e.querySelector('.text')?.textContent === t)
+    const entry = [...document.querySelectorAll<HTMLElement>('[role="log"] .message')].find(
+      (e) => e.querySelector('.text')?.textContent === t,
+    )
     if (!entry) return null
     return {
       edited: Boolean(entry.querySelector('.edited')),
       deleted: entry.classList.contains('deleted'),
       quote: entry.querySelector('.quote')?.textContent ?? null,
-      reactions: [...entry.querySelectorAll('.reactions button')].map((b) => `${b.textContent} ${b.getAttribute('aria-label')!.split(': ')[1]}`),
+      reactions: [...entry.querySelectorAll('.reactions button')].map(
+        (b) => `${b.textContent} ${b.getAttribute('aria-label')!.split(': ')[1]}`,
+      ),
     }
   }, text)
 }
@@ -69,8 +75,14 @@ async function axeFaults(page: Page): Promise<string[]> {
     await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: scheme }])
     if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE)
     const found = await page.evaluate(async () => {
-      const { violations } = await (window as unknown as { axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: unknown }> }> }> } }).axe.run()
-      return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} ${JSON.stringify(v.nodes.map((n) => n.target))}`)
+      const { violations } = await (
+        window as unknown as {
+          axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: unknown }> }> }> }
+        }
+      ).axe.run()
+      return violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id} ${JSON.stringify(v.nodes.map((n) => n.target))}`)
     })
     faults.push(...found.map((f) => `${scheme}: ${f}`))
   }
@@ -144,7 +156,9 @@ describe('conversations beyond chat lines', () => {
     await focusMessage(ben.page, 'hello there')
     expect(await ben.page.$eval('#actions [data-act="edit"]', (b) => (b as HTMLElement).hidden)).toBe(true)
     const forged = await ben.page.evaluate(() => {
-      const id = [...document.querySelectorAll<HTMLElement>('[role="log"] .message')].find((e) => e.querySelector('.text')?.textContent === 'hello there')!.dataset.id!
+      const id = [...document.querySelectorAll<HTMLElement>('[role="log"] .message')].find(
+        (e) => e.querySelector('.text')?.textContent === 'hello there',
+      )!.dataset.id!
       return Promise.all([window.parley!.edit(id, 'Ben wrote this'), window.parley!.remove(id)])
     })
     expect(forged).toEqual([false, false])
@@ -186,7 +200,11 @@ describe('conversations beyond chat lines', () => {
     await waitForMessage(ana.page, '@Ana look at this')
     const mention = await ana.page.evaluate(() => {
       const entry = [...document.querySelectorAll<HTMLElement>('[role="log"] .message')].at(-1)!
-      return { highlighted: entry.querySelector('.mention')?.textContent, me: entry.classList.contains('mentions-me'), seen: (window as unknown as { seen: string[] }).seen }
+      return {
+        highlighted: entry.querySelector('.mention')?.textContent,
+        me: entry.classList.contains('mentions-me'),
+        seen: (window as unknown as { seen: string[] }).seen,
+      }
     })
     expect(mention).toEqual({ highlighted: '@Ana', me: true, seen: ['Ben mentioned you'] })
     await ana.page.evaluate(() => delete (document as { hidden?: boolean }).hidden)

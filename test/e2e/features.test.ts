@@ -2,26 +2,26 @@ import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nanoid } from 'nanoid'
 import type { ElementHandle, Page } from 'puppeteer'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createIdentity } from '../../client/lib/identity'
 import type { ChatMessage, HistoryEntry } from '../../client/lib/peer-protocol'
-import { roomLink, startServer, type TestServer } from '../helpers'
 import {
   closeAll,
   download,
   launchPeople,
   messages,
+  type Person,
   say,
   setName,
+  WIRE,
+  type WireText,
   waitForConnected,
   waitForMessage,
   waitForPeopleCount,
-  WIRE,
-  type Person,
-  type WireText,
 } from '../browsers'
+import { roomLink, startServer, type TestServer } from '../helpers'
 
 // What people want from a chat, in four separate Chromium processes reused by every test (each test
 // uses a fresh room): history for late joiners, signed so nobody can rewrite it, direct messages,
@@ -84,7 +84,8 @@ async function sayDelivered(page: Page, text: string) {
   await page.waitForFunction(
     (t) =>
       [...document.querySelectorAll<HTMLElement>('[role="log"] .message.mine')].some(
-        (e) => e.querySelector('.text')?.textContent === t && e.dataset.recipients !== undefined && e.dataset.delivered === e.dataset.recipients,
+        (e) =>
+          e.querySelector('.text')?.textContent === t && e.dataset.recipients !== undefined && e.dataset.delivered === e.dataset.recipients,
       ),
     POLL,
     text,
@@ -275,7 +276,16 @@ describe('forged history', () => {
       const malloryId = await ana.page.evaluate(() => window.parley!.peers[0]!.id)
       const received = await mallory.page.evaluate(() => window.__wire.received())
       const wrongKey = await createIdentity(roomOf(room))
-      const inHerName: ChatMessage = { type: 'chat', id: nanoid(), from: anaId, name: 'Ana', text: `Ana: I owe Mallory 100 ${nanoid(6)}`, time: Date.now(), seq: 3, lamport: 5 }
+      const inHerName: ChatMessage = {
+        type: 'chat',
+        id: nanoid(),
+        from: anaId,
+        name: 'Ana',
+        text: `Ana: I owe Mallory 100 ${nanoid(6)}`,
+        time: Date.now(),
+        seq: 3,
+        lamport: 5,
+      }
       inHerName.sig = await wrongKey.sign(inHerName)
       // A second entry, refused for sure (Mallory is connected and her key is known), marks when Ana is done.
       const control: ChatMessage = { ...inHerName, id: nanoid(), from: malloryId, name: 'Mallory', text: `control ${nanoid(6)}` }
@@ -283,7 +293,13 @@ describe('forged history', () => {
       await mallory.page.evaluate(
         (channel, data) => window.__wire.send(channel, data),
         helloFrom(received, 'Ana').channel,
-        JSON.stringify({ type: 'history', entries: [{ message: inHerName, key: wrongKey.key }, { message: control, key: wrongKey.key }] }),
+        JSON.stringify({
+          type: 'history',
+          entries: [
+            { message: inHerName, key: wrongKey.key },
+            { message: control, key: wrongKey.key },
+          ],
+        }),
       )
       await ana.page.waitForFunction(() => window.parley!.stats().forged >= 1, POLL)
       expect((await messages(ana.page)).map((m) => m.text)).not.toContain(inHerName.text)
@@ -305,7 +321,9 @@ describe('direct messages', () => {
     expect(choices.map((c) => c.name).sort()).toEqual(['Ben', 'Cleo'])
     const secret = `just between us ${nanoid(6)}`
     await ana.page.click(`ul[aria-label="People"] li[data-peer="${choices.find((c) => c.name === 'Ben')!.peer}"] button`)
-    expect(await ana.page.$eval('#private-bar', (bar) => (bar as HTMLElement).hidden ? null : bar.textContent)).toContain('Private message to Ben')
+    expect(await ana.page.$eval('#private-bar', (bar) => ((bar as HTMLElement).hidden ? null : bar.textContent))).toContain(
+      'Private message to Ben',
+    )
     await say(ana.page, secret)
     await waitForMessage(ben.page, secret)
     expect((await lines(ben.page)).find((l) => l.text === secret)).toMatchObject({ who: 'Ana', private: 'private' })
@@ -347,13 +365,17 @@ describe('receipts', () => {
     await say(ana.page, text)
     await ana.page.waitForFunction(
       (t) => {
-        const entry = [...document.querySelectorAll<HTMLElement>('[role="log"] .message.mine')].find((e) => e.querySelector('.text')?.textContent === t)
+        const entry = [...document.querySelectorAll<HTMLElement>('[role="log"] .message.mine')].find(
+          (e) => e.querySelector('.text')?.textContent === t,
+        )
         return entry?.dataset.delivered === '2' && entry.dataset.recipients === '2'
       },
       POLL,
       text,
     )
-    const receipt = await ana.page.$$eval('[role="log"] .message.mine .receipt', (rs) => rs.map((r) => ({ text: r.textContent, hidden: (r as HTMLElement).hidden })))
+    const receipt = await ana.page.$$eval('[role="log"] .message.mine .receipt', (rs) =>
+      rs.map((r) => ({ text: r.textContent, hidden: (r as HTMLElement).hidden })),
+    )
     expect(receipt).toEqual([{ text: '✓ delivered', hidden: false }])
   })
 })
@@ -379,7 +401,12 @@ describe('files', () => {
           Object.assign(window, { __progress: seen })
           new MutationObserver((records) => {
             for (const r of records) if (r.target instanceof HTMLProgressElement) seen.push(Number(r.oldValue ?? 0), r.target.value)
-          }).observe(document.getElementById('messages')!, { subtree: true, attributes: true, attributeOldValue: true, attributeFilter: ['value'] })
+          }).observe(document.getElementById('messages')!, {
+            subtree: true,
+            attributes: true,
+            attributeOldValue: true,
+            attributeFilter: ['value'],
+          })
         }),
       ),
     )
@@ -389,8 +416,9 @@ describe('files', () => {
     const settled = (page: Page, name: string) =>
       page.waitForFunction(
         (n) =>
-          [...document.querySelectorAll<HTMLElement>('[role="log"] .message.file')].find((e) => e.querySelector('.file-name')?.textContent === n)?.dataset
-            .state?.match(/^(done|failed)$/),
+          [...document.querySelectorAll<HTMLElement>('[role="log"] .message.file')]
+            .find((e) => e.querySelector('.file-name')?.textContent === n)
+            ?.dataset.state?.match(/^(done|failed)$/),
         { polling: 50, timeout: 60_000 },
         name,
       )
@@ -401,7 +429,11 @@ describe('files', () => {
         '[role="log"] .message.file',
         (entries, n) => {
           const entry = entries.find((e) => e.querySelector('.file-name')?.textContent === n) as HTMLElement
-          return { state: entry.dataset.state, progress: entry.querySelector('progress')!.value, link: entry.querySelector<HTMLAnchorElement>('a[download]')?.href }
+          return {
+            state: entry.dataset.state,
+            progress: entry.querySelector('progress')!.value,
+            link: entry.querySelector<HTMLAnchorElement>('a[download]')?.href,
+          }
         },
         name,
       )
@@ -411,13 +443,10 @@ describe('files', () => {
       expect(await state(page, 'random.bin')).toMatchObject({ state: 'done', progress: 100, link: expect.stringMatching(/^blob:/) })
       const saved = await download(page, '[role="log"] .message.file[data-state="done"] a[download="random.bin"]')
       expect(createHash('sha256').update(saved).digest('hex')).toBe(sha256)
-      const preview = await page.waitForFunction(
-        () => {
-          const image = document.querySelector<HTMLImageElement>('[role="log"] .message.file img.preview')
-          return image?.complete && image.naturalWidth > 0 && { width: image.naturalWidth, alt: image.alt }
-        },
-        POLL,
-      )
+      const preview = await page.waitForFunction(() => {
+        const image = document.querySelector<HTMLImageElement>('[role="log"] .message.file img.preview')
+        return image?.complete && image.naturalWidth > 0 && { width: image.naturalWidth, alt: image.alt }
+      }, POLL)
       expect(await preview.jsonValue()).toEqual({ width: 1, alt: 'dot.png' })
     }
     // Progress moved through the values in between, on the way to 100.
@@ -448,7 +477,10 @@ describe('profiles', () => {
       await ben.page.waitForFunction(
         (id) => {
           const row = document.querySelector(`ul[aria-label="People"] li[data-peer="${id}"]`)
-          return row?.querySelector('.person-name')?.textContent === 'Zoe' && getComputedStyle(row.querySelector('.avatar')!).backgroundColor === 'rgb(181, 71, 8)'
+          return (
+            row?.querySelector('.person-name')?.textContent === 'Zoe' &&
+            getComputedStyle(row.querySelector('.avatar')!).backgroundColor === 'rgb(181, 71, 8)'
+          )
         },
         POLL,
         anaId,

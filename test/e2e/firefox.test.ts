@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { Page } from 'puppeteer'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { closeAll, launchFirefox, launchPeople, messages, type Person, say } from '../browsers'
 import { roomLink, startServer, type TestServer } from '../helpers'
-import { closeAll, launchFirefox, launchPeople, messages, say, type Person } from '../browsers'
 
 // A Chromium user and a Firefox user in one room. Each puppeteer round trip to Firefox is slow (WebDriver
 // BiDi): waits poll on a timer, and the page does the looking.

@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nanoid } from 'nanoid'
 import type { CDPSession, Page } from 'puppeteer'
-import { createIdentity } from '../../client/lib/identity'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { lamportCap } from '../../client/lib/history'
+import { createIdentity } from '../../client/lib/identity'
 import type { ChatMessage, FileOffer, HistoryEntry } from '../../client/lib/peer-protocol'
 import type { Identity } from '../../client/lib/types'
+import { closeAll, launchPeople, type Person, setName, WIRE, type WireText, waitForConnected, waitForMessage } from '../browsers'
 import { roomLink, startServer, type TestServer } from '../helpers'
-import { closeAll, launchPeople, setName, waitForConnected, waitForMessage, WIRE, type Person, type WireText } from '../browsers'
 
 // A participant with the link runs their own code: Mallory's page is driven to send crafted but validly
 // signed messages on her channel to Ana, while Ana and Ben keep talking. Mallory's page holds back its
@@ -141,7 +141,13 @@ describe('a hostile peer with the link', () => {
     const before = (await stats()).forged
     await during('forged history for a present peer', () =>
       send([
-        JSON.stringify({ type: 'history', entries: [{ message: forged, key: other.key }, { message: genuine, key: key.key }] }),
+        JSON.stringify({
+          type: 'history',
+          entries: [
+            { message: forged, key: other.key },
+            { message: genuine, key: key.key },
+          ],
+        }),
         JSON.stringify({ type: 'hello', name: 'Mallory', have: 0, key: key.key }),
       ]),
     )
@@ -153,7 +159,9 @@ describe('a hostile peer with the link', () => {
 
   it('gets no history back for a flood of hellos', async () => {
     const histories = async () =>
-      (await mallory.page.evaluate(() => window.__wire.received())).filter((t) => t.channel === channel && t.data.startsWith('{"type":"history"')).length
+      (await mallory.page.evaluate(() => window.__wire.received())).filter(
+        (t) => t.channel === channel && t.data.startsWith('{"type":"history"'),
+      ).length
     const before = { histories: await histories(), overBudget: (await stats()).overBudget }
     const hello = JSON.stringify({ type: 'hello', name: 'Mallory', have: 0, key: key.key })
     await during('100 hellos', () => send(Array.from({ length: 100 }, () => hello)))
@@ -212,7 +220,14 @@ describe('a hostile peer with the link', () => {
 
   it('cannot hold memory with 100 unfinished 64 MiB files, nor freeze the page with 3,000 file offers', async () => {
     const offer = (size: number, sha256: string): string =>
-      JSON.stringify({ type: 'file', id: nanoid(8), name: `big\u202Efdp.exe`, size, mime: 'application/octet-stream', sha256 } satisfies FileOffer)
+      JSON.stringify({
+        type: 'file',
+        id: nanoid(8),
+        name: `big\u202Efdp.exe`,
+        size,
+        mime: 'application/octet-stream',
+        sha256,
+      } satisfies FileOffer)
     await during('100 unfinished 64 MiB files', () => send(Array.from({ length: 100 }, () => offer(64 * 1024 * 1024, 'a'.repeat(64)))))
     const names = await ana.page.$$eval('[role="log"] .file .file-name', (es) => es.map((e) => e.textContent))
     expect(names.length).toBeLessThanOrEqual(2)
@@ -243,7 +258,10 @@ describe('the person under attack', () => {
     const still = `Ben after the block ${nanoid(6)}`
     await ben.page.evaluate((t) => window.parley!.send(t), still)
     await waitForMessage(ana.page, still)
-    await mallory.page.waitForFunction(() => window.parley!.peers.length < 2 || window.parley!.peers.some((p) => p.state !== 'connected'), POLL)
+    await mallory.page.waitForFunction(
+      () => window.parley!.peers.length < 2 || window.parley!.peers.some((p) => p.state !== 'connected'),
+      POLL,
+    )
     expect(await ana.page.evaluate(() => window.parley!.peers.map((p) => p.name))).toEqual(['Ben'])
   })
 })

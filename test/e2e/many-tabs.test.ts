@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { Page } from 'puppeteer'
-import { startServer, type TestServer, roomLink } from '../helpers'
-import { closeAll, launchPeople, say, waitForConnected, waitForMessage, watch, type Person } from '../browsers'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { closeAll, launchPeople, type Person, say, waitForConnected, waitForMessage, watch } from '../browsers'
+import { roomLink, startServer, type TestServer } from '../helpers'
 import { startRecordingProxy } from '../proxy'
 
 // Browsers allow six HTTP/1.1 connections per host and an event stream holds one: with a stream per

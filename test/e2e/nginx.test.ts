@@ -1,7 +1,7 @@
 import { request } from 'node:http'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { SseClient, join, postJson, randomRoom, roomLink, startServer, streamUrl } from '../helpers'
-import { closeAll, launchPeople, say, waitForConnected, waitForMessage, type Person } from '../browsers'
+import { closeAll, launchPeople, type Person, say, waitForConnected, waitForMessage } from '../browsers'
+import { join, postJson, randomRoom, roomLink, SseClient, startServer, streamUrl } from '../helpers'
 import { startNginx } from '../services'
 
 // A real nginx with the README's plain proxy_pass configuration in front of Parley.
@@ -15,7 +15,10 @@ afterEach(async () => {
 async function behindNginx(options: Parameters<typeof startServer>[0] = {}) {
   const server = await startServer({ iceServers: [], heartbeatMs: 400, ...options })
   const nginx = await startNginx(server.port, READ_TIMEOUT_S)
-  cleanups.push(() => server.close(), () => nginx.stop())
+  cleanups.push(
+    () => server.close(),
+    () => nginx.stop(),
+  )
   return { server, nginx, api: `${nginx.url}/v1` }
 }
 

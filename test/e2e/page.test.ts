@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { createRequire } from 'node:module'
+import type { AddressInfo } from 'node:net'
 import { networkInterfaces } from 'node:os'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nanoid } from 'nanoid'
 import type { Page } from 'puppeteer'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../../signaling/app'
+import { closeAll, launchPeople, type Person, say, sayLines, setName, waitForConnected, waitForMessage } from '../browsers'
 import { DIST_CLIENT, randomRoom, roomLink, startServer, TEST_SECRET, type TestServer } from '../helpers'
-import { closeAll, launchPeople, say, sayLines, setName, waitForConnected, waitForMessage, type Person } from '../browsers'
 
 // The chat page as people meet it, on a phone and on a desktop, in light and dark: nothing wider than
 // the screen, the message box always on it, text that arrives as written (formatted, never as HTML),
@@ -52,10 +52,15 @@ async function axeFaults(page: Page): Promise<string[]> {
     // Evaluated, not a script tag: the page's CSP allows no inline script.
     if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE)
     const violations = await page.evaluate(async () => {
-      const { violations } = await (window as unknown as { axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: unknown }> }> }> } }).axe.run()
+      const { violations } = await (
+        window as unknown as {
+          axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: unknown }> }> }> }
+        }
+      ).axe.run()
       return violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => JSON.stringify(n.target)) }))
     })
-    for (const v of violations) if (v.impact === 'serious' || v.impact === 'critical') faults.push(`${scheme}: ${v.id} ${v.targets.join(' ')}`)
+    for (const v of violations)
+      if (v.impact === 'serious' || v.impact === 'critical') faults.push(`${scheme}: ${v.id} ${v.targets.join(' ')}`)
   }
   await page.emulateMediaFeatures([])
   return faults
@@ -82,7 +87,11 @@ async function expectGoodState(page: Page, state: string, inRoom = true) {
 }
 
 const bannerShown = (page: Page, text: string) =>
-  page.waitForFunction((t) => !document.getElementById('banner')!.hidden && document.getElementById('banner')!.textContent!.includes(t), POLL, text)
+  page.waitForFunction(
+    (t) => !document.getElementById('banner')!.hidden && document.getElementById('banner')!.textContent!.includes(t),
+    POLL,
+    text,
+  )
 
 describe.each(VIEWPORTS)('at $width × $height', (viewport) => {
   it('every state fits the screen, keeps the message box on it and passes axe in light and dark', async () => {
@@ -157,7 +166,9 @@ describe('messages', () => {
     type Node = { role: string; name?: string; children?: Node[] }
     const texts = (node: Node | null): string[] =>
       !node ? [] : node.role === 'StaticText' ? [node.name ?? ''] : (node.children ?? []).flatMap(texts)
-    const read = texts(await ben.page.accessibility.snapshot({ root: entry, interestingOnly: false })).join('').replace(/\s+/g, ' ')
+    const read = texts(await ben.page.accessibility.snapshot({ root: entry, interestingOnly: false }))
+      .join('')
+      .replace(/\s+/g, ' ')
     expect(read).toMatch(/^Ana, ?\d{1,2}:\d{2}( [AP]M)?: ?first line second line$/)
 
     const url = `https://example.com/a_b_c?q=${nanoid(6)}`
@@ -215,7 +226,10 @@ describe('the room page', () => {
     await ana.page.bringToFront()
     await ana.page.waitForFunction(() => document.getElementById('jump')!.textContent === '2 new messages ↓', POLL)
     await ana.page.click('#jump')
-    const after = await ana.page.$eval('[role="log"]', (log) => ({ gap: log.scrollHeight - log.scrollTop - log.clientHeight, jump: (document.getElementById('jump') as HTMLElement).hidden }))
+    const after = await ana.page.$eval('[role="log"]', (log) => ({
+      gap: log.scrollHeight - log.scrollTop - log.clientHeight,
+      jump: (document.getElementById('jump') as HTMLElement).hidden,
+    }))
     expect(after.gap).toBeLessThan(2)
     expect(after.jump).toBe(true)
 
@@ -256,7 +270,9 @@ describe('the room page', () => {
   })
 
   it('says on the first page, before anything is created, that a plain-HTTP address cannot work', async () => {
-    const lan = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address
+    const lan = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal)?.address
     if (!lan) return // a machine with loopback only has no insecure address to try
     const app = createApp({ secret: TEST_SECRET, staticDir: DIST_CLIENT, iceServers: [] })
     const http = createServer(app.handler)
@@ -288,7 +304,10 @@ describe('files', () => {
     // Files as a person picks them: through the page's own file input.
     await ana.page.evaluate(() => {
       const transfer = new DataTransfer()
-      const png = Uint8Array.from(atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='), (c) => c.charCodeAt(0))
+      const png = Uint8Array.from(
+        atob('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=='),
+        (c) => c.charCodeAt(0),
+      )
       transfer.items.add(new File([png], 'dot.png', { type: 'image/png' }))
       transfer.items.add(new File([new Uint8Array(1536)], 'notes.bin'))
       const input = document.getElementById('file') as HTMLInputElement
@@ -299,7 +318,11 @@ describe('files', () => {
       await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-state') === 'done', POLL, entry('notes.bin'))
       expect(await page.$eval(`${entry('notes.bin')} .file-state`, (e) => e.textContent)).toBe('1.5 KB')
     }
-    await ana.page.waitForFunction((s) => (document.querySelector(`${s} img.preview`) as HTMLImageElement | null)?.naturalWidth === 1, POLL, entry('dot.png'))
+    await ana.page.waitForFunction(
+      (s) => (document.querySelector(`${s} img.preview`) as HTMLImageElement | null)?.naturalWidth === 1,
+      POLL,
+      entry('dot.png'),
+    )
 
     // A big file, cancelled by its sender as soon as it starts: both sides say so.
     await ana.page.evaluate(() => {

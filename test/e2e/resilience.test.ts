@@ -1,20 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'puppeteer'
-import { spawnServer, pollUntil, type ServerProcess, roomLink } from '../helpers'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   closeAll,
+  INSTRUMENT,
   launchPeople,
   messages,
+  type Person,
   peopleList,
   say,
   setName,
+  setOffline,
   waitForConnected,
   waitForMessage,
   waitForPeopleCount,
-  INSTRUMENT,
-  setOffline,
-  type Person,
 } from '../browsers'
+import { pollUntil, roomLink, type ServerProcess, spawnServer } from '../helpers'
 import { startRecordingProxy } from '../proxy'
 
 // Faults injected for real against the built server in its own process, with separate Chromium
@@ -264,7 +264,12 @@ describe('churn', () => {
     const [resident, ...others] = people as [Person, ...Person[]]
     await resident.page.goto(room)
     await waitForConnected(resident.page, 0)
-    const probe = () => resident.page.evaluate(() => ({ openConnections: window.__test.openConnections(), timers: window.__test.timers(), remotes: window.parley!.peers.length }))
+    const probe = () =>
+      resident.page.evaluate(() => ({
+        openConnections: window.__test.openConnections(),
+        timers: window.__test.timers(),
+        remotes: window.parley!.peers.length,
+      }))
     const baseline = await probe()
     const until = Date.now() + Number(process.env.CHURN_MS ?? 60_000)
     let moves = 0

@@ -1,8 +1,8 @@
 import { nanoid } from 'nanoid'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { randomRoom, spawnServer, pollUntil, type ServerProcess } from '../helpers'
-import { closeAll, launchPeople, say, waitForConnected, waitForMessage, type Person } from '../browsers'
-import { startRedis, type Service } from '../services'
+import { closeAll, launchPeople, type Person, say, waitForConnected, waitForMessage } from '../browsers'
+import { pollUntil, randomRoom, type ServerProcess, spawnServer } from '../helpers'
+import { type Service, startRedis } from '../services'
 
 // Browsers on two different instances of the server, sharing rooms through Redis, chat as one room.
 let redis: Service & { url: string }
@@ -11,16 +11,9 @@ let people: Person[] = []
 
 beforeAll(async () => {
   redis = await startRedis()
-  ;[instances, people] = await Promise.all([
-    Promise.all([0, 1].map(() => spawnServer(['--redis-url', redis.url]))),
-    launchPeople(3),
-  ])
+  ;[instances, people] = await Promise.all([Promise.all([0, 1].map(() => spawnServer(['--redis-url', redis.url]))), launchPeople(3)])
   for (const instance of instances) {
-    await pollUntil(
-      async () => (await fetch(`${instance.url}/readyz`)).status === 200,
-      10_000,
-      'instance ready',
-    )
+    await pollUntil(async () => (await fetch(`${instance.url}/readyz`)).status === 200, 10_000, 'instance ready')
   }
 })
 afterAll(async () => {
@@ -41,9 +34,5 @@ it('people on different instances of the server share one room', async () => {
   const health = await Promise.all(instances.map(async (i) => (await fetch(`${i.url}/healthz`)).json()))
   // Streams are per instance; rooms and peers are shared.
   expect(health.map((h) => h.streams).sort()).toEqual([1, 2])
-  await pollUntil(
-    async () => (await (await fetch(`${instances[0]!.url}/healthz`)).json()).peers === 3,
-    5_000,
-    'shared peer count',
-  )
+  await pollUntil(async () => (await (await fetch(`${instances[0]!.url}/healthz`)).json()).peers === 3, 5_000, 'shared peer count')
 })

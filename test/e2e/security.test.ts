@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nanoid } from 'nanoid'
 import type { Page } from 'puppeteer'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { closeAll, launchPeople, messages, type Person, say, setName, waitForConnected, waitForMessage } from '../browsers'
 import { randomRoom, roomLink, startServer, type TestServer } from '../helpers'
-import { closeAll, launchPeople, messages, say, setName, waitForConnected, waitForMessage, type Person } from '../browsers'
-import { startRecordingProxy, type SseFrame } from '../proxy'
+import { type SseFrame, startRecordingProxy } from '../proxy'
 
 // A server that tampers with what it relays (played by a proxy in front of a real one) must not get
 // anyone connected; a person with the wrong secret must never connect or read a message.
@@ -123,7 +123,11 @@ describe('a wrong secret', () => {
     await eve.page.goto(`${server.url}/r/${room}#${nanoid(22)}`) // same room, another secret
     await refusesAll(eve.page, 2)
     await ana.page.waitForFunction(
-      () => [...document.querySelectorAll('ul[aria-label="People"] li')].map((r) => r.getAttribute('data-state')).sort().join() === 'connected,failed',
+      () =>
+        [...document.querySelectorAll('ul[aria-label="People"] li')]
+          .map((r) => r.getAttribute('data-state'))
+          .sort()
+          .join() === 'connected,failed',
       POLL,
     )
     const marker = `secret-${nanoid()}`

@@ -1,12 +1,12 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join as joinPath } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { nanoid } from 'nanoid'
 import puppeteer, { type Browser, type Page } from 'puppeteer'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { closeAll, launchPeople, type Person, say, setName, waitForConnected, waitForMessage } from '../browsers'
 import { join, randomRoom, roomLink, startServer, type TestServer } from '../helpers'
-import { closeAll, launchPeople, say, setName, waitForConnected, waitForMessage, type Person } from '../browsers'
-import { spawnTerminal, type Line, type Terminal } from '../terminal'
+import { type Line, spawnTerminal, type Terminal } from '../terminal'
 
 // The terminal client as a bot runs it (its own process, --json) in one room with Chromium pages.
 let server: TestServer
@@ -88,7 +88,11 @@ describe('the terminal client with Chromium pages', () => {
     await ana.page.goto('about:blank')
     await bot.next((l) => l.type === 'peer-left' && l.id === anaId, 30_000, 'Ana leaving')
     await ben.page.goto(link)
-    await Promise.all([waitForMessage(ben.page, fromBot, 30_000), waitForMessage(ben.page, early, 30_000), waitForMessage(ben.page, live, 30_000)])
+    await Promise.all([
+      waitForMessage(ben.page, fromBot, 30_000),
+      waitForMessage(ben.page, early, 30_000),
+      waitForMessage(ben.page, live, 30_000),
+    ])
     const benSees = await ben.page.$$eval('[role="log"][aria-label="Messages"] .message .text', (e) => e.map((x) => x.textContent))
     expect(benSees).not.toContain(secret)
     expect(benSees).not.toContain(answer)
@@ -125,7 +129,13 @@ const FIREFOX_PREFS = {
 /** Firefox ESR over WebDriver BiDi, its profile in a directory of its own. */
 async function launchFirefox(): Promise<{ browser: Browser; page: Page; profile: string }> {
   const profile = mkdtempSync(joinPath(tmpdir(), 'parley-firefox-'))
-  const browser = await puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, headless: true, userDataDir: profile, extraPrefsFirefox: FIREFOX_PREFS })
+  const browser = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath: FIREFOX,
+    headless: true,
+    userDataDir: profile,
+    extraPrefsFirefox: FIREFOX_PREFS,
+  })
   const page = (await browser.pages())[0] ?? (await browser.newPage())
   return { browser, page, profile }
 }

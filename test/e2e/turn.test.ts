@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { Page } from 'puppeteer'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { closeAll, launchPeople, type Person, say, waitForConnected, waitForMessage } from '../browsers'
 import { roomLink, startServer, type TestServer } from '../helpers'
-import { closeAll, launchPeople, say, waitForConnected, waitForMessage, type Person } from '../browsers'
-import { startCoturn, type Service } from '../services'
+import { type Service, startCoturn } from '../services'
 
 // Two separate Chromium processes allowed to use only TURN relay candidates talk through a real coturn
 // that shares a secret with Parley; each browser only ever holds its own expiring credentials.

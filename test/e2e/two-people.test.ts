@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { closeAll, launchPeople, messages, type Person, say, setName, waitForConnected, waitForMessage } from '../browsers'
 import { startServer, type TestServer } from '../helpers'
-import { closeAll, launchPeople, messages, say, setName, waitForConnected, waitForMessage, type Person } from '../browsers'
 
 let server: TestServer
 let people: Person[] = []

@@ -5,16 +5,16 @@ import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ErrorCode, JoinResponse } from '../../signaling/protocol'
 import {
-  DIST_CLIENT,
   connectPeer,
+  DIST_CLIENT,
   join,
   postJson,
   randomRoom,
   rawRequest,
   startServer,
   streamUrl,
-  within,
   type TestServer,
+  within,
 } from '../helpers'
 
 const RUNS = 400
@@ -54,9 +54,42 @@ const STATUSES: Record<ErrorCode, number[]> = {
 
 const API = ['join', 'signal', 'leave', 'stream'] as const
 const ENDPOINTS = ['/v1/join', '/v1/signal', '/v1/leave', '/v1/stream', '/healthz', '/', '/r/x']
-const NEAR_MISSES = ['/v1', '/v1/', '/V1/join', '/v1/JOIN', '/v1/join/', '/v1//join', '/v1/join/x', '/v1/stream.json', '/r/', '/r/x/y', '/healthz/', '/favicon.ico', '/index.html']
+const NEAR_MISSES = [
+  '/v1',
+  '/v1/',
+  '/V1/join',
+  '/v1/JOIN',
+  '/v1/join/',
+  '/v1//join',
+  '/v1/join/x',
+  '/v1/stream.json',
+  '/r/',
+  '/r/x/y',
+  '/healthz/',
+  '/favicon.ico',
+  '/index.html',
+]
 // Methods Node's HTTP parser accepts (others never reach the app). CONNECT opens a tunnel, not a request.
-const METHODS = ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'HEAD', 'TRACE', 'PROPFIND', 'MKCOL', 'COPY', 'LOCK', 'PURGE', 'SEARCH', 'REPORT', 'LINK', 'M-SEARCH', 'QUERY']
+const METHODS = [
+  'GET',
+  'POST',
+  'PUT',
+  'DELETE',
+  'PATCH',
+  'OPTIONS',
+  'HEAD',
+  'TRACE',
+  'PROPFIND',
+  'MKCOL',
+  'COPY',
+  'LOCK',
+  'PURGE',
+  'SEARCH',
+  'REPORT',
+  'LINK',
+  'M-SEARCH',
+  'QUERY',
+]
 
 interface Fuzzed {
   method: string
@@ -118,9 +151,56 @@ function requests(): fc.Arbitrary<Fuzzed> {
 
   // Paths: odd characters, percent-encoding (valid and broken), great length, and query strings.
   const oddPiece = fc.constantFrom(
-    '%', '%2', '%zz', '%00', '%2F', '%2f', '%2e%2e', '%E0%A4%A', '%C3%A9', '%FF', '%25', '%20', 'é', '😀', '..', '.', '/', '//',
-    ';', ',', '~', "'", '"', '<', '>', '{', '}', '|', '^', '`', '[', ']', '@', '!', '$', '&', '(', ')', '*', '+', '=', ':',
-    ' ', '\\', 'a', 'Z', '0', '-', '_', 'x',
+    '%',
+    '%2',
+    '%zz',
+    '%00',
+    '%2F',
+    '%2f',
+    '%2e%2e',
+    '%E0%A4%A',
+    '%C3%A9',
+    '%FF',
+    '%25',
+    '%20',
+    'é',
+    '😀',
+    '..',
+    '.',
+    '/',
+    '//',
+    ';',
+    ',',
+    '~',
+    "'",
+    '"',
+    '<',
+    '>',
+    '{',
+    '}',
+    '|',
+    '^',
+    '`',
+    '[',
+    ']',
+    '@',
+    '!',
+    '$',
+    '&',
+    '(',
+    ')',
+    '*',
+    '+',
+    '=',
+    ':',
+    ' ',
+    '\\',
+    'a',
+    'Z',
+    '0',
+    '-',
+    '_',
+    'x',
   )
   const oddSuffix = fc.oneof(
     { weight: 4, arbitrary: fc.array(oddPiece, { minLength: 1, maxLength: 12 }).map((a) => a.join('')) },
@@ -137,7 +217,10 @@ function requests(): fc.Arbitrary<Fuzzed> {
       key: fc.oneof({ weight: 3, arbitrary: key }, token, printable(40)),
       lastEventId: fc.option(fc.oneof(printable(30), fc.constantFrom('0', 'x-1', '-', `e-${'9'.repeat(30)}`)), { nil: undefined }),
     })
-    .map(({ key, lastEventId }) => `?key=${encodeURIComponent(key)}${lastEventId === undefined ? '' : `&lastEventId=${encodeURIComponent(lastEventId)}`}`)
+    .map(
+      ({ key, lastEventId }) =>
+        `?key=${encodeURIComponent(key)}${lastEventId === undefined ? '' : `&lastEventId=${encodeURIComponent(lastEventId)}`}`,
+    )
   const query = fc.oneof(
     { weight: 6, arbitrary: fc.constant('') },
     { weight: 3, arbitrary: streamQuery },
@@ -145,7 +228,10 @@ function requests(): fc.Arbitrary<Fuzzed> {
     { weight: 1, arbitrary: fc.constantFrom('?key=a&key=b', '?key[]=x', '?key[a]=b', '?=', '?&&&', '?key=%', '?key=%E0%A4%A', '?key') },
   )
 
-  const anyMethod = fc.oneof({ weight: 4, arbitrary: fc.constantFrom('GET', 'POST') }, { weight: 1, arbitrary: fc.constantFrom(...METHODS) })
+  const anyMethod = fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom('GET', 'POST') },
+    { weight: 1, arbitrary: fc.constantFrom(...METHODS) },
+  )
 
   // Headers: content types and charsets, credentials (real, swapped, tampered, garbage), resume ids, encodings.
   const contentType = fc.oneof(
@@ -153,11 +239,28 @@ function requests(): fc.Arbitrary<Fuzzed> {
     {
       weight: 3,
       arbitrary: fc.constantFrom(
-        'text/plain', 'APPLICATION/JSON', 'application/json;charset="utf-8"', 'application/json; charset=UTF-16',
-        'application/json; charset=utf-16le', 'application/json; charset=utf-7', 'application/json; charset=utf-99',
-        'application/json; charset=latin1', 'text/plain; charset=iso-8859-1', 'application/json; charset',
-        'application/json; =', 'application/json;;', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x',
-        'application/vnd.api+json', 'application/*', '*/*', 'json', '', ';', 'application/json, text/plain', 'text/event-stream',
+        'text/plain',
+        'APPLICATION/JSON',
+        'application/json;charset="utf-8"',
+        'application/json; charset=UTF-16',
+        'application/json; charset=utf-16le',
+        'application/json; charset=utf-7',
+        'application/json; charset=utf-99',
+        'application/json; charset=latin1',
+        'text/plain; charset=iso-8859-1',
+        'application/json; charset',
+        'application/json; =',
+        'application/json;;',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/vnd.api+json',
+        'application/*',
+        '*/*',
+        'json',
+        '',
+        ';',
+        'application/json, text/plain',
+        'text/event-stream',
       ),
     },
     { weight: 1, arbitrary: headerText },
@@ -174,7 +277,18 @@ function requests(): fc.Arbitrary<Fuzzed> {
     { weight: 2, arbitrary: headerText },
   )
   const lastEventId = fc.oneof(headerText, fc.constantFrom('0', '-1', 'x-1', '-', '--', 'e-1.5', 'e-1e3', `e-${'9'.repeat(30)}`))
-  const contentEncoding = fc.constantFrom('identity', 'gzip', 'deflate', 'br', 'zstd', 'compress', 'x-garbage', 'GZIP', 'gzip, identity', '')
+  const contentEncoding = fc.constantFrom(
+    'identity',
+    'gzip',
+    'deflate',
+    'br',
+    'zstd',
+    'compress',
+    'x-garbage',
+    'GZIP',
+    'gzip, identity',
+    '',
+  )
   const oddHeaders = {
     'last-event-id': lastEventId,
     'content-encoding': contentEncoding,
@@ -244,15 +358,17 @@ function requests(): fc.Arbitrary<Fuzzed> {
     {
       weight: 2,
       arbitrary: text(
-        fc.tuple(fc.integer({ min: 1_000, max: MAX_BODY_CHARS - 100 }), fc.integer({ min: 0, max: 3 })).map(
-          ([n, shape]) =>
-            [
-              JSON.stringify({ room: rooms[0], meta: 'm'.repeat(n) }),
-              JSON.stringify({ peer: 'x', to: 'y', data: 'd'.repeat(n) }),
-              JSON.stringify('s'.repeat(n)),
-              'x'.repeat(n),
-            ][shape]!,
-        ),
+        fc
+          .tuple(fc.integer({ min: 1_000, max: MAX_BODY_CHARS - 100 }), fc.integer({ min: 0, max: 3 }))
+          .map(
+            ([n, shape]) =>
+              [
+                JSON.stringify({ room: rooms[0], meta: 'm'.repeat(n) }),
+                JSON.stringify({ peer: 'x', to: 'y', data: 'd'.repeat(n) }),
+                JSON.stringify('s'.repeat(n)),
+                'x'.repeat(n),
+              ][shape]!,
+          ),
       ),
     },
     {
@@ -265,7 +381,15 @@ function requests(): fc.Arbitrary<Fuzzed> {
 
   // Well-formed signals between real peers (one, or a batch that may name peers who left), random payloads.
   const realSignal: fc.Arbitrary<BodyCase> = fc
-    .tuple(pair, fc.boolean(), fc.oneof(anyJson, fc.integer({ min: 0, max: 70_000 }).map((n) => 'x'.repeat(n))), fc.nat(3))
+    .tuple(
+      pair,
+      fc.boolean(),
+      fc.oneof(
+        anyJson,
+        fc.integer({ min: 0, max: 70_000 }).map((n) => 'x'.repeat(n)),
+      ),
+      fc.nat(3),
+    )
     .map(([[a, b], swap, data, batch]) => {
       const [from, to] = swap ? [b, a] : [a, b]
       const items = Array.from({ length: batch }, (_, i) => ({ to: i === 1 ? 'gone-peer' : to.peer, data }))
@@ -298,7 +422,10 @@ function requests(): fc.Arbitrary<Fuzzed> {
   // Targeted: one API endpoint, mostly its own method, body shape and tame headers.
   const targeted = fc.constantFrom(...API).chain((endpoint) =>
     fc.record({
-      method: fc.oneof({ weight: 9, arbitrary: fc.constant(endpoint === 'stream' ? 'GET' : 'POST') }, { weight: 1, arbitrary: fc.constantFrom(...METHODS) }),
+      method: fc.oneof(
+        { weight: 9, arbitrary: fc.constant(endpoint === 'stream' ? 'GET' : 'POST') },
+        { weight: 1, arbitrary: fc.constantFrom(...METHODS) },
+      ),
       path: fc
         .tuple(suffix, endpoint === 'stream' ? fc.oneof({ weight: 4, arbitrary: streamQuery }, { weight: 1, arbitrary: query }) : query)
         .map(([tail, q]) => `/v1/${endpoint}${tail}${q}`),
@@ -310,23 +437,25 @@ function requests(): fc.Arbitrary<Fuzzed> {
   const wild = fc.record({
     method: anyMethod,
     path: fc
-      .tuple(fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...ENDPOINTS) }, { weight: 1, arbitrary: fc.constantFrom(...NEAR_MISSES) }), suffix, query)
+      .tuple(
+        fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...ENDPOINTS) }, { weight: 1, arbitrary: fc.constantFrom(...NEAR_MISSES) }),
+        suffix,
+        query,
+      )
       .map(([base, tail, q]) => base + tail + q),
     headers: wildHeaders,
     body: fc.oneof({ weight: 4, arbitrary: genericBody }, { weight: 1, arbitrary: realSignal }),
   })
 
-  return fc
-    .oneof({ weight: 3, arbitrary: targeted }, { weight: 2, arbitrary: wild })
-    .map(({ method, path, headers, body }) => {
-      const all: Record<string, string> = { ...headers }
-      if (body.encoding !== undefined) all['content-encoding'] = body.encoding
-      if (body.authorization !== undefined) all.authorization = body.authorization
-      // Node's client frames a GET/HEAD/DELETE/OPTIONS body only when told its length; unframed bytes
-      // would be read as a second, garbage request (answered by Node itself, not by the app).
-      if (body.body !== undefined) all['content-length'] = String(Buffer.byteLength(body.body))
-      return { method, path, headers: all, body: body.body, restore: body.restore ?? [], deepSignal: body.deepSignal === true }
-    })
+  return fc.oneof({ weight: 3, arbitrary: targeted }, { weight: 2, arbitrary: wild }).map(({ method, path, headers, body }) => {
+    const all: Record<string, string> = { ...headers }
+    if (body.encoding !== undefined) all['content-encoding'] = body.encoding
+    if (body.authorization !== undefined) all.authorization = body.authorization
+    // Node's client frames a GET/HEAD/DELETE/OPTIONS body only when told its length; unframed bytes
+    // would be read as a second, garbage request (answered by Node itself, not by the app).
+    if (body.body !== undefined) all['content-length'] = String(Buffer.byteLength(body.body))
+    return { method, path, headers: all, body: body.body, restore: body.restore ?? [], deepSignal: body.deepSignal === true }
+  })
 }
 
 const describeRequest = (r: Fuzzed) =>

@@ -6,7 +6,7 @@ import { nanoid } from 'nanoid'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { deriveVerifier, newRoomSecret } from '../../client/lib/crypto'
 import type { JoinResponse } from '../../signaling/protocol'
-import { randomRoom, spawnServer, within, type ServerProcess } from '../helpers'
+import { randomRoom, type ServerProcess, spawnServer, within } from '../helpers'
 
 // Attackers without any link, against the built server in its own process (so its RSS is its own).
 // Linux routes all of 127.0.0.0/8 to loopback: 127.0.0.1 plays the attacker, 127.0.0.2 everyone else.
@@ -138,8 +138,7 @@ function legitClient(api: string, from = LEGIT) {
     req.on('error', () => {})
     req.end()
     return {
-      event: (type: string) =>
-        seen.has(type) ? Promise.resolve() : new Promise<void>((resolve) => waiting.set(type, resolve)),
+      event: (type: string) => (seen.has(type) ? Promise.resolve() : new Promise<void>((resolve) => waiting.set(type, resolve))),
       close: () => req.destroy(),
     }
   }
@@ -174,11 +173,16 @@ describe('hostile clients without a link', () => {
 
   beforeAll(async () => {
     server = await spawnServer([
-      '--headers-timeout', String(TIMEOUT_S),
-      '--body-timeout', String(TIMEOUT_S),
-      '--max-connections-per-ip', String(MAX_CONNECTIONS_PER_IP),
-      '--max-requests-per-ip', String(MAX_REQUESTS_PER_IP),
-      '--join-burst', '200',
+      '--headers-timeout',
+      String(TIMEOUT_S),
+      '--body-timeout',
+      String(TIMEOUT_S),
+      '--max-connections-per-ip',
+      String(MAX_CONNECTIONS_PER_IP),
+      '--max-requests-per-ip',
+      String(MAX_REQUESTS_PER_IP),
+      '--join-burst',
+      '200',
     ])
     legit = legitClient(server.api)
     // Warm up (JIT, connections) before the baseline.

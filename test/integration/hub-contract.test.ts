@@ -6,7 +6,7 @@ import { createMemoryHub } from '../../signaling/memory-hub'
 import { createRedisHub } from '../../signaling/redis-hub'
 import { HEARTBEAT_FRAME } from '../../signaling/sse'
 import { pollUntil, randomRoom, within } from '../helpers'
-import { startRedis, type Service } from '../services'
+import { type Service, startRedis } from '../services'
 
 // One contract, two hubs: every test here runs against the in-memory hub and against the Redis hub on
 // a real redis-server (each hub with a fresh key prefix), asserting the exact SSE frames a stream gets.
@@ -71,7 +71,10 @@ function eventsOf(sink: FakeSink): Event[] {
     })
 }
 
-const ofType = (sink: FakeSink, type: string) => eventsOf(sink).filter((e) => e.event === type).map((e) => e.data)
+const ofType = (sink: FakeSink, type: string) =>
+  eventsOf(sink)
+    .filter((e) => e.event === type)
+    .map((e) => e.data)
 const epochOf = (id: string) => id.slice(0, id.lastIndexOf('-'))
 const heartbeats = (sink: FakeSink) => sink.frames.filter((frame) => frame === HEARTBEAT_FRAME).length
 
@@ -154,22 +157,31 @@ const opened: AnyHub[] = []
  * so once that roster arrives every event published before it has arrived too.
  */
 async function makeRedisHub(overrides: Partial<HubOptions>): Promise<Hub> {
-  const hub = createRedisHub(redis!.url, { ...OPTIONS, graceMs: REDIS_GRACE_MS, ...overrides, log: createLogger(), prefix: `test-${nanoid(8)}:` })
+  const hub = createRedisHub(redis!.url, {
+    ...OPTIONS,
+    graceMs: REDIS_GRACE_MS,
+    ...overrides,
+    log: createLogger(),
+    prefix: `test-${nanoid(8)}:`,
+  })
   opened.push(hub)
   await pollUntil(async () => hub.ready(), 5_000, 'the Redis hub connected', 10)
   const probe = { session: nanoid(), room: randomRoom(), sink: fakeSink() }
   const { peer } = joined(await hub.join(probe.session, probe.room, undefined))
   await hub.connect(probe.session, undefined, probe.sink)
-  await whenSink(probe.sink, () => probe.sink.frames.length === 1, 'the probe\'s roster')
+  await whenSink(probe.sink, () => probe.sink.frames.length === 1, "the probe's roster")
   return settling(hub, async () => {
     const before = probe.sink.frames.length
     await hub.join(probe.session, probe.room, undefined, peer)
-    await whenSink(probe.sink, () => probe.sink.frames.length > before, 'the probe\'s next roster')
+    await whenSink(probe.sink, () => probe.sink.frames.length > before, "the probe's next roster")
   })
 }
 
 const CONTRACTS = [
-  { name: 'memory', make: async (overrides: Partial<HubOptions>) => settling(remember(createMemoryHub({ ...OPTIONS, ...overrides })), async () => {}) },
+  {
+    name: 'memory',
+    make: async (overrides: Partial<HubOptions>) => settling(remember(createMemoryHub({ ...OPTIONS, ...overrides })), async () => {}),
+  },
   { name: 'redis', make: makeRedisHub },
 ]
 

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, expect, it } from 'vitest'
 import { nanoid } from 'nanoid'
-import { createFileStore, joinRoom, type ChatView, type Room } from '../../client/node/index'
-import { pollUntil, randomRoom, startServer, within, type TestServer } from '../helpers'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { type ChatView, createFileStore, joinRoom, type Room } from '../../client/node/index'
+import { pollUntil, randomRoom, startServer, type TestServer, within } from '../helpers'
 
 // The room library in Node (client/node): real server, real WebRTC (@roamhq/wrtc), no browser.
 let server: TestServer
@@ -33,7 +33,7 @@ it('two Node peers connect and chat; a restart with a history file keeps the pas
   const secret = nanoid(22)
   const file = join(dir, 'history.json')
   const ana = enter(room, secret, 'Ana', createFileStore(file))
-  await within(new Promise((r) => ana.on('status', r)), 10_000, "Ana online")
+  await within(new Promise((r) => ana.on('status', r)), 10_000, 'Ana online')
   const ben = enter(room, secret, 'Ben')
   await Promise.all([next(ana, 'peer-connected'), next(ben, 'peer-connected')])
 

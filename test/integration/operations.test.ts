@@ -1,17 +1,17 @@
 import { spawn } from 'node:child_process'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
-  SERVER_MAIN,
-  SseClient,
   join,
   postJson,
   randomRoom,
+  SERVER_MAIN,
+  type ServerProcess,
+  SseClient,
   spawnServer,
   startServer,
   streamUrl,
-  within,
-  type ServerProcess,
   type TestServer,
+  within,
 } from '../helpers'
 
 const servers: Array<TestServer | ServerProcess> = []

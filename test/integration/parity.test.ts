@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createSignalingApi } from '../../signaling/api'
 import type { ApiOptions } from '../../signaling/api-options'
 import { createApp } from '../../signaling/app'
-import { DIST_CLIENT, SseClient, TEST_SECRET, join, pollUntil, randomRoom, rawRequest, streamUrl } from '../helpers'
+import { DIST_CLIENT, join, pollUntil, randomRoom, rawRequest, SseClient, streamUrl, TEST_SECRET } from '../helpers'
 import { startRedis } from '../services'
 
 // The API is served two ways: by the standalone server (createApp's handler, ahead of Express) and by
@@ -69,12 +69,19 @@ const targets = async (options: Partial<ApiOptions> = {}) => [await standalone(o
 /** What must be equal on both paths: status, error code, and every header the API sends. */
 function normalise(res: Answer) {
   const headers = Object.fromEntries(Object.entries(res.headers).filter(([name]) => !VARYING.has(name)))
-  const code = res.headers['content-type']?.startsWith('application/json') && res.body ? (JSON.parse(res.body) as { error?: unknown }).error : undefined
+  const code =
+    res.headers['content-type']?.startsWith('application/json') && res.body
+      ? (JSON.parse(res.body) as { error?: unknown }).error
+      : undefined
   return { status: res.status, code, headers }
 }
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
-  rawRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) })
+  rawRequest(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  })
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
 /** Two peers of one room, both joined through `api`. */
@@ -115,7 +122,17 @@ const CASES: Case[] = [
     name: 'signal batch with a failed item',
     send: async (api) => {
       const [a, b] = await pair(api)
-      return post(`${api}/signal`, { peer: a.peer, batch: [{ to: b.peer, data: 1 }, { to: 'nobody', data: 2 }] }, bearer(a.token))
+      return post(
+        `${api}/signal`,
+        {
+          peer: a.peer,
+          batch: [
+            { to: b.peer, data: 1 },
+            { to: 'nobody', data: 2 },
+          ],
+        },
+        bearer(a.token),
+      )
     },
     status: 200,
   },
@@ -186,7 +203,12 @@ const CASES: Case[] = [
     status: 401,
     code: 'UNAUTHORIZED',
   },
-  { name: 'a malformed Authorization', send: (api) => post(`${api}/signal`, {}, { authorization: 'Basic x' }), status: 401, code: 'UNAUTHORIZED' },
+  {
+    name: 'a malformed Authorization',
+    send: (api) => post(`${api}/signal`, {}, { authorization: 'Basic x' }),
+    status: 401,
+    code: 'UNAUTHORIZED',
+  },
   { name: 'a forged stream key', send: (api) => rawRequest(`${api}/stream?key=forged`), status: 401, code: 'UNAUTHORIZED' },
   {
     name: "another session's peer",
@@ -201,7 +223,12 @@ const CASES: Case[] = [
   { name: 'the mount point itself', send: (api) => rawRequest(`${api}/`), status: 404, code: 'NOT_FOUND' },
   { name: 'GET on a POST endpoint', send: (api) => rawRequest(`${api}/signal`), status: 405, code: 'METHOD_NOT_ALLOWED' },
   { name: 'POST on the stream', send: (api) => post(`${api}/stream`, {}), status: 405, code: 'METHOD_NOT_ALLOWED' },
-  { name: 'OPTIONS without an Origin', send: (api) => rawRequest(`${api}/join`, { method: 'OPTIONS' }), status: 405, code: 'METHOD_NOT_ALLOWED' },
+  {
+    name: 'OPTIONS without an Origin',
+    send: (api) => rawRequest(`${api}/join`, { method: 'OPTIONS' }),
+    status: 405,
+    code: 'METHOD_NOT_ALLOWED',
+  },
   {
     name: 'a preflight from an allowed origin',
     options: { corsOrigins: [FRIEND] },

@@ -1,15 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import {
-  SseClient,
-  join,
-  postJson,
-  randomRoom,
-  spawnServer,
-  streamUrl,
-  pollUntil,
-  type ServerProcess,
-} from '../helpers'
-import { startRedis, type Service } from '../services'
+import { join, pollUntil, postJson, randomRoom, type ServerProcess, SseClient, spawnServer, streamUrl } from '../helpers'
+import { type Service, startRedis } from '../services'
 
 // Several instances share rooms through a real redis-server: any POST may land on any instance, and a
 // stream may move to another instance and resume.
@@ -32,11 +23,7 @@ afterEach(async () => {
 async function instance() {
   const server = await spawnServer(['--grace-ms', String(GRACE_MS), '--redis-url', redis.url])
   instances.push(server)
-  await pollUntil(
-    async () => (await fetch(`${server.url}/readyz`)).status === 200,
-    10_000,
-    'instance ready',
-  )
+  await pollUntil(async () => (await fetch(`${server.url}/readyz`)).status === 200, 10_000, 'instance ready')
   return server
 }
 
@@ -111,7 +98,12 @@ describe('two instances over Redis', () => {
     const ghost = await join(one.api, room)
     const moverStream = await open(streamUrl(one.api, mover))
     const ghostStream = await open(streamUrl(one.api, ghost))
-    await Promise.all([moverStream.next('roster'), ghostStream.next('roster'), stayerStream.next('peer-joined'), stayerStream.next('peer-joined')])
+    await Promise.all([
+      moverStream.next('roster'),
+      ghostStream.next('roster'),
+      stayerStream.next('peer-joined'),
+      stayerStream.next('peer-joined'),
+    ])
 
     await one.stop('SIGKILL')
     await moverStream.closedPromise()
@@ -131,11 +123,7 @@ describe('two instances over Redis', () => {
     const a = await join(server.api, randomRoom())
     await redis.stop()
     try {
-      await pollUntil(
-        async () => (await fetch(`${server.url}/readyz`)).status === 503,
-        10_000,
-        'readiness red',
-      )
+      await pollUntil(async () => (await fetch(`${server.url}/readyz`)).status === 503, 10_000, 'readiness red')
       expect(await (await fetch(`${server.url}/readyz`)).json()).toEqual({ status: 'storage-unavailable' })
       expect(await postJson(`${server.api}/join`, { room: randomRoom() })).toMatchObject({ status: 503, body: { error: 'UNAVAILABLE' } })
       expect(await postJson(`${server.api}/leave`, {}, a.token)).toMatchObject({ status: 503 })
@@ -143,11 +131,7 @@ describe('two instances over Redis', () => {
     } finally {
       redis = await startRedis(redis.port)
     }
-    await pollUntil(
-      async () => (await fetch(`${server.url}/readyz`)).status === 200,
-      20_000,
-      'readiness green again',
-    )
+    await pollUntil(async () => (await fetch(`${server.url}/readyz`)).status === 200, 20_000, 'readiness green again')
     const room = randomRoom()
     const b = await join(server.api, room)
     const stream = await open(streamUrl(server.api, b))

@@ -1,8 +1,8 @@
 import { nanoid } from 'nanoid'
 import { afterEach, expect, it } from 'vitest'
-import { createNodeSignaling } from '../../client/node/index'
 import type { MembershipEvent, MembershipHandlers, Signaling } from '../../client/lib/types'
-import { pollUntil, postJson, randomRoom, startServer, within, type TestServer } from '../helpers'
+import { createNodeSignaling } from '../../client/node/index'
+import { pollUntil, postJson, randomRoom, startServer, type TestServer, within } from '../helpers'
 
 // The signaling client renews its session's credentials before they expire, without anyone noticing.
 // A TTL of 2 s: each credential lasts 1-2 s, and the client renews at 80% of what it was told.
@@ -54,7 +54,12 @@ it('renews the token and stream key quietly: signals still flow after the first 
   await ana.hears('before')
 
   // The token Ben joined with is now past its lifetime.
-  await pollUntil(async () => (await postJson(`${server!.api}/renew`, {}, joinedB.token)).status === 401, WAIT_MS, 'the first token to expire', 100)
+  await pollUntil(
+    async () => (await postJson(`${server!.api}/renew`, {}, joinedB.token)).status === 401,
+    WAIT_MS,
+    'the first token to expire',
+    100,
+  )
   expect((await postJson(`${server.api}/renew`, {}, joinedB.token)).body).toMatchObject({ error: 'EXPIRED' })
   b.signal(joinedB.peer, joinedA.peer, 'after')
   a.signal(joinedA.peer, joinedB.peer, 'back')

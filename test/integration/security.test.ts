@@ -5,18 +5,18 @@ import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { newRoomSecret } from '../../client/lib/crypto'
 import { createSealer } from '../../client/lib/sealer'
-import { createApp, type AppOptions } from '../../signaling/app'
+import { type AppOptions, createApp } from '../../signaling/app'
 import {
-  DIST_CLIENT,
-  SseClient,
-  TEST_SECRET,
   connectPeer,
+  DIST_CLIENT,
   join,
   postJson,
   randomRoom,
   rawRequest,
+  SseClient,
   startServer,
   streamUrl,
+  TEST_SECRET,
   type TestServer,
 } from '../helpers'
 
@@ -67,7 +67,11 @@ const header = (headers: Headers, name: string) => {
   const value = headers[name.toLowerCase()]
   return Array.isArray(value) ? value.join(', ') : value
 }
-const list = (value: string | undefined) => (value ?? '').split(',').map((v) => v.trim().toLowerCase()).filter(Boolean)
+const list = (value: string | undefined) =>
+  (value ?? '')
+    .split(',')
+    .map((v) => v.trim().toLowerCase())
+    .filter(Boolean)
 const from = (address: string) => ({ 'x-forwarded-for': address })
 
 function cspDirectives(value: string | undefined): Record<string, string[]> {
@@ -298,7 +302,10 @@ describe('abuse', () => {
   it('caps the streams of a client flooding them while another client still opens its own', async () => {
     const { api, stats } = await server({ trustProxy: 'loopback', maxStreamsPerIp: 2, retryMs: 1000 })
     const sessions = await Promise.all(Array.from({ length: 4 }, () => join(api, randomRoom())))
-    const [first, second] = [await stream(streamUrl(api, sessions[0]!), from(FLOODER)), await stream(streamUrl(api, sessions[1]!), from(FLOODER))]
+    const [first, second] = [
+      await stream(streamUrl(api, sessions[0]!), from(FLOODER)),
+      await stream(streamUrl(api, sessions[1]!), from(FLOODER)),
+    ]
     expect([first.status, second.status]).toEqual([200, 200])
     const refused = await rawRequest(streamUrl(api, sessions[2]!), { headers: from(FLOODER) })
     expect(refused.status).toBe(429)
@@ -327,7 +334,10 @@ describe('abuse', () => {
     expect(refused).toMatchObject({ status: 429, body: { error: 'RATE_LIMITED' } })
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
     const batch = Array.from({ length: 6 }, (_, i) => ({ to: b.peer, data: `batch-${i}` }))
-    expect(await postJson(`${api}/signal`, { peer: a.peer, batch }, a.token)).toMatchObject({ status: 429, body: { error: 'RATE_LIMITED' } })
+    expect(await postJson(`${api}/signal`, { peer: a.peer, batch }, a.token)).toMatchObject({
+      status: 429,
+      body: { error: 'RATE_LIMITED' },
+    })
 
     expect((await send(b, c, 'from-b')).status).toBe(204)
     expect((await c.stream.next('signal', (d) => d.from === b.peer)).json).toEqual({ to: c.peer, from: b.peer, data: 'from-b' })
@@ -402,11 +412,14 @@ describe('logs', () => {
 
   it('never contain tokens, stream keys, signal payloads or room secrets, even at trace level and on failures', async () => {
     let captured = ''
-    const log = pino({ level: 'trace' }, {
+    const log = pino(
+      { level: 'trace' },
+      {
         write: (line: string) => {
           captured += line
         },
-      })
+      },
+    )
     const { url, api, parley } = await loggedServer({ log, maxBodyBytes: 2048 })
     log.trace('capture works')
 
@@ -432,7 +445,10 @@ describe('logs', () => {
       [postJson(`${api}/join`, { room: `${marker}-${'r'.repeat(64)}` }, a.token), 400],
       [post(`${api}/join`, JSON.stringify({ room, secret: roomSecret }), { 'content-type': 'text/plain' }), 415],
       [rawRequest(`${api}/stream?key=${encodeURIComponent(`${a.key}x`)}`), 401],
-      [rawRequest(`${api}/nope?key=${a.key}&token=${a.token}&secret=${roomSecret}`, { headers: { authorization: `Bearer ${b.token}` } }), 404],
+      [
+        rawRequest(`${api}/nope?key=${a.key}&token=${a.token}&secret=${roomSecret}`, { headers: { authorization: `Bearer ${b.token}` } }),
+        404,
+      ],
       [preflight(`${api}/join`, EVIL), 403],
       [rawRequest(`${url}/r/${room}?secret=${roomSecret}`), 200],
       [rawRequest(`${url}/r/${room}-${roomSecret}${'x'.repeat(64)}`), 404],

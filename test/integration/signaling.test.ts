@@ -1,15 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import {
-  SseClient,
-  connectPeer,
-  join,
-  postJson,
-  randomRoom,
-  rawRequest,
-  startServer,
-  streamUrl,
-  type TestServer,
-} from '../helpers'
+import { connectPeer, join, postJson, randomRoom, rawRequest, SseClient, startServer, streamUrl, type TestServer } from '../helpers'
 
 const servers: TestServer[] = []
 const streams: SseClient[] = []
@@ -75,17 +65,18 @@ describe('join and presence', () => {
     expect(a.stream.retry).toBeLessThanOrEqual(2000)
     const epoch = a.stream.lastEventId!.replace(/-\d+$/, '')
     expect(a.stream.raw).toBe(
-      `retry: ${a.stream.retry}\n\n` +
-        `id: ${epoch}-1\nevent: roster\ndata: {"to":"${a.peer}","room":"${room}","peers":[]}\n\n`,
+      `retry: ${a.stream.retry}\n\n` + `id: ${epoch}-1\nevent: roster\ndata: {"to":"${a.peer}","room":"${room}","peers":[]}\n\n`,
     )
     const b = await join(api, room)
     await a.stream.next('peer-joined')
     await postJson(`${api}/signal`, { peer: b.peer, to: a.peer, data: { sdp: 'v=0\r\na=x' } }, b.token)
     await a.stream.next('signal')
-    expect(a.stream.raw.endsWith(
-      `id: ${epoch}-2\nevent: peer-joined\ndata: {"to":"${a.peer}","peer":{"id":"${b.peer}"}}\n\n` +
-        `id: ${epoch}-3\nevent: signal\ndata: {"to":"${a.peer}","from":"${b.peer}","data":{"sdp":"v=0\\r\\na=x"}}\n\n`,
-    )).toBe(true)
+    expect(
+      a.stream.raw.endsWith(
+        `id: ${epoch}-2\nevent: peer-joined\ndata: {"to":"${a.peer}","peer":{"id":"${b.peer}"}}\n\n` +
+          `id: ${epoch}-3\nevent: signal\ndata: {"to":"${a.peer}","from":"${b.peer}","data":{"sdp":"v=0\\r\\na=x"}}\n\n`,
+      ),
+    ).toBe(true)
   })
 
   it('sends heartbeat comments on the configured interval', async () => {

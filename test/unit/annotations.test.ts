@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { annotate, createAnnotations, type Signed } from '../../client/lib/annotations'
 import { createRoomLog } from '../../client/lib/history'
 import { createIdentity } from '../../client/lib/identity'
-import { MAX_REACTIONS_PER_PERSON, parsePeerMessage, type ChatMessage, type Reference } from '../../client/lib/peer-protocol'
+import { type ChatMessage, MAX_REACTIONS_PER_PERSON, parsePeerMessage, type Reference } from '../../client/lib/peer-protocol'
 import type { Identity } from '../../client/lib/types'
 
 const AUTHORS = ['ana', 'ben', 'cy']
@@ -16,26 +16,44 @@ const fakeIdentity: Identity = {
 }
 
 const chat = (id: string, from: string, lamport: number, extra: Partial<ChatMessage> = {}): ChatMessage => ({
-  type: 'chat', id, from, name: from, text: `text of ${id}`, time: 1_767_225_600_000 + lamport, seq: 1, lamport, sig: `k-${from}`, ...extra,
+  type: 'chat',
+  id,
+  from,
+  name: from,
+  text: `text of ${id}`,
+  time: 1_767_225_600_000 + lamport,
+  seq: 1,
+  lamport,
+  sig: `k-${from}`,
+  ...extra,
 })
 
 const reference = fc.oneof(
   fc.record({ act: fc.constantFrom('reply' as const, 'edit' as const, 'delete' as const), id: fc.constantFrom(...TARGETS) }),
-  fc.record({ act: fc.constant('react' as const), id: fc.constantFrom(...TARGETS), emoji: fc.constantFrom('👍', '❤️', '🎉'), on: fc.boolean() }),
+  fc.record({
+    act: fc.constant('react' as const),
+    id: fc.constantFrom(...TARGETS),
+    emoji: fc.constantFrom('👍', '❤️', '🎉'),
+    on: fc.boolean(),
+  }),
 ) as fc.Arbitrary<Reference>
 
 // Events by anyone about the targets; some signed with a key that is not their author's (forged).
-const event = fc.record({ from: fc.constantFrom(...AUTHORS), lamport: fc.nat(6), re: reference, forged: fc.boolean(), text: fc.constantFrom('a', 'b', 'c') })
-const scenario = fc
-  .array(event, { maxLength: 25 })
-  .map((events): Signed[] => [
-    ...TARGETS.map((id, i) => ({ message: chat(id, AUTHORS[i]!, i), key: `k-${AUTHORS[i]}` })),
-    ...events.map(({ from, lamport, re, forged, text }, i) => {
-      const key = forged ? 'k-mallory' : `k-${from}`
-      const silent = re.act === 'delete' || re.act === 'react'
-      return { message: chat(`e${i}`, from, lamport, { re, text: silent ? '' : text, sig: key }), key }
-    }),
-  ])
+const event = fc.record({
+  from: fc.constantFrom(...AUTHORS),
+  lamport: fc.nat(6),
+  re: reference,
+  forged: fc.boolean(),
+  text: fc.constantFrom('a', 'b', 'c'),
+})
+const scenario = fc.array(event, { maxLength: 25 }).map((events): Signed[] => [
+  ...TARGETS.map((id, i) => ({ message: chat(id, AUTHORS[i]!, i), key: `k-${AUTHORS[i]}` })),
+  ...events.map(({ from, lamport, re, forged, text }, i) => {
+    const key = forged ? 'k-mallory' : `k-${from}`
+    const silent = re.act === 'delete' || re.act === 'react'
+    return { message: chat(`e${i}`, from, lamport, { re, text: silent ? '' : text, sig: key }), key }
+  }),
+])
 
 const shuffled = <T>(items: T[]) => fc.shuffledSubarray(items, { minLength: items.length, maxLength: items.length })
 
@@ -51,7 +69,13 @@ describe('annotations', () => {
           for (const entry of second) b.add(entry)
           for (const id of TARGETS) {
             expect(a.state(id)).toEqual(b.state(id))
-            expect(a.state(id)).toEqual(annotate(all.find((e) => e.message.id === id), all, id))
+            expect(a.state(id)).toEqual(
+              annotate(
+                all.find((e) => e.message.id === id),
+                all,
+                id,
+              ),
+            )
           }
         },
       ),
@@ -90,7 +114,10 @@ describe('annotations', () => {
     const later = edit('x3', 'ana', 'k-ana', 3, 'second')
     const earlier = edit('x4', 'ana', 'k-ana', 2, 'first')
     expect(annotate(target, [later, forgedKey, earlier])).toMatchObject({ edited: true, text: 'second' })
-    const del = (from: string, key: string) => ({ message: chat(`d-${key}`, from, 9, { re: { act: 'delete', id: 'm' }, text: '', sig: key }), key })
+    const del = (from: string, key: string) => ({
+      message: chat(`d-${key}`, from, 9, { re: { act: 'delete', id: 'm' }, text: '', sig: key }),
+      key,
+    })
     expect(annotate(target, [del('ben', 'k-ben'), del('ana', 'k-mallory')]).deleted).toBe(false)
     expect(annotate(target, [later, del('ana', 'k-ana')])).toEqual({ id: 'm', edited: false, deleted: true, reactions: [] })
   })
@@ -117,7 +144,10 @@ describe('annotations', () => {
   it('counts at most MAX_REACTIONS_PER_PERSON different emoji per person on one message, the first ones', () => {
     const target = { message: chat('m', 'ana', 1), key: 'k-ana' }
     const emoji = ['😀', '😁', '😂', '😃', '😄', '😅', '😆', '😇', '😈', '😉', '😊', '😋', '😌', '😍', '😎']
-    const events = emoji.map((e, i) => ({ message: chat(`r${i}`, 'ben', 10 + i, { re: { act: 'react', id: 'm', emoji: e, on: true }, text: '' }), key: 'k-ben' }))
+    const events = emoji.map((e, i) => ({
+      message: chat(`r${i}`, 'ben', 10 + i, { re: { act: 'react', id: 'm', emoji: e, on: true }, text: '' }),
+      key: 'k-ben',
+    }))
     const kept = annotate(target, events).reactions.map((r) => r.emoji)
     expect(kept.sort()).toEqual(emoji.slice(0, MAX_REACTIONS_PER_PERSON).sort())
     const off = { message: chat('off', 'ben', 99, { re: { act: 'react', id: 'm', emoji: '😀', on: false }, text: '' }), key: 'k-ben' }
@@ -149,7 +179,10 @@ describe('annotations', () => {
 
   it('signatures cover the event: a reaction or deletion moved to another message or author is refused', async () => {
     const ana = await createIdentity('room')
-    const reaction: ChatMessage = { ...chat('r', 'ana', 2, { re: { act: 'react', id: 'm', emoji: '👍', on: true }, text: '' }), sig: undefined }
+    const reaction: ChatMessage = {
+      ...chat('r', 'ana', 2, { re: { act: 'react', id: 'm', emoji: '👍', on: true }, text: '' }),
+      sig: undefined,
+    }
     reaction.sig = await ana.sign(reaction)
     expect(await ana.verify(reaction, ana.key)).toBe(true)
     expect(await ana.verify({ ...reaction, re: { act: 'react', id: 'm', emoji: '👍', on: false } }, ana.key)).toBe(false)

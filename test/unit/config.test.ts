@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { ConfigError, DEFAULT_CONFIG, iceServers, parseConfig, resolveSecret, usage, type Config } from '../../signaling/config'
+import { type Config, ConfigError, DEFAULT_CONFIG, iceServers, parseConfig, resolveSecret, usage } from '../../signaling/config'
 
 const parse = (argv: string[], env: Record<string, string | undefined> = {}) => {
   const config = parseConfig(argv, env)
@@ -245,7 +245,12 @@ describe('parseConfig', () => {
     ['a huge body limit', ['--max-body-bytes', String(16 * 1024 * 1024 + 1)], {}, /^--max-body-bytes: must be an integer/],
     ['a too-fast heartbeat', ['--heartbeat-ms', '99'], {}, /^--heartbeat-ms: must be an integer from 100 to 120000$/],
     ['a too-long grace', ['--grace-ms', '600001'], {}, /^--grace-ms: must be an integer from 0 to 600000$/],
-    ['an unknown log level', ['--log-level', 'verbose'], {}, /^--log-level: must be one of fatal, error, warn, info, debug, trace, silent$/],
+    [
+      'an unknown log level',
+      ['--log-level', 'verbose'],
+      {},
+      /^--log-level: must be one of fatal, error, warn, info, debug, trace, silent$/,
+    ],
     ['an upper-case log level', [], { LOG_LEVEL: 'INFO' }, /^LOG_LEVEL: must be one of/],
     ['bad ICE servers', ['--ice-servers', '{"urls":"stun:x"}'], {}, /^--ice-servers: must be a JSON array/],
     ['bad ICE servers in the environment', [], { PARLEY_ICE_SERVERS: 'stun:x' }, /^PARLEY_ICE_SERVERS: must be a JSON array/],
@@ -388,9 +393,7 @@ describe('resolveSecret', () => {
   it('accepts an explicit secret of exactly 16 characters and rejects 15 or fewer with a ConfigError', () => {
     expect(resolveSecret(config({ secret: 'x'.repeat(16) }), vi.fn())).toBe('x'.repeat(16))
     for (const secret of ['x'.repeat(15), 'short', '']) {
-      expect(configError(() => resolveSecret(config({ secret }), vi.fn())).message).toBe(
-        'PARLEY_SECRET must be at least 16 characters',
-      )
+      expect(configError(() => resolveSecret(config({ secret }), vi.fn())).message).toBe('PARLEY_SECRET must be at least 16 characters')
     }
     // An empty "--secret=" is a secret that is too short, not "no secret".
     const fromFlag = parse(['--secret='])

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { createCredentials } from '../../signaling/credentials'
-import { TEST_SECRET, randomRoom } from '../helpers'
+import { randomRoom, TEST_SECRET } from '../helpers'
 
 const credentials = createCredentials(TEST_SECRET)
 const other = createCredentials('another-secret-0123456789abcdef')

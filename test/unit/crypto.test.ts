@@ -14,8 +14,8 @@ import {
   signalContext,
   verificationCode,
 } from '../../client/lib/crypto'
-import { createSealer } from '../../client/lib/sealer'
 import type { SignalEnvelope } from '../../client/lib/peer-protocol'
+import { createSealer } from '../../client/lib/sealer'
 import { randomRoom } from '../helpers'
 
 const SECRET = newRoomSecret()
@@ -29,9 +29,14 @@ const GCM_TAG_BYTES = 16
 
 const FINGERPRINT = 'AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89'
 const offerSdp = (fingerprint = FINGERPRINT) =>
-  ['v=0', 'o=- 4611731400430051336 2 IN IP4 127.0.0.1', 's=-', 't=0 0', `a=fingerprint:sha-256 ${fingerprint}`, 'a=setup:actpass', ''].join('\r\n')
+  ['v=0', 'o=- 4611731400430051336 2 IN IP4 127.0.0.1', 's=-', 't=0 0', `a=fingerprint:sha-256 ${fingerprint}`, 'a=setup:actpass', ''].join(
+    '\r\n',
+  )
 const offer = (attempt = 1, fingerprint?: string): SignalEnvelope => ({ attempt, signal: { type: 'offer', sdp: offerSdp(fingerprint) } })
-const candidate = (attempt = 1): SignalEnvelope => ({ attempt, signal: { candidate: { candidate: 'candidate:1 1 udp 1 192.0.2.1 5000 typ host' } } })
+const candidate = (attempt = 1): SignalEnvelope => ({
+  attempt,
+  signal: { candidate: { candidate: 'candidate:1 1 udp 1 192.0.2.1 5000 typ host' } },
+})
 
 const fingerprintOf = (bytes: Uint8Array) => `sha-256 ${[...bytes].map((b) => b.toString(16).padStart(2, '0').toUpperCase()).join(':')}`
 
@@ -203,9 +208,17 @@ describe('createSealer', () => {
     expect(sealed).not.toContain('offer')
     expect(await bob.openSignal(BOB, ALICE, sealed)).toEqual({ ok: true, envelope: offer(), fingerprint: `sha-256 ${FINGERPRINT}` })
     const restart: SignalEnvelope = { attempt: 2, restart: true }
-    expect(await alice.openSignal(ALICE, BOB, await bob.sealSignal(BOB, ALICE, restart))).toEqual({ ok: true, envelope: restart, fingerprint: null })
+    expect(await alice.openSignal(ALICE, BOB, await bob.sealSignal(BOB, ALICE, restart))).toEqual({
+      ok: true,
+      envelope: restart,
+      fingerprint: null,
+    })
     const refused: SignalEnvelope = { attempt: 2, refused: true }
-    expect(await alice.openSignal(ALICE, BOB, await bob.sealSignal(BOB, ALICE, refused))).toEqual({ ok: true, envelope: refused, fingerprint: null })
+    expect(await alice.openSignal(ALICE, BOB, await bob.sealSignal(BOB, ALICE, refused))).toEqual({
+      ok: true,
+      envelope: refused,
+      fingerprint: null,
+    })
     expect(await bob.openSignal(BOB, ALICE, await alice.sealSignal(ALICE, BOB, candidate()))).toEqual({
       ok: true,
       envelope: candidate(),
@@ -278,7 +291,10 @@ describe('createSealer', () => {
       null,
     ]
     for (const body of bodies) {
-      expect(await bob.openSignal(BOB, ALICE, await seal(key, context, body)), JSON.stringify(body)).toEqual({ ok: false, reason: 'forged' })
+      expect(await bob.openSignal(BOB, ALICE, await seal(key, context, body)), JSON.stringify(body)).toEqual({
+        ok: false,
+        reason: 'forged',
+      })
     }
     expect(await bob.openSignal(BOB, ALICE, await seal(key, context, { n: 1, envelope: offer() }))).toMatchObject({ ok: true })
   })
@@ -287,7 +303,8 @@ describe('createSealer', () => {
     const room = randomRoom()
     const [alice, bob, carol] = [createSealer(SECRET, room), createSealer(SECRET, room), createSealer(SECRET, room)]
     // Alice has sent Bob several signals; her first to Carol must still open.
-    for (let i = 0; i < 5; i++) expect(await bob.openSignal(BOB, ALICE, await alice.sealSignal(ALICE, BOB, candidate(i)))).toMatchObject({ ok: true })
+    for (let i = 0; i < 5; i++)
+      expect(await bob.openSignal(BOB, ALICE, await alice.sealSignal(ALICE, BOB, candidate(i)))).toMatchObject({ ok: true })
     expect(await carol.openSignal(CAROL, ALICE, await alice.sealSignal(ALICE, CAROL, offer()))).toMatchObject({ ok: true })
     // Bob heard five from Alice; his first to her, and Carol's first to him, are fresh too.
     expect(await alice.openSignal(ALICE, BOB, await bob.sealSignal(BOB, ALICE, offer()))).toMatchObject({ ok: true })
@@ -329,7 +346,8 @@ describe('createSealer', () => {
     const key = await deriveRoomKey(SECRET, room)
     expect(await bob.openMeta(await seal(key, metaContext(room), { name: 42 }))).toBeNull()
     expect(await bob.openMeta(await seal(key, metaContext(room), 'Alice'))).toBeNull()
-    for (const garbage of [undefined, '', 'Alice', 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA']) expect(await bob.openMeta(garbage)).toBeNull()
+    for (const garbage of [undefined, '', 'Alice', 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'])
+      expect(await bob.openMeta(garbage)).toBeNull()
   })
 })
 
@@ -343,7 +361,17 @@ describe('sdpFingerprint', () => {
   })
 
   it('answers null without a fingerprint line or for anything that is not a string', () => {
-    for (const sdp of ['', 'v=0\r\na=setup:actpass\r\n', 'x a=fingerprint:sha-256 AB:CD', 'a=fingerprint:sha-256 not-hex', 'a=fingerprint:sha-256', undefined, null, 42, { sdp: offerSdp() }]) {
+    for (const sdp of [
+      '',
+      'v=0\r\na=setup:actpass\r\n',
+      'x a=fingerprint:sha-256 AB:CD',
+      'a=fingerprint:sha-256 not-hex',
+      'a=fingerprint:sha-256',
+      undefined,
+      null,
+      42,
+      { sdp: offerSdp() },
+    ]) {
       expect(sdpFingerprint(sdp), String(sdp)).toBeNull()
     }
   })

@@ -28,7 +28,17 @@ it('answers a hello that arrives before its own channel opened only after sendin
     onMessage: () => {},
     onBinary: () => false,
   })
-  const chat: ChatMessage = { type: 'chat', id: 'm1', from: 'me', name: 'Me', text: 'sent before they came', time: 1, seq: 1, lamport: 1, sig: 's' }
+  const chat: ChatMessage = {
+    type: 'chat',
+    id: 'm1',
+    from: 'me',
+    name: 'Me',
+    text: 'sent before they came',
+    time: 1,
+    seq: 1,
+    lamport: 1,
+    sig: 's',
+  }
   mesh.reconcile([{ id: 'them', meta: 'Them' }])
   mesh.broadcast(chat)
 

@@ -332,7 +332,10 @@ export function createFakeNetwork(): FakeNetwork {
 
   return {
     peers,
-    createPeer: (owner) => ({ initiator, iceServers }) => makePeer(owner(), initiator, iceServers),
+    createPeer:
+      (owner) =>
+      ({ initiator, iceServers }) =>
+        makePeer(owner(), initiator, iceServers),
   }
 }
 
@@ -432,7 +435,10 @@ export function createSwitchboard(): Switchboard {
         get peers() {
           return mine()
         },
-        peerTo: (remote) => mine().filter((p) => p.partner?.owner === remote).at(-1),
+        peerTo: (remote) =>
+          mine()
+            .filter((p) => p.partner?.owner === remote)
+            .at(-1),
       }
     },
     holdSignals() {

@@ -5,7 +5,9 @@ import { createCounter, createRateLimiter } from '../../signaling/limits'
 /** A clock the test moves by hand. */
 function clock(start = 1_000_000) {
   let t = start
-  return { now: () => t, advance: (ms: number) => {
+  return {
+    now: () => t,
+    advance: (ms: number) => {
       t += ms
     },
   }

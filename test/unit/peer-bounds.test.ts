@@ -13,14 +13,14 @@ import {
   TIME_WINDOW_MS,
 } from '../../client/lib/history'
 import {
+  type ChatMessage,
   cleanFileName,
+  type FileOffer,
   MAX_FILE_BYTES,
   MAX_FILE_NAME_CHARS,
   MAX_TIME_MS,
-  parsePeerMessage,
-  type ChatMessage,
-  type FileOffer,
   type PeerMessage,
+  parsePeerMessage,
 } from '../../client/lib/peer-protocol'
 import type { Identity } from '../../client/lib/types'
 
@@ -65,7 +65,10 @@ describe('fields at the boundary (parsePeerMessage)', () => {
   })
 
   const offer = (fields: Partial<FileOffer>) =>
-    parsePeerMessage(JSON.stringify({ type: 'file', id: 'Ab3_-x9Z', name: 'a.txt', size: 1, mime: 'text/plain', sha256: 'a'.repeat(64), ...fields }), FROM)
+    parsePeerMessage(
+      JSON.stringify({ type: 'file', id: 'Ab3_-x9Z', name: 'a.txt', size: 1, mime: 'text/plain', sha256: 'a'.repeat(64), ...fields }),
+      FROM,
+    )
 
   it('takes files up to MAX_FILE_BYTES and names up to MAX_FILE_NAME_CHARS', () => {
     expect(offer({ size: MAX_FILE_BYTES })).toMatchObject({ size: MAX_FILE_BYTES })
@@ -145,7 +148,14 @@ describe('the room log under hostile history', () => {
     const forged = chat({ time: Date.now(), sig: 'forger', text: 'forged' })
     const genuine = chat({ time: Date.now(), sig: KEY, text: 'genuine' })
     const present = (id: string) => id === FROM
-    const held = await log.merge([{ message: forged, key: 'forger' }, { message: genuine, key: KEY }], false, present)
+    const held = await log.merge(
+      [
+        { message: forged, key: 'forger' },
+        { message: genuine, key: KEY },
+      ],
+      false,
+      present,
+    )
     expect(held).toEqual({ added: [], refused: 0 })
     expect(log.counts().pending).toBe(2)
     const { added, refused } = await log.announce(FROM, KEY)
@@ -227,9 +237,12 @@ describe('unfinished incoming files', () => {
     const events: string[] = []
     const refused: string[] = []
     const channel = { connected: () => [], sendNow: (m: PeerMessage) => (sent.push(m), []), sendBinary: async () => true }
-    const f = createFiles(channel, ((type: string, t: { state: string }) => void events.push(`${type}:${t.state}`)) as never, (from) => refused.push(from))
+    const f = createFiles(channel, ((type: string, t: { state: string }) => void events.push(`${type}:${t.state}`)) as never, (from) =>
+      refused.push(from),
+    )
     let n = 0
-    const offer = (from: string, size: number) => f.offered(from, { type: 'file', id: `id${String(n++).padStart(6, '0')}`, name: 'f', size, mime: 'x', sha256: '0'.repeat(64) })
+    const offer = (from: string, size: number) =>
+      f.offered(from, { type: 'file', id: `id${String(n++).padStart(6, '0')}`, name: 'f', size, mime: 'x', sha256: '0'.repeat(64) })
     return { f, sent, events, refused, offer }
   }
 

@@ -1,6 +1,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
+  type ChatMessage,
   cleanName,
   MAX_NAME_CHARS,
   MAX_TEXT_CHARS,
@@ -8,7 +9,6 @@ import {
   MAX_WIRE_CHARS,
   parseEnvelope,
   parsePeerMessage,
-  type ChatMessage,
 } from '../../client/lib/peer-protocol'
 import { parseServerEvent } from '../../client/lib/signaling/event-stream'
 
@@ -109,7 +109,8 @@ describe('parsePeerMessage', () => {
 
   it('accepts a file cancel with a file id, and nothing else', () => {
     expect(parsePeerMessage(wire({ type: 'file-cancel', id: 'Ab3_-x9Z', extra: 1 }), FROM)).toEqual({ type: 'file-cancel', id: 'Ab3_-x9Z' })
-    for (const id of [undefined, 7, 'short', 'Ab3_-x9Z9', 'Ab3 -x9Z']) expect(parsePeerMessage(wire({ type: 'file-cancel', id }), FROM)).toBeNull()
+    for (const id of [undefined, 7, 'short', 'Ab3_-x9Z9', 'Ab3 -x9Z'])
+      expect(parsePeerMessage(wire({ type: 'file-cancel', id }), FROM)).toBeNull()
   })
 
   it.each<[string, unknown]>([

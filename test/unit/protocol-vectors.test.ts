@@ -1,6 +1,16 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
-import { base64url, deriveRoomKey, fromBase64url, metaContext, open, sdpFingerprint, seal, signalContext, verificationCode } from '../../client/lib/crypto'
+import {
+  base64url,
+  deriveRoomKey,
+  fromBase64url,
+  metaContext,
+  open,
+  sdpFingerprint,
+  seal,
+  signalContext,
+  verificationCode,
+} from '../../client/lib/crypto'
 import { createIdentity, signedText } from '../../client/lib/identity'
 import type { ChatMessage } from '../../client/lib/peer-protocol'
 import { createSealer } from '../../client/lib/sealer'
@@ -217,7 +227,21 @@ describe('PROTOCOL.md test vectors', () => {
 
     it('signs the event tag, the chat members, then act, target, emoji and on', () => {
       const re = m.re as { act: string; id: string; emoji: string; on: boolean }
-      const text = JSON.stringify(['parley/1 event', v.room, m.id, m.from, m.name, m.text, m.time, m.lamport, null, re.act, re.id, re.emoji, re.on])
+      const text = JSON.stringify([
+        'parley/1 event',
+        v.room,
+        m.id,
+        m.from,
+        m.name,
+        m.text,
+        m.time,
+        m.lamport,
+        null,
+        re.act,
+        re.id,
+        re.emoji,
+        re.on,
+      ])
       expect(text).toBe(v.signedText)
       expect(hex(utf8.encode(text))).toBe(v.signedHex)
       expect(signedText(v.room, m)).toBe(v.signedText)

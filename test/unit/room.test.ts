@@ -1,23 +1,23 @@
 import { nanoid } from 'nanoid'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { type ChatMessage, joinRoom, type Room, type RoomStatus } from '../../client/lib'
 import { cleanName, MAX_TEXT_CHARS, MAX_WIRE_CHARS } from '../../client/lib/peer-protocol'
-import { joinRoom, type ChatMessage, type Room, type RoomStatus } from '../../client/lib'
 import { randomRoom } from '../helpers'
 import {
+  clearSealer,
   collect,
   connectedTo,
   createFakeNetwork,
   createFakeSignaling,
   createSwitchboard,
-  next,
-  settle,
-  when,
   type FakeClient,
   type FakePeer,
+  next,
   type Switchboard,
-  clearSealer,
+  settle,
   TEST_ROOM_SECRET,
   trustingIdentity,
+  when,
 } from './fakes'
 
 // client/lib/peer-link.ts: the first retry comes after RETRY_MIN_MS × (0.5…1) of jitter.
@@ -38,7 +38,15 @@ afterEach(async () => {
 
 function enter(board: Switchboard, room: string, name: string, id?: string): Party {
   const client = board.client(id === undefined ? {} : { id })
-  const joined = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), identity: trustingIdentity(), room, name, signaling: client.signaling, createPeer: client.createPeer })
+  const joined = joinRoom({
+    secret: TEST_ROOM_SECRET,
+    sealer: clearSealer(),
+    identity: trustingIdentity(),
+    room,
+    name,
+    signaling: client.signaling,
+    createPeer: client.createPeer,
+  })
   open.push(joined)
   return { room: joined, client }
 }
@@ -47,7 +55,15 @@ function enter(board: Switchboard, room: string, name: string, id?: string): Par
 async function solo() {
   const signaling = createFakeSignaling()
   const network = createFakeNetwork()
-  const room = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), identity: trustingIdentity(), room: randomRoom(), name: 'Mo', signaling, createPeer: network.createPeer(() => 'm') })
+  const room = joinRoom({
+    secret: TEST_ROOM_SECRET,
+    sealer: clearSealer(),
+    identity: trustingIdentity(),
+    room: randomRoom(),
+    name: 'Mo',
+    signaling,
+    createPeer: network.createPeer(() => 'm'),
+  })
   open.push(room)
   await settle() // the name is sealed before the join goes out
   return { room, signaling, network }
@@ -62,8 +78,7 @@ async function meshOf(board: Switchboard, names: string[], ids: string[] = []): 
   return parties
 }
 
-const texts = (messages: ChatMessage[], from?: string) =>
-  messages.filter((m) => from === undefined || m.from === from).map((m) => m.text)
+const texts = (messages: ChatMessage[], from?: string) => messages.filter((m) => from === undefined || m.from === from).map((m) => m.text)
 
 /** A chat message as `from` would put it on the wire. */
 const chat = (from: string, seq: number, fields: Record<string, unknown> = {}) =>
@@ -125,9 +140,7 @@ describe('joinRoom over a fake mesh', () => {
       for (const sender of parties) {
         if (sender === receiver) continue
         expect(texts(inbox, sender.room.self.id)).toEqual(sent.get(sender.room.self.id))
-        expect(inbox.filter((m) => m.from === sender.room.self.id).map((m) => m.seq)).toEqual(
-          Array.from({ length: 50 }, (_, k) => k + 1),
-        )
+        expect(inbox.filter((m) => m.from === sender.room.self.id).map((m) => m.seq)).toEqual(Array.from({ length: 50 }, (_, k) => k + 1))
       }
       expect(receiver.room.stats()).toMatchObject({ dropped: 0, duplicates: 0, connections: 2, outbox: 50 })
     })
@@ -360,7 +373,15 @@ describe('joinRoom over a fake mesh', () => {
     vi.useFakeTimers()
     const signaling = createFakeSignaling()
     const network = createFakeNetwork()
-    const room = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), identity: trustingIdentity(), room: randomRoom(), name: 'Mo', signaling, createPeer: network.createPeer(() => 'm') })
+    const room = joinRoom({
+      secret: TEST_ROOM_SECRET,
+      sealer: clearSealer(),
+      identity: trustingIdentity(),
+      room: randomRoom(),
+      name: 'Mo',
+      signaling,
+      createPeer: network.createPeer(() => 'm'),
+    })
     await settle()
     const joining = signaling.joins[0]!
     room.leave()
@@ -372,7 +393,14 @@ describe('joinRoom over a fake mesh', () => {
 
     // Leaving before the join even went out (the name is still being sealed): no join at all.
     const quick = createFakeSignaling()
-    joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), identity: trustingIdentity(), room: randomRoom(), name: 'Mo', signaling: quick }).leave()
+    joinRoom({
+      secret: TEST_ROOM_SECRET,
+      sealer: clearSealer(),
+      identity: trustingIdentity(),
+      room: randomRoom(),
+      name: 'Mo',
+      signaling: quick,
+    }).leave()
     await settle()
     expect(quick.joins).toEqual([])
   })
@@ -488,10 +516,7 @@ describe('joinRoom over a fake mesh', () => {
     expect(ben.room.send('early from Ben')).not.toBeNull()
 
     board.releaseSignals()
-    await Promise.all([
-      when(ben.room, ['message'], () => toBen.length === 1),
-      when(ana.room, ['message'], () => toAna.length === 1),
-    ])
+    await Promise.all([when(ben.room, ['message'], () => toBen.length === 1), when(ana.room, ['message'], () => toAna.length === 1)])
     await settle()
     expect(texts(toBen)).toEqual(['early from Ana'])
     expect(texts(toAna)).toEqual(['early from Ben'])
@@ -540,7 +565,10 @@ describe('joinRoom over a fake mesh', () => {
     const joined = collect(room, 'peer-joined')
     const left = collect(room, 'peer-left')
 
-    signaling.joins[0]!.resolve('m', [{ id: 'a', meta: 'Al' }, { id: 'z', meta: 'Zoe' }])
+    signaling.joins[0]!.resolve('m', [
+      { id: 'a', meta: 'Al' },
+      { id: 'z', meta: 'Zoe' },
+    ])
     await settle()
     expect(room.self.id).toBe('m')
     expect(room.peers.map((p) => [p.id, p.name, p.state])).toEqual([
@@ -584,7 +612,14 @@ describe('joinRoom over a fake mesh', () => {
     expect(errors.map((e) => e.message)).toEqual(['malformed roster event'])
 
     const failing = createFakeSignaling()
-    const doomed = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), identity: trustingIdentity(), room: randomRoom(), name: 'Mo', signaling: failing })
+    const doomed = joinRoom({
+      secret: TEST_ROOM_SECRET,
+      sealer: clearSealer(),
+      identity: trustingIdentity(),
+      room: randomRoom(),
+      name: 'Mo',
+      signaling: failing,
+    })
     await settle()
     const failed = next(doomed, 'error')
     const closed = next(doomed, 'status', (s) => s === 'closed')
@@ -599,7 +634,15 @@ describe('joinRoom over a fake mesh', () => {
     const signaling = createFakeSignaling()
     const network = createFakeNetwork()
     let self = 'm'
-    const room = joinRoom({ secret: TEST_ROOM_SECRET, sealer: clearSealer(), identity: trustingIdentity(), room: randomRoom(), name: 'Mo', signaling, createPeer: network.createPeer(() => self) })
+    const room = joinRoom({
+      secret: TEST_ROOM_SECRET,
+      sealer: clearSealer(),
+      identity: trustingIdentity(),
+      room: randomRoom(),
+      name: 'Mo',
+      signaling,
+      createPeer: network.createPeer(() => self),
+    })
     open.push(room)
     await settle()
     signaling.joins[0]!.resolve('m', [{ id: 'z' }])

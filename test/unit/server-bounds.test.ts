@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { createApp } from '../../signaling/app'
 import type { JoinResponse } from '../../signaling/protocol'
 import { createHttpServer } from '../../signaling/server'
-import { join, pollUntil, postJson, randomRoom, SseClient, startServer, streamUrl, TEST_SECRET, within, type TestServer } from '../helpers'
+import { join, pollUntil, postJson, randomRoom, SseClient, startServer, streamUrl, TEST_SECRET, type TestServer, within } from '../helpers'
 
 // Every bound of the server's hygiene and admission rules, at the boundary and one past it.
 
@@ -29,11 +29,15 @@ async function serve(options: Parameters<typeof startServer>[0]) {
 function stalledPost(url: string, declared = 100) {
   let finish: () => void = () => {}
   const answered = new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': declared } }, (res) => {
-      let body = ''
-      res.on('data', (c: Buffer) => (body += c.toString()))
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }))
-    })
+    const req = request(
+      url,
+      { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': declared } },
+      (res) => {
+        let body = ''
+        res.on('data', (c: Buffer) => (body += c.toString()))
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }))
+      },
+    )
     req.on('error', reject)
     req.write('{"room":"')
     finish = () => req.end(`${'a'.repeat(declared - 11)}"}`)
@@ -94,7 +98,13 @@ describe('requests in flight per address', () => {
 describe('the standalone HTTP server', () => {
   async function listen(limits: Partial<Parameters<typeof createHttpServer>[1]>, heartbeatMs?: number) {
     const parley = createApp({ secret: TEST_SECRET, ...(heartbeatMs ? { heartbeatMs } : {}) })
-    const server = createHttpServer(parley.handler, { headersTimeoutS: 10, bodyTimeoutS: 10, maxConnectionsPerIp: 3, isProxy: () => false, ...limits })
+    const server = createHttpServer(parley.handler, {
+      headersTimeoutS: 10,
+      bodyTimeoutS: 10,
+      maxConnectionsPerIp: 3,
+      isProxy: () => false,
+      ...limits,
+    })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     const port = (server.address() as { port: number }).port
     servers.push({
@@ -153,7 +163,12 @@ describe('the standalone HTTP server', () => {
 describe('admission', () => {
   it('takes verifiers of 22 to 128 base64url characters, and refuses 21 and 129 with 400', async () => {
     const { api } = await serve({})
-    for (const [length, status] of [[21, 400], [22, 200], [128, 200], [129, 400]] as const) {
+    for (const [length, status] of [
+      [21, 400],
+      [22, 200],
+      [128, 200],
+      [129, 400],
+    ] as const) {
       const res = await postJson(`${api}/join`, { room: randomRoom(), verifier: 'v'.repeat(length) })
       expect(res.status, `${length} characters`).toBe(status)
     }
@@ -225,7 +240,12 @@ describe('expiring credentials', () => {
     expect(renewed.status).toBe(200)
     expect(renewed.body).toMatchObject({ token: expect.any(String), key: expect.any(String), credentialsTtlS: expect.any(Number) })
     let answer = renewed
-    await pollUntil(async () => (answer = await postJson(`${api}/renew`, {}, joined.token)).status !== 200, WAIT_MS, 'the token to expire', 100)
+    await pollUntil(
+      async () => (answer = await postJson(`${api}/renew`, {}, joined.token)).status !== 200,
+      WAIT_MS,
+      'the token to expire',
+      100,
+    )
     expect(answer.status).toBe(401)
     expect(answer.body).toMatchObject({ error: 'EXPIRED' })
     expect((await postJson(`${api}/renew`, {}, `${joined.session}.${'A'.repeat(22)}`)).body).toMatchObject({ error: 'UNAUTHORIZED' })

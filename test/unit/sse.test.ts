@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { HEARTBEAT_FRAME, formatEvent } from '../../signaling/sse'
+import { formatEvent, HEARTBEAT_FRAME } from '../../signaling/sse'
 
 /** What a spec-following EventSource makes of one frame (WHATWG HTML, "Interpreting an event stream"). */
 function interpret(frame: string) {
@@ -43,9 +43,7 @@ describe('formatEvent', () => {
     // CRLF is one line break, not two.
     expect(formatEvent('e', 'a\r\nb')).toBe('event: e\ndata: a\ndata: b\n\n')
     expect(formatEvent('e', 'a\n\rb')).toBe('event: e\ndata: a\ndata: \ndata: b\n\n')
-    expect(formatEvent('e', 'one\r\ntwo\rthree\nfour', '9')).toBe(
-      'id: 9\nevent: e\ndata: one\ndata: two\ndata: three\ndata: four\n\n',
-    )
+    expect(formatEvent('e', 'one\r\ntwo\rthree\nfour', '9')).toBe('id: 9\nevent: e\ndata: one\ndata: two\ndata: three\ndata: four\n\n')
     expect(formatEvent('e', 'trailing\n')).toBe('event: e\ndata: trailing\ndata: \n\n')
     expect(formatEvent('e', '\r\n\r\n')).toBe('event: e\ndata: \ndata: \ndata: \n\n')
   })
@@ -73,13 +71,18 @@ describe('formatEvent', () => {
     const fieldText = text(['a', 'Z', '0', ' ', ':', '-', 'é', '😀', 'data: ', '\t', '\u2028'])
     const dataText = text(['a', ' ', ':', '\r', '\n', '\r\n', 'é', '😀', 'data: ', 'id: ', '\u2028', '{"x":1}'])
     fc.assert(
-      fc.property(fieldText.filter((e) => e !== ''), dataText, fc.option(fieldText, { nil: undefined }), (event, data, id) => {
-        const frame = formatEvent(event, data, id)
-        expect(frame.endsWith('\n\n')).toBe(true)
-        // Exactly one blank line: the frame is one event however many lines the data has.
-        expect(frame.slice(0, -2)).not.toMatch(/\n\n|\r/)
-        expect(interpret(frame)).toEqual({ id, event, data: data.replace(/\r\n|\r/g, '\n') })
-      }),
+      fc.property(
+        fieldText.filter((e) => e !== ''),
+        dataText,
+        fc.option(fieldText, { nil: undefined }),
+        (event, data, id) => {
+          const frame = formatEvent(event, data, id)
+          expect(frame.endsWith('\n\n')).toBe(true)
+          // Exactly one blank line: the frame is one event however many lines the data has.
+          expect(frame.slice(0, -2)).not.toMatch(/\n\n|\r/)
+          expect(interpret(frame)).toEqual({ id, event, data: data.replace(/\r\n|\r/g, '\n') })
+        },
+      ),
     )
   })
 })

@@ -6,8 +6,16 @@ const SECRET = 'abcdefghijklmnopqrstuv'
 
 describe('parseRoomLink', () => {
   it('reads server, room and secret from a link as the page makes it', () => {
-    expect(parseRoomLink(`https://chat.example/r/AbC_12-x#${SECRET}`)).toEqual({ server: 'https://chat.example/v1', room: 'AbC_12-x', secret: SECRET })
-    expect(parseRoomLink(` http://127.0.0.1:8080/r/room/#${SECRET} `)).toEqual({ server: 'http://127.0.0.1:8080/v1', room: 'room', secret: SECRET })
+    expect(parseRoomLink(`https://chat.example/r/AbC_12-x#${SECRET}`)).toEqual({
+      server: 'https://chat.example/v1',
+      room: 'AbC_12-x',
+      secret: SECRET,
+    })
+    expect(parseRoomLink(` http://127.0.0.1:8080/r/room/#${SECRET} `)).toEqual({
+      server: 'http://127.0.0.1:8080/v1',
+      room: 'room',
+      secret: SECRET,
+    })
     expect(parseRoomLink(`https://chat.example/r/room#${SECRET}~Team%20chat`)?.secret).toBe(SECRET)
   })
 

@@ -41,9 +41,7 @@ export function parseServerEvent(type: string, raw: string): ServerMessage | nul
     case 'peer-back':
       return typeof data.peer === 'string' ? { to, event: { type, peer: data.peer } } : null
     case 'signal':
-      return typeof data.from === 'string' && data.data !== undefined
-        ? { to, event: { type, from: data.from, data: data.data } }
-        : null
+      return typeof data.from === 'string' && data.data !== undefined ? { to, event: { type, from: data.from, data: data.data } } : null
     default:
       return null
   }

@@ -30,14 +30,10 @@ export async function failure(res: Response): Promise<SignalingError> {
 }
 
 /** How long to wait before retrying: the server's Retry-After, or our backoff if that is longer. */
-export const retryAfter = (res: Response, attempt: number) =>
-  Math.max(Number(res.headers.get('retry-after')) * 1000 || 0, backoff(attempt))
+export const retryAfter = (res: Response, attempt: number) => Math.max(Number(res.headers.get('retry-after')) * 1000 || 0, backoff(attempt))
 
 /** The POSTs of one signaling session, authorised with its token once there is one. */
-export function createSignalingHttp(
-  server: string,
-  session: { token(): string | undefined; closed(): boolean; offline(): void },
-) {
+export function createSignalingHttp(server: string, session: { token(): string | undefined; closed(): boolean; offline(): void }) {
   function post(path: string, body: unknown): Promise<Response> {
     const token = session.token()
     return fetch(`${server}${path}`, {
@@ -56,7 +52,12 @@ export function createSignalingHttp(
         if (session.closed()) throw new SignalingError('CLOSED', 'signaling closed')
         let res: Response | undefined
         try {
-          res = await post('/join', { room, ...(meta === undefined ? {} : { meta }), ...(peer ? { peer } : {}), ...(verifier ? { verifier } : {}) })
+          res = await post('/join', {
+            room,
+            ...(meta === undefined ? {} : { meta }),
+            ...(peer ? { peer } : {}),
+            ...(verifier ? { verifier } : {}),
+          })
         } catch {
           session.offline()
         }
