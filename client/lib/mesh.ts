@@ -52,7 +52,10 @@ function receive(link: PeerLink, raw: unknown, { self, outbox, counters, onChat,
     case 'ping':
       return
     case 'hello':
-      if (link.ready) return void (counters.dropped++, helloAgain(link.id))
+      if (link.ready) {
+        counters.dropped++
+        return helloAgain(link.id)
+      }
       // Their hello says what they have of mine: send the rest of the outbox (theirs only), then go live.
       return link.afterOwnHello(() => {
         link.greeted(message.name, message.color, () => {

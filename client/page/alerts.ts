@@ -57,7 +57,10 @@ export function createAlerts(options: { title: string; notify: HTMLInputElement;
   function badge(): string {
     const label = unread > 9 ? '9+' : String(unread)
     let url = badges.get(label)
-    if (!url) badges.set(label, (url = drawBadge(label)))
+    if (!url) {
+      url = drawBadge(label)
+      badges.set(label, url)
+    }
     return url
   }
 

@@ -5,7 +5,7 @@ const SNIPPET_CHARS = 80
 // After a name, a mention ends where letters and digits do.
 const NAME_END = '(?![\\p{L}\\p{N}_])'
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 /** `@name` for any of `names` (longest first, so "@Ana Maria" beats "@Ana"), or null when none. */
 export function mentionPattern(names: string[]): RegExp | null {
@@ -56,6 +56,7 @@ export function createAnnotationView(options: {
     if (!entry) return 'Original message not available'
     if (entry.classList.contains('deleted')) return 'Original message deleted'
     // What the eye sees: formatting markers are in the text but not shown (innerText leaves them out).
+    // biome-ignore lint/performance/useDomNodeTextContent: innerText leaves out the hidden formatting markers (format.ts), which is the point
     const text = entry.querySelector<HTMLElement>('.text')?.innerText ?? ''
     const cut = text.length > SNIPPET_CHARS ? `${text.slice(0, SNIPPET_CHARS)}…` : text
     return `Reply to ${entry.querySelector('.who')?.textContent}: ${cut}`

@@ -10,10 +10,15 @@ const showable = (time: number) => (Math.abs(time) <= 8.64e15 ? time : Date.now(
 
 // Made once, on first use (not while the page starts): toLocale*String builds a new formatter on
 // every call, about a millisecond each, which every message paid twice.
-let clockFormat: Intl.DateTimeFormat | undefined
-let fullDateFormat: Intl.DateTimeFormat | undefined
-const clock = (time: number) => (clockFormat ??= new Intl.DateTimeFormat([], { hour: '2-digit', minute: '2-digit' })).format(time)
-const fullDate = (time: number) => (fullDateFormat ??= new Intl.DateTimeFormat([], { dateStyle: 'full', timeStyle: 'short' })).format(time)
+const lazyFormat = (options: Intl.DateTimeFormatOptions) => {
+  let format: Intl.DateTimeFormat | undefined
+  return (time: number) => {
+    format ??= new Intl.DateTimeFormat([], options)
+    return format.format(time)
+  }
+}
+const clock = lazyFormat({ hour: '2-digit', minute: '2-digit' })
+const fullDate = lazyFormat({ dateStyle: 'full', timeStyle: 'short' })
 const dayKey = (time: number) => new Date(time).toDateString()
 
 function dayLabel(time: number): string {

@@ -30,7 +30,7 @@ export function createMentions(options: { box: HTMLTextAreaElement; names(): str
   function offer() {
     const at = typed()
     const query = at?.query.toLowerCase() ?? ''
-    offered = at ? [...new Set(options.names())].filter((n) => n && n.toLowerCase().startsWith(query)).slice(0, MAX_SUGGESTIONS) : []
+    offered = at ? [...new Set(options.names())].filter((n) => n?.toLowerCase().startsWith(query)).slice(0, MAX_SUGGESTIONS) : []
     list.hidden = offered.length === 0
     list.replaceChildren(
       ...offered.map((name) => {

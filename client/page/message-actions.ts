@@ -90,6 +90,7 @@ export function createMessageActions(options: {
     if (!clicked || !id || !current) return
     // The text as sent (formatting markers included) to edit; as seen to quote.
     const text = current.querySelector('.text')?.textContent ?? ''
+    // biome-ignore lint/performance/useDomNodeTextContent: innerText leaves out the hidden formatting markers (format.ts), which is the point
     const seen = current.querySelector<HTMLElement>('.text')?.innerText ?? text
     const who = current.querySelector('.who')?.textContent ?? ''
     if (clicked.dataset.emoji) {

@@ -79,7 +79,14 @@ afterAll(async () => {
 })
 
 /** Sends raw texts on Mallory's channel to Ana, in one go. */
-const send = (texts: string[]) => mallory.page.evaluate((c, all) => all.forEach((t) => window.__wire.send(c, t)), channel, texts)
+const send = (texts: string[]) =>
+  mallory.page.evaluate(
+    (c, all) => {
+      for (const t of all) window.__wire.send(c, t)
+    },
+    channel,
+    texts,
+  )
 
 async function signed(fields: Partial<ChatMessage>, by: Identity = key): Promise<ChatMessage> {
   const message: ChatMessage = {

@@ -236,7 +236,14 @@ describe('unfinished incoming files', () => {
     const sent: PeerMessage[] = []
     const events: string[] = []
     const refused: string[] = []
-    const channel = { connected: () => [], sendNow: (m: PeerMessage) => (sent.push(m), []), sendBinary: async () => true }
+    const channel = {
+      connected: () => [],
+      sendNow: (m: PeerMessage) => {
+        sent.push(m)
+        return []
+      },
+      sendBinary: async () => true,
+    }
     const f = createFiles(channel, ((type: string, t: { state: string }) => void events.push(`${type}:${t.state}`)) as never, (from) =>
       refused.push(from),
     )

@@ -79,7 +79,7 @@ describe('requests in flight per address', () => {
     const { api } = await serve({ maxRequestsPerIp: 3, bodyTimeoutS: 30 })
     const held = [stalledPost(`${api}/join`), stalledPost(`${api}/join`), stalledPost(`${api}/join`)]
     // The server has seen them when a fourth is refused; poll with fresh requests until then.
-    let refused
+    let refused: Awaited<ReturnType<typeof postJson>>
     for (;;) {
       refused = await postJson(`${api}/join`, { room: randomRoom() })
       if (refused.status === 429) break
@@ -241,7 +241,10 @@ describe('expiring credentials', () => {
     expect(renewed.body).toMatchObject({ token: expect.any(String), key: expect.any(String), credentialsTtlS: expect.any(Number) })
     let answer = renewed
     await pollUntil(
-      async () => (answer = await postJson(`${api}/renew`, {}, joined.token)).status !== 200,
+      async () => {
+        answer = await postJson(`${api}/renew`, {}, joined.token)
+        return answer.status !== 200
+      },
       WAIT_MS,
       'the token to expire',
       100,
