@@ -9,7 +9,7 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&
 
 /** `@name` for any of `names` (longest first, so "@Ana Maria" beats "@Ana"), or null when none. */
 export function mentionPattern(names: string[]): RegExp | null {
-  const known = [...new Set(names.filter(Boolean))].sort((a, b) => b.length - a.length).map(escape)
+  const known = [...new Set(names.filter(Boolean))].sort((a, b) => b.length - a.length).map(escapeRegExp)
   return known.length === 0 ? null : new RegExp(`@(?:${known.join('|')})${NAME_END}`, 'giu')
 }
 
