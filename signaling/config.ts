@@ -2,42 +2,46 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import express from 'express'
-import { API_DEFAULTS } from './api-options'
-import type { IceServer } from './protocol'
+import { API_DEFAULTS, type ApiOptions } from './api-options'
 import { isObject } from './validate'
 
+/** The API's tunables the command line sets (their meanings are documented in api-options.ts). */
+type ApiTunables = Pick<
+  ApiOptions,
+  | 'maxPeersPerRoom'
+  | 'maxStreamsPerIp'
+  | 'maxRequestsPerIp'
+  | 'bodyTimeoutS'
+  | 'maxSeatsPerSession'
+  | 'maxSeatsPerIp'
+  | 'sessionSignalsPerSec'
+  | 'ipSignalsPerSec'
+  | 'credentialTtlS'
+  | 'signalsPerSec'
+  | 'signalBurst'
+  | 'joinsPerSec'
+  | 'joinBurst'
+  | 'maxBodyBytes'
+  | 'heartbeatMs'
+  | 'graceMs'
+  | 'iceServers'
+  | 'corsOrigins'
+  | 'redisUrl'
+>
+
 /** Everything `main` needs; `createApp` takes the same object. */
-export interface Config {
+export interface Config extends ApiTunables {
   port: number
   host: string | undefined
   trustProxy: boolean | number | string
   logLevel: string
   secret: string | undefined
   secretFile: string
-  maxPeersPerRoom: number
-  maxStreamsPerIp: number
   maxConnectionsPerIp: number
-  maxRequestsPerIp: number
   headersTimeoutS: number
-  bodyTimeoutS: number
-  maxSeatsPerSession: number
-  maxSeatsPerIp: number
-  sessionSignalsPerSec: number
-  ipSignalsPerSec: number
-  credentialTtlS: number
-  signalsPerSec: number
-  signalBurst: number
-  joinsPerSec: number
-  joinBurst: number
-  maxBodyBytes: number
-  heartbeatMs: number
-  graceMs: number
-  iceServers: IceServer[]
-  corsOrigins: string[]
   turnUrls: string[]
   turnSecret: string | undefined
   turnTtlS: number
-  redisUrl: string | undefined
 }
 
 type Parse = (raw: string) => unknown
