@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import puppeteer, { type Browser, type Page } from 'puppeteer'
@@ -380,4 +381,29 @@ export async function download(page: Page, selector: string, timeout = 30_000): 
     await session.detach().catch(() => {})
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
+
+/** Serious and critical axe-core violations on the page as it is, in light and then dark. */
+export async function axeFaults(page: Page): Promise<string[]> {
+  const faults: string[] = []
+  for (const scheme of ['light', 'dark'] as const) {
+    await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: scheme }])
+    // Evaluated, not a script tag: the page's CSP allows no inline script.
+    if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE)
+    const found = await page.evaluate(async () => {
+      const { violations } = await (
+        window as unknown as {
+          axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: unknown }> }> }> }
+        }
+      ).axe.run()
+      return violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id} ${v.nodes.map((n) => JSON.stringify(n.target)).join(' ')}`)
+    })
+    faults.push(...found.map((f) => `${scheme}: ${f}`))
+  }
+  await page.emulateMediaFeatures([])
+  return faults
 }

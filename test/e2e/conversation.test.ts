@@ -1,11 +1,7 @@
-import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import type { Page } from 'puppeteer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { closeAll, launchPeople, type Person, say, setName, waitForConnected, waitForMessage } from '../browsers'
+import { axeFaults, closeAll, launchPeople, type Person, say, setName, waitForConnected, waitForMessage } from '../browsers'
 import { roomLink, startServer, type TestServer } from '../helpers'
-
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 
 // Three separate Chromium processes: Ana and Ben talk, Cleo comes late.
 let server: TestServer
@@ -66,28 +62,6 @@ async function waitShown(page: Page, text: string, check: (s: Awaited<ReturnType
     text,
   )
   await expect.poll(() => shown(page, text), { timeout: 15_000 }).toSatisfy(check)
-}
-
-/** Serious and critical axe-core violations, light and dark (as page.test.ts checks the other states). */
-async function axeFaults(page: Page): Promise<string[]> {
-  const faults: string[] = []
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: scheme }])
-    if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE)
-    const found = await page.evaluate(async () => {
-      const { violations } = await (
-        window as unknown as {
-          axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: unknown }> }> }> }
-        }
-      ).axe.run()
-      return violations
-        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-        .map((v) => `${v.id} ${JSON.stringify(v.nodes.map((n) => n.target))}`)
-    })
-    faults.push(...found.map((f) => `${scheme}: ${f}`))
-  }
-  await page.emulateMediaFeatures([])
-  return faults
 }
 
 const texts = (page: Page) => page.$$eval('[role="log"] .message .text', (e) => e.map((x) => x.textContent))

@@ -1,19 +1,16 @@
-import { readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
-import { createRequire } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { nanoid } from 'nanoid'
 import type { Page } from 'puppeteer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApp } from '../../signaling/app'
-import { closeAll, launchPeople, type Person, say, sayLines, setName, waitForConnected, waitForMessage } from '../browsers'
+import { axeFaults, closeAll, launchPeople, type Person, say, sayLines, setName, waitForConnected, waitForMessage } from '../browsers'
 import { DIST_CLIENT, randomRoom, roomLink, startServer, TEST_SECRET, type TestServer } from '../helpers'
 
 // The chat page as people meet it, on a phone and on a desktop, in light and dark: nothing wider than
 // the screen, the message box always on it, text that arrives as written (formatted, never as HTML),
 // no serious accessibility faults (axe-core), and an app shell that opens offline.
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 const VIEWPORTS = [
   { width: 320, height: 568 },
   { width: 390, height: 844 },
@@ -43,28 +40,6 @@ afterAll(async () => {
   await closeAll(people)
   await Promise.all([server?.close(), tiny?.close()])
 })
-
-/** Serious and critical axe-core violations on the page as it is, in light and then dark. */
-async function axeFaults(page: Page): Promise<string[]> {
-  const faults: string[] = []
-  for (const scheme of ['light', 'dark'] as const) {
-    await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: scheme }])
-    // Evaluated, not a script tag: the page's CSP allows no inline script.
-    if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(AXE)
-    const violations = await page.evaluate(async () => {
-      const { violations } = await (
-        window as unknown as {
-          axe: { run(): Promise<{ violations: Array<{ id: string; impact: string; nodes: Array<{ target: unknown }> }> }> }
-        }
-      ).axe.run()
-      return violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => JSON.stringify(n.target)) }))
-    })
-    for (const v of violations)
-      if (v.impact === 'serious' || v.impact === 'critical') faults.push(`${scheme}: ${v.id} ${v.targets.join(' ')}`)
-  }
-  await page.emulateMediaFeatures([])
-  return faults
-}
 
 /** What a person sees of the layout: nothing scrolls sideways, and (in a room) the message box is on screen. */
 async function layout(page: Page) {
