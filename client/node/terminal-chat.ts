@@ -24,14 +24,19 @@ export interface ChatOptions {
  */
 function watchJoin(signaling: Signaling, joined: (others: Set<string>) => void): Signaling {
   return Object.assign(Object.create(signaling) as Signaling, {
-    join: (id: string, meta: string | undefined, handlers: MembershipHandlers) =>
-      signaling.join(id, meta, {
-        ...handlers,
-        joined(membership: Membership) {
-          joined(new Set(membership.peers.map((p) => p.id).filter((p) => p !== membership.peer)))
-          handlers.joined(membership)
+    join: (id: string, meta: string | undefined, handlers: MembershipHandlers, verifier?: string) =>
+      signaling.join(
+        id,
+        meta,
+        {
+          ...handlers,
+          joined(membership: Membership) {
+            joined(new Set(membership.peers.map((p) => p.id).filter((p) => p !== membership.peer)))
+            handlers.joined(membership)
+          },
         },
-      }),
+        verifier,
+      ),
   })
 }
 

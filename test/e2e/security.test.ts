@@ -6,15 +6,18 @@ import { randomRoom, roomLink, startServer, type TestServer } from '../helpers'
 import { type SseFrame, startRecordingProxy } from '../proxy'
 
 // A server that tampers with what it relays (played by a proxy in front of a real one) must not get
-// anyone connected; a person with the wrong secret must never connect or read a message.
+// anyone connected; a person with the wrong secret is refused a seat, and even where a server seats
+// them must never connect or read a message.
 let server: TestServer
 let people: Person[] = []
+const proxies: Array<{ close(): Promise<void> }> = []
 
 beforeAll(async () => {
   ;[server, people] = await Promise.all([startServer({ iceServers: [] }), launchPeople(3)])
 })
 afterAll(async () => {
   await closeAll(people)
+  await Promise.all(proxies.map((p) => p.close()))
   await server?.close()
 })
 
@@ -114,13 +117,29 @@ describe('a tampering server', () => {
 })
 
 describe('a wrong secret', () => {
-  it('never connects to anyone and never sees a message', async () => {
+  it('is turned away at the door by the server: the room admits holders of its link only', async () => {
+    const [ana, , eve] = people as [Person, Person, Person]
+    const room = randomRoom()
+    await ana.page.goto(`${server.url}/r/${room}#${nanoid(22)}`)
+    await ana.page.waitForFunction(() => window.parley?.status === 'online', POLL)
+    await eve.page.goto(`${server.url}/r/${room}#${nanoid(22)}`) // same room, another secret
+    await eve.page.waitForFunction(() => document.getElementById('banner')?.textContent?.includes('does not open this room'), POLL)
+    expect(await eve.page.$eval('#message', (box) => (box as HTMLTextAreaElement).disabled)).toBe(true)
+  })
+
+  it('behind a server that admits anyone, never connects to anyone and never sees a message', async () => {
     const [ana, ben, eve] = people as [Person, Person, Person]
     await Promise.all(people.map((p, i) => p.page.goto(server.url).then(() => setName(p.page, ['Ana', 'Ben', 'Eve'][i]!))))
+    // A server that lets anyone in (here: one that never sees the admission verifier) still cannot
+    // make a wrong key open anything: the sealing holds on its own.
+    const admitsAnyone = await startRecordingProxy(server.url, {
+      rewriteRequest: (body, path) => (path.endsWith('/join') ? JSON.stringify({ ...JSON.parse(body), verifier: undefined }) : body),
+    })
+    proxies.push(admitsAnyone)
     const room = randomRoom()
-    const link = `${server.url}/r/${room}#${nanoid(22)}`
+    const link = `${admitsAnyone.url}/r/${room}#${nanoid(22)}`
     await Promise.all([ana, ben].map((p) => p.page.goto(link)))
-    await eve.page.goto(`${server.url}/r/${room}#${nanoid(22)}`) // same room, another secret
+    await eve.page.goto(`${admitsAnyone.url}/r/${room}#${nanoid(22)}`) // same room, another secret
     await refusesAll(eve.page, 2)
     await ana.page.waitForFunction(
       () =>
