@@ -23,6 +23,8 @@ const hex = (buffer: ArrayBuffer) => Array.from(new Uint8Array(buffer), (b) => b
 const ascii = new TextEncoder()
 const decode = new TextDecoder()
 
+const snapshot = (t: FileTransfer): FileTransfer => ({ ...t })
+
 /** A transfer as the events first show it, from its offer (sent or received). */
 function transferOf(offer: FileOffer, from: string, direction: FileTransfer['direction'], total: number): FileTransfer {
   return {
@@ -62,135 +64,12 @@ async function sendFrames(
 }
 
 /**
- * Files browser to browser over the same data channels: an offer (name, size, type, SHA-256), then
- * binary frames of 8 id bytes + content, sent only while the channel's buffer has room, checked by hash
- * on arrival. Nothing touches the server. A transfer cut by a lost connection fails and can be re-sent.
+ * Files peers are sending us: each offer is admitted within the budgets, its frames collected, and the
+ * whole checked by hash; one that goes quiet for FILE_IDLE_MS fails.
  */
-export function createFiles(channel: Channel, emit: Emit, overBudget: (from: string) => void = () => {}) {
+function createIncomingFiles(channel: Channel, emit: Emit, overBudget: (from: string) => void, progress: (transfer: FileTransfer) => void) {
   const incoming = new Map<string, { transfer: FileTransfer; sha256: string; parts: Uint8Array[]; heard: number }>()
   let idleTimer: ReturnType<typeof setInterval> | undefined
-  // Outgoing transfers by id, with the recipients who no longer want it (all of them: cancelled here).
-  const outgoing = new Map<string, { transfer: FileTransfer; recipients: string[]; stopped: Set<string> }>()
-  let lastProgress = new WeakMap<FileTransfer, number>()
-
-  const snapshot = (t: FileTransfer): FileTransfer => ({ ...t })
-
-  function progress(transfer: FileTransfer) {
-    // One event per percent: enough for a progress bar, cheap for a large file.
-    const percent = Math.floor((transfer.done / Math.max(1, transfer.total)) * 100)
-    if (lastProgress.get(transfer) === percent && transfer.done !== transfer.total) return
-    lastProgress.set(transfer, percent)
-    emit('file-progress', snapshot(transfer))
-  }
-
-  return {
-    /** Sends a file to everyone connected (or to `to`). Resolves when every recipient has every byte. */
-    async send(file: Blob & { name?: string }, to?: string): Promise<FileTransfer> {
-      if (file.size > MAX_FILE_BYTES) throw new Error(`files are limited to ${MAX_FILE_BYTES / (1024 * 1024)} MB`)
-      const bytes = new Uint8Array(await file.arrayBuffer())
-      const sha256 = hex(await crypto.subtle.digest('SHA-256', bytes))
-      const id = nanoid(FILE_ID_CHARS)
-      const offer: FileOffer = {
-        type: 'file',
-        id,
-        name: file.name || 'file',
-        size: bytes.length,
-        mime: file.type || 'application/octet-stream',
-        sha256,
-      }
-      if (to !== undefined) offer.to = to
-      const recipients = channel.sendNow(offer, to)
-      const transfer: FileTransfer = { ...transferOf(offer, '', 'out', offer.size * recipients.length), blob: file }
-      const sending = { transfer, recipients, stopped: new Set<string>() }
-      outgoing.set(id, sending)
-      emit('file', snapshot(transfer))
-      const sent = (n: number) => {
-        transfer.done += n
-        progress(transfer)
-      }
-      const results = await Promise.all(
-        recipients.map((peer) => sendFrames(channel, peer, id, bytes, () => sending.stopped.has(peer), sent)),
-      )
-      outgoing.delete(id)
-      if (transfer.state === 'cancelled') return snapshot(transfer)
-      // Every recipient declined the rest: cancelled, not broken.
-      transfer.state = results.every(Boolean) ? 'done' : sending.stopped.size === recipients.length ? 'cancelled' : 'failed'
-      emit('file-progress', snapshot(transfer))
-      return snapshot(transfer)
-    },
-
-    offered(from: string, offer: FileOffer): void {
-      if (!affordable(from, offer.size) || incoming.has(`${from} ${offer.id}`)) {
-        overBudget(from)
-        channel.sendNow({ type: 'file-cancel', id: offer.id }, from)
-        return
-      }
-      const transfer = transferOf(offer, from, 'in', offer.size)
-      incoming.set(`${from} ${offer.id}`, { transfer, sha256: offer.sha256, parts: [], heard: Date.now() })
-      idleTimer ??= setInterval(sweep, FILE_IDLE_MS / 3)
-      emit('file', snapshot(transfer))
-      if (offer.size === 0) void finish(`${from} ${offer.id}`)
-    },
-
-    received(from: string, frame: Uint8Array): boolean {
-      const key = `${from} ${decode.decode(frame.subarray(0, FILE_ID_CHARS))}`
-      const item = incoming.get(key)
-      const part = frame.subarray(FILE_ID_CHARS)
-      if (!item || item.transfer.done + part.length > item.transfer.size) return false
-      item.parts.push(part.slice())
-      item.heard = Date.now()
-      item.transfer.done += part.length
-      progress(item.transfer)
-      if (item.transfer.done === item.transfer.size) void finish(key)
-      return true
-    },
-
-    /** Stops a transfer this browser sends (`from` '') or receives, and tells the other side. */
-    cancel(id: string, from = ''): void {
-      const sending = from === '' ? outgoing.get(id) : undefined
-      if (sending) {
-        for (const peer of sending.recipients) sending.stopped.add(peer)
-        sending.transfer.state = 'cancelled'
-        for (const peer of sending.recipients) channel.sendNow({ type: 'file-cancel', id }, peer)
-        emit('file-progress', snapshot(sending.transfer))
-        return
-      }
-      const item = incoming.get(`${from} ${id}`)
-      if (!item) return
-      incoming.delete(`${from} ${id}`)
-      item.transfer.state = 'cancelled'
-      channel.sendNow({ type: 'file-cancel', id }, from)
-      emit('file-progress', snapshot(item.transfer))
-    },
-
-    /** The other side stopped a transfer: its sender gave up, or a recipient does not want the rest. */
-    cancelled(from: string, id: string): void {
-      const item = incoming.get(`${from} ${id}`)
-      if (item) {
-        incoming.delete(`${from} ${id}`)
-        item.transfer.state = 'cancelled'
-        emit('file-progress', snapshot(item.transfer))
-      }
-      outgoing.get(id)?.stopped.add(from)
-    },
-
-    /** A peer left: whatever it was sending us cannot complete. */
-    gone(peer: string): void {
-      for (const [key, item] of incoming) {
-        if (item.transfer.from !== peer) continue
-        incoming.delete(key)
-        item.transfer.state = 'failed'
-        emit('file-progress', snapshot(item.transfer))
-      }
-    },
-
-    reset(): void {
-      incoming.clear()
-      clearInterval(idleTimer)
-      idleTimer = undefined
-      lastProgress = new WeakMap()
-    },
-  }
 
   /** Whether one more file of `size` from `from` stays within the counts and bytes of unfinished files. */
   function affordable(from: string, size: number): boolean {
@@ -230,5 +109,156 @@ export function createFiles(channel: Channel, emit: Emit, overBudget: (from: str
     item.transfer.state = ok ? 'done' : 'failed'
     if (ok) item.transfer.blob = blob
     emit('file-progress', snapshot(item.transfer))
+  }
+
+  return {
+    offered(from: string, offer: FileOffer): void {
+      if (!affordable(from, offer.size) || incoming.has(`${from} ${offer.id}`)) {
+        overBudget(from)
+        channel.sendNow({ type: 'file-cancel', id: offer.id }, from)
+        return
+      }
+      const transfer = transferOf(offer, from, 'in', offer.size)
+      incoming.set(`${from} ${offer.id}`, { transfer, sha256: offer.sha256, parts: [], heard: Date.now() })
+      idleTimer ??= setInterval(sweep, FILE_IDLE_MS / 3)
+      emit('file', snapshot(transfer))
+      if (offer.size === 0) void finish(`${from} ${offer.id}`)
+    },
+
+    received(from: string, frame: Uint8Array): boolean {
+      const key = `${from} ${decode.decode(frame.subarray(0, FILE_ID_CHARS))}`
+      const item = incoming.get(key)
+      const part = frame.subarray(FILE_ID_CHARS)
+      if (!item || item.transfer.done + part.length > item.transfer.size) return false
+      item.parts.push(part.slice())
+      item.heard = Date.now()
+      item.transfer.done += part.length
+      progress(item.transfer)
+      if (item.transfer.done === item.transfer.size) void finish(key)
+      return true
+    },
+
+    /** We stop receiving it, and tell its sender. */
+    cancel(id: string, from: string): void {
+      const item = incoming.get(`${from} ${id}`)
+      if (!item) return
+      incoming.delete(`${from} ${id}`)
+      item.transfer.state = 'cancelled'
+      channel.sendNow({ type: 'file-cancel', id }, from)
+      emit('file-progress', snapshot(item.transfer))
+    },
+
+    /** Its sender gave up. */
+    cancelled(from: string, id: string): void {
+      const item = incoming.get(`${from} ${id}`)
+      if (!item) return
+      incoming.delete(`${from} ${id}`)
+      item.transfer.state = 'cancelled'
+      emit('file-progress', snapshot(item.transfer))
+    },
+
+    /** A peer left: whatever it was sending us cannot complete. */
+    gone(peer: string): void {
+      for (const [key, item] of incoming) {
+        if (item.transfer.from !== peer) continue
+        incoming.delete(key)
+        item.transfer.state = 'failed'
+        emit('file-progress', snapshot(item.transfer))
+      }
+    },
+
+    reset(): void {
+      incoming.clear()
+      clearInterval(idleTimer)
+      idleTimer = undefined
+    },
+  }
+}
+
+/**
+ * Files browser to browser over the same data channels: an offer (name, size, type, SHA-256), then
+ * binary frames of 8 id bytes + content, sent only while the channel's buffer has room, checked by hash
+ * on arrival. Nothing touches the server. A transfer cut by a lost connection fails and can be re-sent.
+ */
+export function createFiles(channel: Channel, emit: Emit, overBudget: (from: string) => void = () => {}) {
+  // Outgoing transfers by id, with the recipients who no longer want it (all of them: cancelled here).
+  const outgoing = new Map<string, { transfer: FileTransfer; recipients: string[]; stopped: Set<string> }>()
+  let lastProgress = new WeakMap<FileTransfer, number>()
+
+  function progress(transfer: FileTransfer) {
+    // One event per percent: enough for a progress bar, cheap for a large file.
+    const percent = Math.floor((transfer.done / Math.max(1, transfer.total)) * 100)
+    if (lastProgress.get(transfer) === percent && transfer.done !== transfer.total) return
+    lastProgress.set(transfer, percent)
+    emit('file-progress', snapshot(transfer))
+  }
+
+  const incoming = createIncomingFiles(channel, emit, overBudget, progress)
+
+  return {
+    /** Sends a file to everyone connected (or to `to`). Resolves when every recipient has every byte. */
+    async send(file: Blob & { name?: string }, to?: string): Promise<FileTransfer> {
+      if (file.size > MAX_FILE_BYTES) throw new Error(`files are limited to ${MAX_FILE_BYTES / (1024 * 1024)} MB`)
+      const bytes = new Uint8Array(await file.arrayBuffer())
+      const sha256 = hex(await crypto.subtle.digest('SHA-256', bytes))
+      const id = nanoid(FILE_ID_CHARS)
+      const offer: FileOffer = {
+        type: 'file',
+        id,
+        name: file.name || 'file',
+        size: bytes.length,
+        mime: file.type || 'application/octet-stream',
+        sha256,
+      }
+      if (to !== undefined) offer.to = to
+      const recipients = channel.sendNow(offer, to)
+      const transfer: FileTransfer = { ...transferOf(offer, '', 'out', offer.size * recipients.length), blob: file }
+      const sending = { transfer, recipients, stopped: new Set<string>() }
+      outgoing.set(id, sending)
+      emit('file', snapshot(transfer))
+      const sent = (n: number) => {
+        transfer.done += n
+        progress(transfer)
+      }
+      const results = await Promise.all(
+        recipients.map((peer) => sendFrames(channel, peer, id, bytes, () => sending.stopped.has(peer), sent)),
+      )
+      outgoing.delete(id)
+      if (transfer.state === 'cancelled') return snapshot(transfer)
+      // Every recipient declined the rest: cancelled, not broken.
+      transfer.state = results.every(Boolean) ? 'done' : sending.stopped.size === recipients.length ? 'cancelled' : 'failed'
+      emit('file-progress', snapshot(transfer))
+      return snapshot(transfer)
+    },
+
+    offered: incoming.offered,
+
+    received: incoming.received,
+
+    /** Stops a transfer this browser sends (`from` '') or receives, and tells the other side. */
+    cancel(id: string, from = ''): void {
+      const sending = from === '' ? outgoing.get(id) : undefined
+      if (!sending) {
+        incoming.cancel(id, from)
+        return
+      }
+      for (const peer of sending.recipients) sending.stopped.add(peer)
+      sending.transfer.state = 'cancelled'
+      for (const peer of sending.recipients) channel.sendNow({ type: 'file-cancel', id }, peer)
+      emit('file-progress', snapshot(sending.transfer))
+    },
+
+    /** The other side stopped a transfer: its sender gave up, or a recipient does not want the rest. */
+    cancelled(from: string, id: string): void {
+      incoming.cancelled(from, id)
+      outgoing.get(id)?.stopped.add(from)
+    },
+
+    gone: incoming.gone,
+
+    reset(): void {
+      incoming.reset()
+      lastProgress = new WeakMap()
+    },
   }
 }

@@ -45,19 +45,12 @@ export function inRange(message: ChatMessage, live: boolean, now = Date.now()): 
 }
 
 /**
- * The room's recent messages, merged from everyone and ordered the same way everywhere. History from
- * others is evidence, not authority: a peer's own hello is the only source of its key, so entries for a
- * present peer whose hello is pending wait for it (`present`); a key that only arrived with history is
- * trusted for an absent author as first seen (at most MAX_RELAYED_KEYS of them), and anything signed for
- * them with another key is refused.
+ * The entries themselves, in the room's order and cut to `limit`, with the deletions that erase and the
+ * Lamport clock they advance. Trusts what it is given: createRoomLog checks keys and signatures first.
  */
-export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
+function createOrderedEntries(limit: number) {
   const entries: LogEntry[] = []
   const ids = new Set<string>()
-  const announced = new Map<string, string>()
-  const relayedKeys = new Map<string, string>()
-  const pending: HistoryEntry[] = []
-  const counters = { outOfRange: 0 }
   // A deletion erases its target and the target's edits, now and whenever they come again.
   const erasures = new Set<string>()
   const erased = ({ message, key }: LogEntry) =>
@@ -65,25 +58,68 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
     (message.re?.act === 'edit' && erasures.has(JSON.stringify([message.re.id, message.from, key])))
   let clock = 0
 
-  /** Inserts in order; returns the id of the entry it now precedes (undefined: last), or null if known. */
-  function insert(entry: LogEntry): string | undefined | null {
-    if (ids.has(entry.message.id)) return null
-    clock = Math.max(clock, Math.min(entry.message.lamport, lamportCap(Date.now()) - LAMPORT_SLACK))
-    if (entry.message.re?.act === 'delete') {
-      erasures.add(JSON.stringify([entry.message.re.id, entry.message.from, entry.key]))
-      for (let j = entries.length - 1; j >= 0; j--) if (erased(entries[j]!)) entries.splice(j, 1)
-    }
-    if (erased(entry)) {
+  return {
+    /** Inserts in order; returns the id of the entry it now precedes (undefined: last), or null if known. */
+    insert(entry: LogEntry): string | undefined | null {
+      if (ids.has(entry.message.id)) return null
+      clock = Math.max(clock, Math.min(entry.message.lamport, lamportCap(Date.now()) - LAMPORT_SLACK))
+      if (entry.message.re?.act === 'delete') {
+        erasures.add(JSON.stringify([entry.message.re.id, entry.message.from, entry.key]))
+        for (let j = entries.length - 1; j >= 0; j--) if (erased(entries[j]!)) entries.splice(j, 1)
+      }
+      if (erased(entry)) {
+        ids.add(entry.message.id)
+        return null
+      }
+      let i = entries.length
+      while (i > 0 && before(entry.message, entries[i - 1]!.message)) i--
+      entries.splice(i, 0, entry)
       ids.add(entry.message.id)
-      return null
-    }
-    let i = entries.length
-    while (i > 0 && before(entry.message, entries[i - 1]!.message)) i--
-    entries.splice(i, 0, entry)
-    ids.add(entry.message.id)
-    if (entries.length > limit) ids.delete(entries.shift()!.message.id)
-    return entries[i + 1]?.message.id
+      if (entries.length > limit) ids.delete(entries.shift()!.message.id)
+      return entries[i + 1]?.message.id
+    },
+
+    tick: () => (clock = Math.min(clock + 1, Number.MAX_SAFE_INTEGER)),
+
+    has: (id: string) => ids.has(id),
+
+    entries: (): readonly LogEntry[] => entries,
   }
+}
+
+/** The shareable part (no direct messages), cut into data-channel-sized batches. */
+function batchesOf(entries: readonly LogEntry[]): HistoryEntry[][] {
+  const batches: HistoryEntry[][] = []
+  let batch: HistoryEntry[] = []
+  let size = 0
+  for (const { message, key } of entries) {
+    if (message.to !== undefined) continue
+    const cost = JSON.stringify(message).length + key.length + 32
+    if (size + cost > HISTORY_CHUNK_CHARS && batch.length > 0) {
+      batches.push(batch)
+      batch = []
+      size = 0
+    }
+    batch.push({ message, key })
+    size += cost
+  }
+  if (batch.length > 0) batches.push(batch)
+  return batches
+}
+
+/**
+ * The room's recent messages, merged from everyone and ordered the same way everywhere. History from
+ * others is evidence, not authority: a peer's own hello is the only source of its key, so entries for a
+ * present peer whose hello is pending wait for it (`present`); a key that only arrived with history is
+ * trusted for an absent author as first seen (at most MAX_RELAYED_KEYS of them), and anything signed for
+ * them with another key is refused.
+ */
+export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
+  const ordered = createOrderedEntries(limit)
+  const announced = new Map<string, string>()
+  const relayedKeys = new Map<string, string>()
+  const pending: HistoryEntry[] = []
+  const counters = { outOfRange: 0 }
 
   function keyFor(author: string, offered: string): string | null {
     const trusted = announced.get(author) ?? relayedKeys.get(author)
@@ -92,7 +128,7 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
 
   async function accept(incoming: HistoryEntry, mine: boolean): Promise<Added | null | 'refused'> {
     const { message, key } = incoming
-    if (ids.has(message.id)) return null
+    if (ordered.has(message.id)) return null
     if (!mine && !inRange(message, false)) {
       counters.outOfRange++
       return 'refused'
@@ -103,7 +139,7 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
     if (!trusted || !(await identity.verify(message, trusted))) return 'refused'
     if (!announced.has(message.from)) relayedKeys.set(message.from, trusted)
     const entry = { message, key: trusted, mine }
-    const at = insert(entry)
+    const at = ordered.insert(entry)
     return at === null ? null : { entry, before: at }
   }
 
@@ -144,16 +180,16 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
     keyOf: (peer: string) => announced.get(peer),
 
     /** The next Lamport time for a message of ours (never past the largest exact integer). */
-    tick: () => (clock = Math.min(clock + 1, Number.MAX_SAFE_INTEGER)),
+    tick: ordered.tick,
 
-    has: (id: string) => ids.has(id),
+    has: ordered.has,
 
     /** A message straight from its author (their channel), signature checked against their hello's key. */
     async live(message: ChatMessage, mine = false): Promise<{ entry: LogEntry; before: string | undefined } | null> {
       const key = mine ? identity.key : announced.get(message.from)
       if (!key || (!mine && !(await identity.verify(message, key)))) return null
       const entry = { message, key, mine }
-      const at = insert(entry)
+      const at = ordered.insert(entry)
       return at === null ? null : { entry, before: at }
     },
 
@@ -181,27 +217,9 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
       return { added, refused }
     },
 
-    /** The shareable part (no direct messages), cut into data-channel-sized batches. */
-    batches(): HistoryEntry[][] {
-      const batches: HistoryEntry[][] = []
-      let batch: HistoryEntry[] = []
-      let size = 0
-      for (const { message, key } of entries) {
-        if (message.to !== undefined) continue
-        const cost = JSON.stringify(message).length + key.length + 32
-        if (size + cost > HISTORY_CHUNK_CHARS && batch.length > 0) {
-          batches.push(batch)
-          batch = []
-          size = 0
-        }
-        batch.push({ message, key })
-        size += cost
-      }
-      if (batch.length > 0) batches.push(batch)
-      return batches
-    },
+    batches: (): HistoryEntry[][] => batchesOf(ordered.entries()),
 
-    entries: (): readonly LogEntry[] => entries,
+    entries: ordered.entries,
   }
 }
 

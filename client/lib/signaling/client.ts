@@ -3,7 +3,7 @@ import { createEmitter } from '../emitter'
 import type { Membership, MembershipHandlers, Signaling, SignalingEvents, SignalingStatus } from '../types'
 import { createSerialQueue } from '../util'
 import { createEventStream } from './event-stream'
-import { createSignalingHttp, SignalingError } from './http'
+import { createSignalingHttp, SignalingError, type SignalingHttp } from './http'
 import { createSignalQueue } from './signal-queue'
 
 // Renew the session's credentials at 80% of their lifetime; after a failed try, again in a minute.
@@ -25,6 +25,61 @@ const membershipOf = (joined: JoinResponse): Membership => ({
   ...(joined.iceServersTtlS ? { iceServersTtlS: joined.iceServersTtlS } : {}),
 })
 
+/**
+ * The session's token, renewed with the stream key at RENEW_AT of its lifetime; a session the server no
+ * longer accepts (a long sleep) is `expired`.
+ */
+function createSession(
+  http: Pick<SignalingHttp, 'renew'>,
+  stream: Pick<ReturnType<typeof createEventStream>, 'renewKey' | 'listen' | 'end'>,
+  closed: () => boolean,
+  expired: () => void,
+) {
+  let token: string | undefined
+  let renewTimer: ReturnType<typeof setTimeout> | undefined
+
+  function scheduleRenewal(ttlS: number) {
+    clearTimeout(renewTimer)
+    renewTimer = setTimeout(() => void renew(), ttlS * 1000 * RENEW_AT)
+  }
+
+  async function renew() {
+    if (closed() || !token) return
+    try {
+      const renewed = await http.renew()
+      if (!token) return
+      token = renewed.token
+      stream.renewKey(renewed.key)
+      scheduleRenewal(renewed.credentialsTtlS)
+    } catch (err) {
+      if (err instanceof SignalingError && err.status === 401) return void expired()
+      clearTimeout(renewTimer)
+      renewTimer = setTimeout(() => void renew(), RENEW_RETRY_MS)
+    }
+  }
+
+  return {
+    token: () => token,
+
+    joined(joined: JoinResponse) {
+      // A join with our token adds to the same session: its key may be a renewed one, not a new stream.
+      if (token !== undefined) stream.renewKey(joined.key)
+      token = joined.token
+      stream.listen(joined.key)
+      if (joined.credentialsTtlS) scheduleRenewal(joined.credentialsTtlS)
+    },
+
+    /** Forgets the token and ends the stream: the next join starts a fresh session. */
+    end() {
+      token = undefined
+      clearTimeout(renewTimer)
+      stream.end()
+    },
+
+    stopRenewing: () => clearTimeout(renewTimer),
+  }
+}
+
 export type SignalingClient = Signaling & { networkChanged(online: boolean): void }
 
 /**
@@ -40,8 +95,6 @@ export interface SignalingClientOptions {
 export function createSignalingClient(server = '/v1', options: SignalingClientOptions = {}): SignalingClient {
   const events = createEmitter<SignalingEvents>()
   const memberships = new Map<string, Joined>()
-  let token: string | undefined
-  let renewTimer: ReturnType<typeof setTimeout> | undefined
   let status: SignalingStatus = 'connecting'
   let closed = false
   // Joins run one at a time: the first creates the session the others attach to.
@@ -53,7 +106,7 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
     events.emit('status', next)
   }
 
-  const http = createSignalingHttp(server, { token: () => token, closed: () => closed, offline: () => setStatus('offline') })
+  const http = createSignalingHttp(server, { token: () => session.token(), closed: () => closed, offline: () => setStatus('offline') })
   const stream = createEventStream({
     server,
     ...(options.EventSource ? { EventSource: options.EventSource } : {}),
@@ -72,36 +125,19 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
     unknown: (from, to) => memberships.get(from)?.handlers.unknown(to),
     closed: () => closed,
   })
+  const session = createSession(
+    http,
+    stream,
+    () => closed,
+    () => void joins(async () => startOver()),
+  )
 
   /** The server no longer accepts this session: every membership is lost, and each room joins afresh. */
   function startOver() {
     const lost = [...memberships.values()]
     memberships.clear()
-    token = undefined
-    clearTimeout(renewTimer)
-    stream.end()
+    session.end()
     for (const member of lost) member.handlers.lost()
-  }
-
-  /** Renews the token and stream key before they expire; an expired session (a long sleep) starts over. */
-  function scheduleRenewal(ttlS: number) {
-    clearTimeout(renewTimer)
-    renewTimer = setTimeout(() => void renew(), ttlS * 1000 * RENEW_AT)
-  }
-
-  async function renew() {
-    if (closed || !token) return
-    try {
-      const renewed = await http.renew()
-      if (!token) return
-      token = renewed.token
-      stream.renewKey(renewed.key)
-      scheduleRenewal(renewed.credentialsTtlS)
-    } catch (err) {
-      if (err instanceof SignalingError && err.status === 401) return void joins(async () => startOver())
-      clearTimeout(renewTimer)
-      renewTimer = setTimeout(() => void renew(), RENEW_RETRY_MS)
-    }
   }
 
   /** After a `reset`, re-claim every peer id; if the server no longer accepts our token, start over. */
@@ -145,11 +181,7 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
         memberships.set(joined.peer, { room, meta, handlers, verifier })
         handlers.joined(membership)
         for (const event of stream.takeEarly(joined.peer)) handlers.event(event)
-        // A join with our token adds to the same session: its key may be a renewed one, not a new stream.
-        if (token !== undefined) stream.renewKey(joined.key)
-        token = joined.token
-        stream.listen(joined.key)
-        if (joined.credentialsTtlS) scheduleRenewal(joined.credentialsTtlS)
+        session.joined(joined)
         return membership
       })
     },
@@ -158,14 +190,13 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
 
     leave(peer) {
       stream.forget(peer)
+      const token = session.token()
       if (!memberships.delete(peer) || !token) return
       const last = memberships.size === 0
       http.leave(last ? { token } : { token, peer })
       // Nothing left to listen for: end the session, and start a fresh one on the next join.
       if (last) {
-        token = undefined
-        clearTimeout(renewTimer)
-        stream.end()
+        session.end()
         setStatus('connecting')
       }
     },
@@ -176,7 +207,7 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
 
     close() {
       closed = true
-      clearTimeout(renewTimer)
+      session.stopRenewing()
       globalThis.removeEventListener?.('online', onOnline)
       globalThis.removeEventListener?.('offline', onOffline)
       stream.close()
