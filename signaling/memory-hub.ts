@@ -32,6 +32,20 @@ interface Room {
 
 const info = (peer: Peer): PeerInfo => peerInfo(peer.id, peer.meta)
 
+/** Why an existing room turns a new peer away, if it does: the link, the seat caps, the room's size. */
+function refusal(options: HubOptions, room: Room, session: Session<Peer>, { verifier, address }: Admission): JoinFailure | undefined {
+  if (room.verifier !== undefined && !sameVerifier(room.verifier, verifier)) return 'BAD_VERIFIER'
+  let ofSession = 0
+  let ofAddress = 0
+  for (const peer of room.peers.values()) {
+    if (peer.session === session) ofSession++
+    if (address !== undefined && peer.address === address) ofAddress++
+  }
+  if (ofSession >= (options.maxSeatsPerSession ?? Infinity) || ofAddress >= (options.maxSeatsPerIp ?? Infinity)) return 'TOO_MANY_SEATS'
+  if (room.peers.size >= options.maxPeersPerRoom) return 'ROOM_FULL'
+  return undefined
+}
+
 export type MemoryHub = ReturnType<typeof createMemoryHub>
 
 /**
@@ -81,20 +95,6 @@ export function createMemoryHub(options: HubOptions) {
     return { ok: false, code }
   }
 
-  /** Why an existing room turns a new peer away, if it does: the link, the seat caps, the room's size. */
-  function refusal(room: Room, session: Session<Peer>, { verifier, address }: Admission): JoinFailure | undefined {
-    if (room.verifier !== undefined && !sameVerifier(room.verifier, verifier)) return 'BAD_VERIFIER'
-    let ofSession = 0
-    let ofAddress = 0
-    for (const peer of room.peers.values()) {
-      if (peer.session === session) ofSession++
-      if (address !== undefined && peer.address === address) ofAddress++
-    }
-    if (ofSession >= (options.maxSeatsPerSession ?? Infinity) || ofAddress >= (options.maxSeatsPerIp ?? Infinity)) return 'TOO_MANY_SEATS'
-    if (room.peers.size >= options.maxPeersPerRoom) return 'ROOM_FULL'
-    return undefined
-  }
-
   /** A new member of the room (or a departed one re-claiming its id); everyone else hears `peer-joined`. */
   function addPeer(
     session: Session<Peer>,
@@ -107,7 +107,7 @@ export function createMemoryHub(options: HubOptions) {
     let target = rooms.get(room)
     if (session.peers.size >= options.maxPeersPerSession) return fail(session, isNew, 'TOO_MANY_PEERS')
     if (target) {
-      const refused = refusal(target, session, admission)
+      const refused = refusal(options, target, session, admission)
       if (refused) return fail(session, isNew, refused)
     } else {
       target = { id: room, peers: new Map(), verifier: admission.verifier }
