@@ -72,7 +72,6 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  // biome-ignore lint/suspicious/noConsole: the figures are this test's report
   console.table(figures)
   await closeAll(people)
   await server?.close()
