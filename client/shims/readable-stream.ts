@@ -2,7 +2,7 @@
 // but Parley only uses its `send()`/`data` event API. This stand-in keeps the parts simple-peer touches:
 // push() → 'data'/'end', end() → 'finish', and the two state flags its destroy() reads.
 // https://github.com/feross/simple-peer/blob/v9.11.1/index.js
-import { EventEmitter } from 'events'
+import { EventEmitter } from './events'
 
 export class Duplex extends EventEmitter {
   readable = true

@@ -100,7 +100,8 @@ describe('a room of four', () => {
     await pair[0]!.page.keyboard.press('Enter')
     await box.fill('sent with enter')
     await pair[0]!.page.keyboard.press('Enter')
-    await waitForMessage(pair[1]!.page, 'sent with enter')
+    // The log adds entries on the next frame: wait for the sender's own line too.
+    await Promise.all(pair.map((p) => waitForMessage(p.page, 'sent with enter')))
     expect((await messages(pair[0]!.page)).map((m) => m.text)).toEqual(['sent with enter'])
     expect(await pair[0]!.page.$eval('textarea[aria-label="Message"]', (e) => (e as HTMLTextAreaElement).value)).toBe('')
   })
