@@ -10,10 +10,11 @@ import { build } from 'esbuild'
 const root = new URL('.', import.meta.url).pathname
 const part = process.argv[2]
 
-export async function buildServer() {
-  await build({
-    entryPoints: [`${root}signaling/main.ts`],
-    outfile: `${root}dist/signaling/main.js`,
+/** One ESM file for Node; its packages (@roamhq/wrtc's native module among them) stay external. */
+const buildForNode = (entry, outfile) =>
+  build({
+    entryPoints: [`${root}${entry}`],
+    outfile: `${root}${outfile}`,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -22,21 +23,14 @@ export async function buildServer() {
     sourcemap: true,
     logLevel: 'warning',
   })
+
+export async function buildServer() {
+  await buildForNode('signaling/main.ts', 'dist/signaling/main.js')
 }
 
-/** The terminal client (`parley chat`); its packages, @roamhq/wrtc's native module among them, stay external. */
+/** The terminal client (`parley chat`). */
 export async function buildNode() {
-  await build({
-    entryPoints: [`${root}client/node/main.ts`],
-    outfile: `${root}dist/node/parley.js`,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    sourcemap: true,
-    logLevel: 'warning',
-  })
+  await buildForNode('client/node/main.ts', 'dist/node/parley.js')
 }
 
 /**
