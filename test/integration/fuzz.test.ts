@@ -17,7 +17,8 @@ import {
   within,
 } from '../helpers'
 
-const RUNS = 400
+// Enough runs that the rarer outcomes (a signal relayed whole: 204) come up every time, not just usually.
+const RUNS = 1_500
 const REQUEST_TIMEOUT_MS = 5_000
 const MAX_BODY_CHARS = 100 * 1024
 // Node itself answers 431 (without JSON) when a request head passes 16 KiB: paths and headers stay below.
@@ -124,6 +125,11 @@ beforeAll(async () => {
     maxStreamsPerIp: 1_000_000,
     maxPeersPerRoom: 1_000_000,
     maxPeersPerSession: 1_000_000,
+    sessionSignalsPerSec: 1_000_000,
+    ipSignalsPerSec: 1_000_000,
+    maxRequestsPerIp: 1_000_000,
+    maxSeatsPerSession: 1_000_000,
+    maxSeatsPerIp: 1_000_000,
     // Pool peers mostly have no stream open: keep them joined for the whole run.
     graceMs: 120_000,
   })
@@ -384,9 +390,10 @@ function requests(): fc.Arbitrary<Fuzzed> {
     .tuple(
       pair,
       fc.boolean(),
+      // Mostly payloads a real client could send, so that some of these reach the hub and are relayed.
       fc.oneof(
-        anyJson,
-        fc.integer({ min: 0, max: 70_000 }).map((n) => 'x'.repeat(n)),
+        { weight: 4, arbitrary: anyJson },
+        { weight: 1, arbitrary: fc.integer({ min: 0, max: 70_000 }).map((n) => 'x'.repeat(n)) },
       ),
       fc.nat(3),
     )
@@ -493,6 +500,7 @@ describe('fuzzing every endpoint', () => {
     )
     // The run reached past parsing and authentication (joins, relayed signals, open streams).
     const seen = JSON.stringify([...statuses].sort(([a], [b]) => a - b))
+    console.log("SEEN", seen)
     expect(statuses.get(200), seen).toBeGreaterThan(0)
     expect(statuses.get(204), seen).toBeGreaterThan(0)
 
