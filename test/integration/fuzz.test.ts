@@ -391,10 +391,7 @@ function requests(): fc.Arbitrary<Fuzzed> {
       pair,
       fc.boolean(),
       // Mostly payloads a real client could send, so that some of these reach the hub and are relayed.
-      fc.oneof(
-        { weight: 4, arbitrary: anyJson },
-        { weight: 1, arbitrary: fc.integer({ min: 0, max: 70_000 }).map((n) => 'x'.repeat(n)) },
-      ),
+      fc.oneof({ weight: 4, arbitrary: anyJson }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 70_000 }).map((n) => 'x'.repeat(n)) }),
       fc.nat(3),
     )
     .map(([[a, b], swap, data, batch]) => {
@@ -500,7 +497,7 @@ describe('fuzzing every endpoint', () => {
     )
     // The run reached past parsing and authentication (joins, relayed signals, open streams).
     const seen = JSON.stringify([...statuses].sort(([a], [b]) => a - b))
-    console.log("SEEN", seen)
+    console.log('SEEN', seen)
     expect(statuses.get(200), seen).toBeGreaterThan(0)
     expect(statuses.get(204), seen).toBeGreaterThan(0)
 
