@@ -157,6 +157,9 @@ export function createMesh(options: MeshOptions) {
     helloAgain: options.helloAgain ?? (() => {}),
   }
   const pinger = createPinger(links)
+  // Peers whose signals did not open before we knew of them (their signal beat the event naming them):
+  // they arrive already unverified, as the spec says, instead of "connecting" forever.
+  const unverifiedEarly = new Set<string>()
 
   function add(info: PeerInfo, newer: boolean): void {
     if (info.id === self.id || links.has(info.id) || options.blocked?.(info.id)) return
@@ -181,7 +184,8 @@ export function createMesh(options: MeshOptions) {
     })
     links.set(info.id, link)
     peerEvent('peer-joined', link.view())
-    link.start()
+    if (unverifiedEarly.delete(info.id)) link.markUnverified()
+    else link.start()
   }
 
   function remove(id: string): void {
@@ -246,7 +250,11 @@ export function createMesh(options: MeshOptions) {
     },
 
     /** Their signals do not open: stop connecting to them and show them as failed. */
-    unverified: (id: string) => links.get(id)?.markUnverified(),
+    unverified(id: string): void {
+      const link = links.get(id)
+      if (link) link.markUnverified()
+      else if (unverifiedEarly.size < REMEMBERED_PAIRS) unverifiedEarly.add(id)
+    },
 
     /** Sends an envelope outside any connection attempt. */
     signalRaw(id: string, envelope: SignalEnvelope): void {
