@@ -202,6 +202,33 @@ describe.skipIf(!existsSync(FIREFOX))('the terminal client with a Firefox page',
     // Everything it sent was confirmed already: no waiting for receipts.
     expect(Date.now() - started).toBeLessThan(3_000)
   })
+
+  it('chats in one room with a Chromium page and a Firefox page at once', async () => {
+    firefox ??= await launchFirefox()
+    const fox = firefox.page
+    const [ana] = people as [Person]
+    const link = roomLink(server.url)
+    await ana.page.goto(link)
+    await ana.page.waitForFunction(() => window.parley?.status === 'online', POLL)
+    await fox.goto(link)
+    await fox.waitForFunction(() => window.parley?.status === 'online', FIREFOX_POLL)
+    const bot = terminal([link, '--name', 'Bot', '--json'])
+    const first = await bot.next((l) => l.type === 'peer-connected', 30_000, 'a page connected')
+    await bot.next((l) => l.type === 'peer-connected' && l.id !== first.id, 30_000, 'the other page connected')
+
+    const fromBot = `terminal to both pages ${nanoid(6)}`
+    bot.send({ text: fromBot })
+    await Promise.all([waitForMessage(ana.page, fromBot), firefoxShows(fox, fromBot)])
+    const fromAna = `Chromium to both ${nanoid(6)}`
+    await say(ana.page, fromAna)
+    expect(await bot.next(message(fromAna), 30_000, 'Ana’s line')).toMatchObject({ name: 'Ana', history: false })
+    await firefoxShows(fox, fromAna)
+    const fromFox = `Firefox to both ${nanoid(6)}`
+    await firefoxSays(fox, fromFox)
+    expect(await bot.next(message(fromFox), 30_000, 'the Firefox line')).toMatchObject({ history: false })
+    await waitForMessage(ana.page, fromFox)
+    expect(await bot.end()).toBe(0)
+  })
 })
 
 describe('terminal errors', () => {
