@@ -56,12 +56,12 @@ export function fatal(err: Error): Banner {
     return { text: 'This room is full. Try again when someone leaves, or create a new room.', error: true, action: newRoom }
   if (code === 'BAD_VERIFIER')
     return {
-      text: 'This link does not open this room: its key is not the one the room was made with. Ask for the link again, or create a new room.',
+      text: 'This link’s key does not match this room. Ask for the link again, or create a new room.',
       error: true,
       action: newRoom,
     }
   if (code === 'TOO_MANY_SEATS')
-    return { text: 'This browser already has as many places in this room as it may. Close another tab of it.', error: true, action: retry }
+    return { text: 'This browser holds all the places it may in this room. Close one of its tabs.', error: true, action: retry }
   if (code === 'RATE_LIMITED')
     return { text: 'Too many attempts from this network. Wait a minute, then try again.', error: true, action: retry }
   return { text: `Could not join the room (${err.message}).`, error: true, action: retry }

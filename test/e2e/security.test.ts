@@ -123,7 +123,7 @@ describe('a wrong secret', () => {
     await ana.page.goto(`${server.url}/r/${room}#${nanoid(22)}`)
     await ana.page.waitForFunction(() => window.parley?.status === 'online', POLL)
     await eve.page.goto(`${server.url}/r/${room}#${nanoid(22)}`) // same room, another secret
-    await eve.page.waitForFunction(() => document.getElementById('banner')?.textContent?.includes('does not open this room'), POLL)
+    await eve.page.waitForFunction(() => document.getElementById('banner')?.textContent?.includes('does not match this room'), POLL)
     expect(await eve.page.$eval('#message', (box) => (box as HTMLTextAreaElement).disabled)).toBe(true)
   })
 
