@@ -56,6 +56,8 @@ const SHIMS = {
   randombytes: `${root}client/shims/randombytes.cjs`,
   buffer: `${root}client/shims/buffer.ts`,
   'queue-microtask': `${root}client/shims/queue-microtask.cjs`,
+  'err-code': `${root}client/shims/err-code.cjs`,
+  'get-browser-rtc': `${root}client/shims/get-browser-rtc.cjs`,
 }
 
 /**
