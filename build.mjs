@@ -107,29 +107,39 @@ export async function buildClient() {
     mangleProps: /^_[a-zA-Z]/,
     logLevel: 'warning',
   }
-  // The shared signaling worker first: the page needs its (content-hashed) URL.
-  const workerBuild = await build({ ...common, entryPoints: { worker: `${root}client/worker/worker.ts` } })
-  const worker = Object.keys(workerBuild.metafile.outputs)
-    .map((f) => f.replace(/^.*\//, ''))
-    .find((f) => /^worker-.*\.js$/.test(f))
-  await minifyAgain(`${out}/${worker}`, { module: true })
-  const result = await build({
+  // The page and the shared worker in one build, so the signaling client both run (the page falls back to
+  // its own when SharedWorker is missing or wedged) ships once, as a chunk both import: 1.9 KB gzipped less.
+  // The page needs the worker's content-hashed URL, which does not depend on the page: a first build
+  // learns it, the second bakes it in.
+  const scripts = {
     ...common,
-    define: { ...common.define, __PARLEY_WORKER__: JSON.stringify(`/${worker}`) },
-    entryPoints: { app: `${root}client/page/main.ts`, style: `${root}client/page/style.css` },
-  })
-  const outputs = Object.keys(result.metafile.outputs).map((file) => file.replace(/^.*\//, ''))
-  const script = outputs.find((f) => /^app-.*\.js$/.test(f))
-  const style = outputs.find((f) => /^style-.*\.css$/.test(f))
-  await minifyAgain(`${out}/${script}`, { module: true })
+    splitting: true,
+    entryPoints: { app: `${root}client/page/main.ts`, worker: `${root}client/worker/worker.ts` },
+  }
+  const named = (result, pattern) =>
+    Object.keys(result.metafile.outputs)
+      .map((f) => basename(f))
+      .filter((f) => pattern.test(f))
+  const probe = await build({ ...scripts, write: false, define: { ...common.define, __PARLEY_WORKER__: '""' } })
+  const [worker] = named(probe, /^worker-.*\.js$/)
+  const result = await build({ ...scripts, define: { ...common.define, __PARLEY_WORKER__: JSON.stringify(`/${worker}`) } })
+  if (named(result, /^worker-.*\.js$/)[0] !== worker) throw new Error('the worker changed with its own URL')
+  const [script] = named(result, /^app-.*\.js$/)
+  const chunks = named(result, /^chunk-.*\.js$/)
+  for (const file of [script, worker, ...chunks]) await minifyAgain(`${out}/${file}`, { module: true })
+  const styleBuild = await build({ ...common, entryPoints: { style: `${root}client/page/style.css` } })
+  const [style] = named(styleBuild, /^style-.*\.css$/)
+  // The page's chunks load with it, not one round trip after it.
+  const preloads = chunks.map((f) => `<link rel="modulepreload" href="/${f}">`).join('\n  ')
   const html = readFileSync(`${root}client/page/index.html`, 'utf8')
     .replace('{{app.js}}', `/${script}`)
     .replace('{{style.css}}', `/${style}`)
+    .replace('{{modulepreload}}', preloads)
   writeFileSync(`${out}/index.html`, html)
   for (const file of STATIC_FILES) copyFileSync(`${root}client/page/${file}`, `${out}/${file}`)
   // The service worker keeps this build's shell; its cache is named for the build, so a new build
   // replaces it cleanly. It stays at /sw.js (not hashed): its scope is the whole origin, /r/* included.
-  const shell = [script, style, worker, ...STATIC_FILES].map((f) => `/${f}`)
+  const shell = [script, style, worker, ...chunks, ...STATIC_FILES].map((f) => `/${f}`)
   const version = createHash('sha256').update(shell.join('\n')).update(html).digest('hex').slice(0, 12)
   await build({
     ...common,
@@ -141,29 +151,21 @@ export async function buildClient() {
     entryPoints: { sw: `${root}client/page/sw.ts` },
   })
   await minifyAgain(`${out}/sw.js`, { module: false })
-  const js = readFileSync(`${out}/${script}`)
-  const workerJs = readFileSync(`${out}/${worker}`)
-  const swJs = readFileSync(`${out}/sw.js`)
-  return {
-    script,
-    bytes: js.length,
-    gzipBytes: gzipSync(js, { level: 9 }).length,
-    workerBytes: workerJs.length,
-    workerGzipBytes: gzipSync(workerJs, { level: 9 }).length,
-    swBytes: swJs.length,
-    swGzipBytes: gzipSync(swJs, { level: 9 }).length,
-  }
+  const sizes = [script, worker, ...chunks, 'sw.js'].map((file) => {
+    const js = readFileSync(`${out}/${file}`)
+    return { file, bytes: js.length, gzipBytes: gzipSync(js, { level: 9 }).length }
+  })
+  return { script, sizes }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   if (part === undefined || part === 'server') await buildServer()
   if (part === undefined || part === 'node') await buildNode()
   if ((part === undefined || part === 'client') && existsSync(`${root}client/page/main.ts`)) {
-    const { script, bytes, gzipBytes, workerBytes, workerGzipBytes, swBytes, swGzipBytes } = await buildClient()
+    const { sizes } = await buildClient()
     const kb = (n) => `${(n / 1024).toFixed(1)} KB`
-    console.log(
-      `client: ${script} ${kb(bytes)}, ${kb(gzipBytes)} gzipped; worker ${kb(workerBytes)}, ${kb(workerGzipBytes)} gzipped; ` +
-        `service worker ${kb(swBytes)}, ${kb(swGzipBytes)} gzipped; in all ${kb(gzipBytes + workerGzipBytes + swGzipBytes)} gzipped`,
-    )
+    const total = sizes.reduce((sum, s) => sum + s.gzipBytes, 0)
+    const each = sizes.map((s) => `${s.file} ${kb(s.bytes)}, ${kb(s.gzipBytes)} gzipped`)
+    console.log(`client: ${each.join('; ')}; in all ${kb(total)} gzipped`)
   }
 }

@@ -109,7 +109,8 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
   if (typeof SharedWorker === 'undefined' || !navigator.locks) return null
   let worker: SharedWorker
   try {
-    worker = new SharedWorker(workerUrl, { name: `parley ${server}` })
+    // A module worker: it imports the signaling client from the chunk the page already loaded.
+    worker = new SharedWorker(workerUrl, { name: `parley ${server}`, type: 'module' })
   } catch {
     return null
   }

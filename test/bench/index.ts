@@ -16,6 +16,7 @@ const TARGET_GZIP_KB = 40
 const PARTS: Array<[string, RegExp]> = [
   ['app', /^app-.*\.js$/],
   ['worker', /^worker-.*\.js$/],
+  ['shared chunk', /^chunk-.*\.js$/],
   ['service worker', /^sw.*\.js$/],
 ]
 
