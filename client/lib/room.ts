@@ -3,7 +3,7 @@ import { createBudget } from './budget'
 import { createConversation } from './conversation'
 import { createEmitter } from './emitter'
 import { createFiles } from './files'
-import { createRoomLog } from './history'
+import { createRoomLog, type RoomLog } from './history'
 import { createIdentity } from './identity'
 import { mark } from './marks'
 import { createMembershipEvents } from './membership'
@@ -86,12 +86,18 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
   const inOrder = (task: () => Promise<unknown>) => void inbound(task).catch(onError)
 
   const blocked = new Set<string>()
-  const budget = createBudget({
-    changed(peer) {
-      const view = mesh.views().find((v) => v.id === peer)
-      if (view) emit('peer-updated', budget.decorate(view))
-    },
-  })
+  let settled: RoomLog | undefined
+  void log.then((l) => (settled = l))
+  const decorate = (view: PeerView): PeerView => {
+    const key = settled?.keyOf(view.id)
+    const marked = budget.decorate(view)
+    return key ? { ...marked, key, ...(settled!.proven(view.id) ? { signed: true as const } : {}) } : marked
+  }
+  const refresh = (peer: string) => {
+    const view = mesh.views().find((v) => v.id === peer)
+    if (view) emit('peer-updated', decorate(view))
+  }
+  const budget = createBudget({ changed: refresh })
 
   function peerEvent(type: PeerEvent, view: PeerView) {
     if (type === 'peer-left') {
@@ -103,7 +109,7 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
       budget.opened(view.id)
       void sealed.code(view.id).then((code) => code && mesh.setCode(view.id, code))
     }
-    emit(type, budget.decorate(view))
+    emit(type, decorate(view))
     if (type === 'peer-left') budget.gone(view.id)
   }
 
@@ -113,13 +119,25 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
     iceServers: ice.current,
     signal: (to, envelope) => sealed.send(to, envelope),
     peerEvent,
-    onChat: (from, message) => inOrder(() => conversation.chat(from, message)),
+    // Their key shows once their hello named it, and again once a message of theirs proved they hold it.
+    onChat: (from, message) =>
+      inOrder(async () => {
+        const proven = settled?.proven(from)
+        await conversation.chat(from, message)
+        if (!proven && settled?.proven(from)) refresh(from)
+      }),
     onMessage(from, message) {
-      if (message.type === 'history' && !budget.history(from, message.entries.length)) return
+      if (message.type === 'history') {
+        if (!budget.history(from, message.entries.length)) return
+        message.entries = budget.authored(from, message.entries)
+      }
       // A file offer must be in place before its first binary frame, which is handled at once.
       if (message.type === 'file') return files.offered(from, message)
       if (message.type === 'file-cancel') return files.cancelled(from, message.id)
-      inOrder(() => conversation.message(from, message))
+      inOrder(async () => {
+        await conversation.message(from, message)
+        if (message.type === 'hello' && message.key) refresh(from)
+      })
     },
     onBinary: (from, bytes) => files.received(from, bytes),
     admit: (from, raw) => !blocked.has(from) && budget.admit(from, raw),
@@ -129,7 +147,7 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
   const conversation = createConversation({ room: options.room, self, mesh, emit, identity, log, store: options.store })
   const files = createFiles(mesh, emit, budget.file)
   const membership = createMembershipEvents({ mesh, sealed, closed, onError })
-  return { identity, verifier, sealed, ice, mesh, conversation, files, membership, budget, blocked }
+  return { identity, verifier, sealed, ice, mesh, conversation, files, membership, budget, decorate, blocked }
 }
 
 /** Joins a room: a full mesh of data channels to everyone in it, introduced by the signaling server. */
@@ -141,7 +159,7 @@ export function joinRoom(options: JoinOptions): Room {
   if (isColor(options.color)) self.color = options.color.toLowerCase()
   let status: RoomStatus = 'joining'
   let left = false
-  const { identity, verifier, sealed, ice, mesh, conversation, files, membership, budget, blocked } = buildParts(
+  const { identity, verifier, sealed, ice, mesh, conversation, files, membership, budget, decorate, blocked } = buildParts(
     options,
     self,
     signaling,
@@ -223,7 +241,7 @@ export function joinRoom(options: JoinOptions): Room {
       return status
     },
     get peers() {
-      return mesh.views().map(budget.decorate)
+      return mesh.views().map(decorate)
     },
     send(raw, sendOptions) {
       const text = cleanText(raw)
