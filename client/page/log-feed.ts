@@ -2,8 +2,15 @@
 const STICKY_SCROLL_PX = 80
 // A hidden tab gets no animation frames: a timer flushes instead, and backs up a frame that never comes.
 const FLUSH_FALLBACK_MS = 250
-// A burst (a flood, a long history) goes in over several frames, each short; the oldest entries go past a cap.
+// A burst (a flood, a long history) goes in over several frames, each short: the batch halves while a
+// frame's insertion (with the layout it forces) takes longer than FRAME_BUDGET_MS, and grows back while it
+// takes less than half that. The oldest entries go past a cap.
 const ENTRIES_PER_FRAME = 200
+const FIRST_ENTRIES_PER_FRAME = 50
+const FRAME_BUDGET_MS = 8
+// Layout time grows with every entry in the page: only the newest RENDERED_ENTRIES stay there while the view
+// follows the newest; older ones (up to ENTRIES_KEPT in all) wait, undisplayed, for "Show earlier".
+const RENDERED_ENTRIES = 300
 const ENTRIES_KEPT = 2_000
 // The library ranges every time; this keeps any number showable all the same (a Date past it cannot print).
 const showable = (time: number) => (Math.abs(time) <= 8.64e15 ? time : Date.now())
@@ -50,7 +57,7 @@ function arrange(log: HTMLElement) {
   let day = ''
   const kept = new Set<Element>()
   for (const entry of [...log.children] as HTMLElement[]) {
-    if (entry.classList.contains('day')) continue
+    if (!entry.dataset.time) continue
     const entryDay = entry.dataset.day!
     if (entryDay !== day) {
       day = entryDay
@@ -79,7 +86,7 @@ function arrange(log: HTMLElement) {
     entry.classList.toggle('grouped', grouped)
     previous = entry
   }
-  for (const separator of log.querySelectorAll('.day')) if (!kept.has(separator)) separator.remove()
+  for (const separator of log.querySelectorAll(':scope > .day')) if (!kept.has(separator)) separator.remove()
 }
 
 /**
@@ -93,6 +100,24 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
   let fallback: ReturnType<typeof setTimeout> | undefined
   let stuck = true
   let unseen = 0
+  let perFrame = FIRST_ENTRIES_PER_FRAME
+  let rendered = RENDERED_ENTRIES
+  const held = document.createElement('div')
+  held.hidden = true
+  const earlier = document.createElement('button')
+  earlier.type = 'button'
+  earlier.className = 'earlier'
+  earlier.textContent = 'Show earlier messages'
+  earlier.addEventListener('click', () => show(RENDERED_ENTRIES))
+
+  /** Puts back the newest `count` held entries, above those shown. */
+  function show(count: number) {
+    const back = [...held.children].slice(-count)
+    rendered += back.length
+    earlier.after(...back)
+    if (!held.firstChild) earlier.remove()
+    arrange(log)
+  }
 
   function toBottom() {
     log.scrollTop = log.scrollHeight
@@ -109,7 +134,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
   })
   // From the log, arrows walk the entries one by one (each shows its full date while focused).
   log.addEventListener('keydown', (event) => {
-    const entries = [...log.querySelectorAll<HTMLElement>('.message')]
+    const entries = [...log.querySelectorAll<HTMLElement>(':scope > .message')]
     const at = entries.indexOf(document.activeElement as HTMLElement)
     const next = { ArrowUp: at === -1 ? entries.length - 1 : at - 1, ArrowDown: at + 1, Home: 0, End: entries.length - 1 }[event.key]
     if (next === undefined || !entries[next]) return
@@ -126,9 +151,11 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     clearTimeout(fallback)
     frame = 0
     fallback = undefined
+    const start = performance.now()
     const batch = document.createDocumentFragment()
-    while (pending.firstChild && batch.childNodes.length < ENTRIES_PER_FRAME) batch.append(pending.firstChild)
+    while (pending.firstChild && batch.childNodes.length < perFrame) batch.append(pending.firstChild)
     const added = batch.querySelectorAll('.message').length
+    if (stuck) rendered = RENDERED_ENTRIES
     log.append(batch)
     trim()
     arrange(log)
@@ -139,15 +166,20 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
       jump.hidden = false
       jump.textContent = `${unseen} new message${unseen === 1 ? '' : 's'} ↓`
     }
+    const took = performance.now() - start
+    if (took > FRAME_BUDGET_MS) perFrame = Math.max(8, perFrame >> 1)
+    else if (took < FRAME_BUDGET_MS / 2) perFrame = Math.min(ENTRIES_PER_FRAME, perFrame * 2)
   }
 
-  /** Only the newest ENTRIES_KEPT entries stay in the page. */
+  /** Only the newest `rendered` entries are shown, and ENTRIES_KEPT kept in all. */
   function trim() {
-    const entries = log.querySelectorAll<HTMLElement>('.message')
-    for (let i = 0; i < entries.length - ENTRIES_KEPT; i++) {
-      entries[i]!.remove()
-      forget(entries[i]!)
+    const entries = log.querySelectorAll<HTMLElement>(':scope > .message')
+    for (let i = 0; i < entries.length - rendered; i++) held.append(entries[i]!)
+    for (let i = held.children.length + Math.min(entries.length, rendered) - ENTRIES_KEPT; i > 0; i--) {
+      forget(held.firstChild as HTMLElement)
+      held.firstChild!.remove()
     }
+    if (held.firstChild && !earlier.isConnected) log.prepend(held, earlier)
   }
 
   function schedule() {
@@ -168,6 +200,9 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     keepInView(image: HTMLImageElement) {
       image.addEventListener('load', () => stuck && toBottom(), { once: true })
     },
+
+    /** Shows every entry kept (before scrolling to an old one). */
+    showAll: () => show(ENTRIES_KEPT),
 
     /** Shows the newest entry. */
     follow() {
