@@ -3,10 +3,10 @@ const STICKY_SCROLL_PX = 80
 // A hidden tab gets no animation frames: a timer flushes instead, and backs up a frame that never comes.
 const FLUSH_FALLBACK_MS = 250
 // A burst (a flood, a long history) goes in over several frames, each short: the batch halves while a
-// frame's insertion (with the layout it forces) takes longer than FRAME_BUDGET_MS, and grows back while it
-// takes less than half that. The oldest entries go past a cap.
+// frame's insertion (with the layout it forces) takes longer than FRAME_BUDGET_MS, and grows while a full
+// batch takes less than half that.
 const ENTRIES_PER_FRAME = 200
-const FIRST_ENTRIES_PER_FRAME = 50
+const MIN_ENTRIES_PER_FRAME = 8
 const FRAME_BUDGET_MS = 8
 // Layout time grows with every entry in the page: only the newest RENDERED_ENTRIES stay there while the view
 // follows the newest; older ones (up to ENTRIES_KEPT in all) wait, undisplayed, for "Show earlier".
@@ -26,13 +26,14 @@ const lazyFormat = (options: Intl.DateTimeFormatOptions) => {
 }
 const clock = lazyFormat({ hour: '2-digit', minute: '2-digit' })
 const fullDate = lazyFormat({ dateStyle: 'full', timeStyle: 'short' })
+const longDate = lazyFormat({ dateStyle: 'full' })
 const dayKey = (time: number) => new Date(time).toDateString()
 
 function dayLabel(time: number): string {
   const key = dayKey(time)
   if (key === dayKey(Date.now())) return 'Today'
   if (key === dayKey(Date.now() - 86_400_000)) return 'Yesterday'
-  return new Date(time).toLocaleDateString([], { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' })
+  return longDate(time)
 }
 
 /** Marks an entry with its sender, day and minute (what `arrange` groups by) and fills in its time. */
@@ -100,14 +101,10 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
   let fallback: ReturnType<typeof setTimeout> | undefined
   let stuck = true
   let unseen = 0
-  let perFrame = FIRST_ENTRIES_PER_FRAME
+  let perFrame = MIN_ENTRIES_PER_FRAME
   let rendered = RENDERED_ENTRIES
-  const held = document.createElement('div')
-  held.hidden = true
-  const earlier = document.createElement('button')
-  earlier.type = 'button'
-  earlier.className = 'earlier'
-  earlier.textContent = 'Show earlier messages'
+  const held = log.querySelector<HTMLElement>('.held')!
+  const earlier = log.querySelector<HTMLElement>('.earlier')!
   earlier.addEventListener('click', () => show(RENDERED_ENTRIES))
 
   /** Puts back the newest `count` held entries, above those shown. */
@@ -115,7 +112,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     const back = [...held.children].slice(-count)
     rendered += back.length
     earlier.after(...back)
-    if (!held.firstChild) earlier.remove()
+    earlier.hidden = !held.firstChild
     arrange(log)
   }
 
@@ -167,8 +164,8 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
       jump.textContent = `${unseen} new message${unseen === 1 ? '' : 's'} ↓`
     }
     const took = performance.now() - start
-    if (took > FRAME_BUDGET_MS) perFrame = Math.max(8, perFrame >> 1)
-    else if (took < FRAME_BUDGET_MS / 2) perFrame = Math.min(ENTRIES_PER_FRAME, perFrame * 2)
+    if (took > FRAME_BUDGET_MS) perFrame = Math.max(MIN_ENTRIES_PER_FRAME, perFrame >> 1)
+    else if (pending.firstChild && took < FRAME_BUDGET_MS / 2) perFrame = Math.min(ENTRIES_PER_FRAME, perFrame * 2)
   }
 
   /** Only the newest `rendered` entries are shown, and ENTRIES_KEPT kept in all. */
@@ -179,7 +176,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
       forget(held.firstChild as HTMLElement)
       held.firstChild!.remove()
     }
-    if (held.firstChild && !earlier.isConnected) log.prepend(held, earlier)
+    earlier.hidden = !held.firstChild
   }
 
   function schedule() {

@@ -39,28 +39,15 @@ export function createPeopleView(
   function misbehaving(row: HTMLElement, peer: PeerView, name: string) {
     row.dataset.misbehaving = String(peer.misbehaving === true)
     if (!peer.misbehaving || row.querySelector('.moderation')) return
-    const box = document.createElement('span')
-    box.className = 'moderation'
-    const note = document.createElement('span')
-    note.className = 'misbehaving'
-    note.textContent = 'sending too much'
-    note.title = `${name}'s browser sent more than a person could: the excess was dropped.`
-    box.append(note)
-    for (const [label, act] of [
-      ['Mute', moderate.mute],
-      ['Block', moderate.block],
-    ] as const) {
-      const button = document.createElement('button')
-      button.type = 'button'
-      button.className = label.toLowerCase()
-      button.textContent = label
-      button.setAttribute('aria-label', `${label} ${name}`)
-      button.disabled = label === 'Mute' && moderate.muted(peer.id)
+    const box = template('moderation-template')
+    for (const button of box.querySelectorAll('button')) {
+      const mute = button.className === 'mute'
+      button.setAttribute('aria-label', `${button.textContent} ${name}`)
+      button.disabled = mute && moderate.muted(peer.id)
       button.addEventListener('click', () => {
-        act(rows.get(peer.id)?.peer ?? peer)
+        ;(mute ? moderate.mute : moderate.block)(rows.get(peer.id)?.peer ?? peer)
         button.disabled = true
       })
-      box.append(button)
     }
     row.append(box)
   }

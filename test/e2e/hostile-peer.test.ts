@@ -11,10 +11,13 @@ import { roomLink, startServer, type TestServer } from '../helpers'
 // A participant with the link runs their own code: Mallory's page is driven to send crafted but validly
 // signed messages on her channel to Ana, while Ana and Ben keep talking. Mallory's page holds back its
 // own hello and sends one with a key this test holds, so everything she sends verifies.
-// Bounds asserted generously (a shared 2-core machine); the figures are printed.
+// Bounds asserted generously (a shared 2-core machine); the figures are printed. A task (script, or the
+// style and layout of a rendering update) over 400 ms is a freeze, not load: quiet, none passes 100 ms
+// here, and a log that laid out thousands of entries at once took 200–500 ms even so. The longest
+// animation frame (tasks back to back before a paint) is printed, not asserted: load alone stretches it.
 const HEAP_BOUND_BYTES = 96 * 1024 * 1024
 const ROUND_TRIP_BOUND_MS = 2_000
-const LONGEST_TASK_BOUND_MS = 1_000
+const LONGEST_TASK_BOUND_MS = 400
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 const POLL = { polling: 50, timeout: 30_000 }
 
@@ -145,7 +148,7 @@ async function settled() {
     'longest frame ms': Math.round(frame),
   })
   expect(usedSize).toBeLessThan(HEAP_BOUND_BYTES)
-  expect(Math.max(task, frame)).toBeLessThan(LONGEST_TASK_BOUND_MS)
+  expect(task).toBeLessThan(LONGEST_TASK_BOUND_MS)
   expect(ana.errors).toEqual([])
 }
 
