@@ -111,10 +111,9 @@ export function createBudget(options: { changed: (peer: string) => void; now?: (
     authored(peer: string, entries: HistoryEntry[]): HistoryEntry[] {
       const { authors } = of(peer)
       const kept = entries.filter(({ message: { from } }) => {
-        const taken = authors.get(from) ?? 0
-        if (taken >= HISTORY_ENTRIES_PER_AUTHOR) return false
-        authors.set(from, taken + 1)
-        return true
+        const taken = (authors.get(from) ?? 0) + 1
+        authors.set(from, taken)
+        return taken <= HISTORY_ENTRIES_PER_AUTHOR
       })
       if (kept.length < entries.length) exceeded(peer, 'history')
       return kept

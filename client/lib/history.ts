@@ -117,8 +117,6 @@ function batchesOf(entries: readonly LogEntry[]): HistoryEntry[][] {
 export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
   const ordered = createOrderedEntries(limit)
   const announced = new Map<string, string>()
-  // Peers that signed a live message with their announced key: they hold it (a hello can name anyone's).
-  const proven = new Set<string>()
   const relayedKeys = new Map<string, string>()
   const pending: HistoryEntry[] = []
   const counters = { outOfRange: 0 }
@@ -151,7 +149,6 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
      * waited for it are checked now; what goes in is returned.
      */
     async announce(peer: string, key: string): Promise<{ added: Added[]; refused: number }> {
-      if (announced.get(peer) !== key) proven.delete(peer)
       announced.set(peer, key)
       relayedKeys.delete(peer)
       const waiting: HistoryEntry[] = []
@@ -168,7 +165,6 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
 
     /** They left: what waited for their hello will not be checked. */
     gone(peer: string): void {
-      proven.delete(peer)
       for (let i = pending.length - 1; i >= 0; i--) if (pending[i]!.message.from === peer) pending.splice(i, 1)
     },
 
@@ -183,9 +179,6 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
 
     keyOf: (peer: string) => announced.get(peer),
 
-    /** Whether the peer signed a message with the key its hello named. */
-    proven: (peer: string) => proven.has(peer),
-
     /** The next Lamport time for a message of ours (never past the largest exact integer). */
     tick: ordered.tick,
 
@@ -195,7 +188,6 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
     async live(message: ChatMessage, mine = false): Promise<{ entry: LogEntry; before: string | undefined } | null> {
       const key = mine ? identity.key : announced.get(message.from)
       if (!key || (!mine && !(await identity.verify(message, key)))) return null
-      if (!mine) proven.add(message.from)
       const entry = { message, key, mine }
       const at = ordered.insert(entry)
       return at === null ? null : { entry, before: at }

@@ -3,7 +3,7 @@ import { createBudget } from './budget'
 import { createConversation } from './conversation'
 import { createEmitter } from './emitter'
 import { createFiles } from './files'
-import { createRoomLog, type RoomLog } from './history'
+import { createRoomLog } from './history'
 import { createIdentity } from './identity'
 import { mark } from './marks'
 import { createMembershipEvents } from './membership'
@@ -86,18 +86,12 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
   const inOrder = (task: () => Promise<unknown>) => void inbound(task).catch(onError)
 
   const blocked = new Set<string>()
-  let settled: RoomLog | undefined
-  void log.then((l) => (settled = l))
-  const decorate = (view: PeerView): PeerView => {
-    const key = settled?.keyOf(view.id)
-    const marked = budget.decorate(view)
-    return key ? { ...marked, key, ...(settled!.proven(view.id) ? { signed: true as const } : {}) } : marked
-  }
-  const refresh = (peer: string) => {
-    const view = mesh.views().find((v) => v.id === peer)
-    if (view) emit('peer-updated', decorate(view))
-  }
-  const budget = createBudget({ changed: refresh })
+  const budget = createBudget({
+    changed(peer) {
+      const view = mesh.views().find((v) => v.id === peer)
+      if (view) emit('peer-updated', budget.decorate(view))
+    },
+  })
 
   function peerEvent(type: PeerEvent, view: PeerView) {
     if (type === 'peer-left') {
@@ -109,7 +103,7 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
       budget.opened(view.id)
       void sealed.code(view.id).then((code) => code && mesh.setCode(view.id, code))
     }
-    emit(type, decorate(view))
+    emit(type, budget.decorate(view))
     if (type === 'peer-left') budget.gone(view.id)
   }
 
@@ -119,13 +113,7 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
     iceServers: ice.current,
     signal: (to, envelope) => sealed.send(to, envelope),
     peerEvent,
-    // Their key shows once their hello named it, and again once a message of theirs proved they hold it.
-    onChat: (from, message) =>
-      inOrder(async () => {
-        const proven = settled?.proven(from)
-        await conversation.chat(from, message)
-        if (!proven && settled?.proven(from)) refresh(from)
-      }),
+    onChat: (from, message) => inOrder(() => conversation.chat(from, message)),
     onMessage(from, message) {
       if (message.type === 'history') {
         if (!budget.history(from, message.entries.length)) return
@@ -134,10 +122,7 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
       // A file offer must be in place before its first binary frame, which is handled at once.
       if (message.type === 'file') return files.offered(from, message)
       if (message.type === 'file-cancel') return files.cancelled(from, message.id)
-      inOrder(async () => {
-        await conversation.message(from, message)
-        if (message.type === 'hello' && message.key) refresh(from)
-      })
+      inOrder(() => conversation.message(from, message))
     },
     onBinary: (from, bytes) => files.received(from, bytes),
     admit: (from, raw) => !blocked.has(from) && budget.admit(from, raw),
@@ -147,7 +132,7 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
   const conversation = createConversation({ room: options.room, self, mesh, emit, identity, log, store: options.store })
   const files = createFiles(mesh, emit, budget.file)
   const membership = createMembershipEvents({ mesh, sealed, closed, onError })
-  return { identity, verifier, sealed, ice, mesh, conversation, files, membership, budget, decorate, blocked }
+  return { identity, verifier, sealed, ice, mesh, conversation, files, membership, budget, blocked }
 }
 
 /** Joins a room: a full mesh of data channels to everyone in it, introduced by the signaling server. */
@@ -159,7 +144,7 @@ export function joinRoom(options: JoinOptions): Room {
   if (isColor(options.color)) self.color = options.color.toLowerCase()
   let status: RoomStatus = 'joining'
   let left = false
-  const { identity, verifier, sealed, ice, mesh, conversation, files, membership, budget, decorate, blocked } = buildParts(
+  const { identity, verifier, sealed, ice, mesh, conversation, files, membership, budget, blocked } = buildParts(
     options,
     self,
     signaling,
@@ -241,7 +226,7 @@ export function joinRoom(options: JoinOptions): Room {
       return status
     },
     get peers() {
-      return mesh.views().map(decorate)
+      return mesh.views().map(budget.decorate)
     },
     send(raw, sendOptions) {
       const text = cleanText(raw)

@@ -33,10 +33,11 @@ export interface PeerView {
   color?: string
   /** They sent past their budget (floods, too many files, see budget.ts): the excess was dropped. */
   misbehaving?: true
-  /** Their public signing key, as their own hello named it (opaque). */
+  /**
+   * The public signing key their own hello named (opaque). A hello can name anyone's key: a live
+   * `message` event from them is what shows they hold it.
+   */
   key?: string
-  /** They signed a message with `key`, so they hold it: a hello alone can name anyone's key. */
-  signed?: true
 }
 
 /** The slice of simple-peer the mesh uses; tests pass fakes with the same shape. */

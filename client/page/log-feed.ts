@@ -87,7 +87,7 @@ function arrange(log: HTMLElement) {
     entry.classList.toggle('grouped', grouped)
     previous = entry
   }
-  for (const separator of log.querySelectorAll(':scope > .day')) if (!kept.has(separator)) separator.remove()
+  for (const separator of log.querySelectorAll('.day')) if (!kept.has(separator)) separator.remove()
 }
 
 /**
@@ -105,7 +105,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
   let rendered = RENDERED_ENTRIES
   const held = log.querySelector<HTMLElement>('.held')!
   const earlier = log.querySelector<HTMLElement>('.earlier')!
-  earlier.addEventListener('click', () => show(RENDERED_ENTRIES))
+  earlier.onclick = () => show(RENDERED_ENTRIES)
 
   /** Puts back the newest `count` held entries, above those shown. */
   function show(count: number) {
@@ -168,11 +168,11 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     else if (pending.firstChild && took < FRAME_BUDGET_MS / 2) perFrame = Math.min(ENTRIES_PER_FRAME, perFrame * 2)
   }
 
-  /** Only the newest `rendered` entries are shown, and ENTRIES_KEPT kept in all. */
+  /** Only the newest `rendered` entries are shown, and ENTRIES_KEPT kept in all (more while earlier ones are shown). */
   function trim() {
     const entries = log.querySelectorAll<HTMLElement>(':scope > .message')
     for (let i = 0; i < entries.length - rendered; i++) held.append(entries[i]!)
-    for (let i = held.children.length + Math.min(entries.length, rendered) - ENTRIES_KEPT; i > 0; i--) {
+    while (held.children.length > ENTRIES_KEPT - RENDERED_ENTRIES) {
       forget(held.firstChild as HTMLElement)
       held.firstChild!.remove()
     }
@@ -198,8 +198,8 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
       image.addEventListener('load', () => stuck && toBottom(), { once: true })
     },
 
-    /** Shows every entry kept (before scrolling to an old one). */
-    showAll: () => show(ENTRIES_KEPT),
+    /** Shows the newest `count` of the entries held back (before scrolling to an old one). */
+    show,
 
     /** Shows the newest entry. */
     follow() {

@@ -99,7 +99,7 @@ export function createMessageView(options: {
     /** Scrolls to message `id` and focuses it (a reply's quote, a search result); false if absent. */
     reveal(id: string): boolean {
       const entry = byId.get(id)
-      if (entry?.parentElement?.hidden) feed.showAll()
+      if (entry?.parentElement?.hidden) feed.show(Infinity)
       if (!entry?.isConnected) return false
       entry.scrollIntoView({ block: 'center' })
       entry.focus()

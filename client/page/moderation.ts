@@ -1,6 +1,6 @@
-import type { PeerView, Room } from '../lib'
+import type { Room } from '../lib'
 
-// Entries are public signing keys (and, for a peer whose page named none, its session id): a list per room.
+// Entries are public signing keys (or, for a peer not known to hold one, its session id): one list per room.
 const MAX_LISTED = 256
 const KEY = (room: string) => `parley:moderation:${room}`
 
@@ -23,15 +23,18 @@ function load(room: string): Lists {
 
 /**
  * Whom this person muted (their messages and files are not shown; the connection stays) and blocked
- * (no connection at all), kept per room in this browser. A person is listed by their signing key once
- * they signed with it, so a reload (a new session id) does not undo it; a hello that merely names a
- * listed key is enough to be blocked, since naming someone's key can only get the namer blocked.
+ * (no connection at all), kept per room in this browser. A person is listed by the signing key their
+ * hello named once a live message of theirs verified with it, so a new session of theirs with that key
+ * (a reload) is blocked as soon as its hello comes. Naming someone else's key gets only the namer
+ * blocked; it is never listed without that proof.
  */
 export function createModeration(roomId: string) {
   const lists = load(roomId)
-  // Blocked in this session: their lines still on their way are not shown either.
-  const gone = new Set<string>()
-  let room: Room | undefined
+  // Each peer's key as their hello named it (kept after they go: their last lines may still be on the
+  // way), and who signed a live message with it (they hold it).
+  const keys = new Map<string, string | undefined>()
+  const signed = new Set<string>()
+  let joined = false
   const save = () => {
     try {
       localStorage.setItem(KEY(roomId), JSON.stringify(lists))
@@ -39,35 +42,32 @@ export function createModeration(roomId: string) {
       // Storage blocked.
     }
   }
-  const peer = (id: string) => room?.peers.find((p) => p.id === id)
-  const listed = (list: string[], id: string, key = peer(id)?.key) => list.includes(id) || (key !== undefined && list.includes(key))
+  const listed = (list: string[], id: string) => list.includes(id) || list.includes(keys.get(id)!)
   const add = (list: string[], id: string) => {
-    const who = peer(id)
-    const entry = who?.signed ? who.key! : id
+    const entry = (signed.has(id) && keys.get(id)) || id
     if (list.includes(entry)) return
     list.push(entry)
     if (list.length > MAX_LISTED) list.shift()
     save()
   }
-  const check = (view: PeerView) => listed(lists.blocked, view.id, view.key) && block(view.id)
-  function block(id: string): void {
-    gone.add(id)
-    room?.block(id)
-  }
 
   return {
-    muted: (id: string) => gone.has(id) || listed(lists.muted, id) || listed(lists.blocked, id),
+    muted: (id: string) => listed(lists.muted, id) || listed(lists.blocked, id),
     mute: (id: string) => add(lists.muted, id),
     /** Blocks `id`; the first call (without `id`, once joined) also blocks whoever is listed as they show up. */
-    block(joined: Room, id?: string): void {
-      if (!room) {
-        room = joined
-        for (const entry of lists.blocked) joined.block(entry)
-        joined.on('peer-updated', check)
+    block(room: Room, id?: string): void {
+      if (!joined) {
+        joined = true
+        for (const entry of lists.blocked) room.block(entry)
+        room.on('peer-updated', (view) => {
+          keys.set(view.id, view.key)
+          if (listed(lists.blocked, view.id)) room.block(view.id)
+        })
+        room.on('message', (message) => message.history || signed.add(message.from))
       }
       if (id === undefined) return
       add(lists.blocked, id)
-      block(id)
+      room.block(id)
     },
   }
 }

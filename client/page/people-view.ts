@@ -41,11 +41,11 @@ export function createPeopleView(
     if (!peer.misbehaving || row.querySelector('.moderation')) return
     const box = template('moderation-template')
     for (const button of box.querySelectorAll('button')) {
-      const mute = button.className === 'mute'
+      const act = button.className as 'mute' | 'block'
       button.setAttribute('aria-label', `${button.textContent} ${name}`)
-      button.disabled = mute && moderate.muted(peer.id)
+      button.disabled = act === 'mute' && moderate.muted(peer.id)
       button.addEventListener('click', () => {
-        ;(mute ? moderate.mute : moderate.block)(rows.get(peer.id)?.peer ?? peer)
+        moderate[act](rows.get(peer.id)?.peer ?? peer)
         button.disabled = true
       })
     }
