@@ -107,13 +107,14 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
   const earlier = log.querySelector<HTMLElement>('.earlier')!
   earlier.onclick = () => show(RENDERED_ENTRIES)
 
-  /** Puts back the newest `count` held entries, above those shown. */
+  /** Puts back the newest `count` held entries, above those shown; the newest of them takes the focus (and the view). */
   function show(count: number) {
-    const back = [...held.children].slice(-count)
+    const back = [...held.children].slice(-count) as HTMLElement[]
     rendered += back.length
     earlier.after(...back)
     earlier.hidden = !held.firstChild
     arrange(log)
+    back.at(-1)?.focus()
   }
 
   function toBottom() {
@@ -170,8 +171,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
 
   /** Only the newest `rendered` entries are shown, and ENTRIES_KEPT kept in all (more while earlier ones are shown). */
   function trim() {
-    const entries = log.querySelectorAll<HTMLElement>(':scope > .message')
-    for (let i = 0; i < entries.length - rendered; i++) held.append(entries[i]!)
+    held.append(...[...log.querySelectorAll(':scope > .message')].slice(0, -rendered))
     while (held.children.length > ENTRIES_KEPT - RENDERED_ENTRIES) {
       forget(held.firstChild as HTMLElement)
       held.firstChild!.remove()
