@@ -3,9 +3,8 @@ const STICKY_SCROLL_PX = 80
 // A hidden tab gets no animation frames: a timer flushes instead, and backs up a frame that never comes.
 const FLUSH_FALLBACK_MS = 250
 // A burst (a flood, a long history) goes in over several frames, each short: the batch halves while a
-// frame's insertion (with the layout it forces) takes longer than FRAME_BUDGET_MS, and grows while a full
-// batch takes less than half that.
-const ENTRIES_PER_FRAME = 200
+// frame's insertion (with the layout it forces) takes longer than FRAME_BUDGET_MS, and doubles while a
+// full batch takes less than half that.
 const MIN_ENTRIES_PER_FRAME = 8
 const FRAME_BUDGET_MS = 8
 // Layout time grows with every entry in the page: only the newest RENDERED_ENTRIES stay there while the view
@@ -97,6 +96,7 @@ function arrange(log: HTMLElement) {
  */
 export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget: (entry: HTMLElement) => void) {
   const pending = document.createDocumentFragment()
+  const inserts = new Map<HTMLElement, HTMLElement>()
   let frame = 0
   let fallback: ReturnType<typeof setTimeout> | undefined
   let stuck = true
@@ -112,7 +112,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     const back = [...held.children].slice(-count) as HTMLElement[]
     rendered += back.length
     earlier.after(...back)
-    earlier.hidden = !held.firstChild
+    trim()
     arrange(log)
     back.at(-1)?.focus()
   }
@@ -151,13 +151,23 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     fallback = undefined
     const start = performance.now()
     const batch = document.createDocumentFragment()
-    while (pending.firstChild && batch.childNodes.length < perFrame) batch.append(pending.firstChild)
+    let room = perFrame
+    // History goes in where it belongs (before an entry that may have been held back, or be pending);
+    // one whose place is gone goes last.
+    for (const [entry, before] of inserts) {
+      if (!room--) break
+      inserts.delete(entry)
+      if (before.parentNode) before.before(entry)
+      else batch.append(entry)
+    }
+    while (pending.firstChild && room-- > 0) batch.append(pending.firstChild)
     const added = batch.querySelectorAll('.message').length
     if (stuck) rendered = RENDERED_ENTRIES
     log.append(batch)
     trim()
     arrange(log)
-    if (pending.firstChild) schedule()
+    const more = pending.firstChild || inserts.size
+    if (more) schedule()
     if (stuck) toBottom()
     else if (added > 0) {
       unseen += added
@@ -166,7 +176,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     }
     const took = performance.now() - start
     if (took > FRAME_BUDGET_MS) perFrame = Math.max(MIN_ENTRIES_PER_FRAME, perFrame >> 1)
-    else if (pending.firstChild && took < FRAME_BUDGET_MS / 2) perFrame = Math.min(ENTRIES_PER_FRAME, perFrame * 2)
+    else if (more && took < FRAME_BUDGET_MS / 2) perFrame *= 2
   }
 
   /** Only the newest `rendered` entries are shown, and ENTRIES_KEPT kept in all (more while earlier ones are shown). */
@@ -186,9 +196,9 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
   }
 
   return {
-    /** Adds an entry at the bottom (on the next frame), or right away before an entry already shown. */
+    /** Adds an entry at the bottom, or before an entry (on a coming frame, within its budget). */
     place(entry: HTMLElement, before?: HTMLElement) {
-      if (before?.parentNode) before.parentNode.insertBefore(entry, before)
+      if (before) inserts.set(entry, before)
       else pending.append(entry)
       schedule()
     },

@@ -34,7 +34,6 @@ export function createModeration(roomId: string) {
   // way), and who signed a live message with it (they hold it).
   const keys = new Map<string, string | undefined>()
   const signed = new Set<string>()
-  let joined = false
   const save = () => {
     try {
       localStorage.setItem(KEY(roomId), JSON.stringify(lists))
@@ -54,20 +53,19 @@ export function createModeration(roomId: string) {
   return {
     muted: (id: string) => listed(lists.muted, id) || listed(lists.blocked, id),
     mute: (id: string) => add(lists.muted, id),
-    /** Blocks `id`; the first call (without `id`, once joined) also blocks whoever is listed as they show up. */
+    /** Blocks `id`; without it (once, when joined), whoever is listed, now and as they show up. */
     block(room: Room, id?: string): void {
-      if (!joined) {
-        joined = true
-        for (const entry of lists.blocked) room.block(entry)
-        room.on('peer-updated', (view) => {
-          keys.set(view.id, view.key)
-          if (listed(lists.blocked, view.id)) room.block(view.id)
-        })
-        room.on('message', (message) => message.history || signed.add(message.from))
+      if (id !== undefined) {
+        add(lists.blocked, id)
+        room.block(id)
+        return
       }
-      if (id === undefined) return
-      add(lists.blocked, id)
-      room.block(id)
+      for (const entry of lists.blocked) room.block(entry)
+      room.on('peer-updated', (view) => {
+        keys.set(view.id, view.key)
+        if (listed(lists.blocked, view.id)) room.block(view.id)
+      })
+      room.on('message', (message) => message.history || signed.add(message.from))
     },
   }
 }

@@ -18,11 +18,7 @@ export function createPeopleView(
   alone: HTMLElement,
   hint: HTMLElement,
   onChoose: (peer: PeerView) => void,
-  moderate: { mute(peer: PeerView): void; block(peer: PeerView): void; muted(id: string): boolean } = {
-    mute() {},
-    block() {},
-    muted: () => false,
-  },
+  moderate: { mute(peer: PeerView): void; block(peer: PeerView): void; muted(id: string): boolean },
 ) {
   const rows = new Map<string, { row: HTMLElement; peer: PeerView; unread: number }>()
   let talkingTo: string | undefined
