@@ -1,4 +1,5 @@
 import { HISTORY_LIMIT } from './history'
+import type { HistoryEntry } from './peer-protocol'
 import type { PeerView } from './types'
 
 /**
@@ -13,6 +14,11 @@ export const CHARS_PER_S = 1024 * 1024
 export const CHARS_BURST = 4 * 1024 * 1024
 /** History entries taken from one peer per channel: twice a full history (theirs may overlap ours). */
 export const HISTORY_ENTRIES_PER_CHANNEL = 2 * HISTORY_LIMIT
+/**
+ * History entries of one author taken from one relayer per channel: an honest hand-over holds at most
+ * HISTORY_LIMIT entries in all, so never more of one author.
+ */
+export const HISTORY_ENTRIES_PER_AUTHOR = HISTORY_LIMIT
 
 /** A token bucket: `burst` at once, refilled at `perS` a second. */
 export function createBucket(perS: number, burst: number, now: () => number = Date.now) {
@@ -41,6 +47,8 @@ interface PeerBudget {
   messages: (cost?: number) => boolean
   chars: (cost?: number) => boolean
   history: number
+  /** Entries taken per author on this channel. */
+  authors: Map<string, number>
   excess: Excess | undefined
 }
 
@@ -61,6 +69,7 @@ export function createBudget(options: { changed: (peer: string) => void; now?: (
         messages: createBucket(MESSAGES_PER_S, MESSAGE_BURST, now),
         chars: createBucket(CHARS_PER_S, CHARS_BURST, now),
         history: 0,
+        authors: new Map(),
         excess: undefined,
       }
       peers.set(peer, budget)
@@ -98,12 +107,26 @@ export function createBudget(options: { changed: (peer: string) => void; now?: (
       return true
     },
 
+    /** The entries of a history message from them that fit each author's cap; past it, counted. */
+    authored(peer: string, entries: HistoryEntry[]): HistoryEntry[] {
+      const { authors } = of(peer)
+      const kept = entries.filter(({ message: { from } }) => {
+        const taken = (authors.get(from) ?? 0) + 1
+        authors.set(from, taken)
+        return taken <= HISTORY_ENTRIES_PER_AUTHOR
+      })
+      if (kept.length < entries.length) exceeded(peer, 'history')
+      return kept
+    },
+
     /** A file they announced was refused (too many or too large at once, see files.ts). */
     file: (peer: string) => void exceeded(peer, 'files'),
 
     /** A new channel with them: a new history hand-over is due. */
     opened(peer: string): void {
-      of(peer).history = 0
+      const budget = of(peer)
+      budget.history = 0
+      budget.authors.clear()
     },
 
     gone: (peer: string) => void peers.delete(peer),

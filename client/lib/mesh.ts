@@ -58,7 +58,7 @@ function receive(link: PeerLink, raw: unknown, { self, outbox, counters, onChat,
       }
       // Their hello says what they have of mine: send the rest of the outbox (theirs only), then go live.
       return link.afterOwnHello(() => {
-        link.greeted(message.name, message.color, () => {
+        link.greeted(message.name, message.color, message.key, () => {
           for (const pending of outbox.pendingFor(link.id, message.have, link.baseline)) link.send(pending)
         })
         onMessage(link.id, message)

@@ -184,8 +184,11 @@ export class PeerLink {
   }
 
   /** Their hello arrived: name and colour, then `resend` runs before messages may flow. */
-  greeted(name: string, color: string | undefined, resend: () => void): void {
+  greeted(name: string, color: string | undefined, key: string | undefined, resend: () => void): void {
+    // Shown at once (the page blocks a listed key before anything else of theirs is shown).
+    this.#view.key = key
     this.profile(name, color)
+    this.#updated()
     resend()
     this.#ready = true
     mark('hello-exchanged')

@@ -115,7 +115,10 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
     peerEvent,
     onChat: (from, message) => inOrder(() => conversation.chat(from, message)),
     onMessage(from, message) {
-      if (message.type === 'history' && !budget.history(from, message.entries.length)) return
+      if (message.type === 'history') {
+        if (!budget.history(from, message.entries.length)) return
+        message.entries = budget.authored(from, message.entries)
+      }
       // A file offer must be in place before its first binary frame, which is handled at once.
       if (message.type === 'file') return files.offered(from, message)
       if (message.type === 'file-cancel') return files.cancelled(from, message.id)

@@ -33,6 +33,11 @@ export interface PeerView {
   color?: string
   /** They sent past their budget (floods, too many files, see budget.ts): the excess was dropped. */
   misbehaving?: true
+  /**
+   * The public signing key their own hello named (opaque). A hello can name anyone's key: a live
+   * `message` event from them is what shows they hold it.
+   */
+  key?: string
 }
 
 /** The slice of simple-peer the mesh uses; tests pass fakes with the same shape. */

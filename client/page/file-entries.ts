@@ -24,16 +24,6 @@ function fileState(transfer: FileTransfer, mine: boolean, percent: number): stri
   return `${percent}% of ${humanSize(transfer.size)}`
 }
 
-function cancelButton(transfer: FileTransfer, cancel: (transfer: FileTransfer) => void) {
-  const button = document.createElement('button')
-  button.type = 'button'
-  button.className = 'cancel'
-  button.textContent = 'Cancel'
-  button.setAttribute('aria-label', `Cancel ${transfer.name}`)
-  button.addEventListener('click', () => cancel(transfer))
-  return button
-}
-
 /**
  * The file transfers' entries in the Messages log: one per transfer, updated in place as it progresses,
  * with an image preview and a Save link; owns the object URLs those use.
@@ -71,7 +61,9 @@ export function createFileEntries(options: {
     entry.querySelector('.file-name')!.textContent = transfer.name
     entry.querySelector('progress')!.setAttribute('aria-label', `Transfer of ${transfer.name}`)
     if (mine && transfer.blob && IMAGE.test(transfer.mime)) preview(entry, transfer.blob, transfer.name)
-    entry.querySelector('.file-actions')!.append(cancelButton(transfer, options.cancel))
+    const cancel = entry.querySelector('.cancel')!
+    cancel.setAttribute('aria-label', `Cancel ${transfer.name}`)
+    cancel.addEventListener('click', () => options.cancel(transfer))
     return entry
   }
 

@@ -2,8 +2,14 @@
 const STICKY_SCROLL_PX = 80
 // A hidden tab gets no animation frames: a timer flushes instead, and backs up a frame that never comes.
 const FLUSH_FALLBACK_MS = 250
-// A burst (a flood, a long history) goes in over several frames, each short; the oldest entries go past a cap.
-const ENTRIES_PER_FRAME = 200
+// A burst (a flood, a long history) goes in over several frames, each short: the batch halves while a
+// frame's insertion (with the layout it forces) takes longer than FRAME_BUDGET_MS, and doubles while a
+// full batch takes less than half that.
+const MIN_ENTRIES_PER_FRAME = 8
+const FRAME_BUDGET_MS = 8
+// Layout time grows with every entry in the page: only the newest RENDERED_ENTRIES stay there while the view
+// follows the newest; older ones (up to ENTRIES_KEPT in all) wait, undisplayed, for "Show earlier".
+const RENDERED_ENTRIES = 300
 const ENTRIES_KEPT = 2_000
 // The library ranges every time; this keeps any number showable all the same (a Date past it cannot print).
 const showable = (time: number) => (Math.abs(time) <= 8.64e15 ? time : Date.now())
@@ -19,13 +25,14 @@ const lazyFormat = (options: Intl.DateTimeFormatOptions) => {
 }
 const clock = lazyFormat({ hour: '2-digit', minute: '2-digit' })
 const fullDate = lazyFormat({ dateStyle: 'full', timeStyle: 'short' })
+const longDate = lazyFormat({ dateStyle: 'full' })
 const dayKey = (time: number) => new Date(time).toDateString()
 
 function dayLabel(time: number): string {
   const key = dayKey(time)
   if (key === dayKey(Date.now())) return 'Today'
   if (key === dayKey(Date.now() - 86_400_000)) return 'Yesterday'
-  return new Date(time).toLocaleDateString([], { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' })
+  return longDate(time)
 }
 
 /** Marks an entry with its sender, day and minute (what `arrange` groups by) and fills in its time. */
@@ -50,7 +57,7 @@ function arrange(log: HTMLElement) {
   let day = ''
   const kept = new Set<Element>()
   for (const entry of [...log.children] as HTMLElement[]) {
-    if (entry.classList.contains('day')) continue
+    if (!entry.dataset.time) continue
     const entryDay = entry.dataset.day!
     if (entryDay !== day) {
       day = entryDay
@@ -89,10 +96,26 @@ function arrange(log: HTMLElement) {
  */
 export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget: (entry: HTMLElement) => void) {
   const pending = document.createDocumentFragment()
+  const inserts = new Map<HTMLElement, HTMLElement>()
   let frame = 0
   let fallback: ReturnType<typeof setTimeout> | undefined
   let stuck = true
   let unseen = 0
+  let perFrame = MIN_ENTRIES_PER_FRAME
+  let rendered = RENDERED_ENTRIES
+  const held = log.querySelector<HTMLElement>('.held')!
+  const earlier = log.querySelector<HTMLElement>('.earlier')!
+  earlier.onclick = () => show(RENDERED_ENTRIES)
+
+  /** Puts back the newest `count` held entries, above those shown; the newest of them takes the focus (and the view). */
+  function show(count: number) {
+    const back = [...held.children].slice(-count) as HTMLElement[]
+    rendered += back.length
+    earlier.after(...back)
+    trim()
+    arrange(log)
+    back.at(-1)?.focus()
+  }
 
   function toBottom() {
     log.scrollTop = log.scrollHeight
@@ -109,7 +132,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
   })
   // From the log, arrows walk the entries one by one (each shows its full date while focused).
   log.addEventListener('keydown', (event) => {
-    const entries = [...log.querySelectorAll<HTMLElement>('.message')]
+    const entries = [...log.querySelectorAll<HTMLElement>(':scope > .message')]
     const at = entries.indexOf(document.activeElement as HTMLElement)
     const next = { ArrowUp: at === -1 ? entries.length - 1 : at - 1, ArrowDown: at + 1, Home: 0, End: entries.length - 1 }[event.key]
     if (next === undefined || !entries[next]) return
@@ -126,28 +149,44 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     clearTimeout(fallback)
     frame = 0
     fallback = undefined
+    const start = performance.now()
     const batch = document.createDocumentFragment()
-    while (pending.firstChild && batch.childNodes.length < ENTRIES_PER_FRAME) batch.append(pending.firstChild)
+    let room = perFrame
+    // History goes in where it belongs (before an entry that may have been held back, or be pending);
+    // one whose place is gone goes last.
+    for (const [entry, before] of inserts) {
+      if (!room--) break
+      inserts.delete(entry)
+      if (before.parentNode) before.before(entry)
+      else batch.append(entry)
+    }
+    while (pending.firstChild && room-- > 0) batch.append(pending.firstChild)
     const added = batch.querySelectorAll('.message').length
+    if (stuck) rendered = RENDERED_ENTRIES
     log.append(batch)
     trim()
     arrange(log)
-    if (pending.firstChild) schedule()
+    const more = pending.firstChild || inserts.size
+    if (more) schedule()
     if (stuck) toBottom()
     else if (added > 0) {
       unseen += added
       jump.hidden = false
       jump.textContent = `${unseen} new message${unseen === 1 ? '' : 's'} ↓`
     }
+    const took = performance.now() - start
+    if (took > FRAME_BUDGET_MS) perFrame = Math.max(MIN_ENTRIES_PER_FRAME, perFrame >> 1)
+    else if (more && took < FRAME_BUDGET_MS / 2) perFrame *= 2
   }
 
-  /** Only the newest ENTRIES_KEPT entries stay in the page. */
+  /** Only the newest `rendered` entries are shown, and ENTRIES_KEPT kept in all (more while earlier ones are shown). */
   function trim() {
-    const entries = log.querySelectorAll<HTMLElement>('.message')
-    for (let i = 0; i < entries.length - ENTRIES_KEPT; i++) {
-      entries[i]!.remove()
-      forget(entries[i]!)
+    held.append(...[...log.querySelectorAll(':scope > .message')].slice(0, -rendered))
+    while (held.children.length > ENTRIES_KEPT - RENDERED_ENTRIES) {
+      forget(held.firstChild as HTMLElement)
+      held.firstChild!.remove()
     }
+    earlier.hidden = !held.firstChild
   }
 
   function schedule() {
@@ -157,9 +196,9 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
   }
 
   return {
-    /** Adds an entry at the bottom (on the next frame), or right away before an entry already shown. */
+    /** Adds an entry at the bottom, or before an entry (on a coming frame, within its budget). */
     place(entry: HTMLElement, before?: HTMLElement) {
-      if (before?.parentNode) before.parentNode.insertBefore(entry, before)
+      if (before) inserts.set(entry, before)
       else pending.append(entry)
       schedule()
     },
@@ -168,6 +207,9 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     keepInView(image: HTMLImageElement) {
       image.addEventListener('load', () => stuck && toBottom(), { once: true })
     },
+
+    /** Shows the newest `count` of the entries held back (before scrolling to an old one). */
+    show,
 
     /** Shows the newest entry. */
     follow() {

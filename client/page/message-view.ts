@@ -99,6 +99,8 @@ export function createMessageView(options: {
     /** Scrolls to message `id` and focuses it (a reply's quote, a search result); false if absent. */
     reveal(id: string): boolean {
       const entry = byId.get(id)
+      // Held back (see log-feed.ts): all of them come back first.
+      if (entry?.parentElement?.hidden) feed.show(1e4)
       if (!entry?.isConnected) return false
       entry.scrollIntoView({ block: 'center' })
       entry.focus()

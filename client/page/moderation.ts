@@ -1,6 +1,6 @@
 import type { Room } from '../lib'
 
-// Peer ids are per session: a room's lists stay short, and a long-gone id is worth little.
+// Entries are public signing keys (or, for a peer not known to hold one, its session id): one list per room.
 const MAX_LISTED = 256
 const KEY = (room: string) => `parley:moderation:${room}`
 
@@ -23,10 +23,17 @@ function load(room: string): Lists {
 
 /**
  * Whom this person muted (their messages and files are not shown; the connection stays) and blocked
- * (no connection at all), kept per room in this browser.
+ * (no connection at all), kept per room in this browser. A person is listed by the signing key their
+ * hello named once a live message of theirs verified with it, so a new session of theirs with that key
+ * (a reload) is blocked as soon as its hello comes. Naming someone else's key gets only the namer
+ * blocked; it is never listed without that proof.
  */
 export function createModeration(roomId: string) {
   const lists = load(roomId)
+  // Each peer's key as their hello named it (kept after they go: their last lines may still be on the
+  // way), and who signed a live message with it (they hold it).
+  const keys = new Map<string, string | undefined>()
+  const signed = new Set<string>()
   const save = () => {
     try {
       localStorage.setItem(KEY(roomId), JSON.stringify(lists))
@@ -34,19 +41,31 @@ export function createModeration(roomId: string) {
       // Storage blocked.
     }
   }
+  const listed = (list: string[], id: string) => list.includes(id) || list.includes(keys.get(id)!)
   const add = (list: string[], id: string) => {
-    if (list.includes(id)) return
-    list.push(id)
+    const entry = (signed.has(id) && keys.get(id)) || id
+    if (list.includes(entry)) return
+    list.push(entry)
     if (list.length > MAX_LISTED) list.shift()
     save()
   }
+
   return {
-    muted: (id: string) => lists.muted.includes(id),
+    muted: (id: string) => listed(lists.muted, id) || listed(lists.blocked, id),
     mute: (id: string) => add(lists.muted, id),
-    /** Blocks `id` in `room`, and everyone blocked before in this room (call once joined). */
+    /** Blocks `id`; without it (once, when joined), whoever is listed, now and as they show up. */
     block(room: Room, id?: string): void {
-      if (id !== undefined) add(lists.blocked, id)
-      for (const blocked of lists.blocked) room.block(blocked)
+      if (id !== undefined) {
+        add(lists.blocked, id)
+        room.block(id)
+        return
+      }
+      for (const entry of lists.blocked) room.block(entry)
+      room.on('peer-updated', (view) => {
+        keys.set(view.id, view.key)
+        if (listed(lists.blocked, view.id)) room.block(view.id)
+      })
+      room.on('message', (message) => message.history || signed.add(message.from))
     },
   }
 }

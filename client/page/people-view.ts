@@ -18,11 +18,7 @@ export function createPeopleView(
   alone: HTMLElement,
   hint: HTMLElement,
   onChoose: (peer: PeerView) => void,
-  moderate: { mute(peer: PeerView): void; block(peer: PeerView): void; muted(id: string): boolean } = {
-    mute() {},
-    block() {},
-    muted: () => false,
-  },
+  moderate: { mute(peer: PeerView): void; block(peer: PeerView): void; muted(id: string): boolean },
 ) {
   const rows = new Map<string, { row: HTMLElement; peer: PeerView; unread: number }>()
   let talkingTo: string | undefined
@@ -39,28 +35,15 @@ export function createPeopleView(
   function misbehaving(row: HTMLElement, peer: PeerView, name: string) {
     row.dataset.misbehaving = String(peer.misbehaving === true)
     if (!peer.misbehaving || row.querySelector('.moderation')) return
-    const box = document.createElement('span')
-    box.className = 'moderation'
-    const note = document.createElement('span')
-    note.className = 'misbehaving'
-    note.textContent = 'sending too much'
-    note.title = `${name}'s browser sent more than a person could: the excess was dropped.`
-    box.append(note)
-    for (const [label, act] of [
-      ['Mute', moderate.mute],
-      ['Block', moderate.block],
-    ] as const) {
-      const button = document.createElement('button')
-      button.type = 'button'
-      button.className = label.toLowerCase()
-      button.textContent = label
-      button.setAttribute('aria-label', `${label} ${name}`)
-      button.disabled = label === 'Mute' && moderate.muted(peer.id)
+    const box = template('moderation-template')
+    for (const button of box.querySelectorAll('button')) {
+      const act = button.className as 'mute' | 'block'
+      button.setAttribute('aria-label', `${button.textContent} ${name}`)
+      button.disabled = act === 'mute' && moderate.muted(peer.id)
       button.addEventListener('click', () => {
-        act(rows.get(peer.id)?.peer ?? peer)
+        moderate[act](rows.get(peer.id)?.peer ?? peer)
         button.disabled = true
       })
-      box.append(button)
     }
     row.append(box)
   }

@@ -11,10 +11,13 @@ import { roomLink, startServer, type TestServer } from '../helpers'
 // A participant with the link runs their own code: Mallory's page is driven to send crafted but validly
 // signed messages on her channel to Ana, while Ana and Ben keep talking. Mallory's page holds back its
 // own hello and sends one with a key this test holds, so everything she sends verifies.
-// Bounds asserted generously (a shared 2-core machine); the figures are printed.
+// Bounds asserted generously (a shared 2-core machine); the figures are printed. A task (script, or the
+// style and layout of a rendering update) over 400 ms is a freeze, not load: at a load average of 12–27
+// none passed 170 ms here, while a log that laid out thousands of entries at once took 200–500 ms. The
+// longest animation frame (tasks back to back before a paint) is printed, not asserted: load stretches it.
 const HEAP_BOUND_BYTES = 96 * 1024 * 1024
 const ROUND_TRIP_BOUND_MS = 2_000
-const LONGEST_TASK_BOUND_MS = 1_000
+const LONGEST_TASK_BOUND_MS = 400
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 const POLL = { polling: 50, timeout: 30_000 }
 
@@ -29,17 +32,24 @@ let channel = 0
 let seq = 0
 const figures: Array<Record<string, string | number>> = []
 
-/** The long-task watcher in Ana's page: the longest main-thread task since the last reset. */
+/**
+ * The main-thread watcher in Ana's page: the longest task and the longest animation frame (script plus
+ * style and layout before it paints) since the last reset.
+ */
 const LONG_TASKS = `(() => {
-  window.__long = { max: 0 }
-  new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) window.__long.max = Math.max(window.__long.max, entry.duration)
-  }).observe({ type: 'longtask' })
+  window.__long = { task: 0, frame: 0 }
+  const watch = (type, field) =>
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) window.__long[field] = Math.max(window.__long[field], entry.duration)
+    }).observe({ type })
+  watch('longtask', 'task')
+  watch('long-animation-frame', 'frame')
 })()`
 
 declare global {
   interface Window {
-    __long: { max: number }
+    __long: { task: number; frame: number }
+    __quiet?: { last: string; same: number }
   }
 }
 
@@ -111,7 +121,7 @@ const shown = (page: Page) => page.$$eval('[role="log"] .message .text', (es) =>
  * attack is over: Ana's heap and longest main-thread task through it are recorded then.
  */
 async function during(attack: string, act: () => Promise<unknown>, started: () => Promise<unknown> = async () => {}) {
-  await ana.page.evaluate(() => (window.__long.max = 0))
+  await ana.page.evaluate(() => Object.assign(window.__long, { task: 0, frame: 0 }))
   await act()
   await started()
   const text = `Ben during ${attack} ${nanoid(6)}`
@@ -129,15 +139,34 @@ async function during(attack: string, act: () => Promise<unknown>, started: () =
 
 /** The attack is over: Ana's heap and her longest main-thread task since it began. */
 async function settled() {
+  await quiet()
   const { usedSize } = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number }
-  const longest = await ana.page.evaluate(() => window.__long.max)
-  Object.assign(figures.at(-1)!, { 'heap MiB': +(usedSize / 2 ** 20).toFixed(1), 'longest task ms': Math.round(longest) })
+  const { task, frame } = await ana.page.evaluate(() => window.__long)
+  Object.assign(figures.at(-1)!, {
+    'heap MiB': +(usedSize / 2 ** 20).toFixed(1),
+    'longest task ms': Math.round(task),
+    'longest frame ms': Math.round(frame),
+  })
   expect(usedSize).toBeLessThan(HEAP_BOUND_BYTES)
-  expect(longest).toBeLessThan(LONGEST_TASK_BOUND_MS)
+  expect(task).toBeLessThan(LONGEST_TASK_BOUND_MS)
   expect(ana.errors).toEqual([])
 }
 
 const stats = () => ana.page.evaluate(() => window.parley!.stats())
+
+/** Ana's page has taken the attack in: its counters and log stayed the same through three polls. */
+const quiet = () =>
+  ana.page.waitForFunction(
+    () => {
+      const now = JSON.stringify(window.parley!.stats()) + document.querySelectorAll('[role="log"] > *').length
+      window.__quiet ??= { last: '', same: 0 }
+      const seen = window.__quiet
+      seen.same = seen.last === now ? seen.same + 1 : 0
+      seen.last = now
+      return seen.same >= 3
+    },
+    { polling: 100, timeout: 30_000 },
+  )
 
 describe('a hostile peer with the link', () => {
   it('cannot put words in her own mouth through history before her hello: the entry waits for it', async () => {
@@ -220,7 +249,12 @@ describe('a hostile peer with the link', () => {
     const { forged } = await stats()
     await during('1,000 history keys', () => send(batches))
     // Past 256 new authors (and past 1,000 entries on the channel) the rest is refused.
-    await ana.page.waitForFunction((n) => window.parley!.stats().forged >= n, POLL, forged + 600)
+    await ana.page
+      .waitForFunction((n) => window.parley!.stats().forged >= n, POLL, forged + 600)
+      .catch(async (err) => {
+        console.log(await stats(), forged)
+        throw err
+      })
     await settled()
   })
 
@@ -259,7 +293,8 @@ describe('the person under attack', () => {
     await ana.page.evaluate((r) => document.querySelector<HTMLButtonElement>(`${r} button.block`)!.click(), row)
     await ana.page.waitForFunction((r) => !document.querySelector(r), POLL, row)
     const blocked = await ana.page.evaluate(() => localStorage.getItem(`parley:moderation:${location.pathname.split('/').pop()}`))
-    expect(JSON.parse(blocked!)).toMatchObject({ muted: [malloryId], blocked: [malloryId] })
+    // Listed by the key she signed with, not by this session's id.
+    expect(JSON.parse(blocked!)).toMatchObject({ muted: [key.key], blocked: [key.key] })
     // Ben still talks to Ana, and Mallory's page loses her.
     const still = `Ben after the block ${nanoid(6)}`
     await ben.page.evaluate((t) => window.parley!.send(t), still)
@@ -268,6 +303,22 @@ describe('the person under attack', () => {
       () => window.parley!.peers.length < 2 || window.parley!.peers.some((p) => p.state !== 'connected'),
       POLL,
     )
+    expect(await ana.page.evaluate(() => window.parley!.peers.map((p) => p.name))).toEqual(['Ben'])
+  })
+
+  it('keeps her blocked when she reloads and comes back with a new session', async () => {
+    // Her page holds back its own hello again (the hold is set for every document she loads).
+    await mallory.page.reload()
+    await mallory.page.waitForFunction(() => window.__wire.received().some((t) => t.data.includes('"Ana"')), POLL)
+    channel = helloFrom(await mallory.page.evaluate(() => window.__wire.received()), 'Ana').channel
+    malloryId = await mallory.page.evaluate(() => window.parley!.self.id)
+    const back = await signed({ from: malloryId, lamport: 50, text: `back again ${nanoid(6)}` })
+    await send([JSON.stringify({ type: 'hello', name: 'Mallory', have: 0, key: key.key }), JSON.stringify(back)])
+    await mallory.page.waitForFunction(() => !window.parley!.peers.some((p) => p.name === 'Ana' && p.state === 'connected'), POLL)
+    const marker = `Ben after her return ${nanoid(6)}`
+    await ben.page.evaluate((t) => window.parley!.send(t), marker)
+    await waitForMessage(ana.page, marker)
+    expect(await shown(ana.page)).not.toContain(back.text)
     expect(await ana.page.evaluate(() => window.parley!.peers.map((p) => p.name))).toEqual(['Ben'])
   })
 })

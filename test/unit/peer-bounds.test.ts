@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { CHARS_BURST, createBucket, createBudget, HISTORY_ENTRIES_PER_CHANNEL, MESSAGE_BURST } from '../../client/lib/budget'
+import {
+  CHARS_BURST,
+  createBucket,
+  createBudget,
+  HISTORY_ENTRIES_PER_AUTHOR,
+  HISTORY_ENTRIES_PER_CHANNEL,
+  MESSAGE_BURST,
+} from '../../client/lib/budget'
 import { createFiles, FILE_IDLE_MS, MAX_INCOMING_FILES } from '../../client/lib/files'
 import {
   createRoomLog,
@@ -16,6 +23,7 @@ import {
   type ChatMessage,
   cleanFileName,
   type FileOffer,
+  type HistoryEntry,
   MAX_FILE_BYTES,
   MAX_FILE_NAME_CHARS,
   MAX_TIME_MS,
@@ -226,6 +234,25 @@ describe('budgets', () => {
     expect(budget.history('p', 1)).toBe(true)
     budget.hello('p')
     expect(budget.excess('p')).toMatchObject({ history: 1, hellos: 1 })
+  })
+
+  it('takes HISTORY_ENTRIES_PER_AUTHOR entries of one author from one relayer per channel, and counts the rest', () => {
+    const changed = vi.fn()
+    const budget = createBudget({ changed })
+    const by = (from: string, count: number) =>
+      Array.from({ length: count }, (_, i) => ({ message: { from, id: `${from}${i}` }, key: 'k' }) as unknown as HistoryEntry)
+    expect(budget.authored('relayer', by('a', HISTORY_ENTRIES_PER_AUTHOR - 1))).toHaveLength(HISTORY_ENTRIES_PER_AUTHOR - 1)
+    expect(changed).not.toHaveBeenCalled()
+    // At the cap: the last one of "a" fits, the one past it does not; "b" and another relayer are counted apart.
+    const kept = budget.authored('relayer', [...by('a', 2), ...by('b', 1)])
+    expect(kept.map((e) => e.message.from)).toEqual(['a', 'b'])
+    expect(budget.authored('other', by('a', 1))).toHaveLength(1)
+    expect(changed).toHaveBeenCalledTimes(1)
+    expect(budget.excess('relayer')).toMatchObject({ history: 1 })
+    expect(budget.decorate({ id: 'relayer', name: '', state: 'connected' })).toMatchObject({ misbehaving: true })
+    // A new channel, a new hand-over.
+    budget.opened('relayer')
+    expect(budget.authored('relayer', by('a', 1))).toHaveLength(1)
   })
 })
 

@@ -256,6 +256,14 @@ describe('joinRoom over a fake mesh', () => {
     expect(network.peers.map((p) => [p.initiator, p.destroyed])).toEqual([[true, true]])
   })
 
+  it('shows the signing key a peer’s hello named in its view (what the page keeps mute and block by)', async () => {
+    const board = createSwitchboard()
+    const [ana, ben] = await meshOf(board, ['Ana', 'Ben'])
+    const key = trustingIdentity().key
+    expect(ana!.room.peers.map((p) => [p.id, p.key])).toEqual([[ben!.room.self.id, key]])
+    expect(ben!.room.peers.map((p) => p.key)).toEqual([key])
+  })
+
   it('propagates a name change to the others as peer-updated', async () => {
     const board = createSwitchboard()
     const [ana, ben, cai] = await meshOf(board, ['Ana', 'Ben', 'Cai'])
