@@ -90,7 +90,7 @@ export function createConversation(options: {
   const saver = createSaver(room, options.log, store)
   const counters = { forged: 0 }
   let settled: RoomLog | undefined
-  void options.log.then((log) => (settled = log))
+  void options.log.then((log) => (settled = log)).catch(() => {})
   // Signing is asynchronous: one queue keeps the sender's order.
   const outgoing = createSerialQueue()
   let seq = 0
