@@ -9,6 +9,8 @@ import { createSerialQueue } from './util'
 
 // Persisting history is batched: one write per burst of messages.
 const SAVE_DELAY_MS = 500
+// Receipts wait a moment: a burst of messages shares one, and a reply a message prompts goes out first.
+const ACK_DELAY_MS = 50
 
 /** The part of the mesh a conversation sends through. */
 interface Mesh {
@@ -31,12 +33,11 @@ function createReceipts(mesh: Mesh, emit: Emit) {
       const ids = pendingAcks.get(peer)
       if (ids) return void ids.push(id)
       pendingAcks.set(peer, [id])
-      // One receipt message per burst of messages from that peer.
-      queueMicrotask(() => {
+      setTimeout(() => {
         const batch = pendingAcks.get(peer) ?? []
         pendingAcks.delete(peer)
         for (let i = 0; i < batch.length; i += MAX_ACK_IDS) mesh.sendNow({ type: 'ack', ids: batch.slice(i, i + MAX_ACK_IDS) }, peer)
-      })
+      }, ACK_DELAY_MS)
     },
 
     /** They received our messages `ids`. */

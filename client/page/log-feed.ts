@@ -85,9 +85,10 @@ function arrange(log: HTMLElement) {
 /**
  * Where the log's entries go in and how it scrolls: new entries are added once per animation frame and
  * layout is read once per frame, never per entry; the view sticks to the newest entry unless the reader
- * scrolled up, when the jump button counts what they have not seen.
+ * scrolled up, when the jump button counts what they have not seen. `prepare` runs first in each frame
+ * (entries built late, see message-view.ts).
  */
-export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget: (entry: HTMLElement) => void) {
+export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget: (entry: HTMLElement) => void, prepare: () => void) {
   const pending = document.createDocumentFragment()
   let frame = 0
   let fallback: ReturnType<typeof setTimeout> | undefined
@@ -122,6 +123,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
   })
 
   function flush() {
+    prepare()
     cancelAnimationFrame(frame)
     clearTimeout(fallback)
     frame = 0
@@ -168,6 +170,9 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     keepInView(image: HTMLImageElement) {
       image.addEventListener('load', () => stuck && toBottom(), { once: true })
     },
+
+    /** Something will be placed in the next frame (by `prepare`). */
+    wake: schedule,
 
     /** Shows the newest entry. */
     follow() {
