@@ -7,8 +7,12 @@ import type { ChatView, Emit, HistoryStore, Identity, PeerView, Receipt } from '
 import { createTyping } from './typing'
 import { createSerialQueue } from './util'
 
-// Persisting history is batched: one write per burst of messages.
+// Persisting history is batched: one write once a burst of messages pauses, and at most this long
+// apart while it goes on (a write copies the whole history on the page's thread, ~1 ms for 400).
 const SAVE_DELAY_MS = 500
+const SAVE_MAX_DELAY_MS = 5_000
+// Receipts wait a moment: a burst of messages shares one, and a reply a message prompts goes out first.
+const ACK_DELAY_MS = 50
 
 /** The part of the mesh a conversation sends through. */
 interface Mesh {
@@ -31,12 +35,11 @@ function createReceipts(mesh: Mesh, emit: Emit) {
       const ids = pendingAcks.get(peer)
       if (ids) return void ids.push(id)
       pendingAcks.set(peer, [id])
-      // One receipt message per burst of messages from that peer.
-      queueMicrotask(() => {
+      setTimeout(() => {
         const batch = pendingAcks.get(peer) ?? []
         pendingAcks.delete(peer)
         for (let i = 0; i < batch.length; i += MAX_ACK_IDS) mesh.sendNow({ type: 'ack', ids: batch.slice(i, i + MAX_ACK_IDS) }, peer)
-      })
+      }, ACK_DELAY_MS)
     },
 
     /** They received our messages `ids`. */
@@ -54,20 +57,21 @@ function createReceipts(mesh: Mesh, emit: Emit) {
 /** Writes the room's history to the store once per burst of messages, and once more when leaving. */
 function createSaver(room: string, log: Promise<RoomLog>, store: HistoryStore | undefined) {
   let timer: ReturnType<typeof setTimeout> | undefined
+  // When the oldest unsaved change was made.
+  let since = 0
+  const save = () => {
+    clearTimeout(timer)
+    timer = undefined
+    if (store) void log.then((h) => store.save(room, h.entries())).catch(() => {})
+  }
   return {
     schedule(): void {
-      if (!store || timer) return
-      timer = setTimeout(async () => {
-        timer = undefined
-        await store.save(room, (await log).entries()).catch(() => {})
-      }, SAVE_DELAY_MS)
-    },
-    flush(): void {
-      if (!timer) return
+      if (!store) return
+      if (!timer) since = Date.now()
       clearTimeout(timer)
-      timer = undefined
-      if (store) void log.then((h) => store.save(room, h.entries())).catch(() => {})
+      timer = setTimeout(save, Math.min(SAVE_DELAY_MS, since + SAVE_MAX_DELAY_MS - Date.now()))
     },
+    flush: () => timer && save(),
   }
 }
 
@@ -90,7 +94,7 @@ export function createConversation(options: {
   const saver = createSaver(room, options.log, store)
   const counters = { forged: 0 }
   let settled: RoomLog | undefined
-  void options.log.then((log) => (settled = log))
+  void options.log.then((log) => (settled = log)).catch(() => {})
   // Signing is asynchronous: one queue keeps the sender's order.
   const outgoing = createSerialQueue()
   let seq = 0

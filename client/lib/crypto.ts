@@ -4,7 +4,11 @@
  * browser (HKDF-SHA-256 → AES-256-GCM), so the server relays ciphertext it can neither read nor forge.
  */
 
-const VERSION = 'parley/1'
+/** The peer protocol's version in every key, seal and signature between clients (PROTOCOL.md 1). */
+export const VERSION = 'parley/2'
+// The admission verifier belongs to the HTTP API, still v1: old and new clients share a room and each
+// shows the other as "cannot verify", rather than the later one being refused a room it has the link of.
+const ADMIT_SALT = 'parley/1'
 const IV_BYTES = 12
 /** 16 random bytes: 128 bits, 22 characters of base64url. */
 const SECRET_BYTES = 16
@@ -59,7 +63,7 @@ export function deriveRoomKey(secret: string, room: string): Promise<CryptoKey> 
  */
 export async function deriveVerifier(secret: string, room: string): Promise<string> {
   const ikm = await crypto.subtle.importKey('raw', utf8.encode(secret), 'HKDF', false, ['deriveBits'])
-  const params = { name: 'HKDF', hash: 'SHA-256', salt: utf8.encode(VERSION), info: utf8.encode(`admit ${room}`) }
+  const params = { name: 'HKDF', hash: 'SHA-256', salt: utf8.encode(ADMIT_SALT), info: utf8.encode(`admit ${room}`) }
   return base64url(new Uint8Array(await crypto.subtle.deriveBits(params, ikm, 256)))
 }
 

@@ -52,7 +52,7 @@ export interface Hello {
   name: string
   /** The highest `seq` I have received from you (0 if none): resend what follows. */
   have: number
-  /** My session's public signing key (base64url, raw P-256). */
+  /** My session's public signing key (base64url, raw Ed25519, 32 bytes). */
   key?: string
   color?: string
 }

@@ -152,7 +152,7 @@ export interface HistoryStore {
 }
 
 export interface Identity {
-  /** This session's public key, announced in every hello (base64url, raw P-256 point). */
+  /** This session's public key, announced in every hello (base64url, raw Ed25519, 32 bytes). */
   readonly key: string
   sign(message: ChatMessage): Promise<string>
   verify(message: ChatMessage, key: string): Promise<boolean>

@@ -91,8 +91,7 @@ export function showRoom(roomId: string): void {
       if (!message) return false
       actions.take()
       own.add(message.id)
-      log.message(message)
-      notes.added(message, message.name)
+      log.message(message, () => notes.added(message, message.name))
       spoke()
       log.follow()
       return true
@@ -219,13 +218,14 @@ function wireRoom(
   })
   room.on('message', (message) => {
     if (moderation.muted(message.from)) return
-    log.message(message)
-    const mentioned = notes.added(message, room.self.name)
     spoke()
-    if (message.mine || message.before) return
-    if (mentioned) alerts.mention(message.name, message.text)
-    else alerts.message(message.name, message.text)
-    if (message.to !== undefined) people.unread(message.from)
+    log.message(message, () => {
+      const mentioned = notes.added(message, room.self.name)
+      if (message.mine || message.before) return
+      if (mentioned) alerts.mention(message.name, message.text)
+      else alerts.message(message.name, message.text)
+      if (message.to !== undefined) people.unread(message.from)
+    })
   })
   room.on('annotation', notes.annotate)
   room.on('receipt', log.receipt)

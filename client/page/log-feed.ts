@@ -92,9 +92,10 @@ function arrange(log: HTMLElement) {
 /**
  * Where the log's entries go in and how it scrolls: new entries are added once per animation frame and
  * layout is read once per frame, never per entry; the view sticks to the newest entry unless the reader
- * scrolled up, when the jump button counts what they have not seen.
+ * scrolled up, when the jump button counts what they have not seen. `prepare` runs first in each frame
+ * (entries built late, see message-view.ts).
  */
-export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget: (entry: HTMLElement) => void) {
+export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget: (entry: HTMLElement) => void, prepare: () => void) {
   const pending = document.createDocumentFragment()
   const inserts = new Map<HTMLElement, HTMLElement>()
   let frame = 0
@@ -145,6 +146,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
   })
 
   function flush() {
+    prepare()
     cancelAnimationFrame(frame)
     clearTimeout(fallback)
     frame = 0
@@ -210,6 +212,9 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
 
     /** Shows the newest `count` of the entries held back (before scrolling to an old one). */
     show,
+
+    /** Something will be placed in the next frame (by `prepare`). */
+    wake: schedule,
 
     /** Shows the newest entry. */
     follow() {

@@ -20,11 +20,35 @@ export function createMessageView(options: {
 }) {
   const { log, typingLine, names } = options
   const byId = new Map<string, HTMLElement>()
-  const feed = createLogFeed(log, options.jump, (entry) => {
-    if (entry.dataset.id) byId.delete(entry.dataset.id)
-    files.forget(entry)
-  })
-  const place = feed.place
+  // A message's entry is built in the frame that shows it, not while its event is dispatched: whoever
+  // else listens (a reply going out) does not wait for the DOM. Anything that needs an entry, or places
+  // another one (keeping the order), builds what waits first.
+  const waiting = new Map<string, [ChatView, (() => void) | undefined]>()
+  const build = () => {
+    const list = [...waiting.values()]
+    waiting.clear()
+    for (const [message, then] of list) {
+      make(message)
+      then?.()
+    }
+  }
+  const entryOf = (id: string) => {
+    build()
+    return byId.get(id)
+  }
+  const feed = createLogFeed(
+    log,
+    options.jump,
+    (entry) => {
+      if (entry.dataset.id) byId.delete(entry.dataset.id)
+      files.forget(entry)
+    },
+    build,
+  )
+  const place = (entry: HTMLElement, before?: HTMLElement) => {
+    build()
+    feed.place(entry, before)
+  }
 
   const peer = (id: string) => names().find((p) => p.id === id)
   const nameOf = (id: string) => peer(id)?.name || 'someone'
@@ -42,8 +66,22 @@ export function createMessageView(options: {
     entry.classList.toggle('direct', to !== undefined)
   }
 
+  function make(message: ChatView) {
+    const entry = template('message-template')
+    entry.classList.toggle('mine', message.mine)
+    entry.dataset.id = message.id
+    entry.dataset.lamport = String(message.lamport)
+    stamp(entry, message.mine ? 'self' : message.from, message.time)
+    who(entry, message.mine, message.from, message.name)
+    privately(entry, message.to, message.mine)
+    entry.querySelector('.text')!.append(...formatText(message.text))
+    entry.querySelector('.receipt')!.append(document.createTextNode(''))
+    byId.set(message.id, entry)
+    place(entry, message.before ? byId.get(message.before) : undefined)
+  }
+
   const files = createFileEntries({
-    feed,
+    feed: { ...feed, place },
     attribute(entry, mine, from, to) {
       who(entry, mine, from, nameOf(from))
       privately(entry, to, mine)
@@ -60,23 +98,15 @@ export function createMessageView(options: {
       place(entry)
     },
 
-    message(message: ChatView): void {
-      if (byId.has(message.id)) return
-      const entry = template('message-template')
-      entry.classList.toggle('mine', message.mine)
-      entry.dataset.id = message.id
-      entry.dataset.lamport = String(message.lamport)
-      stamp(entry, message.mine ? 'self' : message.from, message.time)
-      who(entry, message.mine, message.from, message.name)
-      privately(entry, message.to, message.mine)
-      entry.querySelector('.text')!.append(...formatText(message.text))
-      entry.querySelector('.receipt')!.append(document.createTextNode(''))
-      byId.set(message.id, entry)
-      place(entry, message.before ? byId.get(message.before) : undefined)
+    /** A chat line, built in the next frame (or when something needs it); `then` runs once it is built. */
+    message(message: ChatView, then?: () => void): void {
+      if (byId.has(message.id) || waiting.has(message.id)) return
+      waiting.set(message.id, [message, then])
+      feed.wake()
     },
 
     receipt({ id, recipients, delivered }: Receipt): void {
-      const entry = byId.get(id)
+      const entry = entryOf(id)
       const receipt = entry?.querySelector<HTMLElement>('.receipt')
       if (!entry || !receipt) return
       entry.dataset.delivered = String(delivered.length)
@@ -94,11 +124,11 @@ export function createMessageView(options: {
     /** A file transfer's entry; one this browser sends carries the file itself (its own preview). */
     file: files.show,
 
-    entry: (id: string) => byId.get(id),
+    entry: entryOf,
 
     /** Scrolls to message `id` and focuses it (a reply's quote, a search result); false if absent. */
     reveal(id: string): boolean {
-      const entry = byId.get(id)
+      const entry = entryOf(id)
       // Held back (see log-feed.ts): all of them come back first.
       if (entry?.parentElement?.hidden) feed.show(1e4)
       if (!entry?.isConnected) return false

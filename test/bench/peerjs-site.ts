@@ -62,10 +62,11 @@ peer.on('open', () => {
 peer.on('connection', track)
 peer.on('error', (err) => console.error('peerjs', err.type, err.message))
 window.peerjsBench = {
-  async ping(count) {
+  async ping(count, gapMs) {
     const conn = [...open.values()][0]
     const rtts = []
     for (let i = 0; i < count; i++) {
+      await new Promise((resolve) => setTimeout(resolve, gapMs))
       const sent = performance.now()
       await new Promise((resolve) => {
         const listener = (data) => {

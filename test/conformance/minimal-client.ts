@@ -8,7 +8,9 @@ import { createRequire } from 'node:module'
 
 const wrtc = createRequire(import.meta.url)('@roamhq/wrtc') as typeof import('@roamhq/wrtc')
 
-const VERSION = 'parley/1'
+/** The peer protocol's version (room key, seals, signatures); the admission verifier keeps the HTTP API's. */
+const VERSION = 'parley/2'
+const ADMIT_SALT = 'parley/1'
 const PING_MS = 1_000
 const utf8 = new TextEncoder()
 const decoder = new TextDecoder()
@@ -49,7 +51,7 @@ export interface MinimalOptions {
   name: string
 }
 
-/** HKDF-SHA-256 over the secret's UTF-8 text (salt "parley/1", info "room <id>") → AES-256-GCM. */
+/** HKDF-SHA-256 over the secret's UTF-8 text (salt "parley/2", info "room <id>") → AES-256-GCM. */
 async function roomKey(secret: string, room: string) {
   const ikm = await crypto.subtle.importKey('raw', utf8.encode(secret), 'HKDF', false, ['deriveKey'])
   return crypto.subtle.deriveKey(
@@ -61,10 +63,10 @@ async function roomKey(secret: string, room: string) {
   )
 }
 
-/** The admission verifier: the same HKDF with info "admit <id>", 32 bytes, base64url (no padding). */
+/** The admission verifier: HKDF with salt "parley/1" and info "admit <id>", 32 bytes, base64url (no padding). */
 async function verifierOf(secret: string, room: string) {
   const ikm = await crypto.subtle.importKey('raw', utf8.encode(secret), 'HKDF', false, ['deriveBits'])
-  const params = { name: 'HKDF', hash: 'SHA-256', salt: utf8.encode(VERSION), info: utf8.encode(`admit ${room}`) }
+  const params = { name: 'HKDF', hash: 'SHA-256', salt: utf8.encode(ADMIT_SALT), info: utf8.encode(`admit ${room}`) }
   return b64url(new Uint8Array(await crypto.subtle.deriveBits(params, ikm, 256)))
 }
 
@@ -139,7 +141,7 @@ async function readEvents(body: ReadableStream<Uint8Array>, onEvent: (type: stri
 export async function joinMinimal(options: MinimalOptions) {
   const { server, room, name } = options
   const key = await roomKey(options.secret, room)
-  const signing = (await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify'])) as CryptoKeyPair
+  const signing = (await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify'])) as CryptoKeyPair
   const publicKey = b64url(new Uint8Array(await crypto.subtle.exportKey('raw', signing.publicKey)))
   const chats: MinimalChat[] = []
   const waiters = new Set<() => void>()
@@ -218,8 +220,8 @@ export async function joinMinimal(options: MinimalOptions) {
   let seq = 0
   let lamport = 0
   async function verify(chat: Omit<MinimalChat, 'verified' | 'history'>, key: string) {
-    const imported = await crypto.subtle.importKey('raw', unb64url(key), { name: 'ECDSA', namedCurve: 'P-256' }, false, ['verify'])
-    return crypto.subtle.verify({ name: 'ECDSA', hash: 'SHA-256' }, imported, unb64url(chat.sig), signed(room, chat))
+    const imported = await crypto.subtle.importKey('raw', unb64url(key), { name: 'Ed25519' }, false, ['verify'])
+    return crypto.subtle.verify({ name: 'Ed25519' }, imported, unb64url(chat.sig), signed(room, chat))
   }
   async function onMessage(raw: string) {
     const m = JSON.parse(raw) as TheirMessage
@@ -291,9 +293,7 @@ export async function joinMinimal(options: MinimalOptions) {
     until,
     async say(text: string) {
       const message = { type: 'chat', id: crypto.randomUUID(), from: self, name, text, time: Date.now(), seq: ++seq, lamport: ++lamport }
-      const sig = b64url(
-        new Uint8Array(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, signing.privateKey, signed(room, message))),
-      )
+      const sig = b64url(new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, signing.privateKey, signed(room, message))))
       send({ ...message, sig })
       return message.id
     },

@@ -244,6 +244,26 @@ describe('the room page', () => {
     expect(await unread()).toBe('')
   })
 
+  it('says a browser without Ed25519 signatures must be updated, instead of trying to join', async () => {
+    const page = await people[0]!.browser.newPage()
+    try {
+      // As in Chromium before 137 or Firefox before 130: WebCrypto does not know the algorithm.
+      await page.evaluateOnNewDocument(`{
+        const generateKey = crypto.subtle.generateKey.bind(crypto.subtle)
+        crypto.subtle.generateKey = (algorithm, ...rest) =>
+          (algorithm?.name ?? algorithm) === 'Ed25519'
+            ? Promise.reject(new DOMException('Unrecognized name.', 'NotSupportedError'))
+            : generateKey(algorithm, ...rest)
+      }`)
+      await page.goto(roomLink(server.url))
+      await bannerShown(page, 'cannot make Ed25519 signatures')
+      expect(await page.evaluate(() => window.parley?.status)).toBe('closed')
+      expect(await page.$eval('textarea[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).disabled)).toBe(true)
+    } finally {
+      await page.close()
+    }
+  })
+
   it('says on the first page, before anything is created, that a plain-HTTP address cannot work', async () => {
     const lan = Object.values(networkInterfaces())
       .flat()

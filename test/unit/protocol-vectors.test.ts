@@ -9,6 +9,7 @@ import {
   sdpFingerprint,
   seal,
   signalContext,
+  VERSION,
   verificationCode,
 } from '../../client/lib/crypto'
 import { createIdentity, signedText } from '../../client/lib/identity'
@@ -43,7 +44,7 @@ const fromHex = (value: string) => Uint8Array.from(Buffer.from(value, 'hex'))
 /** HKDF as the specification words it, with an exportable result (the real key is not). */
 async function specRoomKey(ikm: Uint8Array<ArrayBuffer>, room: string): Promise<Uint8Array> {
   const base = await subtle.importKey('raw', ikm, 'HKDF', false, ['deriveBits'])
-  const params = { name: 'HKDF', hash: 'SHA-256', salt: utf8.encode('parley/1'), info: utf8.encode(`room ${room}`) }
+  const params = { name: 'HKDF', hash: 'SHA-256', salt: utf8.encode('parley/2'), info: utf8.encode(`room ${room}`) }
   return new Uint8Array(await subtle.deriveBits(params, base, 256))
 }
 
@@ -103,7 +104,8 @@ describe('PROTOCOL.md test vectors', () => {
     const v = vector<RoomKeyVector>('room-key')
 
     it('is HKDF-SHA-256 over the UTF-8 text of the secret, with the documented salt and info', async () => {
-      expect(v.salt).toBe('parley/1')
+      expect(v.salt).toBe('parley/2')
+      expect(VERSION).toBe(v.salt)
       expect(v.info).toBe(`room ${v.room}`)
       expect(hex(await specRoomKey(utf8.encode(v.secret), v.room))).toBe(v.keyHex)
       // Not over the secret's base64url-decoded bytes.
@@ -114,7 +116,7 @@ describe('PROTOCOL.md test vectors', () => {
     it('is the key deriveRoomKey makes', async () => {
       const real = await deriveRoomKey(v.secret, v.room)
       const documented = await rawAesKey(v.keyHex)
-      const context = 'parley/1 probe'
+      const context = 'parley/2 probe'
       expect(await open(real, context, await seal(documented, context, { probe: 1 }))).toEqual({ probe: 1 })
       expect(await open(documented, context, await seal(real, context, { probe: 2 }))).toEqual({ probe: 2 })
       expect(await open(await rawAesKey(v.wrongKeyHex), context, await seal(real, context, { probe: 3 }))).toBeNull()
@@ -171,36 +173,46 @@ describe('PROTOCOL.md test vectors', () => {
 
   describe('signed-chat', () => {
     const v = vector<SignedChatVector>('signed-chat')
-    const ECDSA = { name: 'ECDSA', namedCurve: 'P-256' } as const
-    const SIGNATURE = { name: 'ECDSA', hash: 'SHA-256' } as const
     const m = v.message
+    const keyPair = async (): Promise<CryptoKeyPair> => ({
+      privateKey: await subtle.importKey('jwk', v.privateJwk, 'Ed25519', false, ['sign']),
+      publicKey: await subtle.importKey('raw', fromBase64url(v.key)!, 'Ed25519', true, ['verify']),
+    })
 
     it('signs JSON.stringify of the documented array: no spaces, non-ASCII unescaped', () => {
-      const text = JSON.stringify(['parley/1 chat', v.room, m.id, m.from, m.name, m.text, m.time, m.lamport, m.to ?? null])
+      const text = JSON.stringify(['parley/2 chat', v.room, m.id, m.from, m.name, m.text, m.time, m.lamport, m.to ?? null])
       expect(text).toBe(v.signedText)
       expect(hex(utf8.encode(text))).toBe(v.signedHex)
-      expect(text.startsWith('["parley/1 chat","')).toBe(true)
+      expect(text.startsWith('["parley/2 chat","')).toBe(true)
       expect(text).toContain(m.text.replace(/"/g, '\\"'))
       expect(text).not.toContain('\\u')
+      expect(signedText(v.room, m)).toBe(v.signedText)
     })
 
-    it('has a key that is the raw uncompressed point of the private key, and a 64-byte r‖s signature', async () => {
-      const publicJwk = { kty: 'EC', crv: 'P-256', x: v.privateJwk.x, y: v.privateJwk.y }
-      const publicKey = await subtle.importKey('jwk', publicJwk, ECDSA, true, ['verify'])
-      expect(base64url(new Uint8Array(await subtle.exportKey('raw', publicKey)))).toBe(v.key)
-      const point = fromBase64url(v.key)!
-      expect(point.length).toBe(65)
-      expect(point[0]).toBe(4)
-      expect(fromBase64url(m.sig!)!.length).toBe(64)
+    it("has RFC 8032's TEST 1 key: a 32-byte public key and a 64-byte signature", async () => {
+      expect(hex(fromBase64url(v.privateJwk.d!)!)).toBe('9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60')
+      expect(hex(fromBase64url(v.key)!)).toBe('d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a')
+      expect(v.privateJwk.x).toBe(v.key)
+      expect(v.key).toMatch(/^[A-Za-z0-9_-]{43}$/)
+      expect(m.sig).toMatch(/^[A-Za-z0-9_-]{86}$/)
+      // RFC 8032's own TEST 1: the empty message.
+      const rfc = new Uint8Array(await subtle.sign('Ed25519', (await keyPair()).privateKey, new Uint8Array(0)))
+      expect(hex(rfc)).toBe(
+        'e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b',
+      )
     })
 
-    it('verifies with WebCrypto over the documented bytes', async () => {
-      const publicKey = await subtle.importKey('raw', fromBase64url(v.key)!, ECDSA, false, ['verify'])
-      expect(await subtle.verify(SIGNATURE, publicKey, fromBase64url(m.sig!)!, fromHex(v.signedHex))).toBe(true)
-      // A signature made now with the documented private key verifies too (ECDSA is randomised).
-      const privateKey = await subtle.importKey('jwk', v.privateJwk, ECDSA, false, ['sign'])
-      const fresh = await subtle.sign(SIGNATURE, privateKey, fromHex(v.signedHex))
-      expect(await subtle.verify(SIGNATURE, publicKey, fresh, fromHex(v.signedHex))).toBe(true)
+    it('is the one signature of the documented bytes (Ed25519 is deterministic), and WebCrypto verifies it', async () => {
+      const { privateKey, publicKey } = await keyPair()
+      expect(base64url(new Uint8Array(await subtle.sign('Ed25519', privateKey, fromHex(v.signedHex))))).toBe(m.sig)
+      expect(await subtle.verify('Ed25519', publicKey, fromBase64url(m.sig!)!, fromHex(v.signedHex))).toBe(true)
+    })
+
+    it('is exactly what the real identity signs with that key', async () => {
+      const identity = await createIdentity(v.room, await keyPair())
+      expect(identity.key).toBe(v.key)
+      const { sig, ...unsigned } = m
+      expect(await identity.sign(unsigned)).toBe(sig)
     })
 
     it("is accepted by the real identity's verify, and refused once altered", async () => {
@@ -211,13 +223,14 @@ describe('PROTOCOL.md test vectors', () => {
       expect(await (await createIdentity('another-room')).verify(m, v.key)).toBe(false)
     })
 
-    it('matches what the real identity signs', async () => {
+    it('is what a fresh identity signs, as the specification words it', async () => {
       const identity = await createIdentity(v.room)
       const sig = await identity.sign(m)
       expect(fromBase64url(sig)!.length).toBe(64)
-      const publicKey = await subtle.importKey('raw', fromBase64url(identity.key)!, ECDSA, false, ['verify'])
-      const text = JSON.stringify(['parley/1 chat', v.room, m.id, m.from, m.name, m.text, m.time, m.lamport, null])
-      expect(await subtle.verify(SIGNATURE, publicKey, fromBase64url(sig)!, utf8.encode(text))).toBe(true)
+      expect(fromBase64url(identity.key)!.length).toBe(32)
+      const publicKey = await subtle.importKey('raw', fromBase64url(identity.key)!, 'Ed25519', false, ['verify'])
+      const text = JSON.stringify(['parley/2 chat', v.room, m.id, m.from, m.name, m.text, m.time, m.lamport, null])
+      expect(await subtle.verify('Ed25519', publicKey, fromBase64url(sig)!, utf8.encode(text))).toBe(true)
     })
   })
 
@@ -228,7 +241,7 @@ describe('PROTOCOL.md test vectors', () => {
     it('signs the event tag, the chat members, then act, target, emoji and on', () => {
       const re = m.re as { act: string; id: string; emoji: string; on: boolean }
       const text = JSON.stringify([
-        'parley/1 event',
+        'parley/2 event',
         v.room,
         m.id,
         m.from,
@@ -245,6 +258,17 @@ describe('PROTOCOL.md test vectors', () => {
       expect(text).toBe(v.signedText)
       expect(hex(utf8.encode(text))).toBe(v.signedHex)
       expect(signedText(v.room, m)).toBe(v.signedText)
+    })
+
+    it('is exactly what the real identity signs with the key of signed-chat', async () => {
+      const chat = vector<SignedChatVector>('signed-chat')
+      const pair = {
+        privateKey: await subtle.importKey('jwk', chat.privateJwk, 'Ed25519', false, ['sign']),
+        publicKey: await subtle.importKey('raw', fromBase64url(chat.key)!, 'Ed25519', true, ['verify']),
+      }
+      expect(v.key).toBe(chat.key)
+      const { sig, ...unsigned } = m
+      expect(await (await createIdentity(v.room, pair)).sign(unsigned)).toBe(sig)
     })
 
     it("is accepted by the real identity's verify, and refused once its reference changes", async () => {
