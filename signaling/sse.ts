@@ -32,8 +32,24 @@ export function openEventStream(res: ServerResponse, retryMs: number, headers: R
   })
   // Nagle would hold small frames back for up to 40 ms waiting for an ACK.
   res.socket?.setNoDelay(true)
-  // The retry hint goes out with the headers, so proxies see the first bytes at once.
-  res.write(`retry: ${retryMs}\n\n`)
+  // The retry hint goes out with the headers (and any replay written in the same tick), so proxies
+  // see the first bytes at once.
+  writeFrame(res, `retry: ${retryMs}\n\n`)
+}
+
+const uncork = (res: ServerResponse) => res.uncork()
+
+/**
+ * Writes one frame of an open stream; returns the bytes still queued for the socket. Frames written in
+ * the same tick (a batch relayed to one peer, a replay) leave in one socket write, not one each.
+ */
+export function writeFrame(res: ServerResponse, frame: string): number {
+  if (!res.writableCorked) {
+    res.cork()
+    process.nextTick(uncork, res)
+  }
+  res.write(frame)
+  return res.writableLength
 }
 
 /**
