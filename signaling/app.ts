@@ -87,7 +87,10 @@ export function createApp(options: AppOptions) {
   app.set('trust proxy', options.trustProxy ?? false)
   // The API, served ahead of Express, sees the client's address exactly as Express would ("trust proxy").
   const trust = app.get('trust proxy fn') as (address: string, hop: number) => boolean
-  const clientIp = (req: IncomingMessage) => proxyaddr(req, trust)
+  // Without a trusted proxy that is the socket's peer: no X-Forwarded-For to parse on every request.
+  const clientIp = options.trustProxy
+    ? (req: IncomingMessage) => proxyaddr(req, trust)
+    : (req: IncomingMessage) => req.socket.remoteAddress ?? 'unknown'
   const signaling = createSignalingApi({ ...options, log, observer: metrics.observer, clientIp })
   counts = signaling.stats
   app.disable('x-powered-by')
