@@ -5,7 +5,7 @@ import type { Browser, Page } from 'puppeteer'
 import { closeAll, launchPeople } from '../browsers'
 import { within } from '../helpers'
 import { printBreakdown } from './breakdown'
-import { startServers } from './endpoints'
+import { type Servers, startServers } from './endpoints'
 import { pagePaths, pageServingCpu } from './page-cpu'
 import { preciseCpuSeconds } from './proc-info'
 import { machine } from './procs'
@@ -128,6 +128,59 @@ async function roundTrips(browsers: Browser[], at: Endpoints) {
   )
 }
 
+/**
+ * One newcomer joining a room of everyone else, RUNS times, Parley and PeerJS alternating: medians of
+ * its time, its browser's CPU and the server's, Parley's split into page files and API; the join path
+ * of the last run.
+ */
+async function benchNewcomer(browsers: Browser[], servers: Servers, atOnce: Partial<Record<Contender, Timeline>>) {
+  const at = servers.direct
+  const others = browsers.length - 1
+  const joins: Record<Contender, Array<Awaited<ReturnType<typeof newcomer>>>> = { parley: [], peerjs: [] }
+  for (let run = 0; run < RUNS; run++) {
+    for (const contender of CONTENDERS) joins[contender].push(await newcomer(contender, browsers, at, undefined, servers.pids[contender]))
+  }
+  const last = { parley: joins.parley.at(-1)!, peerjs: joins.peerjs.at(-1)! }
+  const pageCpu = await pageServingCpu(servers.pids.parley, at.parley, last.parley.pagePaths)
+  const med = (c: Contender, pick: (j: (typeof joins)[Contender][number]) => number) => median(joins[c].map(pick))
+  const parleyServer = med('parley', (j) => j.serverCpu)
+  const parleyApi = parleyServer - pageCpu
+  const peerServer = med('peerjs', (j) => j.serverCpu)
+  console.log(
+    `\nOne newcomer joining a room of ${others} (everyone else connected first, their service workers installed): open link → connected`,
+  )
+  console.log(`to everyone; medians of ${RUNS} runs, Parley and PeerJS alternating. Server CPU: every thread of the signaling process`)
+  console.log("from navigation to connected. Parley serves its own page; PeerServer does not (the PeerJS page comes from the bench's")
+  console.log("own static server), so the like-for-like figure is Parley's API share: the whole minus the page's share, measured after")
+  console.log(
+    `by loading the same ${last.parley.pagePaths.length} files (the tab's own list plus the shared worker's script) from the same`,
+  )
+  console.log('server as an empty-cache tab does, averaged over 10 loads')
+  const row = (c: Contender, page: string, api: number) => [
+    NAMES[c],
+    secs(med(c, (j) => j.seconds)),
+    secs(med(c, (j) => j.cpu)),
+    ms(med(c, (j) => j.serverCpu) * 1000),
+    page,
+    ms(api * 1000),
+  ]
+  table(
+    ['', 'time', "its browser's CPU", 'server CPU', 'of it: page files', 'of it: API'],
+    [row('parley', ms(pageCpu * 1000), parleyApi), row('peerjs', '— (not served)', peerServer)],
+  )
+  console.log(
+    `  target: Parley's API CPU ≤ PeerServer's — ${times(parleyApi, peerServer)} ${met(parleyApi <= peerServer)}` +
+      ` (whole server, page included: ${times(parleyServer, peerServer)})`,
+  )
+  console.log(`\nJoin path (the page's navigation timing and performance marks; — : the page does not mark that step yet)`)
+  printBreakdown([
+    { label: `Parley newcomer → ${others}`, timeline: last.parley.timeline },
+    ...(atOnce.parley ? [{ label: `Parley ${browsers.length} at once (last)`, timeline: atOnce.parley }] : []),
+    { label: `PeerJS newcomer → ${others}`, timeline: last.peerjs.timeline },
+    ...(atOnce.peerjs ? [{ label: `PeerJS ${browsers.length} at once (last)`, timeline: atOnce.peerjs }] : []),
+  ])
+}
+
 export async function benchConnect() {
   const max = Math.max(...SIZES)
   const servers = await startServers()
@@ -176,58 +229,7 @@ export async function benchConnect() {
     // A round trip that times out on a loaded machine is a finding, not a reason to lose the newcomer figures.
     await roundTrips(browsers, at).catch((err: Error) => console.log(`\nMessage round trip: FAILED — ${err.message}`))
 
-    if (max >= 2) {
-      const joins: Partial<Record<Contender, Awaited<ReturnType<typeof newcomer>>>> = {}
-      for (const contender of CONTENDERS) joins[contender] = await newcomer(contender, browsers, at, undefined, servers.pids[contender])
-      const parleyPid = servers.pids.parley
-      const pageCpu = await pageServingCpu(parleyPid, at.parley, joins.parley!.pagePaths)
-      const parleyServer = joins.parley!.serverCpu
-      const parleyApi = parleyServer - pageCpu
-      const peerServer = joins.peerjs!.serverCpu
-      console.log(
-        `\nOne newcomer joining a room of ${max - 1} (everyone else connected first, their service workers installed): open link → connected`,
-      )
-      console.log(
-        'to everyone. Server CPU: every thread of the signaling process from navigation to connected. Parley serves its own page;',
-      )
-      console.log("PeerServer does not (the PeerJS page comes from the bench's own static server), so the like-for-like figure is Parley's")
-      console.log(`API share: the whole minus the page's share, measured after by loading the same ${joins.parley!.pagePaths.length} files`)
-      console.log(
-        "(the tab's own list plus the shared worker's script) from the same server as an empty-cache tab does, averaged over 10 loads",
-      )
-      table(
-        ['', 'time', "its browser's CPU", 'server CPU', 'of it: page files', 'of it: API'],
-        [
-          [
-            NAMES.parley,
-            secs(joins.parley!.seconds),
-            secs(joins.parley!.cpu),
-            ms(parleyServer * 1000),
-            ms(pageCpu * 1000),
-            ms(parleyApi * 1000),
-          ],
-          [
-            NAMES.peerjs,
-            secs(joins.peerjs!.seconds),
-            secs(joins.peerjs!.cpu),
-            ms(peerServer * 1000),
-            '— (not served)',
-            ms(peerServer * 1000),
-          ],
-        ],
-      )
-      console.log(
-        `  target: Parley's API CPU ≤ PeerServer's — ${times(parleyApi, peerServer)} ${met(parleyApi <= peerServer)}` +
-          ` (whole server, page included: ${times(parleyServer, peerServer)})`,
-      )
-      console.log(`\nJoin path (the page's navigation timing and performance marks; — : the page does not mark that step yet)`)
-      printBreakdown([
-        { label: `Parley newcomer → ${max - 1}`, timeline: joins.parley!.timeline },
-        ...(atOnce.parley ? [{ label: `Parley ${max} at once (last)`, timeline: atOnce.parley }] : []),
-        { label: `PeerJS newcomer → ${max - 1}`, timeline: joins.peerjs!.timeline },
-        ...(atOnce.peerjs ? [{ label: `PeerJS ${max} at once (last)`, timeline: atOnce.peerjs }] : []),
-      ])
-    }
+    if (max >= 2) await benchNewcomer(browsers, servers, atOnce)
   } finally {
     await closeAll(people)
     await servers.stop()
