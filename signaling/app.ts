@@ -10,6 +10,7 @@ import { HttpError, toHttpError } from './errors'
 import { CSP_DIRECTIVES, sendError } from './http'
 import { createLogger, type Logger } from './log'
 import { createMetrics, type Observer } from './metrics'
+import { createPageFiles, type PageFiles } from './page-files'
 import type { HealthBody } from './protocol'
 import { isId } from './validate'
 
@@ -35,6 +36,29 @@ function securityHeaders() {
     // Plain HTTP stays usable on localhost and LANs behind a TLS proxy's own policy.
     strictTransportSecurity: false,
   })
+}
+
+/** helmet's headers, collected once: the page's files go out with exactly what Express would add. */
+function collectHeaders(middleware: ReturnType<typeof helmet>): Readonly<Record<string, string>> {
+  const headers: Record<string, string> = {}
+  const res = {
+    setHeader(name: string, value: unknown) {
+      headers[name] = String(value)
+    },
+    removeHeader(name: string) {
+      delete headers[name]
+    },
+  }
+  middleware({} as IncomingMessage, res as unknown as ServerResponse, () => {})
+  return headers
+}
+
+const PAGE_HEADERS = collectHeaders(securityHeaders())
+
+/** `/` and `/r/<room>` are the page; other paths name a file of the build. */
+function servePage(files: PageFiles, req: IncomingMessage, res: ServerResponse, path: string): boolean {
+  const asPage = path === '/' || (path.startsWith('/r/') && isId(path.slice(3)))
+  return files.serve(req, res, path, asPage)
 }
 
 /** Last middleware: every failure leaves as `{error, message}`; stack traces stay in the log. */
@@ -63,7 +87,10 @@ export function createApp(options: AppOptions) {
   app.set('trust proxy', options.trustProxy ?? false)
   // The API, served ahead of Express, sees the client's address exactly as Express would ("trust proxy").
   const trust = app.get('trust proxy fn') as (address: string, hop: number) => boolean
-  const clientIp = (req: IncomingMessage) => proxyaddr(req, trust)
+  // Without a trusted proxy that is the socket's peer: no X-Forwarded-For to parse on every request.
+  const clientIp = options.trustProxy
+    ? (req: IncomingMessage) => proxyaddr(req, trust)
+    : (req: IncomingMessage) => req.socket.remoteAddress ?? 'unknown'
   const signaling = createSignalingApi({ ...options, log, observer: metrics.observer, clientIp })
   counts = signaling.stats
   app.disable('x-powered-by')
@@ -88,10 +115,11 @@ export function createApp(options: AppOptions) {
   app.use(API_PATH, signaling.router)
 
   const page = options.staticDir ? join(options.staticDir, 'index.html') : undefined
-  if (page && existsSync(page)) {
+  const files = page && existsSync(page) ? createPageFiles(options.staticDir!, PAGE_HEADERS) : undefined
+  if (files && page) {
+    app.use((req, res, next) => void (servePage(files, req, res, req.path) || next()))
+    // What the files above leave (ranges): the same files from disk, with the same cache rules.
     const sendPage: express.RequestHandler = (_req, res) => {
-      // no-store also keeps the page out of the back/forward cache, where a frozen page would hold on
-      // to its room (and its tab's share of the signaling worker) until the browser evicts it.
       res.setHeader('Cache-Control', 'no-store')
       res.sendFile(page)
     }
@@ -113,7 +141,7 @@ export function createApp(options: AppOptions) {
     /**
      * The HTTP handler to serve: the API straight from Node (every stream and every ICE candidate is a
      * request there; Express's decorated request and response would stay alive with each open stream),
-     * everything else by Express.
+     * the page's files from memory, everything else by Express.
      */
     handler(req: IncomingMessage, res: ServerResponse): void {
       const url = req.url ?? '/'
@@ -121,6 +149,8 @@ export function createApp(options: AppOptions) {
         signaling.handle(req, res, url.slice(API_PATH.length))
         return
       }
+      const query = url.indexOf('?')
+      if (files && servePage(files, req, res, query === -1 ? url : url.slice(0, query))) return
       app(req, res)
     },
     stats: signaling.stats,

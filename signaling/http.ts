@@ -69,13 +69,16 @@ export function readJson(req: IncomingMessage, maxBytes: number, timeoutMs: numb
     if (Number(req.headers['content-length'] ?? 0) > maxBytes) return reject(tooLarge())
     const chunks: Buffer[] = []
     let size = 0
+    let ended = false
     // A body that never finishes would hold its socket and buffer until Node's own 300 s deadline.
     const deadline = setTimeout(() => {
       req.pause()
       reject(new HttpError(408, 'REQUEST_TIMEOUT', `request body did not arrive within ${timeoutMs / 1000} s`))
     }, timeoutMs)
-    const aborted = () => reject(new HttpError(400, 'BAD_REQUEST', 'request aborted'))
-    // After `end` this settles nothing; before it, the client went away mid-body.
+    // Only a body cut short is an error: every request closes, and an Error's stack is not free.
+    const aborted = () => {
+      if (!ended) reject(new HttpError(400, 'BAD_REQUEST', 'request aborted'))
+    }
     req.once('close', () => {
       clearTimeout(deadline)
       aborted()
@@ -86,10 +89,11 @@ export function readJson(req: IncomingMessage, maxBytes: number, timeoutMs: numb
     })
     req.on('error', aborted)
     req.on('end', () => {
+      ended = true
       clearTimeout(deadline)
       if (size > maxBytes) return reject(tooLarge())
       try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')))
+        resolve(JSON.parse((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8')))
       } catch {
         reject(new HttpError(400, 'BAD_JSON', 'request body is not valid JSON'))
       }

@@ -5,7 +5,7 @@ import { bearer, readJson, STREAM_HEADERS, sendJson, sendNoContent } from './htt
 import type { RelayResult, Sink } from './hub'
 import { createCounter, createRateLimiter, takeOrRefuse } from './limits'
 import type { SignalBatchResponse } from './protocol'
-import { openEventStream } from './sse'
+import { openEventStream, writeFrame } from './sse'
 import { parseSignal, sessionFrom } from './validate'
 
 const relayError = (code: Exclude<RelayResult, { ok: true }>['code'], from: string, to: string) =>
@@ -86,10 +86,7 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
     // Jitter spreads the reconnects of many clients after a restart.
     openEventStream(res, Math.round(options.retryMs * (1 + Math.random())), streamHeaders)
     const sink: Sink = {
-      write(frame) {
-        res.write(frame)
-        return res.writableLength <= options.maxStreamBacklogBytes
-      },
+      write: (frame) => writeFrame(res, frame) <= options.maxStreamBacklogBytes,
       close: () => res.end(),
     }
     res.on('close', () => {

@@ -1,5 +1,13 @@
 import type { ServerResponse } from 'node:http'
 
+/**
+ * Text built by `+` is a tree of V8 cons strings, about three times its size in memory; `| 0` (a
+ * number parse that fails) makes V8 flatten it in place. Frames need not: writing one flattens it.
+ */
+function flatten(text: string | undefined): void {
+  void ((text as unknown as number) | 0)
+}
+
 /** The only writer of `text/event-stream` framing in the codebase. */
 export function formatEvent(event: string, data: string, id?: string): string {
   if (/[\r\n]/.test(event) || (id !== undefined && /[\r\n]/.test(id))) {
@@ -8,7 +16,9 @@ export function formatEvent(event: string, data: string, id?: string): string {
   let frame = id === undefined ? '' : `id: ${id}\n`
   frame += `event: ${event}\n`
   // A data line ends at any of CR, LF or CRLF, so each line of a multi-line payload gets its own field.
-  for (const line of data.split(/\r\n|\r|\n/)) frame += `data: ${line}\n`
+  // JSON text (every event the hub sends) has none: one field, without splitting.
+  if (data.indexOf('\n') === -1 && data.indexOf('\r') === -1) frame += `data: ${data}\n`
+  else for (const line of data.split(/\r\n|\r|\n/)) frame += `data: ${line}\n`
   return `${frame}\n`
 }
 
@@ -32,8 +42,28 @@ export function openEventStream(res: ServerResponse, retryMs: number, headers: R
   })
   // Nagle would hold small frames back for up to 40 ms waiting for an ACK.
   res.socket?.setNoDelay(true)
-  // The retry hint goes out with the headers, so proxies see the first bytes at once.
-  res.write(`retry: ${retryMs}\n\n`)
+  // The retry hint goes out with the headers (and any replay written in the same tick), so proxies
+  // see the first bytes at once.
+  writeFrame(res, `retry: ${retryMs}\n\n`)
+  // HACK: Node keeps the header block it built (`_header`, not public) for as long as the response is
+  // open, to answer `headersSent`: flat, it costs a third of what the tree of its parts does (~0.8 KB
+  // less per stream in a heap snapshot of 2,000).
+  flatten((res as unknown as { _header?: string })._header)
+}
+
+const uncork = (res: ServerResponse) => res.uncork()
+
+/**
+ * Writes one frame of an open stream; returns the bytes still queued for the socket. Frames written in
+ * the same tick (a batch relayed to one peer, a replay) leave in one socket write, not one each.
+ */
+export function writeFrame(res: ServerResponse, frame: string): number {
+  if (!res.writableCorked) {
+    res.cork()
+    process.nextTick(uncork, res)
+  }
+  res.write(frame)
+  return res.writableLength
 }
 
 /**

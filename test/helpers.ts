@@ -3,6 +3,7 @@ import { type ClientRequest, createServer, type IncomingMessage, request } from 
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { nanoid } from 'nanoid'
+import WebSocket from 'ws'
 import { type AppOptions, createApp } from '../signaling/app'
 import type { JoinResponse } from '../signaling/protocol'
 
@@ -253,6 +254,29 @@ export function rawRequest(
     if (options.body !== undefined) req.write(options.body)
     req.end()
   })
+}
+
+/**
+ * A full garbage collection in a process started with `--inspect=127.0.0.1:0` (its `output` holds the
+ * inspector's URL): what its memory comes back to once nothing dead is left on the heap.
+ */
+export async function collectGarbage(output: string): Promise<void> {
+  const url = /Debugger listening on (ws:\/\/\S+)/.exec(output)?.[1]
+  if (!url) throw new Error('the process was not started with the inspector')
+  const ws = new WebSocket(url)
+  try {
+    await within(
+      new Promise<void>((resolve, reject) => {
+        ws.on('open', () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' })))
+        ws.on('message', (raw) => (JSON.parse(raw.toString()) as { id?: number }).id === 1 && resolve())
+        ws.on('error', reject)
+      }),
+      10_000,
+      'a full garbage collection',
+    )
+  } finally {
+    ws.close()
+  }
 }
 
 export const SERVER_MAIN = fileURLToPath(new URL('../dist/signaling/main.js', import.meta.url))

@@ -64,7 +64,9 @@ export async function startRecordingProxy(target: string, options: ProxyOptions 
       let body = Buffer.concat(chunks).toString('utf8')
       if (options.rewriteRequest && body) body = options.rewriteRequest(body, path)
       transcript.push(`> ${req.method} ${path}\n${JSON.stringify(req.headers)}\n${body}`)
-      const headers = { ...req.headers, host: upstream.host }
+      // The transcript and the rewrites work on text: the server is asked for its files uncompressed.
+      const { 'accept-encoding': _encodings, ...asked } = req.headers
+      const headers = { ...asked, host: upstream.host }
       if (body) headers['content-length'] = String(Buffer.byteLength(body))
       const up = request({ host: upstream.hostname, port: upstream.port, path, method: req.method, headers, agent: false }, (upRes) => {
         const { 'content-length': length, ...rest } = upRes.headers

@@ -1,9 +1,8 @@
 // The servers both contenders need, each in its own process or server as in production: Parley's
 // built server, PeerServer 1.0 and the PeerJS reference page; optionally each behind a delaying proxy.
-import { spawnServer } from '../helpers'
 import { type DelayProxy, startDelayProxy } from './delay-proxy'
 import { startPeerjsSite } from './peerjs-site'
-import { type ServerProc, startPeerServer, stopAll } from './procs'
+import { type ServerProc, startParley, startPeerServer, stopAll } from './procs'
 import type { Endpoints } from './tabs'
 
 /** Parley's join limits out of the way: every run joins the same few browsers again from one IP. */
@@ -38,7 +37,8 @@ export interface Servers {
 }
 
 export async function startServers(delayMs = 0): Promise<Servers> {
-  const parley = await spawnServer(PARLEY_ARGS)
+  // startParley: BENCH_CPU_PROF=<dir> profiles it.
+  const parley = await startParley(PARLEY_ARGS)
   let peerServer: ServerProc | undefined
   const proxies: Servers['proxies'] = { delayed: [], newcomer: [] }
   const closers: Array<() => Promise<unknown>> = [() => parley.stop()]
@@ -51,7 +51,7 @@ export async function startServers(delayMs = 0): Promise<Servers> {
     const site = await startPeerjsSite()
     closers.push(() => site.close())
     const direct: Endpoints = { parley: parley.url, peerjsPage: site.url, peerServer: { host: HOST, port: peerServer.port }, site }
-    const pids = { parley: parley.child.pid!, peerjs: peerServer.pid }
+    const pids = { parley: parley.pid, peerjs: peerServer.pid }
     if (delayMs <= 0) return { direct, proxies, pids, stop }
     const behindProxies = async (set: DelayProxy[]): Promise<Endpoints> => {
       const proxy = async (port: number) => {

@@ -4,8 +4,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import WebSocket from 'ws'
-import { SERVER_MAIN, TEST_SECRET, within } from '../helpers'
+import { collectGarbage as collectGarbageIn, SERVER_MAIN, TEST_SECRET, within } from '../helpers'
 import type { Command, Reply } from './ipc'
 
 export { cpuSeconds, nofile, rssBytes } from './proc-info'
@@ -125,20 +124,7 @@ export async function startPeerServer({ inspect = false } = {}): Promise<ServerP
  * A full garbage collection in a process started with `inspect`, through the inspector protocol, so
  * memory figures count what is live rather than what the last collection happened to leave.
  */
-export async function collectGarbage(proc: Proc): Promise<void> {
-  const url = /Debugger listening on (ws:\/\/\S+)/.exec(proc.output())?.[1]
-  if (!url) throw new Error(`${proc.label} was not started with the inspector`)
-  const ws = new WebSocket(url)
-  try {
-    await new Promise<void>((resolve, reject) => {
-      ws.on('open', () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' })))
-      ws.on('message', (raw) => (JSON.parse(raw.toString()) as { id?: number }).id === 1 && resolve())
-      ws.on('error', reject)
-    })
-  } finally {
-    ws.close()
-  }
-}
+export const collectGarbage = (proc: Proc): Promise<void> => collectGarbageIn(proc.output())
 
 /** Heap and event-loop delay of a server over the time since the previous call (the histogram resets). */
 export interface ProcessStats {

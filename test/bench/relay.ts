@@ -31,6 +31,15 @@ export const UNLIMITED = [
   '1000000',
   '--max-streams-per-ip',
   '1000000',
+  // A load generator is one address holding thousands of connections and sending for thousands of peers.
+  '--max-connections-per-ip',
+  '1000000',
+  '--max-requests-per-ip',
+  '1000000',
+  '--ip-signals-per-sec',
+  '1000000',
+  '--session-signals-per-sec',
+  '1000000',
 ]
 
 type Variant = Target | 'redis'
