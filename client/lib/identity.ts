@@ -1,7 +1,7 @@
 import { base64url, fromBase64url, VERSION } from './crypto'
 import type { ChatMessage } from './peer-protocol'
 import { SignalingError } from './signaling/http'
-import type { Identity } from './types'
+import type { Identity, KeyStore } from './types'
 
 // Ed25519, not ECDSA P-256: a verify costs ~0.2 ms against ~0.9 ms in Chromium, and a chat message
 // is signed and verified on its way to the screen. Signatures are deterministic, so vectors are fixed.
@@ -23,6 +23,24 @@ export const signedText = (room: string, m: ChatMessage) => {
 }
 const signedBytes = (room: string, m: ChatMessage) => utf8.encode(signedText(room, m))
 
+const newKeyPair = () =>
+  crypto.subtle.generateKey(ED25519, false, ['sign', 'verify']).catch(() => {
+    throw new SignalingError('UNSUPPORTED_BROWSER', 'this browser cannot make Ed25519 signatures: update it')
+  })
+
+/**
+ * The room's signing key as `keys` kept it (the chat page: IndexedDB), so the others, and their mute
+ * and block lists, know this browser again after a reload; a new one, then kept, where there is none.
+ * The private key stays non-extractable: the store holds the CryptoKey, never its bytes.
+ */
+export async function keptIdentity(room: string, keys?: KeyStore): Promise<Identity> {
+  const kept = await keys?.load(room).catch(() => undefined)
+  if (kept?.privateKey.algorithm.name === ED25519) return createIdentity(room, kept)
+  const pair = await newKeyPair()
+  void keys?.save(room, pair).catch(() => {})
+  return createIdentity(room, pair)
+}
+
 /**
  * A per-session signing key: messages carry the sender's Ed25519 signature, so a peer passing on
  * history cannot rewrite what someone else said (see history.ts for how keys are trusted). `pair` is
@@ -30,9 +48,7 @@ const signedBytes = (room: string, m: ChatMessage) => utf8.encode(signedText(roo
  * fails with `UNSUPPORTED_BROWSER`.
  */
 export async function createIdentity(room: string, pair?: CryptoKeyPair): Promise<Identity> {
-  pair ??= await crypto.subtle.generateKey(ED25519, false, ['sign', 'verify']).catch(() => {
-    throw new SignalingError('UNSUPPORTED_BROWSER', 'this browser cannot make Ed25519 signatures: update it')
-  })
+  pair ??= await newKeyPair()
   const { privateKey, publicKey } = pair
   const key = base64url(new Uint8Array(await crypto.subtle.exportKey('raw', publicKey)))
   const imported = new Map<string, Promise<CryptoKey | null>>()

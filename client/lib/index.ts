@@ -16,6 +16,7 @@ export type {
   HistoryStore,
   Identity,
   JoinOptions,
+  KeyStore,
   LogEntry,
   Membership,
   MembershipEvent,

@@ -4,7 +4,7 @@ import { createConversation } from './conversation'
 import { createEmitter } from './emitter'
 import { createFiles } from './files'
 import { createRoomLog } from './history'
-import { createIdentity } from './identity'
+import { keptIdentity } from './identity'
 import { mark } from './marks'
 import { createMembershipEvents } from './membership'
 import { createMesh } from './mesh'
@@ -74,7 +74,7 @@ function createIceServers(signaling: Signaling, self: RoomSelf, closed: () => bo
  */
 function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, emit: Emit, closed: () => boolean) {
   const onError = (err: Error) => emit('error', err)
-  const identity = options.identity ? Promise.resolve(options.identity) : createIdentity(options.room)
+  const identity = options.identity ? Promise.resolve(options.identity) : keptIdentity(options.room, options.keys)
   const log = identity.then((id) => createRoomLog(id))
   const sealer = options.sealer ?? createSealer(options.secret, options.room)
   const sealed = createSealedSignals({ self, sealer, signaling, closed, onError })

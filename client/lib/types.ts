@@ -151,6 +151,12 @@ export interface HistoryStore {
   save(room: string, entries: readonly LogEntry[]): Promise<void>
 }
 
+/** Where a room's signing key pair is kept between visits (see identity.ts `keptIdentity`). */
+export interface KeyStore {
+  load(room: string): Promise<CryptoKeyPair | undefined>
+  save(room: string, pair: CryptoKeyPair): Promise<void>
+}
+
 export interface Identity {
   /** This session's public key, announced in every hello (base64url, raw Ed25519, 32 bytes). */
   readonly key: string
@@ -232,6 +238,8 @@ export interface JoinOptions {
   signaling?: Signaling
   /** Keeps the room's history between visits (the chat page uses IndexedDB). */
   store?: HistoryStore
+  /** Keeps this browser's signing key for the room between visits (the chat page uses IndexedDB). */
+  keys?: KeyStore
   /** Replaces simple-peer (tests inject fakes). */
   createPeer?: CreatePeer
   /** Replaces the room's encryption (unit tests inject a clear one; see lib/sealer.ts). */
@@ -242,8 +250,8 @@ export interface JoinOptions {
 
 export interface Room {
   readonly id: string
-  /** This person's server-issued peer id ('' until joined), name and colour. */
-  readonly self: { id: string; name: string; color?: string }
+  /** This person's server-issued peer id ('' until joined), name, colour and public signing key (once made). */
+  readonly self: { id: string; name: string; color?: string; key?: string }
   readonly status: RoomStatus
   /** Everyone else in the room, with their connection state. */
   readonly peers: PeerView[]

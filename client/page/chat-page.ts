@@ -4,7 +4,7 @@ import { createAlerts } from './alerts'
 import { createComposer } from './composer'
 import { createConversationTools } from './conversation-tools'
 import { $ } from './dom'
-import { createIndexedDbStore } from './idb-store'
+import { createIndexedDbKeys, createIndexedDbStore } from './idb-store'
 import { bindInvite } from './invite'
 import { parseFragment } from './links'
 import { createMessageView } from './message-view'
@@ -134,7 +134,7 @@ export function showRoom(roomId: string): void {
   const pageTitle = roomTitle ? `${roomTitle} · Parley` : `Parley · ${roomId}`
   document.title = pageTitle
   const color = ownColor()
-  room = joinRoom({ room: roomId, secret, name: loadName(), color, signaling, store: createIndexedDbStore() })
+  room = joinRoom({ room: roomId, secret, name: loadName(), color, signaling, store: createIndexedDbStore(), keys: createIndexedDbKeys() })
   window.parley = room
   moderation.block(room)
   wireRoom(

@@ -1,15 +1,19 @@
-import type { HistoryStore, LogEntry } from '../lib'
+import type { HistoryStore, KeyStore, LogEntry } from '../lib'
 
 const DB = 'parley'
 const STORE = 'history'
+const KEYS = 'keys'
 
 // Opened once and kept: history is saved every few hundred ms while people talk.
 let opened: Promise<IDBDatabase> | undefined
 
 function database(): Promise<IDBDatabase> {
   opened ??= new Promise<IDBDatabase>((resolve, reject) => {
-    const request = indexedDB.open(DB, 1)
-    request.onupgradeneeded = () => request.result.createObjectStore(STORE)
+    const request = indexedDB.open(DB, 2)
+    request.onupgradeneeded = (event) => {
+      if (event.oldVersion < 1) request.result.createObjectStore(STORE)
+      request.result.createObjectStore(KEYS)
+    }
     request.onsuccess = () => {
       const db = request.result
       // Another tab upgrading (a newer version of the page) needs this connection gone.
@@ -27,12 +31,12 @@ function database(): Promise<IDBDatabase> {
   return opened
 }
 
-function run<T>(mode: IDBTransactionMode, work: (store: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+function run<T>(mode: IDBTransactionMode, work: (store: IDBObjectStore) => IDBRequest<T>, name = STORE): Promise<T> {
   return database().then(
     (db) =>
       new Promise<T>((resolve, reject) => {
-        const tx = db.transaction(STORE, mode)
-        const request = work(tx.objectStore(STORE))
+        const tx = db.transaction(name, mode)
+        const request = work(tx.objectStore(name))
         tx.oncomplete = () => resolve(request.result)
         tx.onerror = () => reject(tx.error)
       }),
@@ -58,5 +62,14 @@ export function createIndexedDbStore(): HistoryStore | undefined {
         ),
       )
     },
+  }
+}
+
+/** This browser's signing key pair per room (structured-cloned CryptoKeys: the private one never leaves as bytes). */
+export function createIndexedDbKeys(): KeyStore | undefined {
+  if (typeof indexedDB === 'undefined') return undefined
+  return {
+    load: (room) => run<CryptoKeyPair | undefined>('readonly', (store) => store.get(room), KEYS),
+    save: (room, pair) => run('readwrite', (store) => store.put(pair, room), KEYS).then(() => {}),
   }
 }

@@ -31,21 +31,33 @@ export function createPeopleView(
     badge.textContent = item.unread === 0 ? '' : `${item.unread} unread`
   }
 
-  /** A peer past its budget is marked, with Mute (hide what they say) and Block (drop them) beside it. */
-  function misbehaving(row: HTMLElement, peer: PeerView, name: string) {
+  /**
+   * Mute (hide what they say) and Block (drop them) for everyone, as in any chat; a peer past its budget
+   * is marked beside them. Blocking lasts for the room in this browser, so it asks first.
+   */
+  function moderation(row: HTMLElement, peer: PeerView, name: string) {
     row.dataset.misbehaving = String(peer.misbehaving === true)
-    if (!peer.misbehaving || row.querySelector('.moderation')) return
-    const box = template('moderation-template')
-    for (const button of box.querySelectorAll('button')) {
-      const act = button.className as 'mute' | 'block'
-      button.setAttribute('aria-label', `${button.textContent} ${name}`)
-      button.disabled = act === 'mute' && moderate.muted(peer.id)
-      button.addEventListener('click', () => {
-        moderate[act](rows.get(peer.id)?.peer ?? peer)
-        button.disabled = true
-      })
+    let box = row.querySelector<HTMLElement>('.moderation')
+    if (!box) {
+      box = template('moderation-template')
+      for (const button of box.querySelectorAll('button')) {
+        const act = button.className as 'mute' | 'block'
+        button.disabled = act === 'mute' && moderate.muted(peer.id)
+        button.addEventListener('click', () => {
+          const current = rows.get(peer.id)?.peer ?? peer
+          if (
+            act === 'block' &&
+            !confirm(`Block ${current.name || 'them'}? You will not see or reach them in this room again, in this browser.`)
+          )
+            return
+          moderate[act](current)
+          button.disabled = true
+        })
+      }
+      row.append(box)
     }
-    row.append(box)
+    box.querySelector<HTMLElement>('.misbehaving')!.hidden = !peer.misbehaving
+    for (const button of box.querySelectorAll('button')) button.setAttribute('aria-label', `${button.textContent} ${name}`)
   }
 
   return {
@@ -80,7 +92,7 @@ export function createPeopleView(
       const code = row.querySelector<HTMLElement>('.code')!
       code.hidden = !peer.code
       code.textContent = peer.code ? `Code ${peer.code}` : ''
-      misbehaving(row, peer, name)
+      moderation(row, peer, name)
       code.title = `Read this code to ${name} another way (in person, on a call). If theirs shows the same, nobody is listening in between.`
       alone.hidden = rows.size > 0
       hint.hidden = rows.size === 0

@@ -290,6 +290,7 @@ describe('the person under attack', () => {
     await waitForMessage(ana.page, marker)
     expect(await shown(ana.page)).not.toContain(muted.text)
 
+    ana.page.once('dialog', (dialog) => void dialog.accept())
     await ana.page.evaluate((r) => document.querySelector<HTMLButtonElement>(`${r} button.block`)!.click(), row)
     await ana.page.waitForFunction((r) => !document.querySelector(r), POLL, row)
     const blocked = await ana.page.evaluate(() => localStorage.getItem(`parley:moderation:${location.pathname.split('/').pop()}`))

@@ -42,3 +42,39 @@ it('two people create and open a room link and chat both ways', async () => {
   expect(await ana.page.$$eval('[role="log"] b', (b) => b.length)).toBe(0)
   expect([...ana.errors, ...ben.errors]).toEqual([])
 })
+
+it('a reload is the same person: Ben keeps his key for the room, so the block Ana put on him holds', async () => {
+  const [ana, ben] = people as [Person, Person]
+  const key = await ben.page.evaluate(() => window.parley!.self.key)
+  const benId = await ben.page.evaluate(() => window.parley!.self.id)
+  const row = `ul[aria-label="People"] li[data-peer="${benId}"]`
+  // Blocking lasts, so the page asks first; declining changes nothing.
+  const asked: string[] = []
+  ana.page.once('dialog', (dialog) => {
+    asked.push(dialog.message())
+    void dialog.dismiss()
+  })
+  await ana.page.evaluate((r) => document.querySelector<HTMLButtonElement>(`${r} button.block`)!.click(), row)
+  expect(asked).toEqual([expect.stringMatching(/^Block Ben\?/)])
+  expect(await ana.page.evaluate(() => window.parley!.peers.map((p) => p.name))).toEqual(['Ben'])
+  ana.page.once('dialog', (dialog) => void dialog.accept())
+  await ana.page.evaluate((r) => document.querySelector<HTMLButtonElement>(`${r} button.block`)!.click(), row)
+  await ana.page.waitForFunction((r) => !document.querySelector(r), {}, row)
+  const listed = await ana.page.evaluate(() => localStorage.getItem(`parley:moderation:${location.pathname.split('/').pop()}`))
+  // His live line was checked with his key, so the key is what is listed.
+  expect(JSON.parse(listed!).blocked).toEqual([key])
+
+  await ana.page.evaluate(() => {
+    const w = window as unknown as { __greeted: string[] }
+    w.__greeted = []
+    window.parley!.on('peer-updated', (view) => view.key && w.__greeted.push(view.id))
+  })
+  await ben.page.reload()
+  await ben.page.waitForFunction(() => window.parley?.self.id, {})
+  expect(await ben.page.evaluate(() => window.parley!.self.key)).toBe(key)
+  const newId = await ben.page.evaluate(() => window.parley!.self.id)
+  expect(newId).not.toBe(benId)
+  // Ana's page refuses his new session at its hello: by then he is gone from her people.
+  await ana.page.waitForFunction((id) => (window as unknown as { __greeted: string[] }).__greeted.includes(id), {}, newId)
+  expect(await ana.page.evaluate(() => window.parley!.peers.map((p) => p.name))).toEqual([])
+})
