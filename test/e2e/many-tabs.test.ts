@@ -84,3 +84,23 @@ it('falls back to a connection of its own when the shared worker does not answer
     await proxy.close()
   }
 })
+
+it('two tabs of one browser still chat when the shared worker they would share does not answer', async () => {
+  // The first tab joins on its own; the second asks it to hand its session to the worker, which never answers.
+  const proxy = await startRecordingProxy(server.url, {
+    serveScript: (path) => (/^\/worker-[\w-]+\.js$/.test(path) ? 'self.onconnect = () => {}' : undefined),
+  })
+  const [ana] = people as [Person]
+  const tabs = await openTabs(ana, Array(2).fill(roomLink(proxy.url)))
+  try {
+    await Promise.all(tabs.map((tab) => waitForConnected(tab, 1, 60_000)))
+    await say(tabs[0]!, 'from the first tab')
+    await waitForMessage(tabs[1]!, 'from the first tab')
+    await say(tabs[1]!, 'from the second tab')
+    await waitForMessage(tabs[0]!, 'from the second tab')
+  } finally {
+    await closeTabs(tabs)
+    await proxy.close()
+  }
+  expect(ana.errors).toEqual([])
+})

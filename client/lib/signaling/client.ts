@@ -179,9 +179,10 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
         const joined = await http.join(room, meta, undefined, verifier)
         const membership = membershipOf(joined)
         memberships.set(joined.peer, { room, meta, handlers, verifier })
+        // The stream first: it opens while the room handles the roster (nothing here yields to its events).
+        session.joined(joined)
         handlers.joined(membership)
         for (const event of stream.takeEarly(joined.peer)) handlers.event(event)
-        session.joined(joined)
         return membership
       })
     },
