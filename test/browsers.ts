@@ -145,6 +145,8 @@ export async function say(page: Page, text: string): Promise<void> {
   await page.bringToFront()
   await page.locator('::-p-aria(Message[role="textbox"])').fill(text)
   await page.locator('::-p-aria(Send[role="button"])').click()
+  // Lines are shown in the next animation frame (log-feed.ts): a test reading the log right after sees its own.
+  await page.evaluate(() => new Promise((shown) => requestAnimationFrame(() => requestAnimationFrame(shown))))
 }
 
 /** Types lines into the Message box as a person would (Shift+Enter between them), then presses Enter. */

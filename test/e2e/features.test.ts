@@ -315,12 +315,12 @@ describe('direct messages', () => {
     const [ana, ben, cleo] = people as [Person, Person, Person]
     await enter([ana, ben, cleo], roomLink(server.url))
     // Everyone else is a person to choose; choosing one writes to them privately until "Back to everyone".
-    const choices = await ana.page.$$eval('ul[aria-label="People"] li[data-peer] button', (bs) =>
+    const choices = await ana.page.$$eval('ul[aria-label="People"] li[data-peer] button.person-open', (bs) =>
       bs.map((b) => ({ peer: b.closest('li')!.getAttribute('data-peer'), name: b.querySelector('.person-name')!.textContent ?? '' })),
     )
     expect(choices.map((c) => c.name).sort()).toEqual(['Ben', 'Cleo'])
     const secret = `just between us ${nanoid(6)}`
-    await ana.page.click(`ul[aria-label="People"] li[data-peer="${choices.find((c) => c.name === 'Ben')!.peer}"] button`)
+    await ana.page.click(`ul[aria-label="People"] li[data-peer="${choices.find((c) => c.name === 'Ben')!.peer}"] button.person-open`)
     expect(await ana.page.$eval('#private-bar', (bar) => ((bar as HTMLElement).hidden ? null : bar.textContent))).toContain(
       'Private message to Ben',
     )

@@ -95,7 +95,7 @@ describe.each(VIEWPORTS)('at $width × $height', (viewport) => {
       await ana.page.click('#panel-toggle')
       await expectGoodState(ana.page, 'people and settings drawer', false)
     }
-    await ana.page.click('ul[aria-label="People"] li[data-peer] button')
+    await ana.page.click('ul[aria-label="People"] li[data-peer] button.person-open')
     await say(ana.page, 'just for you')
     await waitForMessage(ben.page, 'just for you')
     await ana.page.bringToFront()
@@ -234,13 +234,13 @@ describe('the room page', () => {
     await waitForConnected(ana.page, 1)
 
     // Ben writes to Ana privately twice: her People list counts them until she answers him.
-    await ben.page.click('ul[aria-label="People"] li[data-peer] button')
+    await ben.page.click('ul[aria-label="People"] li[data-peer] button.person-open')
     await say(ben.page, 'psst')
     await say(ben.page, 'psst again')
     await waitForMessage(ana.page, 'psst again')
     const unread = () => ana.page.$eval('ul[aria-label="People"] li .unread', (u) => ((u as HTMLElement).hidden ? '' : u.textContent))
     expect(await unread()).toBe('2 unread')
-    await ana.page.click('ul[aria-label="People"] li[data-peer] button')
+    await ana.page.click('ul[aria-label="People"] li[data-peer] button.person-open')
     expect(await unread()).toBe('')
   })
 

@@ -73,7 +73,7 @@ describe('the terminal client with Chromium pages', () => {
     expect(await bot.next(message(live))).not.toHaveProperty('to')
 
     // Ana → Bot privately, and Bot answers her by name.
-    await ana.page.click(`ul[aria-label="People"] li[data-peer="${botId}"] button`)
+    await ana.page.click(`ul[aria-label="People"] li[data-peer="${botId}"] button.person-open`)
     const secret = `just for the bot ${nanoid(6)}`
     await say(ana.page, secret)
     expect(await bot.next(message(secret))).toMatchObject({ from: anaId, to: botId, history: false })
@@ -154,7 +154,7 @@ const firefoxSays = (page: Page, text: string, to = '') =>
     (t, peer) => {
       // Choosing a person writes to them privately; "Back to everyone" ends it.
       const choose = peer
-        ? document.querySelector<HTMLButtonElement>(`ul[aria-label="People"] li[data-peer="${peer}"] button`)
+        ? document.querySelector<HTMLButtonElement>(`ul[aria-label="People"] li[data-peer="${peer}"] button.person-open`)
         : document.querySelector<HTMLButtonElement>('#private-bar button')
       if (peer || !document.getElementById('private-bar')!.hidden) choose!.click()
       ;(document.getElementById('message') as HTMLInputElement).value = t
