@@ -118,7 +118,7 @@ export function createApp(options: AppOptions) {
   const files = page && existsSync(page) ? createPageFiles(options.staticDir!, PAGE_HEADERS) : undefined
   if (files && page) {
     app.use((req, res, next) => void (servePage(files, req, res, req.path) || next()))
-    // What the files above leave (ranges): the same files from disk, with the same cache rules.
+    // What the files above leave (ranges, a file gone since start): from disk, under Express's own cache rules.
     const sendPage: express.RequestHandler = (_req, res) => {
       res.setHeader('Cache-Control', 'no-store')
       res.sendFile(page)

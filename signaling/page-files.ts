@@ -46,6 +46,11 @@ interface PageFile {
 // Across every app of the process (tests build many): each file is read and compressed once, until it changes.
 const compressed = new Map<string, Buffer>()
 
+// The best compression costs ~1 ms per KB on the event loop, once per file: worth it for the page's
+// scripts, not for a large source map that a request could make the server chew on.
+const BROTLI_BEST_BELOW_BYTES = 256 * 1024
+const brotliQuality = (bytes: number) => (bytes < BROTLI_BEST_BELOW_BYTES ? constants.BROTLI_MAX_QUALITY : 5)
+
 function encode(file: PageFile, encoding: Encoding, identity: Buffer, version: string): Buffer {
   if (encoding === 'identity') return identity
   const key = `${file.path}\0${version}\0${encoding}`
@@ -53,7 +58,7 @@ function encode(file: PageFile, encoding: Encoding, identity: Buffer, version: s
   if (!body) {
     body =
       encoding === 'br'
-        ? brotliCompressSync(identity, { params: { [constants.BROTLI_PARAM_QUALITY]: constants.BROTLI_MAX_QUALITY } })
+        ? brotliCompressSync(identity, { params: { [constants.BROTLI_PARAM_QUALITY]: brotliQuality(identity.length) } })
         : gzipSync(identity, { level: 9 })
     compressed.set(key, body)
   }
@@ -131,7 +136,13 @@ export function createPageFiles(dir: string, securityHeaders: Readonly<Record<st
       if ((req.method !== 'GET' && req.method !== 'HEAD') || req.headers.range !== undefined) return false
       const file = asPage ? page : files.get(path)
       if (!file) return false
-      const chosen = representation(file, pickEncoding(req.headers['accept-encoding']))
+      let chosen: Representation
+      try {
+        chosen = representation(file, pickEncoding(req.headers['accept-encoding']))
+      } catch {
+        // Gone or unreadable since start (a rebuild under a running server): Express answers it (404).
+        return false
+      }
       if (notModified(req.headers['if-none-match'], chosen.etag)) {
         const { 'Content-Length': _length, 'Content-Type': _type, 'Content-Encoding': _encoding, ...unchanged } = chosen.headers
         res.writeHead(304, unchanged)

@@ -25,6 +25,7 @@ interface Mesh {
 function createReceipts(mesh: Mesh, emit: Emit) {
   const receipts = new Map<string, Receipt>()
   const pendingAcks = new Map<string, string[]>()
+  const timers = new Set<ReturnType<typeof setTimeout>>()
   return {
     expect(id: string, recipients: string[]): void {
       receipts.set(id, { id, recipients, delivered: [] })
@@ -35,11 +36,20 @@ function createReceipts(mesh: Mesh, emit: Emit) {
       const ids = pendingAcks.get(peer)
       if (ids) return void ids.push(id)
       pendingAcks.set(peer, [id])
-      setTimeout(() => {
+      const timer = setTimeout(() => {
+        timers.delete(timer)
         const batch = pendingAcks.get(peer) ?? []
         pendingAcks.delete(peer)
         for (let i = 0; i < batch.length; i += MAX_ACK_IDS) mesh.sendNow({ type: 'ack', ids: batch.slice(i, i + MAX_ACK_IDS) }, peer)
       }, ACK_DELAY_MS)
+      timers.add(timer)
+    },
+
+    /** Leaving: receipts not yet sent are not sent. */
+    close(): void {
+      for (const timer of timers) clearTimeout(timer)
+      timers.clear()
+      pendingAcks.clear()
     },
 
     /** They received our messages `ids`. */
@@ -219,12 +229,12 @@ export function createConversation(options: {
       typing.stop(peer)
       settled?.gone(peer)
     },
-
     stats: () => ({ ...counters, outOfRange: settled?.counts().outOfRange ?? 0 }),
 
     /** Every timer goes (leaving), after one last save. */
     close(): void {
       typing.close()
+      receipts.close()
       saver.flush()
     },
   }

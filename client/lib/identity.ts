@@ -35,14 +35,14 @@ const newKeyPair = () =>
  */
 export async function keptIdentity(room: string, keys?: KeyStore): Promise<Identity> {
   const kept = await keys?.load(room).catch(() => undefined)
-  if (kept?.privateKey.algorithm.name === ED25519) return createIdentity(room, kept)
+  if (kept?.privateKey?.algorithm?.name === ED25519 && kept.publicKey) return createIdentity(room, kept)
   const pair = await newKeyPair()
   void keys?.save(room, pair).catch(() => {})
   return createIdentity(room, pair)
 }
 
 /**
- * A per-session signing key: messages carry the sender's Ed25519 signature, so a peer passing on
+ * A signing key (per session, or per room through keptIdentity): messages carry the sender's Ed25519 signature, so a peer passing on
  * history cannot rewrite what someone else said (see history.ts for how keys are trusted). `pair` is
  * for tests and vectors; a browser without Ed25519 (before Chromium 137, Firefox 130, Safari 17)
  * fails with `UNSUPPORTED_BROWSER`.

@@ -120,11 +120,28 @@ export function showRoom(roomId: string): void {
       composer.focus()
     },
     {
-      mute: (peer) => moderation.mute(peer.id),
-      block: (peer) => room && moderation.block(room, peer.id),
+      mute: (peer) => {
+        moderation.mute(peer.id)
+        showUnblock()
+      },
+      block: (peer) => {
+        if (room) moderation.block(room, peer.id)
+        showUnblock()
+      },
       muted: moderation.muted,
     },
   )
+  const unblock = $('unblock')
+  const showUnblock = () => {
+    const count = moderation.count()
+    unblock.hidden = count === 0
+    unblock.textContent = `Unmute and unblock everyone (${count})`
+  }
+  showUnblock()
+  unblock.onclick = () => {
+    moderation.clear()
+    location.reload()
+  }
   if (problem) {
     showBanner(problem)
     composer.enable(false)

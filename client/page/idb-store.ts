@@ -12,7 +12,7 @@ function database(): Promise<IDBDatabase> {
     const request = indexedDB.open(DB, 2)
     request.onupgradeneeded = (event) => {
       if (event.oldVersion < 1) request.result.createObjectStore(STORE)
-      request.result.createObjectStore(KEYS)
+      if (event.oldVersion < 2) request.result.createObjectStore(KEYS)
     }
     request.onsuccess = () => {
       const db = request.result

@@ -183,7 +183,8 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
 
   /** Only the newest `rendered` entries are shown, and ENTRIES_KEPT kept in all (more while earlier ones are shown). */
   function trim() {
-    held.append(...[...log.querySelectorAll(':scope > .message')].slice(0, -rendered))
+    // Notices too: a peer churning sessions makes one per join, and they keep their place among the lines.
+    held.append(...[...log.querySelectorAll(':scope > .message, :scope > .notice')].slice(0, -rendered))
     while (held.children.length > ENTRIES_KEPT - RENDERED_ENTRIES) {
       forget(held.firstChild as HTMLElement)
       held.firstChild!.remove()

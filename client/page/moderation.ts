@@ -2,6 +2,8 @@ import type { Room } from '../lib'
 
 // Entries are public signing keys (or, for a peer not known to hold one, its session id): one list per room.
 const MAX_LISTED = 256
+// Sessions remembered with their keys: a peer re-joining again and again cannot grow them.
+const MAX_SEEN = 1024
 const KEY = (room: string) => `parley:moderation:${room}`
 
 interface Lists {
@@ -52,6 +54,14 @@ export function createModeration(roomId: string) {
 
   return {
     muted: (id: string) => listed(lists.muted, id) || listed(lists.blocked, id),
+    /** How many this browser muted or blocked in the room. */
+    count: () => new Set([...lists.muted, ...lists.blocked]).size,
+    /** Forgets every mute and block of the room (the page then reloads, to reach everyone again). */
+    clear(): void {
+      lists.muted = []
+      lists.blocked = []
+      save()
+    },
     mute: (id: string) => add(lists.muted, id),
     /** Blocks `id`; without it (once, when joined), whoever is listed, now and as they show up. */
     block(room: Room, id?: string): void {
@@ -63,6 +73,11 @@ export function createModeration(roomId: string) {
       for (const entry of lists.blocked) room.block(entry)
       room.on('peer-updated', (view) => {
         keys.set(view.id, view.key)
+        if (keys.size > MAX_SEEN) {
+          const oldest = keys.keys().next().value!
+          keys.delete(oldest)
+          signed.delete(oldest)
+        }
         if (listed(lists.blocked, view.id)) room.block(view.id)
       })
       room.on('message', (message) => message.history || signed.add(message.from))

@@ -47,7 +47,7 @@ export function createPeopleView(
           const current = rows.get(peer.id)?.peer ?? peer
           if (
             act === 'block' &&
-            !confirm(`Block ${current.name || 'them'}? You will not see or reach them in this room again, in this browser.`)
+            !confirm(`Block ${current.name || 'them'}? You will not see or reach them in this room, in this browser, until you unblock.`)
           )
             return
           moderate[act](current)

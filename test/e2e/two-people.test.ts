@@ -77,4 +77,10 @@ it('a reload is the same person: Ben keeps his key for the room, so the block An
   // Ana's page refuses his new session at its hello: by then he is gone from her people.
   await ana.page.waitForFunction((id) => (window as unknown as { __greeted: string[] }).__greeted.includes(id), {}, newId)
   expect(await ana.page.evaluate(() => window.parley!.peers.map((p) => p.name))).toEqual([])
+
+  // Undone from People: Ana's page reloads and reaches him again.
+  expect(await ana.page.$eval('#unblock', (b) => ((b as HTMLElement).hidden ? '' : b.textContent))).toBe('Unmute and unblock everyone (1)')
+  await Promise.all([ana.page.waitForNavigation(), ana.page.evaluate(() => document.getElementById('unblock')!.click())])
+  await Promise.all([waitForConnected(ana.page, 1), waitForConnected(ben.page, 1)])
+  expect(await ana.page.$eval('#unblock', (b) => (b as HTMLElement).hidden)).toBe(true)
 })

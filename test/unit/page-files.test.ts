@@ -106,4 +106,12 @@ describe('page files', () => {
     expect((await get('/app-ABCD1234.js', {}, 'POST')).status).toBe(404)
     expect((await get('/nope.js')).status).toBe(404)
   })
+
+  it('leaves a file gone since start to the caller instead of throwing (a rebuild under a running server)', async () => {
+    writeFileSync(join(dir, 'gone-EFGH5678.js'), SCRIPT)
+    const later = createPageFiles(dir, {})
+    rmSync(join(dir, 'gone-EFGH5678.js'))
+    const req = { method: 'GET', headers: { 'accept-encoding': 'br' } } as unknown as Parameters<typeof later.serve>[0]
+    expect(later.serve(req, {} as Parameters<typeof later.serve>[1], '/gone-EFGH5678.js', false)).toBe(false)
+  })
 })
