@@ -21,6 +21,13 @@ interface Mesh {
   views(): PeerView[]
 }
 
+/**
+ * Only this session's own lines may be edited or deleted: the others count a change only from the same
+ * session id and key (an earlier visit of this browser signs with the same key, under another id).
+ */
+const mayChange = (re: Reference, target: { message: { from: string }; key: string }, self: string, key: string) =>
+  (re.act !== 'edit' && re.act !== 'delete') || (target.message.from === self && target.key === key)
+
 /** Delivery receipts: ours awaited per recipient, theirs sent as one ack message per burst. */
 function createReceipts(mesh: Mesh, emit: Emit) {
   const receipts = new Map<string, Receipt>()
@@ -139,13 +146,12 @@ export function createConversation(options: {
     state: notes.state,
 
     /**
-     * An event about message `re.id`, to whoever saw it (its two ends, for a direct message). Only this
-     * session's own messages may be edited or deleted: the key that signed them must sign the change.
+     * An event about message `re.id`, to whoever saw it (its two ends, for a direct message); see mayChange.
      */
     async about(re: Reference, text = ''): Promise<boolean> {
       const target = notes.target(re.id)
       if (!target || isAnnotation(target.message)) return false
-      if ((re.act === 'edit' || re.act === 'delete') && target.key !== (await options.identity).key) return false
+      if (!mayChange(re, target, self.id, (await options.identity).key)) return false
       const { to, from } = target.message
       this.send(text, to === undefined ? undefined : from === self.id ? to : from, re)
       return true

@@ -204,6 +204,14 @@ describe('conversations beyond chat lines', () => {
     await waitShown(ben.page, 'hello everyone', (s) => s?.edited === true && s.reactions.length === 2)
     await waitShown(ben.page, 'general reply', (s) => s?.quote === 'Reply to Ana: hello everyone')
     await waitForConnected(ben.page, 2)
+    // His line from before the reload carries the key he keeps for the room, but a change needs its session too.
+    const earlier = await ben.page.evaluate(
+      () =>
+        [...document.querySelectorAll<HTMLElement>('[role="log"] .message.mine')].find((e) => e.textContent?.includes('general reply'))
+          ?.dataset.id,
+    )
+    expect(earlier).toBeDefined()
+    expect(await ben.page.evaluate((id) => window.parley!.edit(id!, 'changed after a reload'), earlier)).toBe(false)
     for (const person of people) {
       await person.page.waitForFunction(
         async () => {
