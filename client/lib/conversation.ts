@@ -119,7 +119,7 @@ export function createConversation(options: {
   const notes = createAnnotations()
   // Chat lines are shown; events about them change what is shown (once their target is here).
   const show = (view: ChatView, key: string) => {
-    const changed = notes.add({ message: view, key })
+    const changed = notes.add({ message: Object.assign(view, { key }), key })
     if (!isAnnotation(view)) emit('message', view)
     if (changed) emit('annotation', changed)
   }

@@ -70,6 +70,8 @@ export type ChatView = ChatMessage & {
   history?: true
   /** Id of the message this one goes before (history arrives out of order); none: at the end. */
   before?: string
+  /** The public key its signature was checked against (the author's, whoever passed it on). */
+  key?: string
 }
 
 /** What later events made of a message: its latest text, whether it is gone, who reacted with what. */

@@ -234,7 +234,7 @@ function wireRoom(
     }
   })
   room.on('message', (message) => {
-    if (moderation.muted(message.from)) return
+    if (moderation.muted(message.from, message.key)) return
     spoke()
     log.message(message, () => {
       const mentioned = notes.added(message, room.self.name)

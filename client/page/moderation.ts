@@ -53,7 +53,9 @@ export function createModeration(roomId: string) {
   }
 
   return {
-    muted: (id: string) => listed(lists.muted, id) || listed(lists.blocked, id),
+    /** Whether `id` (or whoever signs with `key`: their lines passed on after they left) is muted or blocked. */
+    muted: (id: string, key = id) =>
+      [...lists.muted, ...lists.blocked].includes(key) || listed(lists.muted, id) || listed(lists.blocked, id),
     /** How many this browser muted or blocked in the room. */
     count: () => new Set([...lists.muted, ...lists.blocked]).size,
     /** Forgets every mute and block of the room (the page then reloads, to reach everyone again). */
