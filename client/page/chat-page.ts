@@ -29,6 +29,11 @@ const SHELL_LATEST_MS = 5_000
 /** The shared signaling worker's URL, set by the build (build.mjs). */
 declare const __PARLEY_WORKER__: string
 
+/** Joining cannot work (a broken link, a refusal): no invitations, no "nobody is here yet". */
+const hideWhatNeedsTheRoom = () => {
+  for (const id of ['empty', 'alone', 'share', 'share-section']) $(id).hidden = true
+}
+
 declare global {
   interface Window {
     /** The page's room, for debugging in the console (and for tests that count connections). */
@@ -145,7 +150,7 @@ export function showRoom(roomId: string): void {
   if (problem) {
     showBanner(problem)
     composer.enable(false)
-    $('share').hidden = true
+    hideWhatNeedsTheRoom()
     return
   }
   const pageTitle = roomTitle ? `${roomTitle} · Parley` : `Parley · ${roomId}`
@@ -259,8 +264,7 @@ function wireRoom(
       failure = fatal(err)
       showBanner(failure)
       composer.enable(false)
-      // Nothing here can work now: no invitations, no "nobody is here yet".
-      for (const id of ['empty', 'alone', 'share', 'share-section']) $(id).hidden = true
+      hideWhatNeedsTheRoom()
       return
     }
     log.notice(err instanceof SignalingError ? err.message : `Problem: ${err.message}`)
