@@ -21,6 +21,12 @@ export interface JoinRequest {
    * first joiner registers it; every later new peer must bring the same one (`BAD_VERIFIER`).
    */
   verifier?: string
+  /**
+   * 16–64 random base64url characters naming this join, so that POST /leave `{nonce}` can cancel it
+   * without its token (a page that goes away while the join is in flight never learns the token).
+   * Used once: a second join with it is `NONCE_USED`; one cancelled first is `JOIN_CANCELLED`.
+   */
+  nonce?: string
 }
 
 export interface JoinResponse {
@@ -78,10 +84,14 @@ export interface SignalBatchResponse {
   failed: Array<{ index: number; error: ErrorCode; message: string }>
 }
 
-/** POST /leave. `token` in the body serves `navigator.sendBeacon`, which cannot set headers. */
+/**
+ * POST /leave. `token` in the body serves `navigator.sendBeacon`, which cannot set headers. `nonce`
+ * (no token needed) cancels the join that carried it: its peer leaves at once, now or when it lands.
+ */
 export interface LeaveRequest {
   peer?: string
   token?: string
+  nonce?: string
 }
 
 export type LeaveReason = 'leave' | 'timeout'
@@ -124,6 +134,8 @@ export type ErrorCode =
   | 'REQUEST_TIMEOUT'
   | 'BAD_VERIFIER'
   | 'TOO_MANY_SEATS'
+  | 'JOIN_CANCELLED'
+  | 'NONCE_USED'
   | 'EXPIRED'
   | 'NOT_FOUND'
   | 'METHOD_NOT_ALLOWED'

@@ -8,6 +8,8 @@ export const MAX_BATCH = 64
 const ID = /^[A-Za-z0-9_-]+$/
 // A verifier is at least 128 bits (22 base64url characters); Parley clients send 256 (43).
 const VERIFIER = /^[A-Za-z0-9_-]{22,128}$/
+// At least 96 bits of base64url, so that nobody guesses another page's join to cancel it.
+const NONCE = /^[A-Za-z0-9_-]{16,64}$/
 
 /** Room and peer ids: URL-safe, 1–64 chars (they appear in links and are spliced into JSON unescaped). */
 export function isId(value: unknown): value is string {
@@ -24,6 +26,13 @@ function object(body: unknown): Record<string, unknown> {
   }
   if (!isObject(body)) throw new HttpError(400, 'BAD_REQUEST', 'body must be a JSON object')
   return body
+}
+
+function nonceField(body: Record<string, unknown>): string | undefined {
+  const { nonce } = body
+  if (nonce === undefined) return undefined
+  if (typeof nonce !== 'string' || !NONCE.test(nonce)) throw new HttpError(400, 'BAD_REQUEST', 'nonce must be 16-64 base64url characters')
+  return nonce
 }
 
 function peerField(body: Record<string, unknown>, name: string, required: boolean): string | undefined {
@@ -54,6 +63,8 @@ export function parseJoin(input: unknown): JoinRequest {
     }
     request.verifier = body.verifier
   }
+  const nonce = nonceField(body)
+  if (nonce !== undefined) request.nonce = nonce
   return request
 }
 
@@ -91,6 +102,8 @@ export function parseLeave(input: unknown): LeaveRequest {
     if (typeof body.token !== 'string') throw new HttpError(400, 'BAD_REQUEST', '"token" must be a string')
     request.token = body.token
   }
+  const nonce = nonceField(body)
+  if (nonce !== undefined) request.nonce = nonce
   return request
 }
 
