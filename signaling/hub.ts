@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
 import { nanoid } from 'nanoid'
+import type { JoinTickets } from './join-tickets'
 import type { Observer } from './metrics'
 import type { LeaveReason, PeerInfo, ResetReason, ServerEvent, ServerEventType } from './protocol'
 
@@ -66,6 +67,8 @@ export interface Hub {
   /** The stream's connection closed: the session's peers stay for the grace period. */
   disconnect(sessionId: string, sink: Sink): void
   hasPeer(sessionId: string, peer: string): MaybePromise<boolean>
+  /** What became of each join nonce, kept where the rooms are so that a cancel reaches every instance. */
+  readonly tickets: JoinTickets
   stats(): { rooms: number; peers: number; sessions: number; streams: number; timers: number }
   /** False while a backing store is unreachable (readiness). */
   ready(): boolean

@@ -11,6 +11,7 @@ import {
   type Sink,
   sameVerifier,
 } from './hub'
+import { createMemoryTickets } from './join-tickets'
 import { createSessions, type Session } from './memory-sessions'
 import { NO_OBSERVER } from './metrics'
 import type { LeaveReason, PeerInfo } from './protocol'
@@ -170,6 +171,7 @@ export function createMemoryHub(options: HubOptions) {
 
     connect: (sessionId: string, lastEventId: string | undefined, sink: Sink): void => sessions.connect(sessionId, lastEventId, sink),
     disconnect: (sessionId: string, sink: Sink): void => sessions.disconnect(sessionId, sink),
+    tickets: createMemoryTickets(options.now),
     hasPeer: (sessionId: string, peer: string): boolean => peers.get(peer)?.session.id === sessionId,
     ready: () => !closed,
 

@@ -5,6 +5,7 @@ import { NO_OBSERVER } from './metrics'
 import type { PeerInfo } from './protocol'
 import { createRedisStore } from './redis-store'
 import { createHeldStreams } from './redis-streams'
+import { createRedisTickets } from './redis-tickets'
 
 // What "no cap" is in Lua's numbers: more than any room can hold.
 const SEATS_UNLIMITED = 1_000_000
@@ -71,6 +72,7 @@ export function createRedisHub(url: string, options: HubOptions & { log: Logger;
 
     connect: streams.connect,
     disconnect: streams.disconnect,
+    tickets: createRedisTickets(run),
 
     async hasPeer(sessionId, peer) {
       if (!store.commandsUp()) throw new Unavailable('redis unavailable')

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis'
 import { Unavailable } from './errors'
 import type { Logger } from './log'
 import { EMIT, EXPIRE, JOIN, LEAVE, PRESENCE, RELAY } from './redis-scripts'
+import { TICKET_SCRIPTS } from './redis-tickets'
 
 const SWEEP_MS = 1_000
 // Sessions whose deadline passed, ended per sweep: a backlog after an outage drains over a few rounds.
@@ -9,7 +10,7 @@ const SWEEP_BATCH = 200
 // How long a starting instance waits for Redis to agree on the signing secret.
 const SECRET_TIMEOUT_MS = 5_000
 
-const SCRIPTS = { join: JOIN, relay: RELAY, leave: LEAVE, expire: EXPIRE, presence: PRESENCE, emitEvent: EMIT }
+const SCRIPTS = { join: JOIN, relay: RELAY, leave: LEAVE, expire: EXPIRE, presence: PRESENCE, emitEvent: EMIT, ...TICKET_SCRIPTS }
 export type ScriptName = keyof typeof SCRIPTS
 type Script = (...args: Array<string | number>) => Promise<unknown>
 

@@ -1,6 +1,7 @@
 import { nanoid } from 'nanoid'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Hub as AnyHub, HubOptions, JoinResult, RelayResult, Sink } from '../../signaling/hub'
+import { TICKET_TTL_MS } from '../../signaling/join-tickets'
 import { createLogger } from '../../signaling/log'
 import { createMemoryHub } from '../../signaling/memory-hub'
 import { createRedisHub } from '../../signaling/redis-hub'
@@ -89,6 +90,7 @@ interface Hub {
   connect(...args: Parameters<AnyHub['connect']>): Promise<void>
   disconnect(...args: Parameters<AnyHub['disconnect']>): Promise<void>
   hasPeer(...args: Parameters<AnyHub['hasPeer']>): Promise<boolean>
+  tickets: AnyHub['tickets']
   stats: AnyHub['stats']
   close: AnyHub['close']
 }
@@ -108,6 +110,7 @@ function settling(hub: AnyHub, settle: () => Promise<void>): Hub {
     connect: then(hub.connect),
     disconnect: then(hub.disconnect),
     hasPeer: async (session, peer) => hub.hasPeer(session, peer),
+    tickets: hub.tickets,
     stats: hub.stats,
     close: hub.close,
   }
@@ -472,6 +475,70 @@ describe.each(CONTRACTS)('$name hub', ({ name, make }) => {
       await hub.leave(nanoid())
       await hub.leave(nanoid(), 'peer')
       if (memory) expect(hub.stats()).toEqual({ rooms: 0, peers: 0, sessions: 0, streams: 0, timers: 1 })
+    })
+  })
+
+  // The routes' part (unseating a cancelled join's peer) is tested over HTTP in join-cancel.test.ts.
+  describe('join tickets', () => {
+    const nonce = () => nanoid(22)
+
+    it('a nonce seats one join: a second claim is "used", before and after the join completed', async () => {
+      const { tickets } = await makeHub()
+      const n = nonce()
+      expect(await tickets.claim(n)).toBe('ok')
+      expect(await tickets.claim(n)).toBe('used')
+      expect(await tickets.settle(n, { session: 's1', peer: 'p1' })).toBe(true)
+      expect(await tickets.claim(n)).toBe('used')
+      expect(await tickets.claim(nonce())).toBe('ok')
+    })
+
+    it('a cancel after the join completed hands back its seat, once; the nonce then refuses joins as cancelled', async () => {
+      const { tickets } = await makeHub()
+      const n = nonce()
+      await tickets.claim(n)
+      await tickets.settle(n, { session: 's1', peer: 'p1' })
+      expect(await tickets.cancel(n)).toEqual({ session: 's1', peer: 'p1' })
+      expect(await tickets.cancel(n)).toBeNull()
+      expect(await tickets.claim(n)).toBe('cancelled')
+    })
+
+    it('a cancel while the join is in flight makes its settle fail, so the route unseats the peer', async () => {
+      const { tickets } = await makeHub()
+      const n = nonce()
+      expect(await tickets.claim(n)).toBe('ok')
+      expect(await tickets.cancel(n)).toBeNull()
+      expect(await tickets.settle(n, { session: 's1', peer: 'p1' })).toBe(false)
+      expect(await tickets.cancel(n)).toBeNull()
+    })
+
+    it('a cancel before the join arrives is remembered: the join is refused as cancelled', async () => {
+      const { tickets } = await makeHub()
+      const n = nonce()
+      expect(await tickets.cancel(n)).toBeNull()
+      expect(await tickets.claim(n)).toBe('cancelled')
+      expect(await tickets.claim(n)).toBe('cancelled')
+    })
+
+    it('tickets are not shared between unrelated nonces', async () => {
+      const { tickets } = await makeHub()
+      const [a, b] = [nonce(), nonce()]
+      await tickets.claim(a)
+      await tickets.settle(a, { session: 's1', peer: 'p1' })
+      expect(await tickets.cancel(b)).toBeNull()
+      expect(await tickets.claim(a)).toBe('used')
+    })
+
+    memoryIt('forgets a nonce TICKET_TTL_MS after it was first seen, whatever happened to it since', async () => {
+      const { tickets } = await makeHub()
+      const [cancelledEarly, joined] = [nonce(), nonce()]
+      await tickets.cancel(cancelledEarly)
+      await tickets.claim(joined)
+      vi.advanceTimersByTime(TICKET_TTL_MS - 1)
+      await tickets.settle(joined, { session: 's1', peer: 'p1' })
+      expect(await tickets.claim(cancelledEarly)).toBe('cancelled')
+      vi.advanceTimersByTime(1)
+      expect(await tickets.claim(cancelledEarly)).toBe('ok')
+      expect(await tickets.cancel(joined)).toBeNull()
     })
   })
 

@@ -1,0 +1,85 @@
+/**
+ * Join tickets: what became of each join nonce (PROTOCOL.md 3.1, 3.5), so that a page which goes away
+ * while its own join is in flight can cancel it without the token it never received. A ticket is
+ * pending (its join is in flight), joined (it seated a peer of a session), or cancelled; cancelling
+ * frees the seat of a joined ticket, and a pending one is refused when its join lands. Every ticket is
+ * forgotten TICKET_TTL_MS after its nonce was first seen, whatever happens to it meanwhile.
+ */
+
+// Longer than the body timeout plus any sane join: a cancel is never forgotten before its join lands.
+export const TICKET_TTL_MS = 60_000
+// At about 150 bytes a ticket, this holds memory under 10 MB. Joins and cancels are each rate-limited
+// per address (a 30 burst, then 2/s), so pushing a live nonce out within its minute takes hundreds of
+// addresses at full rate; a nonce lost that way costs only what every join cost before nonces: a
+// ghost peer for the grace period.
+export const MAX_TICKETS = 65_536
+
+type MaybePromise<T> = T | Promise<T>
+
+/** What a join carrying a nonce may do: go ahead, or be refused (JOIN_CANCELLED, NONCE_USED). */
+export type Claim = 'ok' | 'cancelled' | 'used'
+
+/** A peer a completed join seated, which its cancel makes leave. */
+export interface Seat {
+  session: string
+  peer: string
+}
+
+export interface JoinTickets {
+  /** A join with `nonce` arrived: the first one goes ahead; a cancelled nonce or a repeated one does not. */
+  claim(nonce: string): MaybePromise<Claim>
+  /** The claimed join seated `seat`: false when the nonce was cancelled meanwhile (unseat it). */
+  settle(nonce: string, seat: Seat): MaybePromise<boolean>
+  /** Cancels the join with `nonce`, known or not: the seat it already holds, which must leave, or null. */
+  cancel(nonce: string): MaybePromise<Seat | null>
+}
+
+type State = { state: 'pending' } | { state: 'cancelled' } | ({ state: 'joined' } & Seat)
+
+/** The tickets of a single process: a Map in order of first sight, so the oldest are at its head. */
+export function createMemoryTickets(now: () => number = Date.now, max = MAX_TICKETS): JoinTickets {
+  const tickets = new Map<string, State & { at: number }>()
+
+  /** Forgets what is past its minute, and the oldest beyond the cap. */
+  function prune(): void {
+    const expired = now() - TICKET_TTL_MS
+    for (const [nonce, ticket] of tickets) {
+      if (ticket.at > expired && tickets.size < max) return
+      tickets.delete(nonce)
+    }
+  }
+
+  const live = (nonce: string) => {
+    const ticket = tickets.get(nonce)
+    return ticket && ticket.at > now() - TICKET_TTL_MS ? ticket : undefined
+  }
+
+  /** Sets a ticket's state, keeping the time (and the place) of its first sighting. */
+  function put(nonce: string, state: State): void {
+    const at = live(nonce)?.at
+    if (at === undefined) {
+      tickets.delete(nonce)
+      prune()
+    }
+    tickets.set(nonce, { ...state, at: at ?? now() })
+  }
+
+  return {
+    claim(nonce) {
+      const ticket = live(nonce)
+      if (ticket) return ticket.state === 'cancelled' ? 'cancelled' : 'used'
+      put(nonce, { state: 'pending' })
+      return 'ok'
+    },
+    settle(nonce, seat) {
+      if (live(nonce)?.state === 'cancelled') return false
+      put(nonce, { state: 'joined', ...seat })
+      return true
+    },
+    cancel(nonce) {
+      const ticket = live(nonce)
+      put(nonce, { state: 'cancelled' })
+      return ticket?.state === 'joined' ? { session: ticket.session, peer: ticket.peer } : null
+    },
+  }
+}
