@@ -4,6 +4,7 @@ import type { Headers, RouteContext } from './api-options'
 import { HttpError } from './errors'
 import { bearer, readJson, sendJson, sendNoContent } from './http'
 import type { JoinFailure } from './hub'
+import type { Claim } from './join-tickets'
 import { createRateLimiter, takeOrRefuse } from './limits'
 import type { IceResponse, IceServer, JoinResponse, RenewResponse } from './protocol'
 import { createTurnCredentials } from './turn'
@@ -28,6 +29,13 @@ function joinFailure(code: JoinFailure, options: RouteContext['options']): HttpE
   }
 }
 
+const cancelled = () => new HttpError(409, 'JOIN_CANCELLED', 'this join was cancelled (POST /leave with its nonce)')
+
+function refuseClaim(claim: Claim): void {
+  if (claim === 'cancelled') throw cancelled()
+  if (claim === 'used') throw new HttpError(409, 'NONCE_USED', 'an earlier join carried this nonce; send a fresh one')
+}
+
 // The hubs keep a digest, never the verifier: their storage (Redis) cannot hand out a usable one.
 const verifierDigest = (verifier: string) => createHash('sha256').update(verifier).digest('base64url')
 
@@ -38,6 +46,8 @@ const verifierDigest = (verifier: string) => createHash('sha256').update(verifie
 export function createSessionRoutes({ options, credentials, hub, observer, clientIp }: RouteContext) {
   const turn = options.turn && createTurnCredentials(options.turn)
   const joinLimiter = createRateLimiter(options.joinsPerSec, options.joinBurst)
+  // A bucket of their own at the join rate: a page may cancel every join it makes.
+  const cancelLimiter = createRateLimiter(options.joinsPerSec, options.joinBurst)
   const ttl = options.turn ? { iceServersTtlS: options.turn.ttlS } : {}
   const bodyTimeoutMs = options.bodyTimeoutS * 1000
   const credentialsTtlS = () => Math.floor(credentials.validForMs() / 1000)
@@ -60,8 +70,15 @@ export function createSessionRoutes({ options, credentials, hub, observer, clien
       throw new HttpError(403, 'BAD_PEER', 'that peer id was not issued to this session in this room')
     }
     const admission = { address, ...(request.verifier === undefined ? {} : { verifier: verifierDigest(request.verifier) }) }
+    const { nonce } = request
+    if (nonce !== undefined) refuseClaim(await hub.tickets.claim(nonce))
     const result = await hub.join(id, request.room, request.meta, request.peer, admission)
     if (!result.ok) throw joinFailure(result.code, options)
+    if (nonce !== undefined && !(await hub.tickets.settle(nonce, { session: id, peer: result.peer }))) {
+      // Cancelled in flight: the page that sent it is gone, and so is a session made for it alone.
+      await hub.leave(id, token === undefined ? undefined : result.peer)
+      throw cancelled()
+    }
     const answer: JoinResponse = {
       session: id,
       token: credentials.token(id),
@@ -97,18 +114,30 @@ export function createSessionRoutes({ options, credentials, hub, observer, clien
     sendJson(res, 200, answer, headers)
   }
 
-  // Also a beacon (text/plain): the token may come in the body, where sendBeacon can put it.
+  /** Cancels a join by its nonce, whether it is yet to come, in flight or done (then its peer leaves). */
+  async function cancel(nonce: string) {
+    const seat = await hub.tickets.cancel(nonce)
+    if (seat) await hub.leave(seat.session, seat.peer)
+  }
+
+  // Also a beacon (text/plain): the token may come in the body, where sendBeacon can put it. A nonce
+  // needs no token: the answer is the same whether the server knew it or not.
   async function leave(req: IncomingMessage, res: ServerResponse, headers: Headers) {
-    const request = parseLeave(await readJson(req, options.maxBodyBytes, bodyTimeoutMs, true))
-    const id = sessionFrom(credentials, bearer(req.headers.authorization) ?? request.token)
-    await hub.leave(id, request.peer)
+    const { peer, token: inBody, nonce } = parseLeave(await readJson(req, options.maxBodyBytes, bodyTimeoutMs, true))
+    const token = bearer(req.headers.authorization) ?? inBody
+    if (nonce !== undefined) takeOrRefuse(cancelLimiter, clientIp(req), 'cancels from this address')
+    if (token !== undefined || nonce === undefined) await hub.leave(sessionFrom(credentials, token), peer)
+    if (nonce !== undefined) await cancel(nonce)
     sendNoContent(res, headers)
   }
 
   return {
     routes: { join, ice, leave, renew },
     /** Forgets rate-limit buckets that have refilled; call it on a timer. */
-    sweep: () => joinLimiter.sweep(),
-    limitKeys: () => joinLimiter.size,
+    sweep: () => {
+      joinLimiter.sweep()
+      cancelLimiter.sweep()
+    },
+    limitKeys: () => joinLimiter.size + cancelLimiter.size,
   }
 }

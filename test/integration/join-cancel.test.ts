@@ -1,0 +1,290 @@
+import { createServer, request, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Redis } from 'ioredis'
+import { nanoid } from 'nanoid'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { API_DEFAULTS } from '../../signaling/api-options'
+import { createCredentials } from '../../signaling/credentials'
+import { toHttpError } from '../../signaling/errors'
+import { sendError } from '../../signaling/http'
+import type { Sink } from '../../signaling/hub'
+import { TICKET_TTL_MS } from '../../signaling/join-tickets'
+import { createMemoryHub } from '../../signaling/memory-hub'
+import { NO_OBSERVER } from '../../signaling/metrics'
+import { createSessionRoutes } from '../../signaling/session-routes'
+import {
+  connectPeer,
+  join,
+  pollUntil,
+  postJson,
+  randomRoom,
+  type SseClient,
+  startServer,
+  TEST_SECRET,
+  type TestServer,
+  within,
+} from '../helpers'
+import { type Service, startRedis } from '../services'
+
+// POST /join {nonce} and POST /leave {nonce} without a token (PROTOCOL.md 3.1, 3.5): a page that goes
+// while its join is in flight cancels it. The grace period is long here, so a peer-left that arrives
+// within the stream's 5 s wait can only be the cancel's, never the grace period's.
+const GRACE_MS = 30_000
+const BEACON = { 'content-type': 'text/plain;charset=UTF-8' }
+
+const servers: TestServer[] = []
+const streams: SseClient[] = []
+const closers: Array<() => unknown> = []
+async function server(options: Parameters<typeof startServer>[0] = {}) {
+  const s = await startServer({ graceMs: GRACE_MS, ...options })
+  servers.push(s)
+  return s
+}
+async function peer(api: string, room: string) {
+  const p = await connectPeer(api, room)
+  streams.push(p.stream)
+  return p
+}
+afterEach(async () => {
+  for (const s of streams.splice(0)) s.close()
+  for (const close of closers.splice(0)) await close()
+  await Promise.all(servers.splice(0).map((s) => s.close()))
+})
+
+const newNonce = () => nanoid(22)
+const cancel = (api: string, nonce: string, headers: Record<string, string> = {}) => postJson(`${api}/leave`, { nonce }, undefined, headers)
+const health = async (url: string) => (await (await fetch(`${url}/healthz`)).json()) as { rooms: number; peers: number; sessions: number }
+
+/** A join whose body arrives in two parts: `finish()` sends the rest, and the answer comes after. */
+function splitJoin(api: string, body: Record<string, unknown>) {
+  const text = JSON.stringify(body)
+  const cut = text.indexOf('"nonce"')
+  const req = request(`${api}/join`, {
+    method: 'POST',
+    agent: false,
+    headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) },
+  })
+  const sent = new Promise<void>((resolve) => req.write(text.slice(0, cut), () => resolve()))
+  const answer = new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+    req.on('response', (res) => {
+      let data = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => (data += chunk))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(data) as Record<string, unknown> }))
+    })
+    req.on('error', reject)
+  })
+  return {
+    sent,
+    finish() {
+      req.end(text.slice(cut))
+      return answer
+    },
+  }
+}
+
+describe('cancelling a join by its nonce', () => {
+  it('after the join completed: its peer leaves at once, as with its token; the beacon answers 204 every time', async () => {
+    const { url, api } = await server()
+    const room = randomRoom()
+    const a = await peer(api, room)
+    const nonce = newNonce()
+    const b = await join(api, room, undefined, { nonce })
+    await a.stream.next('peer-joined')
+    expect((await cancel(api, nonce, BEACON)).status).toBe(204)
+    expect((await a.stream.next('peer-left')).json).toEqual({ to: a.peer, peer: b.peer, reason: 'leave' })
+    expect((await cancel(api, nonce)).status).toBe(204)
+    // A later join is the barrier: everything the second cancel caused would have reached A before it.
+    const c = await join(api, room)
+    await a.stream.next('peer-joined', (d) => (d.peer as { id: string }).id === c.peer)
+    expect(a.stream.ofType('peer-left')).toHaveLength(1)
+    expect(await health(url)).toMatchObject({ peers: 2 })
+  })
+
+  it('before the join arrives: the join is refused with 409 JOIN_CANCELLED and seats nobody', async () => {
+    const { url, api } = await server()
+    const room = randomRoom()
+    const nonce = newNonce()
+    expect((await cancel(api, nonce, BEACON)).status).toBe(204)
+    const refused = await postJson(`${api}/join`, { room, nonce })
+    expect(refused).toMatchObject({ status: 409, body: { error: 'JOIN_CANCELLED' } })
+    expect(await health(url)).toMatchObject({ rooms: 0, peers: 0, sessions: 0 })
+    expect((await peer(api, room)).peers).toEqual([])
+  })
+
+  it("while the join's body is in flight: 409 JOIN_CANCELLED, the room never hears of it", async () => {
+    const { url, api } = await server()
+    const room = randomRoom()
+    const a = await peer(api, room)
+    const nonce = newNonce()
+    const pending = splitJoin(api, { room, nonce })
+    await pending.sent
+    expect((await cancel(api, nonce, BEACON)).status).toBe(204)
+    expect(await pending.finish()).toMatchObject({ status: 409, body: { error: 'JOIN_CANCELLED' } })
+    expect(await health(url)).toMatchObject({ peers: 1, sessions: 1 })
+    const c = await join(api, room)
+    await a.stream.next('peer-joined', (d) => (d.peer as { id: string }).id === c.peer)
+    expect(a.stream.ofType('peer-joined')).toHaveLength(1)
+  })
+
+  it('refuses a malformed nonce with 400 BAD_REQUEST, on join and on leave, seating nobody', async () => {
+    const { url, api } = await server()
+    for (const nonce of ['short', 'x'.repeat(65), `${'a'.repeat(20)}.`, 1234567890123456, null, ['a'.repeat(22)]]) {
+      const what = JSON.stringify(nonce)
+      expect(await postJson(`${api}/join`, { room: randomRoom(), nonce }), what).toMatchObject({
+        status: 400,
+        body: { error: 'BAD_REQUEST' },
+      })
+      expect(await postJson(`${api}/leave`, { nonce }), what).toMatchObject({ status: 400, body: { error: 'BAD_REQUEST' } })
+    }
+    expect(await health(url)).toMatchObject({ rooms: 0, peers: 0, sessions: 0 })
+    // The bounds themselves are fine.
+    expect((await postJson(`${api}/join`, { room: randomRoom(), nonce: 'a'.repeat(16) })).status).toBe(200)
+    expect((await postJson(`${api}/join`, { room: randomRoom(), nonce: '_-'.repeat(32) })).status).toBe(200)
+  })
+
+  it('refuses a nonce an earlier join carried with 409 NONCE_USED (with or without a token); its cancel still reaches the first', async () => {
+    const { url, api } = await server()
+    const room = randomRoom()
+    const a = await peer(api, room)
+    const nonce = newNonce()
+    const b = await join(api, room, undefined, { nonce })
+    expect(await postJson(`${api}/join`, { room, nonce })).toMatchObject({ status: 409, body: { error: 'NONCE_USED' } })
+    expect(await postJson(`${api}/join`, { room, nonce }, a.token)).toMatchObject({ status: 409, body: { error: 'NONCE_USED' } })
+    expect(await health(url)).toMatchObject({ peers: 2 })
+    expect((await cancel(api, nonce)).status).toBe(204)
+    expect((await a.stream.next('peer-left')).json).toEqual({ to: a.peer, peer: b.peer, reason: 'leave' })
+  })
+
+  it('rate-limits cancels per address in a bucket of their own: 429 RATE_LIMITED with Retry-After', async () => {
+    const { api } = await server({ joinsPerSec: 0.01, joinBurst: 2 })
+    expect((await cancel(api, newNonce())).status).toBe(204)
+    expect((await cancel(api, newNonce(), BEACON)).status).toBe(204)
+    const refused = await cancel(api, newNonce())
+    expect(refused).toMatchObject({ status: 429, body: { error: 'RATE_LIMITED' } })
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    // Joins keep their own bucket.
+    expect((await postJson(`${api}/join`, { room: randomRoom(), nonce: newNonce() })).status).toBe(200)
+  })
+
+  it("a leave with a token and a nonce does both: the token's peer leaves, and so does the nonce's", async () => {
+    const { api } = await server()
+    const room = randomRoom()
+    const a = await peer(api, room)
+    const nonce = newNonce()
+    const [b, c] = [await join(api, room), await join(api, room, undefined, { nonce })]
+    expect((await postJson(`${api}/leave`, { peer: b.peer, token: b.token, nonce }, undefined, BEACON)).status).toBe(204)
+    const left = [(await a.stream.next('peer-left')).json.peer, (await a.stream.next('peer-left')).json.peer]
+    expect(left).toEqual([b.peer, c.peer])
+  })
+
+  it('a leave without a token or a nonce is still 401 UNAUTHORIZED', async () => {
+    const { api } = await server()
+    expect(await postJson(`${api}/leave`, {})).toMatchObject({ status: 401, body: { error: 'UNAUTHORIZED' } })
+  })
+})
+
+/**
+ * The window the HTTP tests cannot hold open: the body is read and the hub's join is under way when
+ * the cancel arrives. The routes run over a memory hub whose join waits for the test's word.
+ */
+describe('a cancel while the hub is seating the join', () => {
+  it('unseats the peer as soon as the join completes (the room sees it come and go) and ends the session made for it', async () => {
+    const hub = createMemoryHub({ ...API_DEFAULTS, newPeerId: () => nanoid() })
+    let reached!: () => void
+    const inHub = new Promise<void>((resolve) => (reached = resolve))
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    const held = {
+      ...hub,
+      async join(...args: Parameters<typeof hub.join>) {
+        reached()
+        await released
+        return hub.join(...args)
+      },
+    }
+    const options = { ...API_DEFAULTS, secret: TEST_SECRET }
+    const { routes } = createSessionRoutes({
+      options,
+      credentials: createCredentials(TEST_SECRET),
+      hub: held,
+      observer: NO_OBSERVER,
+      clientIp: () => '127.0.0.1',
+    })
+    const http: Server = createServer((req, res) => {
+      const route = routes[req.url?.slice(1) as 'join' | 'leave']
+      route(req, res, {}).catch((err: unknown) => sendError(res, toHttpError(err)))
+    })
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+    closers.push(
+      () => new Promise((resolve) => http.close(resolve)),
+      () => hub.close(),
+    )
+    const api = `http://127.0.0.1:${(http.address() as AddressInfo).port}`
+
+    const room = randomRoom()
+    const frames: string[] = []
+    const sink: Sink = { write: (frame) => frames.push(frame) > 0, close: () => {} }
+    const a = hub.join('session-a', room, undefined)
+    hub.connect('session-a', undefined, sink)
+    const nonce = newNonce()
+    const joining = postJson(`${api}/join`, { room, nonce })
+    await within(inHub, 5_000, 'the join reaching the hub')
+    expect((await cancel(api, nonce)).status).toBe(204)
+    release()
+    expect(await joining).toMatchObject({ status: 409, body: { error: 'JOIN_CANCELLED' } })
+    const events = frames.map((frame) => /event: (\S+)/.exec(frame)?.[1])
+    expect(events).toEqual(['roster', 'peer-joined', 'peer-left'])
+    expect(frames[2]).toContain('"reason":"leave"')
+    expect(a.ok).toBe(true)
+    expect(hub.stats()).toMatchObject({ rooms: 1, peers: 1, sessions: 1 })
+  })
+})
+
+describe('two instances over one Redis', () => {
+  let redis: Service & { url: string }
+  beforeAll(async () => {
+    redis = await startRedis()
+  })
+  afterAll(async () => {
+    await redis?.stop()
+  })
+  async function instance() {
+    const s = await server({ redisUrl: redis.url })
+    await pollUntil(async () => (await fetch(`${s.url}/readyz`)).status === 200, 10_000, 'instance ready')
+    return s
+  }
+
+  it('a join served by one instance is cancelled through the other: its peer leaves at once', async () => {
+    const [one, two] = [await instance(), await instance()]
+    const room = randomRoom()
+    const a = await peer(one.api, room)
+    const nonce = newNonce()
+    const b = await join(one.api, room, undefined, { nonce })
+    await a.stream.next('peer-joined')
+    expect((await cancel(two.api, nonce, BEACON)).status).toBe(204)
+    expect((await a.stream.next('peer-left')).json).toEqual({ to: a.peer, peer: b.peer, reason: 'leave' })
+    expect(await postJson(`${two.api}/join`, { room, nonce })).toMatchObject({ status: 409, body: { error: 'JOIN_CANCELLED' } })
+    // The ticket lives in Redis for at most TICKET_TTL_MS from first sight.
+    const client = new Redis(redis.url)
+    closers.push(() => client.disconnect())
+    const ttl = await client.pttl(`parley:n:${nonce}`)
+    expect(ttl).toBeGreaterThan(0)
+    expect(ttl).toBeLessThanOrEqual(TICKET_TTL_MS)
+  })
+
+  it('a cancel through one instance refuses the join that reaches the other, in flight or later', async () => {
+    const [one, two] = [await instance(), await instance()]
+    const room = randomRoom()
+    const early = newNonce()
+    expect((await cancel(two.api, early)).status).toBe(204)
+    expect(await postJson(`${one.api}/join`, { room, nonce: early })).toMatchObject({ status: 409, body: { error: 'JOIN_CANCELLED' } })
+
+    const nonce = newNonce()
+    const pending = splitJoin(one.api, { room, nonce })
+    await pending.sent
+    expect((await cancel(two.api, nonce, BEACON)).status).toBe(204)
+    expect(await pending.finish()).toMatchObject({ status: 409, body: { error: 'JOIN_CANCELLED' } })
+    expect(await postJson(`${two.api}/join`, { room, nonce: newNonce() })).toMatchObject({ status: 200, body: { peers: [] } })
+  })
+})
