@@ -7,6 +7,7 @@
  *   p:<peer>      hash  room, session, meta?, addr? r:<room>     hash  peer -> 1
  *   rv:<room>     string the verifier digest the room's first joiner registered (gone with the room)
  *   sessions, rooms, peers: sets, for counts       deadlines     zset  session -> ms when it ends unless its stream comes back
+ *   n:<nonce>     hash  a join ticket (redis-tickets.ts owns it and its scripts)
  * Events are published on ch:<session> as "<seq>|<epoch>|<type>|<json>" for the instance holding that
  * stream. Redis keeps events as data: sse.ts alone writes SSE framing. The JSON built here is the same
  * as hub.ts's `eventData` writes, byte for byte (the contract suite checks it against both hubs).
