@@ -80,6 +80,18 @@ async function minifyAgain(file, { module }) {
   if (linked) writeFileSync(mapFile, result.map)
 }
 
+/** The scripts `file` imports statically, at any depth (esbuild's metafile), by file name. */
+function staticImports(result, file, found = new Set()) {
+  const output = Object.entries(result.metafile.outputs).find(([f]) => basename(f) === file)?.[1]
+  for (const { path, kind } of output?.imports ?? []) {
+    const name = basename(path)
+    if (kind !== 'import-statement' || found.has(name)) continue
+    found.add(name)
+    staticImports(result, name, found)
+  }
+  return found
+}
+
 /** Served as they are from the origin root: the manifest and the icons it names. */
 const STATIC_FILES = ['manifest.webmanifest', 'icon.svg', 'icon-192.png', 'icon-512.png']
 
@@ -125,12 +137,15 @@ export async function buildClient() {
   const result = await build({ ...scripts, define: { ...common.define, __PARLEY_WORKER__: JSON.stringify(`/${worker}`) } })
   if (named(result, /^worker-.*\.js$/)[0] !== worker) throw new Error('the worker changed with its own URL')
   const [script] = named(result, /^app-.*\.js$/)
-  const chunks = named(result, /^chunk-.*\.js$/)
+  // Every other script: the chunks the page and the worker share, and what the page imports dynamically
+  // (room-extras, the landing page) with the chunks only those use.
+  const chunks = named(result, /\.js$/).filter((f) => f !== script && f !== worker)
   for (const file of [script, worker, ...chunks]) await minifyAgain(`${out}/${file}`, { module: true })
   const styleBuild = await build({ ...common, entryPoints: { style: `${root}client/page/style.css` } })
   const [style] = named(styleBuild, /^style-.*\.css$/)
-  // The page's chunks load with it, not one round trip after it.
-  const preloads = chunks.map((f) => `<link rel="modulepreload" href="/${f}">`).join('\n  ')
+  // What the page's script imports statically loads with it, not one round trip after it; what it imports
+  // dynamically loads when asked for (later.ts, main.ts).
+  const preloads = [...staticImports(result, script)].map((f) => `<link rel="modulepreload" href="/${f}">`).join('\n  ')
   const html = readFileSync(`${root}client/page/index.html`, 'utf8')
     .replace('{{app.js}}', `/${script}`)
     .replace('{{style.css}}', `/${style}`)

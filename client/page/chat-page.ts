@@ -1,11 +1,11 @@
 import { joinRoom, type PeerView, type Room, type RoomStatus, SignalingError } from '../lib'
 import { createSharedSignaling } from '../worker/shared-signaling'
-import { createAlerts } from './alerts'
 import { createComposer } from './composer'
 import { createConversationTools } from './conversation-tools'
 import { $ } from './dom'
 import { createIndexedDbKeys, createIndexedDbStore } from './idb-store'
 import { bindInvite } from './invite'
+import { type Extras, loadExtras, type UseExtras } from './later'
 import { parseFragment } from './links'
 import { createMessageView } from './message-view'
 import { createModeration } from './moderation'
@@ -13,7 +13,6 @@ import { PALETTE } from './palette'
 import { createPanel } from './panel'
 import { createPeopleView } from './people-view'
 import { loadColor, loadName, rememberRoom, saveColor } from './prefs'
-import { bindSettings } from './settings'
 import { registerShell } from './shell'
 import { type Banner, cannotJoin, fatal, STATUS_BANNER, showBanner } from './states'
 import { bindThemeSelect } from './theme'
@@ -61,6 +60,7 @@ export function showRoom(roomId: string): void {
   $('room-title').textContent = roomTitle || 'Room'
   $('room-id').textContent = roomId
   const panel = createPanel()
+  const extras = loadExtras()
   bindThemeSelect($<HTMLSelectElement>('theme'))
   const log = createMessageView({
     log: $('messages'),
@@ -83,7 +83,7 @@ export function showRoom(roomId: string): void {
     // The name holds the visible count (what a voice-control user would say).
     $('panel-toggle').setAttribute('aria-label', n > 0 ? `People and settings, ${n} here` : 'People and settings')
   }
-  const { own, notes, actions } = createConversationTools(log, panel, () => room)
+  const { own, notes, actions } = createConversationTools(log, panel, () => room, extras)
   const composer = createComposer({
     send(text, to) {
       const intent = actions.intent
@@ -162,7 +162,7 @@ export function showRoom(roomId: string): void {
   wireRoom(
     room,
     { roomId, roomTitle, pageTitle, color, signaling },
-    { log, composer, people, panel, moderation, notes, spoke, countPeople },
+    { log, composer, people, panel, moderation, notes, spoke, countPeople, extras },
   )
 }
 
@@ -178,6 +178,7 @@ interface RoomViews {
   spoke(): void
   /** Who is here changed, or the room's status did. */
   countPeople(): void
+  extras: UseExtras
 }
 
 /** Wires the joined room's events to the page, until the page goes away. */
@@ -187,9 +188,13 @@ function wireRoom(
   views: RoomViews,
 ): void {
   const { roomId, roomTitle, pageTitle, color, signaling } = page
-  const { log, composer, people, panel, moderation, notes, spoke, countPeople } = views
+  const { log, composer, people, panel, moderation, notes, spoke, countPeople, extras } = views
 
-  const alerts = createAlerts({ title: pageTitle, notify: $<HTMLInputElement>('notify'), sound: $<HTMLInputElement>('sound') })
+  // A line that comes before the alerts are loaded waits in line behind them (later.ts), then alerts.
+  let alerts: ReturnType<Extras['createAlerts']> | undefined
+  extras(({ createAlerts }) => {
+    alerts = createAlerts({ title: pageTitle, notify: $<HTMLInputElement>('notify'), sound: $<HTMLInputElement>('sound') })
+  })
   let failure: Banner | null = null
   let settling = true
   let settleTimer: ReturnType<typeof setTimeout> | undefined
@@ -244,8 +249,7 @@ function wireRoom(
     log.message(message, () => {
       const mentioned = notes.added(message, room.self.name)
       if (message.mine || message.before) return
-      if (mentioned) alerts.mention(message.name, message.text)
-      else alerts.message(message.name, message.text)
+      extras(() => (mentioned ? alerts?.mention(message.name, message.text) : alerts?.message(message.name, message.text)))
       if (message.to !== undefined) people.unread(message.from)
     })
   })
@@ -270,9 +274,9 @@ function wireRoom(
     log.notice(err instanceof SignalingError ? err.message : `Problem: ${err.message}`)
   })
 
-  bindSettings(room, color)
+  extras(({ bindSettings }) => bindSettings(room, color))
 
-  bindInvite({ title: pageTitle, notice: log.notice, openPanel: panel.open })
+  bindInvite({ title: pageTitle, notice: log.notice, openPanel: panel.open, extras })
 
   // Leave explicitly when the page goes away, so others see it at once rather than after the grace
   // period, and let go of the shared worker (a back/forward-cached page would otherwise hold on to it).
@@ -280,7 +284,7 @@ function wireRoom(
     room.leave()
     signaling?.close()
     log.close()
-    alerts.close()
+    alerts?.close()
     clearTimeout(settleTimer)
     clearTimeout(shellTimer)
   })

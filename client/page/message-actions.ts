@@ -1,4 +1,4 @@
-import { isEmoji } from '../lib'
+import { isEmoji } from '../lib/peer-protocol'
 import { $ } from './dom'
 
 export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '😮']

@@ -40,4 +40,6 @@ export function createSearchView(options: { log: HTMLElement; jump(id: string): 
     }
   }
   input.addEventListener('input', run)
+  // Typed before this view was loaded (later.ts).
+  if (input.value) run()
 }
