@@ -13,6 +13,7 @@ import { PALETTE } from './palette'
 import { createPanel } from './panel'
 import { createPeopleView } from './people-view'
 import { loadColor, loadName, rememberRoom, saveColor } from './prefs'
+import { bindSettings } from './settings'
 import { registerShell } from './shell'
 import { type Banner, cannotJoin, fatal, STATUS_BANNER, showBanner } from './states'
 import { bindThemeSelect } from './theme'
@@ -274,7 +275,7 @@ function wireRoom(
     log.notice(err instanceof SignalingError ? err.message : `Problem: ${err.message}`)
   })
 
-  extras(({ bindSettings }) => bindSettings(room, color))
+  bindSettings(room, color)
 
   bindInvite({ title: pageTitle, notice: log.notice, openPanel: panel.open, extras })
 

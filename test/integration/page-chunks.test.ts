@@ -16,10 +16,12 @@ beforeAll(async () => {
 afterAll(() => server.close())
 
 describe('the split page', () => {
-  it('preloads what the room page imports statically, and leaves what it loads later to when it asks', () => {
+  it('preloads what the room page imports statically; what it loads later, its script preloads once the join has left', () => {
     const later = scripts.filter((f) => /^room-extras-/.test(f))
     expect(later).toHaveLength(1)
     expect(preloaded).not.toContain(later[0])
+    const app = scripts.find((f) => /^app-/.test(f))!
+    expect(readFileSync(join(DIST_CLIENT, app), 'utf8')).toContain(`/${later[0]}`)
     expect(preloaded.length).toBeGreaterThan(0)
     for (const file of preloaded) expect(scripts).toContain(file)
   })
