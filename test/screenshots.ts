@@ -105,6 +105,7 @@ try {
     await ben.page.waitForFunction(() => window.parley?.status === 'online', POLL)
     await doomed.close()
     await ben.page.waitForFunction(() => window.parley?.status === 'reconnecting', POLL)
+    await ben.page.waitForSelector('#qr[src]', { timeout: POLL.timeout })
     await shoot(ben.page, `${device}-server-unreachable`)
   }
   console.log(`screenshots in ${OUT}`)
