@@ -1,11 +1,12 @@
 import { joinRoom, type PeerView, type Room, type RoomStatus, SignalingError } from '../lib'
 import { createSharedSignaling } from '../worker/shared-signaling'
+import { createAlerts } from './alerts'
 import { createComposer } from './composer'
 import { createConversationTools } from './conversation-tools'
 import { $ } from './dom'
 import { createIndexedDbKeys, createIndexedDbStore } from './idb-store'
 import { bindInvite } from './invite'
-import { type Extras, loadExtras, type UseExtras } from './later'
+import { loadExtras, type UseExtras } from './later'
 import { parseFragment } from './links'
 import { createMessageView } from './message-view'
 import { createModeration } from './moderation'
@@ -191,11 +192,7 @@ function wireRoom(
   const { roomId, roomTitle, pageTitle, color, signaling } = page
   const { log, composer, people, panel, moderation, notes, spoke, countPeople, extras } = views
 
-  // A line that comes before the alerts are loaded waits in line behind them (later.ts), then alerts.
-  let alerts: ReturnType<Extras['createAlerts']> | undefined
-  extras(({ createAlerts }) => {
-    alerts = createAlerts({ title: pageTitle, notify: $<HTMLInputElement>('notify'), sound: $<HTMLInputElement>('sound') })
-  })
+  const alerts = createAlerts({ title: pageTitle, notify: $<HTMLInputElement>('notify'), sound: $<HTMLInputElement>('sound') })
   let failure: Banner | null = null
   let settling = true
   let settleTimer: ReturnType<typeof setTimeout> | undefined
@@ -250,7 +247,8 @@ function wireRoom(
     log.message(message, () => {
       const mentioned = notes.added(message, room.self.name)
       if (message.mine || message.before) return
-      extras(() => (mentioned ? alerts?.mention(message.name, message.text) : alerts?.message(message.name, message.text)))
+      if (mentioned) alerts.mention(message.name, message.text)
+      else alerts.message(message.name, message.text)
       if (message.to !== undefined) people.unread(message.from)
     })
   })
@@ -285,7 +283,7 @@ function wireRoom(
     room.leave()
     signaling?.close()
     log.close()
-    alerts?.close()
+    alerts.close()
     clearTimeout(settleTimer)
     clearTimeout(shellTimer)
   })

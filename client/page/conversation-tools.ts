@@ -1,4 +1,4 @@
-import type { Room } from '../lib'
+import { isEmoji, type Room } from '../lib'
 import { createAnnotationView } from './annotation-view'
 import { $ } from './dom'
 import type { Extras, UseExtras } from './later'
@@ -33,19 +33,24 @@ export function createConversationTools(
   extras(({ createMessageActions, createMentions, createSearchView }) => {
     toolbar = createMessageActions({
       log: $('messages'),
+      bar: $('actions'),
+      context: { bar: $('context-bar'), label: $('context-label'), exit: $('context-exit') },
       box,
       own: (entry) => own.has(entry.dataset.id ?? ''),
       react(id, emoji) {
+        if (!isEmoji(emoji)) return false
         const room = current()
-        if (!room) return
-        const mine = room.annotation(id).reactions.some((r) => r.emoji === emoji && r.from.includes(room.self.id))
-        void room.react(id, emoji, !mine)
+        const mine = room?.annotation(id).reactions.some((r) => r.emoji === emoji && r.from.includes(room.self.id))
+        void room?.react(id, emoji, !mine)
+        return true
       },
       remove: (id) => void current()?.remove(id),
     })
-    createMentions({ box, names: () => (current()?.peers ?? []).map((p) => p.name) })
+    createMentions({ box, list: $('mentions'), names: () => (current()?.peers ?? []).map((p) => p.name) })
     createSearchView({
       log: $('messages'),
+      input: $<HTMLInputElement>('search'),
+      results: $('results'),
       jump(id) {
         panel.close()
         log.reveal(id)
