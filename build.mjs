@@ -80,6 +80,31 @@ async function minifyAgain(file, { module }) {
   if (linked) writeFileSync(mapFile, result.map)
 }
 
+/** The scripts `file` imports statically, at any depth (esbuild's metafile), by file name. */
+function staticImports(result, file, found = new Set()) {
+  const output = Object.entries(result.metafile.outputs).find(([f]) => basename(f) === file)?.[1]
+  for (const { path, kind } of output?.imports ?? []) {
+    const name = basename(path)
+    if (kind !== 'import-statement' || found.has(name)) continue
+    found.add(name)
+    staticImports(result, name, found)
+  }
+  return found
+}
+
+/** What `file` imports dynamically, with what those import statically that `file` does not already load. */
+function loadedLater(result, file) {
+  const output = Object.entries(result.metafile.outputs).find(([f]) => basename(f) === file)?.[1]
+  const loaded = staticImports(result, file)
+  const later = new Set()
+  for (const { path, kind } of output?.imports ?? []) {
+    if (kind !== 'dynamic-import') continue
+    later.add(basename(path))
+    for (const name of staticImports(result, basename(path))) if (!loaded.has(name)) later.add(name)
+  }
+  return [...later]
+}
+
 /** Served as they are from the origin root: the manifest and the icons it names. */
 const STATIC_FILES = ['manifest.webmanifest', 'icon.svg', 'icon-192.png', 'icon-512.png']
 
@@ -109,8 +134,9 @@ export async function buildClient() {
   }
   // The page and the shared worker in one build, so the signaling client both run (the page falls back to
   // its own when SharedWorker is missing or wedged) ships once, as a chunk both import: 1.9 KB gzipped less.
-  // The page needs the worker's content-hashed URL, which does not depend on the page: a first build
-  // learns it, the second bakes it in.
+  // The page needs the worker's content-hashed URL, and those of the scripts it loads later (to preload them
+  // once its join has left, see client/page/later.ts); none depends on the page: a first build learns them,
+  // the second bakes them in.
   const scripts = {
     ...common,
     splitting: true,
@@ -120,17 +146,29 @@ export async function buildClient() {
     Object.keys(result.metafile.outputs)
       .map((f) => basename(f))
       .filter((f) => pattern.test(f))
-  const probe = await build({ ...scripts, write: false, define: { ...common.define, __PARLEY_WORKER__: '""' } })
+  const probe = await build({ ...scripts, write: false, define: { ...common.define, __PARLEY_WORKER__: '""', __PARLEY_LATER__: '""' } })
   const [worker] = named(probe, /^worker-.*\.js$/)
-  const result = await build({ ...scripts, define: { ...common.define, __PARLEY_WORKER__: JSON.stringify(`/${worker}`) } })
+  const later = loadedLater(probe, named(probe, /^app-.*\.js$/)[0])
+  const result = await build({
+    ...scripts,
+    define: {
+      ...common.define,
+      __PARLEY_WORKER__: JSON.stringify(`/${worker}`),
+      __PARLEY_LATER__: JSON.stringify(later.map((f) => `/${f}`).join(' ')),
+    },
+  })
   if (named(result, /^worker-.*\.js$/)[0] !== worker) throw new Error('the worker changed with its own URL')
   const [script] = named(result, /^app-.*\.js$/)
-  const chunks = named(result, /^chunk-.*\.js$/)
+  if (loadedLater(result, script).join() !== later.join()) throw new Error('a script loaded later changed with its own URL')
+  // Every other script: the chunks the page and the worker share, and what the page imports dynamically
+  // (room-extras, the landing page) with the chunks only those use.
+  const chunks = named(result, /\.js$/).filter((f) => f !== script && f !== worker)
   for (const file of [script, worker, ...chunks]) await minifyAgain(`${out}/${file}`, { module: true })
   const styleBuild = await build({ ...common, entryPoints: { style: `${root}client/page/style.css` } })
   const [style] = named(styleBuild, /^style-.*\.css$/)
-  // The page's chunks load with it, not one round trip after it.
-  const preloads = chunks.map((f) => `<link rel="modulepreload" href="/${f}">`).join('\n  ')
+  // What the page's script imports statically loads with it, not one round trip after it; what it imports
+  // dynamically loads when asked for (later.ts, main.ts).
+  const preloads = [...staticImports(result, script)].map((f) => `<link rel="modulepreload" href="/${f}">`).join('\n  ')
   const html = readFileSync(`${root}client/page/index.html`, 'utf8')
     .replace('{{app.js}}', `/${script}`)
     .replace('{{style.css}}', `/${style}`)

@@ -44,6 +44,8 @@ try {
     const link = roomLink(server.url).replace(/#.*/, (hash) => `${hash}~${encodeURIComponent('Weekend trip')}`)
     await ana.page.goto(link)
     await ana.page.waitForFunction(() => window.parley?.status === 'online', POLL)
+    // Alone, the page's extras (and with them the QR code) come a moment after joining (client/page/later.ts).
+    await ana.page.waitForSelector('#qr[src]', { timeout: POLL.timeout })
     await shoot(ana.page, `${device}-alone`)
     await ben.page.goto(link)
     await waitForConnected(ana.page, 1)
@@ -103,6 +105,7 @@ try {
     await ben.page.waitForFunction(() => window.parley?.status === 'online', POLL)
     await doomed.close()
     await ben.page.waitForFunction(() => window.parley?.status === 'reconnecting', POLL)
+    await ben.page.waitForSelector('#qr[src]', { timeout: POLL.timeout })
     await shoot(ben.page, `${device}-server-unreachable`)
   }
   console.log(`screenshots in ${OUT}`)

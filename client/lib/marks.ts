@@ -18,9 +18,18 @@ export type MarkName =
   | 'history-merged'
 
 const seen = new Set<MarkName>()
+const waiting = new Map<MarkName, Array<() => void>>()
 
 export function mark(name: MarkName): void {
   if (seen.has(name)) return
   seen.add(name)
   globalThis.performance?.mark?.(`parley:${name}`)
+  for (const resolve of waiting.get(name) ?? []) resolve()
+  waiting.delete(name)
+}
+
+/** Resolves once `name` has been marked (at once if it was): the page waits on the join's steps without a hook in the room. */
+export function whenMarked(name: MarkName): Promise<void> {
+  if (seen.has(name)) return Promise.resolve()
+  return new Promise((resolve) => waiting.set(name, [...(waiting.get(name) ?? []), resolve]))
 }

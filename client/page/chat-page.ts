@@ -6,6 +6,7 @@ import { createConversationTools } from './conversation-tools'
 import { $ } from './dom'
 import { createIndexedDbKeys, createIndexedDbStore } from './idb-store'
 import { bindInvite } from './invite'
+import { loadExtras, type UseExtras } from './later'
 import { parseFragment } from './links'
 import { createMessageView } from './message-view'
 import { createModeration } from './moderation'
@@ -61,6 +62,7 @@ export function showRoom(roomId: string): void {
   $('room-title').textContent = roomTitle || 'Room'
   $('room-id').textContent = roomId
   const panel = createPanel()
+  const extras = loadExtras()
   bindThemeSelect($<HTMLSelectElement>('theme'))
   const log = createMessageView({
     log: $('messages'),
@@ -83,7 +85,7 @@ export function showRoom(roomId: string): void {
     // The name holds the visible count (what a voice-control user would say).
     $('panel-toggle').setAttribute('aria-label', n > 0 ? `People and settings, ${n} here` : 'People and settings')
   }
-  const { own, notes, actions } = createConversationTools(log, panel, () => room)
+  const { own, notes, actions } = createConversationTools(log, panel, () => room, extras)
   const composer = createComposer({
     send(text, to) {
       const intent = actions.intent
@@ -162,7 +164,7 @@ export function showRoom(roomId: string): void {
   wireRoom(
     room,
     { roomId, roomTitle, pageTitle, color, signaling },
-    { log, composer, people, panel, moderation, notes, spoke, countPeople },
+    { log, composer, people, panel, moderation, notes, spoke, countPeople, extras },
   )
 }
 
@@ -178,6 +180,7 @@ interface RoomViews {
   spoke(): void
   /** Who is here changed, or the room's status did. */
   countPeople(): void
+  extras: UseExtras
 }
 
 /** Wires the joined room's events to the page, until the page goes away. */
@@ -187,7 +190,7 @@ function wireRoom(
   views: RoomViews,
 ): void {
   const { roomId, roomTitle, pageTitle, color, signaling } = page
-  const { log, composer, people, panel, moderation, notes, spoke, countPeople } = views
+  const { log, composer, people, panel, moderation, notes, spoke, countPeople, extras } = views
 
   const alerts = createAlerts({ title: pageTitle, notify: $<HTMLInputElement>('notify'), sound: $<HTMLInputElement>('sound') })
   let failure: Banner | null = null
@@ -272,7 +275,7 @@ function wireRoom(
 
   bindSettings(room, color)
 
-  bindInvite({ title: pageTitle, notice: log.notice, openPanel: panel.open })
+  bindInvite({ title: pageTitle, notice: log.notice, openPanel: panel.open, extras })
 
   // Leave explicitly when the page goes away, so others see it at once rather than after the grace
   // period, and let go of the shared worker (a back/forward-cached page would otherwise hold on to it).

@@ -1,5 +1,5 @@
 import { $ } from './dom'
-import { qrDataUrl } from './qr'
+import type { UseExtras } from './later'
 
 // Drawing the code is a canvas and a PNG encoding: not while joining.
 const QR_IDLE_MS = 2_000
@@ -9,15 +9,17 @@ const QR_IDLE_MS = 2_000
  * person passes it on) to copy or scan under Invite, and the share buttons (the system's share sheet where
  * there is one, else the Invite section with the link selected).
  */
-export function bindInvite(options: { title: string; notice: (text: string) => void; openPanel: () => void }): void {
+export function bindInvite(options: { title: string; notice: (text: string) => void; openPanel: () => void; extras: UseExtras }): void {
   const { notice } = options
   const link = $<HTMLInputElement>('link')
   link.value = location.href
-  const drawQr = () => {
-    $<HTMLImageElement>('qr').src = qrDataUrl(location.href)
-  }
-  if (typeof requestIdleCallback === 'function') requestIdleCallback(drawQr, { timeout: QR_IDLE_MS })
-  else setTimeout(drawQr, QR_IDLE_MS)
+  options.extras(({ qrDataUrl }) => {
+    const drawQr = () => {
+      $<HTMLImageElement>('qr').src = qrDataUrl(location.href)
+    }
+    if (typeof requestIdleCallback === 'function') requestIdleCallback(drawQr, { timeout: QR_IDLE_MS })
+    else setTimeout(drawQr, QR_IDLE_MS)
+  })
   $('copy').addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText(location.href)

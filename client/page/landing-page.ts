@@ -1,5 +1,8 @@
 import { nanoid } from 'nanoid'
-import { cleanName, cryptoAvailable, newRoomSecret } from '../lib'
+// From the library's files, not its entry (../lib): the landing page is its own chunk, and the entry
+// would bring the whole room with it.
+import { cryptoAvailable, newRoomSecret } from '../lib/crypto'
+import { cleanName } from '../lib/peer-protocol'
 import { $ } from './dom'
 import { parseRoomLink, roomUrl } from './links'
 import { loadName, loadRecent, saveName } from './prefs'

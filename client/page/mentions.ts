@@ -1,5 +1,3 @@
-import { $ } from './dom'
-
 const MAX_SUGGESTIONS = 5
 // The word being typed right before the caret, if it starts with "@".
 const TYPING_MENTION = /(^|\s)@([^\s@]*)$/u
@@ -8,9 +6,8 @@ const TYPING_MENTION = /(^|\s)@([^\s@]*)$/u
  * `@name` completion in the message box: the people whose names start with what follows the "@" are
  * offered as buttons; Tab (or a click) takes the first (or the one clicked).
  */
-export function createMentions(options: { box: HTMLTextAreaElement; names(): string[] }) {
-  const { box } = options
-  const list = $('mentions')
+export function createMentions(options: { box: HTMLTextAreaElement; list: HTMLElement; names(): string[] }) {
+  const { box, list } = options
   let offered: string[] = []
 
   function typed() {

@@ -1,6 +1,3 @@
-import { isEmoji } from '../lib'
-import { $ } from './dom'
-
 export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '😮']
 
 export type Intent = { act: 'reply' | 'edit'; id: string } | undefined
@@ -12,15 +9,19 @@ export type Intent = { act: 'reply' | 'edit'; id: string } | undefined
  */
 export function createMessageActions(options: {
   log: HTMLElement
+  /** The toolbar (#actions in index.html). */
+  bar: HTMLElement
+  /** The composer's bar that says a reply or an edit is under way, its label and its way out. */
+  context: { bar: HTMLElement; label: HTMLElement; exit: HTMLElement }
   /** Only this session's own messages can be changed (they carry its key). */
   own(entry: HTMLElement): boolean
-  react(id: string, emoji: string): void
+  /** False when `emoji` is not one (typed in the picker's field). */
+  react(id: string, emoji: string): boolean
   remove(id: string): void
   /** The composer's text box. */
   box: HTMLTextAreaElement
 }) {
-  const { log, box } = options
-  const bar = $('actions')
+  const { log, box, bar, context } = options
   const picker = bar.querySelector<HTMLElement>('.picker')!
   const any = bar.querySelector<HTMLInputElement>('.any-emoji')!
   const button = (act: string) => bar.querySelector<HTMLButtonElement>(`[data-act="${act}"]`)!
@@ -78,8 +79,8 @@ export function createMessageActions(options: {
 
   function setIntent(next: Intent, label = '') {
     intent = next
-    $('context-bar').hidden = !next
-    $('context-label').textContent = label
+    context.bar.hidden = !next
+    context.label.textContent = label
     if (!next) return
     box.focus()
   }
@@ -113,9 +114,8 @@ export function createMessageActions(options: {
         if (!picker.hidden) picker.querySelector('button')!.focus()
         return
       case 'custom':
-        if (!isEmoji(any.value.trim())) return void any.setAttribute('aria-invalid', 'true')
+        if (!options.react(id, any.value.trim())) return void any.setAttribute('aria-invalid', 'true')
         any.removeAttribute('aria-invalid')
-        options.react(id, any.value.trim())
         any.value = ''
         openPicker(false)
     }
@@ -131,7 +131,7 @@ export function createMessageActions(options: {
     box.dispatchEvent(new Event('input'))
     setIntent(undefined)
   }
-  $('context-exit').addEventListener('click', () => {
+  context.exit.addEventListener('click', () => {
     cancel()
     box.focus()
   })

@@ -1,4 +1,5 @@
-import { cleanName } from '../lib'
+// Not ../lib: the landing page uses these too (see landing-page.ts).
+import { cleanName } from '../lib/peer-protocol'
 
 const NAME_KEY = 'parley:name'
 const COLOR_KEY = 'parley:color'

@@ -1,5 +1,3 @@
-import { $ } from './dom'
-
 const MAX_RESULTS = 30
 const SNIPPET_CHARS = 70
 
@@ -7,9 +5,8 @@ const SNIPPET_CHARS = 70
  * Search in the room's messages this browser holds (what the log shows: this visit's and the stored
  * history, edits applied, deleted ones left out), newest first; a result jumps to its message.
  */
-export function createSearchView(options: { log: HTMLElement; jump(id: string): void }) {
-  const input = $<HTMLInputElement>('search')
-  const results = $('results')
+export function createSearchView(options: { log: HTMLElement; input: HTMLInputElement; results: HTMLElement; jump(id: string): void }) {
+  const { input, results } = options
 
   function run() {
     const query = input.value.trim().toLowerCase()
@@ -40,4 +37,6 @@ export function createSearchView(options: { log: HTMLElement; jump(id: string): 
     }
   }
   input.addEventListener('input', run)
+  // Typed before this view was loaded (later.ts).
+  if (input.value) run()
 }

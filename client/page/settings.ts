@@ -1,5 +1,5 @@
 import type { Room } from '../lib'
-import { cleanName } from '../lib'
+import { cleanName } from '../lib/peer-protocol'
 import { $ } from './dom'
 import { PALETTE, paint, paletteIndex } from './palette'
 import { saveColor, saveName } from './prefs'

@@ -17,6 +17,7 @@ const PARTS: Array<[string, RegExp]> = [
   ['app', /^app-.*\.js$/],
   ['worker', /^worker-.*\.js$/],
   ['shared chunk', /^chunk-.*\.js$/],
+  ['loaded later', /^(?!app-|worker-|chunk-|sw\.).*\.js$/],
   ['service worker', /^sw.*\.js$/],
 ]
 
