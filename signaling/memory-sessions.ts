@@ -2,19 +2,19 @@ import { eventData, type HubOptions, newEpoch, resumeFrom, retentionMs, type Sin
 import { NO_OBSERVER } from './metrics'
 import { formatEvent, HEARTBEAT_FRAME, spreadEvery } from './sse'
 
-interface Buffered {
-  seq: number
-  at: number
-  frame: string
-}
-
 /** One client's session: its numbered events, its stream (if open), its grace timer; `P`: its peers. */
 export interface Session<P> {
   id: string
   /** Changes whenever the server creates the session afresh, so stale Last-Event-IDs are recognised. */
   epoch: string
   seq: number
-  buffer: Buffered[]
+  /**
+   * The replay buffer: frames of the events after `prunedThrough`, in order (so `frames[i]` is event
+   * `prunedThrough + 1 + i`), and when each was sent. Two flat arrays rather than an object per event:
+   * every session keeps its recent events for the retention time.
+   */
+  frames: string[]
+  sentAt: number[]
   bufferBytes: number
   /** Highest sequence number dropped from the buffer; a resume from below it has a gap. */
   prunedThrough: number
@@ -37,24 +37,33 @@ export interface SessionEvents<P> {
 
 /** Drops events older than `cutoff`, and the oldest ones while over the count or byte limit. */
 function prune(session: Session<unknown>, cutoff: number, limits: Pick<HubOptions, 'replayEvents' | 'replayBytes'>): void {
-  const { buffer } = session
+  const { frames, sentAt } = session
   let drop = 0
   while (
-    drop < buffer.length &&
-    (buffer[drop]!.at < cutoff || buffer.length - drop > limits.replayEvents || session.bufferBytes > limits.replayBytes)
+    drop < frames.length &&
+    (sentAt[drop]! < cutoff || frames.length - drop > limits.replayEvents || session.bufferBytes > limits.replayBytes)
   ) {
-    session.bufferBytes -= buffer[drop]!.frame.length
-    session.prunedThrough = buffer[drop]!.seq
+    session.bufferBytes -= frames[drop]!.length
     drop++
   }
-  if (drop > 0) buffer.splice(0, drop)
+  if (drop === 0) return
+  session.prunedThrough += drop
+  // An idle session's buffer empties after the retention time: fresh empty arrays hold no storage.
+  if (drop === frames.length) {
+    session.frames = []
+    session.sentAt = []
+  } else {
+    frames.splice(0, drop)
+    sentAt.splice(0, drop)
+  }
 }
 
 /** Numbers the event, frames it once (sse.ts), and keeps the frame for replay. */
 function append(session: Session<unknown>, type: string, json: string, at: number): string {
   const seq = ++session.seq
   const frame = formatEvent(type, json, `${session.epoch}-${seq}`)
-  session.buffer.push({ seq, at, frame })
+  session.frames.push(frame)
+  session.sentAt.push(at)
   session.bufferBytes += frame.length
   return frame
 }
@@ -69,7 +78,8 @@ function newSession<P>(id: string): Session<P> {
     id,
     epoch: newEpoch(),
     seq: 0,
-    buffer: [],
+    frames: [],
+    sentAt: [],
     bufferBytes: 0,
     prunedThrough: 0,
     peers: new Map(),
@@ -82,11 +92,11 @@ function newSession<P>(id: string): Session<P> {
 
 /** Writes the buffered events after `from`, byte for byte; how many, or null if the sink backed up. */
 function replay(session: Session<unknown>, from: number, sink: Sink): number | null {
+  const { frames } = session
   let replayed = 0
-  for (const event of session.buffer) {
-    if (event.seq <= from) continue
+  for (let i = Math.max(0, from - session.prunedThrough); i < frames.length; i++) {
     replayed++
-    if (!sink.write(event.frame)) return null
+    if (!sink.write(frames[i]!)) return null
   }
   return replayed
 }
@@ -216,7 +226,8 @@ export function createSessions<P>(options: HubOptions, events: SessionEvents<P>)
       stopGrace(session)
       before()
       closeStream(session)
-      session.buffer = []
+      session.frames = []
+      session.sentAt = []
     },
 
     stats() {
