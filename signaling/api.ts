@@ -82,7 +82,8 @@ export function createSignalingApi(input: Partial<ApiOptions> & { secret: string
     if (!inFlight.acquire(address)) {
       throw new HttpError(429, 'RATE_LIMITED', `at most ${options.maxRequestsPerIp} requests in flight per address`, options.retryMs)
     }
-    res.once('close', () => inFlight.release(address))
+    // `on`, not `once`: a response closes once, and `once` would wrap the listener per request.
+    res.on('close', () => inFlight.release(address))
     return routes[path.slice(1) as keyof typeof routes](req, res, headers).catch((err: unknown) => fail(req, res, err, headers, path))
   }
 

@@ -79,7 +79,7 @@ export function readJson(req: IncomingMessage, maxBytes: number, timeoutMs: numb
     const aborted = () => {
       if (!ended) reject(new HttpError(400, 'BAD_REQUEST', 'request aborted'))
     }
-    req.once('close', () => {
+    req.on('close', () => {
       clearTimeout(deadline)
       aborted()
     })
