@@ -9,12 +9,14 @@ export interface Session<P> {
   epoch: string
   seq: number
   /**
-   * The replay buffer: frames of the events after `prunedThrough`, in order (so `frames[i]` is event
-   * `prunedThrough + 1 + i`), and when each was sent. Two flat arrays rather than an object per event:
-   * every session keeps its recent events for the retention time.
+   * The replay buffer: from index `head` on, the frames of the events after `prunedThrough`, in order
+   * (so `frames[head + i]` is event `prunedThrough + 1 + i`), and when each was sent. Two flat arrays
+   * rather than an object per event: every session keeps its recent events for the retention time.
    */
   frames: string[]
   sentAt: number[]
+  /** Where the kept events start: pruning moves it, and the arrays are compacted only once half dead. */
+  head: number
   bufferBytes: number
   /** Highest sequence number dropped from the buffer; a resume from below it has a gap. */
   prunedThrough: number
@@ -35,27 +37,36 @@ export interface SessionEvents<P> {
   presence(session: Session<P>, away: boolean): void
 }
 
-/** Drops events older than `cutoff`, and the oldest ones while over the count or byte limit. */
+/**
+ * Drops events older than `cutoff`, and the oldest ones while over the count or byte limit. A busy
+ * session drops one event per event it gets: shifting the arrays each time would copy the whole buffer.
+ */
 function prune(session: Session<unknown>, cutoff: number, limits: Pick<HubOptions, 'replayEvents' | 'replayBytes'>): void {
   const { frames, sentAt } = session
-  let drop = 0
+  let head = session.head
   while (
-    drop < frames.length &&
-    (sentAt[drop]! < cutoff || frames.length - drop > limits.replayEvents || session.bufferBytes > limits.replayBytes)
+    head < frames.length &&
+    (sentAt[head]! < cutoff || frames.length - head > limits.replayEvents || session.bufferBytes > limits.replayBytes)
   ) {
-    session.bufferBytes -= frames[drop]!.length
-    drop++
+    session.bufferBytes -= frames[head]!.length
+    frames[head] = ''
+    head++
   }
-  if (drop === 0) return
-  session.prunedThrough += drop
+  if (head === session.head) return
+  session.prunedThrough += head - session.head
   // An idle session's buffer empties after the retention time: fresh empty arrays hold no storage.
-  if (drop === frames.length) {
-    session.frames = []
-    session.sentAt = []
-  } else {
-    frames.splice(0, drop)
-    sentAt.splice(0, drop)
-  }
+  if (head === frames.length) clearBuffer(session)
+  else if (head * 2 >= frames.length) {
+    frames.splice(0, head)
+    sentAt.splice(0, head)
+    session.head = 0
+  } else session.head = head
+}
+
+function clearBuffer(session: Session<unknown>): void {
+  session.frames = []
+  session.sentAt = []
+  session.head = 0
 }
 
 /** Numbers the event, frames it once (sse.ts), and keeps the frame for replay. */
@@ -80,6 +91,7 @@ function newSession<P>(id: string): Session<P> {
     seq: 0,
     frames: [],
     sentAt: [],
+    head: 0,
     bufferBytes: 0,
     prunedThrough: 0,
     peers: new Map(),
@@ -94,7 +106,7 @@ function newSession<P>(id: string): Session<P> {
 function replay(session: Session<unknown>, from: number, sink: Sink): number | null {
   const { frames } = session
   let replayed = 0
-  for (let i = Math.max(0, from - session.prunedThrough); i < frames.length; i++) {
+  for (let i = session.head + Math.max(0, from - session.prunedThrough); i < frames.length; i++) {
     replayed++
     if (!sink.write(frames[i]!)) return null
   }
@@ -226,8 +238,7 @@ export function createSessions<P>(options: HubOptions, events: SessionEvents<P>)
       stopGrace(session)
       before()
       closeStream(session)
-      session.frames = []
-      session.sentAt = []
+      clearBuffer(session)
     },
 
     stats() {
