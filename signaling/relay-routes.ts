@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Headers, RouteContext } from './api-options'
 import { HttpError, Unavailable } from './errors'
-import { bearer, readJson, STREAM_HEADERS, sendJson, sendNoContent } from './http'
+import { bearer, rawHeader, readJson, STREAM_HEADERS, sendJson, sendNoContent } from './http'
 import type { RelayResult, Sink } from './hub'
 import { createCounter, createRateLimiter, takeOrRefuse } from './limits'
 import type { SignalBatchResponse } from './protocol'
@@ -102,8 +102,7 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
     if (!streamsPerIp.acquire(address)) {
       throw new HttpError(429, 'RATE_LIMITED', `at most ${options.maxStreamsPerIp} streams per address`, options.retryMs)
     }
-    const header = req.headers['last-event-id']
-    const lastEventId = typeof header === 'string' ? header : (query.get('lastEventId') ?? undefined)
+    const lastEventId = rawHeader(req, 'last-event-id') ?? query.get('lastEventId') ?? undefined
     // Jitter spreads the reconnects of many clients after a restart.
     openEventStream(res, Math.round(options.retryMs * (1 + Math.random())), streamHeaders)
     const sink: ResponseSink = { res, maxBacklog: options.maxStreamBacklogBytes, write: writeToResponse, close: endResponse }
