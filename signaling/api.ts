@@ -3,7 +3,7 @@ import { API_DEFAULTS, type ApiOptions, type Headers, type RouteContext } from '
 import { createCors } from './cors'
 import { createCredentials } from './credentials'
 import { HttpError, toHttpError } from './errors'
-import { sendError, sendNoContent } from './http'
+import { rawHeader, sendError, sendNoContent } from './http'
 import type { Hub } from './hub'
 import { createCounter } from './limits'
 import { createLogger } from './log'
@@ -65,9 +65,8 @@ export function createSignalingApi(input: Partial<ApiOptions> & { secret: string
     sendError(res, error, req.complete ? headers : { ...headers, Connection: 'close' })
   }
 
-  function dispatch(req: IncomingMessage, res: ServerResponse, path: string, search: string, headers: Headers) {
+  function dispatch(req: IncomingMessage, res: ServerResponse, path: string, search: string, origin: string | undefined, headers: Headers) {
     const method = req.method ?? 'GET'
-    const origin = req.headers.origin
     // CORS first: an allowed page elsewhere must be able to read even the shutdown answer.
     if (method === 'OPTIONS' && origin !== undefined) return sendNoContent(res, cors.preflight(origin))
     if (closing) throw new HttpError(503, 'SHUTTING_DOWN', 'server is shutting down; retry shortly')
@@ -82,7 +81,8 @@ export function createSignalingApi(input: Partial<ApiOptions> & { secret: string
     if (!inFlight.acquire(address)) {
       throw new HttpError(429, 'RATE_LIMITED', `at most ${options.maxRequestsPerIp} requests in flight per address`, options.retryMs)
     }
-    res.once('close', () => inFlight.release(address))
+    // `on`, not `once`: a response closes once, and `once` would wrap the listener per request.
+    res.on('close', () => inFlight.release(address))
     return routes[path.slice(1) as keyof typeof routes](req, res, headers).catch((err: unknown) => fail(req, res, err, headers, path))
   }
 
@@ -90,9 +90,10 @@ export function createSignalingApi(input: Partial<ApiOptions> & { secret: string
   function handle(req: IncomingMessage, res: ServerResponse, url: string): void {
     const query = url.indexOf('?')
     const path = (query === -1 ? url : url.slice(0, query)) || '/'
-    const headers = cors.headers(req.headers.origin)
+    const origin = rawHeader(req, 'origin')
+    const headers = cors.headers(origin)
     try {
-      void dispatch(req, res, path, query === -1 ? '' : url.slice(query + 1), headers)
+      void dispatch(req, res, path, query === -1 ? '' : url.slice(query + 1), origin, headers)
     } catch (err) {
       fail(req, res, err, headers, isRoute(path) ? path : '(no route)')
     }

@@ -41,11 +41,13 @@ export function createCredentials(secret: string, ttlS = DEFAULT_TTL_S, now: () 
 
   const sign = (purpose: string, session: string, at = period()) => `${session}.${mac(purpose, `${session}\0${at}`)}`
 
-  // Every signal carries the token: remember the ones that checked out (a bounded, insertion-ordered set).
-  const verified = new Map<string, { session: string; period: number }>()
-  const remember = (credential: string, session: string, at: number) => {
-    verified.set(credential, { session, period: at })
-    if (verified.size > VERIFIED_CACHE) verified.delete(verified.keys().next().value!)
+  // Every signal carries the token: remember the ones that checked out (a bounded, insertion-ordered
+  // set, keyed by the token as it came). A stream key is checked once per stream, which stays open for
+  // hours: caching it would only hold memory per open stream.
+  const verifiedTokens = new Map<string, { session: string; period: number }>()
+  const remember = (token: string, session: string, at: number) => {
+    verifiedTokens.set(token, { session, period: at })
+    if (verifiedTokens.size > VERIFIED_CACHE) verifiedTokens.delete(verifiedTokens.keys().next().value!)
     return session
   }
 
@@ -62,14 +64,18 @@ export function createCredentials(secret: string, ttlS = DEFAULT_TTL_S, now: () 
     return null
   }
 
-  const verify = (purpose: string, credential: string): string | null => {
+  const verifyStreamKey = (key: string): string | null => {
     const current = period()
-    const cacheKey = `${purpose} ${credential}`
-    const known = verified.get(cacheKey)
+    return signedIn('stream', key, [current, current - 1]) === null ? null : key.slice(0, key.indexOf('.'))
+  }
+
+  const verifyToken = (token: string): string | null => {
+    const current = period()
+    const known = verifiedTokens.get(token)
     if (known !== undefined && known.period >= current - 1) return known.session
-    if (known !== undefined) verified.delete(cacheKey)
-    const at = signedIn(purpose, credential, [current, current - 1])
-    return at === null ? null : remember(cacheKey, credential.slice(0, credential.indexOf('.')), at)
+    if (known !== undefined) verifiedTokens.delete(token)
+    const at = signedIn('token', token, [current, current - 1])
+    return at === null ? null : remember(token, token.slice(0, token.indexOf('.')), at)
   }
 
   const expired = (purpose: string, credential: string): boolean => {
@@ -84,8 +90,8 @@ export function createCredentials(secret: string, ttlS = DEFAULT_TTL_S, now: () 
     newSession: () => nanoid(),
     token: (session) => sign('token', session),
     streamKey: (session) => sign('stream', session),
-    verifyToken: (token) => verify('token', token),
-    verifyStreamKey: (key) => verify('stream', key),
+    verifyToken,
+    verifyStreamKey,
     expired: (kind, credential) => expired(kind, credential),
     validForMs: () => (period() + 2) * periodMs - now(),
     newPeer(session, room) {

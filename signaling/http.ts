@@ -79,7 +79,7 @@ export function readJson(req: IncomingMessage, maxBytes: number, timeoutMs: numb
     const aborted = () => {
       if (!ended) reject(new HttpError(400, 'BAD_REQUEST', 'request aborted'))
     }
-    req.once('close', () => {
+    req.on('close', () => {
       clearTimeout(deadline)
       aborted()
     })
@@ -99,6 +99,23 @@ export function readJson(req: IncomingMessage, maxBytes: number, timeoutMs: numb
       }
     })
   })
+}
+
+/**
+ * One request header, read from `rawHeaders`: `req.headers` builds an object of them all (names
+ * lowercased into new strings) that Node keeps with the request while its response is open, which for
+ * an event stream is hours. `name` is lowercase; repeated fields are joined with ", ", as Node joins the
+ * fields read this way (Origin, Last-Event-ID).
+ */
+export function rawHeader(req: IncomingMessage, name: string): string | undefined {
+  const raw = req.rawHeaders
+  let value: string | undefined
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const field = raw[i]!
+    if (field.length !== name.length || field.toLowerCase() !== name) continue
+    value = value === undefined ? raw[i + 1] : `${value}, ${raw[i + 1]}`
+  }
+  return value
 }
 
 /** `Authorization: Bearer <token>`; undefined when the header is absent. */

@@ -2,19 +2,21 @@ import { eventData, type HubOptions, newEpoch, resumeFrom, retentionMs, type Sin
 import { NO_OBSERVER } from './metrics'
 import { formatEvent, HEARTBEAT_FRAME, spreadEvery } from './sse'
 
-interface Buffered {
-  seq: number
-  at: number
-  frame: string
-}
-
 /** One client's session: its numbered events, its stream (if open), its grace timer; `P`: its peers. */
 export interface Session<P> {
   id: string
   /** Changes whenever the server creates the session afresh, so stale Last-Event-IDs are recognised. */
   epoch: string
   seq: number
-  buffer: Buffered[]
+  /**
+   * The replay buffer: from index `head` on, the frames of the events after `prunedThrough`, in order
+   * (so `frames[head + i]` is event `prunedThrough + 1 + i`), and when each was sent. Two flat arrays
+   * rather than an object per event: every session keeps its recent events for the retention time.
+   */
+  frames: string[]
+  sentAt: number[]
+  /** Where the kept events start: pruning moves it, and the arrays are compacted only once half dead. */
+  head: number
   bufferBytes: number
   /** Highest sequence number dropped from the buffer; a resume from below it has a gap. */
   prunedThrough: number
@@ -35,26 +37,44 @@ export interface SessionEvents<P> {
   presence(session: Session<P>, away: boolean): void
 }
 
-/** Drops events older than `cutoff`, and the oldest ones while over the count or byte limit. */
+/**
+ * Drops events older than `cutoff`, and the oldest ones while over the count or byte limit. A busy
+ * session drops one event per event it gets: shifting the arrays each time would copy the whole buffer.
+ */
 function prune(session: Session<unknown>, cutoff: number, limits: Pick<HubOptions, 'replayEvents' | 'replayBytes'>): void {
-  const { buffer } = session
-  let drop = 0
+  const { frames, sentAt } = session
+  let head = session.head
   while (
-    drop < buffer.length &&
-    (buffer[drop]!.at < cutoff || buffer.length - drop > limits.replayEvents || session.bufferBytes > limits.replayBytes)
+    head < frames.length &&
+    (sentAt[head]! < cutoff || frames.length - head > limits.replayEvents || session.bufferBytes > limits.replayBytes)
   ) {
-    session.bufferBytes -= buffer[drop]!.frame.length
-    session.prunedThrough = buffer[drop]!.seq
-    drop++
+    session.bufferBytes -= frames[head]!.length
+    frames[head] = ''
+    head++
   }
-  if (drop > 0) buffer.splice(0, drop)
+  if (head === session.head) return
+  session.prunedThrough += head - session.head
+  // An idle session's buffer empties after the retention time: fresh empty arrays hold no storage.
+  if (head === frames.length) clearBuffer(session)
+  else if (head * 2 >= frames.length) {
+    frames.splice(0, head)
+    sentAt.splice(0, head)
+    session.head = 0
+  } else session.head = head
+}
+
+function clearBuffer(session: Session<unknown>): void {
+  session.frames = []
+  session.sentAt = []
+  session.head = 0
 }
 
 /** Numbers the event, frames it once (sse.ts), and keeps the frame for replay. */
 function append(session: Session<unknown>, type: string, json: string, at: number): string {
   const seq = ++session.seq
   const frame = formatEvent(type, json, `${session.epoch}-${seq}`)
-  session.buffer.push({ seq, at, frame })
+  session.frames.push(frame)
+  session.sentAt.push(at)
   session.bufferBytes += frame.length
   return frame
 }
@@ -69,7 +89,9 @@ function newSession<P>(id: string): Session<P> {
     id,
     epoch: newEpoch(),
     seq: 0,
-    buffer: [],
+    frames: [],
+    sentAt: [],
+    head: 0,
     bufferBytes: 0,
     prunedThrough: 0,
     peers: new Map(),
@@ -82,11 +104,11 @@ function newSession<P>(id: string): Session<P> {
 
 /** Writes the buffered events after `from`, byte for byte; how many, or null if the sink backed up. */
 function replay(session: Session<unknown>, from: number, sink: Sink): number | null {
+  const { frames } = session
   let replayed = 0
-  for (const event of session.buffer) {
-    if (event.seq <= from) continue
+  for (let i = session.head + Math.max(0, from - session.prunedThrough); i < frames.length; i++) {
     replayed++
-    if (!sink.write(event.frame)) return null
+    if (!sink.write(frames[i]!)) return null
   }
   return replayed
 }
@@ -216,7 +238,7 @@ export function createSessions<P>(options: HubOptions, events: SessionEvents<P>)
       stopGrace(session)
       before()
       closeStream(session)
-      session.buffer = []
+      clearBuffer(session)
     },
 
     stats() {

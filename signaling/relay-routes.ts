@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Headers, RouteContext } from './api-options'
 import { HttpError, Unavailable } from './errors'
-import { bearer, readJson, STREAM_HEADERS, sendJson, sendNoContent } from './http'
+import { bearer, rawHeader, readJson, STREAM_HEADERS, sendJson, sendNoContent } from './http'
 import type { RelayResult, Sink } from './hub'
 import { createCounter, createRateLimiter, takeOrRefuse } from './limits'
 import type { SignalBatchResponse } from './protocol'
@@ -19,6 +19,21 @@ const relayError = (code: Exclude<RelayResult, { ok: true }>['code'], from: stri
 
 // The per-session and per-address signal buckets hold this many seconds of their rate.
 const SIGNAL_BURST_S = 4
+
+/** An open stream as the hub sees it. Its methods are shared, not two closures per stream held for hours. */
+interface ResponseSink extends Sink {
+  res: ServerResponse
+  /** Bytes the socket may have queued before the stream is dropped (the client resumes). */
+  maxBacklog: number
+}
+
+function writeToResponse(this: ResponseSink, frame: string): boolean {
+  return writeFrame(this.res, frame) <= this.maxBacklog
+}
+
+function endResponse(this: ResponseSink): void {
+  this.res.end()
+}
 
 /**
  * The relay, the requests a busy server sees most: POST /signal (every ICE candidate is one) and
@@ -38,20 +53,26 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
     const body = await readJson(req, options.maxBodyBytes, options.bodyTimeoutS * 1000)
     const id = sessionFrom(credentials, token)
     const { peer, items, batch } = parseSignal(body)
-    if (!(await hub.hasPeer(id, peer))) throw relayError('NOT_YOUR_PEER', peer, '')
+    // The in-memory hub answers at once: no await (and no turn of the microtask queue) for it.
+    const owns = hub.hasPeer(id, peer)
+    if (!(typeof owns === 'boolean' ? owns : await owns)) throw relayError('NOT_YOUR_PEER', peer, '')
     // A batch costs at most a full bucket, so one larger than the burst can still go through.
     takeOrRefuse(signalLimiter, peer, 'signals from this peer', Math.min(items.length, options.signalBurst))
     takeOrRefuse(sessionLimiter, id, 'signals from this session', items.length)
     takeOrRefuse(addressLimiter, clientIp(req), 'signals from this address', items.length)
     const failed: SignalBatchResponse['failed'] = []
-    for (const [index, item] of items.entries()) {
-      const result = await hub.relay(id, peer, item.to, item.data)
+    for (let index = 0; index < items.length; index++) {
+      const { to, data } = items[index]!
+      const relayed = hub.relay(id, peer, to, data)
+      const result = relayed instanceof Promise ? await relayed : relayed
       if (result.ok) continue
-      const error = relayError(result.code, peer, item.to)
+      const error = relayError(result.code, peer, to)
       if (!batch) throw error
       failed.push({ index, error: error.code, message: error.message })
     }
-    if (failed.length === 0) return sendNoContent(res, headers)
+    // The partners' frames leave at the end of this tick (sse.ts writeFrame); the answer, a mere
+    // acknowledgement, is queued behind them so that no signal waits for its socket write.
+    if (failed.length === 0) return void process.nextTick(sendNoContent, res, headers)
     const answer: SignalBatchResponse = { failed }
     sendJson(res, 200, answer, headers)
   }
@@ -81,14 +102,10 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
     if (!streamsPerIp.acquire(address)) {
       throw new HttpError(429, 'RATE_LIMITED', `at most ${options.maxStreamsPerIp} streams per address`, options.retryMs)
     }
-    const header = req.headers['last-event-id']
-    const lastEventId = typeof header === 'string' ? header : (query.get('lastEventId') ?? undefined)
+    const lastEventId = rawHeader(req, 'last-event-id') ?? query.get('lastEventId') ?? undefined
     // Jitter spreads the reconnects of many clients after a restart.
     openEventStream(res, Math.round(options.retryMs * (1 + Math.random())), streamHeaders)
-    const sink: Sink = {
-      write: (frame) => writeFrame(res, frame) <= options.maxStreamBacklogBytes,
-      close: () => res.end(),
-    }
+    const sink: ResponseSink = { res, maxBacklog: options.maxStreamBacklogBytes, write: writeToResponse, close: endResponse }
     res.on('close', () => {
       streamsPerIp.release(address)
       hub.disconnect(id, sink)

@@ -38,7 +38,9 @@ export function createHttpServer(handler: RequestListener, limits: ServerLimits)
     const address = socket.remoteAddress ?? 'unknown'
     if (limits.isProxy(address)) return
     if (!perAddress.acquire(address)) return void socket.destroy()
-    socket.once('close', () => perAddress.release(address))
+    // `on`, not `once` (a socket closes once): no wrapper kept beside the listener for as long as an
+    // event stream holds its socket open.
+    socket.on('close', () => perAddress.release(address))
   })
   return server
 }

@@ -7,6 +7,7 @@ import { benchCapacity } from './capacity'
 import { benchConnect } from './connect'
 import { benchDelay } from './delay'
 import { benchRelay } from './relay'
+import { benchRelayClosedLoop } from './relay-closed'
 import { table } from './stats'
 
 const only = process.env.BENCH_ONLY
@@ -46,5 +47,8 @@ function bundleSize() {
 bundleSize()
 if (!only || only === 'connect') await benchConnect()
 if (!only || only === 'delay') await benchDelay()
-if (!only || only === 'relay') await benchRelay()
+if (!only || only === 'relay') {
+  await benchRelay()
+  await benchRelayClosedLoop()
+}
 if (!only || only === 'capacity') await benchCapacity()

@@ -44,7 +44,8 @@ export const UNLIMITED = [
 
 type Variant = Target | 'redis'
 const NAMES: Record<Variant, string> = { parley: 'Parley', redis: 'Parley ×2, Redis', peerserver: 'PeerServer 1.0' }
-const VARIANTS: Variant[] = ['parley', 'redis', 'peerserver']
+// Parley and PeerServer always; `BENCH_RELAY_REDIS=0` leaves out the Redis pair (a quicker comparison).
+const VARIANTS: Variant[] = process.env.BENCH_RELAY_REDIS === '0' ? ['parley', 'peerserver'] : ['parley', 'redis', 'peerserver']
 
 async function measure(variant: Variant): Promise<Map<number, RelayReply>> {
   let server: ServerProc | undefined

@@ -699,6 +699,28 @@ describe.each(CONTRACTS)('$name hub', ({ name, make }) => {
       expect(ofType(fresh, 'reset')).toEqual([{ reason: 'gap' }])
     })
 
+    memoryIt('keeps exactly the newest events by count however many a busy session got since', async () => {
+      // Each count leaves the in-memory buffer at another point between two compactions of its arrays.
+      for (let missed = 3; missed <= 14; missed++) {
+        const hub = await makeHub({ replayEvents: 3 })
+        const { a, b, epoch } = await dropAndMiss(hub, missed) // events 1..missed+2; the buffer keeps the last 3
+        const last = missed + 2
+        const whole = fakeSink()
+        await hub.connect(a.session, `${epoch}-${last - 3}`, whole)
+        expect(eventsOf(whole).map((e) => [e.seq, e.data.data])).toEqual([
+          [last - 2, missed - 3],
+          [last - 1, missed - 2],
+          [last, missed - 1],
+        ])
+        await hub.disconnect(a.session, whole)
+        await hub.relay(b.session, b.peer, a.peer, 'one more')
+        const gap = fakeSink()
+        await hub.connect(a.session, `${epoch}-${last - 3}`, gap)
+        expect(ofType(gap, 'reset')).toEqual([{ reason: 'gap' }])
+        hub.close()
+      }
+    })
+
     memoryIt('answers reset "gap" when events after lastEventId were pruned by age', async () => {
       const hub = await makeHub()
       const room = randomRoom()
