@@ -1,6 +1,6 @@
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
-import { formatEvent, HEARTBEAT_FRAME } from '../../signaling/sse'
+import { describe, expect, it, vi } from 'vitest'
+import { formatEvent, HEARTBEAT_FRAME, spreadEvery } from '../../signaling/sse'
 
 /** What a spec-following EventSource makes of one frame (WHATWG HTML, "Interpreting an event stream"). */
 function interpret(frame: string) {
@@ -91,5 +91,34 @@ describe('HEARTBEAT_FRAME', () => {
   it('is a bare comment line that dispatches no event', () => {
     expect(HEARTBEAT_FRAME).toBe(':\n\n')
     expect(interpret(HEARTBEAT_FRAME)).toEqual({ id: undefined, event: undefined, data: '' })
+  })
+})
+
+describe('spreadEvery', () => {
+  it('reaches an item that falls due within half a period: heartbeats at most 1.5 periods apart', () => {
+    vi.useFakeTimers()
+    try {
+      const PERIOD_MS = 1_000
+      // 1,001 streams (a slice per tick that does not divide evenly) whose last writes are spread over a period, as after a burst of joins.
+      const items = new Map(Array.from({ length: 1_001 }, (_, i) => [String(i), { last: i - PERIOD_MS, gaps: [] as number[] }]))
+      const timer = spreadEvery(
+        PERIOD_MS,
+        () => items,
+        (item) => {
+          const now = Date.now()
+          if (now - item.last < PERIOD_MS) return
+          item.gaps.push(now - item.last)
+          item.last = now
+        },
+      )
+      vi.advanceTimersByTime(20 * PERIOD_MS)
+      clearInterval(timer)
+      const gaps = [...items.values()].flatMap((item) => item.gaps.slice(1))
+      expect(gaps.length).toBeGreaterThan(15_000)
+      expect(Math.min(...gaps)).toBeGreaterThanOrEqual(PERIOD_MS)
+      expect(Math.max(...gaps)).toBeLessThanOrEqual(1.5 * PERIOD_MS)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
