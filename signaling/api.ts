@@ -5,6 +5,7 @@ import { createCredentials } from './credentials'
 import { HttpError, toHttpError } from './errors'
 import { rawHeader, sendError, sendNoContent } from './http'
 import type { Hub } from './hub'
+import { ticketTtlMs } from './join-tickets'
 import { createCounter } from './limits'
 import { createLogger } from './log'
 import { createMemoryHub } from './memory-hub'
@@ -35,7 +36,7 @@ export function createSignalingApi(input: Partial<ApiOptions> & { secret: string
   const log = options.log ?? createLogger()
   const observer = options.observer ?? NO_OBSERVER
   const credentials = createCredentials(options.secret, options.credentialTtlS)
-  const hubOptions = { ...options, observer, newPeerId: credentials.newPeer }
+  const hubOptions = { ...options, observer, newPeerId: credentials.newPeer, ticketTtlMs: ticketTtlMs(options.bodyTimeoutS) }
   const hub: Hub = options.redisUrl ? createRedisHub(options.redisUrl, { ...hubOptions, log }) : createMemoryHub(hubOptions)
   const context: RouteContext = { options, credentials, hub, observer, clientIp: options.clientIp ?? socketIp }
   const sessionRoutes = createSessionRoutes(context)

@@ -24,6 +24,8 @@ export interface HubOptions {
   replayBytes: number
   /** Generates peer ids; the credentials module supplies verifiable ones. */
   newPeerId: (session: string, room: string) => string
+  /** How long a join nonce is remembered (join-tickets.ts ticketTtlMs). */
+  ticketTtlMs?: number
   now?: () => number
   observer?: Observer
 }

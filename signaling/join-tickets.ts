@@ -3,11 +3,14 @@
  * while its own join is in flight can cancel it without the token it never received. A ticket is
  * pending (its join is in flight), joined (it seated a peer of a session), or cancelled; cancelling
  * frees the seat of a joined ticket, and a pending one is refused when its join lands. Every ticket is
- * forgotten TICKET_TTL_MS after its nonce was first seen, whatever happens to it meanwhile.
+ * forgotten a while (ticketTtlMs) after its nonce was first seen, whatever happens to it meanwhile.
  */
 
-// Longer than the body timeout plus any sane join: a cancel is never forgotten before its join lands.
+// Beyond the body timeout: a join is claimed once its body is in, which may be the whole body timeout
+// after its cancel was first seen; a cancel must not be forgotten before its join lands.
 export const TICKET_TTL_MS = 60_000
+/** How long tickets live on a server whose request bodies may take `bodyTimeoutS`. */
+export const ticketTtlMs = (bodyTimeoutS: number) => bodyTimeoutS * 1000 + TICKET_TTL_MS
 // A joined ticket with a 64-character nonce takes about 500 bytes of heap (measured), so this holds
 // them under 20 MB. Joins and cancels are each rate-limited per address (by default a burst of 30,
 // then 2/s), so pushing a live nonce out within its minute takes about a hundred addresses at full
@@ -37,12 +40,12 @@ export interface JoinTickets {
 type State = { state: 'pending' } | { state: 'cancelled' } | ({ state: 'joined' } & Seat)
 
 /** The tickets of a single process: a Map in order of first sight, so the oldest are at its head. */
-export function createMemoryTickets(now: () => number = Date.now, max = MAX_TICKETS): JoinTickets {
+export function createMemoryTickets(now: () => number = Date.now, max = MAX_TICKETS, ttlMs = TICKET_TTL_MS): JoinTickets {
   const tickets = new Map<string, State & { at: number }>()
 
   /** Forgets what is past its minute, and the oldest beyond the cap. */
   function prune(): void {
-    const expired = now() - TICKET_TTL_MS
+    const expired = now() - ttlMs
     for (const [nonce, ticket] of tickets) {
       if (ticket.at > expired && tickets.size < max) return
       tickets.delete(nonce)
@@ -51,7 +54,7 @@ export function createMemoryTickets(now: () => number = Date.now, max = MAX_TICK
 
   const live = (nonce: string) => {
     const ticket = tickets.get(nonce)
-    return ticket && ticket.at > now() - TICKET_TTL_MS ? ticket : undefined
+    return ticket && ticket.at > now() - ttlMs ? ticket : undefined
   }
 
   /** Sets a ticket's state, keeping the time (and the place) of its first sighting. */

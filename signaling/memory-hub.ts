@@ -174,7 +174,7 @@ export function createMemoryHub(options: HubOptions) {
 
     connect: (sessionId: string, lastEventId: string | undefined, sink: Sink): void => sessions.connect(sessionId, lastEventId, sink),
     disconnect: (sessionId: string, sink: Sink): void => sessions.disconnect(sessionId, sink),
-    tickets: createMemoryTickets(options.now),
+    tickets: createMemoryTickets(options.now, undefined, options.ticketTtlMs),
     hasPeer: (sessionId: string, peer: string): boolean => peers.get(peer)?.session.id === sessionId,
     ready: () => !closed,
 

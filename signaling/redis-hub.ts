@@ -72,7 +72,7 @@ export function createRedisHub(url: string, options: HubOptions & { log: Logger;
 
     connect: streams.connect,
     disconnect: streams.disconnect,
-    tickets: createRedisTickets(run),
+    tickets: createRedisTickets(run, options.ticketTtlMs),
 
     async hasPeer(sessionId, peer) {
       if (!store.commandsUp()) throw new Unavailable('redis unavailable')

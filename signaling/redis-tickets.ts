@@ -3,8 +3,8 @@ import { type JoinTickets, type Seat, TICKET_TTL_MS } from './join-tickets'
 /**
  * Join tickets in Redis, so that a cancel reaching one instance finds a join another one served. One
  * hash per nonce, P n:<nonce> {state: pending | joined | cancelled, session?, peer?}, set to expire
- * TICKET_TTL_MS after the nonce was first seen; each transition is one atomic script. Every key
- * expires within the minute and both joins and cancels are rate-limited per address, which bounds
+ * `ttlMs` after the nonce was first seen; each transition is one atomic script. Every key expires
+ * and both joins and cancels are rate-limited per address, which bounds
  * how many exist. ARGV as redis-store.ts's `run` passes it: prefix, (two the hub's scripts use), then
  * the nonce, the TTL in ms, and the script's own.
  */
@@ -45,16 +45,16 @@ export const TICKET_SCRIPTS = { claimTicket: CLAIM_TICKET, settleTicket: SETTLE_
 type Run = <T>(name: keyof typeof TICKET_SCRIPTS, ...args: Array<string | number>) => Promise<T>
 
 /** The tickets over the hub's Redis store (`run`: redis-store.ts's script runner, Unavailable when Redis is away). */
-export function createRedisTickets(run: Run): JoinTickets {
+export function createRedisTickets(run: Run, ttlMs = TICKET_TTL_MS): JoinTickets {
   return {
     async claim(nonce) {
-      const state = await run<string>('claimTicket', nonce, TICKET_TTL_MS)
+      const state = await run<string>('claimTicket', nonce, ttlMs)
       if (state === 'ok') return 'ok'
       return state === 'cancelled' ? 'cancelled' : 'used'
     },
-    settle: async (nonce, { session, peer }) => (await run<number>('settleTicket', nonce, TICKET_TTL_MS, session, peer)) === 1,
+    settle: async (nonce, { session, peer }) => (await run<number>('settleTicket', nonce, ttlMs, session, peer)) === 1,
     async cancel(nonce): Promise<Seat | null> {
-      const [session, peer] = await run<string[]>('cancelTicket', nonce, TICKET_TTL_MS)
+      const [session, peer] = await run<string[]>('cancelTicket', nonce, ttlMs)
       return session === undefined || peer === undefined ? null : { session, peer }
     },
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { createMemoryTickets, TICKET_TTL_MS } from '../../signaling/join-tickets'
+import { createMemoryTickets, TICKET_TTL_MS, ticketTtlMs } from '../../signaling/join-tickets'
 
 // The memory tickets' bounds; their rules, shared with the Redis tickets, are in hub-contract.test.ts.
 describe('createMemoryTickets', () => {
@@ -41,5 +41,13 @@ describe('createMemoryTickets', () => {
     tickets.claim('d')
     // Both old ones were expired and pruned: the two new ones fit without evicting each other.
     expect([tickets.claim('c'), tickets.claim('d')]).toEqual(['used', 'used'])
+  })
+
+  it('on a server whose bodies may take their longest (300 s), a cancel still refuses a join claimed after it', () => {
+    let t = 0
+    const tickets = createMemoryTickets(() => t, undefined, ticketTtlMs(300))
+    expect(tickets.cancel('slow')).toBeNull()
+    t = 300_000 + 1_000
+    expect(tickets.claim('slow')).toBe('cancelled')
   })
 })
