@@ -125,9 +125,12 @@ export function createSessionRoutes({ options, credentials, hub, observer, clien
   async function leave(req: IncomingMessage, res: ServerResponse, headers: Headers) {
     const { peer, token: inBody, nonce } = parseLeave(await readJson(req, options.maxBodyBytes, bodyTimeoutMs, true))
     const token = bearer(req.headers.authorization) ?? inBody
-    if (nonce !== undefined) takeOrRefuse(cancelLimiter, clientIp(req), 'cancels from this address')
+    // The cancel first: it needs no token, so an expired one sent beside it cannot stop it.
+    if (nonce !== undefined) {
+      takeOrRefuse(cancelLimiter, clientIp(req), 'cancels from this address')
+      await cancel(nonce)
+    }
     if (token !== undefined || nonce === undefined) await hub.leave(sessionFrom(credentials, token), peer)
-    if (nonce !== undefined) await cancel(nonce)
     sendNoContent(res, headers)
   }
 
