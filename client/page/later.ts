@@ -28,17 +28,30 @@ export function loadExtras(): UseExtras {
   })
   let extras: Extras | undefined
   const waiting: Array<(extras: Extras) => void> = []
-  const firstUse = new Promise<void>((resolve) => {
-    for (const type of ['pointerdown', 'keydown']) addEventListener(type, () => resolve(), { once: true, capture: true })
-  })
-  const latest = new Promise<void>((resolve) => setTimeout(resolve, EXTRAS_LATEST_MS))
-  Promise.race([whenMarked('connected'), firstUse, latest])
-    .then(() => import('./room-extras'))
-    .then((loaded) => {
-      extras = loaded
-      for (const use of waiting.splice(0)) use(loaded)
+  /** Resolves at the person's next key or pointer press, or when the browser is back online. */
+  const nextPress = (also: string[] = []) =>
+    new Promise<void>((resolve) => {
+      const types = ['pointerdown', 'keydown', ...also]
+      const done = () => {
+        for (const type of types) removeEventListener(type, done, true)
+        resolve()
+      }
+      for (const type of types) addEventListener(type, done, true)
     })
-    // Only a page offline before its shell was ever cached can miss the chunk: chat still works without.
-    .catch(() => {})
+  const load = (when: Promise<unknown>): void => {
+    when
+      .then(() => import('./room-extras'))
+      .then(
+        (loaded) => {
+          extras = loaded
+          for (const use of waiting.splice(0)) use(loaded)
+        },
+        // The chunk could not be had (offline before the shell was cached, a network error): chat works
+        // without; the next press, or coming back online, tries again.
+        () => load(nextPress(['online'])),
+      )
+  }
+  const latest = new Promise<void>((resolve) => setTimeout(resolve, EXTRAS_LATEST_MS))
+  load(Promise.race([whenMarked('connected'), nextPress(), latest]))
   return (use) => (extras ? use(extras) : void waiting.push(use))
 }
