@@ -30,8 +30,6 @@ export function openEventStream(res: ServerResponse, retryMs: number, headers: R
   // the cheapest there is, for a response that never ends by itself anyway.
   res.removeHeader('Transfer-Encoding')
   res.shouldKeepAlive = false
-  // Nobody caches a stream by its date; without it the header block every open stream keeps is shorter.
-  res.sendDate = false
   res.writeHead(200, {
     ...headers,
     'Content-Type': 'text/event-stream; charset=utf-8',
