@@ -161,7 +161,7 @@ export async function buildClient() {
   const [script] = named(result, /^app-.*\.js$/)
   if (loadedLater(result, script).join() !== later.join()) throw new Error('a script loaded later changed with its own URL')
   // Every other script: the chunks the page and the worker share, and what the page imports dynamically
-  // (room-extras, the landing page) with the chunks only those use.
+  // (room-extras) with the chunks only it uses.
   const chunks = named(result, /\.js$/).filter((f) => f !== script && f !== worker)
   for (const file of [script, worker, ...chunks]) await minifyAgain(`${out}/${file}`, { module: true })
   const styleBuild = await build({ ...common, entryPoints: { style: `${root}client/page/style.css` } })

@@ -1,6 +1,4 @@
 import { nanoid } from 'nanoid'
-// From the library's files, not its entry (../lib): the landing page is its own chunk, and the entry
-// would bring the whole room with it.
 import { cryptoAvailable, newRoomSecret } from '../lib/crypto'
 import { cleanName } from '../lib/peer-protocol'
 import { $ } from './dom'

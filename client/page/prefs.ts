@@ -1,4 +1,3 @@
-// Not ../lib: the landing page uses these too (see landing-page.ts).
 import { cleanName } from '../lib/peer-protocol'
 
 const NAME_KEY = 'parley:name'
