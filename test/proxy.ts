@@ -14,6 +14,8 @@ export interface ProxyOptions {
   rewriteEvent?: (frame: SseFrame) => SseFrame[]
   /** Answers a request itself with this JavaScript instead of asking the server (undefined: proxy it). */
   serveScript?: (path: string) => string | undefined
+  /** Holds the server's answer to a request until the promise returned settles (undefined: at once). */
+  holdResponse?: (path: string) => Promise<void> | undefined
 }
 
 /** Re-frames a stream's text event by event, so a rewrite always sees whole events. */
@@ -68,20 +70,26 @@ export async function startRecordingProxy(target: string, options: ProxyOptions 
       const { 'accept-encoding': _encodings, ...asked } = req.headers
       const headers = { ...asked, host: upstream.host }
       if (body) headers['content-length'] = String(Buffer.byteLength(body))
-      const up = request({ host: upstream.hostname, port: upstream.port, path, method: req.method, headers, agent: false }, (upRes) => {
-        const { 'content-length': length, ...rest } = upRes.headers
-        const stream = upRes.headers['content-type']?.startsWith('text/event-stream') ?? false
-        const rewrite = stream && options.rewriteEvent ? eventRewriter(options.rewriteEvent) : (c: string) => c
-        res.writeHead(upRes.statusCode ?? 502, { ...rest, ...(length ? { 'content-length': length } : {}) })
-        res.flushHeaders()
-        upRes.setEncoding('utf8')
-        upRes.on('data', (chunk: string) => {
-          transcript.push(`< ${path}\n${chunk}`)
-          res.write(rewrite(chunk))
-        })
-        upRes.on('end', () => res.end())
-        upRes.on('error', () => res.destroy())
-      })
+      const up = request(
+        { host: upstream.hostname, port: upstream.port, path, method: req.method, headers, agent: false },
+        async (upRes) => {
+          await options.holdResponse?.(path)
+          // The client may have gone meanwhile (a page that navigated away).
+          if (res.destroyed) return
+          const { 'content-length': length, ...rest } = upRes.headers
+          const stream = upRes.headers['content-type']?.startsWith('text/event-stream') ?? false
+          const rewrite = stream && options.rewriteEvent ? eventRewriter(options.rewriteEvent) : (c: string) => c
+          res.writeHead(upRes.statusCode ?? 502, { ...rest, ...(length ? { 'content-length': length } : {}) })
+          res.flushHeaders()
+          upRes.setEncoding('utf8')
+          upRes.on('data', (chunk: string) => {
+            transcript.push(`< ${path}\n${chunk}`)
+            res.write(rewrite(chunk))
+          })
+          upRes.on('end', () => res.end())
+          upRes.on('error', () => res.destroy())
+        },
+      )
       up.on('error', () => res.destroy())
       res.on('close', () => up.destroy())
       up.end(body)

@@ -195,7 +195,8 @@ export function joinRoom(options: JoinOptions): Room {
       const joined = await signaling.join(options.room, meta, handlers, proof)
       if (left) signaling.leave(joined.peer)
     } catch (err) {
-      events.emit('error', err as Error)
+      // Cancelled: this page went away with the join in flight (signaling close()); nothing to say.
+      if ((err as { code?: string }).code !== 'JOIN_CANCELLED') events.emit('error', err as Error)
       leave()
     }
   }

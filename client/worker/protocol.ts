@@ -5,7 +5,8 @@ import { isObject } from '../lib/util'
 /** Messages from a tab to the shared signaling worker. */
 export type TabMessage =
   | { op: 'hello'; server: string; lock: string }
-  | { op: 'join'; id: number; room: string; meta: string | undefined; verifier?: string }
+  /** `nonce`: the join's first attempt's (http.ts), which the tab cancels by beacon if it goes first. */
+  | { op: 'join'; id: number; room: string; meta: string | undefined; verifier?: string; nonce?: string }
   | { op: 'signal'; from: string; to: string; data: unknown }
   | { op: 'leave'; peer: string }
   | { op: 'bye' }
@@ -36,13 +37,15 @@ export function parseTabMessage(value: unknown): TabMessage | null {
       return typeof value.id === 'number' &&
         str(value.room) &&
         (value.meta === undefined || str(value.meta)) &&
-        (value.verifier === undefined || str(value.verifier))
+        (value.verifier === undefined || str(value.verifier)) &&
+        (value.nonce === undefined || str(value.nonce))
         ? {
             op: 'join',
             id: value.id,
             room: value.room,
             meta: value.meta,
             ...(value.verifier === undefined ? {} : { verifier: value.verifier }),
+            ...(value.nonce === undefined ? {} : { nonce: value.nonce }),
           }
         : null
     case 'signal':

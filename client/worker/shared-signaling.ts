@@ -3,7 +3,7 @@ import type { IceResponse } from '../../signaling/protocol'
 import { createEmitter, type Emitter } from '../lib/emitter'
 import { mark } from '../lib/marks'
 import { createSignalingClient, type SignalingClient } from '../lib/signaling/client'
-import { leaveByBeacon, SignalingError } from '../lib/signaling/http'
+import { leaveByBeacon, newNonce, SignalingError } from '../lib/signaling/http'
 import type { Membership, MembershipHandlers, Signaling, SignalingEvents, SignalingStatus } from '../lib/types'
 import type { TabMessage, WorkerMessage } from './protocol'
 
@@ -13,6 +13,8 @@ interface PendingJoin {
   room: string
   meta: string | undefined
   verifier: string | undefined
+  /** Its first attempt's, until the worker says it joined: the tab cancels it by beacon if it goes first. */
+  nonce?: string | undefined
   handlers: MembershipHandlers
   resolve: (m: Membership) => void
   reject: (e: Error) => void
@@ -57,6 +59,7 @@ function answer(message: WorkerMessage, pending: Pending, events: Emitter<Signal
       return events.emit('error', new SignalingError('WORKER', message.message))
     case 'joined': {
       const join = joins.get(message.id)
+      if (join) join.nonce = undefined
       join?.handlers.joined(message.membership)
       return join?.resolve(message.membership)
     }
@@ -92,6 +95,8 @@ function fallBack(
   own.on('error', onError)
   for (const [id, join] of pending.joins) {
     pending.joins.delete(id)
+    // The worker may yet send the join it was asked for: cancelled, it seats nobody; ours carries a fresh nonce.
+    if (join.nonce) leaveByBeacon(server, { nonce: join.nonce })
     void own.join(join.room, join.meta, tracked(join.handlers), join.verifier).then(join.resolve, join.reject)
   }
   for (const [id, request] of pending.iceRequests) {
@@ -181,8 +186,9 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
           peers.set(membership.peer, { id, token: membership.token })
           handlers.joined(membership)
         }
-        pending.joins.set(id, { room, meta, verifier, handlers: { ...handlers, joined }, resolve, reject })
-        send({ op: 'join', id, room, meta, ...(verifier === undefined ? {} : { verifier }) })
+        const nonce = newNonce()
+        pending.joins.set(id, { room, meta, verifier, nonce, handlers: { ...handlers, joined }, resolve, reject })
+        send({ op: 'join', id, room, meta, nonce, ...(verifier === undefined ? {} : { verifier }) })
       })
     },
     signal(from, to, data) {
@@ -215,6 +221,9 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
       fallback?.close()
       removeEventListener('online', onOnline)
       removeEventListener('offline', onOffline)
+      // A join the worker has not answered yet is cancelled by beacon, which outlives both this page and
+      // the worker (it dies with its last tab, maybe before its join lands).
+      for (const { nonce } of pending.joins.values()) if (nonce) leaveByBeacon(server, { nonce })
       send({ op: 'bye' })
       lock.whenHeld(() => {
         port.close()

@@ -72,7 +72,7 @@ self.onconnect = (event) => {
           unknown: (peer) => post(tab, { op: 'unknown', id: request.id, peer }),
         }
         current
-          .join(request.room, request.meta, handlers, request.verifier)
+          .join(request.room, request.meta, handlers, request.verifier, request.nonce)
           .then((membership) => {
             // The tab went away while its join was in flight.
             if (!tabs.has(tab)) current.leave(membership.peer)

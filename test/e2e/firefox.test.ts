@@ -1,7 +1,8 @@
 import type { Page } from 'puppeteer'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { closeAll, launchFirefox, launchPeople, messages, type Person, say } from '../browsers'
-import { roomLink, startServer, type TestServer } from '../helpers'
+import { pollUntil, roomLink, startServer, type TestServer } from '../helpers'
+import { startRecordingProxy } from '../proxy'
 
 // A Chromium user and a Firefox user in one room. Each puppeteer round trip to Firefox is slow (WebDriver
 // BiDi): waits poll on a timer, and the page does the looking.
@@ -62,4 +63,34 @@ it('a Chromium user and a Firefox user chat both ways', async () => {
   ])
   expect(await ana.page.$eval('[role="log"] .message:not(.mine) .text strong', (b) => b.textContent)).toBe('**Firefox**')
   expect([...ana.errors, ...ben.errors]).toEqual([])
+})
+
+it('a Firefox tab that goes away while its join is in flight leaves no ghost', async () => {
+  // The server seats Ben, but its answer waits at the proxy: his page never learns its token.
+  let seated = () => {}
+  const joinLanded = new Promise<void>((resolve) => (seated = resolve))
+  let release = () => {}
+  const held = new Promise<void>((resolve) => (release = resolve))
+  const proxy = await startRecordingProxy(server.url, {
+    holdResponse(path) {
+      if (path !== '/v1/join') return undefined
+      seated()
+      return held
+    },
+  })
+  const [ana, ben] = people as [Person, Person]
+  try {
+    await Promise.all([ana.page.goto('about:blank'), ben.page.goto('about:blank')])
+    await pollUntil(async () => server.stats().peers === 0, 10_000, 'the first test’s people gone')
+    await ben.page.goto(roomLink(proxy.url))
+    await joinLanded
+    expect(server.stats().peers).toBe(1)
+    await ben.page.goto('about:blank')
+    // Gone at once (the cancel beacon), not after the grace a peer that never opened its stream would keep.
+    await pollUntil(async () => server.stats().peers === 0, 4_000, 'Ben’s peer, seated for nobody, gone')
+  } finally {
+    release()
+    await proxy.close()
+  }
+  expect(ben.errors).toEqual([])
 })

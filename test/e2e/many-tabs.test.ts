@@ -1,6 +1,6 @@
 import type { Page } from 'puppeteer'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { closeAll, launchPeople, type Person, say, waitForConnected, waitForMessage, watch } from '../browsers'
+import { closeAll, launchPeople, type Person, say, waitForConnected, waitForMessage, waitForPeopleCount, watch } from '../browsers'
 import { roomLink, startServer, type TestServer } from '../helpers'
 import { startRecordingProxy } from '../proxy'
 
@@ -103,4 +103,40 @@ it('two tabs of one browser still chat when the shared worker they would share d
     await proxy.close()
   }
   expect(ana.errors).toEqual([])
+})
+
+it('a second tab that goes away while the worker’s join for it is in flight leaves no ghost', async () => {
+  // The second tab joins through the shared worker (the first handed its session over); the server
+  // seats it, but the answer waits at the proxy, so neither the tab nor the worker learns the peer.
+  let holding = false
+  let seated = () => {}
+  const joinLanded = new Promise<void>((resolve) => (seated = resolve))
+  let release = () => {}
+  const held = new Promise<void>((resolve) => (release = resolve))
+  const proxy = await startRecordingProxy(server.url, {
+    holdResponse(path) {
+      if (path !== '/v1/join' || !holding) return undefined
+      seated()
+      return held
+    },
+  })
+  const [ana] = people as [Person]
+  const link = roomLink(proxy.url)
+  const second = await ana.browser.newPage()
+  try {
+    await ana.page.goto(link)
+    await waitForConnected(ana.page, 0)
+    holding = true
+    await second.goto(link)
+    await joinLanded
+    await waitForPeopleCount(ana.page, 1)
+    await second.goto('about:blank')
+    // Gone at once (the tab's cancel beacon), not when the worker hears the answer or after the grace.
+    await waitForPeopleCount(ana.page, 0, 4_000)
+  } finally {
+    release()
+    await second.close()
+    await ana.page.goto('about:blank')
+    await proxy.close()
+  }
 })

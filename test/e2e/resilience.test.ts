@@ -309,4 +309,41 @@ describe('churn', () => {
     const health = await (await fetch(`${server.url}/healthz`)).json()
     expect(health).toMatchObject({ rooms: 0, peers: 0 })
   })
+
+  it('9. a tab that goes away while its join is in flight leaves no ghost', async () => {
+    // The server seats the newcomer, but its answer waits at the proxy: the page never learns its token.
+    let seated = () => {}
+    const joinLanded = new Promise<void>((resolve) => (seated = resolve))
+    let release = () => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const proxy = await startRecordingProxy(server.url, {
+      holdResponse(path) {
+        if (path !== '/v1/join') return undefined
+        seated()
+        return held
+      },
+    })
+    const [resident, newcomer] = people as [Person, Person]
+    const room = roomLink(server.url)
+    // Every peer on the server (an earlier test may have left people in rooms of its own).
+    const peers = async () => ((await (await fetch(`${server.url}/healthz`)).json()) as { peers: number }).peers
+    try {
+      await resident.page.goto(room)
+      await waitForConnected(resident.page, 0)
+      const before = await peers()
+      await newcomer.page.goto(room.replace(server.url, proxy.url))
+      await joinLanded
+      expect(await peers()).toBe(before + 1)
+      const start = Date.now()
+      await newcomer.page.goto('about:blank')
+      // Gone well within the 10 s grace a peer that never opened its stream would otherwise keep.
+      await pollUntil(async () => (await peers()) === before, 4_000, 'the newcomer seated for nobody is gone')
+      report('a join cancelled by the page that went away: its peer gone after', since(start))
+      await waitForPeopleCount(resident.page, 0, 4_000)
+    } finally {
+      release()
+      await proxy.close()
+      await resident.page.goto('about:blank')
+    }
+  })
 })

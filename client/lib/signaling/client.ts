@@ -80,7 +80,11 @@ function createSession(
   }
 }
 
-export type SignalingClient = Signaling & { networkChanged(online: boolean): void }
+export type SignalingClient = Omit<Signaling, 'join'> & {
+  /** `nonce`: the first attempt's, chosen by a tab that may have to cancel the join (shared-signaling.ts). */
+  join(room: string, meta: string | undefined, handlers: MembershipHandlers, verifier?: string, nonce?: string): Promise<Membership>
+  networkChanged(online: boolean): void
+}
 
 /**
  * The signaling client of one page (or of the shared worker): one session, one event stream, any
@@ -99,6 +103,11 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
   let closed = false
   // Joins run one at a time: the first creates the session the others attach to.
   const joins = createSerialQueue()
+  // The nonce of the join POST in flight (a first join or a re-claim), until its answer is handled.
+  let inFlight: string | undefined
+  const sent = (nonce: string) => {
+    inFlight = nonce
+  }
 
   const setStatus = (next: SignalingStatus) => {
     if (next === status) return
@@ -145,14 +154,21 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
     return joins(async () => {
       for (const [peer, { room, meta, handlers, verifier }] of memberships) {
         try {
-          await http.join(room, meta, peer, verifier)
+          await http.join(room, meta, { peer, verifier, sent })
+          // Left while its re-claim was in flight, which seated it again.
+          const token = session.token()
+          if (!memberships.has(peer) && token) http.leave({ token, peer })
         } catch (err) {
+          // Cancelled by close(): this client is going.
+          if (err instanceof SignalingError && err.code === 'JOIN_CANCELLED') return
           if (err instanceof SignalingError && (err.status === 401 || err.code === 'BAD_PEER')) {
             startOver()
             return
           }
           memberships.delete(peer)
           handlers.lost()
+        } finally {
+          inFlight = undefined
         }
       }
     })
@@ -174,16 +190,20 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
       return status
     },
 
-    join(room, meta, handlers, verifier) {
+    join(room, meta, handlers, verifier, nonce) {
       return joins(async () => {
-        const joined = await http.join(room, meta, undefined, verifier)
-        const membership = membershipOf(joined)
-        memberships.set(joined.peer, { room, meta, handlers, verifier })
-        // The stream first: it opens while the room handles the roster (nothing here yields to its events).
-        session.joined(joined)
-        handlers.joined(membership)
-        for (const event of stream.takeEarly(joined.peer)) handlers.event(event)
-        return membership
+        try {
+          const joined = await http.join(room, meta, { verifier, nonce, sent })
+          const membership = membershipOf(joined)
+          memberships.set(joined.peer, { room, meta, handlers, verifier })
+          // The stream first: it opens while the room handles the roster (nothing here yields to its events).
+          session.joined(joined)
+          handlers.joined(membership)
+          for (const event of stream.takeEarly(joined.peer)) handlers.event(event)
+          return membership
+        } finally {
+          inFlight = undefined
+        }
       })
     },
 
@@ -207,6 +227,8 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
     networkChanged,
 
     close() {
+      // A join whose answer will not be handled now (the page is going): its peer would wait out the grace.
+      if (inFlight && !closed) http.cancel(inFlight)
       closed = true
       session.stopRenewing()
       globalThis.removeEventListener?.('online', onOnline)

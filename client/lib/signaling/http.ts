@@ -1,8 +1,11 @@
-import type { ErrorBody, IceResponse, JoinResponse, RenewResponse } from '../../../signaling/protocol'
+import { nanoid } from 'nanoid'
+import type { ErrorBody, IceResponse, JoinResponse, LeaveRequest, RenewResponse } from '../../../signaling/protocol'
 import { backoffMs, sleep } from '../util'
 
 export const BACKOFF_MIN_MS = 500
 export const BACKOFF_MAX_MS = 10_000
+// A join's nonce: 22 random base64url characters, 132 bits (nobody can guess another page's and cancel its join).
+const NONCE_CHARS = 22
 
 export const backoff = (attempt: number) => backoffMs(attempt, BACKOFF_MIN_MS, BACKOFF_MAX_MS)
 
@@ -20,7 +23,7 @@ export class SignalingError extends Error {
  * Says goodbye by beacon, which survives page unload; text/plain keeps it a simple (no preflight)
  * request. False where there is no sendBeacon (workers, which outlive the page anyway).
  */
-export const leaveByBeacon = (server: string, body: { token: string; peer?: string }): boolean =>
+export const leaveByBeacon = (server: string, body: LeaveRequest): boolean =>
   globalThis.navigator?.sendBeacon?.(`${server}/leave`, JSON.stringify(body)) ?? false
 
 /** The error a refused request carries: the server's code and message when it sent them. */
@@ -31,6 +34,19 @@ export async function failure(res: Response): Promise<SignalingError> {
 
 /** How long to wait before retrying: the server's Retry-After, or our backoff if that is longer. */
 export const retryAfter = (res: Response, attempt: number) => Math.max(Number(res.headers.get('retry-after')) * 1000 || 0, backoff(attempt))
+
+/** A join's name for cancelling it (POST /leave `{nonce}`), fresh for every attempt. */
+export const newNonce = () => nanoid(NONCE_CHARS)
+
+export interface JoinOptions {
+  /** Re-claims this peer id (with the session's token), after a `reset`. */
+  peer?: string | undefined
+  verifier?: string | undefined
+  /** The first attempt's nonce (the shared worker's joins carry the one their tab chose). */
+  nonce?: string | undefined
+  /** Each attempt's nonce, as its POST leaves, so that the join can be cancelled while in flight. */
+  sent?: (nonce: string) => void
+}
 
 /** The POSTs of one signaling session, authorised with its token once there is one. */
 export function createSignalingHttp(server: string, session: { token(): string | undefined; closed(): boolean; offline(): void }) {
@@ -46,10 +62,16 @@ export function createSignalingHttp(server: string, session: { token(): string |
   return {
     post,
 
-    /** POST /join, retried through outages and rate limits; permanent refusals throw. */
-    async join(room: string, meta: string | undefined, peer?: string, verifier?: string): Promise<JoinResponse> {
+    /**
+     * POST /join, retried through outages and rate limits; permanent refusals throw. Every attempt
+     * carries a nonce, `nonce` for the first and a fresh one for each retry (the server takes each once).
+     */
+    async join(room: string, meta: string | undefined, options: JoinOptions = {}): Promise<JoinResponse> {
+      const { peer, verifier, sent } = options
       for (let attempt = 0; ; attempt++) {
         if (session.closed()) throw new SignalingError('CLOSED', 'signaling closed')
+        const nonce = attempt === 0 && options.nonce ? options.nonce : newNonce()
+        sent?.(nonce)
         let res: Response | undefined
         try {
           res = await post('/join', {
@@ -57,6 +79,7 @@ export function createSignalingHttp(server: string, session: { token(): string |
             ...(meta === undefined ? {} : { meta }),
             ...(peer ? { peer } : {}),
             ...(verifier ? { verifier } : {}),
+            nonce,
           })
         } catch {
           session.offline()
@@ -84,6 +107,13 @@ export function createSignalingHttp(server: string, session: { token(): string |
     leave(body: { token: string; peer?: string }): void {
       if (leaveByBeacon(server, body)) return
       void post('/leave', body.peer === undefined ? {} : { peer: body.peer }).catch(() => {})
+    },
+
+    /** Cancels the join that carried `nonce` (its answer will never be handled), by beacon, without the token. */
+    cancel(nonce: string): void {
+      if (leaveByBeacon(server, { nonce })) return
+      const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nonce }), keepalive: true }
+      void fetch(`${server}/leave`, init).catch(() => {})
     },
   }
 }
