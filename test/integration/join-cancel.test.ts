@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net'
 import { Redis } from 'ioredis'
 import { nanoid } from 'nanoid'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { MembershipHandlers } from '../../client/lib/types'
+import { createNodeSignaling } from '../../client/node/index'
 import { API_DEFAULTS } from '../../signaling/api-options'
 import { createCredentials } from '../../signaling/credentials'
 import { toHttpError } from '../../signaling/errors'
@@ -24,6 +26,7 @@ import {
   type TestServer,
   within,
 } from '../helpers'
+import { startRecordingProxy } from '../proxy'
 import { type Service, startRedis } from '../services'
 
 // POST /join {nonce} and POST /leave {nonce} without a token (PROTOCOL.md 3.1, 3.5): a page that goes
@@ -297,5 +300,39 @@ describe('two instances over one Redis', () => {
     expect((await cancel(two.api, nonce, BEACON)).status).toBe(204)
     expect(await pending.finish()).toMatchObject({ status: 409, body: { error: 'JOIN_CANCELLED' } })
     expect(await postJson(`${two.api}/join`, { room, nonce: newNonce() })).toMatchObject({ status: 200, body: { peers: [] } })
+  })
+})
+
+describe('the signaling client', () => {
+  it('closed with its join in flight, cancels it: the peer seated for nobody leaves at once', async () => {
+    const { url, api } = await server()
+    const room = randomRoom()
+    const a = await peer(api, room)
+    // The server seats the joiner, but its answer waits at the proxy: the client never learns its token.
+    let seated = () => {}
+    const landed = new Promise<void>((resolve) => (seated = resolve))
+    let release = () => {}
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const proxy = await startRecordingProxy(url, {
+      holdResponse(path) {
+        if (path !== '/v1/join') return undefined
+        seated()
+        return held
+      },
+    })
+    closers.push(async () => {
+      release()
+      await proxy.close()
+    })
+    const client = createNodeSignaling(`${proxy.url}/v1`)
+    const handlers: MembershipHandlers = { joined: () => {}, event: () => {}, lost: () => {}, unknown: () => {} }
+    const joining = client.join(room, undefined, handlers)
+    await landed
+    const joined = await a.stream.next('peer-joined')
+    client.close()
+    expect((await a.stream.next('peer-left')).json).toEqual({ to: a.peer, peer: (joined.json.peer as { id: string }).id, reason: 'leave' })
+    release()
+    await expect(joining).rejects.toMatchObject({ code: 'CLOSED' })
+    expect(await health(url)).toMatchObject({ peers: 1 })
   })
 })

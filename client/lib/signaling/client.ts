@@ -194,6 +194,8 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
       return joins(async () => {
         try {
           const joined = await http.join(room, meta, { verifier, nonce, sent })
+          // Closed meanwhile: the join was cancelled (close()), so its peer is gone or going.
+          if (closed) throw new SignalingError('CLOSED', 'signaling closed')
           const membership = membershipOf(joined)
           memberships.set(joined.peer, { room, meta, handlers, verifier })
           // The stream first: it opens while the room handles the roster (nothing here yields to its events).
