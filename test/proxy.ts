@@ -16,6 +16,8 @@ export interface ProxyOptions {
   serveScript?: (path: string) => string | undefined
   /** Holds the server's answer to a request until the promise returned settles (undefined: at once). */
   holdResponse?: (path: string) => Promise<void> | undefined
+  /** Drops the connection instead of passing the server's answer on (a network error after the server acted). */
+  dropResponse?: (path: string) => boolean
 }
 
 /** Re-frames a stream's text event by event, so a rewrite always sees whole events. */
@@ -76,6 +78,7 @@ export async function startRecordingProxy(target: string, options: ProxyOptions 
           await options.holdResponse?.(path)
           // The client may have gone meanwhile (a page that navigated away).
           if (res.destroyed) return
+          if (options.dropResponse?.(path)) return void res.destroy()
           const { 'content-length': length, ...rest } = upRes.headers
           const stream = upRes.headers['content-type']?.startsWith('text/event-stream') ?? false
           const rewrite = stream && options.rewriteEvent ? eventRewriter(options.rewriteEvent) : (c: string) => c

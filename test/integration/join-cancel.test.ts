@@ -335,4 +335,23 @@ describe('the signaling client', () => {
     await expect(joining).rejects.toMatchObject({ code: 'CLOSED' })
     expect(await health(url)).toMatchObject({ peers: 1 })
   })
+
+  it('whose join answer was lost on the way cancels that join as it retries: its first peer leaves at once', async () => {
+    const { url, api } = await server()
+    const room = randomRoom()
+    const a = await peer(api, room)
+    let joins = 0
+    const proxy = await startRecordingProxy(url, { dropResponse: (path) => path === '/v1/join' && joins++ === 0 })
+    closers.push(() => proxy.close())
+    const client = createNodeSignaling(`${proxy.url}/v1`)
+    closers.push(() => client.close())
+    const handlers: MembershipHandlers = { joined: () => {}, event: () => {}, lost: () => {}, unknown: () => {} }
+    const joined = client.join(room, undefined, handlers)
+    const first = ((await a.stream.next('peer-joined')).json.peer as { id: string }).id
+    expect((await a.stream.next('peer-left')).json).toEqual({ to: a.peer, peer: first, reason: 'leave' })
+    const second = (await joined).peer
+    expect(second).not.toBe(first)
+    await a.stream.next('peer-joined', (d) => (d.peer as { id: string }).id === second)
+    expect(await health(url)).toMatchObject({ peers: 2 })
+  })
 })

@@ -59,8 +59,16 @@ export function createSignalingHttp(server: string, session: { token(): string |
     })
   }
 
+  /** Cancels the join that carried `nonce` (its answer will never be handled), by beacon, without the token. */
+  function cancel(nonce: string): void {
+    if (leaveByBeacon(server, { nonce })) return
+    const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nonce }), keepalive: true }
+    void fetch(`${server}/leave`, init).catch(() => {})
+  }
+
   return {
     post,
+    cancel,
 
     /**
      * POST /join, retried through outages and rate limits; permanent refusals throw. Every attempt
@@ -83,6 +91,8 @@ export function createSignalingHttp(server: string, session: { token(): string |
           })
         } catch {
           session.offline()
+          // The join may have landed with its answer lost on the way: the retry seats another peer.
+          cancel(nonce)
         }
         if (res?.ok) return (await res.json()) as JoinResponse
         if (res && res.status !== 429 && res.status < 500) throw await failure(res)
@@ -107,13 +117,6 @@ export function createSignalingHttp(server: string, session: { token(): string |
     leave(body: { token: string; peer?: string }): void {
       if (leaveByBeacon(server, body)) return
       void post('/leave', body.peer === undefined ? {} : { peer: body.peer }).catch(() => {})
-    },
-
-    /** Cancels the join that carried `nonce` (its answer will never be handled), by beacon, without the token. */
-    cancel(nonce: string): void {
-      if (leaveByBeacon(server, { nonce })) return
-      const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ nonce }), keepalive: true }
-      void fetch(`${server}/leave`, init).catch(() => {})
     },
   }
 }
