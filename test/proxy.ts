@@ -18,6 +18,8 @@ export interface ProxyOptions {
   holdResponse?: (path: string) => Promise<void> | undefined
   /** Drops the connection instead of passing the server's answer on (a network error after the server acted). */
   dropResponse?: (path: string) => boolean
+  /** Sends the request to the server twice and passes on the second answer (a browser resending a POST). */
+  resend?: (path: string) => boolean
 }
 
 /** Re-frames a stream's text event by event, so a rewrite always sees whole events. */
@@ -72,9 +74,9 @@ export async function startRecordingProxy(target: string, options: ProxyOptions 
       const { 'accept-encoding': _encodings, ...asked } = req.headers
       const headers = { ...asked, host: upstream.host }
       if (body) headers['content-length'] = String(Buffer.byteLength(body))
-      const up = request(
-        { host: upstream.hostname, port: upstream.port, path, method: req.method, headers, agent: false },
-        async (upRes) => {
+      const target = { host: upstream.hostname, port: upstream.port, path, method: req.method, headers, agent: false }
+      const forward = () => {
+        const up = request(target, async (upRes) => {
           await options.holdResponse?.(path)
           // The client may have gone meanwhile (a page that navigated away).
           if (res.destroyed) return
@@ -91,11 +93,15 @@ export async function startRecordingProxy(target: string, options: ProxyOptions 
           })
           upRes.on('end', () => res.end())
           upRes.on('error', () => res.destroy())
-        },
-      )
-      up.on('error', () => res.destroy())
-      res.on('close', () => up.destroy())
-      up.end(body)
+        })
+        up.on('error', () => res.destroy())
+        res.on('close', () => up.destroy())
+        up.end(body)
+      }
+      if (!options.resend?.(path)) return forward()
+      const first = request(target, (firstRes) => void firstRes.resume().on('end', forward))
+      first.on('error', forward)
+      first.end(body)
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

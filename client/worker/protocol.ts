@@ -18,6 +18,8 @@ export type TabMessage =
 export type WorkerMessage =
   | { op: 'status'; status: SignalingStatus }
   | { op: 'error'; message: string }
+  /** A retry of the join left with this nonce: the tab cancels that one if it goes first. */
+  | { op: 'attempt'; id: number; nonce: string }
   | { op: 'joined'; id: number; membership: Membership }
   | { op: 'join-failed'; id: number; code: string; message: string; status: number }
   | { op: 'event'; id: number; event: MembershipEvent }

@@ -57,6 +57,11 @@ function answer(message: WorkerMessage, pending: Pending, events: Emitter<Signal
       return setStatus(message.status)
     case 'error':
       return events.emit('error', new SignalingError('WORKER', message.message))
+    case 'attempt': {
+      const join = joins.get(message.id)
+      if (join?.nonce) join.nonce = message.nonce
+      return
+    }
     case 'joined': {
       const join = joins.get(message.id)
       if (join) join.nonce = undefined

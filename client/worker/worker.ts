@@ -71,8 +71,15 @@ self.onconnect = (event) => {
           lost: () => post(tab, { op: 'lost', id: request.id }),
           unknown: (peer) => post(tab, { op: 'unknown', id: request.id, peer }),
         }
+        // The tab knows the first nonce (it chose it); it hears of each retry's.
+        const nonces = request.nonce
+          ? {
+              first: request.nonce,
+              sent: (nonce: string) => nonce !== request.nonce && post(tab, { op: 'attempt', id: request.id, nonce }),
+            }
+          : undefined
         current
-          .join(request.room, request.meta, handlers, request.verifier, request.nonce)
+          .join(request.room, request.meta, handlers, request.verifier, nonces)
           .then((membership) => {
             // The tab went away while its join was in flight.
             if (!tabs.has(tab)) current.leave(membership.peer)

@@ -106,8 +106,8 @@ it('two tabs of one browser still chat when the shared worker they would share d
 })
 
 it('a second tab that goes away while the worker’s join for it is in flight leaves no ghost', async () => {
-  // The second tab joins through the shared worker (the first handed its session over); the server
-  // seats it, but the answer waits at the proxy, so neither the tab nor the worker learns the peer.
+  // The second tab joins through the shared worker, on the first tab's session; the server seats it,
+  // but the answer waits at the proxy, so neither the tab nor the worker learns the peer.
   let holding = false
   let seated = () => {}
   const joinLanded = new Promise<void>((resolve) => (seated = resolve))
@@ -132,6 +132,53 @@ it('a second tab that goes away while the worker’s join for it is in flight le
     await waitForPeopleCount(ana.page, 1)
     await second.goto('about:blank')
     // Gone at once (the tab's cancel beacon), not when the worker hears the answer or after the grace.
+    await waitForPeopleCount(ana.page, 0, 4_000)
+  } finally {
+    release()
+    await second.close()
+    await ana.page.goto('about:blank')
+    await proxy.close()
+  }
+})
+
+it('a second tab that goes away while the worker retries its join leaves no ghost (it hears each retry’s nonce)', async () => {
+  // Every answer to the second tab's first join attempt is lost on the way (Chromium may resend it
+  // once, then the worker cancels it itself); the worker's retry, with a nonce it chose, is seated, and
+  // its answer waits at the proxy.
+  let holding = false
+  let first: string | undefined
+  let latest: string | undefined
+  let seated = () => {}
+  const retryLanded = new Promise<void>((resolve) => (seated = resolve))
+  let release = () => {}
+  const held = new Promise<void>((resolve) => (release = resolve))
+  const proxy = await startRecordingProxy(server.url, {
+    rewriteRequest(body, path) {
+      if (path === '/v1/join' && holding) {
+        latest = (JSON.parse(body) as { nonce: string }).nonce
+        first ??= latest
+      }
+      return body
+    },
+    holdResponse(path) {
+      if (path !== '/v1/join' || !holding || latest === first) return undefined
+      seated()
+      return held
+    },
+    dropResponse: (path) => path === '/v1/join' && holding && latest === first,
+  })
+  const [ana] = people as [Person]
+  const link = roomLink(proxy.url)
+  const second = await ana.browser.newPage()
+  try {
+    await ana.page.goto(link)
+    await waitForConnected(ana.page, 0)
+    holding = true
+    await second.goto(link)
+    await retryLanded
+    await waitForPeopleCount(ana.page, 1)
+    await second.goto('about:blank')
+    // Gone at once: the tab cancels the retry's nonce, which the worker told it.
     await waitForPeopleCount(ana.page, 0, 4_000)
   } finally {
     release()

@@ -354,4 +354,22 @@ describe('the signaling client', () => {
     await a.stream.next('peer-joined', (d) => (d.peer as { id: string }).id === second)
     expect(await health(url)).toMatchObject({ peers: 2 })
   })
+
+  it('told NONCE_USED (its attempt was sent twice), cancels that nonce and retries with a fresh one', async () => {
+    const { url, api } = await server()
+    const room = randomRoom()
+    const a = await peer(api, room)
+    // The first copy seats a peer whose answer never comes back; the second is refused.
+    let joins = 0
+    const proxy = await startRecordingProxy(url, { resend: (path) => path === '/v1/join' && joins++ === 0 })
+    closers.push(() => proxy.close())
+    const client = createNodeSignaling(`${proxy.url}/v1`)
+    closers.push(() => client.close())
+    const handlers: MembershipHandlers = { joined: () => {}, event: () => {}, lost: () => {}, unknown: () => {} }
+    const joined = client.join(room, undefined, handlers)
+    const unheard = ((await a.stream.next('peer-joined')).json.peer as { id: string }).id
+    expect((await a.stream.next('peer-left')).json).toEqual({ to: a.peer, peer: unheard, reason: 'leave' })
+    expect((await joined).peer).not.toBe(unheard)
+    expect(joins).toBe(2)
+  })
 })

@@ -80,9 +80,17 @@ function createSession(
   }
 }
 
+export interface JoinNonces {
+  first: string
+  sent(nonce: string): void
+}
+
 export type SignalingClient = Omit<Signaling, 'join'> & {
-  /** `nonce`: the first attempt's, chosen by a tab that may have to cancel the join (shared-signaling.ts). */
-  join(room: string, meta: string | undefined, handlers: MembershipHandlers, verifier?: string, nonce?: string): Promise<Membership>
+  /**
+   * `nonces`: for a tab that may have to cancel the join (shared-signaling.ts): the first attempt's,
+   * which it chose, and each attempt's as its POST leaves.
+   */
+  join(room: string, meta: string | undefined, handlers: MembershipHandlers, verifier?: string, nonces?: JoinNonces): Promise<Membership>
   networkChanged(online: boolean): void
 }
 
@@ -105,9 +113,6 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
   const joins = createSerialQueue()
   // The nonce of the join POST in flight (a first join or a re-claim), until its answer is handled.
   let inFlight: string | undefined
-  const sent = (nonce: string) => {
-    inFlight = nonce
-  }
 
   const setStatus = (next: SignalingStatus) => {
     if (next === status) return
@@ -154,13 +159,13 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
     return joins(async () => {
       for (const [peer, { room, meta, handlers, verifier }] of memberships) {
         try {
-          await http.join(room, meta, { peer, verifier, sent })
+          await http.join(room, meta, { peer, verifier, sent: (nonce) => (inFlight = nonce) })
           // Left while its re-claim was in flight, which seated it again.
           const token = session.token()
           if (!memberships.has(peer) && token) http.leave({ token, peer })
         } catch (err) {
-          // Cancelled by close(): this client is going.
-          if (err instanceof SignalingError && err.code === 'JOIN_CANCELLED') return
+          // Closed (and the re-claim cancelled): this client is going.
+          if (err instanceof SignalingError && (err.code === 'JOIN_CANCELLED' || err.code === 'CLOSED')) return
           if (err instanceof SignalingError && (err.status === 401 || err.code === 'BAD_PEER')) {
             startOver()
             return
@@ -190,12 +195,14 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
       return status
     },
 
-    join(room, meta, handlers, verifier, nonce) {
+    join(room, meta, handlers, verifier, nonces) {
       return joins(async () => {
         try {
-          const joined = await http.join(room, meta, { verifier, nonce, sent })
-          // Closed meanwhile: the join was cancelled (close()), so its peer is gone or going.
-          if (closed) throw new SignalingError('CLOSED', 'signaling closed')
+          const sent = (nonce: string) => {
+            inFlight = nonce
+            nonces?.sent(nonce)
+          }
+          const joined = await http.join(room, meta, { verifier, nonce: nonces?.first, sent })
           const membership = membershipOf(joined)
           memberships.set(joined.peer, { room, meta, handlers, verifier })
           // The stream first: it opens while the room handles the roster (nothing here yields to its events).

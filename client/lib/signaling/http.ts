@@ -94,8 +94,19 @@ export function createSignalingHttp(server: string, session: { token(): string |
           // The join may have landed with its answer lost on the way: the retry seats another peer.
           cancel(nonce)
         }
-        if (res?.ok) return (await res.json()) as JoinResponse
-        if (res && res.status !== 429 && res.status < 500) throw await failure(res)
+        if (res?.ok) {
+          const joined = (await res.json()) as JoinResponse
+          // Closed meanwhile: close() cancelled this join, so its peer is gone or going.
+          if (session.closed()) throw new SignalingError('CLOSED', 'signaling closed')
+          return joined
+        }
+        if (res && res.status !== 429 && res.status < 500) {
+          const refused = await failure(res)
+          // The browser sent this attempt twice (Chromium resends a POST whose connection dropped
+          // unanswered): the first may have seated a peer nobody will hear of.
+          if (refused.code !== 'NONCE_USED') throw refused
+          cancel(nonce)
+        }
         await sleep(res ? retryAfter(res, attempt) : backoff(attempt))
       }
     },
