@@ -13,7 +13,10 @@ interface PendingJoin {
   room: string
   meta: string | undefined
   verifier: string | undefined
-  /** Its first attempt's, until the worker says it joined: the tab cancels it by beacon if it goes first. */
+  /**
+   * The nonce of its attempt in flight (the first chosen here, a retry's told by the worker), until the
+   * worker says it joined: the tab cancels that attempt by beacon if it goes first.
+   */
   nonce?: string | undefined
   handlers: MembershipHandlers
   resolve: (m: Membership) => void
