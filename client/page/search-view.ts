@@ -2,6 +2,20 @@ const MAX_RESULTS = 30
 const SNIPPET_CHARS = 70
 
 /**
+ * What the eye sees of a message: its text without format.ts's hidden markers. Not innerText: for an
+ * entry held back from the page (log-feed.ts), which is not rendered, that is the whole textContent.
+ */
+function shownText(element: Element | null): string {
+  if (!element) return ''
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT, {
+    acceptNode: (node) => (node instanceof Element && node.classList.contains('md') ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
+  })
+  let text = ''
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) if (node.nodeType === Node.TEXT_NODE) text += node.nodeValue
+  return text
+}
+
+/**
  * Search in the room's messages this browser holds (what the log shows: this visit's and the stored
  * history, edits applied, deleted ones left out), newest first; a result jumps to its message.
  */
@@ -14,9 +28,7 @@ export function createSearchView(options: { log: HTMLElement; input: HTMLInputEl
     if (!query) return
     const entries = [...options.log.querySelectorAll<HTMLElement>('.message[data-id]:not(.deleted)')].reverse()
     for (const entry of entries) {
-      // What the eye sees, formatting markers left out (see format.ts).
-      // biome-ignore lint/performance/useDomNodeTextContent: innerText leaves out the hidden formatting markers (format.ts), which is the point
-      const text = entry.querySelector<HTMLElement>('.text')?.innerText ?? ''
+      const text = shownText(entry.querySelector('.text'))
       const at = text.toLowerCase().indexOf(query)
       if (at === -1) continue
       const start = at > SNIPPET_CHARS - 20 ? at - 20 : 0

@@ -225,7 +225,9 @@ describe('a hostile peer with the link', () => {
   })
 
   it('is held to a budget: a flood of 10,000 messages is cut, and she shows as misbehaving', async () => {
-    const flood = await Promise.all(Array.from({ length: 10_000 }, (_, i) => signed({ lamport: 10 + i })))
+    const flood = await Promise.all(
+      Array.from({ length: 10_000 }, (_, i) => signed({ lamport: 10 + i, ...(i === 0 ? { text: 'the **earliest** line' } : {}) })),
+    )
     const { overBudget: before } = await stats()
     const arriving = () => ana.page.waitForFunction((n) => window.parley!.stats().overBudget >= n, POLL, before + 1_000)
     await during('flood of 10,000 messages', () => send(flood.map((m) => JSON.stringify(m))), arriving)
@@ -237,6 +239,15 @@ describe('a hostile peer with the link', () => {
     // Most of the flood is dropped: 400 at once, then 100 a second, get through.
     await ana.page.waitForFunction((n) => window.parley!.stats().overBudget >= n, POLL, before + 5_000)
     await settled()
+    // Her first line is held back from the page by now (only the newest lines are rendered); search finds
+    // it as it is shown, without its formatting markers.
+    expect(await ana.page.$$eval('.held .message', (held) => held.some((m) => m.textContent?.includes('the **earliest** line')))).toBe(true)
+    await ana.page.type('#search', 'earliest line')
+    expect(await ana.page.$$eval('#results button', (b) => b.map((x) => x.textContent))).toEqual(['Mallory: the earliest line'])
+    await ana.page.$eval('#search', (input) => {
+      ;(input as HTMLInputElement).value = ''
+      input.dispatchEvent(new Event('input'))
+    })
   })
 
   it('cannot grow the key map with 1,000 history authors', async () => {
