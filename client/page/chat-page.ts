@@ -33,6 +33,8 @@ declare const __PARLEY_WORKER__: string
 /** Joining cannot work (a broken link, a refusal): no invitations, no "nobody is here yet". */
 const hideWhatNeedsTheRoom = () => {
   for (const id of ['empty', 'alone', 'share', 'share-section']) $(id).hidden = true
+  // Name, colour and alerts are this person's in a room; the theme stays.
+  for (const setting of document.querySelectorAll<HTMLElement>('.needs-room')) setting.hidden = true
 }
 
 declare global {

@@ -105,6 +105,10 @@ describe.each(VIEWPORTS)('at $width × $height', (viewport) => {
     await ben.page.goto(`${server.url}/r/${randomRoom()}`)
     await bannerShown(ben.page, 'link is incomplete')
     expect(await ben.page.$eval('textarea[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).disabled)).toBe(true)
+    // Nothing that needs the room is offered: no invite, no empty colour picker; the theme stays.
+    expect(
+      await ben.page.$$eval('#share-section, .settings .needs-room, #theme', (all) => all.map((e) => e.closest('[hidden]') !== null)),
+    ).toEqual([true, true, true, true, true, false])
     await expectGoodState(ben.page, 'banner (incomplete link)')
 
     const full = roomLink(tiny.url)
