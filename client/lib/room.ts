@@ -12,6 +12,7 @@ import { cleanName, cleanText, isEmoji, MAX_TEXT_CHARS } from './peer-protocol'
 import { createSealedSignals } from './sealed-signals'
 import { createSealer } from './sealer'
 import { createSignalingClient } from './signaling/client'
+import { SignalingError } from './signaling/http'
 import type {
   Emit,
   JoinOptions,
@@ -195,8 +196,9 @@ export function joinRoom(options: JoinOptions): Room {
       const joined = await signaling.join(options.room, meta, handlers, proof)
       if (left) signaling.leave(joined.peer)
     } catch (err) {
-      // Cancelled: this page went away with the join in flight (signaling close()); nothing to say.
-      if ((err as { code?: string }).code !== 'JOIN_CANCELLED') events.emit('error', err as Error)
+      // Cancelled or closed: this page went away with the join in flight (signaling close()); nothing to say.
+      const going = err instanceof SignalingError && (err.code === 'JOIN_CANCELLED' || err.code === 'CLOSED')
+      if (!going) events.emit('error', err as Error)
       leave()
     }
   }

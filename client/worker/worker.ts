@@ -75,7 +75,10 @@ self.onconnect = (event) => {
         const nonces = request.nonce
           ? {
               first: request.nonce,
-              sent: (nonce: string) => nonce !== request.nonce && post(tab, { op: 'attempt', id: request.id, nonce }),
+              sent(nonce: string) {
+                if (nonce !== request.nonce) post(tab, { op: 'attempt', id: request.id, nonce })
+              },
+              gone: () => !tabs.has(tab),
             }
           : undefined
         current

@@ -372,4 +372,26 @@ describe('the signaling client', () => {
     expect((await joined).peer).not.toBe(unheard)
     expect(joins).toBe(2)
   })
+
+  it('gives up when every attempt is told NONCE_USED (something on the way resends every join), leaving nobody', async () => {
+    const { url, api } = await server()
+    const room = randomRoom()
+    const a = await peer(api, room)
+    let joins = 0
+    const proxy = await startRecordingProxy(url, {
+      resend: (path) => {
+        if (path !== '/v1/join') return false
+        joins++
+        return true
+      },
+    })
+    closers.push(() => proxy.close())
+    const client = createNodeSignaling(`${proxy.url}/v1`)
+    closers.push(() => client.close())
+    const handlers: MembershipHandlers = { joined: () => {}, event: () => {}, lost: () => {}, unknown: () => {} }
+    await expect(client.join(room, undefined, handlers)).rejects.toMatchObject({ code: 'NONCE_USED', status: 409 })
+    expect(joins).toBe(3)
+    for (let copy = 0; copy < 3; copy++) expect((await a.stream.next('peer-left')).json.reason).toBe('leave')
+    await pollUntil(async () => (await health(url)).peers === 1, 5_000, 'every copy that seated a peer cancelled')
+  })
 })

@@ -80,9 +80,14 @@ function createSession(
   }
 }
 
+/** The nonces of a join that its tab must be able to cancel (shared-signaling.ts, worker.ts). */
 export interface JoinNonces {
+  /** The first attempt's: the tab chose it. */
   first: string
+  /** Each attempt's, as its POST leaves. */
   sent(nonce: string): void
+  /** True once the tab that asked went: the join stops trying. */
+  gone(): boolean
 }
 
 export type SignalingClient = Omit<Signaling, 'join'> & {
@@ -158,10 +163,11 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
   function recover() {
     return joins(async () => {
       for (const [peer, { room, meta, handlers, verifier }] of memberships) {
+        // Taken before: a leave of the session's last peer ends the session, token and all.
+        const token = session.token()
         try {
           await http.join(room, meta, { peer, verifier, sent: (nonce) => (inFlight = nonce) })
           // Left while its re-claim was in flight, which seated it again.
-          const token = session.token()
           if (!memberships.has(peer) && token) http.leave({ token, peer })
         } catch (err) {
           // Closed (and the re-claim cancelled): this client is going.
@@ -202,7 +208,7 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
             inFlight = nonce
             nonces?.sent(nonce)
           }
-          const joined = await http.join(room, meta, { verifier, nonce: nonces?.first, sent })
+          const joined = await http.join(room, meta, { verifier, nonce: nonces?.first, sent, ...(nonces ? { gone: nonces.gone } : {}) })
           const membership = membershipOf(joined)
           memberships.set(joined.peer, { room, meta, handlers, verifier })
           // The stream first: it opens while the room handles the roster (nothing here yields to its events).

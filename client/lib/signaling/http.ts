@@ -46,7 +46,13 @@ export interface JoinOptions {
   nonce?: string | undefined
   /** Each attempt's nonce, as its POST leaves, so that the join can be cancelled while in flight. */
   sent?: (nonce: string) => void
+  /** True once nobody waits for this join any more (the shared worker's tab that asked for it went). */
+  gone?: () => boolean
 }
+
+// NONCE_USED answers in a row after which a join gives up: one is the browser resending a POST whose
+// connection dropped; every attempt refused so means something on the way resends every join.
+const MAX_NONCE_USED = 2
 
 /** The POSTs of one signaling session, authorised with its token once there is one. */
 export function createSignalingHttp(server: string, session: { token(): string | undefined; closed(): boolean; offline(): void }) {
@@ -75,12 +81,14 @@ export function createSignalingHttp(server: string, session: { token(): string |
      * carries a nonce, `nonce` for the first and a fresh one for each retry (the server takes each once).
      */
     async join(room: string, meta: string | undefined, options: JoinOptions = {}): Promise<JoinResponse> {
-      const { peer, verifier, sent } = options
+      const { peer, verifier, sent, gone } = options
+      let nonceUsed = 0
       for (let attempt = 0; ; attempt++) {
-        if (session.closed()) throw new SignalingError('CLOSED', 'signaling closed')
+        if (session.closed() || gone?.()) throw new SignalingError('CLOSED', 'signaling closed')
         const nonce = attempt === 0 && options.nonce ? options.nonce : newNonce()
         sent?.(nonce)
         let res: Response | undefined
+        let joined: JoinResponse | undefined
         try {
           res = await post('/join', {
             room,
@@ -89,23 +97,25 @@ export function createSignalingHttp(server: string, session: { token(): string |
             ...(verifier ? { verifier } : {}),
             nonce,
           })
+          if (res.ok) joined = (await res.json()) as JoinResponse
         } catch {
+          res = undefined
           session.offline()
           // The join may have landed with its answer lost on the way: the retry seats another peer.
           cancel(nonce)
         }
-        if (res?.ok) {
-          const joined = (await res.json()) as JoinResponse
-          // Closed meanwhile: close() cancelled this join, so its peer is gone or going.
-          if (session.closed()) throw new SignalingError('CLOSED', 'signaling closed')
-          return joined
-        }
+        // Closed meanwhile: close() cancelled this join, so its peer is gone or going.
+        if (session.closed()) throw new SignalingError('CLOSED', 'signaling closed')
+        if (joined) return joined
         if (res && res.status !== 429 && res.status < 500) {
           const refused = await failure(res)
           // The browser sent this attempt twice (Chromium resends a POST whose connection dropped
           // unanswered): the first may have seated a peer nobody will hear of.
           if (refused.code !== 'NONCE_USED') throw refused
           cancel(nonce)
+          if (++nonceUsed > MAX_NONCE_USED) throw refused
+        } else {
+          nonceUsed = 0
         }
         await sleep(res ? retryAfter(res, attempt) : backoff(attempt))
       }
@@ -127,7 +137,8 @@ export function createSignalingHttp(server: string, session: { token(): string |
     /** Leaves by beacon where possible (it outlives the page), else by a POST nobody waits for. */
     leave(body: { token: string; peer?: string }): void {
       if (leaveByBeacon(server, body)) return
-      void post('/leave', body.peer === undefined ? {} : { peer: body.peer }).catch(() => {})
+      // The token in the body too: the session may have ended (and forgotten it) by the time this leaves.
+      void post('/leave', body).catch(() => {})
     },
   }
 }
