@@ -121,3 +121,23 @@ export async function startRecordingProxy(target: string, options: ProxyOptions 
       }),
   }
 }
+
+/**
+ * A proxy whose answers to POST /v1/join wait while `when()` says so: the server seats the joiner, whose
+ * page never learns it. `landed` resolves at the first answer held; `release()` lets them all go.
+ */
+export async function holdJoinAnswers(target: string, when: () => boolean = () => true, options: ProxyOptions = {}) {
+  let landed = () => {}
+  const seated = new Promise<void>((resolve) => (landed = resolve))
+  let release = () => {}
+  const held = new Promise<void>((resolve) => (release = resolve))
+  const proxy = await startRecordingProxy(target, {
+    ...options,
+    holdResponse(path) {
+      if (path !== '/v1/join' || !when()) return undefined
+      landed()
+      return held
+    },
+  })
+  return { proxy, landed: seated, release }
+}

@@ -2,7 +2,7 @@ import type { Page } from 'puppeteer'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { closeAll, launchFirefox, launchPeople, messages, type Person, say } from '../browsers'
 import { pollUntil, roomLink, startServer, type TestServer } from '../helpers'
-import { startRecordingProxy } from '../proxy'
+import { holdJoinAnswers } from '../proxy'
 
 // A Chromium user and a Firefox user in one room. Each puppeteer round trip to Firefox is slow (WebDriver
 // BiDi): waits poll on a timer, and the page does the looking.
@@ -67,17 +67,7 @@ it('a Chromium user and a Firefox user chat both ways', async () => {
 
 it('a Firefox tab that goes away while its join is in flight leaves no ghost', async () => {
   // The server seats Ben, but its answer waits at the proxy: his page never learns its token.
-  let seated = () => {}
-  const joinLanded = new Promise<void>((resolve) => (seated = resolve))
-  let release = () => {}
-  const held = new Promise<void>((resolve) => (release = resolve))
-  const proxy = await startRecordingProxy(server.url, {
-    holdResponse(path) {
-      if (path !== '/v1/join') return undefined
-      seated()
-      return held
-    },
-  })
+  const { proxy, landed: joinLanded, release } = await holdJoinAnswers(server.url)
   const [ana, ben] = people as [Person, Person]
   try {
     await Promise.all([ana.page.goto('about:blank'), ben.page.goto('about:blank')])

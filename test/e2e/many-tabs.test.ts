@@ -2,7 +2,7 @@ import type { Page } from 'puppeteer'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { closeAll, launchPeople, type Person, say, waitForConnected, waitForMessage, waitForPeopleCount, watch } from '../browsers'
 import { roomLink, startServer, type TestServer } from '../helpers'
-import { startRecordingProxy } from '../proxy'
+import { holdJoinAnswers, startRecordingProxy } from '../proxy'
 
 // Browsers allow six HTTP/1.1 connections per host and an event stream holds one: with a stream per
 // tab, the seventh tab's POSTs would queue forever. Parley shares one stream per browser.
@@ -109,17 +109,7 @@ it('a second tab that goes away while the worker’s join for it is in flight le
   // The second tab joins through the shared worker, on the first tab's session; the server seats it,
   // but the answer waits at the proxy, so neither the tab nor the worker learns the peer.
   let holding = false
-  let seated = () => {}
-  const joinLanded = new Promise<void>((resolve) => (seated = resolve))
-  let release = () => {}
-  const held = new Promise<void>((resolve) => (release = resolve))
-  const proxy = await startRecordingProxy(server.url, {
-    holdResponse(path) {
-      if (path !== '/v1/join' || !holding) return undefined
-      seated()
-      return held
-    },
-  })
+  const { proxy, landed: joinLanded, release } = await holdJoinAnswers(server.url, () => holding)
   const [ana] = people as [Person]
   const link = roomLink(proxy.url)
   const second = await ana.browser.newPage()
@@ -148,22 +138,18 @@ it('a second tab that goes away while the worker retries its join leaves no ghos
   let holding = false
   let first: string | undefined
   let latest: string | undefined
-  let seated = () => {}
-  const retryLanded = new Promise<void>((resolve) => (seated = resolve))
-  let release = () => {}
-  const held = new Promise<void>((resolve) => (release = resolve))
-  const proxy = await startRecordingProxy(server.url, {
+  const retried = () => holding && latest !== first
+  const {
+    proxy,
+    landed: retryLanded,
+    release,
+  } = await holdJoinAnswers(server.url, retried, {
     rewriteRequest(body, path) {
       if (path === '/v1/join' && holding) {
         latest = (JSON.parse(body) as { nonce: string }).nonce
         first ??= latest
       }
       return body
-    },
-    holdResponse(path) {
-      if (path !== '/v1/join' || !holding || latest === first) return undefined
-      seated()
-      return held
     },
     dropResponse: (path) => path === '/v1/join' && holding && latest === first,
   })

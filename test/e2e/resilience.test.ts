@@ -15,7 +15,7 @@ import {
   waitForPeopleCount,
 } from '../browsers'
 import { pollUntil, roomLink, type ServerProcess, spawnServer } from '../helpers'
-import { startRecordingProxy } from '../proxy'
+import { holdJoinAnswers, startRecordingProxy } from '../proxy'
 
 // Faults injected for real against the built server in its own process, with separate Chromium
 // processes. Each test prints how long recovery took (figures for the closing note, not assertions).
@@ -312,17 +312,7 @@ describe('churn', () => {
 
   it('9. a tab that goes away while its join is in flight leaves no ghost', async () => {
     // The server seats the newcomer, but its answer waits at the proxy: the page never learns its token.
-    let seated = () => {}
-    const joinLanded = new Promise<void>((resolve) => (seated = resolve))
-    let release = () => {}
-    const held = new Promise<void>((resolve) => (release = resolve))
-    const proxy = await startRecordingProxy(server.url, {
-      holdResponse(path) {
-        if (path !== '/v1/join') return undefined
-        seated()
-        return held
-      },
-    })
+    const { proxy, landed: joinLanded, release } = await holdJoinAnswers(server.url)
     const [resident, newcomer] = people as [Person, Person]
     const room = roomLink(server.url)
     // Every peer on the server (an earlier test may have left people in rooms of its own).

@@ -26,7 +26,7 @@ import {
   type TestServer,
   within,
 } from '../helpers'
-import { startRecordingProxy } from '../proxy'
+import { holdJoinAnswers, startRecordingProxy } from '../proxy'
 import { type Service, startRedis } from '../services'
 
 // POST /join {nonce} and POST /leave {nonce} without a token (PROTOCOL.md 3.1, 3.5): a page that goes
@@ -309,17 +309,7 @@ describe('the signaling client', () => {
     const room = randomRoom()
     const a = await peer(api, room)
     // The server seats the joiner, but its answer waits at the proxy: the client never learns its token.
-    let seated = () => {}
-    const landed = new Promise<void>((resolve) => (seated = resolve))
-    let release = () => {}
-    const held = new Promise<void>((resolve) => (release = resolve))
-    const proxy = await startRecordingProxy(url, {
-      holdResponse(path) {
-        if (path !== '/v1/join') return undefined
-        seated()
-        return held
-      },
-    })
+    const { proxy, landed, release } = await holdJoinAnswers(url)
     closers.push(async () => {
       release()
       await proxy.close()
