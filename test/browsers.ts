@@ -191,6 +191,11 @@ export async function peopleList(page: Page): Promise<string[]> {
   )
 }
 
+/** Waits until the page's own join has been answered: alone in a room counts as connected before that. */
+export async function waitForJoined(page: Page, timeout = 20_000): Promise<void> {
+  await page.waitForFunction(() => Boolean(window.parley?.self.id), { ...POLL, timeout })
+}
+
 /** Waits until the People list shows exactly `count` people, all connected. */
 export async function waitForConnected(page: Page, count: number, timeout = 30_000): Promise<void> {
   await page

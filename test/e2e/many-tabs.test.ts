@@ -1,6 +1,16 @@
 import type { Page } from 'puppeteer'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { closeAll, launchPeople, type Person, say, waitForConnected, waitForMessage, waitForPeopleCount, watch } from '../browsers'
+import {
+  closeAll,
+  launchPeople,
+  type Person,
+  say,
+  waitForConnected,
+  waitForJoined,
+  waitForMessage,
+  waitForPeopleCount,
+  watch,
+} from '../browsers'
 import { roomLink, startServer, type TestServer } from '../helpers'
 import { holdJoinAnswers, startRecordingProxy } from '../proxy'
 
@@ -116,6 +126,8 @@ it('a second tab that goes away while the worker’s join for it is in flight le
   try {
     await ana.page.goto(link)
     await waitForConnected(ana.page, 0)
+    // Ana's own join goes through the proxy too: hold only the second tab's.
+    await waitForJoined(ana.page)
     holding = true
     await second.goto(link)
     await joinLanded
@@ -159,6 +171,8 @@ it('a second tab that goes away while the worker retries its join leaves no ghos
   try {
     await ana.page.goto(link)
     await waitForConnected(ana.page, 0)
+    // Ana's own join goes through the proxy too: hold only the second tab's.
+    await waitForJoined(ana.page)
     holding = true
     await second.goto(link)
     await retryLanded

@@ -11,6 +11,7 @@ import {
   setName,
   setOffline,
   waitForConnected,
+  waitForJoined,
   waitForMessage,
   waitForPeopleCount,
 } from '../browsers'
@@ -320,8 +321,8 @@ describe('churn', () => {
     try {
       await resident.page.goto(room)
       await waitForConnected(resident.page, 0)
-      // Alone in the room counts as connected at once: the count must wait for the resident's own join.
-      await resident.page.waitForFunction(() => Boolean(window.parley?.self.id), { polling: 50, timeout: 20_000 })
+      // The count must wait for the resident's own join.
+      await waitForJoined(resident.page)
       const before = await peers()
       await newcomer.page.goto(room.replace(server.url, proxy.url))
       await joinLanded
