@@ -31,6 +31,7 @@ export type {
   Sealer,
   Signaling,
   SignalingEvents,
+  SignalingJoinOptions,
   SignalingStatus,
 } from './types'
 export { isColor } from './util'

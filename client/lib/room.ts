@@ -193,7 +193,7 @@ export function joinRoom(options: JoinOptions): Room {
       self.key = id.key
       if (left) return
       mark('join-sent')
-      const joined = await signaling.join(options.room, meta, handlers, proof)
+      const joined = await signaling.join(options.room, meta, handlers, { verifier: proof })
       if (left) signaling.leave(joined.peer)
     } catch (err) {
       // Cancelled or closed: this page went away with the join in flight (signaling close()); nothing to say.

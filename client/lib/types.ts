@@ -214,11 +214,15 @@ export type SignalingEvents = {
   error: Error
 }
 
+export interface SignalingJoinOptions {
+  /** Proof of the room link for the server's admission check (crypto.ts deriveVerifier). */
+  verifier?: string | undefined
+}
+
 /** How a room reaches the signaling server: one per page, or shared by tabs (see worker/). */
 export interface Signaling extends Pick<Emitter<SignalingEvents>, 'on' | 'off'> {
   readonly status: SignalingStatus
-  /** `verifier`: proof of the room link for the server's admission check (crypto.ts deriveVerifier). */
-  join(room: string, meta: string | undefined, handlers: MembershipHandlers, verifier?: string): Promise<Membership>
+  join(room: string, meta: string | undefined, handlers: MembershipHandlers, options?: SignalingJoinOptions): Promise<Membership>
   /** Queued per sender and retried; delivered in order, dropped only when the target is gone. */
   signal(from: string, to: string, data: unknown): void
   leave(peer: string): void

@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline'
 import type { Readable, Writable } from 'node:stream'
-import type { ChatView, Membership, MembershipHandlers, PeerView, Room, Signaling } from '../lib'
+import type { ChatView, Membership, MembershipHandlers, PeerView, Room, Signaling, SignalingJoinOptions } from '../lib'
 import { createFileStore, createMemoryStore, createNodeSignaling, joinRoom, type RoomLink, SignalingError } from './index'
 import { type ChatOutput, formatText, HELP, parseInput, resolvePeer } from './terminal-lines'
 
@@ -24,7 +24,7 @@ export interface ChatOptions {
  */
 function watchJoin(signaling: Signaling, joined: (others: Set<string>) => void): Signaling {
   return Object.assign(Object.create(signaling) as Signaling, {
-    join: (id: string, meta: string | undefined, handlers: MembershipHandlers, verifier?: string) =>
+    join: (id: string, meta: string | undefined, handlers: MembershipHandlers, options?: SignalingJoinOptions) =>
       signaling.join(
         id,
         meta,
@@ -35,7 +35,7 @@ function watchJoin(signaling: Signaling, joined: (others: Set<string>) => void):
             handlers.joined(membership)
           },
         },
-        verifier,
+        options,
       ),
   })
 }

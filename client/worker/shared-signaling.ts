@@ -105,7 +105,7 @@ function fallBack(
     pending.joins.delete(id)
     // The worker may yet send the join it was asked for: cancelled, it seats nobody; ours carries a fresh nonce.
     if (join.nonce) leaveByBeacon(server, { nonce: join.nonce })
-    void own.join(join.room, join.meta, tracked(join.handlers), join.verifier).then(join.resolve, join.reject)
+    void own.join(join.room, join.meta, tracked(join.handlers), { verifier: join.verifier }).then(join.resolve, join.reject)
   }
   for (const [id, request] of pending.iceRequests) {
     pending.iceRequests.delete(id)
@@ -186,8 +186,8 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
     get status() {
       return status
     },
-    join(room, meta, handlers, verifier) {
-      if (fallback) return fallback.join(room, meta, tracked(handlers), verifier)
+    join(room, meta, handlers, { verifier } = {}) {
+      if (fallback) return fallback.join(room, meta, tracked(handlers), { verifier })
       const id = nextId++
       return new Promise<Membership>((resolve, reject) => {
         const joined = (membership: Membership) => {

@@ -82,7 +82,7 @@ self.onconnect = (event) => {
             }
           : undefined
         current
-          .join(request.room, request.meta, handlers, request.verifier, nonces)
+          .join(request.room, request.meta, handlers, { verifier: request.verifier, nonces })
           .then((membership) => {
             // The tab went away while its join was in flight.
             if (!tabs.has(tab)) current.leave(membership.peer)

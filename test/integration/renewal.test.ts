@@ -48,8 +48,8 @@ it('renews the token and stream key quietly: signals still flow after the first 
   const room = randomRoom()
   const verifier = nanoid(43)
   const [ana, ben] = [member(), member()]
-  const joinedA = await a.join(room, undefined, ana.handlers, verifier)
-  const joinedB = await b.join(room, undefined, ben.handlers, verifier)
+  const joinedA = await a.join(room, undefined, ana.handlers, { verifier })
+  const joinedB = await b.join(room, undefined, ben.handlers, { verifier })
   b.signal(joinedB.peer, joinedA.peer, 'before')
   await ana.hears('before')
 

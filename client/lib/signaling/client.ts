@@ -1,6 +1,6 @@
 import type { JoinResponse } from '../../../signaling/protocol'
 import { createEmitter } from '../emitter'
-import type { Membership, MembershipHandlers, Signaling, SignalingEvents, SignalingStatus } from '../types'
+import type { Membership, MembershipHandlers, Signaling, SignalingEvents, SignalingJoinOptions, SignalingStatus } from '../types'
 import { createSerialQueue } from '../util'
 import { createEventStream } from './event-stream'
 import { createSignalingHttp, SignalingError, type SignalingHttp } from './http'
@@ -90,12 +90,16 @@ export interface JoinNonces {
   gone(): boolean
 }
 
-export type SignalingClient = Omit<Signaling, 'join'> & {
+export interface SignalingClientJoinOptions extends SignalingJoinOptions {
   /**
-   * `nonces`: for a tab that may have to cancel the join (shared-signaling.ts): the first attempt's,
-   * which it chose, and each attempt's as its POST leaves.
+   * For a tab that may have to cancel the join (shared-signaling.ts): the first attempt's nonce, which
+   * it chose, and each attempt's as its POST leaves.
    */
-  join(room: string, meta: string | undefined, handlers: MembershipHandlers, verifier?: string, nonces?: JoinNonces): Promise<Membership>
+  nonces?: JoinNonces | undefined
+}
+
+export type SignalingClient = Omit<Signaling, 'join'> & {
+  join(room: string, meta: string | undefined, handlers: MembershipHandlers, options?: SignalingClientJoinOptions): Promise<Membership>
   networkChanged(online: boolean): void
 }
 
@@ -201,7 +205,7 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
       return status
     },
 
-    join(room, meta, handlers, verifier, nonces) {
+    join(room, meta, handlers, { verifier, nonces } = {}) {
       return joins(async () => {
         try {
           const sent = (nonce: string) => {

@@ -38,7 +38,8 @@ export const retryAfter = (res: Response, attempt: number) => Math.max(Number(re
 /** A join's name for cancelling it (POST /leave `{nonce}`), fresh for every attempt. */
 export const newNonce = () => nanoid(NONCE_CHARS)
 
-export interface JoinOptions {
+/** How POST /join is tried: what `join` sends beside the room, and who hears of each attempt. */
+export interface JoinAttemptOptions {
   /** Re-claims this peer id (with the session's token), after a `reset`. */
   peer?: string | undefined
   verifier?: string | undefined
@@ -80,7 +81,7 @@ export function createSignalingHttp(server: string, session: { token(): string |
      * POST /join, retried through outages and rate limits; permanent refusals throw. Every attempt
      * carries a nonce, `nonce` for the first and a fresh one for each retry (the server takes each once).
      */
-    async join(room: string, meta: string | undefined, options: JoinOptions = {}): Promise<JoinResponse> {
+    async join(room: string, meta: string | undefined, options: JoinAttemptOptions = {}): Promise<JoinResponse> {
       const { peer, verifier, sent, gone } = options
       let nonceUsed = 0
       for (let attempt = 0; ; attempt++) {
