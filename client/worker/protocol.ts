@@ -1,4 +1,5 @@
 import type { IceResponse } from '../../signaling/protocol'
+import { parseMembershipEvent } from '../lib/signaling/event-stream'
 import type { Membership, MembershipEvent, SignalingStatus } from '../lib/types'
 import { isObject } from '../lib/util'
 
@@ -60,6 +61,47 @@ export function parseTabMessage(value: unknown): TabMessage | null {
       return typeof value.online === 'boolean' ? { op: 'network', online: value.online } : null
     case 'ice':
       return typeof value.id === 'number' && str(value.peer) ? { op: 'ice', id: value.id, peer: value.peer } : null
+    default:
+      return null
+  }
+}
+
+const isMembership = (v: unknown): v is Membership =>
+  isObject(v) && str(v.peer) && str(v.token) && Array.isArray(v.peers) && Array.isArray(v.iceServers)
+const isIce = (v: unknown): v is IceResponse => isObject(v) && Array.isArray(v.iceServers)
+
+/**
+ * The worker of another version may serve this tab (it lives while any tab of the origin does): check
+ * shapes, down to each event. Membership and ICE answers came from our server, which the worker trusts as
+ * the page does: their envelope is checked, not every field.
+ */
+export function parseWorkerMessage(value: unknown): WorkerMessage | null {
+  if (!isObject(value)) return null
+  const { op, id } = value
+  if (op === 'status') {
+    return value.status === 'connecting' || value.status === 'online' || value.status === 'offline' ? { op, status: value.status } : null
+  }
+  if (op === 'error') return str(value.message) ? { op, message: value.message } : null
+  if (typeof id !== 'number') return null
+  switch (op) {
+    case 'attempt':
+      return str(value.nonce) ? { op, id, nonce: value.nonce } : null
+    case 'joined':
+      return isMembership(value.membership) ? { op, id, membership: value.membership } : null
+    case 'join-failed':
+      return str(value.code) && str(value.message) && typeof value.status === 'number'
+        ? { op, id, code: value.code, message: value.message, status: value.status }
+        : null
+    case 'event': {
+      const event = isObject(value.event) && parseMembershipEvent(value.event.type, value.event)
+      return event ? { op, id, event } : null
+    }
+    case 'lost':
+      return { op, id }
+    case 'unknown':
+      return str(value.peer) ? { op, id, peer: value.peer } : null
+    case 'ice':
+      return value.ice === null || isIce(value.ice) ? { op, id, ice: value.ice } : null
     default:
       return null
   }

@@ -5,7 +5,7 @@ import { mark } from '../lib/marks'
 import { createSignalingClient, type SignalingClient } from '../lib/signaling/client'
 import { leaveByBeacon, newNonce, SignalingError } from '../lib/signaling/http'
 import type { Membership, MembershipHandlers, Signaling, SignalingEvents, SignalingStatus } from '../lib/types'
-import type { TabMessage, WorkerMessage } from './protocol'
+import { parseWorkerMessage, type TabMessage, type WorkerMessage } from './protocol'
 
 const WORKER_ANSWER_MS = 3_000
 
@@ -167,11 +167,12 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
     },
   })
 
-  port.onmessage = (event: MessageEvent<WorkerMessage>) => {
+  port.onmessage = (event: MessageEvent<unknown>) => {
     mark('worker-ready')
     answered = true
     clearTimeout(silence)
-    answer(event.data, pending, events, setStatus)
+    const message = parseWorkerMessage(event.data)
+    if (message) answer(message, pending, events, setStatus)
   }
   port.start()
   send({ op: 'hello', server, lock: lock.name })

@@ -24,24 +24,28 @@ export function parseServerEvent(type: string, raw: string): ServerMessage | nul
   if (type === 'reset') {
     return data.reason === 'gap' || data.reason === 'unknown-session' ? { reset: data.reason } : null
   }
-  const to = data.to
-  if (typeof to !== 'string') return null
+  const event = parseMembershipEvent(type, data)
+  return typeof data.to === 'string' && event ? { to: data.to, event } : null
+}
+
+/** One membership's event of `type` (an SSE event's name, or the shared worker's `type` field); null if malformed. */
+export function parseMembershipEvent(type: unknown, data: Record<string, unknown>): MembershipEvent | null {
   switch (type) {
     case 'roster':
       return typeof data.room === 'string' && Array.isArray(data.peers) && data.peers.every(isPeerInfo)
-        ? { to, event: { type, room: data.room, peers: data.peers } }
+        ? { type, room: data.room, peers: data.peers }
         : null
     case 'peer-joined':
-      return isPeerInfo(data.peer) ? { to, event: { type, peer: data.peer } } : null
+      return isPeerInfo(data.peer) ? { type, peer: data.peer } : null
     case 'peer-left':
       return typeof data.peer === 'string' && (data.reason === 'leave' || data.reason === 'timeout')
-        ? { to, event: { type, peer: data.peer, reason: data.reason } }
+        ? { type, peer: data.peer, reason: data.reason }
         : null
     case 'peer-away':
     case 'peer-back':
-      return typeof data.peer === 'string' ? { to, event: { type, peer: data.peer } } : null
+      return typeof data.peer === 'string' ? { type, peer: data.peer } : null
     case 'signal':
-      return typeof data.from === 'string' && data.data !== undefined ? { to, event: { type, from: data.from, data: data.data } } : null
+      return typeof data.from === 'string' && data.data !== undefined ? { type, from: data.from, data: data.data } : null
     default:
       return null
   }
