@@ -14,6 +14,8 @@ export interface ProxyOptions {
   rewriteEvent?: (frame: SseFrame) => SseFrame[]
   /** Answers a request itself with this JavaScript instead of asking the server (undefined: proxy it). */
   serveScript?: (path: string) => string | undefined
+  /** Holds a request before the server sees it, until the promise returned settles (undefined: at once). */
+  holdRequest?: (path: string) => Promise<void> | undefined
   /** Holds the server's answer to a request until the promise returned settles (undefined: at once). */
   holdResponse?: (path: string) => Promise<void> | undefined
   /** Drops the connection instead of passing the server's answer on (a network error after the server acted). */
@@ -98,10 +100,15 @@ export async function startRecordingProxy(target: string, options: ProxyOptions 
         res.on('close', () => up.destroy())
         up.end(body)
       }
-      if (!options.resend?.(path)) return forward()
-      const first = request(target, (firstRes) => void firstRes.resume().on('end', forward))
-      first.on('error', forward)
-      first.end(body)
+      const send = () => {
+        if (!options.resend?.(path)) return forward()
+        const first = request(target, (firstRes) => void firstRes.resume().on('end', forward))
+        first.on('error', forward)
+        first.end(body)
+      }
+      const held = options.holdRequest?.(path)
+      if (held) void held.then(send)
+      else send()
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

@@ -15,7 +15,8 @@ interface PendingJoin {
   verifier: string | undefined
   /**
    * The nonce of its attempt in flight (the first chosen here, a retry's told by the worker), until the
-   * worker says it joined: the tab cancels that attempt by beacon if it goes first.
+   * worker says it joined; then of its latest re-claim (after a `reset`), if any. The tab cancels that
+   * attempt by beacon if it goes first.
    */
   nonce?: string | undefined
   handlers: MembershipHandlers
@@ -62,7 +63,7 @@ function answer(message: WorkerMessage, pending: Pending, events: Emitter<Signal
       return events.emit('error', new SignalingError('WORKER', message.message))
     case 'attempt': {
       const join = joins.get(message.id)
-      if (join?.nonce) join.nonce = message.nonce
+      if (join) join.nonce = message.nonce
       return
     }
     case 'joined': {
@@ -217,10 +218,12 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
       const member = peers.get(peer)
       if (!member) return
       peers.delete(peer)
+      const nonce = pending.joins.get(member.id)?.nonce
       pending.joins.delete(member.id)
       // The worker may be gone before its own request could leave (it dies with its last tab), so the
-      // tab says goodbye itself, by beacon, which outlives the page; the worker then just forgets.
-      leaveByBeacon(server, { token: member.token, peer })
+      // tab says goodbye itself, by beacon, which outlives the page; the worker then just forgets. The
+      // nonce cancels a re-claim the worker may have in flight, which would seat the peer again.
+      leaveByBeacon(server, { token: member.token, peer, nonce })
       send({ op: 'leave', peer })
     },
     close() {

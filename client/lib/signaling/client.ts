@@ -15,6 +15,8 @@ interface Joined {
   meta: string | undefined
   handlers: MembershipHandlers
   verifier: string | undefined
+  /** Told each re-claim's nonce too: its tab cancels the re-claim in flight when it leaves. */
+  nonces: JoinNonces | undefined
 }
 
 const membershipOf = (joined: JoinResponse): Membership => ({
@@ -103,6 +105,19 @@ export type SignalingClient = Omit<Signaling, 'join'> & {
   networkChanged(online: boolean): void
 }
 
+/** Follows the page's online/offline events until the function returned is called. */
+function watchNetwork(changed: (online: boolean) => void): () => void {
+  const onOnline = () => changed(true)
+  const onOffline = () => changed(false)
+  // Node has no window events: there the stream's own errors are all there is.
+  globalThis.addEventListener?.('online', onOnline)
+  globalThis.addEventListener?.('offline', onOffline)
+  return () => {
+    globalThis.removeEventListener?.('online', onOnline)
+    globalThis.removeEventListener?.('offline', onOffline)
+  }
+}
+
 /**
  * The signaling client of one page (or of the shared worker): one session, one event stream, any
  * number of rooms. Composes the session's POSTs (http.ts), its stream (event-stream.ts) and the
@@ -155,6 +170,12 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
     () => void joins(async () => startOver()),
   )
 
+  /** Each attempt's nonce, as its POST leaves: close() cancels it, and the tab that asked hears of it. */
+  const sending = (nonces: JoinNonces | undefined) => (nonce: string) => {
+    inFlight = nonce
+    nonces?.sent(nonce)
+  }
+
   /** The server no longer accepts this session: every membership is lost, and each room joins afresh. */
   function startOver() {
     const lost = [...memberships.values()]
@@ -166,20 +187,19 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
   /** After a `reset`, re-claim every peer id; if the server no longer accepts our token, start over. */
   function recover() {
     return joins(async () => {
-      for (const [peer, { room, meta, handlers, verifier }] of memberships) {
+      for (const [peer, { room, meta, handlers, verifier, nonces }] of memberships) {
         // Taken before: a leave of the session's last peer ends the session, token and all.
         const token = session.token()
         try {
-          await http.join(room, meta, { peer, verifier, sent: (nonce) => (inFlight = nonce) })
+          await http.join(room, meta, { peer, verifier, sent: sending(nonces), gone: () => !memberships.has(peer) })
           // Left while its re-claim was in flight, which seated it again.
           if (!memberships.has(peer) && token) http.leave({ token, peer })
         } catch (err) {
           // Closed (and the re-claim cancelled): this client is going.
-          if (err instanceof SignalingError && (err.code === 'JOIN_CANCELLED' || err.code === 'CLOSED')) return
-          if (err instanceof SignalingError && (err.status === 401 || err.code === 'BAD_PEER')) {
-            startOver()
-            return
-          }
+          if (closed) return
+          // Left meanwhile (its tab cancels the re-claim as it leaves): the others still need theirs.
+          if (!memberships.has(peer)) continue
+          if (err instanceof SignalingError && (err.status === 401 || err.code === 'BAD_PEER')) return startOver()
           memberships.delete(peer)
           handlers.lost()
         } finally {
@@ -192,11 +212,7 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
   function networkChanged(online: boolean) {
     if (!closed) stream.networkChanged(online, status)
   }
-  const onOnline = () => networkChanged(true)
-  const onOffline = () => networkChanged(false)
-  // Node has no window events: there the stream's own errors are all there is.
-  globalThis.addEventListener?.('online', onOnline)
-  globalThis.addEventListener?.('offline', onOffline)
+  const unwatchNetwork = watchNetwork(networkChanged)
 
   return {
     on: events.on,
@@ -208,13 +224,10 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
     join(room, meta, handlers, { verifier, nonces } = {}) {
       return joins(async () => {
         try {
-          const sent = (nonce: string) => {
-            inFlight = nonce
-            nonces?.sent(nonce)
-          }
-          const joined = await http.join(room, meta, { verifier, nonce: nonces?.first, sent, ...(nonces ? { gone: nonces.gone } : {}) })
+          const attempts = { verifier, nonce: nonces?.first, sent: sending(nonces), ...(nonces ? { gone: nonces.gone } : {}) }
+          const joined = await http.join(room, meta, attempts)
           const membership = membershipOf(joined)
-          memberships.set(joined.peer, { room, meta, handlers, verifier })
+          memberships.set(joined.peer, { room, meta, handlers, verifier, nonces })
           // The stream first: it opens while the room handles the roster (nothing here yields to its events).
           session.joined(joined)
           handlers.joined(membership)
@@ -250,8 +263,7 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
       if (inFlight && !closed) http.cancel(inFlight)
       closed = true
       session.stopRenewing()
-      globalThis.removeEventListener?.('online', onOnline)
-      globalThis.removeEventListener?.('offline', onOffline)
+      unwatchNetwork()
       stream.close()
       signals.clear()
       events.clear()
