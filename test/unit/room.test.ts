@@ -1,6 +1,6 @@
 import { nanoid } from 'nanoid'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { type ChatMessage, joinRoom, type Room, type RoomStatus } from '../../client/lib'
+import { type ChatMessage, joinRoom, type Room, type RoomStatus, SignalingError } from '../../client/lib'
 import { cleanName, MAX_TEXT_CHARS, MAX_WIRE_CHARS } from '../../client/lib/peer-protocol'
 import { randomRoom } from '../helpers'
 import {
@@ -636,6 +636,27 @@ describe('joinRoom over a fake mesh', () => {
     await closed
     expect(doomed.status).toBe('closed')
     expect(failing.leaves).toEqual([])
+  })
+
+  it('closes without an error (the page shows no problem) when its join was cancelled or closed: the page is going', async () => {
+    for (const code of ['JOIN_CANCELLED', 'CLOSED']) {
+      const signaling = createFakeSignaling()
+      const room = joinRoom({
+        secret: TEST_ROOM_SECRET,
+        sealer: clearSealer(),
+        identity: trustingIdentity(),
+        room: randomRoom(),
+        name: 'Mo',
+        signaling,
+      })
+      await settle()
+      const errors = collect(room, 'error')
+      const closed = next(room, 'status', (s) => s === 'closed')
+      signaling.joins[0]!.reject(new SignalingError(code, 'the page is going', code === 'CLOSED' ? 0 : 409))
+      await closed
+      expect(errors, code).toEqual([])
+      expect(signaling.leaves).toEqual([])
+    }
   })
 
   it('re-joins as a new peer when the signaling loses the membership', async () => {
