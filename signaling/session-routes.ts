@@ -74,9 +74,21 @@ export function createSessionRoutes({ options, credentials, hub, observer, clien
     if (nonce !== undefined) refuseClaim(await hub.tickets.claim(nonce))
     const result = await hub.join(id, request.room, request.meta, request.peer, admission)
     if (!result.ok) throw joinFailure(result.code, options)
-    if (nonce !== undefined && !(await hub.tickets.settle(nonce, { session: id, peer: result.peer }))) {
+    // The seat, and a session made for it alone.
+    const unseat = async () => hub.leave(id, token === undefined ? undefined : result.peer)
+    let settled = true
+    try {
+      if (nonce !== undefined) settled = await hub.tickets.settle(nonce, { session: id, peer: result.peer })
+    } catch (err) {
+      // Seated, but the page hears only the error and retries with a fresh join: left seated, its peer
+      // would haunt the room for the grace period. A re-claim's peer was the page's before and stays.
+      // When Redis is away altogether this leave fails too, and the grace period it is.
+      if (request.peer === undefined) await unseat().catch(() => {})
+      throw err
+    }
+    if (!settled) {
       // Cancelled in flight: the page that sent it is gone, and so is a session made for it alone.
-      await hub.leave(id, token === undefined ? undefined : result.peer)
+      await unseat()
       throw cancelled()
     }
     const answer: JoinResponse = {

@@ -9,10 +9,12 @@ import { API_DEFAULTS } from '../../signaling/api-options'
 import { createCredentials } from '../../signaling/credentials'
 import { toHttpError } from '../../signaling/errors'
 import { sendError } from '../../signaling/http'
-import type { Sink } from '../../signaling/hub'
+import type { Hub, Sink } from '../../signaling/hub'
 import { ticketTtlMs } from '../../signaling/join-tickets'
+import { createLogger } from '../../signaling/log'
 import { createMemoryHub } from '../../signaling/memory-hub'
 import { NO_OBSERVER } from '../../signaling/metrics'
+import { createRedisHub } from '../../signaling/redis-hub'
 import { createSessionRoutes } from '../../signaling/session-routes'
 import {
   connectPeer,
@@ -198,6 +200,27 @@ describe('cancelling a join by its nonce', () => {
   })
 })
 
+/** POST /join and /leave alone, over `hub` (a wrapped one, to reach windows HTTP cannot hold open). */
+async function serveRoutes(hub: Hub): Promise<string> {
+  const { routes } = createSessionRoutes({
+    options: { ...API_DEFAULTS, secret: TEST_SECRET },
+    credentials: createCredentials(TEST_SECRET),
+    hub,
+    observer: NO_OBSERVER,
+    clientIp: () => '127.0.0.1',
+  })
+  const http: Server = createServer((req, res) => {
+    const route = routes[req.url?.slice(1) as 'join' | 'leave']
+    route(req, res, {}).catch((err: unknown) => sendError(res, toHttpError(err)))
+  })
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
+  closers.push(
+    () => new Promise((resolve) => http.close(resolve)),
+    () => hub.close(),
+  )
+  return `http://127.0.0.1:${(http.address() as AddressInfo).port}`
+}
+
 /**
  * The window the HTTP tests cannot hold open: the body is read and the hub's join is under way when
  * the cancel arrives. The routes run over a memory hub whose join waits for the test's word.
@@ -209,32 +232,14 @@ describe('a cancel while the hub is seating the join', () => {
     const inHub = new Promise<void>((resolve) => (reached = resolve))
     let release!: () => void
     const released = new Promise<void>((resolve) => (release = resolve))
-    const held = {
+    const api = await serveRoutes({
       ...hub,
       async join(...args: Parameters<typeof hub.join>) {
         reached()
         await released
         return hub.join(...args)
       },
-    }
-    const options = { ...API_DEFAULTS, secret: TEST_SECRET }
-    const { routes } = createSessionRoutes({
-      options,
-      credentials: createCredentials(TEST_SECRET),
-      hub: held,
-      observer: NO_OBSERVER,
-      clientIp: () => '127.0.0.1',
     })
-    const http: Server = createServer((req, res) => {
-      const route = routes[req.url?.slice(1) as 'join' | 'leave']
-      route(req, res, {}).catch((err: unknown) => sendError(res, toHttpError(err)))
-    })
-    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve))
-    closers.push(
-      () => new Promise((resolve) => http.close(resolve)),
-      () => hub.close(),
-    )
-    const api = `http://127.0.0.1:${(http.address() as AddressInfo).port}`
 
     const room = randomRoom()
     const frames: string[] = []
@@ -285,6 +290,33 @@ describe('two instances over one Redis', () => {
     const ttl = await client.pttl(`parley:n:${nonce}`)
     expect(ttl).toBeGreaterThan(0)
     expect(ttl).toBeLessThanOrEqual(ticketTtlMs(API_DEFAULTS.bodyTimeoutS))
+  })
+
+  it('a join that fails after the hub seated it (a Redis error settling its ticket) unseats its peer before answering', async () => {
+    const prefix = `test-${nanoid(8)}:`
+    const hub = createRedisHub(redis.url, { ...API_DEFAULTS, newPeerId: () => nanoid(), log: createLogger(), prefix })
+    await pollUntil(async () => hub.ready(), 10_000, 'the Redis hub connected')
+    const client = new Redis(redis.url)
+    closers.push(() => client.disconnect())
+    const nonce = newNonce()
+    const seats: Array<{ session: string; peer: string }> = []
+    const api = await serveRoutes({
+      ...hub,
+      async join(...args: Parameters<typeof hub.join>) {
+        const result = await hub.join(...args)
+        if (result.ok) seats.push({ session: args[0], peer: result.peer })
+        // The ticket turns into a string: settling it (HGET) is a Redis error (WRONGTYPE).
+        if (seats.length === 1) await client.set(`${prefix}n:${nonce}`, 'not a hash')
+        return result
+      },
+    })
+    const room = randomRoom()
+    expect(await postJson(`${api}/join`, { room, nonce })).toMatchObject({ status: 500, body: { error: 'INTERNAL' } })
+    const [ghost] = seats
+    expect(await hub.hasPeer(ghost!.session, ghost!.peer)).toBe(false)
+    // The page retries with a fresh nonce: one peer in the room, its own.
+    const retried = await postJson(`${api}/join`, { room, nonce: newNonce() })
+    expect(retried).toMatchObject({ status: 200, body: { peers: [] } })
   })
 
   it('a cancel through one instance refuses the join that reaches the other, in flight or later', async () => {
