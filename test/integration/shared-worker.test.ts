@@ -163,11 +163,11 @@ async function resettingProxy(url: string) {
   return { proxy, resetNext: () => (armed = true), reclaimLanded, release }
 }
 
-/** The answer the proxy passed on to the second POST /join (the held re-claim): its error code, or 'OK'. */
-async function reclaimAnswer(proxy: { transcript(): string }) {
+/** The answer the proxy passed on to its `nth` POST /join (from 1): its error code, or 'OK'. */
+async function joinAnswer(proxy: { transcript(): string }, nth: number) {
   const answers = () => [...proxy.transcript().matchAll(/^< \/v1\/join\n(.+)$/gm)].map((m) => JSON.parse(m[1]!) as { error?: string })
-  await pollUntil(async () => answers().length >= 2, WAIT_MS, "the re-claim's answer")
-  return answers()[1]!.error ?? 'OK'
+  await pollUntil(async () => answers().length >= nth, WAIT_MS, `the answer to join ${nth}`)
+  return answers()[nth - 1]!.error ?? 'OK'
 }
 
 describe('the shared worker and its tab', () => {
@@ -189,10 +189,29 @@ describe('the shared worker and its tab', () => {
     const beacon = await tab.beacons.next((body) => body.peer === b.peer, 'the leave beacon')
     expect(beacon).toEqual({ token: b.token, peer: b.peer, nonce: (attempt as { nonce: string }).nonce })
     release()
-    expect(await reclaimAnswer(proxy)).toBe('JOIN_CANCELLED')
+    expect(await joinAnswer(proxy, 2)).toBe('JOIN_CANCELLED')
     const later = await join(api, room)
     await a.stream.next('peer-joined', (d) => peerId(d) === later.peer)
     expect(a.stream.ofType('peer-joined').filter((d) => peerId(d) === b.peer)).toHaveLength(1)
+  })
+
+  it('re-claims its other peers after one whose tab cancelled its re-claim', async () => {
+    const { url, api } = await server()
+    const [room, other] = [randomRoom(), randomRoom()]
+    const { proxy, resetNext, reclaimLanded, release } = await resettingProxy(url)
+    const tab = await openTab(`${proxy.url}/v1`)
+    const b = await tab.signaling.join(room, undefined, quiet)
+    const b2 = await tab.signaling.join(other, undefined, quiet)
+    resetNext()
+    await join(api, room)
+    await reclaimLanded
+    await tab.heard.next((m) => m.op === 'attempt', "the re-claim's nonce")
+    tab.signaling.leave(b.peer)
+    await tab.beacons.next((body) => body.peer === b.peer, 'the leave beacon')
+    release()
+    expect(await joinAnswer(proxy, 3)).toBe('JOIN_CANCELLED')
+    const reclaims = () => [...proxy.transcript().matchAll(/^> POST \/v1\/join\n.*\n(.+)$/gm)].map((m) => JSON.parse(m[1]!).peer as string)
+    await pollUntil(async () => reclaims().includes(b2.peer), WAIT_MS, "the other peer's re-claim")
   })
 
   it('drops a message of the wrong shape from the worker, and goes on', async () => {
