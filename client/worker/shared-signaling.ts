@@ -233,8 +233,8 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
       fallback?.close()
       removeEventListener('online', onOnline)
       removeEventListener('offline', onOffline)
-      // A join the worker has not answered yet is cancelled by beacon, which outlives both this page and
-      // the worker (it dies with its last tab, maybe before its join lands).
+      // A join (or re-claim) the worker has not answered yet is cancelled by beacon, which outlives both
+      // this page and the worker (it dies with its last tab, maybe before its join lands).
       for (const { nonce } of pending.joins.values()) if (nonce) leaveByBeacon(server, { nonce })
       send({ op: 'bye' })
       lock.whenHeld(() => {

@@ -86,7 +86,7 @@ function createSession(
 export interface JoinNonces {
   /** The first attempt's: the tab chose it. */
   first: string
-  /** Each attempt's, as its POST leaves. */
+  /** Each attempt's (and each re-claim's, after a `reset`), as its POST leaves. */
   sent(nonce: string): void
   /** True once the tab that asked went: the join stops trying. */
   gone(): boolean
