@@ -283,6 +283,11 @@ export interface Room {
    * keeps the list per room). Muting, which keeps the connection, is the page's: it hides their messages.
    */
   block(peer: string): void
+  /**
+   * Writes what the history store does not have yet, starting the write at once: call it when the page
+   * is hidden (it may never run again). `leave()` does it too.
+   */
+  flush(): void
   leave(): void
   on: Emitter<RoomEvents>['on']
   off: Emitter<RoomEvents>['off']

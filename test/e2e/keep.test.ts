@@ -76,3 +76,50 @@ describe('a reload right after', () => {
     expect(await storedTexts(ana.page, roomOf(link))).toContain('said just before closing')
   })
 })
+
+describe('a page hidden and then discarded without pagehide (a phone switching apps)', () => {
+  it('keeps a line whose signature was not made yet, signs it on the next visit and hands it on', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(server.url)
+    await Promise.all([ana, ben].map((p) => p.page.goto(link)))
+    await Promise.all([ana, ben].map((p) => waitForConnected(p.page, 1)))
+    await say(ben.page, 'heard as the app was switched')
+    await waitForMessage(ana.page, 'heard as the app was switched')
+    // Ana's next signature never comes: her line is only in memory, unsigned, when the page is hidden.
+    await ana.page.evaluate(() => {
+      crypto.subtle.sign = () => new Promise(() => {})
+      window.parley!.send('said as the app was switched')
+    })
+    const other = await ana.browser.newPage()
+    await other.bringToFront()
+    await ana.page.waitForFunction(() => document.visibilityState === 'hidden', { polling: 50 })
+    // Discarded: the renderer goes with no pagehide and no task after the hidden event.
+    const session = await ana.page.createCDPSession()
+    const crashed = new Promise((resolve) => ana.page.once('error', resolve))
+    void session.send('Page.crash').catch(() => {})
+    await crashed
+    await ana.page.close().catch(() => {})
+    ana.page = other
+
+    await ana.page.goto(link)
+    expect(await storedTexts(ana.page, roomOf(link))).toEqual(['heard as the app was switched', 'said as the app was switched'])
+    await waitForMessage(ana.page, 'said as the app was switched')
+    // Signed now with the key Ana keeps for the room, so Ben takes it from her history.
+    await waitForMessage(ben.page, 'said as the app was switched')
+  })
+})
+
+describe('a line said while nobody else is connected', () => {
+  it('survives a reload, and reaches whoever comes next', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(server.url)
+    await ben.page.goto('about:blank')
+    await ana.page.goto(link)
+    await waitForJoined(ana.page)
+    await sendAndReload(ana.page, 'said to nobody yet')
+    expect(await storedTexts(ana.page, roomOf(link))).toContain('said to nobody yet')
+    await waitForMessage(ana.page, 'said to nobody yet')
+    await ben.page.goto(link)
+    await waitForMessage(ben.page, 'said to nobody yet')
+  })
+})
