@@ -4,7 +4,7 @@ import type { RoomLog } from './history'
 import { mark } from './marks'
 import { type ChatMessage, MAX_ACK_IDS, type PeerMessage, type Reference } from './peer-protocol'
 import { createSaving } from './saving'
-import type { ChatView, Emit, HistoryStore, Identity, PeerView, Receipt } from './types'
+import type { ChatView, Emit, HistoryStore, Identity, LogEntry, PeerView, Receipt } from './types'
 import { createTyping } from './typing'
 import { createSerialQueue } from './util'
 
@@ -49,6 +49,12 @@ function createReceipts(mesh: Mesh, emit: Emit) {
       timers.add(timer)
     },
 
+    /** Whether message `id` of ours still waits for a recipient's receipt. */
+    unconfirmed(id: string): boolean {
+      const receipt = receipts.get(id)
+      return receipt !== undefined && receipt.delivered.length < receipt.recipients.length
+    },
+
     /** Leaving: receipts not yet sent are not sent. */
     close(): void {
       for (const timer of timers) clearTimeout(timer)
@@ -87,7 +93,7 @@ export function createConversation(options: {
   const counters = { forged: 0 }
   let settled: RoomLog | undefined
   void options.log.then((log) => (settled = log)).catch(() => {})
-  const saving = createSaving({ room, store, log: options.log, identity: options.identity })
+  const saving = createSaving({ room, store, log: options.log, identity: options.identity, unconfirmed: receipts.unconfirmed })
   // Signing is asynchronous: one queue keeps the sender's order.
   const outgoing = createSerialQueue()
   let seq = 0
@@ -99,13 +105,16 @@ export function createConversation(options: {
     if (!isAnnotation(view)) emit('message', view)
     if (changed) emit('annotation', changed)
   }
+  // An entry from this browser's store or someone's history, where it goes in the room's order.
+  const shown = ({ entry, before }: { entry: LogEntry; before: string | undefined }, undelivered = false) =>
+    show(
+      { ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}), ...(undelivered ? { undelivered } : {}) },
+      entry.key,
+    )
 
   return {
     /** Loads what this browser kept of the room, before anyone else's history arrives. */
-    restore: () =>
-      saving.restore(({ entry, before }) =>
-        show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) }, entry.key),
-      ),
+    restore: () => saving.restore(shown),
 
     /** Joined as `peer`: only our own key signs as us (a history entry claiming to be ours is checked too). */
     joined(peer: string): void {
@@ -178,8 +187,7 @@ export function createConversation(options: {
           if (message.key) {
             const { added, refused } = await log.announce(from, message.key)
             counters.forged += refused
-            for (const { entry, before } of added)
-              show({ ...entry.message, mine: false, history: true, ...(before ? { before } : {}) }, entry.key)
+            for (const one of added) shown(one)
           }
           for (const entries of log.batches()) mesh.sendNow({ type: 'history', entries }, from)
           return
@@ -188,13 +196,13 @@ export function createConversation(options: {
           const { added, refused } = await (await options.log).merge(message.entries, false, (id) => mesh.views().some((v) => v.id === id))
           counters.forged += refused
           mark('history-merged')
-          for (const { entry, before } of added)
-            show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) }, entry.key)
+          for (const one of added) shown(one)
           if (added.length > 0) saving.heard()
           return
         }
         case 'ack':
-          return receipts.acked(from, message.ids)
+          receipts.acked(from, message.ids)
+          return saving.confirmed(message.ids)
         case 'typing':
           return typing.heard(from)
       }

@@ -69,7 +69,7 @@ export function createIndexedDbStore(): HistoryStore | undefined {
     save: (room, entries) =>
       run('readwrite', (store) =>
         store.put(
-          entries.map(({ message, key, mine }) => ({ message, key, mine })),
+          entries.map(({ message, key, mine, undelivered }) => ({ message, key, mine, ...(undelivered ? { undelivered } : {}) })),
           room,
         ),
       ).then(() => {}),

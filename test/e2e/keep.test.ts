@@ -6,6 +6,7 @@ import {
   say,
   sendAndReload,
   storedTexts,
+  WIRE,
   waitForConnected,
   waitForJoined,
   waitForMessage,
@@ -121,5 +122,30 @@ describe('a line said while nobody else is connected', () => {
     await waitForMessage(ana.page, 'said to nobody yet')
     await ben.page.goto(link)
     await waitForMessage(ben.page, 'said to nobody yet')
+  })
+})
+
+describe('a direct message its recipient had not confirmed when the page went', () => {
+  it('says after the reload that it was not delivered', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(server.url)
+    // Ana's chat lines never leave her page: Ben cannot confirm them.
+    const { identifier } = await ana.page.evaluateOnNewDocument(WIRE)
+    try {
+      await Promise.all([ana, ben].map((p) => p.page.goto(link)))
+      await Promise.all([ana, ben].map((p) => waitForConnected(p.page, 1)))
+      await ana.page.evaluate(() => window.__wire.hold('chat'))
+      const to = await ben.page.evaluate(() => window.parley!.self.id)
+      await ana.page.evaluate((id) => window.parley!.send('for Ben only', { to: id }), to)
+      await ana.page.reload()
+      await waitForMessage(ana.page, 'for Ben only')
+      const receipt = await ana.page.$$eval(
+        '[role="log"] .message',
+        (entries) => entries.find((e) => e.querySelector('.text')?.textContent === 'for Ben only')?.querySelector('.receipt')?.textContent,
+      )
+      expect(receipt).toBe('not delivered: send it again')
+    } finally {
+      await ana.page.removeScriptToEvaluateOnNewDocument(identifier)
+    }
   })
 })

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { type HistoryStore, type Identity, joinRoom, type LogEntry, type Room } from '../../client/lib'
+import { type ChatView, type HistoryStore, type Identity, joinRoom, type LogEntry, type Room } from '../../client/lib'
 import { randomRoom } from '../helpers'
 import {
   clearSealer,
@@ -160,5 +160,41 @@ describe('saving the history', () => {
     await settle()
     expect(saved.saves).toHaveLength(1)
     expect(saved.texts().sort()).toEqual(['from an earlier visit', 'while reading'])
+  })
+
+  it('marks a direct message not delivered when it was not confirmed as the page went', async () => {
+    const board = createSwitchboard()
+    const room = randomRoom()
+    const saved = recordingStore()
+    const ana = enter(board, room, 'Ana', saved.store)
+    const ben = enter(board, room, 'Ben', recordingStore().store)
+    await Promise.all([connectedTo(ana, 1), connectedTo(ben, 1)])
+    const confirmed = next(ana, 'receipt')
+    ana.send('got there', { to: ben.self.id })
+    await settle()
+    // Written before its receipt could come: as not delivered, until the receipt is written too.
+    expect(saved.kept().map((e) => e.undelivered)).toEqual([true])
+    await confirmed
+    ana.flush()
+    expect(saved.kept().map((e) => e.undelivered)).toEqual([undefined])
+    ana.send('never got there', { to: ben.self.id })
+    await settle()
+    ana.leave()
+
+    const again = enter(createSwitchboard(), room, 'Ana', saved.store)
+    const shown = [next(again, 'message', (m) => m.text === 'got there'), next(again, 'message', (m) => m.text === 'never got there')]
+    const [delivered, lost] = (await Promise.all(shown)) as [ChatView, ChatView]
+    expect(delivered.undelivered).toBeUndefined()
+    expect(lost).toMatchObject({ mine: true, history: true, undelivered: true })
+    // And it stays so in what the next visit writes.
+    again.flush()
+    await joined(again)
+    again.send('later')
+    await settle()
+    expect(saved.kept().map((e) => [e.message.text, e.undelivered])).toEqual([
+      ['got there', undefined],
+      ['never got there', true],
+      ['later', undefined],
+    ])
   })
 })
