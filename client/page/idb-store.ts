@@ -5,7 +5,7 @@ const STORE = 'history'
 const KEYS = 'keys'
 
 // Opened once, early, and kept: history is saved every few hundred ms while people talk, and the last
-// save, as the page goes away, must start its transaction in the same task (see save).
+// save, as the page goes away, must start its transaction in the same task (see run).
 let opened: Promise<IDBDatabase> | undefined
 let ready: IDBDatabase | undefined
 
@@ -40,10 +40,11 @@ function transact<T>(db: IDBDatabase, mode: IDBTransactionMode, work: (store: ID
     const tx = db.transaction(name, mode)
     const request = work(tx.objectStore(name))
     tx.oncomplete = () => resolve(request.result)
-    tx.onerror = () => reject(tx.error)
+    tx.onerror = tx.onabort = () => reject(tx.error)
     // A transaction commits by itself only once its requests' results are back in this page, which a
-    // page that is going away never sees: both browsers then abort it ("aborted due to page navigation").
-    // Committed now, it no longer needs the page (Firefox skips committing transactions when it aborts).
+    // page being reloaded never sees: Chromium and Firefox then drop it (test/e2e/keep.test.ts lost
+    // every line so). Committed now, it no longer needs the page: Firefox leaves a committing
+    // transaction alone when it aborts a departing window's, and Chromium's backend finishes it.
     tx.commit()
   })
 }
