@@ -184,6 +184,44 @@ export async function waitForMessage(page: Page, text: string, timeout = 15_000)
   )
 }
 
+/**
+ * The texts this page's IndexedDB holds for `room`. A read starts after every write an earlier page of
+ * this origin began (IndexedDB runs overlapping transactions in order), so a write that still counts is
+ * seen, and one that was dropped never will be: no waiting needed.
+ */
+export const storedTexts = (page: Page, room: string) =>
+  page.evaluate(
+    (r) =>
+      new Promise<string[]>((resolve, reject) => {
+        const open = indexedDB.open('parley')
+        open.onerror = () => reject(open.error)
+        open.onsuccess = () => {
+          const db = open.result
+          if (!db.objectStoreNames.contains('history')) {
+            db.close()
+            return resolve([])
+          }
+          const get = db.transaction('history', 'readonly').objectStore('history').get(r)
+          get.onsuccess = () => {
+            db.close()
+            resolve(Array.isArray(get.result) ? get.result.map((e: { message: { text: string } }) => e.message.text) : [])
+          }
+          get.onerror = () => reject(get.error)
+        }
+      }),
+    room,
+  )
+
+/** Sends `text` and starts a reload in the same task: nothing of the page's runs in between. */
+export const sendAndReload = (page: Page, text: string) =>
+  Promise.all([
+    page.waitForNavigation(),
+    page.evaluate((t) => {
+      window.parley!.send(t)
+      location.reload()
+    }, text),
+  ])
+
 /** People list entries as "name: state". */
 export async function peopleList(page: Page): Promise<string[]> {
   return page.$$eval('ul[aria-label="People"] li', (rows) =>

@@ -3,14 +3,11 @@ import { createAnnotations, isAnnotation } from './annotations'
 import type { RoomLog } from './history'
 import { mark } from './marks'
 import { type ChatMessage, MAX_ACK_IDS, type PeerMessage, type Reference } from './peer-protocol'
-import type { ChatView, Emit, HistoryStore, Identity, PeerView, Receipt } from './types'
+import { createSaving } from './saving'
+import type { ChatView, Emit, HistoryStore, Identity, LogEntry, PeerView, Receipt } from './types'
 import { createTyping } from './typing'
 import { createSerialQueue } from './util'
 
-// Persisting history is batched: one write once a burst of messages pauses, and at most this long
-// apart while it goes on (a write copies the whole history on the page's thread, ~1 ms for 400).
-const SAVE_DELAY_MS = 500
-const SAVE_MAX_DELAY_MS = 5_000
 // Receipts wait a moment: a burst of messages shares one, and a reply a message prompts goes out first.
 const ACK_DELAY_MS = 50
 
@@ -52,6 +49,12 @@ function createReceipts(mesh: Mesh, emit: Emit) {
       timers.add(timer)
     },
 
+    /** Whether message `id` of ours still waits for a recipient's receipt. */
+    unconfirmed(id: string): boolean {
+      const receipt = receipts.get(id)
+      return receipt !== undefined && receipt.delivered.length < receipt.recipients.length
+    },
+
     /** Leaving: receipts not yet sent are not sent. */
     close(): void {
       for (const timer of timers) clearTimeout(timer)
@@ -71,27 +74,6 @@ function createReceipts(mesh: Mesh, emit: Emit) {
   }
 }
 
-/** Writes the room's history to the store once per burst of messages, and once more when leaving. */
-function createSaver(room: string, log: Promise<RoomLog>, store: HistoryStore | undefined) {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  // When the oldest unsaved change was made.
-  let since = 0
-  const save = () => {
-    clearTimeout(timer)
-    timer = undefined
-    if (store) void log.then((h) => store.save(room, h.entries())).catch(() => {})
-  }
-  return {
-    schedule(): void {
-      if (!store) return
-      if (!timer) since = Date.now()
-      clearTimeout(timer)
-      timer = setTimeout(save, Math.min(SAVE_DELAY_MS, since + SAVE_MAX_DELAY_MS - Date.now()))
-    },
-    flush: () => timer && save(),
-  }
-}
-
 /**
  * The conversation on top of the mesh: signed messages in one order for everyone, history for
  * newcomers (and from this browser's store), delivery receipts and typing indicators.
@@ -108,10 +90,10 @@ export function createConversation(options: {
   const { room, self, mesh, emit, store } = options
   const receipts = createReceipts(mesh, emit)
   const typing = createTyping(mesh, emit)
-  const saver = createSaver(room, options.log, store)
   const counters = { forged: 0 }
   let settled: RoomLog | undefined
   void options.log.then((log) => (settled = log)).catch(() => {})
+  const saving = createSaving({ room, store, log: options.log, identity: options.identity, unconfirmed: receipts.unconfirmed })
   // Signing is asynchronous: one queue keeps the sender's order.
   const outgoing = createSerialQueue()
   let seq = 0
@@ -123,20 +105,16 @@ export function createConversation(options: {
     if (!isAnnotation(view)) emit('message', view)
     if (changed) emit('annotation', changed)
   }
+  // An entry from this browser's store or someone's history, where it goes in the room's order.
+  const shown = ({ entry, before }: { entry: LogEntry; before: string | undefined }, undelivered = false) =>
+    show(
+      { ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}), ...(undelivered ? { undelivered } : {}) },
+      entry.key,
+    )
 
   return {
     /** Loads what this browser kept of the room, before anyone else's history arrives. */
-    async restore(): Promise<void> {
-      if (!store) return
-      const log = await options.log
-      const kept = await store.load(room).catch(() => [])
-      for (const mine of [true, false]) {
-        const group = kept.filter((e) => e.mine === mine).map(({ message, key }) => ({ message, key }))
-        const { added } = await log.merge(group, mine)
-        for (const { entry, before } of added)
-          show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) }, entry.key)
-      }
-    },
+    restore: () => saving.restore(shown),
 
     /** Joined as `peer`: only our own key signs as us (a history entry claiming to be ours is checked too). */
     joined(peer: string): void {
@@ -173,15 +151,16 @@ export function createConversation(options: {
       }
       const recipients = to === undefined ? mesh.views().map((v) => v.id) : [to]
       receipts.expect(message.id, recipients)
+      saving.signing(message)
       outgoing(async () => {
         const log = await options.log
         message.lamport = log.tick()
-        message.sig = await (await options.identity).sign(message)
+        message.sig = await (await options.identity).sign(message).finally(() => saving.signed(message))
         const added = await log.live(message, true)
         const changed = added && notes.add({ message, key: added.entry.key })
         if (changed) emit('annotation', changed)
         mesh.broadcast(message)
-        saver.schedule()
+        saving.said()
       }).catch((err: Error) => emit('error', err))
       return { ...message, mine: true }
     },
@@ -197,7 +176,7 @@ export function createConversation(options: {
       if (!added) return void counters.forged++
       receipts.ack(from, message.id)
       show({ ...message, mine: false, ...(added.before ? { before: added.before } : {}) }, added.entry.key)
-      saver.schedule()
+      saving.heard()
     },
 
     async message(from: string, message: PeerMessage): Promise<void> {
@@ -208,8 +187,7 @@ export function createConversation(options: {
           if (message.key) {
             const { added, refused } = await log.announce(from, message.key)
             counters.forged += refused
-            for (const { entry, before } of added)
-              show({ ...entry.message, mine: false, history: true, ...(before ? { before } : {}) }, entry.key)
+            for (const one of added) shown(one)
           }
           for (const entries of log.batches()) mesh.sendNow({ type: 'history', entries }, from)
           return
@@ -218,13 +196,13 @@ export function createConversation(options: {
           const { added, refused } = await (await options.log).merge(message.entries, false, (id) => mesh.views().some((v) => v.id === id))
           counters.forged += refused
           mark('history-merged')
-          for (const { entry, before } of added)
-            show({ ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}) }, entry.key)
-          if (added.length > 0) saver.schedule()
+          for (const one of added) shown(one)
+          if (added.length > 0) saving.heard()
           return
         }
         case 'ack':
-          return receipts.acked(from, message.ids)
+          receipts.acked(from, message.ids)
+          return saving.confirmed(message.ids)
         case 'typing':
           return typing.heard(from)
       }
@@ -237,11 +215,14 @@ export function createConversation(options: {
     },
     stats: () => ({ ...counters, outOfRange: settled?.counts().outOfRange ?? 0 }),
 
+    /** Writes what is not saved yet, now (the page is hidden, and may never run again). */
+    flush: saving.flush,
+
     /** Every timer goes (leaving), after one last save. */
     close(): void {
       typing.close()
       receipts.close()
-      saver.flush()
+      saving.flush()
     },
   }
 }

@@ -267,6 +267,7 @@ export function joinRoom(options: JoinOptions): Room {
       blocked.add(peer)
       mesh.remove(peer)
     },
+    flush: () => conversation.flush(),
     leave,
     on: events.on,
     off: events.off,

@@ -72,6 +72,11 @@ export type ChatView = ChatMessage & {
   before?: string
   /** The public key its signature was checked against (the author's, whoever passed it on). */
   key?: string
+  /**
+   * A direct message of yours from an earlier visit that its recipient had not confirmed when that
+   * page went: history never carries direct messages, so it will not reach them. Send it again.
+   */
+  undelivered?: true
 }
 
 /** What later events made of a message: its latest text, whether it is gone, who reacted with what. */
@@ -145,6 +150,8 @@ export interface LogEntry {
   key: string
   /** Sent from this browser (in this session or, persisted, an earlier one). */
   mine: boolean
+  /** Ours, direct, and not confirmed by its recipient when stored (see ChatView). */
+  undelivered?: true
 }
 
 /** Where a room's history lives between visits (IndexedDB in the page; nothing in tests). */
@@ -287,6 +294,11 @@ export interface Room {
    * keeps the list per room). Muting, which keeps the connection, is the page's: it hides their messages.
    */
   block(peer: string): void
+  /**
+   * Writes what the history store does not have yet, starting the write at once: call it when the page
+   * is hidden (it may never run again). `leave()` does it too.
+   */
+  flush(): void
   leave(): void
   on: Emitter<RoomEvents>['on']
   off: Emitter<RoomEvents>['off']

@@ -289,6 +289,8 @@ function wireRoom(
     clearTimeout(settleTimer)
     clearTimeout(shellTimer)
   })
+  // Hidden is the last moment a page is sure to run: a phone may discard it without pagehide.
+  document.addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && room.flush())
   // A page restored from the back/forward cache has left already: join again.
   addEventListener('pageshow', (event) => event.persisted && location.reload())
 }

@@ -75,7 +75,9 @@ export function createMessageView(options: {
     who(entry, message.mine, message.from, message.name)
     privately(entry, message.to, message.mine)
     entry.querySelector('.text')!.append(...formatText(message.text))
-    entry.querySelector('.receipt')!.append(document.createTextNode(''))
+    const receipt = entry.querySelector<HTMLElement>('.receipt')!
+    // Not delivered before a reload: history never carries direct messages, so it never will be.
+    receipt.append(document.createTextNode(message.undelivered ? 'not delivered: send it again' : ''))
     byId.set(message.id, entry)
     place(entry, message.before ? byId.get(message.before) : undefined)
   }

@@ -1,6 +1,6 @@
 import type { Page } from 'puppeteer'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { closeAll, launchFirefox, launchPeople, messages, type Person, say } from '../browsers'
+import { closeAll, launchFirefox, launchPeople, messages, type Person, say, sendAndReload, storedTexts } from '../browsers'
 import { pollUntil, roomLink, startServer, type TestServer } from '../helpers'
 import { holdJoinAnswers } from '../proxy'
 
@@ -63,6 +63,37 @@ it('a Chromium user and a Firefox user chat both ways', async () => {
   ])
   expect(await ana.page.$eval('[role="log"] .message:not(.mine) .text strong', (b) => b.textContent)).toBe('**Firefox**')
   expect([...ana.errors, ...ben.errors]).toEqual([])
+})
+
+it('a Firefox page reloaded right after sending keeps the message', async () => {
+  const [ana, ben] = people as [Person, Person]
+  const link = roomLink(server.url)
+  const room = new URL(link).pathname.split('/').pop()!
+  await Promise.all([ana.page.goto(link), ben.page.goto(link)])
+  await Promise.all([connected(ana.page), connected(ben.page)])
+
+  // Ben's page reloads in the very task that sends his line (nothing of the page's runs in between).
+  await sendAndReload(ben.page, 'sent by Firefox just before a reload')
+  expect(await storedTexts(ben.page, room)).toContain('sent by Firefox just before a reload')
+  await arrived(ben.page, 'sent by Firefox just before a reload')
+  expect(ben.errors).toEqual([])
+})
+
+it('a Firefox page reloaded right after receiving keeps the message', async () => {
+  const [ana, ben] = people as [Person, Person]
+  const link = roomLink(server.url)
+  const room = new URL(link).pathname.split('/').pop()!
+  await Promise.all([ana.page.goto(link), ben.page.goto(link)])
+  await Promise.all([connected(ana.page), connected(ben.page)])
+  // Ben's page reloads in the very task that shows Ana's line.
+  await ben.page.evaluate(() => {
+    window.parley!.on('message', (m) => m.text === 'heard by Firefox just before a reload' && location.reload())
+  })
+  const reloaded = ben.page.waitForNavigation()
+  await say(ana.page, 'heard by Firefox just before a reload')
+  await reloaded
+  expect(await storedTexts(ben.page, room)).toContain('heard by Firefox just before a reload')
+  expect(ben.errors).toEqual([])
 })
 
 it('a Firefox tab that goes away while its join is in flight leaves no ghost', async () => {

@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  closeAll,
+  launchPeople,
+  type Person,
+  say,
+  sendAndReload,
+  storedTexts,
+  WIRE,
+  waitForConnected,
+  waitForJoined,
+  waitForMessage,
+} from '../browsers'
+import { roomLink, startServer, type TestServer } from '../helpers'
+
+// Nothing a person sent or received is lost to a reload, however soon it comes: each case reloads (or
+// closes the tab) with no wait at all, then reads what this browser's IndexedDB kept of the room.
+let server: TestServer
+let people: Person[] = []
+
+beforeAll(async () => {
+  ;[server, people] = await Promise.all([startServer({ iceServers: [] }), launchPeople(2)])
+})
+afterAll(async () => {
+  await closeAll(people)
+  await server?.close()
+})
+
+const roomOf = (link: string) => new URL(link).pathname.split('/').pop()!
+
+describe('a reload right after', () => {
+  it('sending keeps the message (puppeteer reload after the click)', async () => {
+    const [ana] = people as [Person]
+    const link = roomLink(server.url)
+    await ana.page.goto(link)
+    await waitForJoined(ana.page)
+    await say(ana.page, 'said just before a reload')
+    await ana.page.reload()
+    expect(await storedTexts(ana.page, roomOf(link))).toContain('said just before a reload')
+    await waitForMessage(ana.page, 'said just before a reload')
+  })
+
+  it('sending keeps the message (reload in the same task)', async () => {
+    const [ana] = people as [Person]
+    const link = roomLink(server.url)
+    await ana.page.goto(link)
+    await waitForJoined(ana.page)
+    await sendAndReload(ana.page, 'said in the reload’s own task')
+    expect(await storedTexts(ana.page, roomOf(link))).toContain('said in the reload’s own task')
+    await waitForMessage(ana.page, 'said in the reload’s own task')
+  })
+
+  it('receiving keeps the message', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(server.url)
+    await Promise.all([ana, ben].map((p) => p.page.goto(link)))
+    await Promise.all([ana, ben].map((p) => waitForConnected(p.page, 1)))
+    // Ana's page reloads in the very task that shows Ben's line.
+    await ana.page.evaluate(() => {
+      window.parley!.on('message', (m) => m.text === 'heard just before a reload' && location.reload())
+    })
+    const reloaded = ana.page.waitForNavigation()
+    await say(ben.page, 'heard just before a reload')
+    await reloaded
+    expect(await storedTexts(ana.page, roomOf(link))).toContain('heard just before a reload')
+  })
+
+  it('closing the tab keeps what was sent', async () => {
+    const [ana] = people as [Person]
+    const link = roomLink(server.url)
+    await ana.page.goto(link)
+    await waitForJoined(ana.page)
+    await say(ana.page, 'said just before closing')
+    await ana.page.close({ runBeforeUnload: true })
+    ana.page = await ana.browser.newPage()
+    await ana.page.goto(link)
+    expect(await storedTexts(ana.page, roomOf(link))).toContain('said just before closing')
+  })
+})
+
+describe('a page hidden and then discarded without pagehide (a phone switching apps)', () => {
+  it('keeps a line whose signature was not made yet, signs it on the next visit and hands it on', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(server.url)
+    await Promise.all([ana, ben].map((p) => p.page.goto(link)))
+    await Promise.all([ana, ben].map((p) => waitForConnected(p.page, 1)))
+    await say(ben.page, 'heard as the app was switched')
+    await waitForMessage(ana.page, 'heard as the app was switched')
+    // Ana's next signature never comes: her line is only in memory, unsigned, when the page is hidden.
+    await ana.page.evaluate(() => {
+      crypto.subtle.sign = () => new Promise(() => {})
+      window.parley!.send('said as the app was switched')
+    })
+    const other = await ana.browser.newPage()
+    await other.bringToFront()
+    await ana.page.waitForFunction(() => document.visibilityState === 'hidden', { polling: 50 })
+    // Discarded: the renderer goes with no pagehide and no task after the hidden event.
+    const session = await ana.page.createCDPSession()
+    const crashed = new Promise((resolve) => ana.page.once('error', resolve))
+    void session.send('Page.crash').catch(() => {})
+    await crashed
+    await ana.page.close().catch(() => {})
+    ana.page = other
+
+    await ana.page.goto(link)
+    expect(await storedTexts(ana.page, roomOf(link))).toEqual(['heard as the app was switched', 'said as the app was switched'])
+    await waitForMessage(ana.page, 'said as the app was switched')
+    // Signed now with the key Ana keeps for the room, so Ben takes it from her history.
+    await waitForMessage(ben.page, 'said as the app was switched')
+  })
+})
+
+describe('a line said while nobody else is connected', () => {
+  it('survives a reload, and reaches whoever comes next', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(server.url)
+    await ben.page.goto('about:blank')
+    await ana.page.goto(link)
+    await waitForJoined(ana.page)
+    await sendAndReload(ana.page, 'said to nobody yet')
+    expect(await storedTexts(ana.page, roomOf(link))).toContain('said to nobody yet')
+    await waitForMessage(ana.page, 'said to nobody yet')
+    await ben.page.goto(link)
+    await waitForMessage(ben.page, 'said to nobody yet')
+  })
+})
+
+describe('a direct message its recipient had not confirmed when the page went', () => {
+  it('says after the reload that it was not delivered', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(server.url)
+    // Ana's chat lines never leave her page: Ben cannot confirm them.
+    const { identifier } = await ana.page.evaluateOnNewDocument(WIRE)
+    try {
+      await Promise.all([ana, ben].map((p) => p.page.goto(link)))
+      await Promise.all([ana, ben].map((p) => waitForConnected(p.page, 1)))
+      await ana.page.evaluate(() => window.__wire.hold('chat'))
+      const to = await ben.page.evaluate(() => window.parley!.self.id)
+      await ana.page.evaluate((id) => window.parley!.send('for Ben only', { to: id }), to)
+      await ana.page.reload()
+      await waitForMessage(ana.page, 'for Ben only')
+      const receipt = await ana.page.$$eval(
+        '[role="log"] .message',
+        (entries) => entries.find((e) => e.querySelector('.text')?.textContent === 'for Ben only')?.querySelector('.receipt')?.textContent,
+      )
+      expect(receipt).toBe('not delivered: send it again')
+    } finally {
+      await ana.page.removeScriptToEvaluateOnNewDocument(identifier)
+    }
+  })
+})
