@@ -2,6 +2,13 @@ import { eventData, type HubOptions, newEpoch, resumeFrom, retentionMs, type Sin
 import { NO_OBSERVER } from './metrics'
 import { formatEvent, HEARTBEAT_FRAME, spreadEvery } from './sse'
 
+/** Replay buffers up to this many events are kept in arrays of their exact length. */
+const EXACT_BUFFER_EVENTS = 16
+// Shared by every empty buffer (an idle session's, after the retention time); frozen, so that a push
+// onto one would throw rather than reach every session. `append` copies short buffers and never pushes.
+const NO_FRAMES = Object.freeze([]) as unknown as string[]
+const NO_TIMES = Object.freeze([]) as unknown as number[]
+
 /** One client's session: its numbered events, its stream (if open), its grace timer; `P`: its peers. */
 export interface Session<P> {
   id: string
@@ -54,7 +61,7 @@ function prune(session: Session<unknown>, cutoff: number, limits: Pick<HubOption
   }
   if (head === session.head) return
   session.prunedThrough += head - session.head
-  // An idle session's buffer empties after the retention time: fresh empty arrays hold no storage.
+  // An idle session's buffer empties after the retention time: the shared empty arrays hold no storage.
   if (head === frames.length) clearBuffer(session)
   else if (head * 2 >= frames.length) {
     frames.splice(0, head)
@@ -64,8 +71,8 @@ function prune(session: Session<unknown>, cutoff: number, limits: Pick<HubOption
 }
 
 function clearBuffer(session: Session<unknown>): void {
-  session.frames = []
-  session.sentAt = []
+  session.frames = NO_FRAMES
+  session.sentAt = NO_TIMES
   session.head = 0
 }
 
@@ -73,8 +80,16 @@ function clearBuffer(session: Session<unknown>): void {
 function append(session: Session<unknown>, type: string, json: string, at: number): string {
   const seq = ++session.seq
   const frame = formatEvent(type, json, `${session.epoch}-${seq}`)
-  session.frames.push(frame)
-  session.sentAt.push(at)
+  const { frames, sentAt } = session
+  // A first push (or a spread) gives an array room for 17; most sessions hold a few events until
+  // they expire, so short buffers are copied at their exact length by `concat` instead.
+  if (frames.length < EXACT_BUFFER_EVENTS) {
+    session.frames = frames.concat(frame)
+    session.sentAt = sentAt.concat(at)
+  } else {
+    frames.push(frame)
+    sentAt.push(at)
+  }
   session.bufferBytes += frame.length
   return frame
 }
@@ -89,8 +104,8 @@ function newSession<P>(id: string): Session<P> {
     id,
     epoch: newEpoch(),
     seq: 0,
-    frames: [],
-    sentAt: [],
+    frames: NO_FRAMES,
+    sentAt: NO_TIMES,
     head: 0,
     bufferBytes: 0,
     prunedThrough: 0,

@@ -27,6 +27,8 @@ import { int, kib, mib, ms, pct, percentile, table } from './stats'
 const LEVELS = (process.env.BENCH_CAPACITY_LEVELS ?? '10000,19000').split(',').map(Number)
 const PEERSERVER_PEERS = Number(process.env.BENCH_CAPACITY_PEERSERVER ?? 10_000)
 const GENERATORS = Number(process.env.BENCH_CAPACITY_GENERATORS ?? 2)
+/** `browser`: streams opened as Chromium's EventSource does (fleet.ts); `bare`: fresh connections, `Accept` only. */
+const CLIENT = process.env.BENCH_CAPACITY_CLIENT === 'bare' ? 'bare' : 'browser'
 const HEARTBEAT_MS = 2_000
 /** How long each level is held and watched: a few heartbeats' worth. */
 const HOLD_MS = 6_000
@@ -59,14 +61,22 @@ async function open(generators: Generator[], target: Target, url: string, pairs:
   const replies = await Promise.all(
     generators.map((g, i) => {
       const share = Math.floor(pairs / generators.length) + (i < pairs % generators.length ? 1 : 0)
-      return g.call({ cmd: 'connect', target, url, pairs: share, prefix: `c${nanoid(8)}`, clientHeartbeats: target === 'peerserver' })
+      return g.call({
+        cmd: 'connect',
+        target,
+        url,
+        pairs: share,
+        prefix: `c${nanoid(8)}`,
+        clientHeartbeats: target === 'peerserver',
+        browserStreams: CLIENT === 'browser',
+      })
     }),
   )
   const errors = new Map<string, number>()
   for (const r of replies) for (const [k, v] of Object.entries(r.errors)) errors.set(k, (errors.get(k) ?? 0) + v)
   if (errors.size) console.log(`  (${target}: pairs that failed to open: ${[...errors].map(([k, v]) => `${k} ×${v}`).join(', ')})`)
   const retried = replies.reduce((n, r) => n + r.retried, 0)
-  if (retried) console.log(`  (${target}: ${int(retried)} joins resent after the server reset their reused keep-alive socket)`)
+  if (retried) console.log(`  (${target}: ${int(retried)} joins or streams resent after the server reset their reused keep-alive socket)`)
   return {
     peers: replies.reduce((n, r) => n + r.peers, 0),
     failed: replies.reduce((n, r) => n + r.failed, 0),
@@ -178,6 +188,11 @@ export async function benchCapacity() {
   console.log(
     `\nCapacity: one server process, peers joined in rooms of 2 with their streams held open by ${GENERATORS} load-generator ` +
       `processes; each level held ${HOLD_MS / 1000} s (${machine()})`,
+  )
+  console.log(
+    CLIENT === 'browser'
+      ? `  (Parley streams opened as Chromium's EventSource does: its request headers, on the keep-alive connection the join went over)`
+      : `  (Parley streams opened on fresh connections with only an Accept header: BENCH_CAPACITY_CLIENT=bare)`,
   )
   console.log(
     `  (Parley heartbeats every ${HEARTBEAT_MS / 1000} s (--heartbeat-ms ${HEARTBEAT_MS}), server → client; PeerServer: the client sends ` +

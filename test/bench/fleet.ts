@@ -10,6 +10,21 @@ const MAX_POST_SOCKETS = 64
 const CONNECT_CONCURRENCY = 64
 /** peerjs's client pings its server this often. */
 const PEERJS_HEARTBEAT_MS = 5_000
+/**
+ * What Chromium 156's EventSource sent for the page's stream (captured through a logging proxy), Host
+ * and Connection aside. The server keeps a stream's request, headers included, for as long as it is open.
+ */
+const BROWSER_STREAM_HEADERS = {
+  pragma: 'no-cache',
+  'cache-control': 'no-cache',
+  'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36',
+  accept: 'text/event-stream',
+  'sec-fetch-site': 'same-origin',
+  'sec-fetch-mode': 'cors',
+  'sec-fetch-dest': 'empty',
+  'accept-encoding': 'gzip, deflate, br, zstd',
+  'accept-language': 'en-US,en;q=0.9',
+}
 
 export interface Fleet {
   readonly size: number
@@ -47,6 +62,8 @@ async function pool(n: number, limit: number, task: (i: number) => Promise<void>
 interface ParleyPeer {
   /** Which instance it joined, streams from and posts to. */
   at: number
+  /** Browser-like streams: the keep-alive connection its join went over, which its stream then reuses. */
+  agent?: Agent
   peer: string
   key: string
   auth: string
@@ -58,8 +75,16 @@ interface ParleyPeer {
 /**
  * `url` may name several instances, space-separated (sharing rooms over Redis): the two peers of a room
  * then join, stream and POST through different instances, so every signal crosses between them.
+ * `browserStreams`: each peer opens its stream as the page does in Chromium, with its headers and on the
+ * keep-alive connection its join went over (else: a fresh connection and a bare `Accept`).
  */
-export async function openParley(url: string, pairs: number, prefix: string, onPayload: OnPayload): Promise<Opened> {
+export async function openParley(
+  url: string,
+  pairs: number,
+  prefix: string,
+  onPayload: OnPayload,
+  browserStreams = false,
+): Promise<Opened> {
   const instances = url.split(' ').map((u) => {
     const { hostname, port } = new URL(u)
     return { hostname, port, agent: new Agent({ keepAlive: true, maxSockets: MAX_POST_SOCKETS }) }
@@ -77,8 +102,10 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
     auth: string | undefined,
     done: (status: number, text: string) => void,
     fail: Fail,
+    own?: Agent,
   ) => {
-    const { hostname, port, agent } = instances[at % instances.length]!
+    const { hostname, port, agent: shared } = instances[at % instances.length]!
+    const agent = own ?? shared
     const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }
     if (auth) headers.authorization = auth
     const req = request({ agent, host: hostname, port, method: 'POST', path, headers }, (res) => {
@@ -96,6 +123,7 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
   // once on a fresh connection, and so does this (counted).
   const join = (room: string, at: number, retry = true): Promise<ParleyPeer> =>
     new Promise<ParleyPeer>((resolve, reject) => {
+      const agent = browserStreams ? new Agent({ keepAlive: true, maxSockets: 1 }) : undefined
       post(
         at,
         '/v1/join',
@@ -104,27 +132,32 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
         (status, text) => {
           if (status !== 200) return reject(new Error(`join: ${status}`))
           const body = JSON.parse(text) as { peer: string; key: string; token: string }
-          resolve({ peer: body.peer, key: body.key, auth: `Bearer ${body.token}`, beats: [], closed: false, at })
+          resolve({ peer: body.peer, key: body.key, auth: `Bearer ${body.token}`, beats: [], closed: false, at, agent })
         },
         (e, reused) => {
+          agent?.destroy()
           if (!(retry && reused && e === 'ECONNRESET')) return reject(new Error(`join: ${e}`))
           retried++
           join(room, at, false).then(resolve, reject)
         },
+        agent,
       )
     })
 
   // A minimal SSE reader: frames end with a blank line; the server writes LF only.
-  const openStream = (p: ParleyPeer) =>
+  // A browser-like stream reuses its join's connection, which the server may close as idle just as
+  // the stream goes out (its partner's join took longer than the keep-alive timeout): EventSource
+  // reconnects, and so does this, once (counted).
+  const openStream = (p: ParleyPeer, retry = true): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       const { hostname, port } = instances[p.at % instances.length]!
       const req = request(
         {
-          agent: false,
+          agent: p.agent ?? false,
           host: hostname,
           port,
           path: `/v1/stream?key=${encodeURIComponent(p.key)}`,
-          headers: { accept: 'text/event-stream' },
+          headers: p.agent ? BROWSER_STREAM_HEADERS : { accept: 'text/event-stream' },
         },
         (res) => {
           if (res.statusCode !== 200) {
@@ -151,10 +184,17 @@ export async function openParley(url: string, pairs: number, prefix: string, onP
         },
       )
       req.on('error', (e: NodeJS.ErrnoException) => {
+        if (retry && req.reusedSocket && e.code === 'ECONNRESET') {
+          retried++
+          return void openStream(p, false).then(resolve, reject)
+        }
         p.closed = true
         reject(new Error(`stream: ${e.code ?? e.message}`))
       })
-      p.destroy = () => req.destroy()
+      p.destroy = () => {
+        req.destroy()
+        p.agent?.destroy()
+      }
       req.end()
     })
 

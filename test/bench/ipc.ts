@@ -22,6 +22,8 @@ export interface ConnectCommand {
   prefix: string
   /** PeerServer only: send `HEARTBEAT` every 5 s per peer, as the peerjs client does. */
   clientHeartbeats?: boolean
+  /** Parley only: open each stream as a browser does (fleet.ts `BROWSER_STREAM_HEADERS`). */
+  browserStreams?: boolean
 }
 
 export interface ConnectReply {
