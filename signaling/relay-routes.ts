@@ -46,6 +46,13 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
   const sessionLimiter = createRateLimiter(options.sessionSignalsPerSec, options.sessionSignalsPerSec * SIGNAL_BURST_S)
   const addressLimiter = createRateLimiter(options.ipSignalsPerSec, options.ipSignalsPerSec * SIGNAL_BURST_S)
   const streamsPerIp = createCounter(options.maxStreamsPerIp)
+  // Answers owed for signals relayed in this turn of the event loop: response, headers, response, …
+  let acks: Array<ServerResponse | Headers> = []
+  const sendAcks = () => {
+    const due = acks
+    acks = []
+    for (let i = 0; i < due.length; i += 2) sendNoContent(due[i] as ServerResponse, due[i + 1] as Headers)
+  }
 
   /** One signal or a batch: 204 when all were delivered, else the failed items (batch only). */
   async function signal(req: IncomingMessage, res: ServerResponse, headers: Headers) {
@@ -71,8 +78,12 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
       failed.push({ index, error: error.code, message: error.message })
     }
     // The partners' frames leave at the end of this tick (sse.ts writeFrame); the answer, a mere
-    // acknowledgement, is queued behind them so that no signal waits for its socket write.
-    if (failed.length === 0) return void process.nextTick(sendNoContent, res, headers)
+    // acknowledgement, waits until every request read in this turn of the event loop has written its
+    // frames, so that no signal of a burst waits for the socket writes of the acks before it.
+    if (failed.length === 0) {
+      if (acks.length === 0) setImmediate(sendAcks)
+      return void acks.push(res, headers)
+    }
     const answer: SignalBatchResponse = { failed }
     sendJson(res, 200, answer, headers)
   }
