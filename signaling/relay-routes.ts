@@ -46,12 +46,15 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
   const sessionLimiter = createRateLimiter(options.sessionSignalsPerSec, options.sessionSignalsPerSec * SIGNAL_BURST_S)
   const addressLimiter = createRateLimiter(options.ipSignalsPerSec, options.ipSignalsPerSec * SIGNAL_BURST_S)
   const streamsPerIp = createCounter(options.maxStreamsPerIp)
-  // Answers owed for signals relayed in this turn of the event loop: response, headers, response, …
-  let acks: Array<ServerResponse | Headers> = []
+  // Answers owed for the signals relayed in this turn of the event loop, and each one's headers.
+  let acks: ServerResponse[] = []
+  let ackHeaders: Headers[] = []
   const sendAcks = () => {
     const due = acks
+    const dueHeaders = ackHeaders
     acks = []
-    for (let i = 0; i < due.length; i += 2) sendNoContent(due[i] as ServerResponse, due[i + 1] as Headers)
+    ackHeaders = []
+    for (let i = 0; i < due.length; i++) sendNoContent(due[i]!, dueHeaders[i]!)
   }
 
   /** One signal or a batch: 204 when all were delivered, else the failed items (batch only). */
@@ -82,7 +85,8 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
     // frames, so that no signal of a burst waits for the socket writes of the acks before it.
     if (failed.length === 0) {
       if (acks.length === 0) setImmediate(sendAcks)
-      return void acks.push(res, headers)
+      acks.push(res)
+      return void ackHeaders.push(headers)
     }
     const answer: SignalBatchResponse = { failed }
     sendJson(res, 200, answer, headers)
