@@ -46,6 +46,16 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
   const sessionLimiter = createRateLimiter(options.sessionSignalsPerSec, options.sessionSignalsPerSec * SIGNAL_BURST_S)
   const addressLimiter = createRateLimiter(options.ipSignalsPerSec, options.ipSignalsPerSec * SIGNAL_BURST_S)
   const streamsPerIp = createCounter(options.maxStreamsPerIp)
+  // Answers owed for the signals relayed in this turn of the event loop, and each one's headers.
+  let acks: ServerResponse[] = []
+  let ackHeaders: Headers[] = []
+  const sendAcks = () => {
+    const due = acks
+    const dueHeaders = ackHeaders
+    acks = []
+    ackHeaders = []
+    for (let i = 0; i < due.length; i++) sendNoContent(due[i]!, dueHeaders[i]!)
+  }
 
   /** One signal or a batch: 204 when all were delivered, else the failed items (batch only). */
   async function signal(req: IncomingMessage, res: ServerResponse, headers: Headers) {
@@ -71,8 +81,13 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
       failed.push({ index, error: error.code, message: error.message })
     }
     // The partners' frames leave at the end of this tick (sse.ts writeFrame); the answer, a mere
-    // acknowledgement, is queued behind them so that no signal waits for its socket write.
-    if (failed.length === 0) return void process.nextTick(sendNoContent, res, headers)
+    // acknowledgement, waits until every request read in this turn of the event loop has written its
+    // frames, so that no signal of a burst waits for the socket writes of the acks before it.
+    if (failed.length === 0) {
+      if (acks.length === 0) setImmediate(sendAcks)
+      acks.push(res)
+      return void ackHeaders.push(headers)
+    }
     const answer: SignalBatchResponse = { failed }
     sendJson(res, 200, answer, headers)
   }
