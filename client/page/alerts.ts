@@ -16,7 +16,9 @@ export function createAlerts(options: { title: string; notify: HTMLInputElement;
   let unread = 0
   let audio: AudioContext | undefined
   const favicon = document.getElementById('favicon') as HTMLLinkElement | null
-  const plainIcon = favicon?.getAttribute('href') ?? ''
+  // Resolved, as `favicon.href` reads back: the relative attribute never equals it, and setting the
+  // same icon again fetches and decodes it again.
+  const plainIcon = favicon?.href ?? ''
 
   const permitted = () => typeof Notification !== 'undefined' && Notification.permission === 'granted'
   notify.checked = loadFlag('notify') && permitted()
