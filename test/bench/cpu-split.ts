@@ -16,6 +16,8 @@ function processKind(pid: number): string {
   const type = args.find((a) => a.startsWith('--type='))?.slice(7)
   if (type === undefined) return 'browser'
   if (type === 'gpu-process') return 'GPU'
+  // Headless Chromium's own UI (the omnibox's WebUI) runs in a renderer too, whichever page a tab opens.
+  if (type === 'renderer' && args.includes('--top-chrome-webui')) return 'renderer (browser UI)'
   if (type !== 'utility') return type
   const sub = args.find((a) => a.startsWith('--utility-sub-type='))?.slice(19) ?? ''
   if (sub.includes('NetworkService')) return 'network'
