@@ -72,7 +72,12 @@ export function meanSplit(splits: Array<Map<string, number>>): Map<string, numbe
 const SHOWN_MIN_SECONDS = 0.003
 
 /** One row per group, Parley's biggest first, with a subtotal per process type. */
-export function printCpuSplit(title: string, parley: Map<string, number>, peerjs: Map<string, number>): void {
+export function printCpuSplit(
+  title: string,
+  parley: Map<string, number>,
+  peerjs: Map<string, number>,
+  columns: [string, string] = ['Parley', 'PeerJS'],
+): void {
   const groups = [...new Set([...parley.keys(), ...peerjs.keys()])]
   const of = (m: Map<string, number>, g: string) => m.get(g) ?? 0
   const kinds = [...new Set(groups.map((g) => g.split(' · ')[0]!))]
@@ -94,5 +99,5 @@ export function printCpuSplit(title: string, parley: Map<string, number>, peerjs
   }
   rows.push(row('total', total(parley), total(peerjs)))
   console.log(`\n${title}`)
-  table(['process · thread', 'Parley', 'PeerJS', 'difference'], rows)
+  table(['process · thread', ...columns, 'difference'], rows)
 }
