@@ -369,18 +369,6 @@ describe('the app shell', () => {
       const recent = await ana.page.$$eval('#recent a', (as) => as.map((a) => ({ href: a.getAttribute('href'), text: a.textContent })))
       expect(recent[0]).toMatchObject({ href: link })
       expect(recent[0]!.text).toContain('Shell test')
-      // The page links its manifest with the shell (not in the HTML, which would fetch it during a join), offline too.
-      await ana.page.waitForFunction(
-        () => document.querySelector('link[rel="manifest"]')?.getAttribute('href') === '/manifest.webmanifest',
-        POLL,
-      )
-      expect(
-        await ana.page.evaluate(() =>
-          fetch('/manifest.webmanifest')
-            .then((r) => r.json())
-            .then((m) => m.name),
-        ),
-      ).toBe('Parley')
     } finally {
       await local.close().catch(() => {})
     }
