@@ -16,9 +16,7 @@ export function createAlerts(options: { title: string; notify: HTMLInputElement;
   let unread = 0
   let audio: AudioContext | undefined
   const favicon = document.getElementById('favicon') as HTMLLinkElement | null
-  // Resolved, as `favicon.href` reads back: the relative attribute never equals it, and setting the
-  // same icon again fetches and decodes it again.
-  const plainIcon = favicon?.href ?? ''
+  const plainIcon = favicon?.getAttribute('href') ?? ''
 
   const permitted = () => typeof Notification !== 'undefined' && Notification.permission === 'granted'
   notify.checked = loadFlag('notify') && permitted()
@@ -90,7 +88,9 @@ export function createAlerts(options: { title: string; notify: HTMLInputElement;
   const update = () => {
     document.title = unread > 0 ? `(${unread}) ${title}` : title
     const icon = unread > 0 ? badge() : plainIcon
-    if (favicon && favicon.href !== icon) favicon.href = icon
+    // The attribute, not the resolved `href`, which never equals the relative plain icon: setting the same
+    // icon again makes the browser fetch and decode it again.
+    if (favicon && favicon.getAttribute('href') !== icon) favicon.setAttribute('href', icon)
   }
   document.addEventListener('visibilitychange', () => {
     if (document.hidden) return
