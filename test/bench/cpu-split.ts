@@ -32,6 +32,7 @@ function processKind(pid: number): string {
 const threadName = (pid: number, tid: string) =>
   Number(tid) === pid ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim().replace(/\d+$/, '')
 
+/** Every thread of the tree under `root`: its CPU seconds so far and its group. */
 export function cpuSnapshot(root: number): CpuSnapshot {
   const snapshot: CpuSnapshot = new Map()
   for (const pid of processTree(root)) {
