@@ -88,7 +88,9 @@ export function createAlerts(options: { title: string; notify: HTMLInputElement;
   const update = () => {
     document.title = unread > 0 ? `(${unread}) ${title}` : title
     const icon = unread > 0 ? badge() : plainIcon
-    if (favicon && favicon.href !== icon) favicon.href = icon
+    // The attribute, not the resolved `href`, which never equals the relative plain icon: setting the same
+    // icon again makes the browser fetch and decode it again.
+    if (favicon && favicon.getAttribute('href') !== icon) favicon.setAttribute('href', icon)
   }
   document.addEventListener('visibilitychange', () => {
     if (document.hidden) return

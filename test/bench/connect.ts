@@ -5,6 +5,7 @@ import type { Browser, Page } from 'puppeteer'
 import { closeAll, launchPeople } from '../browsers'
 import { within } from '../helpers'
 import { printBreakdown } from './breakdown'
+import { meanSplit, printCpuSplit } from './cpu-split'
 import { type Servers, startServers } from './endpoints'
 import { pagePaths, pageServingCpu } from './page-cpu'
 import { preciseCpuSeconds } from './proc-info'
@@ -37,7 +38,7 @@ const lastConnected = (opened: Opened) => opened.pages[opened.connectedAt.indexO
 
 /** A room of `size` fills at once, RUNS times after one warm-up, alternating contenders run by run. */
 export async function interleaved(browsers: Browser[], at: Endpoints, size: number, keepLast?: (c: Contender, o: Opened) => Promise<void>) {
-  const runs: Record<Contender, Array<{ seconds: number; cpu: number }>> = { parley: [], peerjs: [] }
+  const runs: Record<Contender, Array<{ seconds: number; cpu: number; split: Map<string, number> }>> = { parley: [], peerjs: [] }
   for (let run = 0; run <= RUNS; run++) {
     for (const contender of CONTENDERS) {
       await settle()
@@ -49,7 +50,7 @@ export async function interleaved(browsers: Browser[], at: Endpoints, size: numb
       if (!opened) continue
       try {
         // Run 0 warms the servers and browsers up and is not counted.
-        if (run > 0) runs[contender].push({ seconds: opened.seconds, cpu: mean(opened.cpu) })
+        if (run > 0) runs[contender].push({ seconds: opened.seconds, cpu: mean(opened.cpu), split: meanSplit(opened.cpuSplits) })
         if (run === RUNS) await keepLast?.(contender, opened)
       } finally {
         await opened.close()
@@ -79,6 +80,7 @@ export async function newcomer(contender: Contender, browsers: Browser[], at: En
       return {
         seconds: joined.seconds,
         cpu: joined.cpu[0]!,
+        split: joined.cpuSplits[0]!,
         serverCpu,
         startedAt: joined.startedAt,
         connectedAt: joined.connectedAt[0]!,
@@ -184,6 +186,11 @@ async function benchNewcomer(browsers: Browser[], servers: Servers, atOnce: Part
     `  target: Parley's API CPU ≤ PeerServer's — ${times(parleyApi, peerServer)} ${met(parleyApi <= peerServer)}` +
       ` (whole server, page included: ${times(parleyServer, peerServer)})`,
   )
+  printCpuSplit(
+    `The newcomer's browser CPU by process and thread (mean of ${RUNS} runs)`,
+    meanSplit(joins.parley.map((j) => j.split)),
+    meanSplit(joins.peerjs.map((j) => j.split)),
+  )
   console.log(`\nJoin path (the page's navigation timing and performance marks; — : the page does not mark that step yet)`)
   printBreakdown([
     { label: `Parley newcomer → ${others}`, timeline: last.parley.timeline },
@@ -210,6 +217,7 @@ export async function benchConnect() {
     const connectRows: string[][] = []
     const cpuRows: string[][] = []
     const atOnce: Partial<Record<Contender, Timeline>> = {}
+    let splitAt: { size: number; parley: Map<string, number>; peerjs: Map<string, number> } | undefined
     for (const size of SIZES) {
       const runs = await interleaved(browsers, at, size, async (contender, opened) => {
         if (size === max) atOnce[contender] = await readTimeline(lastConnected(opened))
@@ -231,12 +239,21 @@ export async function benchConnect() {
       const pc = median(runs.parley.map((r) => r.cpu))
       const jc = median(runs.peerjs.map((r) => r.cpu))
       cpuRows.push([String(size), secs(pc), secs(jc), times(pc, jc)])
+      if (size === SIZES[0])
+        splitAt = { size, parley: meanSplit(runs.parley.map((r) => r.split)), peerjs: meanSplit(runs.peerjs.map((r) => r.split)) }
     }
     table(['browsers', 'Parley median', 'min', 'max', 'PeerJS median', 'min', 'max', 'Parley/PeerJS', 'target', ''], connectRows)
 
     console.log("\nCPU per browser per join: user + system CPU of each browser's whole process tree (browser, renderer, GPU, utility),")
     console.log('from just before the tabs navigate until everyone is connected, averaged over the browsers; median of the runs')
     table(['browsers', 'Parley', 'PeerJS', 'Parley/PeerJS'], cpuRows)
+    if (splitAt) {
+      printCpuSplit(
+        `CPU per browser per join at ${splitAt.size} browsers, by process and thread (every thread's /proc/<pid>/task/<tid>/schedstat; mean of the runs)`,
+        splitAt.parley,
+        splitAt.peerjs,
+      )
+    }
 
     // A round trip that times out on a loaded machine is a finding, not a reason to lose the newcomer figures.
     await roundTrips(browsers, at).catch((err: Error) => console.log(`\nMessage round trip: FAILED — ${err.message}`))

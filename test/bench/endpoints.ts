@@ -7,7 +7,7 @@ import type { Endpoints } from './tabs'
 
 /** Parley's join limits out of the way: every run joins the same few browsers again from one IP. */
 // The load generators are a few addresses holding thousands of peers: lift the per-address caps.
-const PARLEY_ARGS = [
+export const PARLEY_ARGS = [
   '--join-burst',
   '10000',
   '--max-streams-per-ip',

@@ -89,12 +89,15 @@ export interface ServerProc extends Proc {
 // Another build of the server (say, main's, for a before/after in one sitting) when asked for.
 const PARLEY_MAIN = process.env.BENCH_PARLEY_MAIN ?? SERVER_MAIN
 
-/** The built Parley server (dist/signaling/main.js). `BENCH_CPU_PROF=<dir>` writes a V8 CPU profile there. */
-export async function startParley(args: string[], { inspect = false } = {}): Promise<ServerProc> {
+/**
+ * The built Parley server (dist/signaling/main.js, or `main`: another build, which serves its own page).
+ * `BENCH_CPU_PROF=<dir>` writes a V8 CPU profile there.
+ */
+export async function startParley(args: string[], { inspect = false, main = PARLEY_MAIN } = {}): Promise<ServerProc> {
   const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
   const proc = spawnNode(
     'Parley',
-    [...prof, ...(inspect ? [INSPECT] : []), PARLEY_MAIN, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn', ...args],
+    [...prof, ...(inspect ? [INSPECT] : []), main, '--host', '127.0.0.1', '--port', '0', '--log-level', 'warn', ...args],
     { PARLEY_SECRET: TEST_SECRET, PARLEY_ICE_SERVERS: '[]' },
   )
   try {

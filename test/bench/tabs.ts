@@ -6,6 +6,7 @@ import { nanoid } from 'nanoid'
 import type { Browser, Page } from 'puppeteer'
 import { watch } from '../browsers'
 import { randomRoom, within } from '../helpers'
+import { type CpuSnapshot, cpuSnapshot, cpuSplit } from './cpu-split'
 import type { PeerjsSite } from './peerjs-site'
 import { treeCpuSeconds } from './proc-info'
 
@@ -102,6 +103,8 @@ export interface Opened {
   seconds: number
   /** CPU seconds each browser's whole process tree spent from just before navigating until everyone was connected. */
   cpu: number[]
+  /** The same per browser, split by process type and thread (cpu-split.ts). */
+  cpuSplits: Array<Map<string, number>>
   pages: Page[]
   close(): Promise<void>
 }
@@ -149,6 +152,7 @@ export async function openTabs(contender: Contender, browsers: Browser[], links:
     if (contender === 'parley') await Promise.all(pages.map((p) => p.evaluateOnNewDocument(parleyInstrument(expected))))
     const pids = browsers.map((b) => b.process()?.pid ?? 0)
     const cpuBefore = pids.map((pid) => (pid ? treeCpuSeconds(pid) : NaN))
+    const splitBefore = pids.map((pid): CpuSnapshot => (pid ? cpuSnapshot(pid) : new Map()))
     const startedAt = Date.now()
     await Promise.all(pages.map((p, i) => p.goto(urls[i]!, { timeout: JOIN_TIMEOUT_MS })))
     const connectedAt = await within(done, JOIN_TIMEOUT_MS, `every ${NAMES[contender]} tab connected to ${expected} others`).catch(
@@ -158,7 +162,8 @@ export async function openTabs(contender: Contender, browsers: Browser[], links:
       },
     )
     const cpu = pids.map((pid, i) => (pid ? treeCpuSeconds(pid) - cpuBefore[i]! : NaN))
-    return { startedAt, connectedAt, seconds: (Math.max(...connectedAt) - startedAt) / 1000, cpu, pages, close }
+    const cpuSplits = pids.map((pid, i) => cpuSplit(splitBefore[i]!, pid ? cpuSnapshot(pid) : new Map()))
+    return { startedAt, connectedAt, seconds: (Math.max(...connectedAt) - startedAt) / 1000, cpu, cpuSplits, pages, close }
   } catch (err) {
     await close()
     throw err

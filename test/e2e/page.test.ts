@@ -190,6 +190,16 @@ describe('the room page', () => {
     const link = roomLink(server.url)
     await Promise.all(people.map((p) => p.page.goto(link)))
     await Promise.all(people.map((p) => waitForConnected(p.page, 1)))
+    // Shown again with nothing unread, the tab keeps its favicon rather than setting (and fetching) it anew.
+    const faviconSets = await ana.page.evaluate(() => {
+      const watcher = new MutationObserver(() => {})
+      watcher.observe(document.getElementById('favicon')!, { attributes: true })
+      document.dispatchEvent(new Event('visibilitychange'))
+      const records = watcher.takeRecords().length
+      watcher.disconnect()
+      return records
+    })
+    expect(faviconSets).toBe(0)
     const tall = Array.from({ length: 60 }, (_, i) => `line ${i}`).join('\n')
     await ben.page.evaluate((text) => {
       const box = document.querySelector<HTMLTextAreaElement>('textarea[aria-label="Message"]')!

@@ -1,0 +1,58 @@
+// Two builds of Parley side by side in one sitting: `BENCH_AB_MAIN=<other build's signaling/main.js>
+// tsx test/bench/ab.ts`. A newcomer joins a room of BENCH_AB_ROOM, the builds alternating run by run
+// (BENCH_AB_RUNS each) on the same browsers, each build serving its own page: its time and its
+// browser's CPU split by process and thread, so a cut of a few ms shows on a loaded machine.
+import { loadavg } from 'node:os'
+import { closeAll, launchPeople } from '../browsers'
+import { settle } from './connect'
+import { meanSplit, printCpuSplit } from './cpu-split'
+import { PARLEY_ARGS } from './endpoints'
+import { startParley, stopAll } from './procs'
+import { median, secs, table } from './stats'
+import { type Endpoints, openTabs, roomLinks } from './tabs'
+
+const OTHER = process.env.BENCH_AB_MAIN
+const RUNS = Number(process.env.BENCH_AB_RUNS ?? 8)
+const ROOM = Number(process.env.BENCH_AB_ROOM ?? 1)
+if (!OTHER) throw new Error('BENCH_AB_MAIN=<path to the other build of dist/signaling/main.js>')
+
+const builds = await Promise.all([startParley(PARLEY_ARGS), startParley(PARLEY_ARGS, { main: OTHER })])
+const people = await launchPeople(ROOM + 1)
+const browsers = people.map((p) => p.browser)
+const labels = ['this build', 'BENCH_AB_MAIN']
+const joins = labels.map(() => [] as Array<{ seconds: number; cpu: number; split: Map<string, number> }>)
+try {
+  console.log(`load average ${loadavg()[0]!.toFixed(2)} before starting`)
+  for (let run = 0; run <= RUNS; run++) {
+    for (const b of run % 2 ? [1, 0] : [0, 1]) {
+      const at = { parley: builds[b]!.url } as Endpoints
+      const links = roomLinks('parley', at)
+      await settle()
+      const room = await openTabs('parley', browsers.slice(0, ROOM), links, ROOM - 1)
+      try {
+        await Promise.all(room.pages.map((p) => p.evaluate(() => navigator.serviceWorker.ready.then(() => true))))
+        await settle()
+        const joined = await openTabs('parley', browsers.slice(ROOM), links, ROOM, ROOM)
+        // Run 0 warms both up and is not counted.
+        if (run > 0) joins[b]!.push({ seconds: joined.seconds, cpu: joined.cpu[0]!, split: joined.cpuSplits[0]! })
+        await joined.close()
+      } finally {
+        await room.close()
+      }
+    }
+  }
+  console.log(`load average ${loadavg()[0]!.toFixed(2)} at the end`)
+  table(
+    ['', 'time (median)', "browser's CPU (median)"],
+    joins.map((j, b) => [labels[b]!, secs(median(j.map((x) => x.seconds))), secs(median(j.map((x) => x.cpu)))]),
+  )
+  printCpuSplit(
+    `The newcomer's browser CPU by process and thread (mean of ${RUNS})`,
+    meanSplit(joins[0]!.map((j) => j.split)),
+    meanSplit(joins[1]!.map((j) => j.split)),
+    labels as [string, string],
+  )
+} finally {
+  await closeAll(people)
+  await stopAll(builds)
+}
