@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { type ChatMessage, type ChatView, type HistoryStore, type Identity, joinRoom, type LogEntry, type Room } from '../../client/lib'
 import type { RoomLog } from '../../client/lib/history'
 import { createSaving } from '../../client/lib/saving'
+import { isLogEntry } from '../../client/lib/stored'
 import { randomRoom } from '../helpers'
 import {
   clearSealer,
@@ -294,5 +295,23 @@ describe('saving the history, when the store fails', () => {
     saving.signed(chat('c', 'never held'))
     saving.flush()
     expect(saves.at(-1)?.map((e) => e.message.text)).toEqual(['first', 'second'])
+  })
+})
+
+describe('what a store reads back', () => {
+  it('keeps each well-formed entry and drops the rest, not the whole record', () => {
+    const good: LogEntry = { message: { ...chat('g1', 'fine'), sig: 'x' }, key: 'k', mine: true, undelivered: true }
+    const record: unknown[] = [
+      good,
+      null,
+      'text',
+      { ...good, key: 7 },
+      { ...good, mine: 'yes' },
+      { ...good, undelivered: false },
+      { ...good, message: { ...good.message, type: 'file' } },
+      { ...good, message: { ...good.message, lamport: '1' } },
+      { message: { ...good.message, id: 'g2' }, key: 'k', mine: false },
+    ]
+    expect(record.filter(isLogEntry).map((e) => e.message.id)).toEqual(['g1', 'g2'])
   })
 })
