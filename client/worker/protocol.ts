@@ -21,6 +21,8 @@ export type WorkerMessage =
   | { op: 'error'; message: string }
   /** A retry of the join left with this nonce: the tab cancels that one if it goes first. */
   | { op: 'attempt'; id: number; nonce: string }
+  /** That re-claim was answered: the tab's leave no longer carries its nonce. */
+  | { op: 'settled'; id: number }
   | { op: 'joined'; id: number; membership: Membership }
   | { op: 'join-failed'; id: number; code: string; message: string; status: number }
   | { op: 'event'; id: number; event: MembershipEvent }
@@ -97,6 +99,7 @@ export function parseWorkerMessage(value: unknown): WorkerMessage | null {
       return event ? { op, id, event } : null
     }
     case 'lost':
+    case 'settled':
       return { op, id }
     case 'unknown':
       return str(value.peer) ? { op, id, peer: value.peer } : null
