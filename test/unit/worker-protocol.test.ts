@@ -37,6 +37,8 @@ describe('parseWorkerMessage (the worker to its tab)', () => {
       { op: 'joined', id: 1, membership: null },
       { op: 'joined', id: 1, membership: { ...membership, token: undefined } },
       { op: 'joined', id: 1, membership: { ...membership, peers: 'p2' } },
+      { op: 'joined', id: 1, membership: { ...membership, peers: [{ id: 'p2' }, { id: 3 }] } },
+      { op: 'joined', id: 1, membership: { ...membership, peers: [null] } },
       { op: 'join-failed', id: 1, code: 'X', message: 'x' },
       { op: 'event', id: 1, event: { type: 'roster', room: 'r', peers: [{ id: 2 }] } },
       { op: 'event', id: 1, event: { type: 'peer-left', peer: 'p2', reason: 'gone' } },
