@@ -13,7 +13,7 @@ const SAVE_MAX_DELAY_MS = 5_000
  * burst of what others say, and at once when the page may be going (`flush`). Each write takes what is
  * in memory and starts in the calling task: a page that is going away runs no later task, not even a
  * microtask. Nothing is written before the stored history is back in the log, or the write would
- * replace it.
+ * replace it; nothing at all this visit if it cannot be read.
  */
 export function createSaving(options: {
   room: string

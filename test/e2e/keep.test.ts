@@ -157,8 +157,8 @@ describe('a database connection the browser closed (site data cleared while the 
     await ana.page.goto(link)
     await waitForJoined(ana.page)
     const session = await ana.page.createCDPSession()
-    // Chromium force-closes the page's connection before it answers; the page hears `close` well before
-    // the typing below is done.
+    // Chromium force-closes the page's connection before it answers; the connection's `close` event
+    // reached the page before the line below was typed and sent in every run here.
     await session.send('Storage.clearDataForOrigin', { origin: new URL(server.url).origin, storageTypes: 'indexeddb' })
     await say(ana.page, 'said after the data was cleared')
     await ana.page.reload()
