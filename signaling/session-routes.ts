@@ -137,12 +137,20 @@ export function createSessionRoutes({ options, credentials, hub, observer, clien
   async function leave(req: IncomingMessage, res: ServerResponse, headers: Headers) {
     const { peer, token: inBody, nonce } = parseLeave(await readJson(req, options.maxBodyBytes, bodyTimeoutMs, true))
     const token = bearer(req.headers.authorization) ?? inBody
-    // The cancel first: it needs no token, so an expired one sent beside it cannot stop it.
+    // The cancel first: it needs no token, so an expired one sent beside it cannot stop it. Refused by
+    // its rate limit, it still lets the token's leave through (many tabs behind one address may leave at
+    // once after a reset, each with a re-claim's nonce): a refused leave would leave a ghost.
+    let refused: unknown
     if (nonce !== undefined) {
-      takeOrRefuse(cancelLimiter, clientIp(req), 'cancels from this address')
-      await cancel(nonce)
+      try {
+        takeOrRefuse(cancelLimiter, clientIp(req), 'cancels from this address')
+      } catch (err) {
+        refused = err
+      }
+      if (!refused) await cancel(nonce)
     }
     if (token !== undefined || nonce === undefined) await hub.leave(sessionFrom(credentials, token), peer)
+    if (refused) throw refused
     sendNoContent(res, headers)
   }
 

@@ -1,10 +1,11 @@
 import { nanoid } from 'nanoid'
 import { createAnnotations, isAnnotation } from './annotations'
-import type { RoomLog } from './history'
+import type { Added, RoomLog } from './history'
 import { mark } from './marks'
 import { type ChatMessage, MAX_ACK_IDS, type PeerMessage, type Reference } from './peer-protocol'
 import { createSaving } from './saving'
-import type { ChatView, Emit, HistoryStore, Identity, LogEntry, PeerView, Receipt } from './types'
+import type { HistoryStore } from './stored'
+import type { ChatView, Emit, Identity, PeerView, Receipt } from './types'
 import { createTyping } from './typing'
 import { createSerialQueue } from './util'
 
@@ -106,7 +107,7 @@ export function createConversation(options: {
     if (changed) emit('annotation', changed)
   }
   // An entry from this browser's store or someone's history, where it goes in the room's order.
-  const shown = ({ entry, before }: { entry: LogEntry; before: string | undefined }, undelivered = false) =>
+  const shown = ({ entry, before }: Added, undelivered = false) =>
     show(
       { ...entry.message, mine: entry.mine, history: true, ...(before ? { before } : {}), ...(undelivered ? { undelivered } : {}) },
       entry.key,

@@ -1,5 +1,6 @@
 import type { ChatMessage, HistoryEntry } from './peer-protocol'
-import type { Identity, LogEntry } from './types'
+import type { LogEntry } from './stored'
+import type { Identity } from './types'
 
 /** How many recent messages a room keeps, hands to newcomers and stores. */
 export const HISTORY_LIMIT = 500
@@ -25,7 +26,8 @@ export const MAX_RELAYED_KEYS = 256
 /** History entries for present peers whose hello has not arrived yet, waiting for their key. */
 export const MAX_PENDING_ENTRIES = HISTORY_LIMIT
 
-type Added = { entry: LogEntry; before: string | undefined }
+/** An entry that went into the log, and the id of the one it went before (undefined: last). */
+export type Added = { entry: LogEntry; before: string | undefined }
 
 /** The room's order: Lamport clock, then sender id, then message id — the same for everyone. */
 export const before = (a: ChatMessage, b: ChatMessage) =>
@@ -185,7 +187,7 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
     has: ordered.has,
 
     /** A message straight from its author (their channel), signature checked against their hello's key. */
-    async live(message: ChatMessage, mine = false): Promise<{ entry: LogEntry; before: string | undefined } | null> {
+    async live(message: ChatMessage, mine = false): Promise<Added | null> {
       const key = mine ? identity.key : announced.get(message.from)
       if (!key || (!mine && !(await identity.verify(message, key)))) return null
       const entry = { message, key, mine }

@@ -1,7 +1,8 @@
 import { base64url, fromBase64url, VERSION } from './crypto'
 import type { ChatMessage } from './peer-protocol'
 import { SignalingError } from './signaling/http'
-import type { Identity, KeyStore } from './types'
+import type { KeyStore } from './stored'
+import type { Identity } from './types'
 
 // Ed25519, not ECDSA P-256: a verify costs ~0.2 ms against ~0.9 ms in Chromium, and a chat message
 // is signed and verified on its way to the screen. Signatures are deterministic, so vectors are fixed.

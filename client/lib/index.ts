@@ -8,16 +8,14 @@ export { type ChatMessage, cleanName, isEmoji, MAX_NAME_CHARS, MAX_TEXT_CHARS, t
 export { joinRoom } from './room'
 export { createSignalingClient, type SignalingClient } from './signaling/client'
 export { SignalingError } from './signaling/http'
+export type { HistoryStore, KeyStore, LogEntry } from './stored'
 export type {
   Annotation,
   ChatView,
   CreatePeer,
   FileTransfer,
-  HistoryStore,
   Identity,
   JoinOptions,
-  KeyStore,
-  LogEntry,
   Membership,
   MembershipEvent,
   MembershipHandlers,

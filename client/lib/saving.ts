@@ -1,20 +1,19 @@
-import type { RoomLog } from './history'
+import type { Added, RoomLog } from './history'
 import type { ChatMessage } from './peer-protocol'
-import type { HistoryStore, Identity, LogEntry } from './types'
+import type { HistoryStore, LogEntry } from './stored'
+import type { Identity } from './types'
 
 // What others say is written once a burst of it pauses, and at most this long apart while it goes on
 // (a write copies the whole history on the page's thread, ~1 ms for 400).
 const SAVE_DELAY_MS = 500
 const SAVE_MAX_DELAY_MS = 5_000
 
-type Added = { entry: LogEntry; before: string | undefined }
-
 /**
  * The room's history in this browser's store: written at once for what this person says, once per
  * burst of what others say, and at once when the page may be going (`flush`). Each write takes what is
  * in memory and starts in the calling task: a page that is going away runs no later task, not even a
  * microtask. Nothing is written before the stored history is back in the log, or the write would
- * replace it.
+ * replace it; nothing at all this visit if it cannot be read.
  */
 export function createSaving(options: {
   room: string
@@ -53,7 +52,8 @@ export function createSaving(options: {
     unsaved = !restored || !log || !me
     if (unsaved) return
     const entries = [...log!.entries(), ...unsigned.map((message) => ({ message, key: me!.key, mine: true }))].map(stored)
-    store.save(room, entries).catch(() => {})
+    // Failed, it is tried again by the next write or flush.
+    store.save(room, entries).catch(() => (unsaved = true))
   }
 
   const later = () => {
@@ -70,7 +70,8 @@ export function createSaving(options: {
       let signed = false
       try {
         const log = await options.log
-        const kept = await store.load(room).catch(() => [])
+        // Read once more if it fails; failing again, this visit writes nothing, as a write would replace what is kept.
+        const kept = await store.load(room).catch(() => store.load(room))
         for (const e of kept) if (e.mine && e.undelivered) undelivered.add(e.message.id)
         for (const mine of [true, false]) {
           const group = kept.filter((e) => e.mine === mine && e.message.sig).map(({ message, key }) => ({ message, key }))
@@ -88,15 +89,18 @@ export function createSaving(options: {
           if (added) show(added, undelivered.has(message.id))
           signed = true
         }
-      } finally {
         restored = true
+      } finally {
         if (signed || unsaved) save()
       }
     },
 
     /** One of ours, on its way to be signed: written unsigned if the page goes before that. */
     signing: (message: ChatMessage) => void unsigned.push(message),
-    signed: (message: ChatMessage) => void unsigned.splice(unsigned.indexOf(message), 1),
+    signed(message: ChatMessage): void {
+      const at = unsigned.indexOf(message)
+      if (at >= 0) unsigned.splice(at, 1)
+    },
 
     /** This person said something (it is in the log): written at once, as nobody else may hold it yet. */
     said: save,

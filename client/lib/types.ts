@@ -5,6 +5,7 @@
 import type { IceResponse, IceServer, LeaveReason, PeerInfo } from '../../signaling/protocol'
 import type { Emitter } from './emitter'
 import type { ChatMessage, SignalEnvelope } from './peer-protocol'
+import type { HistoryStore, KeyStore } from './stored'
 
 export type RoomStatus = 'joining' | 'online' | 'reconnecting' | 'closed'
 
@@ -143,28 +144,6 @@ export type Emit = Emitter<RoomEvents>['emit']
 
 /** The mesh's news about one peer, for the room to act on and pass on. */
 export type PeerEvent = 'peer-joined' | 'peer-connected' | 'peer-updated' | 'peer-left'
-
-export interface LogEntry {
-  message: ChatMessage
-  /** The author's public signing key the signature was checked against. */
-  key: string
-  /** Sent from this browser (in this session or, persisted, an earlier one). */
-  mine: boolean
-  /** Ours, direct, and not confirmed by its recipient when stored (see ChatView). */
-  undelivered?: true
-}
-
-/** Where a room's history lives between visits (IndexedDB in the page; nothing in tests). */
-export interface HistoryStore {
-  load(room: string): Promise<LogEntry[]>
-  save(room: string, entries: readonly LogEntry[]): Promise<void>
-}
-
-/** Where a room's signing key pair is kept between visits (see identity.ts `keptIdentity`). */
-export interface KeyStore {
-  load(room: string): Promise<CryptoKeyPair | undefined>
-  save(room: string, pair: CryptoKeyPair): Promise<void>
-}
 
 export interface Identity {
   /** This session's public key, announced in every hello (base64url, raw Ed25519, 32 bytes). */

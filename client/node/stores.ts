@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import type { HistoryStore, LogEntry } from '../lib'
+import { type HistoryStore, isLogEntry, type LogEntry } from '../lib/stored'
+import { isObject } from '../lib/util'
 
 /** History kept for the life of the process (what a fresh page without IndexedDB would have). */
 export function createMemoryStore(): HistoryStore {
@@ -15,18 +16,6 @@ export function createMemoryStore(): HistoryStore {
  * History in one JSON file per store, keyed by room, so a bot that restarts still knows the room's
  * past. Entries are checked again on load (signatures), so a tampered file adds nothing.
  */
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
-
-/** The shape history.merge reads; it checks each signature itself. */
-const isLogEntry = (v: unknown): v is LogEntry =>
-  isObject(v) &&
-  typeof v.key === 'string' &&
-  typeof v.mine === 'boolean' &&
-  isObject(v.message) &&
-  v.message.type === 'chat' &&
-  ['id', 'from', 'name', 'text'].every((k) => typeof (v.message as Record<string, unknown>)[k] === 'string') &&
-  ['time', 'seq', 'lamport'].every((k) => typeof (v.message as Record<string, unknown>)[k] === 'number')
-
 export function createFileStore(path: string): HistoryStore {
   let writing: Promise<unknown> = Promise.resolve()
 

@@ -279,9 +279,13 @@ function wireRoom(
 
   bindInvite({ title: pageTitle, notice: log.notice, openPanel: panel.open, extras })
 
+  // Hidden is the last moment a page is sure to run: a phone may discard it without pagehide.
+  const onHidden = () => document.visibilityState === 'hidden' && room.flush()
+  document.addEventListener('visibilitychange', onHidden)
   // Leave explicitly when the page goes away, so others see it at once rather than after the grace
   // period, and let go of the shared worker (a back/forward-cached page would otherwise hold on to it).
   addEventListener('pagehide', () => {
+    document.removeEventListener('visibilitychange', onHidden)
     room.leave()
     signaling?.close()
     log.close()
@@ -289,8 +293,6 @@ function wireRoom(
     clearTimeout(settleTimer)
     clearTimeout(shellTimer)
   })
-  // Hidden is the last moment a page is sure to run: a phone may discard it without pagehide.
-  document.addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && room.flush())
   // A page restored from the back/forward cache has left already: join again.
   addEventListener('pageshow', (event) => event.persisted && location.reload())
 }

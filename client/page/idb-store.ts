@@ -1,4 +1,4 @@
-import type { HistoryStore, KeyStore, LogEntry } from '../lib'
+import { type HistoryStore, isLogEntry, type KeyStore } from '../lib/stored'
 
 const DB = 'parley'
 const STORE = 'history'
@@ -18,12 +18,17 @@ function database(): Promise<IDBDatabase> {
     }
     request.onsuccess = () => {
       const db = request.result
-      // Another tab upgrading (a newer version of the page) needs this connection gone.
-      db.onversionchange = () => {
-        db.close()
+      const forget = () => {
         opened = undefined
         ready = undefined
       }
+      // Another tab upgrading (a newer version of the page) needs this connection gone.
+      db.onversionchange = () => {
+        db.close()
+        forget()
+      }
+      // The browser closed it (storage cleared, disk trouble): the next request opens a new one.
+      db.onclose = forget
       ready = db
       resolve(db)
     }
@@ -45,7 +50,8 @@ function transact<T>(db: IDBDatabase, mode: IDBTransactionMode, work: (store: ID
     // page being reloaded never sees: Chromium and Firefox then drop it (test/e2e/keep.test.ts lost
     // every line so). Committed now, it no longer needs the page: Firefox leaves a committing
     // transaction alone when it aborts a departing window's, and Chromium's backend finishes it.
-    tx.commit()
+    // Older browsers have no commit(): theirs commit on their own, as before.
+    tx.commit?.()
   })
 }
 
@@ -65,7 +71,7 @@ export function createIndexedDbStore(): HistoryStore | undefined {
   return {
     async load(room) {
       const value = await run<unknown>('readonly', (store) => store.get(room))
-      return Array.isArray(value) ? (value as LogEntry[]) : []
+      return Array.isArray(value) ? value.filter(isLogEntry) : []
     },
     save: (room, entries) =>
       run('readwrite', (store) =>

@@ -1,5 +1,5 @@
 import type { IceResponse } from '../../signaling/protocol'
-import { parseMembershipEvent } from '../lib/signaling/event-stream'
+import { isPeerInfo, parseMembershipEvent } from '../lib/signaling/event-stream'
 import type { Membership, MembershipEvent, SignalingStatus } from '../lib/types'
 import { isObject } from '../lib/util'
 
@@ -21,6 +21,8 @@ export type WorkerMessage =
   | { op: 'error'; message: string }
   /** A retry of the join left with this nonce: the tab cancels that one if it goes first. */
   | { op: 'attempt'; id: number; nonce: string }
+  /** That re-claim was answered: the tab's leave no longer carries its nonce. */
+  | { op: 'settled'; id: number }
   | { op: 'joined'; id: number; membership: Membership }
   | { op: 'join-failed'; id: number; code: string; message: string; status: number }
   | { op: 'event'; id: number; event: MembershipEvent }
@@ -67,13 +69,14 @@ export function parseTabMessage(value: unknown): TabMessage | null {
 }
 
 const isMembership = (v: unknown): v is Membership =>
-  isObject(v) && str(v.peer) && str(v.token) && Array.isArray(v.peers) && Array.isArray(v.iceServers)
+  isObject(v) && str(v.peer) && str(v.token) && Array.isArray(v.peers) && v.peers.every(isPeerInfo) && Array.isArray(v.iceServers)
 const isIce = (v: unknown): v is IceResponse => isObject(v) && Array.isArray(v.iceServers)
 
 /**
  * The worker of another version may serve this tab (it lives while any tab of the origin does): check
- * shapes, down to each event. Membership and ICE answers came from our server, which the worker trusts as
- * the page does: their envelope is checked, not every field.
+ * shapes, down to each event and each of a membership's peers (the room handles them as its roster).
+ * Membership and ICE answers came from our server, which the worker trusts as the page does: beyond
+ * that, their envelope is checked, not every field.
  */
 export function parseWorkerMessage(value: unknown): WorkerMessage | null {
   if (!isObject(value)) return null
@@ -97,6 +100,7 @@ export function parseWorkerMessage(value: unknown): WorkerMessage | null {
       return event ? { op, id, event } : null
     }
     case 'lost':
+    case 'settled':
       return { op, id }
     case 'unknown':
       return str(value.peer) ? { op, id, peer: value.peer } : null

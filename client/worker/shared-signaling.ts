@@ -15,8 +15,8 @@ interface PendingJoin {
   verifier: string | undefined
   /**
    * The nonce of its attempt in flight (the first chosen here, a retry's told by the worker), until the
-   * worker says it joined; then of its latest re-claim (after a `reset`), if any. The tab cancels that
-   * attempt by beacon if it goes first.
+   * worker says it joined; then of its latest re-claim (after a `reset`) until the worker says it was
+   * answered. The tab cancels that attempt by beacon if it goes first.
    */
   nonce?: string | undefined
   handlers: MembershipHandlers
@@ -64,6 +64,11 @@ function answer(message: WorkerMessage, pending: Pending, events: Emitter<Signal
     case 'attempt': {
       const join = joins.get(message.id)
       if (join) join.nonce = message.nonce
+      return
+    }
+    case 'settled': {
+      const join = joins.get(message.id)
+      if (join) join.nonce = undefined
       return
     }
     case 'joined': {

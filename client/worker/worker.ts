@@ -78,6 +78,7 @@ self.onconnect = (event) => {
               sent(nonce: string) {
                 if (nonce !== request.nonce) post(tab, { op: 'attempt', id: request.id, nonce })
               },
+              settled: () => post(tab, { op: 'settled', id: request.id }),
               gone: () => !tabs.has(tab),
             }
           : undefined

@@ -149,3 +149,19 @@ describe('a direct message its recipient had not confirmed when the page went', 
     }
   })
 })
+
+describe('a database connection the browser closed (site data cleared while the page is open)', () => {
+  it('is opened again for the next write', async () => {
+    const [ana] = people as [Person]
+    const link = roomLink(server.url)
+    await ana.page.goto(link)
+    await waitForJoined(ana.page)
+    const session = await ana.page.createCDPSession()
+    // Chromium force-closes the page's connection before it answers; the connection's `close` event
+    // reached the page before the line below was typed and sent in every run here.
+    await session.send('Storage.clearDataForOrigin', { origin: new URL(server.url).origin, storageTypes: 'indexeddb' })
+    await say(ana.page, 'said after the data was cleared')
+    await ana.page.reload()
+    expect(await storedTexts(ana.page, roomOf(link))).toContain('said after the data was cleared')
+  })
+})

@@ -172,6 +172,17 @@ describe('cancelling a join by its nonce', () => {
     expect((await postJson(`${api}/join`, { room: randomRoom(), nonce: newNonce() })).status).toBe(200)
   })
 
+  it('a leave whose cancel is rate-limited still leaves by its token, then answers 429', async () => {
+    const { api } = await server({ joinsPerSec: 0.01, joinBurst: 2 })
+    const room = randomRoom()
+    const a = await peer(api, room)
+    const b = await join(api, room)
+    for (let i = 0; i < 2; i++) expect((await cancel(api, newNonce())).status).toBe(204)
+    const answer = await postJson(`${api}/leave`, { peer: b.peer, token: b.token, nonce: newNonce() }, undefined, BEACON)
+    expect(answer).toMatchObject({ status: 429, body: { error: 'RATE_LIMITED' } })
+    expect((await a.stream.next('peer-left')).json).toEqual({ to: a.peer, peer: b.peer, reason: 'leave' })
+  })
+
   it("a leave with a token and a nonce does both: the nonce's peer leaves, then the token's", async () => {
     const { api } = await server()
     const room = randomRoom()

@@ -195,6 +195,25 @@ describe('the shared worker and its tab', () => {
     expect(a.stream.ofType('peer-joined').filter((d) => peerId(d) === b.peer)).toHaveLength(1)
   })
 
+  it("forgets a re-claim's nonce once it is answered: the tab's later leave carries only its token", async () => {
+    const { url, api } = await server()
+    const room = randomRoom()
+    const a = await peer(api, room)
+    const { proxy, resetNext, reclaimLanded, release } = await resettingProxy(url)
+    const tab = await openTab(`${proxy.url}/v1`)
+    const b = await tab.signaling.join(room, undefined, quiet)
+    resetNext()
+    await join(api, room)
+    await reclaimLanded
+    await tab.heard.next((m) => m.op === 'attempt', "the re-claim's nonce")
+    release()
+    expect(await joinAnswer(proxy, 2)).toBe('OK')
+    await tab.heard.next((m) => m.op === 'settled', 'the re-claim answered')
+    tab.signaling.leave(b.peer)
+    expect(await tab.beacons.next((body) => body.peer === b.peer, 'the leave beacon')).toEqual({ token: b.token, peer: b.peer })
+    expect((await a.stream.next('peer-left', (d) => d.peer === b.peer)).json.reason).toBe('leave')
+  })
+
   it('re-claims its other peers after one whose tab cancelled its re-claim', async () => {
     const { url, api } = await server()
     const [room, other] = [randomRoom(), randomRoom()]

@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { type ChatView, type HistoryStore, type Identity, joinRoom, type LogEntry, type Room } from '../../client/lib'
+import { type ChatMessage, type ChatView, type HistoryStore, type Identity, joinRoom, type LogEntry, type Room } from '../../client/lib'
+import type { RoomLog } from '../../client/lib/history'
+import { createSaving } from '../../client/lib/saving'
+import { isLogEntry } from '../../client/lib/stored'
 import { randomRoom } from '../helpers'
 import {
   clearSealer,
@@ -13,7 +16,7 @@ import {
   when,
 } from './fakes'
 
-// When the room writes its history to the store (conversation.ts createSaver): at once for what this
+// When the room writes its history to the store (saving.ts createSaving): at once for what this
 // person says, once per burst for what others say, at once on flush, and never over what it has not
 // read back yet. A page going away runs no later task, so each write must start in the calling one.
 
@@ -196,5 +199,119 @@ describe('saving the history', () => {
       ['never got there', true],
       ['later', undefined],
     ])
+  })
+})
+
+const chat = (id: string, text: string): ChatMessage => ({
+  type: 'chat',
+  id,
+  from: 'ana',
+  name: 'Ana',
+  text,
+  time: Date.now(),
+  seq: 1,
+  lamport: 1,
+})
+
+/** createSaving alone, over a log that holds `entries` and records what it was asked to merge. */
+function saverOver(store: HistoryStore, entries: LogEntry[] = []) {
+  const merged: LogEntry[] = []
+  const log = {
+    entries: () => entries,
+    merge: async (group: LogEntry[]) => {
+      merged.push(...group)
+      return { added: [], refused: 0 }
+    },
+  } as unknown as RoomLog
+  const saving = createSaving({
+    room: randomRoom(),
+    store,
+    log: Promise.resolve(log),
+    identity: Promise.resolve(trustingIdentity()),
+    unconfirmed: () => false,
+  })
+  return { saving, merged }
+}
+
+describe('saving the history, when the store fails', () => {
+  it('writes nothing this visit when the stored history cannot be read, even on a second try', async () => {
+    const saves: Array<readonly LogEntry[]> = []
+    let loads = 0
+    const store: HistoryStore = {
+      load: async () => {
+        loads++
+        throw new Error('unreadable')
+      },
+      save: async (_room, entries) => void saves.push(entries),
+    }
+    const { saving } = saverOver(store, [{ message: chat('m1', 'said now'), key: 'k', mine: true }])
+    await expect(saving.restore(() => {})).rejects.toThrow('unreadable')
+    saving.said()
+    saving.flush()
+    expect(loads).toBe(2)
+    expect(saves).toEqual([])
+  })
+
+  it('reads the stored history once more when the first read fails', async () => {
+    const earlier: LogEntry = { message: { ...chat('e1', 'kept'), sig: 'x' }, key: 'k', mine: false }
+    let loads = 0
+    const store: HistoryStore = {
+      load: async () => {
+        if (loads++ === 0) throw new Error('busy')
+        return [earlier]
+      },
+      save: async () => {},
+    }
+    const { saving, merged } = saverOver(store)
+    await saving.restore(() => {})
+    expect(merged.map((e) => e.message.id)).toEqual(['e1'])
+  })
+
+  it('tries a rejected write again on the next flush', async () => {
+    const saves: Array<readonly LogEntry[]> = []
+    const store: HistoryStore = {
+      load: async () => [],
+      save: async (_room, entries) => {
+        saves.push(entries)
+        if (saves.length === 1) throw new Error('quota')
+      },
+    }
+    const { saving } = saverOver(store, [{ message: chat('m1', 'said now'), key: 'k', mine: true }])
+    await saving.restore(() => {})
+    saving.said()
+    await settle()
+    saving.flush()
+    expect(saves).toHaveLength(2)
+    saving.flush()
+    expect(saves).toHaveLength(2)
+  })
+
+  it('keeps every unsigned message when one it never held is signed', async () => {
+    const saves: Array<readonly LogEntry[]> = []
+    const { saving } = saverOver({ load: async () => [], save: async (_room, entries) => void saves.push(entries) })
+    await saving.restore(() => {})
+    saving.signing(chat('a', 'first'))
+    saving.signing(chat('b', 'second'))
+    saving.signed(chat('c', 'never held'))
+    saving.flush()
+    expect(saves.at(-1)?.map((e) => e.message.text)).toEqual(['first', 'second'])
+  })
+})
+
+describe('what a store reads back', () => {
+  it('keeps each well-formed entry and drops the rest, not the whole record', () => {
+    const good: LogEntry = { message: { ...chat('g1', 'fine'), sig: 'x' }, key: 'k', mine: true, undelivered: true }
+    const record: unknown[] = [
+      good,
+      null,
+      'text',
+      { ...good, key: 7 },
+      { ...good, mine: 'yes' },
+      { ...good, undelivered: false },
+      { ...good, message: { ...good.message, type: 'file' } },
+      { ...good, message: { ...good.message, lamport: '1' } },
+      { message: { ...good.message, id: 'g2' }, key: 'k', mine: false },
+    ]
+    expect(record.filter(isLogEntry).map((e) => e.message.id)).toEqual(['g1', 'g2'])
   })
 })

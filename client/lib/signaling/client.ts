@@ -88,6 +88,8 @@ export interface JoinNonces {
   first: string
   /** Each attempt's (and each re-claim's, after a `reset`), as its POST leaves. */
   sent(nonce: string): void
+  /** A re-claim was answered (seated or refused): nothing of it is in flight to cancel any more. */
+  settled(): void
   /** True once the tab that asked went: the join stops trying. */
   gone(): boolean
 }
@@ -204,6 +206,7 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
           handlers.lost()
         } finally {
           inFlight = undefined
+          nonces?.settled()
         }
       }
     })

@@ -7,7 +7,8 @@ const EVENT_TYPES = ['roster', 'peer-joined', 'peer-left', 'peer-away', 'peer-ba
 const FAILURES_BEFORE_BACKOFF = 3
 const EARLY_EVENTS = 256
 
-const isPeerInfo = (v: unknown): v is PeerInfo =>
+/** One entry of a roster (also of a membership the shared worker passes on). */
+export const isPeerInfo = (v: unknown): v is PeerInfo =>
   isObject(v) && typeof v.id === 'string' && (v.meta === undefined || typeof v.meta === 'string')
 
 export type ServerMessage = { to: string; event: MembershipEvent } | { reset: ResetReason }
