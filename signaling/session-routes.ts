@@ -137,19 +137,28 @@ export function createSessionRoutes({ options, credentials, hub, observer, clien
   async function leave(req: IncomingMessage, res: ServerResponse, headers: Headers) {
     const { peer, token: inBody, nonce } = parseLeave(await readJson(req, options.maxBodyBytes, bodyTimeoutMs, true))
     const token = bearer(req.headers.authorization) ?? inBody
-    // The cancel first: it needs no token, so an expired one sent beside it cannot stop it. Refused by
-    // its rate limit, it still lets the token's leave through (many tabs behind one address may leave at
-    // once after a reset, each with a re-claim's nonce): a refused leave would leave a ghost.
+    // A token that no longer holds must not stop the cancel beside it (it needs none): its error waits.
+    let session: string | undefined
+    let invalid: unknown
+    try {
+      session = sessionFrom(credentials, token)
+    } catch (err) {
+      invalid = err
+    }
+    // Refused or failed, the cancel still lets the token's leave through: a refused leave leaves a ghost.
     let refused: unknown
     if (nonce !== undefined) {
       try {
-        takeOrRefuse(cancelLimiter, clientIp(req), 'cancels from this address')
+        // A session's cancels are its own to spend: many tabs behind one address may leave at once after
+        // a reset, each with a re-claim's nonce, and a refused cancel would let that re-claim seat a ghost.
+        takeOrRefuse(cancelLimiter, session ?? clientIp(req), session ? 'cancels from this session' : 'cancels from this address')
+        await cancel(nonce)
       } catch (err) {
         refused = err
       }
-      if (!refused) await cancel(nonce)
     }
-    if (token !== undefined || nonce === undefined) await hub.leave(sessionFrom(credentials, token), peer)
+    if (session !== undefined) await hub.leave(session, peer)
+    else if (token !== undefined || nonce === undefined) throw invalid
     if (refused) throw refused
     sendNoContent(res, headers)
   }

@@ -172,12 +172,26 @@ describe('cancelling a join by its nonce', () => {
     expect((await postJson(`${api}/join`, { room: randomRoom(), nonce: newNonce() })).status).toBe(200)
   })
 
-  it('a leave whose cancel is rate-limited still leaves by its token, then answers 429', async () => {
+  it("a leave with a token spends its session's cancels, not its address's: an address out of cancels still cancels and leaves", async () => {
     const { api } = await server({ joinsPerSec: 0.01, joinBurst: 2 })
     const room = randomRoom()
     const a = await peer(api, room)
     const b = await join(api, room)
     for (let i = 0; i < 2; i++) expect((await cancel(api, newNonce())).status).toBe(204)
+    expect((await cancel(api, newNonce())).status).toBe(429)
+    expect((await postJson(`${api}/leave`, { peer: b.peer, token: b.token, nonce: newNonce() }, undefined, BEACON)).status).toBe(204)
+    expect((await a.stream.next('peer-left')).json).toEqual({ to: a.peer, peer: b.peer, reason: 'leave' })
+  })
+
+  it("a leave whose cancel is refused by its session's rate limit still leaves by its token, then answers 429", async () => {
+    const { api } = await server({ joinsPerSec: 0.01, joinBurst: 2 })
+    const room = randomRoom()
+    const a = await peer(api, room)
+    const b = await join(api, room)
+    // Two cancels spend the session's bucket (a leave of a peer the session does not hold changes nothing).
+    for (let i = 0; i < 2; i++) {
+      expect((await postJson(`${api}/leave`, { peer: 'nobody', token: b.token, nonce: newNonce() }, undefined, BEACON)).status).toBe(204)
+    }
     const answer = await postJson(`${api}/leave`, { peer: b.peer, token: b.token, nonce: newNonce() }, undefined, BEACON)
     expect(answer).toMatchObject({ status: 429, body: { error: 'RATE_LIMITED' } })
     expect((await a.stream.next('peer-left')).json).toEqual({ to: a.peer, peer: b.peer, reason: 'leave' })
