@@ -54,7 +54,10 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
     const dueHeaders = ackHeaders
     acks = []
     ackHeaders = []
-    for (let i = 0; i < due.length; i++) sendNoContent(due[i]!, dueHeaders[i]!)
+    for (let i = 0; i < due.length; i++) {
+      // Mounted in another app, something else (a timeout middleware) may have answered meanwhile.
+      if (!due[i]!.headersSent) sendNoContent(due[i]!, dueHeaders[i]!)
+    }
   }
 
   /** One signal or a batch: 204 when all were delivered, else the failed items (batch only). */
@@ -80,9 +83,10 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
       if (!batch) throw error
       failed.push({ index, error: error.code, message: error.message })
     }
-    // The partners' frames leave at the end of this tick (sse.ts writeFrame); the answer, a mere
-    // acknowledgement, waits until every request read in this turn of the event loop has written its
-    // frames, so that no signal of a burst waits for the socket writes of the acks before it.
+    // The partners' frames leave at the end of this tick (sse.ts writeFrame; with Redis, once published
+    // and back); the answer, a mere acknowledgement, waits until every request read in this turn of the
+    // event loop has written its frames, so that no signal of a burst waits for the socket writes of the
+    // acks before it.
     if (failed.length === 0) {
       if (acks.length === 0) setImmediate(sendAcks)
       acks.push(res)

@@ -274,8 +274,9 @@ export interface Room {
    */
   block(peer: string): void
   /**
-   * Writes what the history store does not have yet, starting the write at once: call it when the page
-   * is hidden (it may never run again). `leave()` does it too.
+   * Writes what the history store does not have yet, starting the write at once once the store is open
+   * and the stored history is back (README: flush): call it when the page is hidden (it may never run
+   * again). `leave()` does it too.
    */
   flush(): void
   leave(): void

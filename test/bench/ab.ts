@@ -4,7 +4,7 @@
 // browser's CPU split by process and thread, so a cut of a few ms shows on a loaded machine.
 import { loadavg } from 'node:os'
 import { closeAll, launchPeople } from '../browsers'
-import { settle } from './connect'
+import { serviceWorkersReady, settle } from './connect'
 import { meanSplit, printCpuSplit } from './cpu-split'
 import { PARLEY_ARGS } from './endpoints'
 import { startParley, stopAll } from './procs'
@@ -30,7 +30,7 @@ try {
       await settle()
       const room = await openTabs('parley', browsers.slice(0, ROOM), links, ROOM - 1)
       try {
-        await Promise.all(room.pages.map((p) => p.evaluate(() => navigator.serviceWorker.ready.then(() => true))))
+        await serviceWorkersReady(room.pages)
         await settle()
         const joined = await openTabs('parley', browsers.slice(ROOM), links, ROOM, ROOM)
         // Run 0 warms both up and is not counted.

@@ -96,7 +96,7 @@ export async function newcomer(contender: Contender, browsers: Browser[], at: En
 }
 
 /** Every tab's service worker installed and active (or the wait gave up: the figure then says so). */
-async function serviceWorkersReady(pages: Page[]): Promise<void> {
+export async function serviceWorkersReady(pages: Page[]): Promise<void> {
   await within(
     Promise.all(pages.map((p) => p.evaluate(() => navigator.serviceWorker.ready.then(() => true)))),
     SERVICE_WORKER_WAIT_MS,

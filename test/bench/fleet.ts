@@ -130,7 +130,10 @@ export async function openParley(
         JSON.stringify({ room }),
         undefined,
         (status, text) => {
-          if (status !== 200) return reject(new Error(`join: ${status}`))
+          if (status !== 200) {
+            agent?.destroy()
+            return reject(new Error(`join: ${status}`))
+          }
           const body = JSON.parse(text) as { peer: string; key: string; token: string }
           resolve({ peer: body.peer, key: body.key, auth: `Bearer ${body.token}`, beats: [], closed: false, at, agent })
         },
@@ -189,6 +192,7 @@ export async function openParley(
           return void openStream(p, false).then(resolve, reject)
         }
         p.closed = true
+        p.agent?.destroy()
         reject(new Error(`stream: ${e.code ?? e.message}`))
       })
       p.destroy = () => {
