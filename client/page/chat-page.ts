@@ -216,6 +216,7 @@ function wireRoom(
   room.on('status', onStatus)
   room.on('peer-joined', (peer) => {
     people.render(peer)
+    log.repaint(peer)
     countPeople()
     if (!settling) return log.notice(`${peer.name || 'Someone'} joined`)
     // The roster comes as one synchronous burst: whoever comes after it is news.

@@ -63,6 +63,7 @@ export function createMessageView(options: {
     const marker = entry.querySelector<HTMLElement>('.private')!
     marker.hidden = to === undefined
     marker.textContent = to === undefined ? '' : mine ? `private to ${nameOf(to)}` : 'private'
+    if (mine && to !== undefined) entry.dataset.to = to
     entry.classList.toggle('direct', to !== undefined)
   }
 
@@ -141,10 +142,12 @@ export function createMessageView(options: {
       return true
     },
 
-    /** Someone's colour changed (or arrived after their first lines): their names take it. */
+    /** Someone's colour or name changed (or arrived after lines from or to them): their lines take it. */
     repaint(person: PeerView): void {
       const index = paletteIndex(person)
-      for (const label of log.querySelectorAll<HTMLElement>(`[data-from="${CSS.escape(person.id)}"] .who`)) paint(label, index)
+      const id = CSS.escape(person.id)
+      for (const label of log.querySelectorAll<HTMLElement>(`[data-from="${id}"] .who`)) paint(label, index)
+      for (const marker of log.querySelectorAll(`[data-to="${id}"] .private`)) marker.textContent = `private to ${person.name || 'someone'}`
     },
 
     /** Shows the newest entry (after sending: the reader wants to see what they sent). */

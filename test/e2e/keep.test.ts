@@ -26,6 +26,7 @@ afterAll(async () => {
   await server?.close()
 })
 
+const POLL = { polling: 50, timeout: 20_000 }
 const roomOf = (link: string) => new URL(link).pathname.split('/').pop()!
 
 describe('a reload right after', () => {
@@ -144,6 +145,13 @@ describe('a direct message its recipient had not confirmed when the page went', 
         (entries) => entries.find((e) => e.querySelector('.text')?.textContent === 'for Ben only')?.querySelector('.receipt')?.textContent,
       )
       expect(receipt).toBe('not delivered: send it again')
+      // Shown before Ben was known again, the line takes his name once he is.
+      const name = await ben.page.evaluate(() => window.parley!.self.name)
+      await ana.page.waitForFunction(
+        (label) => [...document.querySelectorAll('[role="log"] .message .private')].some((e) => e.textContent === label),
+        POLL,
+        `private to ${name}`,
+      )
     } finally {
       await ana.page.removeScriptToEvaluateOnNewDocument(identifier)
     }
