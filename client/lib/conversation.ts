@@ -14,7 +14,7 @@ const ACK_DELAY_MS = 50
 
 /** The part of the mesh a conversation sends through. */
 interface Mesh {
-  broadcast(message: ChatMessage): void
+  broadcast(message: ChatMessage): number
   sendNow(message: PeerMessage, to?: string): string[]
   views(): PeerView[]
 }
@@ -160,8 +160,7 @@ export function createConversation(options: {
         const added = await log.live(message, true)
         const changed = added && notes.add({ message, key: added.entry.key })
         if (changed) emit('annotation', changed)
-        mesh.broadcast(message)
-        saving.said()
+        saving.said(mesh.broadcast(message) > 0)
       }).catch((err: Error) => emit('error', err))
       return { ...message, mine: true }
     },

@@ -80,11 +80,17 @@ function receive(link: PeerLink, raw: unknown, { self, outbox, counters, onChat,
 function sending(links: Map<string, PeerLink>, outbox: Outbox, self: RoomSelf) {
   return {
     /** Sends a chat message to everyone (or to `message.to` only), now or when they connect. */
-    broadcast(message: ChatMessage): void {
+    /** Sends to every connected peer it is for, and keeps it for the others; how many it went to. */
+    broadcast(message: ChatMessage): number {
       outbox.push(message)
+      let sent = 0
       for (const link of links.values()) {
-        if (link.ready && (message.to === undefined || message.to === link.id)) link.send(message)
+        if (link.ready && (message.to === undefined || message.to === link.id)) {
+          link.send(message)
+          sent++
+        }
       }
+      return sent
     },
 
     /** Sends to one connected peer (or every one without `to`); no outbox: for the moment only. */

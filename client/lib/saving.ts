@@ -9,8 +9,8 @@ const SAVE_DELAY_MS = 500
 const SAVE_MAX_DELAY_MS = 5_000
 
 /**
- * The room's history in this browser's store: written at once for what this person says, once per
- * burst of what others say, and at once when the page may be going (`flush`). Each write takes what is
+ * The room's history in this browser's store: written at once for what this person says to nobody,
+ * once per burst of the rest, and at once when the page may be going (`flush`). Each write takes what is
  * in memory and starts in the calling task: a page that is going away runs no later task, not even a
  * microtask. Nothing is written before the stored history is back in the log, or the write would
  * replace it; nothing at all this visit if it cannot be read.
@@ -102,8 +102,12 @@ export function createSaving(options: {
       if (at >= 0) unsigned.splice(at, 1)
     },
 
-    /** This person said something (it is in the log): written at once, as nobody else may hold it yet. */
-    said: save,
+    /**
+     * This person said something (it is in the log): written at once when it reached nobody, as nobody
+     * else holds it; else once the burst pauses, like what others say (the write copies the whole
+     * history on this thread, and at once it would lengthen every round trip), as they hold it too.
+     */
+    said: (reached: boolean) => (reached ? later() : save()),
 
     /** Receipts for messages `ids` of ours came. */
     confirmed(ids: string[]): void {

@@ -17,7 +17,7 @@ import {
 } from './fakes'
 
 // When the room writes its history to the store (saving.ts createSaving): at once for what this
-// person says, once per burst for what others say, at once on flush, and never over what it has not
+// person says to nobody, once per burst for what others say or reached them, at once on flush, and never over what it has not
 // read back yet. A page going away runs no later task, so each write must start in the calling one.
 
 const open: Room[] = []
@@ -72,7 +72,7 @@ function enter(board: Switchboard, room: string, name: string, store: HistorySto
 const joined = (room: Room) => when(room, ['status'], () => room.status === 'online')
 
 describe('saving the history', () => {
-  it('writes what this person says at once, without waiting for a quiet moment', async () => {
+  it('writes what this person says to nobody at once, without waiting for a quiet moment', async () => {
     const saved = recordingStore()
     const ana = enter(createSwitchboard(), randomRoom(), 'Ana', saved.store)
     await joined(ana)
@@ -83,6 +83,25 @@ describe('saving the history', () => {
     await settle()
     expect(saved.saves.length).toBe(before + 1)
     expect(saved.texts()).toEqual(['mine, kept at once'])
+  })
+
+  it('writes what this person says to someone once the burst pauses (they hold it too), and at once on flush', async () => {
+    const board = createSwitchboard()
+    const room = randomRoom()
+    const saved = recordingStore()
+    const ana = enter(board, room, 'Ana', saved.store)
+    const ben = enter(board, room, 'Ben', recordingStore().store)
+    await Promise.all([connectedTo(ana, 1), connectedTo(ben, 1)])
+    await settle()
+    const before = saved.saves.length
+    const heard = next(ben, 'message', (m) => m.text === 'to Ben')
+    ana.send('to Ben')
+    await heard
+    await settle()
+    expect(saved.saves.length).toBe(before)
+    ana.flush()
+    expect(saved.saves.length).toBe(before + 1)
+    expect(saved.texts()).toEqual(['to Ben'])
   })
 
   it('writes a burst of received messages once, and at once on flush', async () => {
@@ -175,7 +194,8 @@ describe('saving the history', () => {
     const confirmed = next(ana, 'receipt')
     ana.send('got there', { to: ben.self.id })
     await settle()
-    // Written before its receipt could come: as not delivered, until the receipt is written too.
+    // Written (the page going) before its receipt could come: as not delivered, until the receipt is too.
+    ana.flush()
     expect(saved.kept().map((e) => e.undelivered)).toEqual([true])
     await confirmed
     ana.flush()
@@ -246,7 +266,7 @@ describe('saving the history, when the store fails', () => {
     }
     const { saving } = saverOver(store, [{ message: chat('m1', 'said now'), key: 'k', mine: true }])
     await expect(saving.restore(() => {})).rejects.toThrow('unreadable')
-    saving.said()
+    saving.said(false)
     saving.flush()
     expect(loads).toBe(2)
     expect(saves).toEqual([])
@@ -278,7 +298,7 @@ describe('saving the history, when the store fails', () => {
     }
     const { saving } = saverOver(store, [{ message: chat('m1', 'said now'), key: 'k', mine: true }])
     await saving.restore(() => {})
-    saving.said()
+    saving.said(false)
     await settle()
     saving.flush()
     expect(saves).toHaveLength(2)
