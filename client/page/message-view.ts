@@ -143,12 +143,7 @@ export function createMessageView(options: {
     },
 
     /** Someone's colour or name changed (or arrived after lines from or to them): their lines take it. */
-    repaint(person: PeerView): void {
-      const index = paletteIndex(person)
-      const id = CSS.escape(person.id)
-      for (const label of log.querySelectorAll<HTMLElement>(`[data-from="${id}"] .who`)) paint(label, index)
-      for (const marker of log.querySelectorAll(`[data-to="${id}"] .private`)) marker.textContent = `private to ${person.name || 'someone'}`
-    },
+    repaint: (person: PeerView) => repaint(log, person),
 
     /** Shows the newest entry (after sending: the reader wants to see what they sent). */
     follow: feed.follow,
@@ -158,4 +153,11 @@ export function createMessageView(options: {
       files.close()
     },
   }
+}
+
+function repaint(log: HTMLElement, person: PeerView): void {
+  const index = paletteIndex(person)
+  const id = CSS.escape(person.id)
+  for (const label of log.querySelectorAll<HTMLElement>(`[data-from="${id}"] .who`)) paint(label, index)
+  for (const marker of log.querySelectorAll(`[data-to="${id}"] .private`)) marker.textContent = `private to ${person.name || 'someone'}`
 }
