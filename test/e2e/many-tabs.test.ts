@@ -119,43 +119,17 @@ it('a second tab that goes away while the worker’s join for it is in flight le
   // The second tab joins through the shared worker, on the first tab's session; the server seats it,
   // but the answer waits at the proxy, so neither the tab nor the worker learns the peer.
   let holding = false
-  const { proxy, landed: joinLanded, release } = await holdJoinAnswers(server.url, () => holding)
-  const [ana] = people as [Person]
-  const link = roomLink(proxy.url)
-  const second = await ana.browser.newPage()
-  try {
-    await ana.page.goto(link)
-    await waitForConnected(ana.page, 0)
-    // Ana's own join goes through the proxy too: hold only the second tab's.
-    await waitForJoined(ana.page)
-    holding = true
-    await second.goto(link)
-    await joinLanded
-    await waitForPeopleCount(ana.page, 1)
-    await second.goto('about:blank')
-    // Gone at once (the tab's cancel beacon), not when the worker hears the answer or after the grace.
-    await waitForPeopleCount(ana.page, 0, 4_000)
-  } finally {
-    release()
-    await second.close()
-    await ana.page.goto('about:blank')
-    await proxy.close()
-  }
+  await secondTabGoesWithJoinHeld(await holdJoinAnswers(server.url, () => holding), () => (holding = true))
 })
 
 it('a second tab that goes away while the worker retries its join leaves no ghost (it hears each retry’s nonce)', async () => {
   // Every answer to the second tab's first join attempt is lost on the way (Chromium may resend it
   // once, then the worker cancels it itself); the worker's retry, with a nonce it chose, is seated, and
-  // its answer waits at the proxy.
+  // its answer waits at the proxy. The tab cancels the retry's nonce, which the worker told it.
   let holding = false
   let first: string | undefined
   let latest: string | undefined
-  const retried = () => holding && latest !== first
-  const {
-    proxy,
-    landed: retryLanded,
-    release,
-  } = await holdJoinAnswers(server.url, retried, {
+  const held = await holdJoinAnswers(server.url, () => holding && latest !== first, {
     rewriteRequest(body, path) {
       if (path === '/v1/join' && holding) {
         latest = (JSON.parse(body) as { nonce: string }).nonce
@@ -165,25 +139,33 @@ it('a second tab that goes away while the worker retries its join leaves no ghos
     },
     dropResponse: (path) => path === '/v1/join' && holding && latest === first,
   })
+  await secondTabGoesWithJoinHeld(held, () => (holding = true))
+})
+
+/**
+ * Ana in the room through `held`'s proxy, then a second tab of hers whose join is seated while its
+ * answer is held (`hold` starts holding): the tab goes, and its peer must go at once with it.
+ */
+async function secondTabGoesWithJoinHeld(held: Awaited<ReturnType<typeof holdJoinAnswers>>, hold: () => void) {
   const [ana] = people as [Person]
-  const link = roomLink(proxy.url)
+  const link = roomLink(held.proxy.url)
   const second = await ana.browser.newPage()
   try {
     await ana.page.goto(link)
     await waitForConnected(ana.page, 0)
     // Ana's own join goes through the proxy too: hold only the second tab's.
     await waitForJoined(ana.page)
-    holding = true
+    hold()
     await second.goto(link)
-    await retryLanded
+    await held.landed
     await waitForPeopleCount(ana.page, 1)
     await second.goto('about:blank')
-    // Gone at once: the tab cancels the retry's nonce, which the worker told it.
+    // Gone at once (the tab's cancel beacon), not when the worker hears the answer or after the grace.
     await waitForPeopleCount(ana.page, 0, 4_000)
   } finally {
-    release()
+    held.release()
     await second.close()
     await ana.page.goto('about:blank')
-    await proxy.close()
+    await held.proxy.close()
   }
-})
+}

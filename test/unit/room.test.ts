@@ -640,16 +640,7 @@ describe('joinRoom over a fake mesh', () => {
 
   it('closes without an error (the page shows no problem) when its join was cancelled or closed: the page is going', async () => {
     for (const code of ['JOIN_CANCELLED', 'CLOSED']) {
-      const signaling = createFakeSignaling()
-      const room = joinRoom({
-        secret: TEST_ROOM_SECRET,
-        sealer: clearSealer(),
-        identity: trustingIdentity(),
-        room: randomRoom(),
-        name: 'Mo',
-        signaling,
-      })
-      await settle()
+      const { room, signaling } = await solo()
       const errors = collect(room, 'error')
       const closed = next(room, 'status', (s) => s === 'closed')
       signaling.joins[0]!.reject(new SignalingError(code, 'the page is going', code === 'CLOSED' ? 0 : 409))

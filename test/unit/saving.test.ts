@@ -69,6 +69,15 @@ function enter(board: Switchboard, room: string, name: string, store: HistorySto
   return joined
 }
 
+/** Ana and Ben in a fresh room, connected to each other, each over the store given. */
+async function connectedPair(anas: HistoryStore, bens: HistoryStore): Promise<[Room, Room, string]> {
+  const board = createSwitchboard()
+  const room = randomRoom()
+  const pair = [enter(board, room, 'Ana', anas), enter(board, room, 'Ben', bens)] as const
+  await Promise.all(pair.map((r) => connectedTo(r, 1)))
+  return [...pair, room]
+}
+
 const joined = (room: Room) => when(room, ['status'], () => room.status === 'online')
 
 describe('saving the history', () => {
@@ -86,12 +95,8 @@ describe('saving the history', () => {
   })
 
   it('writes what this person says to someone once the burst pauses (they hold it too), and at once on flush', async () => {
-    const board = createSwitchboard()
-    const room = randomRoom()
     const saved = recordingStore()
-    const ana = enter(board, room, 'Ana', saved.store)
-    const ben = enter(board, room, 'Ben', recordingStore().store)
-    await Promise.all([connectedTo(ana, 1), connectedTo(ben, 1)])
+    const [ana, ben] = await connectedPair(saved.store, recordingStore().store)
     await settle()
     const before = saved.saves.length
     const heard = next(ben, 'message', (m) => m.text === 'to Ben')
@@ -105,12 +110,8 @@ describe('saving the history', () => {
   })
 
   it('writes a burst of received messages once, and at once on flush', async () => {
-    const board = createSwitchboard()
-    const room = randomRoom()
     const saved = recordingStore()
-    const ana = enter(board, room, 'Ana', recordingStore().store)
-    const ben = enter(board, room, 'Ben', saved.store)
-    await Promise.all([connectedTo(ana, 1), connectedTo(ben, 1)])
+    const [ana, ben] = await connectedPair(recordingStore().store, saved.store)
     await settle()
     const before = saved.saves.length
     const last = next(ben, 'message', (m) => m.text === 'three')
@@ -185,12 +186,8 @@ describe('saving the history', () => {
   })
 
   it('marks a direct message not delivered when it was not confirmed as the page went', async () => {
-    const board = createSwitchboard()
-    const room = randomRoom()
     const saved = recordingStore()
-    const ana = enter(board, room, 'Ana', saved.store)
-    const ben = enter(board, room, 'Ben', recordingStore().store)
-    await Promise.all([connectedTo(ana, 1), connectedTo(ben, 1)])
+    const [ana, ben, room] = await connectedPair(saved.store, recordingStore().store)
     const confirmed = next(ana, 'receipt')
     ana.send('got there', { to: ben.self.id })
     await settle()
