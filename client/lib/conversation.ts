@@ -26,6 +26,15 @@ interface Mesh {
 const mayChange = (re: Reference, target: { message: { from: string }; key: string }, self: string, key: string) =>
   (re.act !== 'edit' && re.act !== 'delete') || (target.message.from === self && target.key === key)
 
+/** A line from its author's channel goes in at once (RoomLog.heard); a change to what is shown, once its signature is checked. */
+async function hear(log: RoomLog, message: ChatMessage, forged: () => void): Promise<Added | null> {
+  if (isAnnotation(message)) return log.live(message)
+  const heard = log.heard(message)
+  // A line whose signature fails stays shown (it came from its author; see RoomLog.heard), not handed on.
+  void heard?.checked.then((ok) => ok || forged())
+  return heard?.added ?? null
+}
+
 /** Delivery receipts: ours awaited per recipient, theirs sent as one ack message per burst. */
 function createReceipts(mesh: Mesh, emit: Emit) {
   const receipts = new Map<string, Receipt>()
@@ -172,7 +181,7 @@ export function createConversation(options: {
       typing.stop(from)
       const log = await options.log
       if (!log.admits(message)) return
-      const added = await log.live(message)
+      const added = await hear(log, message, () => counters.forged++)
       if (!added) return void counters.forged++
       receipts.ack(from, message.id)
       show({ ...message, mine: false, ...(added.before ? { before: added.before } : {}) }, added.entry.key)
@@ -189,7 +198,7 @@ export function createConversation(options: {
             counters.forged += refused
             for (const one of added) shown(one)
           }
-          for (const entries of log.batches()) mesh.sendNow({ type: 'history', entries }, from)
+          for (const entries of await log.batches()) mesh.sendNow({ type: 'history', entries }, from)
           return
         }
         case 'history': {

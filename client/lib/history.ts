@@ -81,6 +81,14 @@ function createOrderedEntries(limit: number) {
       return entries[i + 1]?.message.id
     },
 
+    /** Takes back an entry whose signature failed after it went in (see heard). */
+    remove(id: string): void {
+      const i = entries.findIndex((entry) => entry.message.id === id)
+      if (i === -1) return
+      entries.splice(i, 1)
+      ids.delete(id)
+    },
+
     tick: () => (clock = Math.min(clock + 1, Number.MAX_SAFE_INTEGER)),
 
     has: (id: string) => ids.has(id),
@@ -122,6 +130,8 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
   const relayedKeys = new Map<string, string>()
   const pending: HistoryEntry[] = []
   const counters = { outOfRange: 0 }
+  // Lines in the log whose signature is still being checked (see heard): not handed on yet.
+  const unchecked = new Map<string, Promise<boolean>>()
 
   function keyFor(author: string, offered: string): string | null {
     const trusted = announced.get(author) ?? relayedKeys.get(author)
@@ -196,6 +206,33 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
     },
 
     /**
+     * A chat line straight from its author's channel, in the log and shown at once. Only its author writes
+     * on that channel (DTLS, set up through signals sealed for the pair, and their hello's key came over
+     * it), so for this reader the signature proves nothing the channel does not; it is what lets the line
+     * be handed on, so until `checked` resolves it is not, and a bad one leaves the log. It may be stored
+     * before: what is stored is checked again as it is read back. Waiting for the check put two trips to
+     * WebCrypto's thread on every message's way to the screen.
+     */
+    heard(message: ChatMessage): { added: Added; checked: Promise<boolean> } | null {
+      const key = announced.get(message.from)
+      if (!key) return null
+      const entry = { message, key, mine: false }
+      const at = ordered.insert(entry)
+      if (at === null) return null
+      // After this task: a reply the line prompts reaches WebCrypto's thread before this check does.
+      const checked = new Promise((resolve) => setTimeout(resolve, 0))
+        .then(() => identity.verify(message, key))
+        .catch(() => false)
+        .then((ok) => {
+          unchecked.delete(message.id)
+          if (!ok) ordered.remove(message.id)
+          return ok
+        })
+      unchecked.set(message.id, checked)
+      return { added: { entry, before: at }, checked }
+    },
+
+    /**
      * Entries someone passed on (or this browser stored); each one's signature is checked. Those by a
      * `present` peer whose hello has not come yet wait for it (see announce).
      */
@@ -219,7 +256,11 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
       return { added, refused }
     },
 
-    batches: (): HistoryEntry[][] => batchesOf(ordered.entries()),
+    /** What can be handed on, once the lines just heard have had their signatures checked (see heard). */
+    async batches(): Promise<HistoryEntry[][]> {
+      await Promise.all(unchecked.values())
+      return batchesOf(ordered.entries().filter((entry) => !unchecked.has(entry.message.id)))
+    },
 
     entries: ordered.entries,
   }

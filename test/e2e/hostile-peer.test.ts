@@ -192,6 +192,16 @@ describe('a hostile peer with the link', () => {
     await settled()
   })
 
+  it('shows a line on her own channel signed with another key as hers, and counts it forged', async () => {
+    // Only she writes on her channel: the line is hers whatever it carries, shown at once; its signature
+    // decides only whether it is handed on (history.ts, heard).
+    const badly = await signed({ text: `badly signed ${nanoid(6)}`, lamport: 4 }, await createIdentity(roomId))
+    const before = (await stats()).forged
+    await send([JSON.stringify(badly)])
+    await waitForMessage(ana.page, badly.text)
+    await ana.page.waitForFunction((n) => window.parley!.stats().forged === n, POLL, before + 1)
+  })
+
   it('gets no history back for a flood of hellos', async () => {
     const histories = async () =>
       (await mallory.page.evaluate(() => window.__wire.received())).filter(

@@ -182,6 +182,37 @@ describe('the room log under hostile history', () => {
     expect(log.counts().pending).toBe(0)
   })
 
+  it("takes a line from its author's channel at once, and hands it on only once its signature is checked", async () => {
+    let checks = 0
+    let release = () => {}
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    // Signatures are checked only once the gate opens: what the log does before that is what a reader sees.
+    const verify = async (m: ChatMessage, key: string) => {
+      checks++
+      await gate
+      return m.sig === key
+    }
+    const log = createRoomLog({ ...keyedIdentity(), verify })
+    await log.announce(FROM, KEY)
+    const genuine = chat({ time: Date.now(), sig: KEY, text: 'genuine', lamport: 1 })
+    const forged = chat({ time: Date.now(), sig: 'forger', text: 'forged', lamport: 2 })
+    const heard = [log.heard(genuine), log.heard(forged)]
+    expect(heard.map((h) => h?.added.entry.message.text)).toEqual(['genuine', 'forged'])
+    expect(log.entries().map((e) => e.message.text)).toEqual(['genuine', 'forged'])
+    expect(log.heard(genuine)).toBeNull()
+    // Nobody is handed a line before its check.
+    let batches: string[][] | undefined
+    void log.batches().then((b) => (batches = b.map((batch) => batch.map((e) => e.message.text))))
+    await vi.waitFor(() => expect(checks).toBe(2))
+    expect(batches).toBeUndefined()
+    release()
+    expect(await Promise.all(heard.map((h) => h?.checked))).toEqual([true, false])
+    await vi.waitFor(() => expect(batches).toEqual([['genuine']]))
+    expect(log.entries().map((e) => e.message.text)).toEqual(['genuine'])
+    // Without their hello's key there is nothing to hear it by.
+    expect(log.heard(chat({ from: 'stranger', time: Date.now(), sig: KEY }))).toBeNull()
+  })
+
   it('remembers keys for MAX_RELAYED_KEYS absent authors, and refuses new ones past that', async () => {
     const log = createRoomLog(keyedIdentity())
     const entry = (i: number) => {
