@@ -10,6 +10,9 @@ const FRAME_BUDGET_MS = 8
 // Layout time grows with every entry in the page: only the newest RENDERED_ENTRIES stay there while the view
 // follows the newest; older ones (up to ENTRIES_KEPT in all) wait, undisplayed, for "Show earlier".
 const RENDERED_ENTRIES = 300
+// Holding entries back moves every entry still shown (a repaint of them all, ~5 ms a frame at 300): it
+// waits until this many more than `rendered` are there, then holds them back in one go.
+const TRIM_STEP = 100
 const ENTRIES_KEPT = 2_000
 // The library ranges every time; this keeps any number showable all the same (a Date past it cannot print).
 const showable = (time: number) => (Math.abs(time) <= 8.64e15 ? time : Date.now())
@@ -51,12 +54,22 @@ export function stamp(entry: HTMLElement, from: string, shown: number) {
   }
 }
 
-/** Groups lines by sender and minute, and keeps one separator before each day's first entry. */
-function arrange(log: HTMLElement) {
+/**
+ * Groups lines by sender and minute, and keeps one separator before each day's first entry. From `from`
+ * on only, when everything else is as the last call left it and nothing was taken out (entries added at
+ * the bottom): a pass over every entry was most of each frame's script.
+ */
+function arrange(log: HTMLElement, from?: HTMLElement | null) {
   let previous: HTMLElement | undefined
   let day = ''
+  let above = from?.previousElementSibling as HTMLElement | null | undefined
+  while (above && !above.dataset.time) above = above.previousElementSibling as HTMLElement | null
+  if (above) {
+    day = above.dataset.day!
+    previous = above.classList.contains('notice') ? undefined : above
+  }
   const kept = new Set<Element>()
-  for (const entry of [...log.children] as HTMLElement[]) {
+  for (let entry = from ?? (log.firstElementChild as HTMLElement | null); entry; entry = entry.nextElementSibling as HTMLElement | null) {
     if (!entry.dataset.time) continue
     const entryDay = entry.dataset.day!
     if (entryDay !== day) {
@@ -86,7 +99,7 @@ function arrange(log: HTMLElement) {
     entry.classList.toggle('grouped', grouped)
     previous = entry
   }
-  for (const separator of log.querySelectorAll('.day')) if (!kept.has(separator)) separator.remove()
+  if (!from) for (const separator of log.querySelectorAll('.day')) if (!kept.has(separator)) separator.remove()
 }
 
 /**
@@ -154,20 +167,22 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     const start = performance.now()
     const batch = document.createDocumentFragment()
     let room = perFrame
+    let inserted = false
     // History goes in where it belongs (before an entry that may have been held back, or be pending);
     // one whose place is gone goes last.
     for (const [entry, before] of inserts) {
       if (!room--) break
       inserts.delete(entry)
+      inserted ||= before.parentNode !== null
       if (before.parentNode) before.before(entry)
       else batch.append(entry)
     }
     while (pending.firstChild && room-- > 0) batch.append(pending.firstChild)
     const added = batch.querySelectorAll('.message').length
+    const first = batch.firstElementChild as HTMLElement | null
     if (stuck) rendered = RENDERED_ENTRIES
     log.append(batch)
-    trim()
-    arrange(log)
+    arrange(log, trim() || inserted ? null : first)
     const more = pending.firstChild || inserts.size
     if (more) schedule()
     if (stuck) toBottom()
@@ -181,15 +196,21 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     else if (more && took < FRAME_BUDGET_MS / 2) perFrame *= 2
   }
 
-  /** Only the newest `rendered` entries are shown, and ENTRIES_KEPT kept in all (more while earlier ones are shown). */
-  function trim() {
+  /**
+   * Only the newest `rendered` entries are shown (TRIM_STEP more before they are held back), and
+   * ENTRIES_KEPT kept in all (more while earlier ones are shown). Whether any were held back now.
+   */
+  function trim(): boolean {
     // Notices too: a peer churning sessions makes one per join, and they keep their place among the lines.
-    held.append(...[...log.querySelectorAll(':scope > .message, :scope > .notice')].slice(0, -rendered))
+    const shown = log.querySelectorAll(':scope > .message, :scope > .notice')
+    const trimming = shown.length > rendered + TRIM_STEP
+    if (trimming) held.append(...[...shown].slice(0, -rendered))
     while (held.children.length > ENTRIES_KEPT - RENDERED_ENTRIES) {
       forget(held.firstChild as HTMLElement)
       held.firstChild!.remove()
     }
     earlier.hidden = !held.firstChild
+    return trimming
   }
 
   function schedule() {

@@ -233,6 +233,58 @@ describe('the room page', () => {
     expect(focused.date).toContain(String(new Date().getFullYear()))
   })
 
+  it('holds older lines back in steps, and groups lines by sender and minute as they arrive', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(server.url)
+    await Promise.all(people.map((p) => p.page.goto(link)))
+    await Promise.all(people.map((p) => waitForConnected(p.page, 1)))
+    // Within the 400-message burst every peer is allowed, then 100 a second (budget.ts).
+    const send = (from: number, count: number) =>
+      ben.page.evaluate(
+        async (first, n) => {
+          for (let i = first; i < first + n; i++) {
+            window.parley!.send(`flood ${i}`)
+            if (i % 10 === 9) await new Promise((r) => setTimeout(r, 50))
+          }
+        },
+        from,
+        count,
+      )
+    await send(0, 200)
+    await say(ana.page, 'between')
+    await send(200, 250)
+    await waitForMessage(ana.page, 'flood 449')
+    await ana.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
+    const seen = await ana.page.$eval('[role="log"]', (log) => {
+      const entries = [...log.children].filter((e) => e.classList.contains('message')) as HTMLElement[]
+      const wrong: string[] = []
+      let previous: HTMLElement | undefined
+      for (const entry of [...log.children] as HTMLElement[]) {
+        if (!entry.dataset.time) {
+          if (entry.classList.contains('day')) previous = undefined
+          continue
+        }
+        const grouped = previous?.dataset.from === entry.dataset.from && previous?.dataset.minute === entry.dataset.minute
+        if (entry.classList.contains('grouped') !== grouped) wrong.push(entry.textContent ?? '')
+        previous = entry
+      }
+      return {
+        rendered: entries.length,
+        held: log.querySelectorAll('.held .message').length,
+        days: [...log.children].filter((e) => e.classList.contains('day')).map((e) => e.textContent),
+        firstIsDay: log.querySelector(':scope > .day + .message') !== null,
+        wrong,
+      }
+    })
+    expect(seen.rendered + seen.held).toBe(451)
+    expect(seen.rendered).toBeGreaterThanOrEqual(300)
+    expect(seen.rendered).toBeLessThanOrEqual(400)
+    expect(seen.held).toBeGreaterThan(0)
+    expect(seen.days).toEqual(['Today'])
+    expect(seen.firstIsDay).toBe(true)
+    expect(seen.wrong).toEqual([])
+  })
+
   it('keeps a chosen theme across visits, and counts private messages per person', async () => {
     const [ana, ben] = people as [Person, Person]
     const link = roomLink(server.url)
