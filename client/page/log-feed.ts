@@ -102,6 +102,17 @@ function arrange(log: HTMLElement, from?: HTMLElement | null) {
   if (!from) for (const separator of log.querySelectorAll('.day')) if (!kept.has(separator)) separator.remove()
 }
 
+/** Holds back all but the newest `rendered` entries once TRIM_STEP more are shown; whether it did. */
+function holdBack(log: HTMLElement, held: HTMLElement, rendered: number): boolean {
+  // Every shown entry is a child (so are day separators and two fixed ones): most frames stop here.
+  if (log.childElementCount <= rendered + TRIM_STEP) return false
+  // Notices too: a peer churning sessions makes one per join, and they keep their place among the lines.
+  const shown = log.querySelectorAll(':scope > .message, :scope > .notice')
+  if (shown.length <= rendered + TRIM_STEP) return false
+  held.append(...[...shown].slice(0, -rendered))
+  return true
+}
+
 /**
  * Where the log's entries go in and how it scrolls: new entries are added once per animation frame and
  * layout is read once per frame, never per entry; the view sticks to the newest entry unless the reader
@@ -201,10 +212,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
    * ENTRIES_KEPT kept in all (more while earlier ones are shown). Whether any were held back now.
    */
   function trim(): boolean {
-    // Notices too: a peer churning sessions makes one per join, and they keep their place among the lines.
-    const shown = log.querySelectorAll(':scope > .message, :scope > .notice')
-    const trimming = shown.length > rendered + TRIM_STEP
-    if (trimming) held.append(...[...shown].slice(0, -rendered))
+    const trimming = holdBack(log, held, rendered)
     while (held.children.length > ENTRIES_KEPT - RENDERED_ENTRIES) {
       forget(held.firstChild as HTMLElement)
       held.firstChild!.remove()
