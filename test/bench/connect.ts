@@ -10,6 +10,7 @@ import { type Servers, startServers } from './endpoints'
 import { pagePaths, pageServingCpu } from './page-cpu'
 import { preciseCpuSeconds } from './proc-info'
 import { machine } from './procs'
+import { RTT_WIRE_INSTRUMENT, resetRttSteps, rttSteps, summarise } from './rtt-steps'
 import { median, met, ms, percentile, secs, table, times } from './stats'
 import { type Contender, type Endpoints, NAMES, type Opened, openTabs, pingRtt, readTimeline, roomLinks, type Timeline } from './tabs'
 
@@ -110,13 +111,25 @@ async function roundTrips(browsers: Browser[], at: Endpoints) {
   const p50: Partial<Record<Contender, number>> = {}
   const p95: Partial<Record<Contender, number>> = {}
   const rtts: Record<Contender, number[]> = { parley: [], peerjs: [] }
+  const steps: number[][] = []
   for (let block = 0; block < PING_BLOCKS; block++) {
     for (const contender of CONTENDERS) {
       await settle()
-      const opened = await openTabs(contender, browsers.slice(0, 2), roomLinks(contender, at), 1)
+      const traced = contender === 'parley'
+      const opened = await openTabs(
+        contender,
+        browsers.slice(0, 2),
+        roomLinks(contender, at),
+        1,
+        0,
+        traced ? RTT_WIRE_INSTRUMENT : undefined,
+      )
+      const [a, b] = opened.pages as [Page, Page]
       try {
-        await pingRtt(contender, opened.pages[0]!, opened.pages[1]!, WARM_UP_PINGS)
-        rtts[contender].push(...(await pingRtt(contender, opened.pages[0]!, opened.pages[1]!, PINGS / PING_BLOCKS)))
+        await pingRtt(contender, a, b, WARM_UP_PINGS)
+        if (traced) await resetRttSteps([a, b])
+        rtts[contender].push(...(await pingRtt(contender, a, b, PINGS / PING_BLOCKS)))
+        if (traced) for (const [i, step] of (await rttSteps(a, b)).entries()) steps[i] = [...(steps[i] ?? []), ...step]
       } finally {
         await opened.close()
       }
@@ -139,6 +152,13 @@ async function roundTrips(browsers: Browser[], at: Endpoints) {
   table(['', 'p50', 'p95', 'min', 'max'], rows)
   console.log(
     `  target: Parley within ${TARGET_RTT_GAP_MS} ms of PeerJS — p50 ${met(gap50 <= TARGET_RTT_GAP_MS)}, p95 ${met(gap95 <= TARGET_RTT_GAP_MS)}`,
+  )
+  console.log(
+    `\nParley's round trip step by step (each page's own clock, 0.1 ms steps; ${steps[0]?.length ?? 0} pings; PeerJS's whole round trip is two wires)`,
+  )
+  table(
+    ['step', 'p50', 'p95'],
+    summarise(steps).map(({ step, p50: s50, p95: s95 }) => [step, ms(s50), ms(s95)]),
   )
 }
 

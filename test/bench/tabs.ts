@@ -126,7 +126,15 @@ async function freshTab(browser: Browser, origin: string): Promise<Page> {
  * Each browser opens its link in a new tab at once; resolves when every tab reports it is connected
  * to `expected` others. The pages call back: no polling load on the browsers.
  */
-export async function openTabs(contender: Contender, browsers: Browser[], links: Links, expected: number, first = 0): Promise<Opened> {
+export async function openTabs(
+  contender: Contender,
+  browsers: Browser[],
+  links: Links,
+  expected: number,
+  first = 0,
+  /** A script each page runs before its own (rtt-steps.ts). */
+  init?: string,
+): Promise<Opened> {
   const urls = browsers.map((_, i) => links(first + i, expected))
   const pages: Page[] = []
   const close = () => Promise.all(pages.map((p) => p.close().catch(() => {}))).then(() => {})
@@ -150,6 +158,7 @@ export async function openTabs(contender: Contender, browsers: Browser[], links:
     await Promise.all(pages.map((p, i) => p.exposeFunction('__reportConnected', (at: number) => resolvers[i]!(at))))
     // The PeerJS page notes the moment itself (peerjs-site.ts).
     if (contender === 'parley') await Promise.all(pages.map((p) => p.evaluateOnNewDocument(parleyInstrument(expected))))
+    if (init) await Promise.all(pages.map((p) => p.evaluateOnNewDocument(init)))
     const pids = browsers.map((b) => b.process()?.pid ?? 0)
     const cpuBefore = pids.map((pid) => (pid ? treeCpuSeconds(pid) : NaN))
     const splitBefore = pids.map((pid): CpuSnapshot => (pid ? cpuSnapshot(pid) : new Map()))
@@ -183,7 +192,9 @@ export async function pingRtt(contender: Contender, a: Page, b: Page, count: num
     if (window.__ponging) return
     window.__ponging = true
     window.parley!.on('message', (m) => {
-      if (m.text.startsWith('ping ')) window.parley!.send(`pong ${m.text.slice(5)}`)
+      if (!m.text.startsWith('ping ')) return
+      window.__rttShown?.push(performance.timeOrigin + performance.now())
+      window.parley!.send(`pong ${m.text.slice(5)}`)
     })
   })
   const pings = a.evaluate(
@@ -196,10 +207,12 @@ export async function pingRtt(contender: Contender, a: Page, b: Page, count: num
         await new Promise<void>((resolve) => {
           const off = room.on('message', (m) => {
             if (m.text === `pong ${i}`) {
+              window.__rttShown?.push(performance.timeOrigin + performance.now())
               off()
               resolve()
             }
           })
+          window.__rttSent?.push(performance.timeOrigin + sent)
           room.send(`ping ${i}`)
         })
         rtts.push(performance.now() - sent)
