@@ -167,8 +167,9 @@ export async function buildClient() {
   const styleBuild = await build({ ...common, entryPoints: { style: `${root}client/page/style.css` } })
   const [style] = named(styleBuild, /^style-.*\.css$/)
   // What the page's script imports statically loads with it, not one round trip after it; what it imports
-  // dynamically loads when asked for (later.ts, main.ts).
-  const preloads = [...staticImports(result, script)].map((f) => `<link rel="modulepreload" href="/${f}">`).join('\n  ')
+  // dynamically loads when asked for (later.ts, main.ts). So does the shared worker's script: the page
+  // starts the worker as it runs and the join waits for it, and the worker's fetch finds it in the HTTP cache.
+  const preloads = [...staticImports(result, script), worker].map((f) => `<link rel="modulepreload" href="/${f}">`).join('\n  ')
   const html = readFileSync(`${root}client/page/index.html`, 'utf8')
     .replace('{{app.js}}', `/${script}`)
     .replace('{{style.css}}', `/${style}`)

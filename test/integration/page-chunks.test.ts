@@ -16,13 +16,15 @@ beforeAll(async () => {
 afterAll(() => server.close())
 
 describe('the split page', () => {
-  it('preloads what the room page imports statically; what it loads later, its script preloads once the join has left', () => {
+  it('preloads what the room page imports statically and the shared worker; what it loads later, its script preloads once the join has left', () => {
     const later = scripts.filter((f) => /^room-extras-/.test(f))
     expect(later).toHaveLength(1)
     expect(preloaded).not.toContain(later[0])
     const app = scripts.find((f) => /^app-/.test(f))!
     expect(readFileSync(join(DIST_CLIENT, app), 'utf8')).toContain(`/${later[0]}`)
     expect(preloaded.length).toBeGreaterThan(0)
+    // The join waits for the worker: its script comes with the page's, not one round trip after it runs.
+    expect(preloaded).toContain(scripts.find((f) => /^worker-/.test(f)))
     for (const file of preloaded) expect(scripts).toContain(file)
   })
 
