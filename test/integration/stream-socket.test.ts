@@ -38,8 +38,8 @@ afterEach(async () => {
   }
 })
 
-async function serve(): Promise<Served> {
-  const parley = createApp({ secret: TEST_SECRET, heartbeatMs: HEARTBEAT_MS })
+async function serve(options: Partial<Parameters<typeof createApp>[0]> = {}): Promise<Served> {
+  const parley = createApp({ secret: TEST_SECRET, heartbeatMs: HEARTBEAT_MS, ...options })
   const streamObjects: Served['streamObjects'] = []
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     if (req.url?.startsWith('/v1/stream')) streamObjects.push(new WeakRef(req), new WeakRef(res))
@@ -68,8 +68,8 @@ async function openStream(api: string, room: string) {
 }
 
 /** A stream opened over a raw socket; resolves once the socket has seen a heartbeat after the roster. */
-async function rawStream(served: Served) {
-  const joined = await join(served.api, randomRoom())
+async function rawStream(served: Served, room = randomRoom()) {
+  const joined = await join(served.api, room)
   const socket = connect({ host: '127.0.0.1', port: served.port })
   sockets.push(socket)
   socket.on('error', () => {})
@@ -83,7 +83,7 @@ async function rawStream(served: Served) {
   )
   socket.write(`GET /v1/stream?key=${encodeURIComponent(joined.key)} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`)
   await within(beating, WAIT_MS, 'the roster and a heartbeat')
-  return { socket, closed }
+  return { ...joined, socket, closed }
 }
 
 describe('a stream taken over from Node', () => {
@@ -130,5 +130,21 @@ describe('a stream taken over from Node', () => {
     socket.end()
     await within(closed, WAIT_MS, 'the stream to be closed')
     await pollUntil(async () => served.parley.stats().ipsWithStreams === 0, WAIT_MS, "the stream's seat to be released")
+  })
+
+  it('drops a stream whose client stops reading once its backlog passes the bound, and ends it', async () => {
+    const served = await serve({ maxStreamBacklogBytes: 64 * 1024, maxBodyBytes: 512 * 1024 })
+    const room = randomRoom()
+    const alice = await rawStream(served, room)
+    alice.socket.pause()
+    const bob = await openStream(served.api, room)
+    const data = 'x'.repeat(256 * 1024)
+    // The kernel's buffers on both ends take some megabytes before the server's socket queues any.
+    for (let sent = 0; served.parley.stats().streams === 2; sent++) {
+      expect(sent).toBeLessThan(400)
+      expect((await postJson(`${served.api}/signal`, { peer: bob.peer, to: alice.peer, data }, bob.token)).status).toBe(204)
+    }
+    alice.socket.resume()
+    await within(alice.closed, WAIT_MS, "the dropped stream's end, after what was queued")
   })
 })
