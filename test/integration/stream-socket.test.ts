@@ -38,11 +38,15 @@ afterEach(async () => {
   }
 })
 
-async function serve(options: Partial<Parameters<typeof createApp>[0]> = {}): Promise<Served> {
+/** `wrap`: stands for middleware that wraps every stream response's `write`. */
+async function serve(options: Partial<Parameters<typeof createApp>[0]> = {}, wrap?: (res: ServerResponse) => void): Promise<Served> {
   const parley = createApp({ secret: TEST_SECRET, heartbeatMs: HEARTBEAT_MS, ...options })
   const streamObjects: Served['streamObjects'] = []
   const handler = (req: IncomingMessage, res: ServerResponse) => {
-    if (req.url?.startsWith('/v1/stream')) streamObjects.push(new WeakRef(req), new WeakRef(res))
+    if (req.url?.startsWith('/v1/stream')) {
+      streamObjects.push(new WeakRef(req), new WeakRef(res))
+      wrap?.(res)
+    }
     parley.handler(req, res)
   }
   const server = createHttpServer(handler, { headersTimeoutS: 10, bodyTimeoutS: 10, maxConnectionsPerIp: 10, isProxy: () => false })
@@ -146,5 +150,27 @@ describe('a stream taken over from Node', () => {
     }
     alice.socket.resume()
     await within(alice.closed, WAIT_MS, "the dropped stream's end, after what was queued")
+  })
+
+  it('stays on its response when middleware wraps its writes: the middleware sees every frame', async () => {
+    let seen = ''
+    const served = await serve({}, (res) => {
+      const write = res.write
+      res.write = function (this: ServerResponse, ...args: Parameters<typeof write>) {
+        seen += String(args[0])
+        return write.apply(this, args)
+      } as typeof res.write
+    })
+    const room = randomRoom()
+    const alice = await openStream(served.api, room)
+    const bob = await openStream(served.api, room)
+    await alice.stream.next('peer-joined')
+    const beats = alice.stream.comments
+    await alice.stream.until(() => alice.stream.comments >= beats + 2, WAIT_MS, 'two more heartbeats')
+    expect(seen).toContain('event: peer-joined')
+    expect(seen.split('\n:\n').length).toBeGreaterThan(2)
+    alice.stream.close()
+    bob.stream.close()
+    await pollUntil(async () => served.parley.stats().streams === 0, WAIT_MS, 'both streams to be released')
   })
 })
