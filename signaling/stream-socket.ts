@@ -91,7 +91,9 @@ export function takeOverSocket(req: IncomingMessage, res: ServerResponse): Socke
     // header and request deadlines) and returns it to Node's pool.
     freeParser(parser, req, socket)
     ;(res as Detachable).detachSocket!(socket)
-    for (const key of WRAPPED) if (Object.hasOwn(socket, key)) delete (socket as Partial<Socket>)[key]
+    // Assigned back as Node's wrappers do themselves: deleting them would turn the socket into a slower,
+    // larger dictionary-mode object.
+    for (const key of WRAPPED) if (Object.hasOwn(socket, key)) socket[key] = Socket.prototype[key]
   } catch {
     // Half taken over, the stream cannot go on: its socket closes, and the client resumes elsewhere.
     socket.destroy()
