@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Socket } from 'node:net'
 import type { Headers, RouteContext } from './api-options'
 import { HttpError, Unavailable } from './errors'
 import { bearer, rawHeader, readJson, STREAM_HEADERS, sendJson, sendNoContent } from './http'
 import type { RelayResult, Sink } from './hub'
 import { createCounter, createRateLimiter, takeOrRefuse } from './limits'
 import type { SignalBatchResponse } from './protocol'
-import { openEventStream, writeFrame } from './sse'
+import { openEventStream, type StreamOutput, writeFrame } from './sse'
+import { endSocket, takeOverSocket } from './stream-socket'
 import { parseSignal, sessionFrom } from './validate'
 
 const relayError = (code: Exclude<RelayResult, { ok: true }>['code'], from: string, to: string) =>
@@ -22,17 +24,32 @@ const SIGNAL_BURST_S = 4
 
 /** An open stream as the hub sees it. Its methods are shared, not two closures per stream held for hours. */
 interface ResponseSink extends Sink {
-  res: ServerResponse
+  /** The response until its socket is taken over, then the socket. */
+  out: StreamOutput
   /** Bytes the socket may have queued before the stream is dropped (the client resumes). */
   maxBacklog: number
 }
 
 function writeToResponse(this: ResponseSink, frame: string): boolean {
-  return writeFrame(this.res, frame) <= this.maxBacklog
+  return writeFrame(this.out, frame) <= this.maxBacklog
 }
 
-function endResponse(this: ResponseSink): void {
-  this.res.end()
+function endStream(this: ResponseSink): void {
+  if (this.out instanceof Socket) endSocket(this.out)
+  else this.out.end()
+}
+
+/**
+ * Moves an open stream from its response to its socket (stream-socket.ts), once the request is read to
+ * its end and the frames written with the headers are out: its close listener goes along.
+ */
+function takeOver(req: IncomingMessage, res: ServerResponse, sink: ResponseSink, closed: () => void): void {
+  if (sink.out !== res) return
+  const socket = takeOverSocket(req, res)
+  if (socket === null) return
+  res.off('close', closed)
+  socket.on('close', closed)
+  sink.out = socket
 }
 
 /**
@@ -124,13 +141,17 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
     const lastEventId = rawHeader(req, 'last-event-id') ?? query.get('lastEventId') ?? undefined
     // Jitter spreads the reconnects of many clients after a restart.
     openEventStream(res, Math.round(options.retryMs * (1 + Math.random())), streamHeaders)
-    const sink: ResponseSink = { res, maxBacklog: options.maxStreamBacklogBytes, write: writeToResponse, close: endResponse }
-    res.on('close', () => {
+    const sink: ResponseSink = { out: res, maxBacklog: options.maxStreamBacklogBytes, write: writeToResponse, close: endStream }
+    // No closure here may hold `req` or `res`: this one lives as long as the stream.
+    const closed = () => {
       streamsPerIp.release(address)
       hub.disconnect(id, sink)
-    })
+    }
+    res.on('close', closed)
+    // After the parser has read the request to its end, which happens after this handler runs.
+    setImmediate(takeOver, req, res, sink, closed)
     // A store that fails mid-connect ends the stream; the browser reconnects and resumes.
-    void Promise.resolve(hub.connect(id, lastEventId, sink)).catch(() => res.end())
+    void Promise.resolve(hub.connect(id, lastEventId, sink)).catch(() => sink.close())
   }
 
   return {

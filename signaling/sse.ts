@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 
 /**
  * Text built by `+` is a tree of V8 cons strings, about three times its size in memory; `| 0` (a
@@ -52,19 +53,22 @@ export function openEventStream(res: ServerResponse, retryMs: number, headers: R
   flatten((res as unknown as { _header?: string })._header)
 }
 
-const uncork = (res: ServerResponse) => res.uncork()
+/** Where an open stream's frames go: its response, or its socket once taken over (stream-socket.ts). */
+export type StreamOutput = ServerResponse | Socket
+
+const uncork = (out: StreamOutput) => out.uncork()
 
 /**
  * Writes one frame of an open stream; returns the bytes still queued for the socket. Frames written in
  * the same tick (a batch relayed to one peer, a replay) leave in one socket write, not one each.
  */
-export function writeFrame(res: ServerResponse, frame: string): number {
-  if (!res.writableCorked) {
-    res.cork()
-    process.nextTick(uncork, res)
+export function writeFrame(out: StreamOutput, frame: string): number {
+  if (!out.writableCorked) {
+    out.cork()
+    process.nextTick(uncork, out)
   }
-  res.write(frame)
-  return res.writableLength
+  out.write(frame)
+  return out.writableLength
 }
 
 /**

@@ -1,0 +1,176 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { connect, type Socket } from 'node:net'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createApp } from '../../signaling/app'
+import { createHttpServer } from '../../signaling/server'
+import { join, pollUntil, postJson, randomRoom, SseClient, streamUrl, TEST_SECRET, within } from '../helpers'
+
+// An open stream's socket is taken from Node's HTTP server (signaling/stream-socket.ts): what the stream
+// does must not change, and Node's request and response for it must become garbage.
+
+const WAIT_MS = 5_000
+const HEARTBEAT_MS = 100
+
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+
+interface Served {
+  parley: ReturnType<typeof createApp>
+  server: Server
+  api: string
+  port: number
+  /** Node's request and response objects of every stream request, weakly. */
+  streamObjects: WeakRef<IncomingMessage | ServerResponse>[]
+}
+
+const running: Served[] = []
+const sockets: Socket[] = []
+const clients: SseClient[] = []
+afterEach(async () => {
+  for (const socket of sockets.splice(0)) socket.destroy()
+  for (const client of clients.splice(0)) client.close()
+  for (const { parley, server } of running.splice(0)) {
+    parley.close()
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+})
+
+/** `wrap`: stands for middleware that wraps every stream response's `write`. */
+async function serve(options: Partial<Parameters<typeof createApp>[0]> = {}, wrap?: (res: ServerResponse) => void): Promise<Served> {
+  const parley = createApp({ secret: TEST_SECRET, heartbeatMs: HEARTBEAT_MS, ...options })
+  const streamObjects: Served['streamObjects'] = []
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    if (req.url?.startsWith('/v1/stream')) {
+      streamObjects.push(new WeakRef(req), new WeakRef(res))
+      wrap?.(res)
+    }
+    parley.handler(req, res)
+  }
+  const server = createHttpServer(handler, { headersTimeoutS: 10, bodyTimeoutS: 10, maxConnectionsPerIp: 10, isProxy: () => false })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  const served = { parley, server, api: `http://127.0.0.1:${port}/v1`, port, streamObjects }
+  running.push(served)
+  return served
+}
+
+/** Whether every stream request and response is gone after a full collection (WeakRefs clear between tasks). */
+function collected(served: Served): boolean {
+  gc()
+  return served.streamObjects.every((ref) => ref.deref() === undefined)
+}
+
+async function openStream(api: string, room: string) {
+  const joined = await join(api, room)
+  const stream = await SseClient.open(streamUrl(api, joined))
+  clients.push(stream)
+  await stream.next('roster', (d) => d.to === joined.peer)
+  return { ...joined, stream }
+}
+
+/** A stream opened over a raw socket; resolves once the socket has seen a heartbeat after the roster. */
+async function rawStream(served: Served, room = randomRoom()) {
+  const joined = await join(served.api, room)
+  const socket = connect({ host: '127.0.0.1', port: served.port })
+  sockets.push(socket)
+  socket.on('error', () => {})
+  let seen = ''
+  const closed = new Promise<string>((resolve) => socket.once('close', () => resolve(seen)))
+  const beating = new Promise<void>((resolve) =>
+    socket.on('data', (chunk: Buffer) => {
+      seen += chunk.toString('latin1')
+      if (/event: roster[\s\S]*\n:\n\n/.test(seen)) resolve()
+    }),
+  )
+  socket.write(`GET /v1/stream?key=${encodeURIComponent(joined.key)} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`)
+  await within(beating, WAIT_MS, 'the roster and a heartbeat')
+  return { ...joined, socket, closed }
+}
+
+describe('a stream taken over from Node', () => {
+  it('leaves its request and response to the collector, and still relays, beats and closes', async () => {
+    const served = await serve()
+    const room = randomRoom()
+    const alice = await openStream(served.api, room)
+    await pollUntil(async () => collected(served), WAIT_MS, "Node's request and response of the open stream to be collected")
+    const bob = await openStream(served.api, room)
+    expect((await alice.stream.next('peer-joined')).json).toMatchObject({ peer: { id: bob.peer } })
+    expect((await postJson(`${served.api}/signal`, { peer: bob.peer, to: alice.peer, data: { n: 1 } }, bob.token)).status).toBe(204)
+    expect((await alice.stream.next('signal', (d) => d.from === bob.peer)).json.data).toEqual({ n: 1 })
+    const beats = alice.stream.comments
+    await alice.stream.until(() => alice.stream.comments >= beats + 2, WAIT_MS, 'two more heartbeats')
+
+    alice.stream.close()
+    await pollUntil(async () => served.parley.stats().streams === 1, WAIT_MS, "alice's stream to be released")
+  })
+
+  it('ends with the server: every stream closes and the server closes without forcing connections', async () => {
+    const served = await serve()
+    const room = randomRoom()
+    const streams = [await openStream(served.api, room), await openStream(served.api, room)]
+    await pollUntil(async () => collected(served), WAIT_MS, 'the takeovers')
+    running.splice(running.indexOf(served), 1)
+    served.parley.close()
+    await within(new Promise((resolve) => served.server.close(resolve)), WAIT_MS, 'the server to close by itself')
+    await Promise.all(streams.map(({ stream }) => stream.closedPromise()))
+  })
+
+  it('ends a stream whose client sends bytes after its request, and serves others', async () => {
+    const served = await serve()
+    const { socket, closed } = await rawStream(served)
+    socket.write(Buffer.alloc(256 * 1024, 'GET / HTTP/1.1\r\n'))
+    await within(closed, WAIT_MS, 'the stream to be cut')
+    await pollUntil(async () => served.parley.stats().ipsWithStreams === 0, WAIT_MS, "the stream's seat to be released")
+    const other = await openStream(served.api, randomRoom())
+    expect(other.stream.closed).toBe(false)
+  })
+
+  it('ends a stream whose client half-closes its connection', async () => {
+    const served = await serve()
+    const { socket, closed } = await rawStream(served)
+    socket.end()
+    await within(closed, WAIT_MS, 'the stream to be closed')
+    await pollUntil(async () => served.parley.stats().ipsWithStreams === 0, WAIT_MS, "the stream's seat to be released")
+  })
+
+  it('drops a stream whose client stops reading once its backlog passes the bound, and ends it', async () => {
+    const served = await serve({ maxStreamBacklogBytes: 64 * 1024, maxBodyBytes: 512 * 1024 })
+    const room = randomRoom()
+    const alice = await rawStream(served, room)
+    alice.socket.pause()
+    const bob = await openStream(served.api, room)
+    const data = 'x'.repeat(256 * 1024)
+    // The kernel's buffers on both ends take some megabytes before the server's socket queues any.
+    for (let sent = 0; served.parley.stats().streams === 2; sent++) {
+      expect(sent).toBeLessThan(400)
+      expect((await postJson(`${served.api}/signal`, { peer: bob.peer, to: alice.peer, data }, bob.token)).status).toBe(204)
+    }
+    alice.socket.resume()
+    await within(alice.closed, WAIT_MS, "the dropped stream's end, after what was queued")
+  })
+
+  it('stays on its response when middleware wraps its writes: the middleware sees every frame', async () => {
+    let seen = ''
+    const served = await serve({}, (res) => {
+      const write = res.write
+      res.write = function (this: ServerResponse, ...args: Parameters<typeof write>) {
+        seen += String(args[0])
+        return write.apply(this, args)
+      } as typeof res.write
+    })
+    const room = randomRoom()
+    const alice = await openStream(served.api, room)
+    const bob = await openStream(served.api, room)
+    await alice.stream.next('peer-joined')
+    const beats = alice.stream.comments
+    await alice.stream.until(() => alice.stream.comments >= beats + 2, WAIT_MS, 'two more heartbeats')
+    expect(seen).toContain('event: peer-joined')
+    expect(seen.split('\n:\n').length).toBeGreaterThan(2)
+    alice.stream.close()
+    bob.stream.close()
+    await pollUntil(async () => served.parley.stats().streams === 0, WAIT_MS, 'both streams to be released')
+  })
+})
