@@ -26,9 +26,12 @@ interface Mesh {
 const mayChange = (re: Reference, target: { message: { from: string }; key: string }, self: string, key: string) =>
   (re.act !== 'edit' && re.act !== 'delete') || (target.message.from === self && target.key === key)
 
-/** A line from its author's channel goes in at once (RoomLog.heard); a change to what is shown, once its signature is checked. */
+/**
+ * A line from its author's channel goes in at once once their key is proven (RoomLog.heard); their first
+ * line, and a change to what is shown, once its signature is checked.
+ */
 async function hear(log: RoomLog, message: ChatMessage, forged: () => void): Promise<Added | null> {
-  if (isAnnotation(message)) return log.live(message)
+  if (isAnnotation(message) || !log.proven(message.from)) return log.live(message)
   const heard = log.heard(message)
   // A line whose signature fails stays shown (it came from its author; see RoomLog.heard), not handed on.
   void heard?.checked.then((ok) => ok || forged())

@@ -81,12 +81,10 @@ function createOrderedEntries(limit: number) {
       return entries[i + 1]?.message.id
     },
 
-    /** Takes back an entry whose signature failed after it went in (see heard). */
+    /** Takes back an entry whose signature failed after it went in (see heard); its id stays known, refused. */
     remove(id: string): void {
       const i = entries.findIndex((entry) => entry.message.id === id)
-      if (i === -1) return
-      entries.splice(i, 1)
-      ids.delete(id)
+      if (i !== -1) entries.splice(i, 1)
     },
 
     tick: () => (clock = Math.min(clock + 1, Number.MAX_SAFE_INTEGER)),
@@ -132,6 +130,8 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
   const counters = { outOfRange: 0 }
   // Lines in the log whose signature is still being checked (see heard): not handed on yet.
   const unchecked = new Map<string, Promise<boolean>>()
+  // Present peers a live line has shown to hold the key their hello named (see heard).
+  const proven = new Set<string>()
 
   function keyFor(author: string, offered: string): string | null {
     const trusted = announced.get(author) ?? relayedKeys.get(author)
@@ -162,6 +162,7 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
      */
     async announce(peer: string, key: string): Promise<{ added: Added[]; refused: number }> {
       announced.set(peer, key)
+      proven.delete(peer)
       relayedKeys.delete(peer)
       const waiting: HistoryEntry[] = []
       for (let i = pending.length - 1; i >= 0; i--) if (pending[i]!.message.from === peer) waiting.unshift(...pending.splice(i, 1))
@@ -177,6 +178,7 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
 
     /** They left: what waited for their hello will not be checked. */
     gone(peer: string): void {
+      proven.delete(peer)
       for (let i = pending.length - 1; i >= 0; i--) if (pending[i]!.message.from === peer) pending.splice(i, 1)
     },
 
@@ -200,32 +202,39 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
     async live(message: ChatMessage, mine = false): Promise<Added | null> {
       const key = mine ? identity.key : announced.get(message.from)
       if (!key || (!mine && !(await identity.verify(message, key)))) return null
+      if (!mine) proven.add(message.from)
       const entry = { message, key, mine }
       const at = ordered.insert(entry)
       return at === null ? null : { entry, before: at }
     },
 
+    /** Whether a live line of `peer`'s has shown that they hold the key their hello named (see heard). */
+    proven: (peer: string) => proven.has(peer),
+
     /**
-     * A chat line straight from its author's channel, in the log and shown at once. Only its author writes
-     * on that channel (DTLS, set up through signals sealed for the pair, and their hello's key came over
-     * it), so for this reader the signature proves nothing the channel does not; it is what lets the line
-     * be handed on, so until `checked` resolves it is not, and a bad one leaves the log. It may be stored
-     * before: what is stored is checked again as it is read back. Waiting for the check put two trips to
-     * WebCrypto's thread on every message's way to the screen.
+     * A chat line straight from its proven author's channel, in the log and shown at once; its signature is
+     * checked after. Only its author writes on that channel (DTLS, set up through signals sealed for the
+     * pair), and their first line proved the hello's key theirs (`live`: anyone can name anyone's key, and
+     * the page keeps mute and block by it), so for this reader a later line's signature proves nothing
+     * more. It is what lets the line be handed on: until `checked` resolves it is not, and a bad one leaves
+     * the log and the proof. It may be stored before: what is stored is checked again as it is read back.
+     * Waiting for the check put two trips to WebCrypto's thread on every message's way to the screen.
      */
     heard(message: ChatMessage): { added: Added; checked: Promise<boolean> } | null {
       const key = announced.get(message.from)
-      if (!key) return null
+      if (!key || !proven.has(message.from)) return null
       const entry = { message, key, mine: false }
       const at = ordered.insert(entry)
       if (at === null) return null
-      // After this task: a reply the line prompts reaches WebCrypto's thread before this check does.
-      const checked = new Promise((resolve) => setTimeout(resolve, 0))
-        .then(() => identity.verify(message, key))
+      const checked = identity
+        .verify(message, key)
         .catch(() => false)
         .then((ok) => {
           unchecked.delete(message.id)
-          if (!ok) ordered.remove(message.id)
+          if (!ok) {
+            ordered.remove(message.id)
+            proven.delete(message.from)
+          }
           return ok
         })
       unchecked.set(message.id, checked)

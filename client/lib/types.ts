@@ -71,7 +71,10 @@ export type ChatView = ChatMessage & {
   history?: true
   /** Id of the message this one goes before (history arrives out of order); none: at the end. */
   before?: string
-  /** The public key its signature was checked against (the author's, whoever passed it on). */
+  /**
+   * The author's public key (whoever passed it on): the one its signature was checked against, or, for a
+   * live line of an author whose key an earlier line proved, is checked against just after it is shown.
+   */
   key?: string
   /**
    * A direct message of yours from an earlier visit that its recipient had not confirmed when that

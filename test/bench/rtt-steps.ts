@@ -49,10 +49,10 @@ export const resetRttSteps = (pages: Page[]) =>
 
 export const RTT_STEPS = [
   'A: send → line leaves (queue, Lamport time, signature)',
-  'wire A → B (SCTP, DTLS, network thread, B’s main thread free)',
+  'wire A → B, approximate (SCTP, DTLS, network thread, B’s main thread free)',
   'B: line arrives → shown (parse, budget, order, page)',
   'B: pong sent → leaves (signature)',
-  'wire B → A',
+  'wire B → A, approximate',
   'A: line arrives → shown',
 ] as const
 
@@ -69,10 +69,14 @@ export async function rttSteps(a: Page, b: Page): Promise<number[][]> {
   return steps
 }
 
-/** p50 and p95 of each step over every ping. */
+/**
+ * p50 and p95 of each step over every ping, and of both wires together: each wire alone subtracts one
+ * process's clock from another's, and their sum cancels whatever offset there is between the two.
+ */
 export function summarise(steps: number[][]): Array<{ step: string; p50: number; p95: number }> {
-  return RTT_STEPS.map((step, s) => {
-    const sorted = Float64Array.from(steps[s] ?? []).sort()
+  const wires = (steps[1] ?? []).map((there, i) => there + (steps[4]?.[i] ?? Number.NaN))
+  return [...RTT_STEPS, 'both wires (A → B + B → A; the clocks’ offset cancels)'].map((step, s) => {
+    const sorted = Float64Array.from(s < RTT_STEPS.length ? (steps[s] ?? []) : wires).sort()
     return { step, p50: percentile(sorted, 50), p95: percentile(sorted, 95) }
   })
 }

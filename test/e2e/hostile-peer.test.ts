@@ -192,14 +192,23 @@ describe('a hostile peer with the link', () => {
     await settled()
   })
 
-  it('shows a line on her own channel signed with another key as hers, and counts it forged', async () => {
-    // Only she writes on her channel: the line is hers whatever it carries, shown at once; its signature
-    // decides only whether it is handed on (history.ts, heard).
-    const badly = await signed({ text: `badly signed ${nanoid(6)}`, lamport: 4 }, await createIdentity(roomId))
+  it('has her first line checked before it is shown, and later ones shown at once, a bad one counted forged', async () => {
+    // Anyone can name anyone's key in a hello: until a line of hers verifies under it, nothing of hers is
+    // shown (the page keeps mute and block by that key). Once it has, only she writes on her channel, so a
+    // later line is shown at once; its signature decides only whether it is handed on (history.ts, heard).
+    const other = await createIdentity(roomId)
+    const unproven = await signed({ text: `unproven ${nanoid(6)}`, lamport: 4 }, other)
+    const proof = await signed({ text: `proof ${nanoid(6)}`, lamport: 5 })
+    const later = await signed({ text: `later, badly signed ${nanoid(6)}`, lamport: 6 }, other)
     const before = (await stats()).forged
-    await send([JSON.stringify(badly)])
-    await waitForMessage(ana.page, badly.text)
+    await send([JSON.stringify(unproven)])
     await ana.page.waitForFunction((n) => window.parley!.stats().forged === n, POLL, before + 1)
+    await send([JSON.stringify(proof)])
+    await waitForMessage(ana.page, proof.text)
+    expect(await shown(ana.page)).not.toContain(unproven.text)
+    await send([JSON.stringify(later)])
+    await waitForMessage(ana.page, later.text)
+    await ana.page.waitForFunction((n) => window.parley!.stats().forged === n, POLL, before + 2)
   })
 
   it('gets no history back for a flood of hellos', async () => {

@@ -182,10 +182,10 @@ describe('the room log under hostile history', () => {
     expect(log.counts().pending).toBe(0)
   })
 
-  it("takes a line from its author's channel at once, and hands it on only once its signature is checked", async () => {
+  it("takes a line from its proven author's channel at once, and hands it on only once its signature is checked", async () => {
     let checks = 0
     let release = () => {}
-    const gate = new Promise<void>((resolve) => (release = resolve))
+    let gate = new Promise<void>((resolve) => (release = resolve))
     // Signatures are checked only once the gate opens: what the log does before that is what a reader sees.
     const verify = async (m: ChatMessage, key: string) => {
       checks++
@@ -194,11 +194,21 @@ describe('the room log under hostile history', () => {
     }
     const log = createRoomLog({ ...keyedIdentity(), verify })
     await log.announce(FROM, KEY)
-    const genuine = chat({ time: Date.now(), sig: KEY, text: 'genuine', lamport: 1 })
-    const forged = chat({ time: Date.now(), sig: 'forger', text: 'forged', lamport: 2 })
+    const first = chat({ time: Date.now(), sig: KEY, text: 'first', lamport: 1 })
+    const genuine = chat({ time: Date.now(), sig: KEY, text: 'genuine', lamport: 2 })
+    const forged = chat({ time: Date.now(), sig: 'forger', text: 'forged', lamport: 3 })
+    // Until a line of theirs verifies under the hello's key, they have not shown it is theirs.
+    expect(log.heard(genuine)).toBeNull()
+    const proving = log.live(first)
+    await vi.waitFor(() => expect(checks).toBe(1))
+    release()
+    expect(await proving).not.toBeNull()
+    expect(log.proven(FROM)).toBe(true)
+    checks = 0
+    gate = new Promise<void>((resolve) => (release = resolve))
     const heard = [log.heard(genuine), log.heard(forged)]
     expect(heard.map((h) => h?.added.entry.message.text)).toEqual(['genuine', 'forged'])
-    expect(log.entries().map((e) => e.message.text)).toEqual(['genuine', 'forged'])
+    expect(log.entries().map((e) => e.message.text)).toEqual(['first', 'genuine', 'forged'])
     expect(log.heard(genuine)).toBeNull()
     // Nobody is handed a line before its check.
     let batches: string[][] | undefined
@@ -207,8 +217,10 @@ describe('the room log under hostile history', () => {
     expect(batches).toBeUndefined()
     release()
     expect(await Promise.all(heard.map((h) => h?.checked))).toEqual([true, false])
-    await vi.waitFor(() => expect(batches).toEqual([['genuine']]))
-    expect(log.entries().map((e) => e.message.text)).toEqual(['genuine'])
+    await vi.waitFor(() => expect(batches).toEqual([['first', 'genuine']]))
+    expect(log.entries().map((e) => e.message.text)).toEqual(['first', 'genuine'])
+    // A bad line takes the proof back: the next line is checked before it is shown again.
+    expect(log.proven(FROM)).toBe(false)
     // Without their hello's key there is nothing to hear it by.
     expect(log.heard(chat({ from: 'stranger', time: Date.now(), sig: KEY }))).toBeNull()
   })
