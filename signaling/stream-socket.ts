@@ -60,7 +60,7 @@ const freeParser = ((): FreeParser | undefined => {
 function ignore(): void {}
 
 // An event stream's client sends nothing after its request (EventSource does not); anything else, or
-// half-closing, ends the stream instead of being read into memory.
+// half-closing, ends the stream instead of being read into memory. So does a stall past a deadline.
 function refuse(this: Socket): void {
   this.destroy()
 }
@@ -108,7 +108,9 @@ export function takeOverSocket(req: IncomingMessage, res: ServerResponse): Socke
     if (socket.parser) {
       try {
         freeParser(socket.parser, req, socket)
-      } catch {}
+      } catch {
+        // The socket is destroyed next either way; the parser goes with it to the collector.
+      }
     }
     socket.destroy()
     return socket
