@@ -56,6 +56,9 @@ const freeParser = ((): FreeParser | undefined => {
   }
 })()
 
+/** Whether this Node has what the takeover needs; where not, every stream stays on its response. */
+export const canTakeOverSockets = freeParser !== undefined
+
 // Errors on a taken-over socket end in 'close', which ends the stream: nothing else to do.
 function ignore(): void {}
 
