@@ -13,6 +13,7 @@ import { NO_OBSERVER } from './metrics'
 import { createRedisHub } from './redis-hub'
 import { createRelayRoutes } from './relay-routes'
 import { createSessionRoutes } from './session-routes'
+import { canTakeOverSockets } from './stream-socket'
 
 const SWEEP_MS = 30_000
 
@@ -34,6 +35,9 @@ export type SignalingApi = ReturnType<typeof createSignalingApi>
 export function createSignalingApi(input: Partial<ApiOptions> & { secret: string }) {
   const options = { ...API_DEFAULTS, ...input }
   const log = options.log ?? createLogger()
+  // Streams then cost about three times the memory (test/bench/README.md, "Stream memory"): a Node
+  // upgrade that removed an internal must not pass unnoticed.
+  if (!canTakeOverSockets) log.warn("event streams stay on Node's responses: this Node lacks an internal stream-socket.ts needs")
   const observer = options.observer ?? NO_OBSERVER
   const credentials = createCredentials(options.secret, options.credentialTtlS)
   const hubOptions = { ...options, observer, newPeerId: credentials.newPeer, ticketTtlMs: ticketTtlMs(options.bodyTimeoutS) }

@@ -23,18 +23,18 @@ const relayError = (code: Exclude<RelayResult, { ok: true }>['code'], from: stri
 const SIGNAL_BURST_S = 4
 
 /** An open stream as the hub sees it. Its methods are shared, not two closures per stream held for hours. */
-interface ResponseSink extends Sink {
+interface StreamSink extends Sink {
   /** The response until its socket is taken over, then the socket. */
   out: StreamOutput
   /** Bytes the socket may have queued before the stream is dropped (the client resumes). */
   maxBacklog: number
 }
 
-function writeToResponse(this: ResponseSink, frame: string): boolean {
+function writeToStream(this: StreamSink, frame: string): boolean {
   return writeFrame(this.out, frame) <= this.maxBacklog
 }
 
-function endStream(this: ResponseSink): void {
+function endStream(this: StreamSink): void {
   if (this.out instanceof Socket) endSocket(this.out)
   else this.out.end()
 }
@@ -43,8 +43,7 @@ function endStream(this: ResponseSink): void {
  * Moves an open stream from its response to its socket (stream-socket.ts), once the request is read to
  * its end and the frames written with the headers are out: its close listener goes along.
  */
-function takeOver(req: IncomingMessage, res: ServerResponse, sink: ResponseSink, closed: () => void): void {
-  if (sink.out !== res) return
+function takeOver(req: IncomingMessage, res: ServerResponse, sink: StreamSink, closed: () => void): void {
   const socket = takeOverSocket(req, res)
   if (socket === null) return
   res.off('close', closed)
@@ -141,7 +140,7 @@ export function createRelayRoutes({ options, credentials, hub, clientIp }: Route
     const lastEventId = rawHeader(req, 'last-event-id') ?? query.get('lastEventId') ?? undefined
     // Jitter spreads the reconnects of many clients after a restart.
     openEventStream(res, Math.round(options.retryMs * (1 + Math.random())), streamHeaders)
-    const sink: ResponseSink = { out: res, maxBacklog: options.maxStreamBacklogBytes, write: writeToResponse, close: endStream }
+    const sink: StreamSink = { out: res, maxBacklog: options.maxStreamBacklogBytes, write: writeToStream, close: endStream }
     // No closure here may hold `req` or `res`: this one lives as long as the stream.
     const closed = () => {
       streamsPerIp.release(address)

@@ -5,6 +5,7 @@ import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createApp } from '../../signaling/app'
 import { createHttpServer } from '../../signaling/server'
+import { END_TIMEOUT_MS } from '../../signaling/stream-socket'
 import { join, pollUntil, postJson, randomRoom, SseClient, streamUrl, TEST_SECRET, within } from '../helpers'
 
 // An open stream's socket is taken from Node's HTTP server (signaling/stream-socket.ts): what the stream
@@ -13,6 +14,8 @@ import { join, pollUntil, postJson, randomRoom, SseClient, streamUrl, TEST_SECRE
 const WAIT_MS = 5_000
 const HEARTBEAT_MS = 100
 
+// For the whole worker process, not just this file: it only makes `gc` callable, which nothing else
+// calls, and vitest runs each test file in a fresh worker by default.
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 
@@ -23,6 +26,8 @@ interface Served {
   port: number
   /** Node's request and response objects of every stream request, weakly. */
   streamObjects: WeakRef<IncomingMessage | ServerResponse>[]
+  /** The server's end of every connection. */
+  serverSockets: Socket[]
 }
 
 const running: Served[] = []
@@ -39,7 +44,12 @@ afterEach(async () => {
 })
 
 /** `wrap`: stands for middleware that wraps every stream response's `write`. */
-async function serve(options: Partial<Parameters<typeof createApp>[0]> = {}, wrap?: (res: ServerResponse) => void): Promise<Served> {
+/** `timeoutMs`: the server's `timeout`, as an embedder may set it. */
+async function serve(
+  options: Partial<Parameters<typeof createApp>[0]> = {},
+  wrap?: (res: ServerResponse) => void,
+  timeoutMs = 0,
+): Promise<Served> {
   const parley = createApp({ secret: TEST_SECRET, heartbeatMs: HEARTBEAT_MS, ...options })
   const streamObjects: Served['streamObjects'] = []
   const handler = (req: IncomingMessage, res: ServerResponse) => {
@@ -50,9 +60,12 @@ async function serve(options: Partial<Parameters<typeof createApp>[0]> = {}, wra
     parley.handler(req, res)
   }
   const server = createHttpServer(handler, { headersTimeoutS: 10, bodyTimeoutS: 10, maxConnectionsPerIp: 10, isProxy: () => false })
+  server.timeout = timeoutMs
+  const serverSockets: Socket[] = []
+  server.on('connection', (socket: Socket) => serverSockets.push(socket))
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as { port: number }
-  const served = { parley, server, api: `http://127.0.0.1:${port}/v1`, port, streamObjects }
+  const served = { parley, server, api: `http://127.0.0.1:${port}/v1`, port, streamObjects, serverSockets }
   running.push(served)
   return served
 }
@@ -71,24 +84,55 @@ async function openStream(api: string, room: string) {
   return { ...joined, stream }
 }
 
-/** A stream opened over a raw socket; resolves once the socket has seen a heartbeat after the roster. */
-async function rawStream(served: Served, room = randomRoom()) {
-  const joined = await join(served.api, room)
+/** Sends `request` (the key filled in) over a raw socket; `seen()` is what came back so far. */
+function rawRequest(served: Served, request: (key: string) => string, joined: { key: string }) {
   const socket = connect({ host: '127.0.0.1', port: served.port })
   sockets.push(socket)
   socket.on('error', () => {})
-  let seen = ''
-  const closed = new Promise<string>((resolve) => socket.once('close', () => resolve(seen)))
-  const beating = new Promise<void>((resolve) =>
-    socket.on('data', (chunk: Buffer) => {
-      seen += chunk.toString('latin1')
-      if (/event: roster[\s\S]*\n:\n\n/.test(seen)) resolve()
-    }),
-  )
-  socket.write(`GET /v1/stream?key=${encodeURIComponent(joined.key)} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`)
-  await within(beating, WAIT_MS, 'the roster and a heartbeat')
-  return { ...joined, socket, closed }
+  let text = ''
+  const waiting: (() => void)[] = []
+  socket.on('data', (chunk: Buffer) => {
+    text += chunk.toString('latin1')
+    for (const check of waiting.splice(0)) check()
+  })
+  const closed = new Promise<string>((resolve) => socket.once('close', () => resolve(text)))
+  const until = (pattern: RegExp) =>
+    new Promise<void>((resolve) => {
+      const check = () => (pattern.test(text) ? resolve() : void waiting.push(check))
+      check()
+    })
+  socket.write(request(encodeURIComponent(joined.key)))
+  return { socket, closed, until }
 }
+
+const streamRequest = (key: string) => `GET /v1/stream?key=${key} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`
+
+/** A stream opened over a raw socket; resolves once the socket has seen a heartbeat after the roster. */
+async function rawStream(served: Served, room = randomRoom()) {
+  const joined = await join(served.api, room)
+  const raw = rawRequest(served, streamRequest, joined)
+  await within(raw.until(/event: roster[\s\S]*\n:\n\n/), WAIT_MS, 'the roster and a heartbeat')
+  return { ...joined, ...raw }
+}
+
+const takenOver = (served: Served) => pollUntil(async () => collected(served), WAIT_MS, 'the takeover')
+
+/** Relays signals of 256 KB from `from` to `to` until `done()`, which must come within `max` of them. */
+async function flood(served: Served, from: { peer: string; token: string }, to: string, done: () => boolean, max = 400) {
+  const pad = 'x'.repeat(256 * 1024)
+  let n = 0
+  for (; !done(); n++) {
+    expect(n).toBeLessThan(max)
+    expect((await postJson(`${served.api}/signal`, { peer: from.peer, to, data: { n, pad } }, from.token)).status).toBe(204)
+  }
+  return n - 1
+}
+
+/** The server's end of the connection with the most bytes queued beyond the kernel's buffers. */
+const fullest = (served: Served) =>
+  served.serverSockets.reduce((most, socket) => (socket.writableLength > most.writableLength ? socket : most))
+
+const closes = (socket: Socket) => new Promise((resolve) => (socket.destroyed ? resolve(null) : socket.once('close', resolve)))
 
 describe('a stream taken over from Node', () => {
   it('leaves its request and response to the collector, and still relays, beats and closes', async () => {
@@ -118,19 +162,30 @@ describe('a stream taken over from Node', () => {
     await Promise.all(streams.map(({ stream }) => stream.closedPromise()))
   })
 
-  it('ends a stream whose client sends bytes after its request, and serves others', async () => {
+  it('ends a stream whose client sends a request after its request, and serves others', async () => {
     const served = await serve()
     const { socket, closed } = await rawStream(served)
-    socket.write(Buffer.alloc(256 * 1024, 'GET / HTTP/1.1\r\n'))
+    await takenOver(served)
+    // Before the takeover, Node would queue this request's answer behind the stream's, never sent.
+    socket.write('GET /livez HTTP/1.1\r\nHost: x\r\n\r\n')
     await within(closed, WAIT_MS, 'the stream to be cut')
     await pollUntil(async () => served.parley.stats().ipsWithStreams === 0, WAIT_MS, "the stream's seat to be released")
     const other = await openStream(served.api, randomRoom())
     expect(other.stream.closed).toBe(false)
   })
 
+  it('ends a stream whose request came with part of a next one, not dropping it unread', async () => {
+    const served = await serve()
+    const joined = await join(served.api, randomRoom())
+    const { closed } = rawRequest(served, (key) => `${streamRequest(key)}GET /li`, joined)
+    await within(closed, WAIT_MS, 'the stream to be cut')
+    await pollUntil(async () => served.parley.stats().ipsWithStreams === 0, WAIT_MS, "the stream's seat to be released")
+  })
+
   it('ends a stream whose client half-closes its connection', async () => {
     const served = await serve()
     const { socket, closed } = await rawStream(served)
+    await takenOver(served)
     socket.end()
     await within(closed, WAIT_MS, 'the stream to be closed')
     await pollUntil(async () => served.parley.stats().ipsWithStreams === 0, WAIT_MS, "the stream's seat to be released")
@@ -142,14 +197,57 @@ describe('a stream taken over from Node', () => {
     const alice = await rawStream(served, room)
     alice.socket.pause()
     const bob = await openStream(served.api, room)
-    const data = 'x'.repeat(256 * 1024)
     // The kernel's buffers on both ends take some megabytes before the server's socket queues any.
-    for (let sent = 0; served.parley.stats().streams === 2; sent++) {
-      expect(sent).toBeLessThan(400)
-      expect((await postJson(`${served.api}/signal`, { peer: bob.peer, to: alice.peer, data }, bob.token)).status).toBe(204)
-    }
+    const last = await flood(served, bob, alice.peer, () => served.parley.stats().streams !== 2)
     alice.socket.resume()
-    await within(alice.closed, WAIT_MS, "the dropped stream's end, after what was queued")
+    const text = await within(alice.closed, WAIT_MS, "the dropped stream's end, after what was queued")
+    expect(text.endsWith('\n\n')).toBe(true)
+    expect(text.slice(text.lastIndexOf('event: ')).startsWith('event: signal\n')).toBe(true)
+    expect(text.slice(text.lastIndexOf('event: '))).toContain(`"n":${last},`)
+  })
+
+  // In these, the client stops reading for good: only the server's end of its connection sees it close.
+  it('destroys a dropped stream whose client never reads again', async () => {
+    const served = await serve({ maxStreamBacklogBytes: 1024 * 1024, maxBodyBytes: 512 * 1024 })
+    const room = randomRoom()
+    const alice = await rawStream(served, room)
+    await takenOver(served)
+    alice.socket.pause()
+    const bob = await openStream(served.api, room)
+    await flood(served, bob, alice.peer, () => served.parley.stats().streams !== 2)
+    const stalled = fullest(served)
+    expect(stalled.writableLength).toBeGreaterThan(0)
+    await within(closes(stalled), END_TIMEOUT_MS + WAIT_MS, 'the dropped stream to be destroyed')
+  })
+
+  it('lets the server close with a client that stopped reading, MBs queued for it', async () => {
+    const served = await serve({ maxStreamBacklogBytes: 64 * 1024 * 1024, maxBodyBytes: 512 * 1024 })
+    const room = randomRoom()
+    const alice = await rawStream(served, room)
+    await takenOver(served)
+    alice.socket.pause()
+    const bob = await openStream(served.api, room)
+    await flood(served, bob, alice.peer, () => fullest(served).writableLength > 2 * 1024 * 1024)
+    running.splice(running.indexOf(served), 1)
+    // main.ts's order.
+    const closing = new Promise((resolve) => served.server.close(resolve))
+    served.parley.close()
+    await within(closing, END_TIMEOUT_MS + WAIT_MS, 'the server to close by itself')
+  })
+
+  it("keeps the server's timeout: a stalled stream is destroyed, a beating one is not", async () => {
+    const timeoutMs = 1_000
+    const served = await serve({ maxStreamBacklogBytes: 64 * 1024 * 1024, maxBodyBytes: 512 * 1024 }, undefined, timeoutMs)
+    const room = randomRoom()
+    const alice = await rawStream(served, room)
+    await takenOver(served)
+    alice.socket.pause()
+    const bob = await openStream(served.api, room)
+    await flood(served, bob, alice.peer, () => fullest(served).writableLength > 1024 * 1024)
+    await within(closes(fullest(served)), timeoutMs + WAIT_MS, 'the stalled stream to be destroyed')
+    const beats = bob.stream.comments
+    await bob.stream.until(() => bob.stream.comments >= beats + 2, WAIT_MS, 'two more heartbeats')
+    expect(bob.stream.closed).toBe(false)
   })
 
   it('stays on its response when middleware wraps its writes: the middleware sees every frame', async () => {
