@@ -8,7 +8,7 @@ import { createSerialQueue } from './util'
 const signalType = (envelope: SignalEnvelope) => ('signal' in envelope ? (envelope.signal as { type?: unknown }).type : undefined)
 
 /**
- * The room's signals as the server carries them: sealed on the way out (in order: sealing is
+ * The room's signals as the server carries them: sealed on the way out (sent in order: sealing is
  * asynchronous), opened on the way in, names unsealed from rosters, and the DTLS fingerprints of each
  * pair kept for its verification code.
  */
@@ -30,8 +30,12 @@ export function createSealedSignals(options: {
       // Our side of the pair's verification code: the fingerprint this very connection offers.
       const ours = 'signal' in envelope ? sdpFingerprint((envelope.signal as { sdp?: unknown }).sdp) : null
       if (ours) ourFingerprints.set(to, ours)
+      // Sealed at once (a join's offers to everyone together, not one WebCrypto trip after another; the
+      // pair's counter is taken as it starts), sent in order.
+      const sealing = sealer.sealSignal(from, to, envelope)
+      sealing.catch(() => {})
       outgoing(async () => {
-        const sealed = await sealer.sealSignal(from, to, envelope)
+        const sealed = await sealing
         if (options.closed() || from !== self.id) return
         signaling.signal(from, to, sealed)
         if (signalType(envelope) === 'offer') mark('offer-sent')
