@@ -213,7 +213,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
    */
   function trim(): boolean {
     const trimming = holdBack(log, held, rendered)
-    while (held.children.length > ENTRIES_KEPT - RENDERED_ENTRIES) {
+    while (held.children.length > ENTRIES_KEPT - RENDERED_ENTRIES - TRIM_STEP) {
       forget(held.firstChild as HTMLElement)
       held.firstChild!.remove()
     }
