@@ -170,18 +170,27 @@ async function joinAnswer(proxy: { transcript(): string }, nth: number) {
   return answers()[nth - 1]!.error ?? 'OK'
 }
 
+/**
+ * A tab whose worker joined as `b` beside peer `a`, behind a proxy that resets the session when a third
+ * joins: the worker's re-claim of `b` has reached the server, and waits there until `release()`.
+ */
+async function reclaiming() {
+  const { url, api } = await server()
+  const room = randomRoom()
+  const a = await peer(api, room)
+  const { proxy, resetNext, reclaimLanded, release } = await resettingProxy(url)
+  const tab = await openTab(`${proxy.url}/v1`)
+  const b = await tab.signaling.join(room, undefined, quiet)
+  await a.stream.next('peer-joined', (d) => peerId(d) === b.peer)
+  resetNext()
+  await join(api, room)
+  await reclaimLanded
+  return { api, room, a, b, tab, proxy, release }
+}
+
 describe('the shared worker and its tab', () => {
   it("hears each re-claim's nonce: the tab's leave cancels the re-claim in flight, which then seats nobody", async () => {
-    const { url, api } = await server()
-    const room = randomRoom()
-    const a = await peer(api, room)
-    const { proxy, resetNext, reclaimLanded, release } = await resettingProxy(url)
-    const tab = await openTab(`${proxy.url}/v1`)
-    const b = await tab.signaling.join(room, undefined, quiet)
-    await a.stream.next('peer-joined', (d) => peerId(d) === b.peer)
-    resetNext()
-    await join(api, room)
-    await reclaimLanded
+    const { api, room, a, b, tab, proxy, release } = await reclaiming()
     const attempt = await tab.heard.next((m) => m.op === 'attempt', "the re-claim's nonce")
     tab.signaling.leave(b.peer)
     tab.signaling.close()
@@ -196,15 +205,7 @@ describe('the shared worker and its tab', () => {
   })
 
   it("forgets a re-claim's nonce once it is answered: the tab's later leave carries only its token", async () => {
-    const { url, api } = await server()
-    const room = randomRoom()
-    const a = await peer(api, room)
-    const { proxy, resetNext, reclaimLanded, release } = await resettingProxy(url)
-    const tab = await openTab(`${proxy.url}/v1`)
-    const b = await tab.signaling.join(room, undefined, quiet)
-    resetNext()
-    await join(api, room)
-    await reclaimLanded
+    const { a, b, tab, proxy, release } = await reclaiming()
     await tab.heard.next((m) => m.op === 'attempt', "the re-claim's nonce")
     release()
     expect(await joinAnswer(proxy, 2)).toBe('OK')
