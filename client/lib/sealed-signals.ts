@@ -38,8 +38,18 @@ export function createSealedSignals(options: {
         const sealed = await sealing
         if (options.closed() || from !== self.id) return
         signaling.signal(from, to, sealed)
-        if (signalType(envelope) === 'offer') mark('offer-sent')
+        if (signalType(envelope) !== 'offer') return
+        mark('offer-sent')
+        // The far end can answer an offer before any of our candidates arrive, and ours follow soon after
+        // (a fresh page's gathering ends some 30 ms later): it leaves now, not with them.
+        signaling.flush(from)
       }).catch(options.onError)
+    },
+
+    /** After the signals sent so far: the server may have them now, without waiting for more. */
+    gathered(): void {
+      const from = self.id
+      outgoing(async () => from === self.id && signaling.flush(from)).catch(options.onError)
     },
 
     async open(from: string, data: unknown): Promise<Opened> {

@@ -54,7 +54,8 @@ export interface PeerLike {
   getStats?(callback: (err: Error | null, reports: Array<Record<string, unknown>>) => void): void
 }
 
-export type CreatePeer = (options: { initiator: boolean; iceServers: IceServer[] }) => PeerLike
+/** `gathered`: every local candidate of the connection has been signalled. */
+export type CreatePeer = (options: { initiator: boolean; iceServers: IceServer[]; gathered?: () => void }) => PeerLike
 
 /** This person in the room: the server-issued peer id ('' until joined), name, colour, signing key. */
 export interface RoomSelf {
@@ -214,6 +215,8 @@ export interface Signaling extends Pick<Emitter<SignalingEvents>, 'on' | 'off'> 
   join(room: string, meta: string | undefined, handlers: MembershipHandlers, options?: SignalingJoinOptions): Promise<Membership>
   /** Queued per sender and retried; delivered in order, dropped only when the target is gone. */
   signal(from: string, to: string, data: unknown): void
+  /** `from` has no more candidates to send for now: what it queued need not wait for more. */
+  flush(from: string): void
   leave(peer: string): void
   /** Fresh ICE servers (new TURN credentials) for one of our peers. */
   refreshIce(peer: string): Promise<IceResponse>

@@ -21,7 +21,7 @@ export function warmUp(): Promise<void> {
 }
 
 /** simple-peer with trickle ICE and the page's shared certificate. */
-export const createSimplePeer: CreatePeer = ({ initiator, iceServers }) => {
+export const createSimplePeer: CreatePeer = ({ initiator, iceServers, gathered }) => {
   const peer = new SimplePeer({
     initiator,
     trickle: true,
@@ -29,6 +29,8 @@ export const createSimplePeer: CreatePeer = ({ initiator, iceServers }) => {
   })
   peer.on('iceStateChange', (state: RTCIceConnectionState) => (state === 'connected' || state === 'completed') && mark('ice-connected'))
   peer.on('connect', () => mark('channel-open'))
+  // simple-peer's own event for the null candidate (or its 5 s timeout): nothing more to wait for.
+  if (gathered) peer.on('_iceComplete', gathered)
   return peer as unknown as PeerLike
 }
 

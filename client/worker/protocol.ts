@@ -9,6 +9,7 @@ export type TabMessage =
   /** `nonce`: the join's first attempt's (http.ts), which the tab cancels by beacon if it goes first. */
   | { op: 'join'; id: number; room: string; meta: string | undefined; verifier?: string; nonce?: string }
   | { op: 'signal'; from: string; to: string; data: unknown }
+  | { op: 'flush'; from: string }
   | { op: 'leave'; peer: string }
   | { op: 'bye' }
   /** Workers hear no online/offline events of their own: tabs pass theirs on. */
@@ -55,6 +56,8 @@ export function parseTabMessage(value: unknown): TabMessage | null {
         : null
     case 'signal':
       return str(value.from) && str(value.to) ? { op: 'signal', from: value.from, to: value.to, data: value.data } : null
+    case 'flush':
+      return str(value.from) ? { op: 'flush', from: value.from } : null
     case 'leave':
       return str(value.peer) ? { op: 'leave', peer: value.peer } : null
     case 'bye':

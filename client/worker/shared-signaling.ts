@@ -210,6 +210,10 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
       if (ownPeers.has(from)) return fallback!.signal(from, to, data)
       if (!closed) send({ op: 'signal', from, to, data })
     },
+    flush(from) {
+      if (ownPeers.has(from)) return fallback!.flush(from)
+      if (!closed) send({ op: 'flush', from })
+    },
     refreshIce(peer) {
       if (ownPeers.has(peer)) return fallback!.refreshIce(peer)
       const id = nextId++

@@ -96,6 +96,9 @@ self.onconnect = (event) => {
       case 'signal':
         if (tab.peers.has(request.from)) signaling?.signal(request.from, request.to, request.data)
         return
+      case 'flush':
+        if (tab.peers.has(request.from)) signaling?.flush(request.from)
+        return
       case 'leave':
         if (tab.peers.delete(request.peer)) signaling?.leave(request.peer)
         return

@@ -112,6 +112,7 @@ export function createFakeSignaling(hooks?: SignalingHooks): FakeSignaling {
       hooks?.signal(call)
     },
 
+    flush() {},
     refreshIce: async () => ({ iceServers: FAKE_ICE_SERVERS }),
     leave(peer) {
       leaves.push(peer)

@@ -7,7 +7,10 @@ import { clearSealer } from './fakes'
 function outgoing(sealSignal: Sealer['sealSignal']) {
   const sent: unknown[] = []
   const errors: Error[] = []
-  const signaling = { signal: (_from: string, _to: string, data: unknown) => sent.push(data) } as unknown as Signaling
+  const signaling = {
+    signal: (_from: string, _to: string, data: unknown) => sent.push(data),
+    flush: (from: string) => sent.push(`flush ${from}`),
+  } as unknown as Signaling
   const sealer: Sealer = { ...clearSealer(), sealSignal }
   const onError = (e: Error) => void errors.push(e)
   const sealed = createSealedSignals({ self: { id: 'me', name: 'Me' }, sealer, signaling, closed: () => false, onError })
@@ -38,5 +41,18 @@ describe('sealed signals on the way out', () => {
     sealed.send('ben', { attempt: 0, signal: { type: 'candidate' } })
     await vi.waitFor(() => expect(sent).toEqual(['sealed for ben']))
     expect(errors.map((e) => e.message)).toEqual(['no key'])
+  })
+
+  it('lets an offer leave at once, and an answer once its candidates are all out', async () => {
+    const finish: Array<() => void> = []
+    const { sealed, sent } = outgoing((_self, to) => new Promise<string>((resolve) => finish.push(() => resolve(`sealed for ${to}`))))
+    sealed.send('ana', { attempt: 0, signal: { type: 'offer', sdp: '' } })
+    sealed.send('ben', { attempt: 0, signal: { type: 'answer', sdp: '' } })
+    sealed.send('ben', { attempt: 0, signal: { type: 'candidate' } })
+    sealed.gathered()
+    await Promise.resolve()
+    expect(sent).toEqual([])
+    for (const done of finish) done()
+    await vi.waitFor(() => expect(sent).toEqual(['sealed for ana', 'flush me', 'sealed for ben', 'sealed for ben', 'flush me']))
   })
 })

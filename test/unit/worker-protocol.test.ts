@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { parseWorkerMessage, type WorkerMessage } from '../../client/worker/protocol'
+import { parseTabMessage, parseWorkerMessage, type WorkerMessage } from '../../client/worker/protocol'
 
 const membership = { peer: 'p1', peers: [{ id: 'p2', meta: 'm' }], iceServers: [{ urls: 'stun:x' }], token: 't', iceServersTtlS: 60 }
 
@@ -51,5 +51,12 @@ describe('parseWorkerMessage (the worker to its tab)', () => {
     ]) {
       expect(parseWorkerMessage(junk), JSON.stringify(junk)).toBeNull()
     }
+  })
+})
+
+describe('parseTabMessage (a tab to the worker)', () => {
+  it('passes a flush of one sender and drops one without it', () => {
+    expect(parseTabMessage(structuredClone({ op: 'flush', from: 'p1' }))).toEqual({ op: 'flush', from: 'p1' })
+    for (const junk of [{ op: 'flush' }, { op: 'flush', from: 7 }]) expect(parseTabMessage(junk), JSON.stringify(junk)).toBeNull()
   })
 })

@@ -243,6 +243,7 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
     },
 
     signal: (from, to, data) => signals.push(from, to, data),
+    flush: (from) => signals.flush(from),
 
     leave(peer) {
       stream.forget(peer)

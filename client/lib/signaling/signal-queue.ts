@@ -5,9 +5,10 @@ import { backoff, failure, retryAfter } from './http'
 const MAX_BATCH = 64
 // A signal this old is worthless: the connection attempt it belongs to has timed out.
 const SIGNAL_TTL_MS = 30_000
-// A pair's offer (or answer) is followed within milliseconds by its host candidates, and the far end can
-// do nothing with the description before it has a candidate: the first POST waits this long for them,
-// so a connection costs one POST per side instead of one plus one per candidate.
+// A pair's offer (or answer) is followed within milliseconds by its host candidates: the first POST waits
+// for them, so a connection costs one POST per side instead of one plus one per candidate. It leaves as
+// soon as the page says its candidates are all out (`flush`), and at the latest this long after the first
+// signal (candidates from STUN or TURN servers take longer, and follow in POSTs of their own).
 export const SIGNAL_GATHER_MS = 8
 
 interface Queued {
@@ -29,6 +30,13 @@ export function createSignalQueue(options: {
   closed(): boolean
 }) {
   const queues = new Map<string, Queued[]>()
+  // Senders whose first POST has not left yet, and the timer that sends it.
+  const gathering = new Map<string, ReturnType<typeof setTimeout>>()
+  const start = (from: string) => {
+    clearTimeout(gathering.get(from))
+    gathering.delete(from)
+    void pump(from)
+  }
 
   function send(from: string, batch: Queued[]): Promise<Response> {
     return options.post(
@@ -82,8 +90,16 @@ export function createSignalQueue(options: {
       const queue = queues.get(from)
       if (queue) return void queue.push(item)
       queues.set(from, [item])
-      setTimeout(() => void pump(from), SIGNAL_GATHER_MS)
+      gathering.set(from, setTimeout(start, SIGNAL_GATHER_MS, from))
     },
-    clear: () => queues.clear(),
+    /** What `from` has gathered leaves now (its page has sent every local candidate it has). */
+    flush(from: string): void {
+      if (gathering.has(from)) start(from)
+    },
+    clear(): void {
+      queues.clear()
+      for (const timer of gathering.values()) clearTimeout(timer)
+      gathering.clear()
+    },
   }
 }
