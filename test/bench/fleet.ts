@@ -3,6 +3,7 @@
 // 2k+1, in a room of their own; each signals only its partner.
 import { Agent, request } from 'node:http'
 import WebSocket from 'ws'
+import { createPostPool } from './raw-post'
 
 /** Sockets for POSTs: enough that 5,000 signals/s never wait for one, few enough to stay realistic. */
 const MAX_POST_SOCKETS = 64
@@ -76,18 +77,24 @@ interface ParleyPeer {
  * `url` may name several instances, space-separated (sharing rooms over Redis): the two peers of a room
  * then join, stream and POST through different instances, so every signal crosses between them.
  * `browserStreams`: each peer opens its stream as the page does in Chromium, with its headers and on the
- * keep-alive connection its join went over (else: a fresh connection and a bare `Accept`).
+ * keep-alive connection its join went over (else: a fresh connection and a bare `Accept`). `nodeClient`:
+ * signals go through `http.request` (else: written straight to keep-alive sockets, see raw-post.ts).
  */
 export async function openParley(
   url: string,
   pairs: number,
   prefix: string,
   onPayload: OnPayload,
-  browserStreams = false,
+  { browserStreams = false, nodeClient = false } = {},
 ): Promise<Opened> {
   const instances = url.split(' ').map((u) => {
     const { hostname, port } = new URL(u)
-    return { hostname, port, agent: new Agent({ keepAlive: true, maxSockets: MAX_POST_SOCKETS }) }
+    return {
+      hostname,
+      port,
+      agent: new Agent({ keepAlive: true, maxSockets: MAX_POST_SOCKETS }),
+      raw: createPostPool(hostname, Number(port), MAX_POST_SOCKETS),
+    }
   })
   const errors: Record<string, number> = {}
   const peers: Array<ParleyPeer | undefined> = new Array(pairs * 2)
@@ -223,6 +230,12 @@ export async function openParley(
       const to = peers[i ^ 1]
       if (!from || !to) return done('not connected')
       const body = `{"peer":"${from.peer}","to":"${to.peer}","data":${data}}`
+      if (!nodeClient) {
+        const { raw } = instances[from.at % instances.length]!
+        return raw.post('/v1/signal', `Authorization: ${from.auth}\r\n`, body, (status, _text, error) =>
+          done(error ?? (status === 204 ? undefined : String(status))),
+        )
+      }
       post(
         from.at,
         '/v1/signal',
@@ -242,7 +255,10 @@ export async function openParley(
     closed: () => peers.filter((p) => p?.closed).length,
     close() {
       for (const p of peers) p?.destroy?.()
-      for (const { agent } of instances) agent.destroy()
+      for (const { agent, raw } of instances) {
+        agent.destroy()
+        raw.close()
+      }
     },
   }
   return { fleet, failed, errors, retried }

@@ -24,6 +24,8 @@ export interface ConnectCommand {
   clientHeartbeats?: boolean
   /** Parley only: open each stream as a browser does (fleet.ts `BROWSER_STREAM_HEADERS`). */
   browserStreams?: boolean
+  /** Parley only: signals through Node's `http.request`, not written straight to the sockets (raw-post.ts). */
+  nodeClient?: boolean
 }
 
 export interface ConnectReply {

@@ -29,7 +29,10 @@ async function connect(c: ConnectCommand): Promise<ConnectReply> {
   const onPayload = (p: unknown) => receive(p)
   const opened =
     c.target === 'parley'
-      ? await openParley(c.url, c.pairs, c.prefix, onPayload, c.browserStreams ?? false)
+      ? await openParley(c.url, c.pairs, c.prefix, onPayload, {
+          browserStreams: c.browserStreams ?? false,
+          nodeClient: c.nodeClient ?? false,
+        })
       : await openPeerServer(c.url, c.pairs, c.prefix, onPayload, c.clientHeartbeats ?? false)
   fleets.push(opened.fleet)
   return {

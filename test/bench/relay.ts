@@ -42,10 +42,16 @@ export const UNLIMITED = [
   '1000000',
 ]
 
-type Variant = Target | 'redis'
-const NAMES: Record<Variant, string> = { parley: 'Parley', redis: 'Parley ×2, Redis', peerserver: 'PeerServer 1.0' }
-// Parley and PeerServer always; `BENCH_RELAY_REDIS=0` leaves out the Redis pair (a quicker comparison).
-const VARIANTS: Variant[] = process.env.BENCH_RELAY_REDIS === '0' ? ['parley', 'peerserver'] : ['parley', 'redis', 'peerserver']
+type Variant = Target | 'parley-node' | 'redis'
+const NAMES: Record<Variant, string> = {
+  parley: 'Parley',
+  'parley-node': 'Parley, node client',
+  redis: 'Parley ×2, Redis',
+  peerserver: 'PeerServer 1.0',
+}
+// Parley (both clients) and PeerServer always; `BENCH_RELAY_REDIS=0` leaves out the Redis pair (a quicker comparison).
+const VARIANTS: Variant[] =
+  process.env.BENCH_RELAY_REDIS === '0' ? ['parley', 'parley-node', 'peerserver'] : ['parley', 'parley-node', 'redis', 'peerserver']
 
 async function measure(variant: Variant): Promise<Map<number, RelayReply>> {
   let server: ServerProc | undefined
@@ -67,7 +73,14 @@ async function measure(variant: Variant): Promise<Map<number, RelayReply>> {
       url = server.url
     }
     generator = await startGenerator('relay generator')
-    const opened = await generator.call({ cmd: 'connect', target, url, pairs: ROOMS, prefix: `r${nanoid(8)}` })
+    const opened = await generator.call({
+      cmd: 'connect',
+      target,
+      url,
+      pairs: ROOMS,
+      prefix: `r${nanoid(8)}`,
+      nodeClient: variant === 'parley-node',
+    })
     const errors = Object.entries(opened.errors)
       .map(([k, v]) => `${k} ×${v}`)
       .join(', ')
@@ -98,7 +111,9 @@ export async function benchRelay() {
   console.log(
     '  (server and load generator in separate processes on 127.0.0.1; latency = POST or WebSocket frame written →\n' +
       "   event parsed from the partner's stream, one clock in the generator; ~200-byte payload; open-loop sends;\n" +
-      '   Parley: 64 keep-alive sockets for POSTs, one SSE stream per peer; PeerServer: one WebSocket per peer)',
+      '   Parley: 64 keep-alive sockets for POSTs, one SSE stream per peer; PeerServer: one WebSocket per peer)\n' +
+      "  (Parley's POSTs are written straight to their sockets, as a browser's network stack sends them; the node client\n" +
+      "   rows send the same through Node's http.request, whose own ~50 µs a signal falls inside the latency: raw-post.ts)",
   )
   console.log(
     '  (Parley ×2, Redis: two instances sharing rooms through a redis-server; each pair spans both, so every\n' +
@@ -179,6 +194,7 @@ export async function benchRelay() {
   )
   const ratioRows = RATES.map((rate) => {
     const p = results.get('parley')!.get(rate)!.latency
+    const node = results.get('parley-node')!.get(rate)!.latency
     const s = results.get('peerserver')!.get(rate)!.latency
     const target = rate === TARGET.rate
     const within = p.p50 / s.p50 <= TARGET_RATIO && p.p99 / s.p99 <= TARGET_RATIO
@@ -189,6 +205,7 @@ export async function benchRelay() {
       `${(p.p50 / s.p50).toFixed(2)}×`,
       `${(p.p99 / s.p99).toFixed(2)}×`,
       `≤ ${TARGET_RATIO.toFixed(1)}× ${within ? 'met' : 'NOT met'}`,
+      `${(node.p50 / s.p50).toFixed(2)}× / ${(node.p99 / s.p99).toFixed(2)}×`,
       target ? `${TARGET.p50.toFixed(2)} ms` : '—',
       target ? `${TARGET.p99.toFixed(2)} ms` : '—',
       target ? `${(p.p50 / TARGET.p50).toFixed(2)}×` : '—',
@@ -203,6 +220,7 @@ export async function benchRelay() {
       'p50 ratio',
       'p99 ratio',
       'target ratio',
+      'node client p50 / p99 ratio',
       'target p50',
       'target p99',
       'Parley p50 ÷ target',
