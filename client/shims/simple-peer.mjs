@@ -1,0 +1,105 @@
+// simple-peer as the page bundles it (build.mjs): its source, less what a data-channel-only mesh never runs.
+// Each cut names the exact text it removes and must find it exactly once, and no name it removes may be
+// left behind: when a simple-peer upgrade changes any of it, the build fails here instead of shipping
+// code that calls what is gone. The terminal client (dist/node) loads simple-peer untouched.
+// https://github.com/feross/simple-peer/blob/v9.11.1/index.js
+import { readFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+
+/** The text between a method's signature and its closing brace, at the class body's indentation. */
+const method = (name) => new RegExp(`\\n  ${name} \\([^)]*\\) \\{\\n[\\s\\S]*?\\n  \\}\\n`, 'g')
+
+/**
+ * Media: Parley sends no audio or video, so nothing ever adds a track, a stream or a transceiver, and the
+ * initiator never asks for one. A remote offer's media lines would only have fed 'track'/'stream' events
+ * nobody listens for, and a 'transceiverRequest' signal (only a media peer sends one) is now ignored
+ * rather than answered with an audio or video transceiver. 671 bytes gzipped.
+ */
+const MEDIA_METHODS = [
+  'addTransceiver',
+  'addStream',
+  'addTrack',
+  'replaceTrack',
+  'removeTrack',
+  'removeStream',
+  '_requestMissingTransceivers',
+  '_onTrack',
+]
+const MEDIA = {
+  names: [...MEDIA_METHODS, '_senderMap', '_sendersAwaitingStable', '_remoteTracks', '_remoteStreams', 'streams', 'ontrack'],
+  cuts: [
+    ...[
+      'addTransceiver',
+      'addStream',
+      'addTrack',
+      'replaceTrack',
+      'removeTrack',
+      'removeStream',
+      '_requestMissingTransceivers',
+      '_onTrack',
+    ].map(method),
+    '    this.streams = opts.streams || (opts.stream ? [opts.stream] : []) // support old "stream" option\n',
+    '    this._sendersAwaitingStable = []\n    this._senderMap = new Map()\n',
+    '    this._remoteTracks = []\n    this._remoteStreams = []\n',
+    `    if (this.streams) {
+      this.streams.forEach(stream => {
+        this.addStream(stream)
+      })
+    }
+    this._pc.ontrack = event => {
+      this._onTrack(event)
+    }
+`,
+    `    if (data.transceiverRequest && this.initiator) {
+      this._debug('got request for transceiver')
+      this.addTransceiver(data.transceiverRequest.kind, data.transceiverRequest.init)
+    }
+`,
+    '      this._remoteTracks = null\n      this._remoteStreams = null\n      this._senderMap = null\n',
+    '        this._pc.ontrack = null\n',
+    '          if (!this.initiator) this._requestMissingTransceivers()\n',
+    `      // HACK: Firefox doesn't yet support removing tracks when signalingState !== 'stable'
+      this._debug('flushing sender queue', this._sendersAwaitingStable)
+      this._sendersAwaitingStable.forEach(sender => {
+        this._pc.removeTrack(sender)
+        this._queuedNegotiation = true
+      })
+      this._sendersAwaitingStable = []
+`,
+  ],
+}
+
+/**
+ * simple-peer's 41 debug calls go nowhere in the page (the debug shim is a no-op), but their strings and
+ * arguments would still ship: about 0.7 KB gzipped. Each `this._debug(…)` becomes `void 0`.
+ */
+const withoutDebugCalls = (source) => source.replace(/this\._debug\((?:[^()]|\([^()]*\))*\)/g, 'void 0')
+
+/** Removes each cut (exactly one match each), then checks that none of `names` is still mentioned. */
+function trim(source, { names, cuts }, label) {
+  let out = source
+  for (const cut of cuts) {
+    const found = typeof cut === 'string' ? out.split(cut).length - 1 : (out.match(cut) ?? []).length
+    if (found !== 1)
+      throw new Error(
+        `simple-peer (${label}): expected one ${typeof cut === 'string' ? JSON.stringify(cut) : cut} in its source, found ${found}; re-check client/shims/simple-peer.mjs`,
+      )
+    out = out.replace(cut, '')
+  }
+  const left = names.filter((name) => new RegExp(`\\b${name}\\b`).test(out))
+  if (left.length)
+    throw new Error(`simple-peer (${label}): still mentions ${left.join(', ')} after the cuts; re-check client/shims/simple-peer.mjs`)
+  return out
+}
+
+/** The esbuild plugin that serves simple-peer's index.js trimmed for the page. */
+export const simplePeerForPage = {
+  name: 'simple-peer-for-page',
+  setup(esbuild) {
+    esbuild.onLoad({ filter: /simple-peer[\\/]index\.js$/ }, (args) => ({
+      resolveDir: dirname(args.path),
+      contents: withoutDebugCalls(trim(readFileSync(args.path, 'utf8'), MEDIA, 'media')),
+      loader: 'js',
+    }))
+  },
+}
