@@ -26,6 +26,7 @@ const MEDIA_METHODS = [
   '_onTrack',
 ]
 const MEDIA = {
+  label: 'media',
   names: [...MEDIA_METHODS, '_senderMap', '_sendersAwaitingStable', '_remoteTracks', '_remoteStreams', 'streams', 'ontrack'],
   cuts: [
     ...[
@@ -70,21 +71,45 @@ const MEDIA = {
 }
 
 /**
+ * getStats() in the callback style of pre-2018 Chrome and React Native: every browser the page targets
+ * takes the standard, promise-based branch (RTCPeerConnection.prototype.getStats.length is 0). 101 bytes gzipped.
+ */
+const LEGACY_STATS = {
+  label: 'legacy getStats',
+  names: ['_isReactNativeWebrtc', '_peerConnectionId', 'stat'],
+  cuts: [
+    `    // We prefer feature detection whenever possible, but sometimes that's not
+    // possible for certain implementations.
+    this._isReactNativeWebrtc = typeof this._pc._peerConnectionId === 'number'
+`,
+    ['    if (this._pc.getStats.length === 0 || this._isReactNativeWebrtc) {\n', '    {\n'],
+    [
+      /\n {4}\/\/ Single-parameter callback-based getStats\(\) \(non-standard\)\n {4}\} else if [\s\S]*?\n {6}cb\(null, \[\]\)\n {4}\}\n/g,
+      '\n    }\n',
+    ],
+  ],
+}
+
+/**
  * simple-peer's 41 debug calls go nowhere in the page (the debug shim is a no-op), but their strings and
  * arguments would still ship: about 0.7 KB gzipped. Each `this._debug(…)` becomes `void 0`.
  */
 const withoutDebugCalls = (source) => source.replace(/this\._debug\((?:[^()]|\([^()]*\))*\)/g, 'void 0')
 
-/** Removes each cut (exactly one match each), then checks that none of `names` is still mentioned. */
-function trim(source, { names, cuts }, label) {
+/**
+ * Removes each cut, or replaces it where it comes as [cut, replacement], exactly one match each; then checks
+ * that none of `names` is still mentioned.
+ */
+function trim(source, { label, names, cuts }) {
   let out = source
-  for (const cut of cuts) {
+  for (const entry of cuts) {
+    const [cut, replacement] = Array.isArray(entry) ? entry : [entry, '']
     const found = typeof cut === 'string' ? out.split(cut).length - 1 : (out.match(cut) ?? []).length
     if (found !== 1)
       throw new Error(
         `simple-peer (${label}): expected one ${typeof cut === 'string' ? JSON.stringify(cut) : cut} in its source, found ${found}; re-check client/shims/simple-peer.mjs`,
       )
-    out = out.replace(cut, '')
+    out = out.replace(cut, replacement)
   }
   const left = names.filter((name) => new RegExp(`\\b${name}\\b`).test(out))
   if (left.length)
@@ -98,7 +123,7 @@ export const simplePeerForPage = {
   setup(esbuild) {
     esbuild.onLoad({ filter: /simple-peer[\\/]index\.js$/ }, (args) => ({
       resolveDir: dirname(args.path),
-      contents: withoutDebugCalls(trim(readFileSync(args.path, 'utf8'), MEDIA, 'media')),
+      contents: withoutDebugCalls([MEDIA, LEGACY_STATS].reduce((source, part) => trim(source, part), readFileSync(args.path, 'utf8'))),
       loader: 'js',
     }))
   },
