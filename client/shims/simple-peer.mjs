@@ -91,6 +91,92 @@ const LEGACY_STATS = {
 }
 
 /**
+ * Node's stream.Writable side: the Duplex stand-in (readable-stream.ts) has no write() or end() callers
+ * that reach _write or 'finish' while the peer lives, so no chunk or write callback is ever held, and the
+ * backpressure interval (for channels without bufferedAmountLowThreshold, which every target browser has)
+ * would only poll for one. The threshold itself stays: whenDrained (webrtc.ts) waits on the channel's
+ * 'bufferedamountlow'. 229 bytes gzipped.
+ */
+const STREAM_WRITES = {
+  label: 'stream writes',
+  names: [
+    '_read',
+    '_write',
+    '_chunk',
+    '_cb',
+    '_interval',
+    '_onInterval',
+    '_onChannelBufferedAmountLow',
+    '_onFinish',
+    '_onFinishBound',
+    'onbufferedamountlow',
+  ],
+  cuts: [
+    method('_write'),
+    method('_onInterval'),
+    method('_onChannelBufferedAmountLow'),
+    '  _read () {}\n',
+    `  // When stream finishes writing, close socket. Half open connections are not
+  // supported.
+  _onFinish () {
+    if (this.destroyed) return
+
+    // Wait a bit before destroying so the socket flushes.
+    // TODO: is there a more reliable way to accomplish this?
+    const destroySoon = () => {
+      setTimeout(() => this.destroy(), 1000)
+    }
+
+    if (this._connected) {
+      destroySoon()
+    } else {
+      this.once('connect', destroySoon)
+    }
+  }
+`,
+    '    this._chunk = null\n    this._cb = null\n    this._interval = null\n',
+    `    this._onFinishBound = () => {
+      this._onFinish()
+    }
+    this.once('finish', this._onFinishBound)
+`,
+    `      clearInterval(this._interval)
+      this._interval = null
+      this._chunk = null
+      this._cb = null
+
+      if (this._onFinishBound) this.removeListener('finish', this._onFinishBound)
+      this._onFinishBound = null
+`,
+    `    this._channel.onbufferedamountlow = () => {
+      this._onChannelBufferedAmountLow()
+    }
+`,
+    `        if (this._chunk) {
+          try {
+            this.send(this._chunk)
+          } catch (err) {
+            return this.destroy(errCode(err, 'ERR_DATA_CHANNEL'))
+          }
+          this._chunk = null
+          this._debug('sent chunk from "write before connect"')
+
+          const cb = this._cb
+          this._cb = null
+          cb(null)
+        }
+
+        // If \`bufferedAmountLowThreshold\` and 'onbufferedamountlow' are unsupported,
+        // fallback to using setInterval to implement backpressure.
+        if (typeof this._channel.bufferedAmountLowThreshold !== 'number') {
+          this._interval = setInterval(() => this._onInterval(), 150)
+          if (this._interval.unref) this._interval.unref()
+        }
+`,
+  ],
+}
+
+/**
  * simple-peer's 41 debug calls go nowhere in the page (the debug shim is a no-op), but their strings and
  * arguments would still ship: about 0.7 KB gzipped. Each `this._debug(…)` becomes `void 0`.
  */
@@ -123,7 +209,9 @@ export const simplePeerForPage = {
   setup(esbuild) {
     esbuild.onLoad({ filter: /simple-peer[\\/]index\.js$/ }, (args) => ({
       resolveDir: dirname(args.path),
-      contents: withoutDebugCalls([MEDIA, LEGACY_STATS].reduce((source, part) => trim(source, part), readFileSync(args.path, 'utf8'))),
+      contents: withoutDebugCalls(
+        [MEDIA, LEGACY_STATS, STREAM_WRITES].reduce((source, part) => trim(source, part), readFileSync(args.path, 'utf8')),
+      ),
       loader: 'js',
     }))
   },
