@@ -108,7 +108,6 @@ export async function buildClient() {
     target: ['chrome110', 'firefox115', 'safari16'],
     alias: SHIMS,
     define: { global: 'globalThis', 'process.env.NODE_DEBUG': 'false' },
-    inject: [`${root}client/shims/process.ts`],
     plugins: [simplePeerForPage],
     sourcemap: 'linked',
     metafile: true,
