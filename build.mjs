@@ -38,12 +38,10 @@ export async function buildNode() {
 /** simple-peer's Node-stream heritage, replaced by browser-sized stand-ins (see client/shims). */
 const SHIMS = {
   'readable-stream': `${root}client/shims/readable-stream.ts`,
-  debug: `${root}client/shims/debug.cjs`,
-  randombytes: `${root}client/shims/randombytes.cjs`,
+  randombytes: `${root}client/shims/randombytes.ts`,
   buffer: `${root}client/shims/buffer.ts`,
-  'queue-microtask': `${root}client/shims/queue-microtask.cjs`,
-  'err-code': `${root}client/shims/err-code.cjs`,
-  'get-browser-rtc': `${root}client/shims/get-browser-rtc.cjs`,
+  'err-code': `${root}client/shims/err-code.ts`,
+  'get-browser-rtc': `${root}client/shims/get-browser-rtc.ts`,
 }
 
 /**
