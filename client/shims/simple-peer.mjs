@@ -29,16 +29,7 @@ const MEDIA = {
   label: 'media',
   names: [...MEDIA_METHODS, '_senderMap', '_sendersAwaitingStable', '_remoteTracks', '_remoteStreams', 'streams', 'ontrack'],
   cuts: [
-    ...[
-      'addTransceiver',
-      'addStream',
-      'addTrack',
-      'replaceTrack',
-      'removeTrack',
-      'removeStream',
-      '_requestMissingTransceivers',
-      '_onTrack',
-    ].map(method),
+    ...MEDIA_METHODS.map(method),
     '    this.streams = opts.streams || (opts.stream ? [opts.stream] : []) // support old "stream" option\n',
     '    this._sendersAwaitingStable = []\n    this._senderMap = new Map()\n',
     '    this._remoteTracks = []\n    this._remoteStreams = []\n',
