@@ -3,10 +3,11 @@
 
 import { createHash } from 'node:crypto'
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { basename, dirname } from 'node:path'
+import { basename } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
 import { minify } from 'terser'
+import { simplePeerForPage } from './client/shims/simple-peer.mjs'
 
 const root = new URL('.', import.meta.url).pathname
 const part = process.argv[2]
@@ -34,30 +35,13 @@ export async function buildNode() {
   await buildForNode('client/node/main.ts', 'dist/node/parley.js')
 }
 
-/**
- * simple-peer's 41 debug calls go nowhere in the page (the debug shim is a no-op), but their strings and
- * arguments would still ship: about 0.7 KB gzipped. Each `this._debug(…)` becomes `void 0`.
- */
-const withoutDebugCalls = {
-  name: 'simple-peer-without-debug',
-  setup(esbuild) {
-    esbuild.onLoad({ filter: /simple-peer[\\/]index\.js$/ }, (args) => ({
-      resolveDir: dirname(args.path),
-      contents: readFileSync(args.path, 'utf8').replace(/this\._debug\((?:[^()]|\([^()]*\))*\)/g, 'void 0'),
-      loader: 'js',
-    }))
-  },
-}
-
 /** simple-peer's Node-stream heritage, replaced by browser-sized stand-ins (see client/shims). */
 const SHIMS = {
   'readable-stream': `${root}client/shims/readable-stream.ts`,
-  debug: `${root}client/shims/debug.cjs`,
-  randombytes: `${root}client/shims/randombytes.cjs`,
+  randombytes: `${root}client/shims/randombytes.ts`,
   buffer: `${root}client/shims/buffer.ts`,
-  'queue-microtask': `${root}client/shims/queue-microtask.cjs`,
-  'err-code': `${root}client/shims/err-code.cjs`,
-  'get-browser-rtc': `${root}client/shims/get-browser-rtc.cjs`,
+  'err-code': `${root}client/shims/err-code.ts`,
+  'get-browser-rtc': `${root}client/shims/get-browser-rtc.ts`,
 }
 
 /**
@@ -122,8 +106,7 @@ export async function buildClient() {
     target: ['chrome110', 'firefox115', 'safari16'],
     alias: SHIMS,
     define: { global: 'globalThis', 'process.env.NODE_DEBUG': 'false' },
-    inject: [`${root}client/shims/process.ts`],
-    plugins: [withoutDebugCalls],
+    plugins: [simplePeerForPage],
     sourcemap: 'linked',
     metafile: true,
     legalComments: 'none',

@@ -1,5 +1,5 @@
 // simple-peer's WebRTC lookup: every browser the page targets has the unprefixed constructors.
-module.exports = function getBrowserRTC() {
+export default function getBrowserRTC() {
   if (!globalThis.RTCPeerConnection) return null
   return { RTCPeerConnection, RTCSessionDescription, RTCIceCandidate }
 }

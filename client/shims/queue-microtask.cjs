@@ -1,2 +1,0 @@
-// The platform's own queueMicrotask, in the CommonJS shape simple-peer requires.
-module.exports = (fn) => queueMicrotask(fn)

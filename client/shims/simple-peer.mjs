@@ -1,0 +1,277 @@
+// simple-peer as the page bundles it (build.mjs): its source, less what a data-channel-only mesh never runs.
+// Each cut names the exact text it removes and must find it exactly once, and no name it removes may be
+// left behind: when a simple-peer upgrade changes any of it, the build fails here instead of shipping
+// code that calls what is gone. The terminal client (dist/node) loads simple-peer untouched.
+// https://github.com/feross/simple-peer/blob/v9.11.1/index.js
+import { readFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+
+/** The text between a method's signature and its closing brace, at the class body's indentation. */
+const method = (name) => new RegExp(`\\n  ${name} \\([^)]*\\) \\{\\n[\\s\\S]*?\\n  \\}\\n`, 'g')
+
+/**
+ * Media: Parley sends no audio or video, so nothing ever adds a track, a stream or a transceiver, and the
+ * initiator never asks for one. A remote offer's media lines would only have fed 'track'/'stream' events
+ * nobody listens for, and a 'transceiverRequest' signal (only a media peer sends one) is now ignored
+ * rather than answered with an audio or video transceiver. 671 bytes gzipped.
+ */
+const MEDIA_METHODS = [
+  'addTransceiver',
+  'addStream',
+  'addTrack',
+  'replaceTrack',
+  'removeTrack',
+  'removeStream',
+  '_requestMissingTransceivers',
+  '_onTrack',
+]
+const MEDIA = {
+  label: 'media',
+  names: [...MEDIA_METHODS, '_senderMap', '_sendersAwaitingStable', '_remoteTracks', '_remoteStreams', 'streams', 'ontrack'],
+  cuts: [
+    ...MEDIA_METHODS.map(method),
+    '    this.streams = opts.streams || (opts.stream ? [opts.stream] : []) // support old "stream" option\n',
+    '    this._sendersAwaitingStable = []\n    this._senderMap = new Map()\n',
+    '    this._remoteTracks = []\n    this._remoteStreams = []\n',
+    `    if (this.streams) {
+      this.streams.forEach(stream => {
+        this.addStream(stream)
+      })
+    }
+    this._pc.ontrack = event => {
+      this._onTrack(event)
+    }
+`,
+    `    if (data.transceiverRequest && this.initiator) {
+      this._debug('got request for transceiver')
+      this.addTransceiver(data.transceiverRequest.kind, data.transceiverRequest.init)
+    }
+`,
+    '      this._remoteTracks = null\n      this._remoteStreams = null\n      this._senderMap = null\n',
+    '        this._pc.ontrack = null\n',
+    '          if (!this.initiator) this._requestMissingTransceivers()\n',
+    `      // HACK: Firefox doesn't yet support removing tracks when signalingState !== 'stable'
+      this._debug('flushing sender queue', this._sendersAwaitingStable)
+      this._sendersAwaitingStable.forEach(sender => {
+        this._pc.removeTrack(sender)
+        this._queuedNegotiation = true
+      })
+      this._sendersAwaitingStable = []
+`,
+  ],
+}
+
+/**
+ * getStats() in the callback style of pre-2018 Chrome and React Native: every browser the page targets
+ * takes the standard, promise-based branch (RTCPeerConnection.prototype.getStats.length is 0). 101 bytes gzipped.
+ */
+const LEGACY_STATS = {
+  label: 'legacy getStats',
+  names: ['_isReactNativeWebrtc', '_peerConnectionId', 'stat'],
+  cuts: [
+    `    // We prefer feature detection whenever possible, but sometimes that's not
+    // possible for certain implementations.
+    this._isReactNativeWebrtc = typeof this._pc._peerConnectionId === 'number'
+`,
+    ['    if (this._pc.getStats.length === 0 || this._isReactNativeWebrtc) {\n', '    {\n'],
+    [
+      /\n {4}\/\/ Single-parameter callback-based getStats\(\) \(non-standard\)\n {4}\} else if [\s\S]*?\n {6}cb\(null, \[\]\)\n {4}\}\n/g,
+      '\n    }\n',
+    ],
+  ],
+}
+
+/**
+ * Node's stream.Writable side: the Duplex stand-in (readable-stream.ts) has no write() or end() callers
+ * that reach _write or 'finish' while the peer lives, so no chunk or write callback is ever held, and the
+ * backpressure interval (for channels without bufferedAmountLowThreshold, which every target browser has)
+ * would only poll for one. The threshold itself stays: whenDrained (webrtc.ts) waits on the channel's
+ * 'bufferedamountlow'. 229 bytes gzipped.
+ */
+const STREAM_WRITES = {
+  label: 'stream writes',
+  names: [
+    '_read',
+    '_write',
+    '_chunk',
+    '_cb',
+    '_interval',
+    '_onInterval',
+    '_onChannelBufferedAmountLow',
+    '_onFinish',
+    '_onFinishBound',
+    'onbufferedamountlow',
+  ],
+  cuts: [
+    method('_write'),
+    method('_onInterval'),
+    method('_onChannelBufferedAmountLow'),
+    '  _read () {}\n',
+    `  // When stream finishes writing, close socket. Half open connections are not
+  // supported.
+  _onFinish () {
+    if (this.destroyed) return
+
+    // Wait a bit before destroying so the socket flushes.
+    // TODO: is there a more reliable way to accomplish this?
+    const destroySoon = () => {
+      setTimeout(() => this.destroy(), 1000)
+    }
+
+    if (this._connected) {
+      destroySoon()
+    } else {
+      this.once('connect', destroySoon)
+    }
+  }
+`,
+    '    this._chunk = null\n    this._cb = null\n    this._interval = null\n',
+    `    this._onFinishBound = () => {
+      this._onFinish()
+    }
+    this.once('finish', this._onFinishBound)
+`,
+    `      clearInterval(this._interval)
+      this._interval = null
+      this._chunk = null
+      this._cb = null
+
+      if (this._onFinishBound) this.removeListener('finish', this._onFinishBound)
+      this._onFinishBound = null
+`,
+    `    this._channel.onbufferedamountlow = () => {
+      this._onChannelBufferedAmountLow()
+    }
+`,
+    `        if (this._chunk) {
+          try {
+            this.send(this._chunk)
+          } catch (err) {
+            return this.destroy(errCode(err, 'ERR_DATA_CHANNEL'))
+          }
+          this._chunk = null
+          this._debug('sent chunk from "write before connect"')
+
+          const cb = this._cb
+          this._cb = null
+          cb(null)
+        }
+
+        // If \`bufferedAmountLowThreshold\` and 'onbufferedamountlow' are unsupported,
+        // fallback to using setInterval to implement backpressure.
+        if (typeof this._channel.bufferedAmountLowThreshold !== 'number') {
+          this._interval = setInterval(() => this._onInterval(), 150)
+          if (this._interval.unref) this._interval.unref()
+        }
+`,
+  ],
+}
+
+/**
+ * The addresses of the selected candidate pair (localAddress, remotePort, address(), …), which simple-peer
+ * reads out of the stats before 'connect': nothing in the page reads them (peer-link.ts asks getStats for
+ * the route itself), and the finding of the pair, which 'connect' waits for, stays. 243 bytes gzipped.
+ */
+const ADDRESSES = {
+  label: 'addresses',
+  names: [
+    'localAddress',
+    'localPort',
+    'localFamily',
+    'remoteAddress',
+    'remotePort',
+    'remoteFamily',
+    'googLocalAddress',
+    'googRemoteAddress',
+    'ipAddress',
+    'portNumber',
+  ],
+  cuts: [
+    method('address'),
+    `    this.remoteAddress = undefined
+    this.remoteFamily = undefined
+    this.remotePort = undefined
+    this.localAddress = undefined
+    this.localFamily = undefined
+    this.localPort = undefined
+`,
+    [
+      /\n {10}let local = localCandidates\[selectedCandidatePair\.localCandidateId\]\n[\s\S]*?\n {12}this\.remotePort\n {10}\)\n/g,
+      // A pair the transport names but the report lacks still throws, as simple-peer's reading of it did.
+      '\n          void selectedCandidatePair.localCandidateId\n',
+    ],
+  ],
+}
+
+/**
+ * simple-peer's debug calls (41; 27 after the cuts above) go nowhere in the page, but their strings and
+ * arguments would still ship: about 0.7 KB gzipped. Each `this._debug(…)` becomes `void 0`, then
+ * DEBUG_AND_MODULE drops the method.
+ */
+const withoutDebugCalls = (source) => source.replace(/this\._debug\((?:[^()]|\([^()]*\))*\)/g, 'void 0')
+
+/**
+ * An ES module rather than CommonJS, importing ES-module shims: esbuild then needs none of its CommonJS
+ * interop (the require wrappers and the runtime chunk that carries them) anywhere in the page. Its
+ * queueMicrotask is the platform's own, as the shim it required was. 740 bytes gzipped.
+ */
+const DEBUG_AND_MODULE = {
+  label: 'debug and module',
+  names: ['_debug', 'debug', 'require', 'module'],
+  cuts: [
+    method('_debug'),
+    [
+      `const debug = require('debug')('simple-peer')
+const getBrowserRTC = require('get-browser-rtc')
+const randombytes = require('randombytes')
+const stream = require('readable-stream')
+const queueMicrotask = require('queue-microtask') // TODO: remove when Node 10 is not supported
+const errCode = require('err-code')
+const { Buffer } = require('buffer')
+`,
+      `import getBrowserRTC from 'get-browser-rtc'
+import randombytes from 'randombytes'
+import stream from 'readable-stream'
+import errCode from 'err-code'
+import { Buffer } from 'buffer'
+`,
+    ],
+    ['\nmodule.exports = Peer\n', '\nexport default Peer\n'],
+  ],
+}
+
+/**
+ * Removes each cut, or replaces it where it comes as [cut, replacement], exactly one match each; then checks
+ * that none of `names` is still mentioned.
+ */
+function trim(source, { label, names, cuts }) {
+  let out = source
+  for (const entry of cuts) {
+    const [cut, replacement] = Array.isArray(entry) ? entry : [entry, '']
+    const found = typeof cut === 'string' ? out.split(cut).length - 1 : (out.match(cut) ?? []).length
+    if (found !== 1)
+      throw new Error(
+        `simple-peer (${label}): expected one ${typeof cut === 'string' ? JSON.stringify(cut) : cut} in its source, found ${found}; re-check client/shims/simple-peer.mjs`,
+      )
+    out = out.replace(cut, replacement)
+  }
+  const left = names.filter((name) => new RegExp(`\\b${name}\\b`).test(out))
+  if (left.length)
+    throw new Error(`simple-peer (${label}): still mentions ${left.join(', ')} after the cuts; re-check client/shims/simple-peer.mjs`)
+  return out
+}
+
+/** The esbuild plugin that serves simple-peer's index.js trimmed for the page. */
+export const simplePeerForPage = {
+  name: 'simple-peer-for-page',
+  setup(esbuild) {
+    esbuild.onLoad({ filter: /simple-peer[\\/]index\.js$/ }, (args) => ({
+      resolveDir: dirname(args.path),
+      contents: trim(
+        withoutDebugCalls([MEDIA, LEGACY_STATS, STREAM_WRITES, ADDRESSES].reduce(trim, readFileSync(args.path, 'utf8'))),
+        DEBUG_AND_MODULE,
+      ),
+      loader: 'js',
+    }))
+  },
+}
