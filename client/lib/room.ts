@@ -110,7 +110,7 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
 
   const mesh = createMesh({
     self,
-    createPeer: (peer) => (options.createPeer ?? createSimplePeer)({ ...peer, gathered: sealed.gathered }),
+    createPeer: (peer) => sealed.track((options.createPeer ?? createSimplePeer)({ ...peer, gathered: sealed.gathered })),
     iceServers: ice.current,
     signal: (to, envelope) => sealed.send(to, envelope),
     peerEvent,

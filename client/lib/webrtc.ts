@@ -29,8 +29,9 @@ export const createSimplePeer: CreatePeer = ({ initiator, iceServers, gathered }
   })
   peer.on('iceStateChange', (state: RTCIceConnectionState) => (state === 'connected' || state === 'completed') && mark('ice-connected'))
   peer.on('connect', () => mark('channel-open'))
-  // simple-peer's own event for the null candidate (or its 5 s timeout): nothing more to wait for.
-  if (gathered) peer.on('_iceComplete', gathered)
+  // HACK: simple-peer's own (undocumented) event for the null candidate, or for its 5 s timeout, which
+  // it does not clear on destroy: https://github.com/feross/simple-peer/blob/v9.11.1/index.js#L962
+  if (gathered) peer.on('_iceComplete', () => !peer.destroyed && gathered())
   return peer as unknown as PeerLike
 }
 

@@ -60,7 +60,7 @@ const loadWrtc = () => (wrtc ??= createRequire(import.meta.url)('@roamhq/wrtc') 
  * alive after `leave()`; clear it when the peer closes.
  * https://github.com/feross/simple-peer/blob/v9.11.1/index.js#L594
  */
-export const createNodePeer: CreatePeer = ({ initiator, iceServers }) => {
+export const createNodePeer: CreatePeer = ({ initiator, iceServers, gathered }) => {
   const peer = new SimplePeer({
     initiator,
     trickle: true,
@@ -69,6 +69,8 @@ export const createNodePeer: CreatePeer = ({ initiator, iceServers }) => {
     config: { iceServers: iceServers as RTCIceServer[] },
   })
   peer.once('close', () => clearTimeout((peer as unknown as { _iceCompleteTimer?: ReturnType<typeof setTimeout> })._iceCompleteTimer))
+  // simple-peer's own event for the null candidate (see client/lib/webrtc.ts).
+  if (gathered) peer.on('_iceComplete', () => !peer.destroyed && gathered())
   return peer as unknown as PeerLike
 }
 

@@ -1,8 +1,10 @@
 // simple-peer as the page bundles it (build.mjs): its source, less what a data-channel-only mesh never runs.
-// Each cut names the exact text it removes and must find it exactly once, and no name it removes may be
-// left behind: when a simple-peer upgrade changes any of it, the build fails here instead of shipping
-// code that calls what is gone. The terminal client (dist/node) loads simple-peer untouched.
+// The cuts were checked against one release's source, and some match a span by pattern (a method's body),
+// which an edit inside it would not stop: so the build accepts that exact source only (its SHA-256), and
+// fails on any other version until these cuts are checked again. Each cut must also match exactly once,
+// and no name it removes may be left behind. The terminal client (dist/node) loads simple-peer untouched.
 // https://github.com/feross/simple-peer/blob/v9.11.1/index.js
+import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 
@@ -261,17 +263,24 @@ function trim(source, { label, names, cuts }) {
   return out
 }
 
+const CHECKED_SOURCE_SHA256 = '998fe9c7ff592d9a396591dca90878ce429d0bbe44aec467f3befeca067b1c52'
+
 /** The esbuild plugin that serves simple-peer's index.js trimmed for the page. */
 export const simplePeerForPage = {
   name: 'simple-peer-for-page',
   setup(esbuild) {
-    esbuild.onLoad({ filter: /simple-peer[\\/]index\.js$/ }, (args) => ({
-      resolveDir: dirname(args.path),
-      contents: trim(
-        withoutDebugCalls([MEDIA, LEGACY_STATS, STREAM_WRITES, ADDRESSES].reduce(trim, readFileSync(args.path, 'utf8'))),
-        DEBUG_AND_MODULE,
-      ),
-      loader: 'js',
-    }))
+    esbuild.onLoad({ filter: /simple-peer[\\/]index\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8')
+      if (createHash('sha256').update(source).digest('hex') !== CHECKED_SOURCE_SHA256) {
+        throw new Error(
+          `simple-peer's ${args.path} is not the 9.11.1 source these cuts were checked against: re-check client/shims/simple-peer.mjs`,
+        )
+      }
+      return {
+        resolveDir: dirname(args.path),
+        contents: trim(withoutDebugCalls([MEDIA, LEGACY_STATS, STREAM_WRITES, ADDRESSES].reduce(trim, source)), DEBUG_AND_MODULE),
+        loader: 'js',
+      }
+    })
   },
 }

@@ -232,7 +232,7 @@ export async function openParley(
       const body = `{"peer":"${from.peer}","to":"${to.peer}","data":${data}}`
       if (!nodeClient) {
         const { raw } = instances[from.at % instances.length]!
-        return raw.post('/v1/signal', `Authorization: ${from.auth}\r\n`, body, (status, _text, error) =>
+        return raw.post('/v1/signal', from.auth, body, (status, _text, error) =>
           done(error ?? (status === 204 ? undefined : String(status))),
         )
       }

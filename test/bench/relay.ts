@@ -112,8 +112,9 @@ export async function benchRelay() {
     '  (server and load generator in separate processes on 127.0.0.1; latency = POST or WebSocket frame written →\n' +
       "   event parsed from the partner's stream, one clock in the generator; ~200-byte payload; open-loop sends;\n" +
       '   Parley: 64 keep-alive sockets for POSTs, one SSE stream per peer; PeerServer: one WebSocket per peer)\n' +
-      "  (Parley's POSTs are written straight to their sockets, as a browser's network stack sends them; the node client\n" +
-      "   rows send the same through Node's http.request, whose own ~50 µs a signal falls inside the latency: raw-post.ts)",
+      "  (Parley's POSTs are written straight to their sockets with the headers Chromium sends, as a browser's network\n" +
+      "   stack sends them (raw-post.ts); the node client rows send them through Node's http.request, whose own ~50 µs\n" +
+      '   a signal falls inside the latency; relay figures from before 2026-12-01 07:30 UTC used that client)',
   )
   console.log(
     '  (Parley ×2, Redis: two instances sharing rooms through a redis-server; each pair spans both, so every\n' +

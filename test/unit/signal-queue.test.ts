@@ -55,7 +55,33 @@ it('sends nothing that was cleared while it gathered', () => {
   const signals = queue()
   offerAndCandidates(signals)
   signals.clear()
+  expect(vi.getTimerCount()).toBe(0)
   signals.flush('me')
   vi.advanceTimersByTime(SIGNAL_GATHER_MS)
   expect(posts).toEqual([])
+})
+
+it('sends what is pushed while a flushed POST is in flight in the next one, in order, and ignores a flush meanwhile', async () => {
+  let answer = () => {}
+  const signals = createSignalQueue({
+    post: (_path, body) => {
+      posts.push(body)
+      return new Promise<Response>((resolve) => (answer = () => resolve(new Response(null, { status: 204 }))))
+    },
+    isMember: () => true,
+    unknown: () => {},
+    closed: () => false,
+  })
+  signals.push('me', 'them', { sealed: 'offer' })
+  signals.flush('me')
+  signals.push('me', 'them', { sealed: 'candidate 1' })
+  signals.push('me', 'them', { sealed: 'candidate 2' })
+  signals.flush('me')
+  expect(posts).toEqual([{ peer: 'me', to: 'them', data: { sealed: 'offer' } }])
+  answer()
+  await vi.waitFor(() => expect(posts).toHaveLength(2))
+  expect(posts[1]).toEqual({
+    peer: 'me',
+    batch: ['candidate 1', 'candidate 2'].map((sealed) => ({ to: 'them', data: { sealed } })),
+  })
 })

@@ -102,8 +102,9 @@ export interface SignalingClientJoinOptions extends SignalingJoinOptions {
   nonces?: JoinNonces | undefined
 }
 
-export type SignalingClient = Omit<Signaling, 'join'> & {
+export type SignalingClient = Omit<Signaling, 'join' | 'flush'> & {
   join(room: string, meta: string | undefined, handlers: MembershipHandlers, options?: SignalingClientJoinOptions): Promise<Membership>
+  flush(from: string): void
   networkChanged(online: boolean): void
 }
 
