@@ -110,7 +110,12 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
 
   const mesh = createMesh({
     self,
-    createPeer: (peer) => sealed.track((options.createPeer ?? createSimplePeer)({ ...peer, gathered: sealed.gathered })),
+    createPeer(peer) {
+      const done = sealed.making()
+      const made = (options.createPeer ?? createSimplePeer)({ ...peer, gathered: done })
+      made.on('close', done)
+      return made
+    },
     iceServers: ice.current,
     signal: (to, envelope) => sealed.send(to, envelope),
     peerEvent,

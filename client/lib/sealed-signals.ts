@@ -2,11 +2,10 @@ import type { PeerInfo } from '../../signaling/protocol'
 import { sdpFingerprint, verificationCode } from './crypto'
 import { mark } from './marks'
 import type { SignalEnvelope } from './peer-protocol'
-import type { Opened, PeerLike, RoomSelf, Sealer, Signaling } from './types'
+import type { Opened, RoomSelf, Sealer, Signaling } from './types'
 import { createSerialQueue } from './util'
 
-const typeOf = (signal: unknown) => (signal as { type?: unknown }).type
-const signalType = (envelope: SignalEnvelope) => ('signal' in envelope ? typeOf(envelope.signal) : undefined)
+const signalType = (envelope: SignalEnvelope) => ('signal' in envelope ? (envelope.signal as { type?: unknown }).type : undefined)
 
 /**
  * The room's signals as the server carries them: sealed on the way out (sent in order: sealing is
@@ -24,15 +23,11 @@ export function createSealedSignals(options: {
   const outgoing = createSerialQueue()
   const theirFingerprints = new Map<string, string>()
   const ourFingerprints = new Map<string, string>()
-  // Our connections whose offer or answer is not out yet. While one is being made, what is queued waits
-  // for it: a join's offers to everyone leave in one POST, not the first alone and the rest a round trip
-  // later (the queue has one POST in flight).
-  let preparing = 0
-  /** After the signals given so far: the server may have them now, without waiting for more. */
-  const flush = () => {
-    const from = self.id
-    if (preparing === 0) outgoing(async () => from === self.id && signaling.flush?.(from)).catch(options.onError)
-  }
+  // Our connections being made whose candidates are not all out yet. While one is, what is queued waits
+  // for it (at most the signaling's few ms): a description leaves with its candidates (measured behind a
+  // 50 ms RTT, an offer sent ahead of them cost the join a round trip), and a join's offers to everyone
+  // leave together.
+  let unfinished = 0
 
   return {
     send(to: string, envelope: SignalEnvelope): void {
@@ -50,28 +45,20 @@ export function createSealedSignals(options: {
         signaling.signal(from, to, sealed)
         if (signalType(envelope) === 'offer') mark('offer-sent')
       }).catch(options.onError)
-      // The far end can answer an offer before any of our candidates arrive, and on a fresh page they
-      // follow some 30 ms later: it leaves without them. An answer waits for its own (`gathered`).
-      if (signalType(envelope) === 'offer') flush()
     },
 
-    /** A connection of ours has signalled every candidate it has. */
-    gathered: flush,
-
-    /** Counts `peer` as preparing until its offer or answer is out, or it closes first. */
-    track(peer: PeerLike): PeerLike {
-      let described = false
-      const done = () => {
-        if (described) return false
-        described = true
-        preparing--
-        return true
+    /** A connection of ours is being made: call what this returns once its candidates are all out, or it closed. */
+    making(): () => void {
+      let finished = false
+      unfinished++
+      return () => {
+        if (finished) return
+        finished = true
+        if (--unfinished > 0) return
+        // After the signals given so far, for the peer id they were given for.
+        const from = self.id
+        outgoing(async () => from === self.id && signaling.flush?.(from)).catch(options.onError)
       }
-      preparing++
-      // Its description's own send flushes after it (below, in `send`); one that never comes, here.
-      peer.on('signal', (signal) => (typeOf(signal) === 'offer' || typeOf(signal) === 'answer') && done())
-      peer.on('close', () => done() && flush())
-      return peer
     },
 
     async open(from: string, data: unknown): Promise<Opened> {

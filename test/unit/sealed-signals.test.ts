@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import { createSealedSignals } from '../../client/lib/sealed-signals'
-import type { PeerLike, Sealer, Signaling } from '../../client/lib/types'
+import type { Sealer, Signaling } from '../../client/lib/types'
 import { clearSealer } from './fakes'
 
 /** Sealed signals over `sealSignal`, with what they sent and the errors they reported. */
@@ -16,24 +16,6 @@ function outgoing(sealSignal: Sealer['sealSignal']) {
   const self = { id: 'me', name: 'Me' }
   const sealed = createSealedSignals({ self, sealer, signaling, closed: () => false, onError })
   return { sealed, sent, errors, self }
-}
-
-/** A connection as sealed signals watch it: its own 'signal' and 'close' events, fired by hand. */
-function fakePeer() {
-  const handlers = new Map<string, Array<(arg?: unknown) => void>>()
-  const peer = {
-    signal() {},
-    send() {},
-    destroy() {},
-    on(event: string, handler: (arg?: unknown) => void) {
-      handlers.set(event, [...(handlers.get(event) ?? []), handler])
-      return peer
-    },
-    emit: (event: string, arg?: unknown) => {
-      for (const handler of handlers.get(event) ?? []) handler(arg)
-    },
-  }
-  return peer as typeof peer & PeerLike
 }
 
 describe('sealed signals on the way out', () => {
@@ -62,52 +44,37 @@ describe('sealed signals on the way out', () => {
     expect(errors.map((e) => e.message)).toEqual(['no key'])
   })
 
-  it('lets an offer leave at once, and an answer once its candidates are all out', async () => {
+  it('flushes once every connection being made has its candidates out (or closed), after the signals given before', async () => {
     const finish: Array<() => void> = []
     const { sealed, sent } = outgoing((_self, to) => new Promise<string>((resolve) => finish.push(() => resolve(`sealed for ${to}`))))
+    const [ana, ben, cai] = [sealed.making(), sealed.making(), sealed.making()]
     sealed.send('ana', { attempt: 0, signal: { type: 'offer', sdp: '' } })
-    sealed.send('ben', { attempt: 0, signal: { type: 'answer', sdp: '' } })
-    sealed.send('ben', { attempt: 0, signal: { type: 'candidate' } })
-    sealed.gathered()
-    await Promise.resolve()
-    expect(sent).toEqual([])
+    sealed.send('ana', { attempt: 0, signal: { type: 'candidate' } })
+    ana()
+    // Cai's connection closed before it gathered anything: it holds nothing back any more.
+    cai()
+    sealed.send('ben', { attempt: 0, signal: { type: 'offer', sdp: '' } })
+    ana()
+    expect(finish).toHaveLength(3)
+    ben()
+    ben()
     for (const done of finish) done()
-    await vi.waitFor(() => expect(sent).toEqual(['sealed for ana', 'flush me', 'sealed for ben', 'sealed for ben', 'flush me']))
-  })
-
-  it('holds the offers of a join until every connection being made has its own out, then lets them go together', async () => {
-    const { sealed, sent } = outgoing(async (_self, to) => `sealed for ${to}`)
-    const [ana, ben, cai] = [fakePeer(), fakePeer(), fakePeer()]
-    for (const peer of [ana, ben, cai]) sealed.track(peer)
-    const offer = (peer: ReturnType<typeof fakePeer>, to: string) => {
-      peer.emit('signal', { type: 'offer', sdp: '' })
-      sealed.send(to, { attempt: 0, signal: { type: 'offer', sdp: '' } })
-    }
-    offer(ana, 'ana')
-    offer(ben, 'ben')
-    // Cai's connection closed before its offer: it holds nothing back any more.
-    cai.emit('close')
-    sealed.gathered()
-    await vi.waitFor(() => expect(sent).toEqual(['sealed for ana', 'sealed for ben', 'flush me', 'flush me']))
-    // A candidate is not a description: it neither ends a connection's preparing nor starts a flush.
-    const dan = fakePeer()
-    sealed.track(dan)
-    dan.emit('signal', { type: 'candidate' })
-    sealed.gathered()
-    sealed.send('ana', { attempt: 0, signal: { type: 'offer', sdp: '' } })
-    await vi.waitFor(() => expect(sent.at(-1)).toBe('sealed for ana'))
+    await vi.waitFor(() => expect(sent).toEqual(['sealed for ana', 'sealed for ana', 'sealed for ben', 'flush me']))
+    // The next connection made and done flushes again.
+    sealed.making()()
+    await vi.waitFor(() => expect(sent.at(-1)).toBe('flush me'))
     expect(sent.filter((s) => s === 'flush me')).toHaveLength(2)
   })
 
-  it('flushes for the peer id it had when asked, and not after a re-join gave it another', async () => {
+  it('flushes for the peer id it had when the connection was done, not after a re-join gave it another', async () => {
     const finish: Array<() => void> = []
     const { sealed, sent, self } = outgoing((_self, to) => new Promise<string>((resolve) => finish.push(() => resolve(`sealed for ${to}`))))
+    const done = sealed.making()
     sealed.send('ana', { attempt: 0, signal: { type: 'candidate' } })
-    sealed.gathered()
+    done()
     self.id = 'me again'
-    for (const done of finish) done()
-    await vi.waitFor(() => expect(finish).toHaveLength(1))
-    await new Promise((resolve) => setTimeout(resolve, 0))
-    expect(sent).toEqual([])
+    for (const resolve of finish) resolve()
+    sealed.making()()
+    await vi.waitFor(() => expect(sent).toEqual(['flush me again']))
   })
 })
