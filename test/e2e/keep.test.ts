@@ -158,6 +158,31 @@ describe('a direct message its recipient had not confirmed when the page went', 
   })
 })
 
+describe('two tabs of one room in one browser', () => {
+  it('keep what each alone held, saved in turn: a fresh load shows all of it', async () => {
+    const [ana] = people as [Person]
+    const link = roomLink(server.url)
+    const tabs = [ana.page, await ana.browser.newPage()]
+    // Their chat lines never reach each other: each tab holds a line the other never sees.
+    await Promise.all(tabs.map((tab) => tab.evaluateOnNewDocument(WIRE)))
+    await Promise.all(tabs.map((tab) => tab.goto(link)))
+    await Promise.all(tabs.map((tab) => waitForConnected(tab, 1)))
+    await Promise.all(tabs.map((tab) => tab.evaluate(() => window.__wire.hold('chat'))))
+    const lines = ['only in the first tab', 'only in the second tab', 'the first tab again']
+    for (const [i, text] of lines.entries()) {
+      await say(tabs[i % 2]!, text)
+      // Each tab writes once the burst pauses: what is stored shows its line once it has.
+      await expect.poll(() => storedTexts(ana.page, roomOf(link)), { timeout: 10_000 }).toContain(text)
+    }
+    // Closed, they can hand nothing on: the fresh tab shows only what the browser kept.
+    ana.page = await ana.browser.newPage()
+    for (const tab of tabs) await tab.close()
+    await ana.page.goto(link)
+    for (const text of lines) await waitForMessage(ana.page, text)
+    expect(await storedTexts(ana.page, roomOf(link))).toEqual(expect.arrayContaining(lines))
+  })
+})
+
 describe('a database connection the browser closed (site data cleared while the page is open)', () => {
   it('is opened again for the next write', async () => {
     const [ana] = people as [Person]
