@@ -183,6 +183,49 @@ describe('two tabs of one room in one browser', () => {
   })
 })
 
+/**
+ * In the page: the one record of `room` an earlier version of the page wrote, if any; `make` first
+ * makes it of the room's records (each page's own), as that version would have written them.
+ */
+const oldRecord = (room: string, make: boolean) =>
+  new Promise<unknown>((resolve, reject) => {
+    const open = indexedDB.open('parley')
+    open.onsuccess = () => {
+      const tx = open.result.transaction('history', 'readwrite')
+      const store = tx.objectStore('history')
+      const range = IDBKeyRange.bound([room], [room, []])
+      const records = store.getAll(range)
+      records.onsuccess = () => {
+        if (make) store.delete(range)
+        if (make) store.put(records.result.flat(), room)
+        const old = store.get(room)
+        old.onsuccess = () => resolve(old.result)
+      }
+      tx.oncomplete = () => open.result.close()
+      tx.onerror = () => reject(tx.error)
+    }
+    open.onerror = () => reject(open.error)
+  })
+
+describe('history stored by an earlier version of the page (one record per room)', () => {
+  it('is read, and kept the new way', async () => {
+    const [ana] = people as [Person]
+    const link = roomLink(server.url)
+    const room = roomOf(link)
+    await ana.page.goto(link)
+    await waitForJoined(ana.page)
+    await say(ana.page, 'stored the old way')
+    await expect.poll(() => storedTexts(ana.page, room), { timeout: 10_000 }).toContain('stored the old way')
+    // Away from the room, what this page stored becomes the one record an earlier version wrote.
+    await ana.page.goto(server.url)
+    expect(await ana.page.evaluate(oldRecord, room, true)).toHaveLength(1)
+    await ana.page.goto(link)
+    await waitForMessage(ana.page, 'stored the old way')
+    expect(await storedTexts(ana.page, room)).toEqual(['stored the old way'])
+    expect(await ana.page.evaluate(oldRecord, room, false)).toBeUndefined()
+  })
+})
+
 describe('a database connection the browser closed (site data cleared while the page is open)', () => {
   it('is opened again for the next write', async () => {
     const [ana] = people as [Person]
