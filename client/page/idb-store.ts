@@ -71,11 +71,12 @@ function run<T>(mode: IDBTransactionMode, work: (store: IDBObjectStore) => IDBRe
 
 /**
  * A room's history in this browser's IndexedDB, so a returning person sees the past and brings it to
- * the others. Each page writes its own record ([room id, a number of its own]) and never reads it back
- * first, so a write from pagehide still counts and no tab's write replaces what another tab alone
- * held; a load merges every record of the room (see mergeKept) and keeps the result as its own, in one
- * transaction, so records of closed tabs do not pile up. Unavailable storage (private modes) just
- * means no memory.
+ * the others. Each page writes its whole history to a record of its own ([room id, a number of its
+ * own]), so no tab's write replaces what another tab alone held. A write that read the stored record
+ * first to merge into it could not be committed before the read came back, which a departing page
+ * never sees (see transact): a save reads nothing. A load merges every record of the room (mergeKept)
+ * and keeps the result as this page's, in one transaction, so records of closed tabs do not pile up.
+ * Unavailable storage (private modes) just means no memory.
  */
 export function createIndexedDbStore(): HistoryStore | undefined {
   if (typeof indexedDB === 'undefined') return undefined
