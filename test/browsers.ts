@@ -185,7 +185,8 @@ export async function waitForMessage(page: Page, text: string, timeout = 15_000)
 }
 
 /**
- * The texts this page's IndexedDB holds for `room`. A read starts after every write an earlier page of
+ * The texts this page's IndexedDB holds for `room`, in every record of it (each page writes its own,
+ * see client/page/idb-store.ts), each text once. A read starts after every write an earlier page of
  * this origin began (IndexedDB runs overlapping transactions in order), so a write that still counts is
  * seen, and one that was dropped never will be: no waiting needed.
  */
@@ -201,10 +202,14 @@ export const storedTexts = (page: Page, room: string) =>
             db.close()
             return resolve([])
           }
-          const get = db.transaction('history', 'readonly').objectStore('history').get(r)
+          const get = db
+            .transaction('history', 'readonly')
+            .objectStore('history')
+            .getAll(IDBKeyRange.bound([r], [r, []]))
           get.onsuccess = () => {
             db.close()
-            resolve(Array.isArray(get.result) ? get.result.map((e: { message: { text: string } }) => e.message.text) : [])
+            const entries: Array<{ message: { text: string } }> = get.result.flat()
+            resolve([...new Set(entries.map((e) => e.message.text))])
           }
           get.onerror = () => reject(get.error)
         }

@@ -1,4 +1,5 @@
-import { type HistoryStore, isLogEntry, type KeyStore } from '../lib/stored'
+import { mergeKept } from '../lib/kept-history'
+import type { HistoryStore, KeyStore, LogEntry } from '../lib/stored'
 
 const DB = 'parley'
 const STORE = 'history'
@@ -40,7 +41,13 @@ function database(): Promise<IDBDatabase> {
   return opened
 }
 
-function transact<T>(db: IDBDatabase, mode: IDBTransactionMode, work: (store: IDBObjectStore) => IDBRequest<T>, name: string) {
+function transact<T>(
+  db: IDBDatabase,
+  mode: IDBTransactionMode,
+  work: (store: IDBObjectStore) => IDBRequest<T>,
+  name: string,
+  commit: boolean,
+) {
   return new Promise<T>((resolve, reject) => {
     const tx = db.transaction(name, mode)
     const request = work(tx.objectStore(name))
@@ -50,34 +57,59 @@ function transact<T>(db: IDBDatabase, mode: IDBTransactionMode, work: (store: ID
     // page being reloaded never sees: Chromium and Firefox then drop it (test/e2e/keep.test.ts lost
     // every line so). Committed now, it no longer needs the page: Firefox leaves a committing
     // transaction alone when it aborts a departing window's, and Chromium's backend finishes it.
-    // Older browsers have no commit(): theirs commit on their own, as before.
-    tx.commit?.()
+    // Older browsers have no commit(): theirs commit on their own, as before. A transaction that
+    // writes what it reads cannot be committed before it has read (see load).
+    if (commit) tx.commit?.()
   })
 }
 
 /** With the connection open, the transaction starts in this very task: a save from pagehide still counts. */
-function run<T>(mode: IDBTransactionMode, work: (store: IDBObjectStore) => IDBRequest<T>, name = STORE): Promise<T> {
-  if (ready) return transact(ready, mode, work, name)
-  return database().then((db) => transact(db, mode, work, name))
+function run<T>(mode: IDBTransactionMode, work: (store: IDBObjectStore) => IDBRequest<T>, name = STORE, commit = true): Promise<T> {
+  if (ready) return transact(ready, mode, work, name, commit)
+  return database().then((db) => transact(db, mode, work, name, commit))
 }
 
 /**
- * A room's history in this browser's IndexedDB (one record per room id), so a returning person sees
- * the past and brings it to the others. Unavailable storage (private modes) just means no memory.
+ * A room's history in this browser's IndexedDB, so a returning person sees the past and brings it to
+ * the others. Each page writes its whole history to a record of its own ([room id, a number of its
+ * own]), so no tab's write replaces what another tab alone held. A write that read the stored record
+ * first to merge into it could not be committed before the read came back, which a departing page
+ * never sees (see transact): a save reads nothing. A load merges every record of the room (mergeKept)
+ * and keeps the result as this page's, in one transaction, so records of closed tabs do not pile up.
+ * Unavailable storage (private modes) just means no memory.
  */
 export function createIndexedDbStore(): HistoryStore | undefined {
   if (typeof indexedDB === 'undefined') return undefined
   void database().catch(() => {})
+  const tab = Math.random()
   return {
     async load(room) {
-      const value = await run<unknown>('readonly', (store) => store.get(room))
-      return Array.isArray(value) ? value.filter(isLogEntry) : []
+      let kept: LogEntry[] = []
+      await run(
+        'readwrite',
+        (store) => {
+          const range = IDBKeyRange.bound([room], [room, []])
+          const tabs = store.getAll(range)
+          // The one record of pages from before each had its own.
+          const whole = store.get(room)
+          whole.onsuccess = () => {
+            kept = mergeKept([...tabs.result, whole.result])
+            store.delete(range)
+            store.delete(room)
+            store.put(kept, [room, tab])
+          }
+          return whole
+        },
+        STORE,
+        false,
+      )
+      return kept
     },
     save: (room, entries) =>
       run('readwrite', (store) =>
         store.put(
           entries.map(({ message, key, mine, undelivered }) => ({ message, key, mine, ...(undelivered ? { undelivered } : {}) })),
-          room,
+          [room, tab],
         ),
       ).then(() => {}),
   }

@@ -103,14 +103,19 @@ async function waitForStored(page: Page, count: number) {
         open.onerror = () => resolve(false)
         open.onsuccess = () => {
           const db = open.result
-          const get = db.transaction('history', 'readonly').objectStore('history').get(location.pathname.split('/').pop()!)
+          const room = location.pathname.split('/').pop()!
+          // Each page writes its own record of the room (client/page/idb-store.ts).
+          const get = db
+            .transaction('history', 'readonly')
+            .objectStore('history')
+            .getAll(IDBKeyRange.bound([room], [room, []]))
           get.onerror = () => {
             db.close()
             resolve(false)
           }
           get.onsuccess = () => {
             db.close()
-            resolve(Array.isArray(get.result) && get.result.length >= n)
+            resolve(get.result.flat().length >= n)
           }
         }
       })

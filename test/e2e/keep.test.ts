@@ -158,6 +158,74 @@ describe('a direct message its recipient had not confirmed when the page went', 
   })
 })
 
+describe('two tabs of one room in one browser', () => {
+  it('keep what each alone held, saved in turn: a fresh load shows all of it', async () => {
+    const [ana] = people as [Person]
+    const link = roomLink(server.url)
+    const tabs = [ana.page, await ana.browser.newPage()]
+    // Their chat lines never reach each other: each tab holds a line the other never sees.
+    await Promise.all(tabs.map((tab) => tab.evaluateOnNewDocument(WIRE)))
+    await Promise.all(tabs.map((tab) => tab.goto(link)))
+    await Promise.all(tabs.map((tab) => waitForConnected(tab, 1)))
+    await Promise.all(tabs.map((tab) => tab.evaluate(() => window.__wire.hold('chat'))))
+    const lines = ['only in the first tab', 'only in the second tab', 'the first tab again']
+    for (const [i, text] of lines.entries()) {
+      await say(tabs[i % 2]!, text)
+      // Each tab writes once the burst pauses: what is stored shows its line once it has.
+      await expect.poll(() => storedTexts(ana.page, roomOf(link)), { timeout: 10_000 }).toContain(text)
+    }
+    // Closed, they can hand nothing on: the fresh tab shows only what the browser kept.
+    ana.page = await ana.browser.newPage()
+    for (const tab of tabs) await tab.close()
+    await ana.page.goto(link)
+    for (const text of lines) await waitForMessage(ana.page, text)
+    expect(await storedTexts(ana.page, roomOf(link))).toEqual(expect.arrayContaining(lines))
+  })
+})
+
+/**
+ * In the page: the one record of `room` an earlier version of the page wrote, if any; `make` first
+ * makes it of the room's records (each page's own), as that version would have written them.
+ */
+const oldRecord = (room: string, make: boolean) =>
+  new Promise<unknown>((resolve, reject) => {
+    const open = indexedDB.open('parley')
+    open.onsuccess = () => {
+      const tx = open.result.transaction('history', 'readwrite')
+      const store = tx.objectStore('history')
+      const range = IDBKeyRange.bound([room], [room, []])
+      const records = store.getAll(range)
+      records.onsuccess = () => {
+        if (make) store.delete(range)
+        if (make) store.put(records.result.flat(), room)
+        const old = store.get(room)
+        old.onsuccess = () => resolve(old.result)
+      }
+      tx.oncomplete = () => open.result.close()
+      tx.onerror = () => reject(tx.error)
+    }
+    open.onerror = () => reject(open.error)
+  })
+
+describe('history stored by an earlier version of the page (one record per room)', () => {
+  it('is read, and kept the new way', async () => {
+    const [ana] = people as [Person]
+    const link = roomLink(server.url)
+    const room = roomOf(link)
+    await ana.page.goto(link)
+    await waitForJoined(ana.page)
+    await say(ana.page, 'stored the old way')
+    await expect.poll(() => storedTexts(ana.page, room), { timeout: 10_000 }).toContain('stored the old way')
+    // Away from the room, what this page stored becomes the one record an earlier version wrote.
+    await ana.page.goto(server.url)
+    expect(await ana.page.evaluate(oldRecord, room, true)).toHaveLength(1)
+    await ana.page.goto(link)
+    await waitForMessage(ana.page, 'stored the old way')
+    expect(await storedTexts(ana.page, room)).toEqual(['stored the old way'])
+    expect(await ana.page.evaluate(oldRecord, room, false)).toBeUndefined()
+  })
+})
+
 describe('a database connection the browser closed (site data cleared while the page is open)', () => {
   it('is opened again for the next write', async () => {
     const [ana] = people as [Person]
