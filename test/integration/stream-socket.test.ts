@@ -1,5 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https'
 import { connect, type Socket } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -30,7 +32,7 @@ interface Served {
   serverSockets: Socket[]
 }
 
-const running: Served[] = []
+const running: Array<{ parley: Served['parley']; server: Pick<Server, 'closeAllConnections' | 'close'> }> = []
 const sockets: Socket[] = []
 const clients: SseClient[] = []
 afterEach(async () => {
@@ -71,7 +73,7 @@ async function serve(
 }
 
 /** Whether every stream request and response is gone after a full collection (WeakRefs clear between tasks). */
-function collected(served: Served): boolean {
+function collected(served: Pick<Served, 'streamObjects'>): boolean {
   gc()
   return served.streamObjects.every((ref) => ref.deref() === undefined)
 }
@@ -115,7 +117,7 @@ async function rawStream(served: Served, room = randomRoom()) {
   return { ...joined, ...raw }
 }
 
-const takenOver = (served: Served) => pollUntil(async () => collected(served), WAIT_MS, 'the takeover')
+const takenOver = (served: Pick<Served, 'streamObjects'>) => pollUntil(async () => collected(served), WAIT_MS, 'the takeover')
 
 /** Relays signals of 256 KB from `from` to `to` until `done()`, which must come within `max` of them. */
 async function flood(served: Served, from: { peer: string; token: string }, to: string, done: () => boolean, max = 400) {
@@ -270,5 +272,50 @@ describe('a stream taken over from Node', () => {
     alice.stream.close()
     bob.stream.close()
     await pollUntil(async () => served.parley.stats().streams === 0, WAIT_MS, 'both streams to be released')
+  })
+})
+
+// TLS with a pre-shared key: an https server needs no certificate for it, so none is kept in the repository.
+const TLS_KEY = Buffer.alloc(32, 7)
+const TLS = { ciphers: 'PSK-AES128-GCM-SHA256', minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' } as const
+const TLS_CLIENT = { ...TLS, pskCallback: () => ({ psk: TLS_KEY, identity: 'test' }), checkServerIdentity: () => undefined }
+
+describe("a stream taken over from an embedder's https server", () => {
+  it('still relays and beats over TLS, its request and response collected', async () => {
+    const parley = createApp({ secret: TEST_SECRET, heartbeatMs: HEARTBEAT_MS })
+    const streamObjects: Served['streamObjects'] = []
+    const server = createHttpsServer({ ...TLS, pskCallback: () => TLS_KEY }, (req, res) => {
+      if (req.url?.startsWith('/v1/stream')) streamObjects.push(new WeakRef(req), new WeakRef(res))
+      parley.handler(req, res)
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as { port: number }
+    running.push({ parley, server })
+    const post = (path: string, body: unknown, token?: string) =>
+      new Promise<{ status: number; json: { peer: string; key: string; token: string } }>((resolve, reject) => {
+        const headers = { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }
+        const req = httpsRequest({ host: '127.0.0.1', port, path, method: 'POST', headers, ...TLS_CLIENT }, (res) => {
+          let text = ''
+          res.on('data', (chunk: Buffer) => (text += chunk))
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : {} }))
+        })
+        req.on('error', reject)
+        req.end(JSON.stringify(body))
+      })
+    const room = randomRoom()
+    const alice = (await post('/v1/join', { room })).json
+    const bob = (await post('/v1/join', { room })).json
+    const socket = tlsConnect({ host: '127.0.0.1', port, ...TLS_CLIENT })
+    sockets.push(socket)
+    let text = ''
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')))
+    socket.write(streamRequest(encodeURIComponent(alice.key)))
+    const seen = (pattern: RegExp, what: string) => pollUntil(async () => pattern.test(text), WAIT_MS, what)
+    await seen(/event: roster/, 'the roster over TLS')
+    await takenOver({ streamObjects })
+    expect((await post('/v1/signal', { peer: bob.peer, to: alice.peer, data: { over: 'tls' } }, bob.token)).status).toBe(204)
+    await seen(/"over":"tls"/, 'the signal over TLS')
+    const beats = text.split('\n:\n').length
+    await pollUntil(async () => text.split('\n:\n').length >= beats + 2, WAIT_MS, 'two more heartbeats over TLS')
   })
 })
