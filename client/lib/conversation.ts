@@ -30,7 +30,10 @@ const mayChange = (re: Reference, target: { message: { from: string }; key: stri
  * A line from its author's channel goes in at once once their key is proven (RoomLog.heard); their first
  * line, and a change to what is shown, once its signature is checked.
  */
-async function hear(log: RoomLog, message: ChatMessage, forged: () => void): Promise<Added | null> {
+async function hear(log: RoomLog, message: ChatMessage, forged: () => void): Promise<Added | 'known' | null> {
+  // Already had: it came in history while their channel was down, and now from their outbox. No news,
+  // and no forgery either.
+  if (log.knows(message.id)) return 'known'
   if (isAnnotation(message) || !log.proven(message.from)) return log.live(message)
   const heard = log.heard(message)
   // A line whose signature fails stays shown (it came from its author; see RoomLog.heard), not handed on.
@@ -187,6 +190,7 @@ export function createConversation(options: {
       const added = await hear(log, message, () => counters.forged++)
       if (!added) return void counters.forged++
       receipts.ack(from, message.id)
+      if (added === 'known') return
       show({ ...message, mine: false, ...(added.before ? { before: added.before } : {}) }, added.entry.key)
       saving.heard()
     },

@@ -208,8 +208,8 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
       return at === null ? null : { entry, before: at }
     },
 
-    /** Whether a live line of `peer`'s has shown that they hold the key their hello named (see heard). */
-    proven: (peer: string) => proven.has(peer),
+    proven: (peer: string) => proven.has(peer), // a live line of theirs showed they hold their hello's key (see heard)
+    knows: ordered.has, // an id in the log, or once in it (deleted, or refused after its check)
 
     /**
      * A chat line straight from its proven author's channel, in the log and shown at once; its signature is

@@ -170,6 +170,27 @@ describe('joinRoom over a fake mesh', () => {
     expect(ben!.room.stats().duplicates).toBe(3)
   })
 
+  it('acknowledges a line that came in history before its author sent it, and neither shows it twice nor counts it forged', async () => {
+    const board = createSwitchboard()
+    const [ana, ben] = await meshOf(board, ['Ana', 'Ben'])
+    const from = ana!.room.self.id
+    const inbox = collect(ben!.room, 'message')
+    const benSide = ben!.client.peerTo(from)!
+    const line = { type: 'chat', id: nanoid(), from, name: 'Ana', text: 'said while we were apart', time: Date.now(), seq: 1, lamport: 5 }
+    // Ana's line, passed on in history (here on her own channel: who relays it does not matter).
+    benSide.inject(JSON.stringify({ type: 'history', entries: [{ message: { ...line, sig: 'unsigned' }, key: trustingIdentity().key }] }))
+    await when(ben!.room, ['message'], () => inbox.length === 1)
+    // Then the same line from her outbox, once their channel works again.
+    const acks = benSide.sent.length
+    benSide.inject(JSON.stringify({ ...line, sig: 'unsigned' }))
+    await settle()
+    expect(texts(inbox)).toEqual(['said while we were apart'])
+    expect(ben!.room.stats().forged).toBe(0)
+    await vi.waitFor(() =>
+      expect(benSide.sent.slice(acks).map((frame) => JSON.parse(frame))).toContainEqual({ type: 'ack', ids: [line.id] }),
+    )
+  })
+
   it('drops malformed, oversized and forged data-channel messages without emitting them', async () => {
     const board = createSwitchboard()
     const [ana, ben, cai] = await meshOf(board, ['Ana', 'Ben', 'Cai'])
