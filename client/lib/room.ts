@@ -112,9 +112,15 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
     self,
     createPeer(peer) {
       const done = sealed.making()
-      const made = (options.createPeer ?? createSimplePeer)({ ...peer, gathered: done })
-      made.on('close', done)
-      return made
+      try {
+        const made = (options.createPeer ?? createSimplePeer)({ ...peer, gathered: done })
+        made.on('close', done)
+        return made
+      } catch (err) {
+        // No connection (WebRTC switched off, no native module in Node): nothing to wait for.
+        done()
+        throw err
+      }
     },
     iceServers: ice.current,
     signal: (to, envelope) => sealed.send(to, envelope),

@@ -54,10 +54,10 @@ export function createSealedSignals(options: {
       return () => {
         if (finished) return
         finished = true
-        if (--unfinished > 0) return
-        // After the signals given so far, for the peer id they were given for.
         const from = self.id
-        outgoing(async () => from === self.id && signaling.flush?.(from)).catch(options.onError)
+        if (--unfinished > 0 || !from) return
+        // After the signals given so far, for the peer id they were given for.
+        outgoing(async () => from === self.id && !options.closed() && signaling.flush?.(from)).catch(options.onError)
       }
     },
 

@@ -30,7 +30,7 @@ export const createSimplePeer: CreatePeer = ({ initiator, iceServers, gathered }
   peer.on('iceStateChange', (state: RTCIceConnectionState) => (state === 'connected' || state === 'completed') && mark('ice-connected'))
   peer.on('connect', () => mark('channel-open'))
   // HACK: simple-peer's own (undocumented) event for the null candidate, or for its 5 s timeout, which
-  // it does not clear on destroy: https://github.com/feross/simple-peer/blob/v9.11.1/index.js#L962
+  // it does not clear on destroy: https://github.com/feross/simple-peer/blob/v9.11.1/index.js#L594-L603
   if (gathered) peer.on('_iceComplete', () => !peer.destroyed && gathered())
   return peer as unknown as PeerLike
 }

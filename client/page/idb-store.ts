@@ -90,13 +90,16 @@ export function createIndexedDbStore(): HistoryStore | undefined {
         (store) => {
           const range = IDBKeyRange.bound([room], [room, []])
           const tabs = store.getAll(range)
-          // The one record of pages from before each had its own.
+          // The one record of pages from before each had its own. Taken in here, it is gone for such a page
+          // still open in another tab (or served by an older service worker): it shows no stored history,
+          // and loses none.
           const whole = store.get(room)
           whole.onsuccess = () => {
             kept = mergeKept([...tabs.result, whole.result])
             store.delete(range)
             store.delete(room)
-            store.put(kept, [room, tab])
+            // A room with nothing stored gets no record.
+            if (kept.length > 0) store.put(kept, [room, tab])
           }
           return whole
         },

@@ -81,4 +81,12 @@ describe('mergeKept', () => {
     const stored = { ...entry(line('x', 1)), extra: true }
     expect(mergeKept([[stored]])).toEqual([entry(line('x', 1))])
   })
+
+  it('keeps ours not yet signed in the order they were said, whatever Lamport time signing had given some', () => {
+    // Said just before the page went: the first one's signing had begun (its Lamport time set), not the others'.
+    const said = (id: string, seq: number, lamport: number) =>
+      entry(line(id, lamport, { from: 'me', seq, time: 1_800_000_000_000 + seq, sig: undefined }), { mine: true })
+    const kept = mergeKept([[said('zzz', 1, 42), said('aaa', 2, 0), said('mmm', 3, 0)], [entry(line('theirs', 7))]])
+    expect(ids(kept)).toEqual(['theirs', 'zzz', 'aaa', 'mmm'])
+  })
 })

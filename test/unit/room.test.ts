@@ -2,6 +2,7 @@ import { nanoid } from 'nanoid'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type ChatMessage, joinRoom, type Room, type RoomStatus, SignalingError } from '../../client/lib'
 import { cleanName, MAX_TEXT_CHARS, MAX_WIRE_CHARS } from '../../client/lib/peer-protocol'
+import type { CreatePeer, PeerLike } from '../../client/lib/types'
 import { randomRoom } from '../helpers'
 import {
   clearSealer,
@@ -168,6 +169,51 @@ describe('joinRoom over a fake mesh', () => {
     await settle()
     expect(texts(inbox)).toEqual(['once', 'twice'])
     expect(ben!.room.stats().duplicates).toBe(3)
+  })
+
+  it('asks the signaling to send what it queued once every connection being made has its candidates out, even if making one threw', async () => {
+    // Connections that offer, then say their candidates are all out; the second one cannot be made.
+    const quiet = (gathered?: () => void): PeerLike => {
+      const closes: Array<() => void> = []
+      const peer = {
+        on: (event: string, handler: (data?: unknown) => void) => {
+          if (event === 'close') closes.push(handler as () => void)
+          if (event === 'signal') queueMicrotask(() => handler({ type: 'offer', sdp: '' }))
+          return peer
+        },
+        signal() {},
+        send() {},
+        destroy: () =>
+          queueMicrotask(() => {
+            for (const close of closes) close()
+          }),
+      }
+      setTimeout(() => gathered?.())
+      return peer as unknown as PeerLike
+    }
+    const signaling = createFakeSignaling()
+    const flushes: string[] = []
+    signaling.flush = (from: string) => void flushes.push(from)
+    let made = 0
+    const createPeer: CreatePeer = ({ gathered }) => {
+      if (made++ === 1) throw new Error('WebRTC is switched off')
+      return quiet(gathered)
+    }
+    const room = joinRoom({
+      secret: TEST_ROOM_SECRET,
+      sealer: clearSealer(),
+      identity: trustingIdentity(),
+      room: randomRoom(),
+      name: 'Mo',
+      signaling,
+      createPeer,
+    })
+    open.push(room)
+    const errors = collect(room, 'error')
+    await settle()
+    signaling.joins[0]!.resolve('mo', [{ id: 'ana' }, { id: 'ben' }])
+    await vi.waitFor(() => expect(flushes).toEqual(['mo']))
+    expect(errors.map((e) => e.message)).toEqual(['WebRTC is switched off'])
   })
 
   it('acknowledges a line that came in history before its author sent it, and neither shows it twice nor counts it forged', async () => {
