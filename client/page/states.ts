@@ -32,6 +32,10 @@ export function cannotJoin(secret: string): Banner | null {
   if (!cryptoAvailable()) {
     return { text: 'Parley needs a secure connection: open this link over HTTPS (or on localhost).', error: true }
   }
+  // Switched off (a hardened Firefox, Tor Browser, some extensions): nothing could connect.
+  if (typeof RTCPeerConnection === 'undefined') {
+    return { text: 'Parley connects people browser to browser with WebRTC, which this browser has turned off.', error: true }
+  }
   if (!isRoomSecret(secret)) {
     return {
       text: 'This link is incomplete: the part after # is its secret key. Ask for the full link, or create a new room.',

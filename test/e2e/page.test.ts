@@ -330,6 +330,20 @@ describe('the room page', () => {
     }
   })
 
+  it('says WebRTC is switched off in this browser, instead of joining a room it could not talk in', async () => {
+    const page = await people[0]!.browser.newPage()
+    try {
+      // As in Firefox with media.peerconnection.enabled off, or Tor Browser.
+      await page.evaluateOnNewDocument(() => delete (window as { RTCPeerConnection?: unknown }).RTCPeerConnection)
+      await page.goto(roomLink(server.url))
+      await bannerShown(page, 'WebRTC, which this browser has turned off')
+      expect(await page.evaluate(() => window.parley)).toBeUndefined()
+      expect(await page.$eval('textarea[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).disabled)).toBe(true)
+    } finally {
+      await page.close()
+    }
+  })
+
   it('says on the first page, before anything is created, that a plain-HTTP address cannot work', async () => {
     const lan = Object.values(networkInterfaces())
       .flat()
