@@ -372,6 +372,7 @@ export const WIRE = `(() => {
     hold(type) { holding.add(type) },
     release(type) { holding.delete(type) },
     send(channel, data) { send.call(channels[channel], data) },
+    buffered: (channel) => channels[channel].bufferedAmount,
   }
 })()`
 
@@ -391,6 +392,8 @@ export interface WireTap {
   release(type: string): void
   /** Sends raw text on a channel, past any hold. */
   send(channel: number, data: string): void
+  /** Bytes sent on a channel that have not left this page yet. */
+  buffered(channel: number): number
 }
 
 declare global {

@@ -257,6 +257,9 @@ describe('a hostile peer with the link', () => {
     )
     // Most of the flood is dropped: 400 at once, then 100 a second, get through.
     await ana.page.waitForFunction((n) => window.parley!.stats().overBudget >= n, POLL, before + 5_000)
+    // All of it has left Mallory's page (on a loaded machine its tail can lag behind a quiet spell at Ana's),
+    // so the next attack does not meet a budget the flood is still emptying.
+    await mallory.page.waitForFunction((c) => window.__wire.buffered(c) === 0, POLL, channel)
     await settled()
     // Her first line is held back from the page by now (only the newest lines are rendered); search finds
     // it as it is shown, without its formatting markers.
