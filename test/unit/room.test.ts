@@ -53,7 +53,7 @@ function enter(board: Switchboard, room: string, name: string, id?: string): Par
 }
 
 /** One room driven by hand: the test resolves its join (as peer `m`) and pushes server events. */
-async function solo() {
+async function solo(createPeer?: CreatePeer) {
   const signaling = createFakeSignaling()
   const network = createFakeNetwork()
   const room = joinRoom({
@@ -63,7 +63,7 @@ async function solo() {
     room: randomRoom(),
     name: 'Mo',
     signaling,
-    createPeer: network.createPeer(() => 'm'),
+    createPeer: createPeer ?? network.createPeer(() => 'm'),
   })
   open.push(room)
   await settle() // the name is sealed before the join goes out
@@ -191,28 +191,16 @@ describe('joinRoom over a fake mesh', () => {
       setTimeout(() => gathered?.())
       return peer as unknown as PeerLike
     }
-    const signaling = createFakeSignaling()
-    const flushes: string[] = []
-    signaling.flush = (from: string) => void flushes.push(from)
     let made = 0
-    const createPeer: CreatePeer = ({ gathered }) => {
+    const { room, signaling } = await solo(({ gathered }) => {
       if (made++ === 1) throw new Error('WebRTC is switched off')
       return quiet(gathered)
-    }
-    const room = joinRoom({
-      secret: TEST_ROOM_SECRET,
-      sealer: clearSealer(),
-      identity: trustingIdentity(),
-      room: randomRoom(),
-      name: 'Mo',
-      signaling,
-      createPeer,
     })
-    open.push(room)
+    const flushes: string[] = []
+    signaling.flush = (from: string) => void flushes.push(from)
     const errors = collect(room, 'error')
-    await settle()
-    signaling.joins[0]!.resolve('mo', [{ id: 'ana' }, { id: 'ben' }])
-    await vi.waitFor(() => expect(flushes).toEqual(['mo']))
+    signaling.joins[0]!.resolve('m', [{ id: 'ana' }, { id: 'ben' }])
+    await vi.waitFor(() => expect(flushes).toEqual(['m']))
     expect(errors.map((e) => e.message)).toEqual(['WebRTC is switched off'])
   })
 
