@@ -7,8 +7,8 @@ import { isLogEntry, type LogEntry } from './stored'
  * write what only another tab held. Entries that fail the check are dropped. An entry held twice (its
  * message id, author and key) is one: signed rather than unsigned, ours if either copy says so, and not
  * delivered only if neither copy knows better — a copy without the mark is its recipient's, or was
- * written after its receipt came. In the log's order, ours not yet signed last, in the order said (their Lamport time comes
- * with their signature, see saving.ts), cut to the newest `limit`, as the log itself keeps them.
+ * written after its receipt came. In the log's order, ours not yet signed last in the order said (their
+ * Lamport time comes with their signature, see saving.ts), cut to the newest `limit`, as the log keeps them.
  */
 export function mergeKept(records: readonly unknown[], limit = HISTORY_LIMIT): LogEntry[] {
   const kept = new Map<string, LogEntry>()

@@ -29,10 +29,15 @@ export const createSimplePeer: CreatePeer = ({ initiator, iceServers, gathered }
   })
   peer.on('iceStateChange', (state: RTCIceConnectionState) => (state === 'connected' || state === 'completed') && mark('ice-connected'))
   peer.on('connect', () => mark('channel-open'))
+  onGathered(peer, gathered)
+  return peer as unknown as PeerLike
+}
+
+/** Calls `gathered` once every local candidate of `peer` has been signalled (the page's and Node's peers). */
+export function onGathered(peer: SimplePeer.Instance, gathered: (() => void) | undefined): void {
   // HACK: simple-peer's own (undocumented) event for the null candidate, or for its 5 s timeout, which
   // it does not clear on destroy: https://github.com/feross/simple-peer/blob/v9.11.1/index.js#L594-L603
   if (gathered) peer.on('_iceComplete', () => !peer.destroyed && gathered())
-  return peer as unknown as PeerLike
 }
 
 /** 'relayed' when either end of the pair's selected candidate pair is a TURN relay candidate. */

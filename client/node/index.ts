@@ -16,6 +16,7 @@ import {
   type Room,
   type Signaling,
 } from '../lib'
+import { onGathered } from '../lib/webrtc'
 
 export type * from '../lib'
 export { SignalingError } from '../lib'
@@ -69,8 +70,7 @@ export const createNodePeer: CreatePeer = ({ initiator, iceServers, gathered }) 
     config: { iceServers: iceServers as RTCIceServer[] },
   })
   peer.once('close', () => clearTimeout((peer as unknown as { _iceCompleteTimer?: ReturnType<typeof setTimeout> })._iceCompleteTimer))
-  // simple-peer's own event for the null candidate (see client/lib/webrtc.ts).
-  if (gathered) peer.on('_iceComplete', () => !peer.destroyed && gathered())
+  onGathered(peer, gathered)
   return peer as unknown as PeerLike
 }
 
