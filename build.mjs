@@ -105,7 +105,6 @@ export async function buildClient() {
     platform: 'browser',
     target: ['chrome110', 'firefox115', 'safari16'],
     alias: SHIMS,
-    define: { global: 'globalThis', 'process.env.NODE_DEBUG': 'false' },
     plugins: [simplePeerForPage],
     sourcemap: 'linked',
     metafile: true,
@@ -129,13 +128,12 @@ export async function buildClient() {
     Object.keys(result.metafile.outputs)
       .map((f) => basename(f))
       .filter((f) => pattern.test(f))
-  const probe = await build({ ...scripts, write: false, define: { ...common.define, __PARLEY_WORKER__: '""', __PARLEY_LATER__: '""' } })
+  const probe = await build({ ...scripts, write: false, define: { __PARLEY_WORKER__: '""', __PARLEY_LATER__: '""' } })
   const [worker] = named(probe, /^worker-.*\.js$/)
   const later = loadedLater(probe, named(probe, /^app-.*\.js$/)[0])
   const result = await build({
     ...scripts,
     define: {
-      ...common.define,
       __PARLEY_WORKER__: JSON.stringify(`/${worker}`),
       __PARLEY_LATER__: JSON.stringify(later.map((f) => `/${f}`).join(' ')),
     },
@@ -168,7 +166,7 @@ export async function buildClient() {
     entryNames: '[name]',
     metafile: false,
     sourcemap: false,
-    define: { ...common.define, __PARLEY_SHELL__: JSON.stringify(shell), __PARLEY_VERSION__: JSON.stringify(version) },
+    define: { __PARLEY_SHELL__: JSON.stringify(shell), __PARLEY_VERSION__: JSON.stringify(version) },
     format: 'iife',
     entryPoints: { sw: `${root}client/page/sw.ts` },
   })
