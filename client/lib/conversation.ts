@@ -128,13 +128,6 @@ export function createConversation(options: {
       entry.key,
     )
 
-  // History entries checked (someone's history, or entries that waited for a hello): shown and kept.
-  const took = ({ added, refused }: { added: Added[]; refused: number }) => {
-    counters.forged += refused
-    for (const one of added) shown(one)
-    if (added.length > 0) saving.heard()
-  }
-
   return {
     /** Loads what this browser kept of the room, before anyone else's history arrives. */
     restore: () => saving.restore(shown),
@@ -207,14 +200,21 @@ export function createConversation(options: {
         case 'hello': {
           // Their key, from their own channel, is the key for their messages; then our history for them.
           const log = await options.log
-          if (message.key) took(await log.announce(from, message.key))
+          if (message.key) {
+            const { added, refused } = await log.announce(from, message.key)
+            counters.forged += refused
+            for (const one of added) shown(one)
+          }
           for (const entries of await log.batches()) mesh.sendNow({ type: 'history', entries }, from)
           return
         }
         case 'history': {
-          const merged = await (await options.log).merge(message.entries, false, (id) => mesh.views().some((v) => v.id === id))
+          const { added, refused } = await (await options.log).merge(message.entries, false, (id) => mesh.views().some((v) => v.id === id))
+          counters.forged += refused
           mark('history-merged')
-          return took(merged)
+          for (const one of added) shown(one)
+          if (added.length > 0) saving.heard()
+          return
         }
         case 'ack':
           receipts.acked(from, message.ids)
@@ -224,10 +224,10 @@ export function createConversation(options: {
       }
     },
 
-    /** Someone left: they are not typing any more, and history waiting for their hello is checked without it. */
-    async gone(peer: string): Promise<void> {
+    /** Someone left: they are not typing any more, and history waiting for their hello is dropped. */
+    gone(peer: string): void {
       typing.stop(peer)
-      took(await (await options.log).gone(peer))
+      settled?.gone(peer)
     },
     stats: () => ({ ...counters, outOfRange: settled?.counts().outOfRange ?? 0 }),
 

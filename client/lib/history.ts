@@ -115,27 +115,6 @@ function batchesOf(entries: readonly LogEntry[]): HistoryEntry[][] {
   return batches
 }
 
-/** Taken out of what waits for a hello: `peer`'s hello came, or they left without one. */
-function takeWaiting(pending: HistoryEntry[], peer: string): HistoryEntry[] {
-  const waiting: HistoryEntry[] = []
-  for (let i = pending.length - 1; i >= 0; i--) if (pending[i]!.message.from === peer) waiting.unshift(...pending.splice(i, 1))
-  return waiting
-}
-
-async function acceptAll(
-  entries: HistoryEntry[],
-  accept: (entry: HistoryEntry, mine: boolean) => Promise<Added | null | 'refused'>,
-): Promise<{ added: Added[]; refused: number }> {
-  const added: Added[] = []
-  let refused = 0
-  for (const entry of entries) {
-    const result = await accept(entry, false)
-    if (result === 'refused') refused++
-    else if (result) added.push(result)
-  }
-  return { added, refused }
-}
-
 /**
  * The room's recent messages, merged from everyone and ordered the same way everywhere. History from
  * others is evidence, not authority: a peer's own hello is the only source of its key, so entries for a
@@ -181,20 +160,26 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
      * A peer's hello named its key: that is the only key for its messages from now on. Entries that
      * waited for it are checked now; what goes in is returned.
      */
-    announce(peer: string, key: string): Promise<{ added: Added[]; refused: number }> {
+    async announce(peer: string, key: string): Promise<{ added: Added[]; refused: number }> {
       announced.set(peer, key)
       proven.delete(peer)
       relayedKeys.delete(peer)
-      return acceptAll(takeWaiting(pending, peer), accept)
+      const waiting: HistoryEntry[] = []
+      for (let i = pending.length - 1; i >= 0; i--) if (pending[i]!.message.from === peer) waiting.unshift(...pending.splice(i, 1))
+      const added: Added[] = []
+      let refused = 0
+      for (const entry of waiting) {
+        const result = await accept(entry, false)
+        if (result === 'refused') refused++
+        else if (result) added.push(result)
+      }
+      return { added, refused }
     },
 
-    /**
-     * They left. What waited for a hello that never came (their tab reloaded while the server still
-     * listed its old id) is an absent author's now, checked as such; what goes in is returned.
-     */
-    gone(peer: string): Promise<{ added: Added[]; refused: number }> {
+    /** They left: what waited for their hello will not be checked. */
+    gone(peer: string): void {
       proven.delete(peer)
-      return acceptAll(takeWaiting(pending, peer), accept)
+      for (let i = pending.length - 1; i >= 0; i--) if (pending[i]!.message.from === peer) pending.splice(i, 1)
     },
 
     /** Whether a live message's time and Lamport time are believable (refused ones are counted). */

@@ -96,7 +96,7 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
 
   function peerEvent(type: PeerEvent, view: PeerView) {
     if (type === 'peer-left') {
-      inOrder(() => conversation.gone(view.id))
+      conversation.gone(view.id)
       files.gone(view.id)
     }
     if (type === 'peer-connected') {

@@ -225,36 +225,6 @@ describe('joinRoom over a fake mesh', () => {
     )
   })
 
-  it('shows history by someone who left before their hello came (a reloaded tab the server still listed)', async () => {
-    const board = createSwitchboard()
-    const [ana, ben] = await meshOf(board, ['Ana', 'Ben'])
-    const inbox = collect(ben!.room, 'message')
-    // Ana's earlier page: in the roster, never connected (its signals go nowhere).
-    board.holdSignals()
-    const old = enter(board, ben!.room.id, 'Ana')
-    await when(ben!.room, ['peer-joined'], () => ben!.room.peers.length === 2)
-    const line = {
-      type: 'chat',
-      id: nanoid(),
-      from: old.client.id,
-      name: 'Ana',
-      text: 'said before the reload',
-      time: Date.now(),
-      seq: 1,
-      lamport: 5,
-    }
-    ben!.client
-      .peerTo(ana!.room.self.id)!
-      .inject(JSON.stringify({ type: 'history', entries: [{ message: { ...line, sig: 'unsigned' }, key: trustingIdentity().key }] }))
-    await settle()
-    // Its author is here, so it waits for their hello: the only source of their key.
-    expect(inbox).toEqual([])
-    board.drop(old.client.id, 'leave')
-    await when(ben!.room, ['message'], () => inbox.length === 1)
-    expect(texts(inbox)).toEqual(['said before the reload'])
-    expect(ben!.room.stats().forged).toBe(0)
-  })
-
   it('drops malformed, oversized and forged data-channel messages without emitting them', async () => {
     const board = createSwitchboard()
     const [ana, ben, cai] = await meshOf(board, ['Ana', 'Ben', 'Cai'])
