@@ -128,6 +128,13 @@ export function createConversation(options: {
       entry.key,
     )
 
+  // Entries past their check, whatever let them in (history, or the hello they waited for): shown and kept.
+  const took = ({ added, refused }: { added: Added[]; refused: number }) => {
+    counters.forged += refused
+    for (const one of added) shown(one)
+    if (added.length > 0) saving.heard()
+  }
+
   return {
     /** Loads what this browser kept of the room, before anyone else's history arrives. */
     restore: () => saving.restore(shown),
@@ -200,21 +207,14 @@ export function createConversation(options: {
         case 'hello': {
           // Their key, from their own channel, is the key for their messages; then our history for them.
           const log = await options.log
-          if (message.key) {
-            const { added, refused } = await log.announce(from, message.key)
-            counters.forged += refused
-            for (const one of added) shown(one)
-          }
+          if (message.key) took(await log.announce(from, message.key))
           for (const entries of await log.batches()) mesh.sendNow({ type: 'history', entries }, from)
           return
         }
         case 'history': {
-          const { added, refused } = await (await options.log).merge(message.entries, false, (id) => mesh.views().some((v) => v.id === id))
-          counters.forged += refused
+          const merged = await (await options.log).merge(message.entries, false, (id) => mesh.views().some((v) => v.id === id))
           mark('history-merged')
-          for (const one of added) shown(one)
-          if (added.length > 0) saving.heard()
-          return
+          return took(merged)
         }
         case 'ack':
           receipts.acked(from, message.ids)

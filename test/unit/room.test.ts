@@ -2,6 +2,7 @@ import { nanoid } from 'nanoid'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type ChatMessage, joinRoom, type Room, type RoomStatus, SignalingError } from '../../client/lib'
 import { cleanName, MAX_TEXT_CHARS, MAX_WIRE_CHARS } from '../../client/lib/peer-protocol'
+import type { HistoryStore } from '../../client/lib/stored'
 import type { CreatePeer, PeerLike } from '../../client/lib/types'
 import { randomRoom } from '../helpers'
 import {
@@ -37,7 +38,7 @@ afterEach(async () => {
   vi.useRealTimers()
 })
 
-function enter(board: Switchboard, room: string, name: string, id?: string): Party {
+function enter(board: Switchboard, room: string, name: string, id?: string, store?: HistoryStore): Party {
   const client = board.client(id === undefined ? {} : { id })
   const joined = joinRoom({
     secret: TEST_ROOM_SECRET,
@@ -47,6 +48,7 @@ function enter(board: Switchboard, room: string, name: string, id?: string): Par
     name,
     signaling: client.signaling,
     createPeer: client.createPeer,
+    ...(store ? { store } : {}),
   })
   open.push(joined)
   return { room: joined, client }
@@ -223,6 +225,39 @@ describe('joinRoom over a fake mesh', () => {
     await vi.waitFor(() =>
       expect(benSide.sent.slice(acks).map((frame) => JSON.parse(frame))).toContainEqual({ type: 'ack', ids: [line.id] }),
     )
+  })
+
+  it('keeps in its store the history that waited for its author’s hello, once the hello comes', async () => {
+    const board = createSwitchboard()
+    const room = randomRoom()
+    const saved: string[][] = []
+    const store: HistoryStore = {
+      load: async () => [],
+      save: async (_room, entries) => void saved.push(entries.map((e) => e.message.text)),
+    }
+    const ana = enter(board, room, 'Ana')
+    const ben = enter(board, room, 'Ben', undefined, store)
+    await Promise.all([connectedTo(ana.room, 1), connectedTo(ben.room, 1)])
+    // Cai is listed, but no channel reaches him yet: his hello has not come.
+    board.holdSignals()
+    const cai = enter(board, room, 'Cai')
+    await when(ben.room, ['peer-joined'], () => ben.room.peers.length === 2)
+    const line = {
+      type: 'chat',
+      id: nanoid(),
+      from: cai.client.id,
+      name: 'Cai',
+      text: 'said before Ben came',
+      time: Date.now(),
+      seq: 1,
+      lamport: 5,
+    }
+    ben.client
+      .peerTo(ana.room.self.id)!
+      .inject(JSON.stringify({ type: 'history', entries: [{ message: { ...line, sig: 'unsigned' }, key: trustingIdentity().key }] }))
+    await settle()
+    board.releaseSignals()
+    await vi.waitFor(() => expect(saved.at(-1)).toContain('said before Ben came'), { timeout: 3_000 })
   })
 
   it('drops malformed, oversized and forged data-channel messages without emitting them', async () => {
