@@ -177,11 +177,33 @@ export async function messages(page: Page): Promise<Array<{ who: string; text: s
 }
 
 export async function waitForMessage(page: Page, text: string, timeout = 15_000): Promise<void> {
-  await page.waitForFunction(
-    (t) => [...document.querySelectorAll('[role="log"][aria-label="Messages"] .message .text')].some((e) => e.textContent === t),
-    { ...POLL, timeout },
-    text,
-  )
+  await page
+    .waitForFunction(
+      (t) => [...document.querySelectorAll('[role="log"][aria-label="Messages"] .message .text')].some((e) => e.textContent === t),
+      { ...POLL, timeout },
+      text,
+    )
+    .catch(async (err: Error) => {
+      throw new Error(`${err.message}; expected "${text}" shown, page has ${await pageState(page)}`)
+    })
+}
+
+/**
+ * What a page shows and knows, for a failed wait's message: a stuck pair or a renderer that crashed
+ * (Chromium's "Target crashed") is otherwise just a timeout.
+ */
+async function pageState(page: Page): Promise<string> {
+  return page
+    .evaluate(() =>
+      JSON.stringify({
+        self: window.parley?.self,
+        status: window.parley?.status,
+        peers: window.parley?.peers,
+        stats: window.parley?.stats(),
+        shown: [...document.querySelectorAll('[role="log"][aria-label="Messages"] .message .text')].slice(-10).map((e) => e.textContent),
+      }),
+    )
+    .catch((err: Error) => `unavailable (${err.message})`)
 }
 
 /**
@@ -251,18 +273,7 @@ export async function waitForConnected(page: Page, count: number, timeout = 30_0
       count,
     )
     .catch(async (err: Error) => {
-      // Say what the page did see: a stuck pair is otherwise just a timeout.
-      const seen = await page
-        .evaluate(() =>
-          JSON.stringify({
-            self: window.parley?.self,
-            status: window.parley?.status,
-            peers: window.parley?.peers,
-            stats: window.parley?.stats(),
-          }),
-        )
-        .catch(() => 'unavailable')
-      throw new Error(`${err.message}; expected ${count} connected, page has ${seen}`)
+      throw new Error(`${err.message}; expected ${count} connected, page has ${await pageState(page)}`)
     })
 }
 
