@@ -193,7 +193,12 @@ export async function waitForMessage(page: Page, text: string, timeout = 15_000)
  * (Chromium's "Target crashed") is otherwise just a timeout.
  */
 async function pageState(page: Page): Promise<string> {
-  return page
+  let timer: ReturnType<typeof setTimeout> | undefined
+  // A renderer that hangs rather than dies would otherwise hold the failure until the test's own timeout.
+  const silent = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve('unavailable (no answer in 5 s)'), 5_000)
+  })
+  const state = page
     .evaluate(() =>
       JSON.stringify({
         self: window.parley?.self,
@@ -204,6 +209,7 @@ async function pageState(page: Page): Promise<string> {
       }),
     )
     .catch((err: Error) => `unavailable (${err.message})`)
+  return Promise.race([state, silent]).finally(() => clearTimeout(timer))
 }
 
 /**
