@@ -321,9 +321,9 @@ describe('churn', () => {
       GRACE_MS + 5_000,
       'the server holds no room and no peer',
       100,
-    )
-    report('churn: the server empty after the last one left', since(left))
+    ).catch(() => {}) // the assertion below fails instead, showing what the server still held
     expect(health).toMatchObject({ rooms: 0, peers: 0 })
+    report('churn: the server empty after the last one left', since(left))
   })
 
   it('9. a tab that goes away while its join is in flight leaves no ghost', async () => {
