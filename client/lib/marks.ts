@@ -8,6 +8,7 @@ export type MarkName =
   | 'identity-ready'
   | 'join-sent'
   | 'join-answered'
+  | 'roster-applied'
   | 'stream-open'
   | 'offer-sent'
   | 'answer-received'

@@ -1,4 +1,5 @@
 import type { PeerInfo } from '../../signaling/protocol'
+import { mark } from './marks'
 import type { Mesh } from './mesh'
 import type { SealedSignals } from './sealed-signals'
 import { SignalingError } from './signaling/http'
@@ -31,6 +32,8 @@ export function createMembershipEvents(options: {
   sealed: SealedSignals
   closed: () => boolean
   onError: (err: Error) => void
+  /** Settles before the first event is applied (room.ts: the signing key, whose failure closes the room). */
+  ready?: Promise<unknown>
 }) {
   const { mesh, sealed } = options
   const incoming = createSerialQueue()
@@ -47,7 +50,6 @@ export function createMembershipEvents(options: {
   }
 
   async function apply(event: MembershipEvent) {
-    if (options.closed()) return
     switch (event.type) {
       case 'roster':
         return mesh.reconcile(await sealed.named(event.peers))
@@ -68,12 +70,20 @@ export function createMembershipEvents(options: {
     }
   }
 
-  const enqueue = (task: () => unknown) => void incoming(task).catch(options.onError)
+  const enqueue = (task: () => unknown) =>
+    void incoming(async () => {
+      await options.ready?.catch(() => {})
+      if (!options.closed()) return task()
+    }).catch(options.onError)
 
   return {
     event: (event: MembershipEvent) => enqueue(() => apply(event)),
     /** The join reply's roster: it only adds (the stream's roster, which follows, is the truth). */
-    roster: (peers: PeerInfo[]) => enqueue(async () => mesh.reconcile(await sealed.named(peers), true)),
+    roster: (peers: PeerInfo[]) =>
+      enqueue(async () => {
+        mesh.reconcile(await sealed.named(peers), true)
+        mark('roster-applied')
+      }),
     unknown: (peer: string) => enqueue(() => mesh.unknown(peer)),
   }
 }

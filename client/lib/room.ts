@@ -76,6 +76,13 @@ function createIceServers(signaling: Signaling, self: RoomSelf, closed: () => bo
 function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, emit: Emit, closed: () => boolean) {
   const onError = (err: Error) => emit('error', err)
   const identity = options.identity ? Promise.resolve(options.identity) : keptIdentity(options.room, options.keys)
+  identity.then(
+    (id) => {
+      mark('identity-ready')
+      self.key = id.key
+    },
+    () => {}, // joinRoom closes the room on it
+  )
   const log = identity.then((id) => createRoomLog(id))
   const sealer = options.sealer ?? createSealer(options.secret, options.room)
   const sealed = createSealedSignals({ self, sealer, signaling, closed, onError })
@@ -143,7 +150,9 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
   })
   const conversation = createConversation({ room: options.room, self, mesh, emit, identity, log, store: options.store })
   const files = createFiles(mesh, emit, budget.file)
-  const membership = createMembershipEvents({ mesh, sealed, closed, onError })
+  // Nothing reaches the mesh before the signing key is ready: every hello carries it. The join need not
+  // wait for it (the server never sees it), so the key is made while the join is in flight.
+  const membership = createMembershipEvents({ mesh, sealed, closed, onError, ready: identity })
   return { identity, verifier, sealed, ice, mesh, conversation, files, membership, budget, blocked }
 }
 
@@ -189,7 +198,7 @@ export function joinRoom(options: JoinOptions): Room {
       membership.roster(joined.peers)
     },
     event: (event) => membership.event(event),
-    lost: () => void enter(),
+    lost: () => void enter().catch(fail),
     unknown: (peer) => membership.unknown(peer),
   }
 
@@ -198,20 +207,19 @@ export function joinRoom(options: JoinOptions): Room {
     mesh.reset()
     setStatus('joining')
     if (!options.createPeer) void warmUp()
-    try {
-      const [meta, id, proof] = await Promise.all([sealed.sealName(self.name), identity, verifier])
-      mark('identity-ready')
-      self.key = id.key
-      if (left) return
-      mark('join-sent')
-      const joined = await signaling.join(options.room, meta, handlers, { verifier: proof })
-      if (left) signaling.leave(joined.peer)
-    } catch (err) {
-      // Cancelled or closed: this page went away with the join in flight (signaling close()); nothing to say.
-      const going = err instanceof SignalingError && (err.code === 'JOIN_CANCELLED' || err.code === 'CLOSED')
-      if (!going) events.emit('error', err as Error)
-      leave()
-    }
+    const [meta, proof] = await Promise.all([sealed.sealName(self.name), verifier])
+    if (left) return
+    mark('join-sent')
+    const joined = await signaling.join(options.room, meta, handlers, { verifier: proof })
+    if (left) signaling.leave(joined.peer)
+  }
+
+  /** Joining failed for good (no signing key, a refused join): say why, and leave. */
+  function fail(err: Error) {
+    // Cancelled or closed: this page went away with the join in flight (signaling close()); nothing to say.
+    const going = err instanceof SignalingError && (err.code === 'JOIN_CANCELLED' || err.code === 'CLOSED')
+    if (!going && !left) events.emit('error', err)
+    leave()
   }
 
   /** The one way out: every part stops, the server hears we left, and nobody hears from the room again. */
@@ -230,9 +238,10 @@ export function joinRoom(options: JoinOptions): Room {
     events.clear()
   }
 
-  // Without an identity (no Ed25519) the join fails and says why; restoring fails with it, quietly.
+  // Without an identity (no Ed25519) the room closes and says why; restoring fails with it, quietly.
+  identity.catch(fail)
   void conversation.restore().catch(() => {})
-  void enter()
+  void enter().catch(fail)
 
   return {
     id: options.room,

@@ -12,6 +12,7 @@ export const PARLEY_MARKS = [
   'parley:identity-ready',
   'parley:join-sent',
   'parley:join-answered',
+  'parley:roster-applied',
   'parley:stream-open',
   'parley:offer-sent',
   'parley:answer-received',

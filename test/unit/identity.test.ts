@@ -108,6 +108,9 @@ describe('identity (Ed25519)', () => {
     const error = await new Promise<SignalingError>((resolve) => room.on('error', (err) => resolve(err as SignalingError)))
     expect(error.code).toBe('UNSUPPORTED_BROWSER')
     expect(room.status).toBe('closed')
-    expect(signaling.joins).toHaveLength(0)
+    // The join does not wait for the key (room.ts): one already in flight seats nobody once answered.
+    for (const join of signaling.joins) join.resolve('m1')
+    expect(signaling.joins.length).toBeLessThanOrEqual(1)
+    await vi.waitFor(() => expect(signaling.leaves).toEqual(signaling.joins.map(() => 'm1')))
   })
 })

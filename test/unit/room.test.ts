@@ -2,7 +2,7 @@ import { nanoid } from 'nanoid'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type ChatMessage, joinRoom, type Room, type RoomStatus, SignalingError } from '../../client/lib'
 import { cleanName, MAX_TEXT_CHARS, MAX_WIRE_CHARS } from '../../client/lib/peer-protocol'
-import type { HistoryStore } from '../../client/lib/stored'
+import type { HistoryStore, KeyStore } from '../../client/lib/stored'
 import type { CreatePeer, PeerLike } from '../../client/lib/types'
 import { randomRoom } from '../helpers'
 import {
@@ -465,6 +465,36 @@ describe('joinRoom over a fake mesh', () => {
     expect(ana!.room.status).toBe('closed')
     expect(ana!.room.send('anyone?')).toBeNull()
     expect(ana!.client.signaling.leaves).toEqual([id])
+  })
+
+  it('sends its join while its signing key is still being made, and connects to nobody before the key is ready', async () => {
+    let keyStored!: () => void
+    const stored = new Promise<void>((resolve) => (keyStored = resolve))
+    // IndexedDB still opening: the kept key has not come back yet.
+    const keys: KeyStore = { load: () => stored.then(() => undefined), save: async () => {} }
+    const signaling = createFakeSignaling()
+    const network = createFakeNetwork()
+    const room = joinRoom({
+      secret: TEST_ROOM_SECRET,
+      sealer: clearSealer(),
+      keys,
+      room: randomRoom(),
+      name: 'Mo',
+      signaling,
+      createPeer: network.createPeer(() => 'm'),
+    })
+    open.push(room)
+    await settle()
+    expect(signaling.joins).toHaveLength(1)
+    signaling.joins[0]!.resolve('m', [{ id: 'z' }]) // m would initiate to z
+    signaling.joins[0]!.handlers.event({ type: 'peer-joined', peer: { id: 'n' } })
+    await settle()
+    expect(room.status).toBe('online')
+    expect(network.peers).toEqual([])
+    keyStored()
+    await vi.waitFor(() => expect(network.peers.map((p) => p.initiator)).toEqual([true]))
+    expect(room.self.key).toMatch(/^[\w-]{43}$/)
+    expect(room.peers.map((p) => p.id).sort()).toEqual(['n', 'z'])
   })
 
   it('leave() before the join reply starts no connections', async () => {
