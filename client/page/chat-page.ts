@@ -14,6 +14,7 @@ import { PALETTE } from './palette'
 import { createPanel } from './panel'
 import { createPeopleView } from './people-view'
 import { loadColor, loadName, rememberRoom, saveColor } from './prefs'
+import { revealWhenJoined } from './reveal'
 import { bindSettings } from './settings'
 import { registerShell } from './shell'
 import { type Banner, cannotJoin, fatal, STATUS_BANNER, showBanner } from './states'
@@ -25,7 +26,6 @@ const SETTLE_MS = 1_500
 // The app shell is installed once everyone in the room is connected, or this long after the page
 // started, whichever comes first (an empty room has nobody to connect to).
 const SHELL_LATEST_MS = 5_000
-// The invitation's QR code is drawn when the page is idle, or after this at the latest.
 
 /** The shared signaling worker's URL, set by the build (build.mjs). */
 declare const __PARLEY_WORKER__: string
@@ -55,7 +55,6 @@ function ownColor(): string {
 }
 
 export function showRoom(roomId: string): void {
-  $('room').hidden = false
   const { secret, title: roomTitle } = parseFragment(location.hash)
   const problem = cannotJoin(secret)
   // One signaling connection per browser, shared by its tabs, where the browser allows it. Started
@@ -152,6 +151,7 @@ export function showRoom(roomId: string): void {
     location.reload()
   }
   if (problem) {
+    $('room').hidden = false
     showBanner(problem)
     composer.enable(false)
     hideWhatNeedsTheRoom()
@@ -163,6 +163,7 @@ export function showRoom(roomId: string): void {
   room = joinRoom({ room: roomId, secret, name: loadName(), color, signaling, store: createIndexedDbStore(), keys: createIndexedDbKeys() })
   window.parley = room
   moderation.block(room)
+  revealWhenJoined(room, { focus: () => composer.focus(), follow: () => log.follow() })
   wireRoom(
     room,
     { roomId, roomTitle, pageTitle, color, signaling },
