@@ -11,6 +11,7 @@ export type MarkName =
   | 'roster-applied'
   | 'stream-open'
   | 'offer-sent'
+  | 'signals-flushed'
   | 'answer-received'
   | 'ice-connected'
   | 'channel-open'

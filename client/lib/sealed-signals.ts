@@ -57,7 +57,11 @@ export function createSealedSignals(options: {
         const from = self.id
         if (--unfinished > 0 || !from) return
         // After the signals given so far, for the peer id they were given for.
-        outgoing(async () => from === self.id && !options.closed() && signaling.flush?.(from)).catch(options.onError)
+        outgoing(async () => {
+          if (from !== self.id || options.closed()) return
+          signaling.flush?.(from)
+          mark('signals-flushed')
+        }).catch(options.onError)
       }
     },
 

@@ -1,5 +1,7 @@
 import type { Room } from '../lib'
 import { whenMarked } from '../lib/marks'
+import { SIGNAL_GATHER_MS } from '../lib/signaling/signal-queue'
+import { sleep } from '../lib/util'
 import { $ } from './dom'
 
 // Styling, laying out and painting the room page holds the main thread for tens of milliseconds (more on a
@@ -24,8 +26,15 @@ export function revealWhenJoined(room: Room, page: { focus(): void; follow(): vo
     page.follow()
   }
   const latest = setTimeout(once, REVEAL_LATEST_MS)
-  // The join reply's roster is in the mesh: each peer in it now gets an offer (this page initiates to
-  // everyone already there), or nobody does.
-  void whenMarked('roster-applied').then(() => (room.peers.length === 0 ? once() : whenMarked('offer-sent').then(once)))
+  void (async () => {
+    await whenMarked('roster-applied')
+    // The join reply's roster is in the mesh, and this page offers to everyone already there (mesh.ts): its
+    // offers leave once their candidates are gathered, or SIGNAL_GATHER_MS after the first at the latest.
+    if (room.peers.length > 0) {
+      await whenMarked('offer-sent')
+      await Promise.race([whenMarked('signals-flushed'), sleep(SIGNAL_GATHER_MS)])
+    }
+    once()
+  })()
   room.on('status', (status) => status === 'closed' && once())
 }

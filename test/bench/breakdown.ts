@@ -15,6 +15,7 @@ export const PARLEY_MARKS = [
   'parley:roster-applied',
   'parley:stream-open',
   'parley:offer-sent',
+  'parley:signals-flushed',
   'parley:answer-received',
   'parley:ice-connected',
   'parley:channel-open',
