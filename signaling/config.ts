@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import express from 'express'
 import { API_DEFAULTS, type ApiOptions } from './api-options'
+import type { IceServer } from './protocol'
 import { isObject } from './validate'
 
 /** The API's tunables the command line sets (their meanings are documented in api-options.ts). */
@@ -109,17 +110,18 @@ export const iceServers: Parse = (raw) => {
   } catch {
     throw new Error('must be a JSON array of {urls, username?, credential?}')
   }
-  const isUrl = (u: unknown) => typeof u === 'string' && /^(stun|stuns|turn|turns):/.test(u)
-  const valid =
-    Array.isArray(value) &&
-    value.every(
-      (s) =>
-        isObject(s) &&
-        (isUrl(s.urls) || (Array.isArray(s.urls) && s.urls.length > 0 && s.urls.every(isUrl))) &&
-        (s.username === undefined || typeof s.username === 'string') &&
-        (s.credential === undefined || typeof s.credential === 'string'),
-    )
-  if (!valid) throw new Error('must be a JSON array of {urls: "stun:…"|"turn:…", username?, credential?}')
+  const isUrl = (u: unknown) => typeof u === 'string' && /^(stun|stuns|turn|turns):\S+$/.test(u)
+  const isServer = (s: unknown): s is IceServer =>
+    isObject(s) &&
+    (isUrl(s.urls) || (Array.isArray(s.urls) && s.urls.length > 0 && s.urls.every(isUrl))) &&
+    (s.username === undefined || typeof s.username === 'string') &&
+    (s.credential === undefined || typeof s.credential === 'string')
+  if (!Array.isArray(value) || !value.every(isServer)) {
+    throw new Error('must be a JSON array of {urls: "stun:…"|"turn:…", username?, credential?}')
+  }
+  // A browser's RTCPeerConnection throws on such a server, so no page could connect to anyone.
+  const turnWithoutLogin = value.find((s) => [s.urls].flat().some((u) => /^turns?:/.test(u)) && (!s.username || !s.credential))
+  if (turnWithoutLogin) throw new Error(`${JSON.stringify(turnWithoutLogin.urls)}: a TURN server needs a username and a credential`)
   return value
 }
 

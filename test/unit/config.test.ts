@@ -374,8 +374,21 @@ describe('iceServers', () => {
     ['an object credential', '[{"urls":"stun:x","credential":{}}]'],
     ['one bad server among good ones', '[{"urls":"stun:x"},{"urls":"ftp:y"}]'],
     ['an empty string', ''],
+    ['a url that is only a scheme', '[{"urls":"stun:"}]'],
+    ['a url with a space', '[{"urls":"turn:x .example"}]'],
   ])('rejects %s', (_what, raw) => {
     expect(() => iceServers(raw)).toThrow(/must be a JSON array of \{urls/)
+  })
+
+  // Browsers refuse these (RTCPeerConnection throws InvalidAccessError): no page could connect.
+  it.each([
+    ['no username or credential', '[{"urls":"turn:turn.example:3478"}]'],
+    ['no credential', '[{"urls":"turns:turn.example:5349","username":"u"}]'],
+    ['an empty username', '[{"urls":["stun:s.example","turn:t.example"],"username":"","credential":"p"}]'],
+  ])('rejects a TURN server with %s, naming it', (_what, raw) => {
+    const named = JSON.stringify(JSON.parse(raw)[0].urls)
+    expect(() => iceServers(raw)).toThrow(`${named}: a TURN server needs a username and a credential`)
+    expect(configError(() => parseConfig(['--ice-servers', raw], {})).message).toMatch(/^--ice-servers: .*a TURN server needs/)
   })
 })
 
