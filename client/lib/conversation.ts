@@ -11,6 +11,8 @@ import { createSerialQueue } from './util'
 
 // Receipts wait a moment: a burst of messages shares one, and a reply a message prompts goes out first.
 const ACK_DELAY_MS = 50
+/** The join does not wait for the signing key, which may yet fail: the room then closes (room.ts). */
+const keyFailed = () => {}
 
 /** The part of the mesh a conversation sends through. */
 interface Mesh {
@@ -141,7 +143,7 @@ export function createConversation(options: {
 
     /** Joined as `peer`: only our own key signs as us (a history entry claiming to be ours is checked too). */
     joined(peer: string): void {
-      void Promise.all([options.log, options.identity]).then(([log, identity]) => log.announce(peer, identity.key))
+      void Promise.all([options.log, options.identity]).then(([log, identity]) => log.announce(peer, identity.key), keyFailed)
     },
 
     state: notes.state,

@@ -70,11 +70,15 @@ export function createMembershipEvents(options: {
     }
   }
 
-  const enqueue = (task: () => unknown) =>
+  // Bumped when a new join starts: what was queued for an earlier one (behind `ready`) is dropped.
+  let generation = 0
+  const enqueue = (task: () => unknown) => {
+    const queuedIn = generation
     void incoming(async () => {
       await options.ready?.catch(() => {})
-      if (!options.closed()) return task()
+      if (!options.closed() && queuedIn === generation) return task()
     }).catch(options.onError)
+  }
 
   return {
     event: (event: MembershipEvent) => enqueue(() => apply(event)),
@@ -85,5 +89,7 @@ export function createMembershipEvents(options: {
         mark('roster-applied')
       }),
     unknown: (peer: string) => enqueue(() => mesh.unknown(peer)),
+    /** A new join starts (the server lost the last one): nothing still queued for an earlier one applies. */
+    reset: () => void generation++,
   }
 }

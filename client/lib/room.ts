@@ -165,13 +165,8 @@ export function joinRoom(options: JoinOptions): Room {
   if (isColor(options.color)) self.color = options.color.toLowerCase()
   let status: RoomStatus = 'joining'
   let left = false
-  const { identity, verifier, sealed, ice, mesh, conversation, files, membership, budget, blocked } = buildParts(
-    options,
-    self,
-    signaling,
-    events.emit,
-    () => left,
-  )
+  const parts = buildParts(options, self, signaling, events.emit, () => left)
+  const { identity, verifier, sealed, ice, mesh, conversation, files, membership, budget, blocked } = parts
 
   const setStatus = (next: RoomStatus) => {
     if (status === next || status === 'closed') return
@@ -205,6 +200,7 @@ export function joinRoom(options: JoinOptions): Room {
   async function enter() {
     self.id = ''
     mesh.reset()
+    membership.reset()
     setStatus('joining')
     if (!options.createPeer) void warmUp()
     const [meta, proof] = await Promise.all([sealed.sealName(self.name), verifier])
@@ -214,7 +210,7 @@ export function joinRoom(options: JoinOptions): Room {
     if (left) signaling.leave(joined.peer)
   }
 
-  /** Joining failed for good (no signing key, a refused join): say why, and leave. */
+  /** Joining failed for good (no signing key, a refused join): say why, then the room closes. */
   function fail(err: Error) {
     // Cancelled or closed: this page went away with the join in flight (signaling close()); nothing to say.
     const going = err instanceof SignalingError && (err.code === 'JOIN_CANCELLED' || err.code === 'CLOSED')

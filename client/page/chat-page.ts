@@ -14,7 +14,7 @@ import { PALETTE } from './palette'
 import { createPanel } from './panel'
 import { createPeopleView } from './people-view'
 import { loadColor, loadName, rememberRoom, saveColor } from './prefs'
-import { revealWhenJoined } from './reveal'
+import { createReveal } from './reveal'
 import { bindSettings } from './settings'
 import { registerShell } from './shell'
 import { type Banner, cannotJoin, fatal, STATUS_BANNER, showBanner } from './states'
@@ -46,15 +46,13 @@ declare global {
 
 /** A colour from the palette from the start, so what others see is what this person sees. */
 function ownColor(): string {
-  let color = loadColor()
-  if (!color) {
-    color = PALETTE[Math.floor(Math.random() * PALETTE.length)]!.hex
-    saveColor(color)
-  }
+  const color = loadColor() || PALETTE[Math.floor(Math.random() * PALETTE.length)]!.hex
+  saveColor(color)
   return color
 }
 
 export function showRoom(roomId: string): void {
+  const reveal = createReveal()
   const { secret, title: roomTitle } = parseFragment(location.hash)
   const problem = cannotJoin(secret)
   // One signaling connection per browser, shared by its tabs, where the browser allows it. Started
@@ -151,7 +149,7 @@ export function showRoom(roomId: string): void {
     location.reload()
   }
   if (problem) {
-    $('room').hidden = false
+    reveal.now()
     showBanner(problem)
     composer.enable(false)
     hideWhatNeedsTheRoom()
@@ -163,7 +161,7 @@ export function showRoom(roomId: string): void {
   room = joinRoom({ room: roomId, secret, name: loadName(), color, signaling, store: createIndexedDbStore(), keys: createIndexedDbKeys() })
   window.parley = room
   moderation.block(room)
-  revealWhenJoined(room, { focus: () => composer.focus(), follow: () => log.follow() })
+  reveal.whenJoined(room, { focus: () => composer.focus(), follow: () => log.follow() })
   wireRoom(
     room,
     { roomId, roomTitle, pageTitle, color, signaling },
@@ -266,7 +264,8 @@ function wireRoom(
   })
   room.on('file-progress', (transfer) => moderation.muted(transfer.from) || log.file(transfer))
   room.on('error', (err) => {
-    if (room.status === 'joining' || room.status === 'closed') {
+    // No signing key ends the room even after its join was answered (the join does not wait for the key).
+    if (room.status === 'joining' || room.status === 'closed' || (err as SignalingError).code === 'UNSUPPORTED_BROWSER') {
       // Joining failed for good (the room tears itself down): say why, once, instead of "you left".
       failure = fatal(err)
       showBanner(failure)

@@ -5,7 +5,7 @@
 import { table } from './stats'
 import type { Timeline } from './tabs'
 
-/** The steps of Parley's join path in the order they should happen (client marks these names). */
+/** The steps of Parley's join path in the order they usually happen (client marks these names; the key may come after the join). */
 export const PARLEY_MARKS = [
   'parley:script-start',
   'parley:worker-ready',

@@ -497,6 +497,35 @@ describe('joinRoom over a fake mesh', () => {
     expect(room.peers.map((p) => p.id).sort()).toEqual(['n', 'z'])
   })
 
+  it('drops what a lost membership queued while its signing key was being made: only the new one applies', async () => {
+    let keyStored!: () => void
+    const stored = new Promise<void>((resolve) => (keyStored = resolve))
+    const keys: KeyStore = { load: () => stored.then(() => undefined), save: async () => {} }
+    const signaling = createFakeSignaling()
+    const network = createFakeNetwork()
+    const room = joinRoom({
+      secret: TEST_ROOM_SECRET,
+      sealer: clearSealer(),
+      keys,
+      room: randomRoom(),
+      name: 'Mo',
+      signaling,
+      createPeer: network.createPeer(() => room.self.id),
+    })
+    open.push(room)
+    await settle()
+    signaling.joins[0]!.resolve('m', [{ id: 'z' }])
+    signaling.joins[0]!.handlers.event({ type: 'peer-joined', peer: { id: 'n' } })
+    // The server lost that membership: the room joins again, as someone else.
+    signaling.joins[0]!.handlers.lost()
+    await settle()
+    expect(signaling.joins).toHaveLength(2)
+    signaling.joins[1]!.resolve('m2', [{ id: 'y' }])
+    keyStored()
+    await vi.waitFor(() => expect(network.peers.map((p) => p.owner)).toEqual(['m2']))
+    expect(room.peers.map((p) => p.id)).toEqual(['y'])
+  })
+
   it('leave() before the join reply starts no connections', async () => {
     vi.useFakeTimers()
     const signaling = createFakeSignaling()
