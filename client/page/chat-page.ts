@@ -265,7 +265,7 @@ function wireRoom(
   room.on('file-progress', (transfer) => moderation.muted(transfer.from) || log.file(transfer))
   room.on('error', (err) => {
     // No signing key ends the room even after its join was answered (the join does not wait for the key).
-    if (room.status === 'joining' || room.status === 'closed' || (err as SignalingError).code === 'UNSUPPORTED_BROWSER') {
+    if (room.status === 'joining' || room.status === 'closed' || (err instanceof SignalingError && err.code === 'UNSUPPORTED_BROWSER')) {
       // Joining failed for good (the room tears itself down): say why, once, instead of "you left".
       failure = fatal(err)
       showBanner(failure)
