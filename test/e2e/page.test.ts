@@ -61,6 +61,14 @@ async function expectGoodState(page: Page, state: string, inRoom = true) {
   expect(await axeFaults(page), `${state}: axe`).toEqual([])
 }
 
+/** Sends one message of many lines at once (typing them would take a person's time). */
+const submit = (page: Page, text: string) =>
+  page.evaluate((text) => {
+    const box = document.querySelector<HTMLTextAreaElement>('textarea[aria-label="Message"]')!
+    box.value = text
+    box.form!.requestSubmit()
+  }, text)
+
 const bannerShown = (page: Page, text: string) =>
   page.waitForFunction(
     (t) => !document.getElementById('banner')!.hidden && document.getElementById('banner')!.textContent!.includes(t),
@@ -201,11 +209,7 @@ describe('the room page', () => {
     })
     expect(faviconSets).toBe(0)
     const tall = Array.from({ length: 60 }, (_, i) => `line ${i}`).join('\n')
-    await ben.page.evaluate((text) => {
-      const box = document.querySelector<HTMLTextAreaElement>('textarea[aria-label="Message"]')!
-      box.value = text
-      box.form!.requestSubmit()
-    }, tall)
+    await submit(ben.page, tall)
     await waitForMessage(ana.page, tall)
     await ana.page.bringToFront()
     await ana.page.$eval('[role="log"]', (log) => log.scrollTo(0, 0))
@@ -239,11 +243,7 @@ describe('the room page', () => {
     await Promise.all(people.map((p) => p.page.goto(link)))
     await Promise.all(people.map((p) => waitForConnected(p.page, 1)))
     const tall = Array.from({ length: 60 }, (_, i) => `row ${i}`).join('\n')
-    await ben.page.evaluate((text) => {
-      const box = document.querySelector<HTMLTextAreaElement>('textarea[aria-label="Message"]')!
-      box.value = text
-      box.form!.requestSubmit()
-    }, tall)
+    await submit(ben.page, tall)
     await waitForMessage(ana.page, tall)
     // The page stays hidden while its join runs (reveal.ts); what was set meanwhile must hold once shown.
     await ana.page.reload()

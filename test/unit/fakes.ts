@@ -5,8 +5,10 @@
  * backoff and still wait on events.
  */
 import { nanoid } from 'nanoid'
+import { joinRoom } from '../../client/lib'
 import { createEmitter } from '../../client/lib/emitter'
 import { parseEnvelope } from '../../client/lib/peer-protocol'
+import type { KeyStore } from '../../client/lib/stored'
 import type {
   CreatePeer,
   Identity,
@@ -22,6 +24,7 @@ import type {
   SignalingStatus,
 } from '../../client/lib/types'
 import type { IceServer, LeaveReason, PeerInfo } from '../../signaling/protocol'
+import { randomRoom } from '../helpers'
 
 export const FAKE_ICE_SERVERS: IceServer[] = [{ urls: 'stun:stun.invalid:3478' }]
 
@@ -521,3 +524,25 @@ export const trustingIdentity = (): Identity => ({
   sign: async () => 'unsigned',
   verify: async () => true,
 })
+
+/**
+ * A room over fake signaling and network whose signing key is not ready until `keyLoaded()`: its key store
+ * answers then (IndexedDB still opening), with nothing kept, so a new key is made. The join does not wait.
+ */
+export function joinWithSlowKey() {
+  let keyLoaded!: () => void
+  const loaded = new Promise<void>((resolve) => (keyLoaded = resolve))
+  const keys: KeyStore = { load: () => loaded.then(() => undefined), save: async () => {} }
+  const signaling = createFakeSignaling()
+  const network = createFakeNetwork()
+  const room: Room = joinRoom({
+    secret: TEST_ROOM_SECRET,
+    sealer: clearSealer(),
+    keys,
+    room: randomRoom(),
+    name: 'Mo',
+    signaling,
+    createPeer: network.createPeer(() => room.self.id),
+  })
+  return { room, signaling, network, keyLoaded }
+}

@@ -4,9 +4,8 @@ import { base64url, fromBase64url } from '../../client/lib/crypto'
 import { createRoomLog } from '../../client/lib/history'
 import { createIdentity } from '../../client/lib/identity'
 import type { ChatMessage } from '../../client/lib/peer-protocol'
-import type { KeyStore } from '../../client/lib/stored'
 import { randomRoom } from '../helpers'
-import { clearSealer, createFakeNetwork, createFakeSignaling, TEST_ROOM_SECRET } from './fakes'
+import { clearSealer, createFakeNetwork, createFakeSignaling, joinWithSlowKey, TEST_ROOM_SECRET } from './fakes'
 
 const subtle = globalThis.crypto.subtle
 const utf8 = new TextEncoder()
@@ -117,25 +116,13 @@ describe('identity (Ed25519)', () => {
 
   it('closes the room with that error when the key fails after its join was answered, having connected nobody', async () => {
     vi.spyOn(subtle, 'generateKey').mockRejectedValue(new DOMException('Unrecognized name.', 'NotSupportedError'))
-    let loaded!: () => void
-    // IndexedDB answers only after the join did (none kept: a new key is made, and fails).
-    const keys: KeyStore = { load: () => new Promise((resolve) => (loaded = () => resolve(undefined))), save: async () => {} }
-    const signaling = createFakeSignaling()
-    const network = createFakeNetwork()
-    const room = joinRoom({
-      secret: TEST_ROOM_SECRET,
-      sealer: clearSealer(),
-      keys,
-      room: randomRoom(),
-      name: 'Mo',
-      signaling,
-      createPeer: network.createPeer(() => 'm1'),
-    })
+    // The key store answers only after the join did; the new key it then makes fails.
+    const { room, signaling, network, keyLoaded } = joinWithSlowKey()
     await vi.waitFor(() => expect(signaling.joins).toHaveLength(1))
     signaling.joins[0]!.resolve('m1', [{ id: 'z' }])
     expect(room.status).toBe('online')
     const failed = new Promise<SignalingError>((resolve) => room.on('error', (err) => resolve(err as SignalingError)))
-    loaded()
+    keyLoaded()
     expect((await failed).code).toBe('UNSUPPORTED_BROWSER')
     expect(room.status).toBe('closed')
     expect(signaling.leaves).toEqual(['m1'])

@@ -2,7 +2,7 @@ import { nanoid } from 'nanoid'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type ChatMessage, joinRoom, type Room, type RoomStatus, SignalingError } from '../../client/lib'
 import { cleanName, MAX_TEXT_CHARS, MAX_WIRE_CHARS } from '../../client/lib/peer-protocol'
-import type { HistoryStore, KeyStore } from '../../client/lib/stored'
+import type { HistoryStore } from '../../client/lib/stored'
 import type { CreatePeer, PeerLike } from '../../client/lib/types'
 import { randomRoom } from '../helpers'
 import {
@@ -14,6 +14,7 @@ import {
   createSwitchboard,
   type FakeClient,
   type FakePeer,
+  joinWithSlowKey,
   next,
   type Switchboard,
   settle,
@@ -468,21 +469,7 @@ describe('joinRoom over a fake mesh', () => {
   })
 
   it('sends its join while its signing key is still being made, and connects to nobody before the key is ready', async () => {
-    let keyStored!: () => void
-    const stored = new Promise<void>((resolve) => (keyStored = resolve))
-    // IndexedDB still opening: the kept key has not come back yet.
-    const keys: KeyStore = { load: () => stored.then(() => undefined), save: async () => {} }
-    const signaling = createFakeSignaling()
-    const network = createFakeNetwork()
-    const room = joinRoom({
-      secret: TEST_ROOM_SECRET,
-      sealer: clearSealer(),
-      keys,
-      room: randomRoom(),
-      name: 'Mo',
-      signaling,
-      createPeer: network.createPeer(() => 'm'),
-    })
+    const { room, signaling, network, keyLoaded } = joinWithSlowKey()
     open.push(room)
     await settle()
     expect(signaling.joins).toHaveLength(1)
@@ -491,27 +478,14 @@ describe('joinRoom over a fake mesh', () => {
     await settle()
     expect(room.status).toBe('online')
     expect(network.peers).toEqual([])
-    keyStored()
+    keyLoaded()
     await vi.waitFor(() => expect(network.peers.map((p) => p.initiator)).toEqual([true]))
     expect(room.self.key).toMatch(/^[\w-]{43}$/)
     expect(room.peers.map((p) => p.id).sort()).toEqual(['n', 'z'])
   })
 
   it('drops what a lost membership queued while its signing key was being made: only the new one applies', async () => {
-    let keyStored!: () => void
-    const stored = new Promise<void>((resolve) => (keyStored = resolve))
-    const keys: KeyStore = { load: () => stored.then(() => undefined), save: async () => {} }
-    const signaling = createFakeSignaling()
-    const network = createFakeNetwork()
-    const room = joinRoom({
-      secret: TEST_ROOM_SECRET,
-      sealer: clearSealer(),
-      keys,
-      room: randomRoom(),
-      name: 'Mo',
-      signaling,
-      createPeer: network.createPeer(() => room.self.id),
-    })
+    const { room, signaling, network, keyLoaded } = joinWithSlowKey()
     open.push(room)
     await settle()
     signaling.joins[0]!.resolve('m', [{ id: 'z' }])
@@ -521,7 +495,7 @@ describe('joinRoom over a fake mesh', () => {
     await settle()
     expect(signaling.joins).toHaveLength(2)
     signaling.joins[1]!.resolve('m2', [{ id: 'y' }])
-    keyStored()
+    keyLoaded()
     await vi.waitFor(() => expect(network.peers.map((p) => p.owner)).toEqual(['m2']))
     expect(room.peers.map((p) => p.id)).toEqual(['y'])
   })
