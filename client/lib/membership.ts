@@ -70,12 +70,14 @@ export function createMembershipEvents(options: {
     }
   }
 
+  // Its failure is the room's to handle (room.ts); here it only means nothing waits any longer.
+  const ready = options.ready?.catch(() => {})
   // Bumped when a new join starts: what was queued for an earlier one (behind `ready`) is dropped.
   let generation = 0
   const enqueue = (task: () => unknown) => {
     const queuedIn = generation
     void incoming(async () => {
-      await options.ready?.catch(() => {})
+      await ready
       if (!options.closed() && queuedIn === generation) return task()
     }).catch(options.onError)
   }
