@@ -27,7 +27,7 @@ import type {
   SignalingStatus,
 } from './types'
 import { createSerialQueue, isColor } from './util'
-import { createSimplePeer, warmUp } from './webrtc'
+import { closedPeer, createSimplePeer, warmUp } from './webrtc'
 
 // Refresh TURN credentials at 80% of their lifetime; after a failed refresh, try again in a minute.
 const ICE_REFRESH_AT = 0.8
@@ -115,6 +115,7 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
     if (type === 'peer-left') budget.gone(view.id)
   }
 
+  const refusals = new Set<string>()
   const mesh = createMesh({
     self,
     createPeer(peer) {
@@ -124,9 +125,12 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
         made.on('close', done)
         return made
       } catch (err) {
-        // No connection (WebRTC switched off, no native module in Node): nothing to wait for.
+        // No connection (WebRTC switched off, no native module in Node, the browser's limit): nothing to wait
+        // for. Said once per reason; the pair sees a connection that closed, and backs off and retries.
         done()
-        throw err
+        if (!refusals.has(String(err))) onError(err instanceof Error ? err : new Error(String(err)))
+        refusals.add(String(err))
+        return closedPeer()
       }
     },
     iceServers: ice.current,

@@ -33,6 +33,16 @@ export const createSimplePeer: CreatePeer = ({ initiator, iceServers, gathered }
   return peer as unknown as PeerLike
 }
 
+/** A connection that could not be made: it closes at once, so its pair's usual failure path handles it. */
+export function closedPeer(): PeerLike {
+  const closes: Array<() => void> = []
+  queueMicrotask(() => {
+    for (const close of closes) close()
+  })
+  const on = (event: string, handler: unknown) => event === 'close' && closes.push(handler as () => void)
+  return { on, signal() {}, send() {}, destroy() {} }
+}
+
 /** Calls `gathered` once every local candidate of `peer` has been signalled (the page's and Node's peers). */
 export function onGathered(peer: SimplePeer.Instance, gathered: (() => void) | undefined): void {
   // HACK: simple-peer's own (undocumented) event for the null candidate, or for its 5 s timeout, which

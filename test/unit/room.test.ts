@@ -207,6 +207,25 @@ describe('joinRoom over a fake mesh', () => {
     expect(errors.map((e) => e.message)).toEqual(['WebRTC is switched off'])
   })
 
+  it('goes on with the roster when the browser refuses one connection, says why once, and retries that pair', async () => {
+    const network = createFakeNetwork()
+    const fake = network.createPeer(() => 'm')
+    let calls = 0
+    // The browser refuses the second connection made, twice (as at its limit), then makes it.
+    const { room, signaling } = await solo((options) => {
+      calls++
+      if (calls === 2 || calls === 4) throw new Error('Cannot create so many PeerConnections')
+      return fake(options)
+    })
+    const errors = collect(room, 'error')
+    signaling.joins[0]!.resolve('m', [{ id: 'ana' }, { id: 'ben' }, { id: 'cai' }])
+    // Cai, after the refused one, still gets a connection; the refused pair tries again after its backoff.
+    await vi.waitFor(() => expect(calls).toBe(5), { timeout: 3_000 })
+    expect(room.peers.map((p) => p.id)).toEqual(['ana', 'ben', 'cai'])
+    expect(room.peers.map((p) => p.state)).toEqual(['connecting', 'connecting', 'connecting'])
+    expect(errors.map((e) => e.message)).toEqual(['Cannot create so many PeerConnections'])
+  })
+
   it('acknowledges a line that came in history before its author sent it, and neither shows it twice nor counts it forged', async () => {
     const board = createSwitchboard()
     const [ana, ben] = await meshOf(board, ['Ana', 'Ben'])
