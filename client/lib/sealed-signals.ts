@@ -23,7 +23,7 @@ export function createSealedSignals(options: {
   const outgoing = createSerialQueue()
   const theirFingerprints = new Map<string, string>()
   const ourFingerprints = new Map<string, string>()
-  // Our connections being made whose candidates are not all out yet. While one is, what is queued waits
+  // Our connections being made whose host candidates are not all out yet. While one is, what is queued waits
   // for it (at most the signaling's few ms): a description leaves with its candidates (measured behind a
   // 50 ms RTT, an offer sent ahead of them cost the join a round trip), and a join's offers to everyone
   // leave together.
@@ -47,7 +47,7 @@ export function createSealedSignals(options: {
       }).catch(options.onError)
     },
 
-    /** A connection of ours is being made: call what this returns once its candidates are all out, or it closed. */
+    /** A connection of ours is being made: call what this returns once its host candidates are out, or it closed. */
     making(): () => void {
       let finished = false
       unfinished++

@@ -54,7 +54,7 @@ export interface PeerLike {
   getStats?(callback: (err: Error | null, reports: Array<Record<string, unknown>>) => void): void
 }
 
-/** `gathered`: every local candidate of the connection has been signalled. */
+/** `gathered`: the connection's host candidates have been signalled (later ones may follow), or gathering ended. */
 export type CreatePeer = (options: { initiator: boolean; iceServers: IceServer[]; gathered?: () => void }) => PeerLike
 
 /** This person in the room: the server-issued peer id ('' until joined), name, colour, signing key. */

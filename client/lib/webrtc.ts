@@ -43,11 +43,28 @@ export function closedPeer(): PeerLike {
   return { on, signal() {}, send() {}, destroy() {} }
 }
 
-/** Calls `gathered` once every local candidate of `peer` has been signalled (the page's and Node's peers). */
+// A browser finds its host candidates in one pass: they are signalled within about 0.2 ms of each other,
+// so this long after the first one they are all out.
+const HOST_CANDIDATES_MS = 1
+
+/**
+ * Calls `gathered` once the host candidates of `peer` have been signalled, or gathering ended (the page's
+ * and Node's peers). Not at the end of gathering alone: a newcomer's offering side ends it 20–110 ms after
+ * its offer (test/bench/README.md, the seventh and ninth passes). Candidates found later (from STUN or
+ * TURN servers) follow in POSTs of their own.
+ */
 export function onGathered(peer: SimplePeer.Instance, gathered: (() => void) | undefined): void {
+  if (!gathered) return
+  let called = false
+  const done = () => {
+    if (called || peer.destroyed) return
+    called = true
+    gathered()
+  }
   // HACK: simple-peer's own (undocumented) event for the null candidate, or for its 5 s timeout, which
   // it does not clear on destroy: https://github.com/feross/simple-peer/blob/v9.11.1/index.js#L594-L603
-  if (gathered) peer.on('_iceComplete', () => !peer.destroyed && gathered())
+  peer.on('_iceComplete', done)
+  peer.on('signal', (data: { candidate?: unknown }) => data.candidate && setTimeout(done, HOST_CANDIDATES_MS))
 }
 
 /** 'relayed' when either end of the pair's selected candidate pair is a TURN relay candidate. */

@@ -35,7 +35,7 @@ export function createReveal() {
       void (async () => {
         await whenMarked('roster-applied')
         // The join reply's roster is in the mesh, and this page offers to everyone already there (mesh.ts): its
-        // offers leave once their candidates are gathered, or SIGNAL_GATHER_MS after the first at the latest.
+        // offers leave once their host candidates are out, or SIGNAL_GATHER_MS after the first at the latest.
         if (room.peers.length > 0) {
           await whenMarked('offer-sent')
           await Promise.race([whenMarked('signals-flushed'), sleep(SIGNAL_GATHER_MS)])

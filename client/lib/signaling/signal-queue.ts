@@ -93,7 +93,7 @@ export function createSignalQueue(options: {
       queues.set(from, [item])
       gathering.set(from, setTimeout(start, SIGNAL_GATHER_MS, from))
     },
-    /** What `from` has gathered leaves now (its page has sent every local candidate it has). */
+    /** What `from` has gathered leaves now (its page has sent the host candidates of every connection it is making). */
     flush(from: string): void {
       if (gathering.has(from)) start(from)
     },
