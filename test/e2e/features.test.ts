@@ -524,7 +524,7 @@ describe('notifications', () => {
       expect(await icon()).toMatch(/^data:image\/png;base64,/)
       await ben.page.bringToFront()
       await ben.page.waitForFunction((t) => document.title === t, POLL, title)
-      expect(await icon()).toBe('/icon.svg')
+      expect(await icon()).toBe('/icon-192.png')
       expect((await messages(ben.page)).map((m) => m.text)).toEqual(['one', 'two'])
     } finally {
       await other.close()
