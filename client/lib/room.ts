@@ -128,8 +128,9 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
         // No connection (WebRTC switched off, no native module in Node, the browser's limit): nothing to wait
         // for. Said once per reason; the pair sees a connection that closed, and backs off and retries.
         done()
-        if (!refusals.has(String(err))) onError(err instanceof Error ? err : new Error(String(err)))
-        refusals.add(String(err))
+        const reason = String(err)
+        if (!refusals.has(reason)) onError(err instanceof Error ? err : new Error(reason))
+        refusals.add(reason)
         return closedPeer()
       }
     },
