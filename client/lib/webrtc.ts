@@ -43,15 +43,15 @@ export function closedPeer(): PeerLike {
   return { on, signal() {}, send() {}, destroy() {} }
 }
 
-// A browser finds its host candidates in one pass: they are signalled within about 0.2 ms of each other,
-// so this long after the first one they are all out.
+// A browser finds its host candidates in one pass: Chromium signals them within 0.5 ms of each other,
+// Firefox within its 1 ms timer steps (its TCP ones at most 2 ms after the first; they are seldom needed).
 const HOST_CANDIDATES_MS = 1
 
 /**
  * Calls `gathered` once the host candidates of `peer` have been signalled, or gathering ended (the page's
- * and Node's peers). Not at the end of gathering alone: a newcomer's offering side ends it 20–110 ms after
- * its offer (test/bench/README.md, the seventh and ninth passes). Candidates found later (from STUN or
- * TURN servers) follow in POSTs of their own.
+ * and Node's peers). Not at the end of gathering alone: Chromium ends it 20–120 ms after the description
+ * (test/bench/README.md, the seventh and ninth passes). Candidates found later (from STUN or TURN
+ * servers) follow in POSTs of their own.
  */
 export function onGathered(peer: SimplePeer.Instance, gathered: (() => void) | undefined): void {
   if (!gathered) return
