@@ -90,7 +90,7 @@ function loadedLater(result, file) {
 }
 
 /** Served as they are from the origin root: the manifest and the icons it names. */
-const STATIC_FILES = ['manifest.webmanifest', 'icon.svg', 'icon-192.png', 'icon-512.png']
+const STATIC_FILES = ['manifest.webmanifest', 'icon-192.png', 'icon-512.png']
 
 export async function buildClient() {
   const out = `${root}dist/client`

@@ -121,10 +121,12 @@ export class PeerLink {
     }
     if ('refused' in envelope) return
     if ('restart' in envelope) {
-      // Both sides waiting for the other: the lower id takes the initiator's role.
+      // Both sides waiting for the other: the lower id takes the initiator's role. Or their side of our attempt
+      // failed, which counts: a pair that cannot connect shows as failed on both sides.
       if (!this.#initiator && self.id < this.id) this.#initiator = true
-      if (this.#initiator && envelope.attempt >= this.#attempt && this.state !== 'connected') this.#startAttempt()
-      return
+      if (!this.#initiator || envelope.attempt < this.#attempt || this.state === 'connected') return
+      if (this.#peer && ++this.#failures >= FAILURES_BEFORE_FAILED) this.#setState('failed')
+      return void this.#startAttempt()
     }
     if (this.#initiator && isOffer(envelope.signal)) {
       // Glare, both sides offering: the higher id yields and answers.
@@ -196,8 +198,7 @@ export class PeerLink {
 
   profile(name: string, color?: string): void {
     const view = this.#view
-    const changed = (name && name !== view.name) || (color && color !== view.color)
-    if (!changed) return
+    if ((!name || name === view.name) && (!color || color === view.color)) return
     if (name) view.name = name
     if (color) view.color = color
     this.#updated()
@@ -212,8 +213,7 @@ export class PeerLink {
   /** Their signals do not open: stop connecting to them and show them as failed. */
   markUnverified(): void {
     if (this.#unverified) return
-    this.#unverified = true
-    this.#view.unverified = true
+    this.#unverified = this.#view.unverified = true
     this.#drop()
     this.#setState('failed')
   }

@@ -125,11 +125,12 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
         made.on('close', done)
         return made
       } catch (err) {
-        // No connection (WebRTC switched off, no native module in Node, the browser's limit): nothing to wait
-        // for. Said once per reason; the pair sees a connection that closed, and backs off and retries.
+        // No connection (no WebRTC in this browser, no native module in Node; simple-peer handles a browser that
+        // refuses one): nothing to wait for. Said once per reason, and after the mesh's own step, not in the
+        // middle of it; the pair sees a connection that closed, and backs off and retries.
         done()
         const reason = String(err)
-        if (!refusals.has(reason)) onError(err instanceof Error ? err : new Error(reason))
+        if (!refusals.has(reason)) queueMicrotask(() => onError(err instanceof Error ? err : new Error(reason)))
         refusals.add(reason)
         return closedPeer()
       }

@@ -2,6 +2,11 @@ import SimplePeer from 'simple-peer'
 import { mark } from './marks'
 import type { CreatePeer, PeerLike } from './types'
 
+// A browser finds its host candidates in one pass: Chromium signals them within 0.5 ms of each other,
+// Firefox on its 1 ms timer steps, all within 2 ms. The host candidates are out once this long has
+// passed without another.
+const HOST_CANDIDATES_QUIET_MS = 2
+
 // The first RTCPeerConnection of a page pays for starting the browser's WebRTC machinery, and every
 // connection generates a DTLS certificate. Both are done while the join request is in flight, so
 // neither lands on the path from "someone joined" to "offer sent".
@@ -36,16 +41,13 @@ export const createSimplePeer: CreatePeer = ({ initiator, iceServers, gathered }
 /** A connection that could not be made: it closes at once, so its pair's usual failure path handles it. */
 export function closedPeer(): PeerLike {
   const closes: Array<() => void> = []
+  // Not at once: its owner listens for 'close' only once this has returned.
   queueMicrotask(() => {
     for (const close of closes) close()
   })
   const on = (event: string, handler: unknown) => event === 'close' && closes.push(handler as () => void)
   return { on, signal() {}, send() {}, destroy() {} }
 }
-
-// A browser finds its host candidates in one pass: Chromium signals them within 0.5 ms of each other,
-// Firefox within its 1 ms timer steps (its TCP ones at most 2 ms after the first; they are seldom needed).
-const HOST_CANDIDATES_MS = 1
 
 /**
  * Calls `gathered` once the host candidates of `peer` have been signalled, or gathering ended (the page's
@@ -56,7 +58,9 @@ const HOST_CANDIDATES_MS = 1
 export function onGathered(peer: SimplePeer.Instance, gathered: (() => void) | undefined): void {
   if (!gathered) return
   let called = false
+  let quiet: ReturnType<typeof setTimeout> | undefined
   const done = () => {
+    clearTimeout(quiet)
     if (called || peer.destroyed) return
     called = true
     gathered()
@@ -64,7 +68,11 @@ export function onGathered(peer: SimplePeer.Instance, gathered: (() => void) | u
   // HACK: simple-peer's own (undocumented) event for the null candidate, or for its 5 s timeout, which
   // it does not clear on destroy: https://github.com/feross/simple-peer/blob/v9.11.1/index.js#L594-L603
   peer.on('_iceComplete', done)
-  peer.on('signal', (data: { candidate?: unknown }) => data.candidate && setTimeout(done, HOST_CANDIDATES_MS))
+  peer.on('signal', (data: { candidate?: unknown }) => {
+    if (!data.candidate || called) return
+    clearTimeout(quiet)
+    quiet = setTimeout(done, HOST_CANDIDATES_QUIET_MS)
+  })
 }
 
 /** 'relayed' when either end of the pair's selected candidate pair is a TURN relay candidate. */

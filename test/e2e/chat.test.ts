@@ -127,8 +127,8 @@ describe('privacy', () => {
       expect(transcript).toContain('POST /v1/signal') // the recording did see the signaling
       expect(transcript).toContain('event: signal')
       // Sealed data is random base64url, which holds a bare three-letter word like sdp about once in 60 runs
-      // (CI stop 23: a join's meta ended "…J4sdpac"). A JSON key has quotes, which base64url never does.
-      for (const secretThing of [marker, ...names, secret, 'a=fingerprint', 'candidate:', 'v=0', '"sdp"', 'offer']) {
+      // (CI stop 23: a join's meta ended "…J4sdpac"). JSON keys and strings have quotes, which base64url never does.
+      for (const secretThing of [marker, ...names, secret, 'a=fingerprint', 'candidate:', 'v=0', '"sdp"', '"offer"']) {
         expect(transcript, secretThing).not.toContain(secretThing)
       }
     } finally {

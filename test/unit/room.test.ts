@@ -174,8 +174,8 @@ describe('joinRoom over a fake mesh', () => {
     expect(ben!.room.stats().duplicates).toBe(3)
   })
 
-  it('asks the signaling to send what it queued once every connection being made has its candidates out, even if making one threw', async () => {
-    // Connections that offer, then say their candidates are all out; the second one cannot be made.
+  it('asks the signaling to send what it queued once every connection being made has its host candidates out, even if making one threw', async () => {
+    // Connections that offer, then say their host candidates are out; the second one cannot be made.
     const quiet = (gathered?: () => void): PeerLike => {
       const closes: Array<() => void> = []
       const peer = {
@@ -207,14 +207,14 @@ describe('joinRoom over a fake mesh', () => {
     expect(errors.map((e) => e.message)).toEqual(['WebRTC is switched off'])
   })
 
-  it('goes on with the roster when the browser refuses one connection, says why once, and retries that pair', async () => {
+  it('goes on with the roster when making one connection throws, says why once, and retries that pair', async () => {
     const network = createFakeNetwork()
     const fake = network.createPeer(() => 'm')
     let calls = 0
-    // The browser refuses the second connection made, twice (as at its limit), then makes it.
+    // The second connection made throws, twice (as where WebRTC is missing), then is made.
     const { room, signaling } = await solo((options) => {
       calls++
-      if (calls === 2 || calls === 4) throw new Error('Cannot create so many PeerConnections')
+      if (calls === 2 || calls === 4) throw new Error('No WebRTC support: Not a supported browser')
       return fake(options)
     })
     const errors = collect(room, 'error')
@@ -223,7 +223,21 @@ describe('joinRoom over a fake mesh', () => {
     await vi.waitFor(() => expect(calls).toBe(5), { timeout: 3_000 })
     expect(room.peers.map((p) => p.id)).toEqual(['ana', 'ben', 'cai'])
     expect(room.peers.map((p) => p.state)).toEqual(['connecting', 'connecting', 'connecting'])
-    expect(errors.map((e) => e.message)).toEqual(['Cannot create so many PeerConnections'])
+    expect(errors.map((e) => e.message)).toEqual(['No WebRTC support: Not a supported browser'])
+  })
+
+  it('counts the far side’s failed attempts: a pair that never connects shows as failed on this side too, not connecting forever', async () => {
+    const { room, signaling, network } = await solo()
+    signaling.joins[0]!.resolve('m', [{ id: 'a' }]) // 'm' found 'a' in its roster: 'm' offers
+    await vi.waitFor(() => expect(network.peers).toHaveLength(1))
+    // Each time, 'a' (which could not answer) asks for another attempt while this one is still in flight.
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      expect(room.peers.map((p) => p.state)).toEqual(['connecting'])
+      signaling.push({ type: 'signal', from: 'a', data: { attempt, restart: true } })
+      await vi.waitFor(() => expect(network.peers).toHaveLength(attempt + 1))
+    }
+    expect(room.peers.map((p) => p.state)).toEqual(['failed'])
+    expect(network.peers.map((p) => p.destroyed)).toEqual([true, true, true, false]) // and it still tries
   })
 
   it('acknowledges a line that came in history before its author sent it, and neither shows it twice nor counts it forged', async () => {

@@ -44,7 +44,7 @@ describe('sealed signals on the way out', () => {
     expect(errors.map((e) => e.message)).toEqual(['no key'])
   })
 
-  it('flushes once every connection being made has its candidates out (or closed), after the signals given before', async () => {
+  it('flushes once every connection being made has its host candidates out (or closed), after the signals given before', async () => {
     const finish: Array<() => void> = []
     const { sealed, sent } = outgoing((_self, to) => new Promise<string>((resolve) => finish.push(() => resolve(`sealed for ${to}`))))
     const [ana, ben, cai] = [sealed.making(), sealed.making(), sealed.making()]

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, expect, it, vi } from 'vitest'
 import { createSignalQueue, SIGNAL_GATHER_MS } from '../../client/lib/signaling/signal-queue'
 
 // A pair's description and its host candidates leave in one POST: at once when the page says the
-// candidates are all out, and otherwise when the gathering time is up.
+// host candidates are out, and otherwise when the gathering time is up.
 let posts: unknown[]
 const queue = () =>
   createSignalQueue({
@@ -30,7 +30,7 @@ beforeEach(() => {
 })
 afterEach(() => vi.useRealTimers())
 
-it('sends what a sender gathered in one POST as soon as it says its candidates are all out', () => {
+it('sends what a sender gathered in one POST as soon as it says its host candidates are out', () => {
   const signals = queue()
   offerAndCandidates(signals)
   signals.flush('someone else')

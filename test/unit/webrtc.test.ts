@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type SimplePeer from 'simple-peer'
-import { describe, expect, it, vi } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { closedPeer, onGathered } from '../../client/lib/webrtc'
 
 /** simple-peer's events, fired by hand. */
@@ -9,23 +9,30 @@ const asPeer = (peer: ReturnType<typeof handPeer>) => peer as unknown as SimpleP
 const candidate = { candidate: { candidate: 'candidate:1 1 udp 2122260223 192.0.2.1 50000 typ host', sdpMid: '0' } }
 
 describe('onGathered', () => {
-  it('says the host candidates are out just after the first one, once, though more follow and gathering ends', async () => {
+  beforeEach(() => vi.useFakeTimers())
+  afterEach(() => vi.useRealTimers())
+
+  it('says the host candidates are out once 2 ms pass without another, once, though gathering ends later', () => {
     const peer = handPeer()
     const gathered = vi.fn()
     onGathered(asPeer(peer), gathered)
     peer.emit('signal', { type: 'offer', sdp: 'v=0' })
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    vi.advanceTimersByTime(10)
     expect(gathered).not.toHaveBeenCalled() // a description alone: its candidates are still to come
     peer.emit('signal', candidate)
-    peer.emit('signal', candidate)
-    expect(gathered).not.toHaveBeenCalled() // the rest of the host candidates come within the next moment
-    await vi.waitFor(() => expect(gathered).toHaveBeenCalledTimes(1))
+    vi.advanceTimersByTime(1)
+    peer.emit('signal', candidate) // Firefox's next timer step
+    vi.advanceTimersByTime(1)
+    expect(gathered).not.toHaveBeenCalled()
+    vi.advanceTimersByTime(1)
+    expect(gathered).toHaveBeenCalledTimes(1)
+    peer.emit('signal', candidate) // a later one (STUN, TURN) goes in a POST of its own
     peer.emit('_iceComplete')
-    await new Promise((resolve) => setTimeout(resolve, 5))
+    vi.advanceTimersByTime(10)
     expect(gathered).toHaveBeenCalledTimes(1)
   })
 
-  it('says so at the end of gathering when no candidate came, and never for a destroyed connection', async () => {
+  it('says so at the end of gathering when no candidate came, and never for a destroyed connection', () => {
     const ended = handPeer()
     const gathered = vi.fn()
     onGathered(asPeer(ended), gathered)
@@ -37,8 +44,8 @@ describe('onGathered', () => {
     onGathered(asPeer(destroyed), never)
     destroyed.emit('signal', candidate)
     destroyed.destroyed = true
+    vi.advanceTimersByTime(10)
     destroyed.emit('_iceComplete')
-    await new Promise((resolve) => setTimeout(resolve, 5))
     expect(never).not.toHaveBeenCalled()
   })
 })

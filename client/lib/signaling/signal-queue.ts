@@ -7,7 +7,7 @@ const MAX_BATCH = 64
 const SIGNAL_TTL_MS = 30_000
 // A pair's offer (or answer) is followed within milliseconds by its host candidates: the first POST may
 // wait for them, so that a side costs one POST, not one plus one per candidate. It leaves when the page
-// says (`flush`: every connection it is making has its candidates out; see sealed-signals.ts), and at the
+// says (`flush`: every connection it is making has its host candidates out; see sealed-signals.ts), and at the
 // latest this long after the first signal (candidates from STUN or TURN servers take longer, and follow
 // in POSTs of their own).
 export const SIGNAL_GATHER_MS = 8
