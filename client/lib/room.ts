@@ -115,7 +115,14 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
     if (type === 'peer-left') budget.gone(view.id)
   }
 
+  // A connection that could not be made: said once per reason, and after the mesh's own step, not in the
+  // middle of it. Its pair sees a connection that closed, and backs off and retries.
   const refusals = new Set<string>()
+  const refused = (err: unknown) => {
+    const reason = err instanceof Error ? err.message : String(err)
+    if (!refusals.has(reason)) queueMicrotask(() => onError(new SignalingError('CONNECTION_REFUSED', `no connection made: ${reason}`)))
+    refusals.add(reason)
+  }
   const mesh = createMesh({
     self,
     createPeer(peer) {
@@ -123,15 +130,13 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
       try {
         const made = (options.createPeer ?? createSimplePeer)({ ...peer, gathered: done })
         made.on('close', done)
+        // simple-peer turns a browser's refusal (too many connections, WebRTC blocked) into an error, then a close.
+        made.on('error', (err) => (err as { code?: unknown }).code === 'ERR_PC_CONSTRUCTOR' && refused(err))
         return made
       } catch (err) {
-        // No connection (no WebRTC in this browser, no native module in Node; simple-peer handles a browser that
-        // refuses one): nothing to wait for. Said once per reason, and after the mesh's own step, not in the
-        // middle of it; the pair sees a connection that closed, and backs off and retries.
+        // No WebRTC in this browser, no native module in Node: nothing to wait for.
         done()
-        const reason = String(err)
-        if (!refusals.has(reason)) queueMicrotask(() => onError(err instanceof Error ? err : new Error(reason)))
-        refusals.add(reason)
+        refused(err)
         return closedPeer()
       }
     },
@@ -220,7 +225,7 @@ export function joinRoom(options: JoinOptions): Room {
   function fail(err: Error) {
     // Cancelled or closed: this page went away with the join in flight (signaling close()); nothing to say.
     const going = err instanceof SignalingError && (err.code === 'JOIN_CANCELLED' || err.code === 'CLOSED')
-    if (!going && !left) events.emit('error', err)
+    if (!going && !left) events.emit('failed', err)
     leave()
   }
 

@@ -140,6 +140,9 @@ export type RoomEvents = {
   file: FileTransfer
   'file-progress': FileTransfer
   status: RoomStatus
+  /** Joining failed for good (a refused join, no signing key): the room closes right after. */
+  failed: Error
+  /** A problem the room goes on after. */
   error: Error
 }
 

@@ -15,13 +15,18 @@ let warming: Promise<void> | undefined
 
 export function warmUp(): Promise<void> {
   if (warming || typeof RTCPeerConnection === 'undefined') return warming ?? Promise.resolve()
-  const throwaway = new RTCPeerConnection()
+  let throwaway: RTCPeerConnection | undefined
+  try {
+    throwaway = new RTCPeerConnection()
+  } catch {
+    // A browser at its limit of connections: the connections themselves will say so.
+  }
   warming = RTCPeerConnection.generateCertificate({ name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams)
     .then((cert) => {
       certificate = cert
     })
     .catch(() => {}) // Chromium-only optimisation; connections generate their own otherwise.
-    .finally(() => throwaway.close())
+    .finally(() => throwaway?.close())
   return warming
 }
 

@@ -161,11 +161,12 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
     met(p.id)
   })
   room.on('receipt', (r) => receipts.delivered(r.id, r.delivered))
-  room.on('error', (err) => {
-    const code = err instanceof SignalingError ? err.code : 'ERROR'
-    // A refused join (room full, bad room) ends the room: that is the error to exit with.
-    if (room.self.id === '') fatal = err
-    problem(code, err.message)
+  const said = (err: Error) => problem(err instanceof SignalingError ? err.code : 'ERROR', err.message)
+  room.on('error', said)
+  // A refused join (room full, bad room) ends the room: that is the error to exit with.
+  room.on('failed', (err) => {
+    fatal = err
+    said(err)
   })
   let offline = false
   signaling.on('status', (status) => {

@@ -263,18 +263,14 @@ function wireRoom(
     spoke()
   })
   room.on('file-progress', (transfer) => moderation.muted(transfer.from) || log.file(transfer))
-  room.on('error', (err) => {
-    // No signing key ends the room even after its join was answered (the join does not wait for the key).
-    if (room.status === 'joining' || room.status === 'closed' || (err instanceof SignalingError && err.code === 'UNSUPPORTED_BROWSER')) {
-      // Joining failed for good (the room tears itself down): say why, once, instead of "you left".
-      failure = fatal(err)
-      showBanner(failure)
-      composer.enable(false)
-      hideWhatNeedsTheRoom()
-      return
-    }
-    log.notice(err instanceof SignalingError ? err.message : `Problem: ${err.message}`)
+  room.on('failed', (err) => {
+    // Said once, instead of "you left" when the room closes right after.
+    failure = fatal(err)
+    showBanner(failure)
+    composer.enable(false)
+    hideWhatNeedsTheRoom()
   })
+  room.on('error', (err) => log.notice(err instanceof SignalingError ? err.message : `Problem: ${err.message}`))
 
   bindSettings(room, color)
 

@@ -176,6 +176,57 @@ describe('faults', () => {
     await expectExactlyOnce(log, group)
   })
 
+  it('3b. a browser refuses a new connection (Chromium’s 500 per renderer): it says so once, chats on, and connects once it can', async () => {
+    const group = people.slice(0, 2)
+    const [a, b] = group.map((p) => p.page) as [Page, Page]
+    const newcomer = people[2]!
+    const room = roomLink(server.url)
+    await enter(group, room)
+    // Hold connections until Chromium refuses one, made with the unwrapped constructor so that only
+    // `__held` keeps them (INSTRUMENT keeps every connection the page makes).
+    const refusal = await b.evaluate(() => {
+      const Native = RTCPeerConnection.prototype.constructor as typeof RTCPeerConnection
+      const held: RTCPeerConnection[] = []
+      ;(window as unknown as { __held: RTCPeerConnection[] }).__held = held
+      for (;;) {
+        try {
+          held.push(new Native())
+        } catch (err) {
+          return String(err)
+        }
+      }
+    })
+    expect(refusal).toMatch(/Cannot create so many PeerConnections/)
+    const notices = (p: Page) => p.$$eval('[role="log"] .notice', (n) => n.map((e) => e.textContent ?? ''))
+    const refusedNotices = async (p: Page) => (await notices(p)).filter((n) => n.startsWith('no connection made: '))
+
+    await newcomer.page.goto(room)
+    await waitForConnected(a, 2)
+    await pollUntil(async () => (await refusedNotices(b)).length > 0, 30_000, 'the refusal said on the page')
+    // The room goes on: no failure banner, the composer works, and the connection it has still carries chat.
+    expect(await b.evaluate(() => (document.getElementById('banner') as HTMLElement).hidden)).toBe(true)
+    const log: Line[] = []
+    await chat(log, b, 'b at its limit', [people[0]!])
+    await chat(log, newcomer.page, 'the newcomer, to those it reached', [people[0]!])
+    await allReceive(log)
+
+    const released = Date.now()
+    await b.evaluate(() => {
+      const held = (window as unknown as { __held: RTCPeerConnection[] }).__held
+      for (const pc of held.splice(0)) pc.close()
+    })
+    // Chromium counts a closed connection until it is collected.
+    const cdp = await b.createCDPSession()
+    await cdp.send('HeapProfiler.collectGarbage')
+    await cdp.detach()
+    await Promise.all([a, b, newcomer.page].map((p) => waitForConnected(p, 2)))
+    report('a refused connection: the pair connected once the browser allowed it', since(released))
+    await chat(log, newcomer.page, 'the newcomer, to everyone', [...group, newcomer])
+    await allReceive(log)
+    // Said once, however many times the pair tried meanwhile.
+    expect(await refusedNotices(b)).toEqual([expect.stringMatching(/^no connection made: .*Cannot create so many PeerConnections/)])
+  })
+
   it('4. the event streams drop (proxy timeout), with signals in flight', async () => {
     const proxy = await startRecordingProxy(server.url)
     try {

@@ -105,7 +105,7 @@ describe('identity (Ed25519)', () => {
       signaling,
       createPeer: createFakeNetwork().createPeer(() => 'm'),
     })
-    const error = await new Promise<SignalingError>((resolve) => room.on('error', (err) => resolve(err as SignalingError)))
+    const error = await new Promise<SignalingError>((resolve) => room.on('failed', (err) => resolve(err as SignalingError)))
     expect(error.code).toBe('UNSUPPORTED_BROWSER')
     expect(room.status).toBe('closed')
     // The join does not wait for the key (room.ts): one already in flight seats nobody once answered.
@@ -121,7 +121,7 @@ describe('identity (Ed25519)', () => {
     await vi.waitFor(() => expect(signaling.joins).toHaveLength(1))
     signaling.joins[0]!.resolve('m1', [{ id: 'z' }])
     expect(room.status).toBe('online')
-    const failed = new Promise<SignalingError>((resolve) => room.on('error', (err) => resolve(err as SignalingError)))
+    const failed = new Promise<SignalingError>((resolve) => room.on('failed', (err) => resolve(err as SignalingError)))
     keyLoaded()
     expect((await failed).code).toBe('UNSUPPORTED_BROWSER')
     expect(room.status).toBe('closed')

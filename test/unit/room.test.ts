@@ -204,7 +204,7 @@ describe('joinRoom over a fake mesh', () => {
     const errors = collect(room, 'error')
     signaling.joins[0]!.resolve('m', [{ id: 'ana' }, { id: 'ben' }])
     await vi.waitFor(() => expect(flushes).toEqual(['m']))
-    expect(errors.map((e) => e.message)).toEqual(['WebRTC is switched off'])
+    expect(errors.map((e) => e.message)).toEqual(['no connection made: WebRTC is switched off'])
   })
 
   it('goes on with the roster when making one connection throws, says why once, and retries that pair', async () => {
@@ -218,12 +218,42 @@ describe('joinRoom over a fake mesh', () => {
       return fake(options)
     })
     const errors = collect(room, 'error')
+    const failed = collect(room, 'failed')
     signaling.joins[0]!.resolve('m', [{ id: 'ana' }, { id: 'ben' }, { id: 'cai' }])
     // Cai, after the refused one, still gets a connection; the refused pair tries again after its backoff.
     await vi.waitFor(() => expect(calls).toBe(5), { timeout: 3_000 })
     expect(room.peers.map((p) => p.id)).toEqual(['ana', 'ben', 'cai'])
     expect(room.peers.map((p) => p.state)).toEqual(['connecting', 'connecting', 'connecting'])
-    expect(errors.map((e) => e.message)).toEqual(['No WebRTC support: Not a supported browser'])
+    expect(errors.map((e) => [(e as SignalingError).code, e.message])).toEqual([
+      ['CONNECTION_REFUSED', 'no connection made: No WebRTC support: Not a supported browser'],
+    ])
+    expect(failed).toEqual([])
+  })
+
+  it('says once that the browser refused a connection (simple-peer’s error, then a close), goes on, and retries that pair', async () => {
+    const network = createFakeNetwork()
+    const fake = network.createPeer(() => 'm')
+    let calls = 0
+    const refusal = () => Object.assign(new Error('Cannot create so many PeerConnections'), { code: 'ERR_PC_CONSTRUCTOR' })
+    const { room, signaling } = await solo((options) => {
+      const made = fake(options)
+      calls++
+      // As simple-peer does when RTCPeerConnection throws: destroyed with that error before it returns.
+      if (calls === 2 || calls === 4) network.peers.at(-1)!.fail(refusal())
+      // Any other error of a connection is its pair's business (it closes and retries), not news.
+      if (calls === 3) network.peers.at(-1)!.fail(Object.assign(new Error('ICE failed'), { code: 'ERR_ICE_CONNECTION_FAILURE' }))
+      return made
+    })
+    const errors = collect(room, 'error')
+    const failed = collect(room, 'failed')
+    signaling.joins[0]!.resolve('m', [{ id: 'ana' }, { id: 'ben' }, { id: 'cai' }])
+    await vi.waitFor(() => expect(calls).toBeGreaterThanOrEqual(5), { timeout: 3_000 })
+    expect(room.peers.map((p) => p.id)).toEqual(['ana', 'ben', 'cai'])
+    expect(errors.map((e) => [(e as SignalingError).code, e.message])).toEqual([
+      ['CONNECTION_REFUSED', 'no connection made: Cannot create so many PeerConnections'],
+    ])
+    expect(failed).toEqual([])
+    expect(room.status).not.toBe('closed')
   })
 
   it('counts the far side’s failed attempts: a pair that never connects shows as failed on this side too, not connecting forever', async () => {
@@ -483,7 +513,7 @@ describe('joinRoom over a fake mesh', () => {
     expect(ben!.room.peers.map((p) => p.id)).toEqual([cai!.room.self.id])
 
     // Late events from the server, the signaling client and the old channels change nothing.
-    const types = ['peer-joined', 'peer-connected', 'peer-updated', 'peer-left', 'message', 'status', 'error'] as const
+    const types = ['peer-joined', 'peer-connected', 'peer-updated', 'peer-left', 'message', 'status', 'error', 'failed'] as const
     const late = types.map((type) => collect(ana!.room, type))
     const handlers = ana!.client.signaling.joins[0]!.handlers
     handlers.event({ type: 'peer-joined', peer: { id: 'zzzz', meta: 'Zed' } })
@@ -785,10 +815,12 @@ describe('joinRoom over a fake mesh', () => {
       signaling: failing,
     })
     await settle()
-    const failed = next(doomed, 'error')
+    const failed = next(doomed, 'failed')
+    const problems = collect(doomed, 'error')
     const closed = next(doomed, 'status', (s) => s === 'closed')
     failing.joins[0]!.reject(new Error('ROOM_FULL'))
     expect((await failed).message).toBe('ROOM_FULL')
+    expect(problems).toEqual([]) // the failure is said once, as 'failed'
     await closed
     expect(doomed.status).toBe('closed')
     expect(failing.leaves).toEqual([])
@@ -798,10 +830,11 @@ describe('joinRoom over a fake mesh', () => {
     for (const code of ['JOIN_CANCELLED', 'CLOSED']) {
       const { room, signaling } = await solo()
       const errors = collect(room, 'error')
+      const failed = collect(room, 'failed')
       const closed = next(room, 'status', (s) => s === 'closed')
       signaling.joins[0]!.reject(new SignalingError(code, 'the page is going', code === 'CLOSED' ? 0 : 409))
       await closed
-      expect(errors, code).toEqual([])
+      expect([...errors, ...failed], code).toEqual([])
       expect(signaling.leaves).toEqual([])
     }
   })
