@@ -46,7 +46,9 @@ declare global {
 
 /** A colour from the palette from the start, so what others see is what this person sees. */
 function ownColor(): string {
-  const color = loadColor() || PALETTE[Math.floor(Math.random() * PALETTE.length)]!.hex
+  const stored = loadColor()
+  if (stored) return stored
+  const color = PALETTE[Math.floor(Math.random() * PALETTE.length)]!.hex
   saveColor(color)
   return color
 }

@@ -499,6 +499,14 @@ describe('profiles', () => {
         anaId,
       )
       expect(await avatar(cleo.page)).toEqual({ name: 'Zoe', letter: 'Z', background: 'rgb(181, 71, 8)' })
+      // Kept for the next visit, not picked anew.
+      await ana.page.reload()
+      await waitForConnected(ana.page, 2)
+      const checked = await ana.page.$$eval('[aria-label="Your colour"] [aria-checked="true"]', (s) =>
+        s.map((e) => e.getAttribute('aria-label')),
+      )
+      expect(checked).toEqual(['Orange'])
+      expect(await ana.page.evaluate(() => window.parley!.self.color)).toBe('#b54708')
     } finally {
       await setName(ana.page, 'Ana')
     }
