@@ -13,7 +13,8 @@ export const TICKET_TTL_MS = 60_000
 export const ticketTtlMs = (bodyTimeoutS: number) => bodyTimeoutS * 1000 + TICKET_TTL_MS
 // A joined ticket with a 64-character nonce takes about 500 bytes of heap (measured), so this holds
 // them under 20 MB. Joins and cancels are each rate-limited per address (by default a burst of 30,
-// then 2/s), so pushing a live nonce out within its minute takes about a hundred addresses at full
+// then 2/s; a cancel of a nonce not seen yet spends its address's bucket however many sessions the
+// address holds), so pushing a live nonce out within its minute takes about a hundred addresses at full
 // rate; a nonce lost that way costs what every join cost before nonces: a ghost for the grace period.
 export const MAX_TICKETS = 32_768
 
@@ -33,8 +34,12 @@ export interface JoinTickets {
   claim(nonce: string): MaybePromise<Claim>
   /** The claimed join seated `seat`: false when the nonce was cancelled meanwhile (unseat it). */
   settle(nonce: string, seat: Seat): MaybePromise<boolean>
-  /** Cancels the join with `nonce`, known or not: the seat it already holds, which must leave, or null. */
-  cancel(nonce: string): MaybePromise<Seat | null>
+  /**
+   * Cancels the join with `nonce`: the seat it already holds, which must leave, or null. An unknown
+   * nonce is remembered as cancelled (its join may be yet to come), unless `onlyKnown`: then it is
+   * left alone and the answer is 'unknown'.
+   */
+  cancel(nonce: string, onlyKnown?: boolean): MaybePromise<Seat | null | 'unknown'>
 }
 
 type State = { state: 'pending' } | { state: 'cancelled' } | ({ state: 'joined' } & Seat)
@@ -79,8 +84,9 @@ export function createMemoryTickets(now: () => number = Date.now, max = MAX_TICK
       put(nonce, { state: 'joined', ...seat })
       return true
     },
-    cancel(nonce) {
+    cancel(nonce, onlyKnown = false) {
       const ticket = live(nonce)
+      if (!ticket && onlyKnown) return 'unknown'
       put(nonce, { state: 'cancelled' })
       return ticket?.state === 'joined' ? { session: ticket.session, peer: ticket.peer } : null
     },

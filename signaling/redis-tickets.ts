@@ -31,9 +31,10 @@ first_sight(state)
 return 1
 `
 
-/** Returns {session, peer} of a joined ticket (which must leave now), else {}. */
+/** ARGV 6: '1' to leave an unknown nonce alone. Returns {session, peer} of a joined ticket (which must leave now), 0 for an unknown nonce left alone, else {}. */
 export const CANCEL_TICKET = `${TICKET}
 local seat = redis.call('HMGET', key, 'state', 'session', 'peer')
+if not seat[1] and ARGV[6] == '1' then return 0 end
 redis.call('HSET', key, 'state', 'cancelled')
 first_sight(seat[1])
 if seat[1] == 'joined' then return {seat[2], seat[3]} end
@@ -53,8 +54,10 @@ export function createRedisTickets(run: Run, ttlMs = TICKET_TTL_MS): JoinTickets
       return state === 'cancelled' ? 'cancelled' : 'used'
     },
     settle: async (nonce, { session, peer }) => (await run<number>('settleTicket', nonce, ttlMs, session, peer)) === 1,
-    async cancel(nonce): Promise<Seat | null> {
-      const [session, peer] = await run<string[]>('cancelTicket', nonce, ttlMs)
+    async cancel(nonce, onlyKnown = false): Promise<Seat | null | 'unknown'> {
+      const reply = await run<string[] | 0>('cancelTicket', nonce, ttlMs, onlyKnown ? '1' : '0')
+      if (reply === 0) return 'unknown'
+      const [session, peer] = reply
       return session === undefined || peer === undefined ? null : { session, peer }
     },
   }

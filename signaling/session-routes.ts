@@ -127,9 +127,22 @@ export function createSessionRoutes({ options, credentials, hub, observer, clien
   }
 
   /** Cancels a join by its nonce, whether it is yet to come, in flight or done (then its peer leaves). */
-  async function cancel(nonce: string) {
-    const seat = await hub.tickets.cancel(nonce)
-    if (seat) await hub.leave(seat.session, seat.peer)
+  async function cancel(nonce: string, session: string | undefined, address: string) {
+    let seat: Awaited<ReturnType<typeof hub.tickets.cancel>> = 'unknown'
+    if (session !== undefined) {
+      // A session's cancels of the joins the server knows are its own to spend: many tabs behind one
+      // address may leave at once after a reset, each with a re-claim's nonce, and a refused cancel would
+      // let that re-claim seat a ghost.
+      takeOrRefuse(cancelLimiter, session, 'cancels from this session')
+      seat = await hub.tickets.cancel(nonce, true)
+    }
+    if (seat === 'unknown') {
+      // A nonce not seen yet is remembered until its join comes: that memory is its address's to spend,
+      // however many sessions the address holds.
+      takeOrRefuse(cancelLimiter, address, 'cancels from this address')
+      seat = await hub.tickets.cancel(nonce)
+    }
+    if (seat && seat !== 'unknown') await hub.leave(seat.session, seat.peer)
   }
 
   // Also a beacon (text/plain): the token may come in the body, where sendBeacon can put it. A nonce
@@ -149,10 +162,7 @@ export function createSessionRoutes({ options, credentials, hub, observer, clien
     let refused: unknown
     if (nonce !== undefined) {
       try {
-        // A session's cancels are its own to spend: many tabs behind one address may leave at once after
-        // a reset, each with a re-claim's nonce, and a refused cancel would let that re-claim seat a ghost.
-        takeOrRefuse(cancelLimiter, session ?? clientIp(req), session ? 'cancels from this session' : 'cancels from this address')
-        await cancel(nonce)
+        await cancel(nonce, session, clientIp(req))
       } catch (err) {
         refused = err
       }

@@ -519,6 +519,20 @@ describe.each(CONTRACTS)('$name hub', ({ name, make }) => {
       expect(await tickets.claim(n)).toBe('cancelled')
     })
 
+    it('a cancel of known nonces only leaves an unknown one alone (the join is not refused), and cancels a known one as usual', async () => {
+      const { tickets } = await makeHub()
+      const [unknown, pending, joined] = [nonce(), nonce(), nonce()]
+      expect(await tickets.cancel(unknown, true)).toBe('unknown')
+      expect(await tickets.claim(unknown)).toBe('ok')
+      await tickets.claim(pending)
+      expect(await tickets.cancel(pending, true)).toBeNull()
+      expect(await tickets.settle(pending, { session: 's1', peer: 'p1' })).toBe(false)
+      await tickets.claim(joined)
+      await tickets.settle(joined, { session: 's2', peer: 'p2' })
+      expect(await tickets.cancel(joined, true)).toEqual({ session: 's2', peer: 'p2' })
+      expect(await tickets.claim(joined)).toBe('cancelled')
+    })
+
     it('tickets are not shared between unrelated nonces', async () => {
       const { tickets } = await makeHub()
       const [a, b] = [nonce(), nonce()]

@@ -172,15 +172,31 @@ describe('cancelling a join by its nonce', () => {
     expect((await postJson(`${api}/join`, { room: randomRoom(), nonce: newNonce() })).status).toBe(200)
   })
 
-  it("a leave with a token spends its session's cancels, not its address's: an address out of cancels still cancels and leaves", async () => {
-    const { api } = await server({ joinsPerSec: 0.01, joinBurst: 2 })
+  it("a leave with a token spends its session's cancels on joins the server knows, not its address's: an address out of cancels still cancels and leaves", async () => {
+    const { api } = await server({ joinsPerSec: 0.01, joinBurst: 3 })
     const room = randomRoom()
     const a = await peer(api, room)
     const b = await join(api, room)
-    for (let i = 0; i < 2; i++) expect((await cancel(api, newNonce())).status).toBe(204)
+    const nonce = newNonce()
+    const c = await join(api, room, undefined, { nonce })
+    for (let i = 0; i < 3; i++) expect((await cancel(api, newNonce())).status).toBe(204)
     expect((await cancel(api, newNonce())).status).toBe(429)
-    expect((await postJson(`${api}/leave`, { peer: b.peer, token: b.token, nonce: newNonce() }, undefined, BEACON)).status).toBe(204)
-    expect((await a.stream.next('peer-left')).json).toEqual({ to: a.peer, peer: b.peer, reason: 'leave' })
+    expect((await postJson(`${api}/leave`, { peer: b.peer, token: b.token, nonce }, undefined, BEACON)).status).toBe(204)
+    const left = [(await a.stream.next('peer-left')).json.peer, (await a.stream.next('peer-left')).json.peer]
+    expect(left).toEqual([c.peer, b.peer])
+  })
+
+  it('an address cannot multiply its cancels of nonces the server never saw by holding many sessions: those cost its own bucket too', async () => {
+    const { api } = await server({ joinsPerSec: 0.01, joinBurst: 3 })
+    const room = randomRoom()
+    const sessions = [await join(api, room), await join(api, room), await join(api, room)]
+    const answers: number[] = []
+    for (const { token } of sessions) {
+      for (let i = 0; i < 2; i++)
+        answers.push((await postJson(`${api}/leave`, { peer: 'nobody', token, nonce: newNonce() }, undefined, BEACON)).status)
+    }
+    // Three sessions, two cancels each, but the address's bucket holds three.
+    expect(answers).toEqual([204, 204, 204, 429, 429, 429])
   })
 
   it("a leave whose cancel is refused by its session's rate limit still leaves by its token, then answers 429", async () => {
