@@ -79,6 +79,20 @@ export function createAnnotations() {
 
     state: (id: string): Annotation => annotate(targets.get(id), about.get(id) ?? [], id),
 
+    /** Messages and events taken back (see RoomLog.announce): the new state of each message they changed. */
+    drop(ids: string[]): Annotation[] {
+      const gone = new Set(ids)
+      for (const id of ids) targets.delete(id)
+      const changed: Annotation[] = []
+      for (const [id, events] of about) {
+        const kept = events.filter((e) => !gone.has(e.message.id))
+        if (kept.length === events.length) continue
+        about.set(id, kept)
+        if (targets.has(id)) changed.push(annotate(targets.get(id), kept))
+      }
+      return changed
+    },
+
     /** A message seen here (not an event), with the key that signed it. */
     target: (id: string) => targets.get(id),
   }

@@ -43,6 +43,17 @@ async function hear(log: RoomLog, message: ChatMessage, forged: () => void): Pro
   return heard?.added ?? null
 }
 
+/**
+ * Entries a hello showed were signed by someone else in its author's name (RoomLog.announce): out of the
+ * annotations, and off the page. How many (they count as forged).
+ */
+function retract(notes: ReturnType<typeof createAnnotations>, emit: Emit, ids: string[]): number {
+  if (ids.length === 0) return 0
+  for (const changed of notes.drop(ids)) emit('annotation', changed)
+  emit('retracted', { ids })
+  return ids.length
+}
+
 /** Delivery receipts: ours awaited per recipient, theirs sent as one ack message per burst. */
 function createReceipts(mesh: Mesh, emit: Emit) {
   const receipts = new Map<string, Receipt>()
@@ -131,10 +142,10 @@ export function createConversation(options: {
     )
 
   // Entries past their check, whatever let them in (history, or the hello they waited for): shown and kept.
-  const took = ({ added, refused }: { added: Added[]; refused: number }) => {
-    counters.forged += refused
+  const took = ({ added, refused, dropped = [] }: { added: Added[]; refused: number; dropped?: string[] }) => {
+    counters.forged += refused + retract(notes, emit, dropped)
     for (const one of added) shown(one)
-    if (added.length > 0) saving.heard()
+    if (added.length > 0 || dropped.length > 0) saving.heard()
   }
 
   return {
@@ -143,7 +154,7 @@ export function createConversation(options: {
 
     /** Joined as `peer`: only our own key signs as us (a history entry claiming to be ours is checked too). */
     joined(peer: string): void {
-      void Promise.all([options.log, options.identity]).then(([log, identity]) => log.announce(peer, identity.key), keyFailed)
+      void Promise.all([options.log, options.identity]).then(([log, identity]) => log.announce(peer, identity.key).then(took), keyFailed)
     },
 
     state: notes.state,

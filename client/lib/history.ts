@@ -60,6 +60,11 @@ function createOrderedEntries(limit: number) {
     (message.re?.act === 'edit' && erasures.has(JSON.stringify([message.re.id, message.from, key])))
   let clock = 0
 
+  function remove(id: string): void {
+    const i = entries.findIndex((entry) => entry.message.id === id)
+    if (i !== -1) entries.splice(i, 1)
+  }
+
   return {
     /** Inserts in order; returns the id of the entry it now precedes (undefined: last), or null if known. */
     insert(entry: LogEntry): string | undefined | null {
@@ -82,9 +87,13 @@ function createOrderedEntries(limit: number) {
     },
 
     /** Takes back an entry whose signature failed after it went in (see heard); its id stays known, refused. */
-    remove(id: string): void {
-      const i = entries.findIndex((entry) => entry.message.id === id)
-      if (i !== -1) entries.splice(i, 1)
+    remove,
+
+    /** Takes back the entries by `from` signed with another key than `key` (see announce); their ids. */
+    signedElse(from: string, key: string): string[] {
+      const ids = entries.filter((entry) => entry.message.from === from && entry.key !== key).map((entry) => entry.message.id)
+      for (const id of ids) remove(id)
+      return ids
     },
 
     tick: () => (clock = Math.min(clock + 1, Number.MAX_SAFE_INTEGER)),
@@ -155,25 +164,31 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
     return at === null ? null : { entry, before: at }
   }
 
+  async function acceptAll(incoming: HistoryEntry[], mine = false, refused = 0): Promise<{ added: Added[]; refused: number }> {
+    const added: Added[] = []
+    for (const entry of incoming) {
+      const result = await accept(entry, mine)
+      if (result === 'refused') refused++
+      else if (result) added.push(result)
+    }
+    return { added, refused }
+  }
+
   return {
     /**
      * A peer's hello named its key: that is the only key for its messages from now on. Entries that
-     * waited for it are checked now; what goes in is returned.
+     * waited for it are checked now; what goes in is returned. Entries in its name signed with another
+     * key (taken on a key first seen in history, while it was not here) were someone else's: they leave
+     * the log (`dropped`, their ids), and stay known as refused.
      */
-    async announce(peer: string, key: string): Promise<{ added: Added[]; refused: number }> {
+    async announce(peer: string, key: string): Promise<{ added: Added[]; refused: number; dropped: string[] }> {
       announced.set(peer, key)
       proven.delete(peer)
       relayedKeys.delete(peer)
+      const dropped = ordered.signedElse(peer, key)
       const waiting: HistoryEntry[] = []
       for (let i = pending.length - 1; i >= 0; i--) if (pending[i]!.message.from === peer) waiting.unshift(...pending.splice(i, 1))
-      const added: Added[] = []
-      let refused = 0
-      for (const entry of waiting) {
-        const result = await accept(entry, false)
-        if (result === 'refused') refused++
-        else if (result) added.push(result)
-      }
-      return { added, refused }
+      return { ...(await acceptAll(waiting)), dropped }
     },
 
     /** They left: what waited for their hello will not be checked. */
@@ -250,19 +265,14 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
       mine = false,
       present: (peer: string) => boolean = () => false,
     ): Promise<{ added: Added[]; refused: number }> {
-      const added: Added[] = []
-      let refused = 0
-      for (const item of incoming) {
-        if (!mine && !announced.has(item.message.from) && present(item.message.from)) {
-          if (pending.length < MAX_PENDING_ENTRIES) pending.push(item)
-          else refused++
-          continue
-        }
-        const result = await accept(item, mine)
-        if (result === 'refused') refused++
-        else if (result) added.push(result)
-      }
-      return { added, refused }
+      let overflow = 0
+      const now = incoming.filter((item) => {
+        if (mine || announced.has(item.message.from) || !present(item.message.from)) return true
+        if (pending.length < MAX_PENDING_ENTRIES) pending.push(item)
+        else overflow++
+        return false
+      })
+      return acceptAll(now, mine, overflow)
     },
 
     /** What can be handed on, once the lines just heard have had their signatures checked (see heard). */

@@ -132,6 +132,12 @@ export type RoomEvents = {
   message: ChatView
   /** A message was edited, deleted or reacted to (its whole new state). */
   annotation: Annotation
+  /**
+   * Messages (and edits, deletions, reactions) taken back: their author's own hello named another key
+   * than the one they were signed with, so someone else wrote them in that author's name while the
+   * author was away. Take them off screen.
+   */
+  retracted: { ids: string[] }
   /** Someone confirmed receiving one of your messages. */
   receipt: Receipt
   /** Who is typing right now. */

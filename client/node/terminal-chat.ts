@@ -161,6 +161,7 @@ export function runChat(options: ChatOptions): Promise<number> & { quit(): Promi
     met(p.id)
   })
   room.on('receipt', (r) => receipts.delivered(r.id, r.delivered))
+  room.on('retracted', ({ ids }) => print({ type: 'retracted', ids }))
   const said = (err: Error) => problem(err instanceof SignalingError ? err.code : 'ERROR', err.message)
   room.on('error', said)
   // A refused join (room full, bad room) ends the room: that is the error to exit with.

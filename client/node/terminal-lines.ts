@@ -10,6 +10,8 @@ export type ChatOutput =
   | { type: 'peer-code'; id: string; name: string; code: string }
   | { type: 'status'; status: 'online' | 'reconnecting' | 'closed'; id?: string }
   | { type: 'error'; code: string; message: string }
+  /** Messages printed earlier that someone else wrote in their author's name (see the room's `retracted`). */
+  | { type: 'retracted'; ids: string[] }
 
 /** One line typed (or one JSON object) asks for one of these. */
 export type ChatInput =
@@ -87,5 +89,7 @@ export function formatText(out: ChatOutput, names: (id: string) => string): stri
       return out.status === 'online' ? '* in the room' : out.status === 'closed' ? '* left the room' : `* ${out.status}…`
     case 'error':
       return `! ${out.message}`
+    case 'retracted':
+      return `! ${out.ids.length} earlier message${out.ids.length === 1 ? ' was' : 's were'} not by who they said: disregard ${out.ids.length === 1 ? 'it' : 'them'}`
   }
 }

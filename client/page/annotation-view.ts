@@ -120,6 +120,12 @@ export function createAnnotationView(options: {
       return mentioned
     },
 
+    /** Message `id` left the log: quotes of it say so, and, if it was a reply, it quotes nothing any more. */
+    removed(id: string): void {
+      for (const quoting of replies.values()) for (const entry of quoting) if (entry.dataset.id === id) quoting.delete(entry)
+      requote(id)
+    },
+
     annotate(state: Annotation): void {
       const entry = options.entry(state.id)
       if (!entry) return

@@ -257,6 +257,7 @@ function wireRoom(
     })
   })
   room.on('annotation', notes.annotate)
+  room.on('retracted', notes.retract)
   room.on('receipt', log.receipt)
   room.on('typing', ({ peers }) => log.typing(peers))
   room.on('file', (transfer) => {

@@ -63,5 +63,12 @@ export function createConversationTools(
       return toolbar?.intent
     },
   }
-  return { own, notes, actions }
+  /** Lines the room took back (someone else wrote them in their author's name): out of the log. */
+  const retract = ({ ids }: { ids: string[] }) => {
+    for (const id of ids) {
+      log.remove(id)
+      notes.removed(id)
+    }
+  }
+  return { own, notes: { ...notes, retract }, actions }
 }

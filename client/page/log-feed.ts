@@ -113,6 +113,18 @@ function holdBack(log: HTMLElement, held: HTMLElement, rendered: number): boolea
   return true
 }
 
+/** From the log, arrows walk the entries one by one (each shows its full date while focused). */
+function walkWithKeys(log: HTMLElement) {
+  log.addEventListener('keydown', (event) => {
+    const entries = [...log.querySelectorAll<HTMLElement>(':scope > .message')]
+    const at = entries.indexOf(document.activeElement as HTMLElement)
+    const next = { ArrowUp: at === -1 ? entries.length - 1 : at - 1, ArrowDown: at + 1, Home: 0, End: entries.length - 1 }[event.key]
+    if (next === undefined || !entries[next]) return
+    event.preventDefault()
+    entries[next].focus()
+  })
+}
+
 /**
  * Where the log's entries go in and how it scrolls: new entries are added once per animation frame and
  * layout is read once per frame, never per entry; the view sticks to the newest entry unless the reader
@@ -128,6 +140,8 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
   let unseen = 0
   let perFrame = MIN_ENTRIES_PER_FRAME
   let rendered = RENDERED_ENTRIES
+  // An entry was taken out: the next frame groups the whole log again.
+  let regroup = false
   const held = log.querySelector<HTMLElement>('.held')!
   const earlier = log.querySelector<HTMLElement>('.earlier')!
   earlier.onclick = () => show(RENDERED_ENTRIES)
@@ -155,15 +169,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
       jump.hidden = true
     }
   })
-  // From the log, arrows walk the entries one by one (each shows its full date while focused).
-  log.addEventListener('keydown', (event) => {
-    const entries = [...log.querySelectorAll<HTMLElement>(':scope > .message')]
-    const at = entries.indexOf(document.activeElement as HTMLElement)
-    const next = { ArrowUp: at === -1 ? entries.length - 1 : at - 1, ArrowDown: at + 1, Home: 0, End: entries.length - 1 }[event.key]
-    if (next === undefined || !entries[next]) return
-    event.preventDefault()
-    entries[next].focus()
-  })
+  walkWithKeys(log)
   jump.addEventListener('click', () => {
     toBottom()
     log.focus()
@@ -193,7 +199,8 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     const first = batch.firstElementChild as HTMLElement | null
     if (stuck) rendered = RENDERED_ENTRIES
     log.append(batch)
-    arrange(log, trim() || inserted ? null : first)
+    arrange(log, trim() || inserted || regroup ? null : first)
+    regroup = false
     const more = pending.firstChild || inserts.size
     if (more) schedule()
     if (stuck) toBottom()
@@ -232,6 +239,14 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     place(entry: HTMLElement, before?: HTMLElement) {
       if (before) inserts.set(entry, before)
       else pending.append(entry)
+      schedule()
+    },
+
+    /** Takes an entry out, wherever it is (shown, held back, or still to be placed). */
+    remove(entry: HTMLElement) {
+      inserts.delete(entry)
+      entry.remove()
+      regroup = true
       schedule()
     },
 

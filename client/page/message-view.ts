@@ -108,15 +108,15 @@ export function createMessageView(options: {
       feed.wake()
     },
 
-    receipt({ id, recipients, delivered }: Receipt): void {
-      const entry = entryOf(id)
-      const receipt = entry?.querySelector<HTMLElement>('.receipt')
-      if (!entry || !receipt) return
-      entry.dataset.delivered = String(delivered.length)
-      entry.dataset.recipients = String(recipients.length)
-      setText(receipt, delivered.length === recipients.length ? '✓ delivered' : `✓ ${delivered.length} of ${recipients.length}`)
-      receipt.title = `Received by ${delivered.map(nameOf).join(', ')}`
+    /** Takes a line out of the log (the room took it back). */
+    remove(id: string): void {
+      waiting.delete(id)
+      const entry = byId.get(id)
+      byId.delete(id)
+      if (entry) feed.remove(entry)
     },
+
+    receipt: (receipt: Receipt) => showReceipt(entryOf(receipt.id), receipt, nameOf),
 
     typing(peers: PeerView[]): void {
       const who = peers.map((p) => p.name || 'Someone')
@@ -153,6 +153,16 @@ export function createMessageView(options: {
       files.close()
     },
   }
+}
+
+/** "✓ delivered", or to how many of how many so far, with who on hover. */
+function showReceipt(entry: HTMLElement | undefined, { recipients, delivered }: Receipt, nameOf: (id: string) => string): void {
+  const receipt = entry?.querySelector<HTMLElement>('.receipt')
+  if (!entry || !receipt) return
+  entry.dataset.delivered = String(delivered.length)
+  entry.dataset.recipients = String(recipients.length)
+  setText(receipt, delivered.length === recipients.length ? '✓ delivered' : `✓ ${delivered.length} of ${recipients.length}`)
+  receipt.title = `Received by ${delivered.map(nameOf).join(', ')}`
 }
 
 function repaint(log: HTMLElement, person: PeerView): void {

@@ -5,8 +5,20 @@ import { lamportCap } from '../../client/lib/history'
 import { createIdentity } from '../../client/lib/identity'
 import type { ChatMessage, FileOffer, HistoryEntry } from '../../client/lib/peer-protocol'
 import type { Identity } from '../../client/lib/types'
-import { closeAll, launchPeople, type Person, setName, WIRE, type WireText, waitForConnected, waitForMessage } from '../browsers'
-import { roomLink, startServer, type TestServer } from '../helpers'
+import {
+  closeAll,
+  launchPeople,
+  type Person,
+  setName,
+  setOffline,
+  storedTexts,
+  WIRE,
+  type WireText,
+  waitForConnected,
+  waitForJoined,
+  waitForMessage,
+} from '../browsers'
+import { pollUntil, roomLink, startServer, type TestServer } from '../helpers'
 
 // A participant with the link runs their own code: Mallory's page is driven to send crafted but validly
 // signed messages on her channel to Ana, while Ana and Ben keep talking. Mallory's page holds back its
@@ -354,5 +366,63 @@ describe('the person under attack', () => {
     await waitForMessage(ana.page, marker)
     expect(await shown(ana.page)).not.toContain(back.text)
     expect(await ana.page.evaluate(() => window.parley!.peers.map((p) => p.name))).toEqual(['Ben'])
+  })
+})
+
+describe('someone away', () => {
+  it('has the lines she wrote in his name, with her own key, taken off every page once he is back and says his', async () => {
+    // A server that lets an absent peer go quickly: Ben is gone from the room before Ana comes.
+    const quick = await startServer({ iceServers: [], graceMs: 1_000 })
+    const peersOn = async () => ((await (await fetch(`${quick.url}/healthz`)).json()) as { peers: number }).peers
+    try {
+      const link = roomLink(quick.url)
+      const room = new URL(link).pathname.split('/').pop()!
+      await ben.page.goto(link)
+      await waitForJoined(ben.page)
+      const benId = await ben.page.evaluate(() => window.parley!.self.id)
+      await setOffline(ben.page, true)
+      await pollUntil(async () => (await peersOn()) === 0, 15_000, 'Ben let go after the grace period')
+
+      // Ana comes, and Mallory (her hello held, as above) passes her history in Ben's name, signed with a key
+      // of her own: nobody here has heard Ben's, so the first one seen is taken.
+      await Promise.all([ana.page.goto(link), mallory.page.goto(link)])
+      await waitForConnected(ana.page, 1)
+      // Names are kept per origin, and this server is another one: Ana's is the only channel Mallory has here.
+      await mallory.page.waitForFunction(() => window.__wire.received().some((t) => t.data.startsWith('{"type":"hello"')), POLL)
+      const toAna = (await mallory.page.evaluate(() => window.__wire.received())).find((t) => t.data.startsWith('{"type":"hello"'))!.channel
+      const hers = await createIdentity(room)
+      const forged = await signed({ from: benId, name: 'Ben', text: `forged in Ben's name ${nanoid(6)}`, lamport: 2 }, hers)
+      const history = JSON.stringify({ type: 'history', entries: [{ message: forged, key: hers.key }] })
+      await mallory.page.evaluate((c, t) => window.__wire.send(c, t), toAna, history)
+      await waitForMessage(ana.page, forged.text)
+
+      // Ben is back under the same id (his session re-claims it) and says hello with his own key.
+      await setOffline(ben.page, false)
+      await waitForConnected(ana.page, 2)
+      expect(await ben.page.evaluate(() => window.parley!.self.id)).toBe(benId)
+      await ana.page.waitForFunction(
+        (t) => ![...document.querySelectorAll('[role="log"] .message .text')].some((e) => e.textContent === t),
+        POLL,
+        forged.text,
+      )
+      const real = `Ben, really ${nanoid(6)}`
+      await ben.page.evaluate((t) => window.parley!.send(t), real)
+      await waitForMessage(ana.page, real)
+      expect(await shown(ana.page)).not.toContain(forged.text)
+      expect(await ana.page.evaluate(() => window.parley!.stats().forged)).toBeGreaterThanOrEqual(1)
+      // Nor kept: what Ana's browser stores of the room (the line was in it) is written again without it.
+      await pollUntil(
+        async () => {
+          const kept = await storedTexts(ana.page, room)
+          return kept.includes(real) && !kept.includes(forged.text)
+        },
+        15_000,
+        'the stored history written again without the forged line',
+      )
+    } finally {
+      await setOffline(ben.page, false)
+      await Promise.all(people.map((p) => p.page.goto('about:blank')))
+      await quick.close()
+    }
   })
 })

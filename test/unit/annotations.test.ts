@@ -154,6 +154,29 @@ describe('annotations', () => {
     expect(annotate(target, [...events, off]).reactions.map((r) => r.emoji)).toContain(emoji[MAX_REACTIONS_PER_PERSON])
   })
 
+  it('drops taken-back messages and events: the new state of each message they changed, and nothing for the rest', () => {
+    const notes = createAnnotations()
+    const react = (id: string, from: string, target: string) => ({
+      message: chat(id, from, 3, { re: { act: 'react', id: target, emoji: '👍', on: true }, text: '' }),
+      key: `k-${from}`,
+    })
+    for (const entry of [
+      { message: chat('m', 'ana', 1), key: 'k-ana' },
+      { message: chat('n', 'ben', 2), key: 'k-ben' },
+      react('r1', 'cy', 'm'),
+      react('r2', 'ben', 'm'),
+      react('r3', 'cy', 'n'),
+      { message: chat('x', 'cy', 4), key: 'k-cy' },
+      react('r4', 'ana', 'x'),
+    ])
+      notes.add(entry)
+    expect(notes.drop(['r1', 'x'])).toEqual([{ id: 'm', edited: false, deleted: false, reactions: [{ emoji: '👍', from: ['ben'] }] }])
+    expect(notes.state('n').reactions).toEqual([{ emoji: '👍', from: ['cy'] }])
+    // A dropped message is no target any more: what comes about it later changes nothing.
+    expect(notes.target('x')).toBeUndefined()
+    expect(notes.add(react('r5', 'ben', 'x'))).toBeUndefined()
+  })
+
   it('a deletion erases the target and its edits from the log, also when they arrive again', async () => {
     const log = createRoomLog(fakeIdentity)
     const target = { message: chat('m', 'ana', 1), key: 'k-ana' }

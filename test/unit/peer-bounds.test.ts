@@ -172,6 +172,25 @@ describe('the room log under hostile history', () => {
     expect(log.counts().pending).toBe(0)
   })
 
+  it('takes back, at an absent author’s hello, what history said in their name with another key; the rest stays', async () => {
+    const log = createRoomLog(keyedIdentity())
+    const forged = chat({ time: Date.now(), sig: 'forger', text: 'forged', lamport: 1 })
+    const other = chat({ from: 'someone-else', time: Date.now(), sig: 'forger', text: 'another author', lamport: 2 })
+    const { added } = await log.merge([
+      { message: forged, key: 'forger' },
+      { message: other, key: 'forger' },
+    ])
+    expect(added).toHaveLength(2) // nobody here named a key for either: the first one seen is taken
+    const genuine = chat({ time: Date.now(), sig: KEY, text: 'genuine', lamport: 3 })
+    const hello = await log.announce(FROM, KEY)
+    expect(hello).toEqual({ added: [], refused: 0, dropped: [forged.id] })
+    expect(log.entries().map((e) => e.message.text)).toEqual(['another author'])
+    // Gone for good: passed on again it is known, so not taken; their real lines are.
+    expect((await log.merge([{ message: forged, key: 'forger' }])).added).toEqual([])
+    expect((await log.merge([{ message: genuine, key: KEY }])).added).toHaveLength(1)
+    expect((await log.announce(FROM, KEY)).dropped).toEqual([])
+  })
+
   it('waits for at most MAX_PENDING_ENTRIES, and forgets them when the peer goes', async () => {
     const log = createRoomLog(keyedIdentity())
     const entries = Array.from({ length: MAX_PENDING_ENTRIES + 1 }, () => ({ message: chat({ time: Date.now(), sig: KEY }), key: KEY }))

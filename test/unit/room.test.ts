@@ -291,6 +291,61 @@ describe('joinRoom over a fake mesh', () => {
     )
   })
 
+  it('takes back what history said in an absent author’s name with another key, once that author’s own hello comes', async () => {
+    const board = createSwitchboard()
+    const room = randomRoom()
+    const saved: string[][] = []
+    const store: HistoryStore = {
+      load: async () => [],
+      save: async (_room, entries) => void saved.push(entries.map((e) => e.message.text)),
+    }
+    const ana = enter(board, room, 'Ana', undefined, store)
+    const ben = enter(board, room, 'Ben')
+    await Promise.all([connectedTo(ana.room, 1), connectedTo(ben.room, 1)])
+    await settle()
+    const inbox = collect(ana.room, 'message')
+    const real = ben.room.send('a real line')!
+    await when(ana.room, ['message'], () => inbox.length === 1)
+    // Cai is not here: a key first seen in history is taken for him, and Ben passes on lines in his name.
+    const caiId = nanoid()
+    const forger = 'forger-key-0000000000000000000000000000000000'
+    const line = {
+      type: 'chat',
+      id: nanoid(),
+      from: caiId,
+      name: 'Cai',
+      text: 'forged in Cai’s name',
+      time: Date.now(),
+      seq: 1,
+      lamport: 5,
+    }
+    const reaction = { ...line, id: nanoid(), seq: 2, lamport: 6, text: '', re: { act: 'react', id: real.id, emoji: '👍', on: true } }
+    const annotations = collect(ana.room, 'annotation')
+    ana.client
+      .peerTo(ben.room.self.id)!
+      .inject(
+        JSON.stringify({ type: 'history', entries: [line, reaction].map((m) => ({ message: { ...m, sig: 'unsigned' }, key: forger })) }),
+      )
+    await when(ana.room, ['message'], () => inbox.length === 2)
+    await vi.waitFor(() => expect(ana.room.annotation(real.id).reactions).toEqual([{ emoji: '👍', from: [caiId] }]))
+    expect(ana.room.stats().forged).toBe(0)
+
+    // Cai comes (back) under that id: his own hello names his key, which is not the forger's.
+    const retracted = next(ana.room, 'retracted')
+    enter(board, room, 'Cai', caiId)
+    expect((await retracted).ids.sort()).toEqual([line.id, reaction.id].sort())
+    expect(ana.room.annotation(real.id).reactions).toEqual([])
+    expect(annotations.at(-1)).toMatchObject({ id: real.id, reactions: [] })
+    expect(ana.room.stats().forged).toBe(2)
+    await vi.waitFor(() => expect(saved.at(-1)).toEqual(['a real line']), { timeout: 3_000 })
+    // Passed on again, they stay refused.
+    ana.client
+      .peerTo(ben.room.self.id)!
+      .inject(JSON.stringify({ type: 'history', entries: [{ message: { ...line, sig: 'unsigned' }, key: forger }] }))
+    await settle()
+    expect(inbox.map((m) => m.text)).toEqual(['a real line', 'forged in Cai’s name'])
+  })
+
   it('keeps in its store the history that waited for its author’s hello, once the hello comes', async () => {
     const board = createSwitchboard()
     const room = randomRoom()

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { parseRoomLink } from '../../client/node/index'
-import { parseInput, resolvePeer } from '../../client/node/terminal-lines'
+import { formatText, parseInput, resolvePeer } from '../../client/node/terminal-lines'
 
 const SECRET = 'abcdefghijklmnopqrstuv'
 
@@ -70,5 +70,11 @@ describe('terminal input', () => {
     expect(resolvePeer(peers, 'ana')).toEqual({ id: 'p1' })
     expect(resolvePeer(peers, 'Ben')).toHaveProperty('error')
     expect(resolvePeer(peers, 'Cleo')).toHaveProperty('error')
+  })
+
+  it('says plainly when earlier messages were taken back', () => {
+    const names = (id: string) => id
+    expect(formatText({ type: 'retracted', ids: ['a'] }, names)).toBe('! 1 earlier message was not by who they said: disregard it')
+    expect(formatText({ type: 'retracted', ids: ['a', 'b'] }, names)).toBe('! 2 earlier messages were not by who they said: disregard them')
   })
 })
