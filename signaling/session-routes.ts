@@ -4,7 +4,7 @@ import type { Headers, RouteContext } from './api-options'
 import { HttpError } from './errors'
 import { bearer, readJson, sendJson, sendNoContent } from './http'
 import type { JoinFailure } from './hub'
-import type { Claim } from './join-tickets'
+import type { Claim, Seat } from './join-tickets'
 import { createRateLimiter, takeOrRefuse } from './limits'
 import type { IceResponse, IceServer, JoinResponse, RenewResponse } from './protocol'
 import { createTurnCredentials } from './turn'
@@ -29,6 +29,14 @@ function joinFailure(code: JoinFailure, options: RouteContext['options']): HttpE
   }
 }
 
+/**
+ * Nonces not seen yet that a session may have remembered on its own, and how fast it gets another: a
+ * re-claim's cancel can overtake its join, and whoever shares the session's address must not be able to
+ * spend that for it. Slow to refill, so that sessions piling up (each is one join) do not multiply it.
+ */
+export const UNSEEN_NONCES_PER_SESSION = 4
+const UNSEEN_NONCES_REFILL_PER_SEC = 1 / 3600
+
 const cancelled = () => new HttpError(409, 'JOIN_CANCELLED', 'this join was cancelled (POST /leave with its nonce)')
 
 function refuseClaim(claim: Claim): void {
@@ -48,6 +56,7 @@ export function createSessionRoutes({ options, credentials, hub, observer, clien
   const joinLimiter = createRateLimiter(options.joinsPerSec, options.joinBurst)
   // A bucket of their own at the join rate: a page may cancel every join it makes.
   const cancelLimiter = createRateLimiter(options.joinsPerSec, options.joinBurst)
+  const unseenLimiter = createRateLimiter(UNSEEN_NONCES_REFILL_PER_SEC, UNSEEN_NONCES_PER_SESSION)
   const ttl = options.turn ? { iceServersTtlS: options.turn.ttlS } : {}
   const bodyTimeoutMs = options.bodyTimeoutS * 1000
   const credentialsTtlS = () => Math.floor(credentials.validForMs() / 1000)
@@ -128,7 +137,7 @@ export function createSessionRoutes({ options, credentials, hub, observer, clien
 
   /** Cancels a join by its nonce, whether it is yet to come, in flight or done (then its peer leaves). */
   async function cancel(nonce: string, session: string | undefined, address: string) {
-    let seat: Awaited<ReturnType<typeof hub.tickets.cancel>> = 'unknown'
+    let seat: Seat | null | 'unknown' = 'unknown'
     if (session !== undefined) {
       // A session's cancels of the joins the server knows are its own to spend: many tabs behind one
       // address may leave at once after a reset, each with a re-claim's nonce, and a refused cancel would
@@ -137,16 +146,16 @@ export function createSessionRoutes({ options, credentials, hub, observer, clien
       seat = await hub.tickets.cancel(nonce, true)
     }
     if (seat === 'unknown') {
-      // A nonce not seen yet is remembered until its join comes: that memory is its address's to spend,
-      // however many sessions the address holds.
-      takeOrRefuse(cancelLimiter, address, 'cancels from this address')
+      // A nonce not seen yet is remembered until its join comes: past a session's own few, that memory is
+      // its address's to spend, however many sessions the address holds.
+      if (session === undefined || unseenLimiter.take(session) > 0) takeOrRefuse(cancelLimiter, address, 'cancels from this address')
       seat = await hub.tickets.cancel(nonce)
     }
     if (seat && seat !== 'unknown') await hub.leave(seat.session, seat.peer)
   }
 
   // Also a beacon (text/plain): the token may come in the body, where sendBeacon can put it. A nonce
-  // needs no token: the answer is the same whether the server knew it or not.
+  // needs no token: the answer does not say whether the server knew it (it may say the cancels are spent).
   async function leave(req: IncomingMessage, res: ServerResponse, headers: Headers) {
     const { peer, token: inBody, nonce } = parseLeave(await readJson(req, options.maxBodyBytes, bodyTimeoutMs, true))
     const token = bearer(req.headers.authorization) ?? inBody
@@ -179,7 +188,8 @@ export function createSessionRoutes({ options, credentials, hub, observer, clien
     sweep: () => {
       joinLimiter.sweep()
       cancelLimiter.sweep()
+      unseenLimiter.sweep()
     },
-    limitKeys: () => joinLimiter.size + cancelLimiter.size,
+    limitKeys: () => joinLimiter.size + cancelLimiter.size + unseenLimiter.size,
   }
 }
