@@ -23,11 +23,16 @@ export function base64url(bytes: Uint8Array): string {
   return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 }
 
+/**
+ * The bytes of `value`, or null. Only the one spelling `base64url` gives them: the last character's unused
+ * bits are not free, so a key or signature cannot be passed on spelled another way that still verifies
+ * (a log that tells keys apart by their text would take that for another key).
+ */
 export function fromBase64url(value: string): Uint8Array<ArrayBuffer> | null {
   if (!/^[A-Za-z0-9_-]*$/.test(value)) return null
   try {
-    const binary = atob(value.replace(/-/g, '+').replace(/_/g, '/'))
-    return Uint8Array.from(binary, (c) => c.charCodeAt(0))
+    const bytes = Uint8Array.from(atob(value.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0))
+    return base64url(bytes) === value ? bytes : null
   } catch {
     return null
   }

@@ -157,7 +157,8 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
     const newAuthor = !announced.has(message.from) && !relayedKeys.has(message.from)
     if (newAuthor && relayedKeys.size >= MAX_RELAYED_KEYS) return 'refused'
     const trusted = keyFor(message.from, key)
-    if (!trusted || !(await identity.verify(message, trusted))) return 'refused'
+    // The author's hello may have named their key while the signature was checked (see announce).
+    if (!trusted || !(await identity.verify(message, trusted)) || keyFor(message.from, key) !== trusted) return 'refused'
     if (!announced.has(message.from)) relayedKeys.set(message.from, trusted)
     const entry = { message, key: trusted, mine }
     const at = ordered.insert(entry)

@@ -113,6 +113,14 @@ function holdBack(log: HTMLElement, held: HTMLElement, rendered: number): boolea
   return true
 }
 
+/** Takes `entry` out; history on its way to go before it goes before what follows it instead. */
+function takeOut(entry: HTMLElement, inserts: Map<HTMLElement, HTMLElement>) {
+  const next = entry.nextElementSibling as HTMLElement | null
+  for (const [waiting, before] of inserts) if (before === entry && next) inserts.set(waiting, next)
+  inserts.delete(entry)
+  entry.remove()
+}
+
 /** From the log, arrows walk the entries one by one (each shows its full date while focused). */
 function walkWithKeys(log: HTMLElement) {
   log.addEventListener('keydown', (event) => {
@@ -244,8 +252,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
 
     /** Takes an entry out, wherever it is (shown, held back, or still to be placed). */
     remove(entry: HTMLElement) {
-      inserts.delete(entry)
-      entry.remove()
+      takeOut(entry, inserts)
       regroup = true
       schedule()
     },

@@ -499,9 +499,20 @@ describe('profiles', () => {
         anaId,
       )
       expect(await avatar(cleo.page)).toEqual({ name: 'Zoe', letter: 'Z', background: 'rgb(181, 71, 8)' })
-      // Kept for the next visit, not picked anew.
+      // Kept for the next visit, not picked anew (nor written again).
+      const spy = await ana.page.evaluateOnNewDocument(() => {
+        const writes: string[] = []
+        const setItem = Storage.prototype.setItem
+        Storage.prototype.setItem = function (key: string, value: string) {
+          writes.push(key)
+          setItem.call(this, key, value)
+        }
+        Object.assign(window, { __writes: writes })
+      })
       await ana.page.reload()
+      await ana.page.removeScriptToEvaluateOnNewDocument(spy.identifier)
       await waitForConnected(ana.page, 2)
+      expect(await ana.page.evaluate(() => (window as unknown as { __writes: string[] }).__writes)).not.toContain('parley:color')
       const checked = await ana.page.$$eval('[aria-label="Your colour"] [aria-checked="true"]', (s) =>
         s.map((e) => e.getAttribute('aria-label')),
       )

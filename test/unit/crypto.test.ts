@@ -83,6 +83,25 @@ describe('room secrets and base64url', () => {
     expect(fromBase64url('-_-_')).toEqual(new Uint8Array([0xfb, 0xff, 0xbf]))
   })
 
+  it('takes only the one spelling base64url gives: unused bits of the last character must be zero', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 100 }).filter((b) => b.length % 3 !== 0),
+        fc.integer({ min: 1, max: 3 }),
+        (bytes, bits) => {
+          const encoded = base64url(bytes)
+          const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+          const last = alphabet.indexOf(encoded.at(-1)!)
+          // One byte over a multiple of three leaves 4 unused bits, two leave 2.
+          const unused = bytes.length % 3 === 1 ? 15 : 3
+          const other = alphabet[last | (bits & unused)]!
+          fc.pre(other !== encoded.at(-1))
+          expect(fromBase64url(encoded.slice(0, -1) + other)).toBeNull()
+        },
+      ),
+    )
+  })
+
   it('refuses text that is not base64url without throwing', () => {
     for (const bad of ['+/+/', 'ab==', 'a b', 'abc\n', 'é', 'a', 'abcde']) expect(fromBase64url(bad), bad).toBeNull()
     expect(fromBase64url('')).toEqual(new Uint8Array(0))

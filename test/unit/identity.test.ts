@@ -78,6 +78,16 @@ describe('identity (Ed25519)', () => {
     expect(await ana.verify(m, `${ana.key}AAAA`)).toBe(false)
   })
 
+  it('refuses the right key or signature spelled another way (the last character’s unused bits set), which a log would take for another key', async () => {
+    const ana = await createIdentity('room')
+    const m = await signed(ana)
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    const respelled = (text: string) => text.slice(0, -1) + alphabet[alphabet.indexOf(text.at(-1)!) + 1]
+    expect(await ana.verify(m, ana.key)).toBe(true)
+    expect(await ana.verify(m, respelled(ana.key))).toBe(false)
+    expect(await ana.verify({ ...m, sig: respelled(m.sig!) }, ana.key)).toBe(false)
+  })
+
   it('refuses what a version 1 client signed (ECDSA P-256, "parley/1"): live, and from this browser’s store', async () => {
     const room = randomRoom()
     const ana = await createIdentity(room)

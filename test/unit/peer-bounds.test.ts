@@ -185,10 +185,30 @@ describe('the room log under hostile history', () => {
     const hello = await log.announce(FROM, KEY)
     expect(hello).toEqual({ added: [], refused: 0, dropped: [forged.id] })
     expect(log.entries().map((e) => e.message.text)).toEqual(['another author'])
-    // Gone for good: passed on again it is known, so not taken; their real lines are.
+    // Gone for good: passed on again, even signed anew with their key, its id is taken; their real lines are not.
     expect((await log.merge([{ message: forged, key: 'forger' }])).added).toEqual([])
+    expect((await log.merge([{ message: { ...forged, sig: KEY }, key: KEY }])).added).toEqual([])
     expect((await log.merge([{ message: genuine, key: KEY }])).added).toHaveLength(1)
     expect((await log.announce(FROM, KEY)).dropped).toEqual([])
+  })
+
+  it('refuses an entry whose author’s hello named another key while its signature was being checked', async () => {
+    let release = () => {}
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const log = createRoomLog({
+      ...keyedIdentity(),
+      verify: async (m, key) => {
+        await gate
+        return m.sig === key
+      },
+    })
+    const forged = chat({ time: Date.now(), sig: 'forger', text: 'forged' })
+    const merging = log.merge([{ message: forged, key: 'forger' }])
+    const hello = log.announce(FROM, KEY)
+    release()
+    expect(await hello).toEqual({ added: [], refused: 0, dropped: [] })
+    expect(await merging).toEqual({ added: [], refused: 1 })
+    expect(log.entries()).toEqual([])
   })
 
   it('waits for at most MAX_PENDING_ENTRIES, and forgets them when the peer goes', async () => {

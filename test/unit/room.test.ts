@@ -338,10 +338,10 @@ describe('joinRoom over a fake mesh', () => {
     expect(annotations.at(-1)).toMatchObject({ id: real.id, reactions: [] })
     expect(ana.room.stats().forged).toBe(2)
     await vi.waitFor(() => expect(saved.at(-1)).toEqual(['a real line']), { timeout: 3_000 })
-    // Passed on again, they stay refused.
+    // Passed on again, they stay refused, even signed anew with Cai's own key: their ids are taken.
     ana.client
       .peerTo(ben.room.self.id)!
-      .inject(JSON.stringify({ type: 'history', entries: [{ message: { ...line, sig: 'unsigned' }, key: forger }] }))
+      .inject(JSON.stringify({ type: 'history', entries: [{ message: { ...line, sig: 'unsigned' }, key: trustingIdentity().key }] }))
     await settle()
     expect(inbox.map((m) => m.text)).toEqual(['a real line', 'forged in Cai’s name'])
   })
