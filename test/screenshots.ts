@@ -27,6 +27,8 @@ const focusOn = (page: Page, text: string) =>
   )
 
 async function shoot(page: Page, name: string) {
+  // Not where the last click left it: a pointer resting over a message shows that message's actions.
+  await page.mouse.move(0, 0)
   for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: scheme }])
     await page.screenshot({ path: `${OUT}${name}-${scheme}.png` })
