@@ -164,18 +164,21 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     back.at(-1)?.focus()
   }
 
+  /** How many new messages the reader has not scrolled to, on the jump button (hidden at none). */
+  function count(n: number) {
+    unseen = Math.max(0, n)
+    jump.hidden = unseen === 0
+    jump.textContent = `${unseen} new message${unseen === 1 ? '' : 's'} ↓`
+  }
+
   function toBottom() {
     log.scrollTop = log.scrollHeight
-    unseen = 0
-    jump.hidden = true
+    count(0)
   }
 
   log.addEventListener('scroll', () => {
     stuck = log.scrollHeight - log.scrollTop - log.clientHeight < STICKY_SCROLL_PX
-    if (stuck) {
-      unseen = 0
-      jump.hidden = true
-    }
+    if (stuck) count(0)
   })
   walkWithKeys(log)
   jump.addEventListener('click', () => {
@@ -212,11 +215,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     const more = pending.firstChild || inserts.size
     if (more) schedule()
     if (stuck) toBottom()
-    else if (added > 0) {
-      unseen += added
-      jump.hidden = false
-      jump.textContent = `${unseen} new message${unseen === 1 ? '' : 's'} ↓`
-    }
+    else if (added > 0) count(unseen + added)
     const took = performance.now() - start
     if (took > FRAME_BUDGET_MS) perFrame = Math.max(MIN_ENTRIES_PER_FRAME, perFrame >> 1)
     else if (more && took < FRAME_BUDGET_MS / 2) perFrame *= 2
@@ -250,8 +249,9 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
       schedule()
     },
 
-    /** Takes an entry out, wherever it is (shown, held back, or still to be placed). */
+    /** Takes an entry out, wherever it is (shown, held back, or still to be placed); one below the view was counted new. */
     remove(entry: HTMLElement) {
+      if (!stuck && entry.isConnected && entry.getBoundingClientRect().top >= log.getBoundingClientRect().bottom) count(unseen - 1)
       takeOut(entry, inserts)
       regroup = true
       schedule()

@@ -391,10 +391,21 @@ describe('someone away', () => {
       await mallory.page.waitForFunction(() => window.__wire.received().some((t) => t.data.startsWith('{"type":"hello"')), POLL)
       const toAna = (await mallory.page.evaluate(() => window.__wire.received())).find((t) => t.data.startsWith('{"type":"hello"'))!.channel
       const hers = await createIdentity(room)
-      const forged = await signed({ from: benId, name: 'Ben', text: `forged in Ben's name ${nanoid(6)}`, lamport: 2 }, hers)
-      const history = JSON.stringify({ type: 'history', entries: [{ message: forged, key: hers.key }] })
-      await mallory.page.evaluate((c, t) => window.__wire.send(c, t), toAna, history)
+      const historyOf = (...entries: ChatMessage[]) =>
+        JSON.stringify({ type: 'history', entries: entries.map((message) => ({ message, key: hers.key })) })
+      // A long line first, so that Ana can scroll up; the forged one then comes in below what she sees.
+      const tall = await signed(
+        { from: nanoid(), name: 'Zed', text: Array.from({ length: 60 }, (_, i) => `line ${i}`).join('\n'), lamport: 2 },
+        hers,
+      )
+      await mallory.page.evaluate((c, t) => window.__wire.send(c, t), toAna, historyOf(tall))
+      await waitForMessage(ana.page, tall.text)
+      await ana.page.$eval('[role="log"]', (log) => log.scrollTo(0, 0))
+      await ana.page.waitForFunction(() => document.querySelector('[role="log"]')!.scrollTop === 0, POLL)
+      const forged = await signed({ from: benId, name: 'Ben', text: `forged in Ben's name ${nanoid(6)}`, lamport: 3 }, hers)
+      await mallory.page.evaluate((c, t) => window.__wire.send(c, t), toAna, historyOf(forged))
       await waitForMessage(ana.page, forged.text)
+      await ana.page.waitForFunction(() => document.getElementById('jump')!.textContent === '1 new message ↓', POLL)
 
       // Ben is back under the same id (his session re-claims it) and says hello with his own key.
       await setOffline(ben.page, false)
@@ -405,6 +416,8 @@ describe('someone away', () => {
         POLL,
         forged.text,
       )
+      // It was the one new message below what she sees: none is left to jump to.
+      await ana.page.waitForFunction(() => document.getElementById('jump')!.hidden, POLL)
       const real = `Ben, really ${nanoid(6)}`
       await ben.page.evaluate((t) => window.parley!.send(t), real)
       await waitForMessage(ana.page, real)
