@@ -108,10 +108,9 @@ export function createMessageView(options: {
       feed.wake()
     },
 
-    /** Takes a line out of the log (the room took it back). */
+    /** Takes a line out of the log (the room took it back), once what waits to go before it has its place. */
     remove(id: string): void {
-      waiting.delete(id)
-      const entry = byId.get(id)
+      const entry = entryOf(id)
       byId.delete(id)
       if (entry) feed.remove(entry)
     },
