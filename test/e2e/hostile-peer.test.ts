@@ -7,6 +7,7 @@ import type { ChatMessage, FileOffer, HistoryEntry } from '../../client/lib/peer
 import type { Identity } from '../../client/lib/types'
 import {
   closeAll,
+  launchFirefox,
   launchPeople,
   type Person,
   setName,
@@ -369,73 +370,89 @@ describe('the person under attack', () => {
   })
 })
 
+/**
+ * Mallory passes `reader` history in Ben's name, signed with her own key, while Ben is away (gone past the
+ * grace period, so nobody has heard his key); Ben comes back under his re-claimed id and says hello.
+ */
+async function forgedWhileAway(reader: Person) {
+  // A server that lets an absent peer go quickly: Ben is gone from the room before the reader comes.
+  const quick = await startServer({ iceServers: [], graceMs: 1_000 })
+  const peersOn = async () => ((await (await fetch(`${quick.url}/healthz`)).json()) as { peers: number }).peers
+  try {
+    const link = roomLink(quick.url)
+    const room = new URL(link).pathname.split('/').pop()!
+    await ben.page.goto(link)
+    await waitForJoined(ben.page)
+    const benId = await ben.page.evaluate(() => window.parley!.self.id)
+    await setOffline(ben.page, true)
+    await pollUntil(async () => (await peersOn()) === 0, 15_000, 'Ben let go after the grace period')
+
+    // The reader comes, and Mallory (her hello held, as above) passes her history in Ben's name, signed with a key
+    // of her own: nobody here has heard Ben's, so the first one seen is taken.
+    await Promise.all([reader.page.goto(link), mallory.page.goto(link)])
+    await waitForConnected(reader.page, 1)
+    // Names are kept per origin, and this server is another one: the reader's is the only channel Mallory has here.
+    await mallory.page.waitForFunction(() => window.__wire.received().some((t) => t.data.startsWith('{"type":"hello"')), POLL)
+    const toReader = (await mallory.page.evaluate(() => window.__wire.received())).find((t) => t.data.startsWith('{"type":"hello"'))!.channel
+    const hers = await createIdentity(room)
+    const historyOf = (...entries: ChatMessage[]) =>
+      JSON.stringify({ type: 'history', entries: entries.map((message) => ({ message, key: hers.key })) })
+    // A long line first, so that the reader can scroll up; the forged one then comes in below the view.
+    const tall = await signed(
+      { from: nanoid(), name: 'Zed', text: Array.from({ length: 60 }, (_, i) => `line ${i}`).join('\n'), lamport: 2 },
+      hers,
+    )
+    await mallory.page.evaluate((c, t) => window.__wire.send(c, t), toReader, historyOf(tall))
+    await waitForMessage(reader.page, tall.text)
+    await reader.page.$eval('[role="log"]', (log) => log.scrollTo(0, 0))
+    await reader.page.waitForFunction(() => document.querySelector('[role="log"]')!.scrollTop === 0, POLL)
+    const forged = await signed({ from: benId, name: 'Ben', text: `forged in Ben's name ${nanoid(6)}`, lamport: 3 }, hers)
+    await mallory.page.evaluate((c, t) => window.__wire.send(c, t), toReader, historyOf(forged))
+    await waitForMessage(reader.page, forged.text)
+    await reader.page.waitForFunction(() => document.getElementById('jump')!.textContent === '1 new message ↓', POLL)
+
+    // Ben is back under the same id (his session re-claims it) and says hello with his own key.
+    await setOffline(ben.page, false)
+    await waitForConnected(reader.page, 2)
+    expect(await ben.page.evaluate(() => window.parley!.self.id)).toBe(benId)
+    await reader.page.waitForFunction(
+      (t) => ![...document.querySelectorAll('[role="log"] .message .text')].some((e) => e.textContent === t),
+      POLL,
+      forged.text,
+    )
+    // It was the one new message below the view: none is left to jump to.
+    await reader.page.waitForFunction(() => document.getElementById('jump')!.hidden, POLL)
+    const real = `Ben, really ${nanoid(6)}`
+    await ben.page.evaluate((t) => window.parley!.send(t), real)
+    await waitForMessage(reader.page, real)
+    expect(await shown(reader.page)).not.toContain(forged.text)
+    expect(await reader.page.evaluate(() => window.parley!.stats().forged)).toBeGreaterThanOrEqual(1)
+    // Nor kept: what the reader's browser stores of the room (the line was in it) is written again without it.
+    await pollUntil(
+      async () => {
+        const kept = await storedTexts(reader.page, room)
+        return kept.includes(real) && !kept.includes(forged.text)
+      },
+      15_000,
+      'the stored history written again without the forged line',
+    )
+  } finally {
+    await setOffline(ben.page, false)
+    await Promise.all([...people, reader].map((p) => p.page.goto('about:blank')))
+    await quick.close()
+  }
+}
+
 describe('someone away', () => {
-  it('has the lines she wrote in his name, with her own key, taken off every page once he is back and says his', async () => {
-    // A server that lets an absent peer go quickly: Ben is gone from the room before Ana comes.
-    const quick = await startServer({ iceServers: [], graceMs: 1_000 })
-    const peersOn = async () => ((await (await fetch(`${quick.url}/healthz`)).json()) as { peers: number }).peers
-    try {
-      const link = roomLink(quick.url)
-      const room = new URL(link).pathname.split('/').pop()!
-      await ben.page.goto(link)
-      await waitForJoined(ben.page)
-      const benId = await ben.page.evaluate(() => window.parley!.self.id)
-      await setOffline(ben.page, true)
-      await pollUntil(async () => (await peersOn()) === 0, 15_000, 'Ben let go after the grace period')
-
-      // Ana comes, and Mallory (her hello held, as above) passes her history in Ben's name, signed with a key
-      // of her own: nobody here has heard Ben's, so the first one seen is taken.
-      await Promise.all([ana.page.goto(link), mallory.page.goto(link)])
-      await waitForConnected(ana.page, 1)
-      // Names are kept per origin, and this server is another one: Ana's is the only channel Mallory has here.
-      await mallory.page.waitForFunction(() => window.__wire.received().some((t) => t.data.startsWith('{"type":"hello"')), POLL)
-      const toAna = (await mallory.page.evaluate(() => window.__wire.received())).find((t) => t.data.startsWith('{"type":"hello"'))!.channel
-      const hers = await createIdentity(room)
-      const historyOf = (...entries: ChatMessage[]) =>
-        JSON.stringify({ type: 'history', entries: entries.map((message) => ({ message, key: hers.key })) })
-      // A long line first, so that Ana can scroll up; the forged one then comes in below what she sees.
-      const tall = await signed(
-        { from: nanoid(), name: 'Zed', text: Array.from({ length: 60 }, (_, i) => `line ${i}`).join('\n'), lamport: 2 },
-        hers,
-      )
-      await mallory.page.evaluate((c, t) => window.__wire.send(c, t), toAna, historyOf(tall))
-      await waitForMessage(ana.page, tall.text)
-      await ana.page.$eval('[role="log"]', (log) => log.scrollTo(0, 0))
-      await ana.page.waitForFunction(() => document.querySelector('[role="log"]')!.scrollTop === 0, POLL)
-      const forged = await signed({ from: benId, name: 'Ben', text: `forged in Ben's name ${nanoid(6)}`, lamport: 3 }, hers)
-      await mallory.page.evaluate((c, t) => window.__wire.send(c, t), toAna, historyOf(forged))
-      await waitForMessage(ana.page, forged.text)
-      await ana.page.waitForFunction(() => document.getElementById('jump')!.textContent === '1 new message ↓', POLL)
-
-      // Ben is back under the same id (his session re-claims it) and says hello with his own key.
-      await setOffline(ben.page, false)
-      await waitForConnected(ana.page, 2)
-      expect(await ben.page.evaluate(() => window.parley!.self.id)).toBe(benId)
-      await ana.page.waitForFunction(
-        (t) => ![...document.querySelectorAll('[role="log"] .message .text')].some((e) => e.textContent === t),
-        POLL,
-        forged.text,
-      )
-      // It was the one new message below what she sees: none is left to jump to.
-      await ana.page.waitForFunction(() => document.getElementById('jump')!.hidden, POLL)
-      const real = `Ben, really ${nanoid(6)}`
-      await ben.page.evaluate((t) => window.parley!.send(t), real)
-      await waitForMessage(ana.page, real)
-      expect(await shown(ana.page)).not.toContain(forged.text)
-      expect(await ana.page.evaluate(() => window.parley!.stats().forged)).toBeGreaterThanOrEqual(1)
-      // Nor kept: what Ana's browser stores of the room (the line was in it) is written again without it.
-      await pollUntil(
-        async () => {
-          const kept = await storedTexts(ana.page, room)
-          return kept.includes(real) && !kept.includes(forged.text)
-        },
-        15_000,
-        'the stored history written again without the forged line',
-      )
-    } finally {
-      await setOffline(ben.page, false)
-      await Promise.all(people.map((p) => p.page.goto('about:blank')))
-      await quick.close()
-    }
-  })
+  it.each(['Chromium', 'Firefox'])(
+    'has the lines she wrote in his name, with her own key, taken off the page and its store once he is back and says his (%s)',
+    async (browser) => {
+      const reader = browser === 'Chromium' ? ana : await launchFirefox()
+      try {
+        await forgedWhileAway(reader)
+      } finally {
+        if (reader !== ana) await closeAll([reader])
+      }
+    },
+  )
 })
