@@ -393,7 +393,9 @@ async function forgedWhileAway(reader: Person) {
     await waitForConnected(reader.page, 1)
     // Names are kept per origin, and this server is another one: the reader's is the only channel Mallory has here.
     await mallory.page.waitForFunction(() => window.__wire.received().some((t) => t.data.startsWith('{"type":"hello"')), POLL)
-    const toReader = (await mallory.page.evaluate(() => window.__wire.received())).find((t) => t.data.startsWith('{"type":"hello"'))!.channel
+    const toReader = (await mallory.page.evaluate(() => window.__wire.received())).find((t) =>
+      t.data.startsWith('{"type":"hello"'),
+    )!.channel
     const hers = await createIdentity(room)
     const historyOf = (...entries: ChatMessage[]) =>
       JSON.stringify({ type: 'history', entries: entries.map((message) => ({ message, key: hers.key })) })
