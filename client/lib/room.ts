@@ -120,7 +120,8 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
   const refusals = new Set<string>()
   const refused = (err: unknown) => {
     const reason = err instanceof Error ? err.message : String(err)
-    if (!refusals.has(reason)) queueMicrotask(() => onError(new SignalingError('CONNECTION_REFUSED', `no connection made: ${reason}`)))
+    const text = `Could not open a connection to someone (${reason}). Trying again; closing other calls or tabs may help.`
+    if (!refusals.has(reason)) queueMicrotask(() => onError(new SignalingError('CONNECTION_REFUSED', text)))
     refusals.add(reason)
   }
   const mesh = createMesh({

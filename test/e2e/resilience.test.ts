@@ -198,7 +198,7 @@ describe('faults', () => {
     })
     expect(refusal).toMatch(/Cannot create so many PeerConnections/)
     const notices = (p: Page) => p.$$eval('[role="log"] .notice', (n) => n.map((e) => e.textContent ?? ''))
-    const refusedNotices = async (p: Page) => (await notices(p)).filter((n) => n.startsWith('no connection made: '))
+    const refusedNotices = async (p: Page) => (await notices(p)).filter((n) => n.startsWith('Could not open a connection to someone'))
 
     await newcomer.page.goto(room)
     await waitForConnected(a, 2)
@@ -224,7 +224,9 @@ describe('faults', () => {
     await chat(log, newcomer.page, 'the newcomer, to everyone', [...group, newcomer])
     await allReceive(log)
     // Said once, however many times the pair tried meanwhile.
-    expect(await refusedNotices(b)).toEqual([expect.stringMatching(/^no connection made: .*Cannot create so many PeerConnections/)])
+    expect(await refusedNotices(b)).toEqual([
+      expect.stringMatching(/^Could not open a connection to someone \(.*Cannot create so many PeerConnections\)\. Trying again/),
+    ])
   })
 
   it('4. the event streams drop (proxy timeout), with signals in flight', async () => {
