@@ -98,6 +98,18 @@ describe('conversations beyond chat lines', () => {
     await say(ana.page, 'secret plan')
     await waitForMessage(ben.page, 'secret plan')
 
+    // A message's actions show while it is pointed at or focused, and not once neither is (they would
+    // cover the next line).
+    const actionsShown = (page: Page) => page.$eval('#actions', (bar) => getComputedStyle(bar).display !== 'none')
+    await ben.page.hover('[role="log"] .message .text')
+    expect(await actionsShown(ben.page)).toBe(true)
+    await ben.page.mouse.move(0, 0)
+    expect(await actionsShown(ben.page)).toBe(false)
+    await focusMessage(ben.page, 'secret plan')
+    expect(await actionsShown(ben.page)).toBe(true)
+    await ben.page.focus('#message')
+    expect(await actionsShown(ben.page)).toBe(false)
+
     // Ben replies to Ana's first line; both see the quote, and it jumps to the original.
     await focusMessage(ben.page, 'hello there')
     await act(ben.page, 'reply')
