@@ -38,6 +38,9 @@ export function createMessageActions(options: {
   }
 
   function openPicker(on: boolean) {
+    // Hidden with the focus in it, the focus would fall to the page, and the bar (shown only to the focus or
+    // the pointer) with it: it goes back to React.
+    if (!on && picker.contains(document.activeElement)) button('react').focus()
     picker.hidden = !on
     button('react').setAttribute('aria-expanded', String(on))
   }
@@ -60,7 +63,8 @@ export function createMessageActions(options: {
   for (const type of ['focusin', 'mouseover'] as const) {
     log.addEventListener(type, (event) => {
       const entry = target(event.target)
-      if (entry) attach(entry)
+      // The pointer does not take the bar from under the focus (moved, its focused button would lose it).
+      if (entry && (type === 'focusin' || !bar.contains(document.activeElement))) attach(entry)
     })
   }
   // A click on a message's buttons leaves focus where it was: moving it would unfold or fold the

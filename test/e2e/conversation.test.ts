@@ -129,6 +129,18 @@ describe('conversations beyond chat lines', () => {
     await act(ben.page, 'react')
     await ben.page.type('#actions .any-emoji', '🦄')
     await ben.page.keyboard.press('Enter')
+    // The picker closes and the focus goes back to React, not to the page. Pointing at another line
+    // meanwhile does not take the bar, and the focus with it, away.
+    const other = await ben.page.evaluate(() => {
+      const entry = [...document.querySelectorAll('[role="log"] .message')].find(
+        (e) => e.querySelector('.text')?.textContent === 'secret plan',
+      )!
+      const { x, y, width, height } = entry.getBoundingClientRect()
+      return { x: x + width / 2, y: y + height / 2 }
+    })
+    await ben.page.mouse.move(other.x, other.y)
+    expect(await ben.page.evaluate(() => document.activeElement?.getAttribute('data-act'))).toBe('react')
+    expect(await actionsShown(ben.page)).toBe(true)
     await waitShown(ana.page, 'hello there', (s) => s?.reactions.join() === '👍 1 Ben,🦄 1 Ben')
     await ana.page.click('[role="log"] .reactions button[data-emoji="👍"]')
     await waitShown(ben.page, 'hello there', (s) => s?.reactions.join() === '👍 2 you, Ana,🦄 1 you')
