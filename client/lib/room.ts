@@ -120,7 +120,7 @@ function buildParts(options: JoinOptions, self: RoomSelf, signaling: Signaling, 
   const refusals = new Set<string>()
   const refused = (err: unknown) => {
     const reason = err instanceof Error ? err.message : String(err)
-    const text = `Could not open a connection to someone (${reason}). Trying again; closing other calls or tabs may help.`
+    const text = `Could not open a connection to someone (${reason}); trying again.`
     if (!refusals.has(reason)) queueMicrotask(() => onError(new SignalingError('CONNECTION_REFUSED', text)))
     refusals.add(reason)
   }

@@ -1,4 +1,4 @@
-import { joinRoom, type PeerView, type Room, type RoomStatus, SignalingError } from '../lib'
+import { joinRoom, type PeerView, type Room, type RoomStatus } from '../lib'
 import { createSharedSignaling } from '../worker/shared-signaling'
 import { createAlerts } from './alerts'
 import { createComposer } from './composer'
@@ -17,7 +17,7 @@ import { loadColor, loadName, rememberRoom, saveColor } from './prefs'
 import { createReveal } from './reveal'
 import { bindSettings } from './settings'
 import { registerShell } from './shell'
-import { type Banner, cannotJoin, fatal, STATUS_BANNER, showBanner } from './states'
+import { type Banner, cannotJoin, fatal, problem, STATUS_BANNER, showBanner } from './states'
 import { bindThemeSelect } from './theme'
 
 // People already in the room arrive in one burst soon after joining (their names unsealed first); only
@@ -273,7 +273,7 @@ function wireRoom(
     composer.enable(false)
     hideWhatNeedsTheRoom()
   })
-  room.on('error', (err) => log.notice(err instanceof SignalingError ? err.message : `Problem: ${err.message}`))
+  room.on('error', (err) => log.notice(problem(err)))
 
   bindSettings(room, color)
 

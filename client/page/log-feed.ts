@@ -113,6 +113,12 @@ function holdBack(log: HTMLElement, held: HTMLElement, rendered: number): boolea
   return true
 }
 
+/** Marks lines the reader has not scrolled to (counted on the jump button); how many. */
+function markUnseen(entries: NodeListOf<HTMLElement>): number {
+  for (const entry of entries) entry.dataset.unseen = ''
+  return entries.length
+}
+
 /** Takes `entry` out; history on its way to go before it goes before what follows it instead. */
 function takeOut(entry: HTMLElement, inserts: Map<HTMLElement, HTMLElement>) {
   const next = entry.nextElementSibling as HTMLElement | null
@@ -148,8 +154,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
   let unseen = 0
   let perFrame = MIN_ENTRIES_PER_FRAME
   let rendered = RENDERED_ENTRIES
-  // An entry was taken out: the next frame groups the whole log again.
-  let regroup = false
+  let regroup = false // an entry was taken out: the next frame groups the whole log again
   const held = log.querySelector<HTMLElement>('.held')!
   const earlier = log.querySelector<HTMLElement>('.earlier')!
   earlier.onclick = () => show(RENDERED_ENTRIES)
@@ -166,6 +171,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
 
   /** How many new messages the reader has not scrolled to, on the jump button (hidden at none). */
   function count(n: number) {
+    if (n === 0 && unseen > 0) for (const entry of log.querySelectorAll<HTMLElement>('[data-unseen]')) delete entry.dataset.unseen
     unseen = Math.max(0, n)
     jump.hidden = unseen === 0
     jump.textContent = `${unseen} new message${unseen === 1 ? '' : 's'} ↓`
@@ -206,7 +212,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
       else batch.append(entry)
     }
     while (pending.firstChild && room-- > 0) batch.append(pending.firstChild)
-    const added = batch.querySelectorAll('.message').length
+    const added = batch.querySelectorAll<HTMLElement>('.message')
     const first = batch.firstElementChild as HTMLElement | null
     if (stuck) rendered = RENDERED_ENTRIES
     log.append(batch)
@@ -215,7 +221,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     const more = pending.firstChild || inserts.size
     if (more) schedule()
     if (stuck) toBottom()
-    else if (added > 0) count(unseen + added)
+    else if (added.length > 0) count(unseen + markUnseen(added))
     const took = performance.now() - start
     if (took > FRAME_BUDGET_MS) perFrame = Math.max(MIN_ENTRIES_PER_FRAME, perFrame >> 1)
     else if (more && took < FRAME_BUDGET_MS / 2) perFrame *= 2
@@ -249,9 +255,9 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
       schedule()
     },
 
-    /** Takes an entry out, wherever it is (shown, held back, or still to be placed); one below the view was counted new. */
+    /** Takes an entry out, wherever it is (shown, held back, or still to be placed); if it was counted new, it is not. */
     remove(entry: HTMLElement) {
-      if (!stuck && entry.isConnected && entry.getBoundingClientRect().top >= log.getBoundingClientRect().bottom) count(unseen - 1)
+      if (entry.dataset.unseen !== undefined) count(unseen - 1)
       takeOut(entry, inserts)
       regroup = true
       schedule()

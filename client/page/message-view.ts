@@ -110,6 +110,8 @@ export function createMessageView(options: {
 
     /** Takes a line out of the log (the room took it back), once what waits to go before it has its place. */
     remove(id: string): void {
+      const queued = waiting.get(id)
+      if (queued) queued[1] = undefined // not news: no alert, no unread mark
       const entry = entryOf(id)
       byId.delete(id)
       if (entry) feed.remove(entry)

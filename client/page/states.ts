@@ -53,6 +53,13 @@ export const STATUS_BANNER: Record<RoomStatus, Banner | null> = {
   closed: { text: 'You left the room.', action: { label: 'Join again', run: () => location.reload() } },
 }
 
+/** A problem the room goes on after, as the log says it. */
+export function problem(err: Error): string {
+  if (!(err instanceof SignalingError)) return `Problem: ${err.message}`
+  // Chromium's limit is per renderer process, which tabs of one site can share.
+  return err.code === 'CONNECTION_REFUSED' ? `${err.message} Closing other calls or tabs may help.` : err.message
+}
+
 /** What a failure to join means for the person, and what they can do about it. */
 export function fatal(err: Error): Banner {
   const code = err instanceof SignalingError ? err.code : ''

@@ -440,7 +440,7 @@ async function forgedWhileAway(reader: Person) {
     )
   } finally {
     await setOffline(ben.page, false)
-    await Promise.all([...people, reader].map((p) => p.page.goto('about:blank')))
+    await Promise.all([...new Set([...people, reader])].map((p) => p.page.goto('about:blank')))
     await quick.close()
   }
 }

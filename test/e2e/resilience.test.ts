@@ -225,7 +225,9 @@ describe('faults', () => {
     await allReceive(log)
     // Said once, however many times the pair tried meanwhile.
     expect(await refusedNotices(b)).toEqual([
-      expect.stringMatching(/^Could not open a connection to someone \(.*Cannot create so many PeerConnections\)\. Trying again/),
+      expect.stringMatching(
+        /^Could not open a connection to someone \(.*Cannot create so many PeerConnections\); trying again\. Closing other calls or tabs may help\.$/,
+      ),
     ])
   })
 
