@@ -12,10 +12,10 @@ export const TICKET_TTL_MS = 60_000
 /** How long tickets live on a server whose request bodies may take `bodyTimeoutS`. */
 export const ticketTtlMs = (bodyTimeoutS: number) => bodyTimeoutS * 1000 + TICKET_TTL_MS
 // A joined ticket with a 64-character nonce takes about 500 bytes of heap (measured), so this holds
-// them under 20 MB. Joins and cancels are each rate-limited per address (by default a burst of 30,
-// then 2/s; a cancel of a nonce not seen yet spends its address's bucket however many sessions the
-// address holds), so pushing a live nonce out within its minute takes about a hundred addresses at full
-// rate; a nonce lost that way costs what every join cost before nonces: a ghost for the grace period.
+// them under 20 MB. Joins, and cancels of nonces not seen yet (with a token, and without), are each
+// rate-limited per address however many sessions it holds (by default a burst of 30, then 2/s), so
+// pushing a live nonce out within its minute takes about 65 addresses at full rate; a nonce lost that
+// way costs what every join cost before nonces: a ghost for the grace period.
 export const MAX_TICKETS = 32_768
 
 type MaybePromise<T> = T | Promise<T>

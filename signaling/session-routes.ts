@@ -29,14 +29,6 @@ function joinFailure(code: JoinFailure, options: RouteContext['options']): HttpE
   }
 }
 
-/**
- * Nonces not seen yet that a session may have remembered on its own, and how fast it gets another: a
- * re-claim's cancel can overtake its join, and whoever shares the session's address must not be able to
- * spend that for it. Slow to refill, so that sessions piling up (each is one join) do not multiply it.
- */
-export const UNSEEN_NONCES_PER_SESSION = 4
-const UNSEEN_NONCES_REFILL_PER_SEC = 1 / 3600
-
 const cancelled = () => new HttpError(409, 'JOIN_CANCELLED', 'this join was cancelled (POST /leave with its nonce)')
 
 function refuseClaim(claim: Claim): void {
@@ -48,15 +40,50 @@ function refuseClaim(claim: Claim): void {
 const verifierDigest = (verifier: string) => createHash('sha256').update(verifier).digest('base64url')
 
 /**
+ * Cancels of a join by its nonce (POST /leave {nonce}), and their rate limits: at the join rate, since a page
+ * may cancel every join it makes.
+ */
+function createCancels(hub: RouteContext['hub'], options: RouteContext['options']) {
+  const cancelLimiter = createRateLimiter(options.joinsPerSec, options.joinBurst)
+  // Cancels of nonces not seen yet that come with a token: a bucket per address of their own, which
+  // cancels without a token cannot spend.
+  const unseenLimiter = createRateLimiter(options.joinsPerSec, options.joinBurst)
+  return {
+    /** Cancels a join whether it is yet to come, in flight or done (then its peer leaves). */
+    async cancel(nonce: string, session: string | undefined, address: string) {
+      let seat: Seat | null | 'unknown' = 'unknown'
+      if (session !== undefined) {
+        // A session's cancels of the joins the server knows are its own to spend: many tabs behind one
+        // address may leave at once after a reset, each with a re-claim's nonce, and a refused cancel would
+        // let that re-claim seat a ghost.
+        takeOrRefuse(cancelLimiter, session, 'cancels from this session')
+        seat = await hub.tickets.cancel(nonce, true)
+      }
+      if (seat === 'unknown') {
+        // A nonce not seen yet is remembered until its join comes: that memory is its address's to spend,
+        // however many sessions the address holds. A re-claim's cancel can overtake its join; with its token
+        // it first spends a bucket that whoever shares the address cannot drain without one.
+        if (session === undefined || unseenLimiter.take(address) > 0) takeOrRefuse(cancelLimiter, address, 'cancels from this address')
+        seat = await hub.tickets.cancel(nonce)
+      }
+      if (seat && seat !== 'unknown') await hub.leave(seat.session, seat.peer)
+    },
+    sweep() {
+      cancelLimiter.sweep()
+      unseenLimiter.sweep()
+    },
+    size: () => cancelLimiter.size + unseenLimiter.size,
+  }
+}
+
+/**
  * POST /join, /ice and /leave as plain Node handlers `(req, res, headers)` (`headers`: the answer's
  * CORS headers). Each throws (or rejects with) what the client is told; the API maps it.
  */
 export function createSessionRoutes({ options, credentials, hub, observer, clientIp }: RouteContext) {
   const turn = options.turn && createTurnCredentials(options.turn)
   const joinLimiter = createRateLimiter(options.joinsPerSec, options.joinBurst)
-  // A bucket of their own at the join rate: a page may cancel every join it makes.
-  const cancelLimiter = createRateLimiter(options.joinsPerSec, options.joinBurst)
-  const unseenLimiter = createRateLimiter(UNSEEN_NONCES_REFILL_PER_SEC, UNSEEN_NONCES_PER_SESSION)
+  const cancels = createCancels(hub, options)
   const ttl = options.turn ? { iceServersTtlS: options.turn.ttlS } : {}
   const bodyTimeoutMs = options.bodyTimeoutS * 1000
   const credentialsTtlS = () => Math.floor(credentials.validForMs() / 1000)
@@ -135,25 +162,6 @@ export function createSessionRoutes({ options, credentials, hub, observer, clien
     sendJson(res, 200, answer, headers)
   }
 
-  /** Cancels a join by its nonce, whether it is yet to come, in flight or done (then its peer leaves). */
-  async function cancel(nonce: string, session: string | undefined, address: string) {
-    let seat: Seat | null | 'unknown' = 'unknown'
-    if (session !== undefined) {
-      // A session's cancels of the joins the server knows are its own to spend: many tabs behind one
-      // address may leave at once after a reset, each with a re-claim's nonce, and a refused cancel would
-      // let that re-claim seat a ghost.
-      takeOrRefuse(cancelLimiter, session, 'cancels from this session')
-      seat = await hub.tickets.cancel(nonce, true)
-    }
-    if (seat === 'unknown') {
-      // A nonce not seen yet is remembered until its join comes: past a session's own few, that memory is
-      // its address's to spend, however many sessions the address holds.
-      if (session === undefined || unseenLimiter.take(session) > 0) takeOrRefuse(cancelLimiter, address, 'cancels from this address')
-      seat = await hub.tickets.cancel(nonce)
-    }
-    if (seat && seat !== 'unknown') await hub.leave(seat.session, seat.peer)
-  }
-
   // Also a beacon (text/plain): the token may come in the body, where sendBeacon can put it. A nonce
   // needs no token: the answer does not say whether the server knew it (it may say the cancels are spent).
   async function leave(req: IncomingMessage, res: ServerResponse, headers: Headers) {
@@ -171,7 +179,7 @@ export function createSessionRoutes({ options, credentials, hub, observer, clien
     let refused: unknown
     if (nonce !== undefined) {
       try {
-        await cancel(nonce, session, clientIp(req))
+        await cancels.cancel(nonce, session, clientIp(req))
       } catch (err) {
         refused = err
       }
@@ -187,9 +195,8 @@ export function createSessionRoutes({ options, credentials, hub, observer, clien
     /** Forgets rate-limit buckets that have refilled; call it on a timer. */
     sweep: () => {
       joinLimiter.sweep()
-      cancelLimiter.sweep()
-      unseenLimiter.sweep()
+      cancels.sweep()
     },
-    limitKeys: () => joinLimiter.size + cancelLimiter.size + unseenLimiter.size,
+    limitKeys: () => joinLimiter.size + cancels.size(),
   }
 }
