@@ -111,11 +111,17 @@ export function createMessageActions(options: {
         box.dispatchEvent(new Event('input'))
         return setIntent({ act: 'edit', id }, 'Editing your message')
       case 'delete':
-        if (confirm('Delete this message for everyone?')) options.remove(id)
+        if (!confirm('Delete this message for everyone?')) return
+        options.remove(id)
+        // A deleted line has no actions: the focus goes back to it, and the bar waits for another line.
+        current.focus()
+        bar.hidden = true
+        current = undefined
         return
       case 'react':
         openPicker(picker.hidden)
-        if (!picker.hidden) picker.querySelector('button')!.focus()
+        // Into the picker from the keyboard only: a click leaves the focus (and so the bar) free to follow the pointer.
+        if (!picker.hidden && event.detail === 0) picker.querySelector('button')!.focus()
         return
       case 'custom':
         if (!options.react(id, any.value.trim())) return void any.setAttribute('aria-invalid', 'true')

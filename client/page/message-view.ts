@@ -114,6 +114,7 @@ export function createMessageView(options: {
       if (queued) queued[1] = undefined // not news: no alert, no unread mark
       const entry = entryOf(id)
       byId.delete(id)
+      if (entry?.contains(document.activeElement)) log.focus() // not to the page
       if (entry) feed.remove(entry)
     },
 

@@ -125,6 +125,8 @@ describe('conversations beyond chat lines', () => {
     await focusMessage(ben.page, 'hello there')
     await act(ben.page, 'react')
     await ben.page.click('#actions [aria-label="React with 👍"]')
+    // Reacting by pointer leaves the focus out of the bar: it follows the pointer to the next line.
+    expect(await ben.page.evaluate(() => document.getElementById('actions')!.contains(document.activeElement))).toBe(false)
     await focusMessage(ben.page, 'hello there')
     await act(ben.page, 'react')
     await ben.page.type('#actions .any-emoji', '🦄')
@@ -171,6 +173,9 @@ describe('conversations beyond chat lines', () => {
     ana.page.once('dialog', (dialog) => void dialog.accept())
     await focusMessage(ana.page, 'secret plan')
     await act(ana.page, 'delete')
+    // The deleted line keeps the focus and loses its actions.
+    expect(await ana.page.evaluate(() => document.activeElement?.classList.contains('message'))).toBe(true)
+    expect(await actionsShown(ana.page)).toBe(false)
     await waitShown(ben.page, 'message deleted', (s) => s?.deleted === true)
     expect(await texts(ben.page)).not.toContain('secret plan')
 
