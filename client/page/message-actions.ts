@@ -2,6 +2,15 @@ export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '😮']
 
 export type Intent = { act: 'reply' | 'edit'; id: string } | undefined
 
+/** Whether `event` in the log takes the actions bar to the message `entry`. */
+function takesBar(event: Event, entry: HTMLElement, bar: HTMLElement): boolean {
+  if (event.type === 'focusin') return true
+  // The pointer does not take the bar from under the focus (moved, its focused button would lose it).
+  if (event.type === 'mouseover') return !bar.contains(document.activeElement)
+  // Tab from a message goes into its own bar, wherever the pointer last took the bar.
+  return (event as KeyboardEvent).key === 'Tab' && !(event as KeyboardEvent).shiftKey && entry === event.target
+}
+
 /**
  * The actions on one message: one toolbar (Reply, React, Edit, Delete) that moves into the message
  * being pointed at or focused, so each message reads as "name, time: text" until then. Replying and
@@ -60,11 +69,10 @@ export function createMessageActions(options: {
     const entry = (node as Element | null)?.closest?.<HTMLElement>('.message')
     return entry && !entry.classList.contains('file') && !entry.classList.contains('deleted') && entry.dataset.id ? entry : undefined
   }
-  for (const type of ['focusin', 'mouseover'] as const) {
+  for (const type of ['focusin', 'mouseover', 'keydown'] as const) {
     log.addEventListener(type, (event) => {
       const entry = target(event.target)
-      // The pointer does not take the bar from under the focus (moved, its focused button would lose it).
-      if (entry && (type === 'focusin' || !bar.contains(document.activeElement))) attach(entry)
+      if (entry && takesBar(event, entry, bar)) attach(entry)
     })
   }
   // A click on a message's buttons leaves focus where it was: moving it would unfold or fold the

@@ -107,7 +107,15 @@ describe('conversations beyond chat lines', () => {
     expect(await actionsShown(ben.page)).toBe(false)
     await focusMessage(ben.page, 'secret plan')
     expect(await actionsShown(ben.page)).toBe(true)
+    // Pointing at another line takes the bar there; Tab from the focused line still goes into its own.
+    await ben.page.hover('[role="log"] .message .text')
+    await ben.page.keyboard.press('Tab')
+    expect(await ben.page.evaluate(() => document.activeElement?.closest('.message')?.querySelector('.text')?.textContent)).toBe(
+      'secret plan',
+    )
+    expect(await ben.page.evaluate(() => document.getElementById('actions')!.contains(document.activeElement))).toBe(true)
     await ben.page.focus('#message')
+    await ben.page.mouse.move(0, 0)
     expect(await actionsShown(ben.page)).toBe(false)
 
     // Ben replies to Ana's first line; both see the quote, and it jumps to the original.
