@@ -55,6 +55,12 @@ function enter(board: Switchboard, room: string, name: string, id?: string, stor
   return { room: joined, client }
 }
 
+/** A history store that starts empty and records the texts of every save. */
+function recordingStore(): { store: HistoryStore; saved: string[][] } {
+  const saved: string[][] = []
+  return { saved, store: { load: async () => [], save: async (_room, entries) => void saved.push(entries.map((e) => e.message.text)) } }
+}
+
 /** One room driven by hand: the test resolves its join (as peer `m`) and pushes server events. */
 async function solo(createPeer?: CreatePeer) {
   const signaling = createFakeSignaling()
@@ -297,11 +303,7 @@ describe('joinRoom over a fake mesh', () => {
   it('takes back what history said in an absent author’s name with another key, once that author’s own hello comes', async () => {
     const board = createSwitchboard()
     const room = randomRoom()
-    const saved: string[][] = []
-    const store: HistoryStore = {
-      load: async () => [],
-      save: async (_room, entries) => void saved.push(entries.map((e) => e.message.text)),
-    }
+    const { store, saved } = recordingStore()
     const ana = enter(board, room, 'Ana', undefined, store)
     const ben = enter(board, room, 'Ben')
     await Promise.all([connectedTo(ana.room, 1), connectedTo(ben.room, 1)])
@@ -352,11 +354,7 @@ describe('joinRoom over a fake mesh', () => {
   it('keeps in its store the history that waited for its author’s hello, once the hello comes', async () => {
     const board = createSwitchboard()
     const room = randomRoom()
-    const saved: string[][] = []
-    const store: HistoryStore = {
-      load: async () => [],
-      save: async (_room, entries) => void saved.push(entries.map((e) => e.message.text)),
-    }
+    const { store, saved } = recordingStore()
     const ana = enter(board, room, 'Ana')
     const ben = enter(board, room, 'Ben', undefined, store)
     await Promise.all([connectedTo(ana.room, 1), connectedTo(ben.room, 1)])
