@@ -1,6 +1,7 @@
 import type { FileTransfer } from '../lib'
 import { setText, template } from './dom'
-import { type createLogFeed, stamp } from './log-feed'
+import type { createLogFeed } from './log-feed'
+import { stamp } from './log-grouping'
 
 const IMAGE = /^image\/(png|jpeg|gif|webp|avif)$/
 

@@ -1,3 +1,5 @@
+import { arrange } from './log-grouping'
+
 // The view follows new messages only while the reader is this close to the newest one.
 const STICKY_SCROLL_PX = 80
 // A hidden tab gets no animation frames: a timer flushes instead, and backs up a frame that never comes.
@@ -14,93 +16,6 @@ const RENDERED_ENTRIES = 300
 // waits until this many more than `rendered` are there, then holds them back in one go.
 const TRIM_STEP = 100
 const ENTRIES_KEPT = 2_000
-// The library ranges every time; this keeps any number showable all the same (a Date past it cannot print).
-const showable = (time: number) => (Math.abs(time) <= 8.64e15 ? time : Date.now())
-
-// Made once, on first use (not while the page starts): toLocale*String builds a new formatter on
-// every call, about a millisecond each, which every message paid twice.
-const lazyFormat = (options: Intl.DateTimeFormatOptions) => {
-  let format: Intl.DateTimeFormat | undefined
-  return (time: number) => {
-    format ??= new Intl.DateTimeFormat([], options)
-    return format.format(time)
-  }
-}
-const clock = lazyFormat({ hour: '2-digit', minute: '2-digit' })
-const fullDate = lazyFormat({ dateStyle: 'full', timeStyle: 'short' })
-const longDate = lazyFormat({ dateStyle: 'full' })
-const dayKey = (time: number) => new Date(time).toDateString()
-
-function dayLabel(time: number): string {
-  const key = dayKey(time)
-  if (key === dayKey(Date.now())) return 'Today'
-  if (key === dayKey(Date.now() - 86_400_000)) return 'Yesterday'
-  return longDate(time)
-}
-
-/** Marks an entry with its sender, day and minute (what `arrange` groups by) and fills in its time. */
-export function stamp(entry: HTMLElement, from: string, shown: number) {
-  const time = showable(shown)
-  if (!entry.classList.contains('notice')) entry.tabIndex = -1
-  entry.dataset.from = from
-  entry.dataset.time = String(time)
-  entry.dataset.day = dayKey(time)
-  entry.dataset.minute = String(Math.floor(time / 60_000))
-  const when = entry.querySelector('time')
-  if (when) {
-    when.dateTime = new Date(time).toISOString()
-    when.textContent = clock(time)
-    when.title = fullDate(time)
-  }
-}
-
-/**
- * Groups lines by sender and minute, and keeps one separator before each day's first entry. From `from`
- * on only, when everything else is as the last call left it and nothing was taken out (entries added at
- * the bottom): a pass over every entry was most of each frame's script.
- */
-function arrange(log: HTMLElement, from?: HTMLElement | null) {
-  let previous: HTMLElement | undefined
-  let day = ''
-  let above = from?.previousElementSibling as HTMLElement | null | undefined
-  while (above && !above.dataset.time) above = above.previousElementSibling as HTMLElement | null
-  if (above) {
-    day = above.dataset.day!
-    previous = above.classList.contains('notice') ? undefined : above
-  }
-  const kept = new Set<Element>()
-  for (let entry = from ?? (log.firstElementChild as HTMLElement | null); entry; entry = entry.nextElementSibling as HTMLElement | null) {
-    if (!entry.dataset.time) continue
-    const entryDay = entry.dataset.day!
-    if (entryDay !== day) {
-      day = entryDay
-      previous = undefined
-      let separator = entry.previousElementSibling as HTMLElement | null
-      if (!separator?.classList.contains('day') || separator.dataset.day !== day) {
-        separator = document.createElement('div')
-        separator.className = 'day'
-        separator.dataset.day = day
-        separator.textContent = dayLabel(Number(entry.dataset.time))
-        entry.before(separator)
-      }
-      kept.add(separator)
-    }
-    if (entry.classList.contains('notice')) {
-      previous = undefined
-      continue
-    }
-    const grouped =
-      previous !== undefined &&
-      !entry.classList.contains('file') &&
-      !previous.classList.contains('file') &&
-      previous.dataset.from === entry.dataset.from &&
-      previous.dataset.minute === entry.dataset.minute &&
-      previous.classList.contains('direct') === entry.classList.contains('direct')
-    entry.classList.toggle('grouped', grouped)
-    previous = entry
-  }
-  if (!from) for (const separator of log.querySelectorAll('.day')) if (!kept.has(separator)) separator.remove()
-}
 
 /** Holds back all but the newest `rendered` entries once TRIM_STEP more are shown; whether it did. */
 function holdBack(log: HTMLElement, held: HTMLElement, rendered: number): boolean {
@@ -113,10 +28,47 @@ function holdBack(log: HTMLElement, held: HTMLElement, rendered: number): boolea
   return true
 }
 
-/** Marks lines the reader has not scrolled to (counted on the jump button); how many. */
-function markUnseen(entries: NodeListOf<HTMLElement>): number {
-  for (const entry of entries) entry.dataset.unseen = ''
-  return entries.length
+/** Marks lines the reader has not scrolled to (counted on the jump button); how many (a flood's oldest may be forgotten already). */
+function markUnseen(entries: HTMLElement[]): number {
+  const kept = entries.filter((entry) => entry.isConnected)
+  for (const entry of kept) entry.dataset.unseen = ''
+  return kept.length
+}
+
+/**
+ * Puts up to `room` entries that wait for a place before another where they belong (history; one whose
+ * place is gone goes into `batch`, last). How many went, whether any went in among the log's entries, and
+ * which lines went in before a line the reader has not scrolled to (new to them as well).
+ */
+function placeWaiting(inserts: Map<HTMLElement, HTMLElement>, batch: DocumentFragment, room: number) {
+  let placed = 0
+  let inserted = false
+  const among: HTMLElement[] = []
+  for (const [entry, before] of inserts) {
+    if (placed === room) break
+    placed++
+    inserts.delete(entry)
+    if (!before.parentNode) {
+      batch.append(entry)
+      continue
+    }
+    inserted = true
+    if (before.dataset.unseen !== undefined && entry.classList.contains('message')) among.push(entry)
+    before.before(entry)
+  }
+  return { placed, inserted, among }
+}
+
+/** Forgets the oldest held entries past ENTRIES_KEPT in all; how many of them were counted new. */
+function forgetOldest(held: HTMLElement, forget: (entry: HTMLElement) => void): number {
+  let unseen = 0
+  while (held.children.length > ENTRIES_KEPT - RENDERED_ENTRIES - TRIM_STEP) {
+    const oldest = held.firstChild as HTMLElement
+    if (oldest.dataset.unseen !== undefined) unseen++
+    forget(oldest)
+    oldest.remove()
+  }
+  return unseen
 }
 
 /** Takes `entry` out; history on its way to go before it goes before what follows it instead. */
@@ -200,19 +152,10 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     fallback = undefined
     const start = performance.now()
     const batch = document.createDocumentFragment()
-    let room = perFrame
-    let inserted = false
-    // History goes in where it belongs (before an entry that may have been held back, or be pending);
-    // one whose place is gone goes last.
-    for (const [entry, before] of inserts) {
-      if (!room--) break
-      inserts.delete(entry)
-      inserted ||= before.parentNode !== null
-      if (before.parentNode) before.before(entry)
-      else batch.append(entry)
-    }
+    const { placed, inserted, among } = placeWaiting(inserts, batch, perFrame)
+    let room = perFrame - placed
     while (pending.firstChild && room-- > 0) batch.append(pending.firstChild)
-    const added = batch.querySelectorAll<HTMLElement>('.message')
+    const added = [...batch.querySelectorAll<HTMLElement>('.message'), ...among]
     const first = batch.firstElementChild as HTMLElement | null
     if (stuck) rendered = RENDERED_ENTRIES
     log.append(batch)
@@ -233,10 +176,9 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
    */
   function trim(): boolean {
     const trimming = holdBack(log, held, rendered)
-    while (held.children.length > ENTRIES_KEPT - RENDERED_ENTRIES - TRIM_STEP) {
-      forget(held.firstChild as HTMLElement)
-      held.firstChild!.remove()
-    }
+    // Lines forgotten before the reader scrolled to them are no longer there to jump to.
+    const lost = forgetOldest(held, forget)
+    if (lost > 0) count(unseen - lost)
     earlier.hidden = !held.firstChild
     return trimming
   }

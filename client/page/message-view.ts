@@ -2,7 +2,8 @@ import type { ChatView, FileTransfer, PeerView, Receipt } from '../lib'
 import { setText, template } from './dom'
 import { createFileEntries } from './file-entries'
 import { formatText } from './format'
-import { createLogFeed, stamp } from './log-feed'
+import { createLogFeed } from './log-feed'
+import { stamp } from './log-grouping'
 import { paint, paletteIndex } from './palette'
 
 /**

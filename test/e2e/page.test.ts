@@ -237,6 +237,63 @@ describe('the room page', () => {
     expect(focused.date).toContain(String(new Date().getFullYear()))
   })
 
+  it('counts only the new lines it still holds when a flood pushes the oldest out while the reader is scrolled up', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(server.url)
+    // Six tabs of Ben's browser are six people to Ana, each within its own burst budget (400 messages).
+    const tabs = [ben.page, ...(await Promise.all(Array.from({ length: 5 }, () => ben.browser.newPage())))]
+    await Promise.all([ana, ...tabs].map((p) => ('page' in p ? p.page : p).goto(link)))
+    await waitForConnected(ana.page, tabs.length)
+    const tall = Array.from({ length: 60 }, (_, i) => `line ${i}`).join('\n')
+    await submit(ben.page, tall)
+    await waitForMessage(ana.page, tall)
+    await ana.page.bringToFront()
+    await ana.page.$eval('[role="log"]', (log) => log.scrollTo(0, 0))
+    await ana.page.waitForFunction(() => document.querySelector('[role="log"]')!.scrollTop === 0, POLL)
+    const shows = (page: Page, text: string) =>
+      page.waitForFunction(
+        (text) => [...document.querySelectorAll('[role="log"] .message .text')].some((e) => e.textContent === text),
+        { polling: 100, timeout: 30_000 },
+        text,
+      )
+    // All at once: lines said at the same time go in among each other (in Lamport order), below the
+    // view all the same, so every one of them is new.
+    await Promise.all(
+      tabs.map((tab, t) =>
+        tab.evaluate((t) => {
+          for (let i = 1; i <= 5; i++) window.parley!.send(`together ${t} ${i}`)
+        }, t),
+      ),
+    )
+    await Promise.all(tabs.map((_, t) => shows(ana.page, `together ${t} 5`)))
+    expect(await ana.page.$eval('#jump', (jump) => jump.textContent)).toBe(`${tabs.length * 5} new messages ↓`)
+
+    // Then one tab after another, each having seen the last one's lines: every line is the newest when
+    // it arrives.
+    const PER_TAB = 390
+    for (const [t, tab] of tabs.entries()) {
+      await tab.evaluate(
+        (t, n) => {
+          for (let i = 0; i < n; i++) window.parley!.send(`flood ${t} ${i}`)
+        },
+        t,
+        PER_TAB,
+      )
+      await Promise.all([ana.page, tabs[t + 1]].flatMap((page) => (page ? [shows(page, `flood ${t} ${PER_TAB - 1}`)] : [])))
+    }
+    const seen = await ana.page.evaluate(() => ({
+      lines: document.querySelectorAll('[role="log"] .message').length,
+      unseen: document.querySelectorAll('[role="log"] [data-unseen]').length,
+      jump: document.getElementById('jump')!.textContent,
+    }))
+    // The log keeps 2,000 lines: some of the flood is forgotten unseen, and the count says what is left.
+    expect(seen.lines).toBeLessThan(tabs.length * PER_TAB)
+    expect(seen.unseen).toBeGreaterThan(1_000)
+    expect(seen.jump).toBe(`${seen.unseen} new messages ↓`)
+    expect(ana.errors).toEqual([])
+    await Promise.all(tabs.slice(1).map((tab) => tab.close()))
+  })
+
   it('opens after a reload with the message box focused and the newest line in view, its history included', async () => {
     const [ana, ben] = people as [Person, Person]
     const link = roomLink(server.url)
