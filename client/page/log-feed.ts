@@ -16,16 +16,47 @@ const RENDERED_ENTRIES = 300
 // waits until this many more than `rendered` are there, then holds them back in one go.
 const TRIM_STEP = 100
 const ENTRIES_KEPT = 2_000
+// A reader scrolled up holds back only what is above the view, until this many are shown.
+const READING_ENTRIES = 1_000
 
-/** Holds back all but the newest `rendered` entries once TRIM_STEP more are shown; whether it did. */
-function holdBack(log: HTMLElement, held: HTMLElement, rendered: number): boolean {
+/**
+ * Holds back all but the newest `rendered` entries once TRIM_STEP more are shown. A reader scrolled up
+ * keeps what they are reading: only entries wholly above the view go then, unless more than
+ * READING_ENTRIES would stay (a flood while they read). Whether it held any back and, for a reader, the
+ * first entry left and where it was on the screen.
+ */
+function holdBack(
+  log: HTMLElement,
+  held: HTMLElement,
+  rendered: number,
+  reading: boolean,
+): { first?: HTMLElement; top?: number } | undefined {
   // Every shown entry is a child (so are day separators and two fixed ones): most frames stop here.
-  if (log.childElementCount <= rendered + TRIM_STEP) return false
+  if (log.childElementCount <= rendered + TRIM_STEP) return undefined
   // Notices too: a peer churning sessions makes one per join, and they keep their place among the lines.
-  const shown = log.querySelectorAll(':scope > .message, :scope > .notice')
-  if (shown.length <= rendered + TRIM_STEP) return false
-  held.append(...[...shown].slice(0, -rendered))
-  return true
+  const shown = [...log.querySelectorAll<HTMLElement>(':scope > .message, :scope > .notice')]
+  if (shown.length <= rendered + TRIM_STEP) return undefined
+  let going = shown.length - rendered
+  if (reading && shown.length <= READING_ENTRIES) going = Math.min(going, aboveView(log, shown))
+  if (going === 0) return undefined
+  // The entry after the first one left: that one may gain its sender's name (no longer grouped) above its text.
+  const first = reading ? (shown[going + 1] ?? shown[going]) : undefined
+  const top = first?.getBoundingClientRect().top
+  held.append(...shown.slice(0, going))
+  return { first, top }
+}
+
+/** How many of `shown` (in the log's order) lie wholly above its view: one layout read, then a search. */
+function aboveView(log: HTMLElement, shown: HTMLElement[]): number {
+  const top = log.getBoundingClientRect().top
+  let low = 0
+  let high = shown.length
+  while (low < high) {
+    const mid = (low + high) >> 1
+    if (shown[mid]!.getBoundingClientRect().bottom <= top) low = mid + 1
+    else high = mid
+  }
+  return low
 }
 
 /** Marks lines the reader has not scrolled to (counted on the jump button); how many (a flood's oldest may be forgotten already). */
@@ -59,10 +90,10 @@ function placeWaiting(inserts: Map<HTMLElement, HTMLElement>, batch: DocumentFra
   return { placed, inserted, among }
 }
 
-/** Forgets the oldest held entries past ENTRIES_KEPT in all; how many of them were counted new. */
-function forgetOldest(held: HTMLElement, forget: (entry: HTMLElement) => void): number {
+/** Forgets the oldest held entries past ENTRIES_KEPT in all, with `shown` others; how many of them were counted new. */
+function forgetOldest(held: HTMLElement, forget: (entry: HTMLElement) => void, shown: number): number {
   let unseen = 0
-  while (held.children.length > ENTRIES_KEPT - RENDERED_ENTRIES - TRIM_STEP) {
+  while (held.children.length > ENTRIES_KEPT - Math.max(RENDERED_ENTRIES + TRIM_STEP, shown)) {
     const oldest = held.firstChild as HTMLElement
     if (oldest.dataset.unseen !== undefined) unseen++
     forget(oldest)
@@ -159,7 +190,10 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     const first = batch.firstElementChild as HTMLElement | null
     if (stuck) rendered = RENDERED_ENTRIES
     log.append(batch)
-    arrange(log, trim() || inserted || regroup ? null : first)
+    const heldBack = trim()
+    arrange(log, heldBack || inserted || regroup ? null : first)
+    // What the reader sees stays where it was (not every browser anchors the scroll in this log).
+    if (heldBack?.first) log.scrollTop += heldBack.first.getBoundingClientRect().top - heldBack.top!
     regroup = false
     const more = pending.firstChild || inserts.size
     if (more) schedule()
@@ -172,15 +206,16 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
 
   /**
    * Only the newest `rendered` entries are shown (TRIM_STEP more before they are held back), and
-   * ENTRIES_KEPT kept in all (more while earlier ones are shown). Whether any were held back now.
+   * ENTRIES_KEPT kept in all (more while earlier ones are shown). What `holdBack` held back now.
    */
-  function trim(): boolean {
-    const trimming = holdBack(log, held, rendered)
+  function trim() {
+    const heldBack = holdBack(log, held, rendered, !stuck)
     // Lines forgotten before the reader scrolled to them are no longer there to jump to.
-    const lost = forgetOldest(held, forget)
+    // What is shown counts (about: its day separators too), but not what the reader asked to see again.
+    const lost = forgetOldest(held, forget, log.childElementCount - (rendered - RENDERED_ENTRIES))
     if (lost > 0) count(unseen - lost)
     earlier.hidden = !held.firstChild
-    return trimming
+    return heldBack
   }
 
   function schedule() {
