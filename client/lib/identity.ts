@@ -37,9 +37,11 @@ const newKeyPair = () =>
 export async function keptIdentity(room: string, keys?: KeyStore): Promise<Identity> {
   const kept = await keys?.load(room).catch(() => undefined)
   if (kept?.privateKey?.algorithm?.name === ED25519 && kept.publicKey) return createIdentity(room, kept)
-  const pair = await newKeyPair()
-  void keys?.save(room, pair).catch(() => {})
-  return createIdentity(room, pair)
+  const made = await newKeyPair()
+  // Tabs opening a new room at once each make a pair: the one kept first is the one all of them sign
+  // with, as tabs opened later do. The first hello is sent well after this (once a channel opens).
+  const first = await keys?.save(room, made).catch(() => undefined)
+  return createIdentity(room, first || made)
 }
 
 /**

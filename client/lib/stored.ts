@@ -24,7 +24,11 @@ export interface HistoryStore {
 /** Where a room's signing key pair is kept between visits (see identity.ts `keptIdentity`). */
 export interface KeyStore {
   load(room: string): Promise<CryptoKeyPair | undefined>
-  save(room: string, pair: CryptoKeyPair): Promise<void>
+  /**
+   * Keeps `pair` unless a pair of its algorithm is kept already (another tab's, made meanwhile), in one
+   * step; the pair kept. A store that cannot tell resolves to nothing, and `pair` is used.
+   */
+  save(room: string, pair: CryptoKeyPair): Promise<CryptoKeyPair | undefined>
 }
 
 /**

@@ -123,6 +123,19 @@ export function createIndexedDbKeys(): KeyStore | undefined {
   if (typeof indexedDB === 'undefined') return undefined
   return {
     load: (room) => run<CryptoKeyPair | undefined>('readonly', (store) => store.get(room), KEYS),
-    save: (room, pair) => run('readwrite', (store) => store.put(pair, room), KEYS).then(() => {}),
+    // Read and written in one transaction: IndexedDB runs another tab's on this store before or after it, never between.
+    save: (room, pair) =>
+      run<CryptoKeyPair | undefined>(
+        'readwrite',
+        (store) => {
+          const kept = store.get(room)
+          kept.onsuccess = () => {
+            if (kept.result?.privateKey?.algorithm?.name !== pair.privateKey.algorithm.name) store.put(pair, room)
+          }
+          return kept
+        },
+        KEYS,
+        false,
+      ).then((kept) => (kept?.privateKey?.algorithm?.name === pair.privateKey.algorithm.name ? kept : pair)),
   }
 }

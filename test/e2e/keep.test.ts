@@ -183,6 +183,35 @@ describe('two tabs of one room in one browser', () => {
   })
 })
 
+describe('two tabs opening a new room at once', () => {
+  it('sign with the one key the browser keeps for the room, as a tab opened later does', async () => {
+    const [ana] = people as [Person]
+    const link = roomLink(server.url)
+    const tabs = [ana.page, await ana.browser.newPage()]
+    // Each tab finds no key and makes one, the making held back until both have looked.
+    await Promise.all(
+      tabs.map((tab) =>
+        tab.evaluateOnNewDocument(`{
+          const generateKey = crypto.subtle.generateKey.bind(crypto.subtle)
+          crypto.subtle.generateKey = (...args) => new Promise((r) => setTimeout(r, 500)).then(() => generateKey(...args))
+        }`),
+      ),
+    )
+    await Promise.all(tabs.map((tab) => tab.goto(link)))
+    await Promise.all(tabs.map((tab) => waitForConnected(tab, 1)))
+    const keys = await Promise.all(tabs.map((tab) => tab.evaluate(() => window.parley!.self.key)))
+    expect(keys[0]).toBeTruthy()
+    expect(keys[1]).toBe(keys[0])
+    // A third tab, opened later, loads the kept one: the same.
+    const later = await ana.browser.newPage()
+    await later.goto(link)
+    await waitForConnected(later, 2)
+    expect(await later.evaluate(() => window.parley!.self.key)).toBe(keys[0])
+    ana.page = later
+    for (const tab of tabs) await tab.close()
+  })
+})
+
 /**
  * In the page: the one record of `room` an earlier version of the page wrote, if any; `make` first
  * makes it of the room's records (each page's own), as that version would have written them.
