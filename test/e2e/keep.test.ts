@@ -270,3 +270,24 @@ describe('a database connection the browser closed (site data cleared while the 
     expect(await storedTexts(ana.page, roomOf(link))).toContain('said after the data was cleared')
   })
 })
+
+describe('a database that never answers (a storage bug in the browser)', () => {
+  it('holds the page up for a few seconds at most: it joins, connects and chats without it', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(server.url)
+    const stuck = await ben.browser.newPage()
+    try {
+      await stuck.evaluateOnNewDocument(() => {
+        indexedDB.open = () => ({}) as IDBOpenDBRequest
+      })
+      await Promise.all([ana.page.goto(link), stuck.goto(link)])
+      await Promise.all([waitForConnected(ana.page, 1, 15_000), waitForConnected(stuck, 1, 15_000)])
+      await say(stuck, 'said without storage')
+      await waitForMessage(ana.page, 'said without storage')
+      await say(ana.page, 'heard without storage')
+      await waitForMessage(stuck, 'heard without storage')
+    } finally {
+      await stuck.close()
+    }
+  })
+})
