@@ -39,7 +39,8 @@ export async function keptIdentity(room: string, keys?: KeyStore): Promise<Ident
   if (kept?.privateKey?.algorithm?.name === ED25519 && kept.publicKey) return createIdentity(room, kept)
   const made = await newKeyPair()
   // Tabs opening a new room at once each make a pair: the one kept first is the one all of them sign
-  // with, as tabs opened later do. The first hello is sent well after this (once a channel opens).
+  // with, as tabs opened later do. A first visit's key is ready one transaction later (the roster waits
+  // for it, see room.ts): measured, still before the join's answer comes.
   const first = await keys?.save(room, made).catch(() => undefined)
   return createIdentity(room, first || made)
 }

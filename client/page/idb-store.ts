@@ -133,18 +133,19 @@ export function createIndexedDbKeys(): KeyStore | undefined {
   return {
     load: (room) => run<CryptoKeyPair | undefined>('readonly', (store) => store.get(room), KEYS),
     // Read and written in one transaction: IndexedDB runs another tab's on this store before or after it, never between.
-    save: (room, pair) =>
-      run<CryptoKeyPair | undefined>(
+    save: (room, pair) => {
+      const usable = (kept: CryptoKeyPair | undefined): kept is CryptoKeyPair =>
+        kept?.privateKey?.algorithm?.name === pair.privateKey.algorithm.name && kept.publicKey !== undefined
+      return run<CryptoKeyPair | undefined>(
         'readwrite',
         (store) => {
           const kept = store.get(room)
-          kept.onsuccess = () => {
-            if (kept.result?.privateKey?.algorithm?.name !== pair.privateKey.algorithm.name) store.put(pair, room)
-          }
+          kept.onsuccess = () => usable(kept.result) || store.put(pair, room)
           return kept
         },
         KEYS,
         false,
-      ).then((kept) => (kept?.privateKey?.algorithm?.name === pair.privateKey.algorithm.name ? kept : pair)),
+      ).then((kept) => (usable(kept) ? kept : pair))
+    },
   }
 }

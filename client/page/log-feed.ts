@@ -16,34 +16,34 @@ const RENDERED_ENTRIES = 300
 // waits until this many more than `rendered` are there, then holds them back in one go.
 const TRIM_STEP = 100
 const ENTRIES_KEPT = 2_000
-// A reader scrolled up holds back only what is above the view, until this many are shown.
-const READING_ENTRIES = 1_000
+// A reader scrolled up holds back only what is above the view, until this many more than `rendered` are shown.
+const READING_SLACK = 700
 
 /**
  * Holds back all but the newest `rendered` entries once TRIM_STEP more are shown. A reader scrolled up
- * keeps what they are reading: only entries wholly above the view go then, unless more than
- * READING_ENTRIES would stay (a flood while they read). Whether it held any back and, for a reader, the
- * first entry left and where it was on the screen.
+ * keeps what they are reading: only entries wholly above the view go then, unless READING_SLACK more
+ * would stay (a flood while they read). Nothing when under the limit; else how many it held back and,
+ * for a reader, an entry left at the top (the second: the first may gain its sender's name) and where
+ * it was on the screen.
  */
 function holdBack(
   log: HTMLElement,
   held: HTMLElement,
   rendered: number,
   reading: boolean,
-): { first?: HTMLElement; top?: number } | undefined {
+): { count: number; first?: HTMLElement; top?: number } | undefined {
   // Every shown entry is a child (so are day separators and two fixed ones): most frames stop here.
   if (log.childElementCount <= rendered + TRIM_STEP) return undefined
   // Notices too: a peer churning sessions makes one per join, and they keep their place among the lines.
   const shown = [...log.querySelectorAll<HTMLElement>(':scope > .message, :scope > .notice')]
   if (shown.length <= rendered + TRIM_STEP) return undefined
   let going = shown.length - rendered
-  if (reading && shown.length <= READING_ENTRIES) going = Math.min(going, aboveView(log, shown))
-  if (going === 0) return undefined
-  // The entry after the first one left: that one may gain its sender's name (no longer grouped) above its text.
+  if (reading && shown.length <= rendered + READING_SLACK) going = Math.min(going, aboveView(log, shown))
+  if (going === 0) return { count: 0 }
   const first = reading ? (shown[going + 1] ?? shown[going]) : undefined
   const top = first?.getBoundingClientRect().top
   held.append(...shown.slice(0, going))
-  return { first, top }
+  return { count: going, first, top }
 }
 
 /** How many of `shown` (in the log's order) lie wholly above its view: one layout read, then a search. */
@@ -93,7 +93,7 @@ function placeWaiting(inserts: Map<HTMLElement, HTMLElement>, batch: DocumentFra
 /** Forgets the oldest held entries past ENTRIES_KEPT in all, with `shown` others; how many of them were counted new. */
 function forgetOldest(held: HTMLElement, forget: (entry: HTMLElement) => void, shown: number): number {
   let unseen = 0
-  while (held.children.length > ENTRIES_KEPT - Math.max(RENDERED_ENTRIES + TRIM_STEP, shown)) {
+  while (held.firstChild && held.children.length > ENTRIES_KEPT - Math.max(RENDERED_ENTRIES + TRIM_STEP, shown)) {
     const oldest = held.firstChild as HTMLElement
     if (oldest.dataset.unseen !== undefined) unseen++
     forget(oldest)
@@ -138,6 +138,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
   let perFrame = MIN_ENTRIES_PER_FRAME
   let rendered = RENDERED_ENTRIES
   let regroup = false // an entry was taken out: the next frame groups the whole log again
+  let lookAgainAt = 0
   const held = log.querySelector<HTMLElement>('.held')!
   const earlier = log.querySelector<HTMLElement>('.earlier')!
   earlier.onclick = () => show(RENDERED_ENTRIES)
@@ -145,7 +146,8 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
   /** Puts back the newest `count` held entries, above those shown; the newest of them takes the focus (and the view). */
   function show(count: number) {
     const back = [...held.children].slice(-count) as HTMLElement[]
-    rendered += back.length
+    // All that is shown stays (a reader scrolled up may have more than `rendered`), and what comes back above it.
+    rendered = log.querySelectorAll(':scope > .message, :scope > .notice').length + back.length
     earlier.after(...back)
     trim()
     arrange(log)
@@ -166,6 +168,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
   }
 
   log.addEventListener('scroll', () => {
+    lookAgainAt = 0
     stuck = log.scrollHeight - log.scrollTop - log.clientHeight < STICKY_SCROLL_PX
     if (stuck) count(0)
   })
@@ -191,7 +194,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     if (stuck) rendered = RENDERED_ENTRIES
     log.append(batch)
     const heldBack = trim()
-    arrange(log, heldBack || inserted || regroup ? null : first)
+    arrange(log, heldBack?.count || inserted || regroup ? null : first)
     // What the reader sees stays where it was (not every browser anchors the scroll in this log).
     if (heldBack?.first) log.scrollTop += heldBack.first.getBoundingClientRect().top - heldBack.top!
     regroup = false
@@ -209,9 +212,10 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
    * ENTRIES_KEPT kept in all (more while earlier ones are shown). What `holdBack` held back now.
    */
   function trim() {
-    const heldBack = holdBack(log, held, rendered, !stuck)
-    // Lines forgotten before the reader scrolled to them are no longer there to jump to.
-    // What is shown counts (about: its day separators too), but not what the reader asked to see again.
+    const heldBack = log.childElementCount < lookAgainAt ? undefined : holdBack(log, held, rendered, !stuck)
+    // Nothing above a reader's view to hold back: the next look (it reads layout) waits for TRIM_STEP more, or a scroll.
+    if (heldBack?.count === 0) lookAgainAt = log.childElementCount + TRIM_STEP
+    // Shown entries count (with day separators), not those asked for again; lines forgotten unseen leave the count.
     const lost = forgetOldest(held, forget, log.childElementCount - (rendered - RENDERED_ENTRIES))
     if (lost > 0) count(unseen - lost)
     earlier.hidden = !held.firstChild

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import {
   closeAll,
   launchPeople,
@@ -187,13 +187,35 @@ describe('two tabs opening a new room at once', () => {
   it('sign with the one key the browser keeps for the room, as a tab opened later does', async () => {
     const [ana] = people as [Person]
     const link = roomLink(server.url)
-    const tabs = [ana.page, await ana.browser.newPage()]
-    // Each tab finds no key and makes one, the making held back until both have looked.
+    const second = await ana.browser.newPage()
+    onTestFinished(() => second.close())
+    const tabs = [ana.page, second]
+    // Each tab finds no key and makes one: its making waits until the other tab has looked too (and
+    // found none), told over a BroadcastChannel.
     await Promise.all(
       tabs.map((tab) =>
         tab.evaluateOnNewDocument(`{
           const generateKey = crypto.subtle.generateKey.bind(crypto.subtle)
-          crypto.subtle.generateKey = (...args) => new Promise((r) => setTimeout(r, 500)).then(() => generateKey(...args))
+          const channel = new BroadcastChannel('key race')
+          let mine = false
+          let theirs = false
+          let go
+          const both = new Promise((resolve) => (go = resolve))
+          channel.onmessage = () => {
+            if (theirs) return
+            theirs = true
+            if (mine) {
+              channel.postMessage('looked')
+              go()
+            }
+          }
+          crypto.subtle.generateKey = (algorithm, ...rest) => {
+            if ((algorithm?.name ?? algorithm) !== 'Ed25519') return generateKey(algorithm, ...rest)
+            mine = true
+            channel.postMessage('looked')
+            if (theirs) go()
+            return both.then(() => generateKey(algorithm, ...rest))
+          }
         }`),
       ),
     )
@@ -207,8 +229,8 @@ describe('two tabs opening a new room at once', () => {
     await later.goto(link)
     await waitForConnected(later, 2)
     expect(await later.evaluate(() => window.parley!.self.key)).toBe(keys[0])
+    await ana.page.close()
     ana.page = later
-    for (const tab of tabs) await tab.close()
   })
 })
 

@@ -247,7 +247,8 @@ describe('the room page', () => {
     await waitForConnected(ana.page, tabs.length)
     const tall = Array.from({ length: 60 }, (_, i) => `line ${i}`).join('\n')
     await submit(ben.page, tall)
-    await waitForMessage(ana.page, tall)
+    // Every line said from now on comes after it, for every tab.
+    await Promise.all([ana.page, ...tabs].map((page) => waitForMessage(page, tall)))
     await ana.page.bringToFront()
     await ana.page.$eval('[role="log"]', (log) => log.scrollTo(0, 0))
     await ana.page.waitForFunction(() => document.querySelector('[role="log"]')!.scrollTop === 0, POLL)
@@ -311,7 +312,8 @@ describe('the room page', () => {
         n,
       )
     await sayMany(ben.page, 'read', 300)
-    await waitForMessage(ana.page, 'read 299')
+    // Ben's other tab has them all before it speaks: its lines come after every one of them.
+    await Promise.all([ana.page, other].map((page) => waitForMessage(page, 'read 299')))
     await ana.page.bringToFront()
     // Where the text of the line at the top of the view is (it may gain its sender's name above it).
     const where = () =>
@@ -336,6 +338,16 @@ describe('the room page', () => {
     expect(Math.abs(after.top - before.top)).toBeLessThan(2)
     // What was above the view is held back all the same.
     expect(await ana.page.$eval('[role="log"] .held', (held) => held.childElementCount)).toBeGreaterThan(0)
+    // "Show earlier" brings them back above, and the newest of them takes the focus; none goes again.
+    await ana.page.click('[role="log"] .earlier')
+    await ana.page.evaluate(() => new Promise((frame) => requestAnimationFrame(() => requestAnimationFrame(frame))))
+    const shown = await ana.page.evaluate(() => ({
+      focused: document.activeElement?.querySelector('.text')?.textContent,
+      visible: (document.activeElement as HTMLElement).offsetParent !== null,
+      held: document.querySelector('[role="log"] .held')!.childElementCount,
+    }))
+    expect(shown).toEqual({ focused: 'read 29', visible: true, held: 0 })
+    expect((await where()).shown).toBe(true)
   })
 
   it('opens after a reload with the message box focused and the newest line in view, its history included', async () => {

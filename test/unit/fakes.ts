@@ -532,7 +532,7 @@ export const trustingIdentity = (): Identity => ({
 export function joinWithSlowKey() {
   let keyLoaded!: () => void
   const loaded = new Promise<void>((resolve) => (keyLoaded = resolve))
-  const keys: KeyStore = { load: () => loaded.then(() => undefined), save: async () => undefined }
+  const keys: KeyStore = { load: () => loaded.then(() => undefined), save: async () => {} }
   const signaling = createFakeSignaling()
   const network = createFakeNetwork()
   const room: Room = joinRoom({
