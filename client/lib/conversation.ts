@@ -104,6 +104,13 @@ function createReceipts(mesh: Mesh, emit: Emit) {
 }
 
 /**
+ * Who is at the other end of a direct message (none for one to everyone): events about it, and replies
+ * to it whoever the composer was writing to, stay between its two ends.
+ */
+const otherEnd = (message: ChatMessage | undefined, self: string) =>
+  message?.to === undefined ? undefined : message.from === self ? message.to : message.from
+
+/**
  * The conversation on top of the mesh: signed messages in one order for everyone, history for
  * newcomers (and from this browser's store), delivery receipts and typing indicators.
  */
@@ -166,12 +173,12 @@ export function createConversation(options: {
       const target = notes.target(re.id)
       if (!target || isAnnotation(target.message)) return false
       if (!mayChange(re, target, self.id, (await options.identity).key)) return false
-      const { to, from } = target.message
-      this.send(text, to === undefined ? undefined : from === self.id ? to : from, re)
+      this.send(text, otherEnd(target.message, self.id), re)
       return true
     },
 
     send(text: string, to: string | undefined, re?: Reference): ChatView {
+      if (re?.act === 'reply') to = otherEnd(notes.target(re.id)?.message, self.id) ?? to
       typing.sent()
       const message: ChatMessage = {
         type: 'chat',

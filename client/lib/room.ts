@@ -277,7 +277,7 @@ export function joinRoom(options: JoinOptions): Room {
     },
     remove: (id) => (left || !self.id ? Promise.resolve(false) : conversation.about({ act: 'delete', id })),
     annotation: (id) => conversation.state(id),
-    typing: () => conversation.typing(),
+    typing: (to) => conversation.typing(to),
     sendFile: (file, sendOptions) => files.send(file, sendOptions?.to),
     cancelFile: (id, from) => files.cancel(id, from),
     setName(name) {

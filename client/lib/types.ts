@@ -263,8 +263,8 @@ export interface Room {
   /** Everyone else in the room, with their connection state. */
   readonly peers: PeerView[]
   /**
-   * Sends to everyone, or with `to` to one person only (a direct message). Null (nothing sent) when
-   * empty, too long, or not joined yet.
+   * Sends to everyone, or with `to` to one person only (a direct message). A reply to a direct message
+   * goes to its other end, whatever `to` says. Null (nothing sent) when empty, too long, or not joined yet.
    */
   send(text: string, options?: { to?: string; replyTo?: string }): ChatView | null
   /** Turns your reaction `emoji` to message `id` on or off. Resolves false when nothing was sent. */
@@ -275,8 +275,8 @@ export interface Room {
   remove(id: string): Promise<boolean>
   /** What edits, deletions and reactions made of message `id` so far. */
   annotation(id: string): Annotation
-  /** Call on every keystroke: the others see "typing" (throttled, expiring). */
-  typing(): void
+  /** Call on every keystroke: the others (or `to` alone, writing privately) see "typing" (throttled, expiring). */
+  typing(to?: string): void
   /** Sends a file to everyone connected, or to one person; resolves when everyone has it all. */
   sendFile(file: Blob & { name?: string }, options?: { to?: string }): Promise<FileTransfer>
   /** Stops a file transfer: one you send (`from` omitted), or one `from` someone is sending you. */

@@ -6,9 +6,10 @@ export const TYPING_EVERY_MS = 2_000
 export const TYPING_SHOWN_MS = 5_000
 
 /** Typing indicators both ways: ours throttled, theirs expiring. */
-export function createTyping(mesh: { sendNow(message: PeerMessage): string[]; views(): PeerView[] }, emit: Emit) {
+export function createTyping(mesh: { sendNow(message: PeerMessage, to?: string): string[]; views(): PeerView[] }, emit: Emit) {
   const typing = new Map<string, ReturnType<typeof setTimeout>>()
   let lastTyping = 0
+  let lastTo: string | undefined
 
   function changed() {
     const views = mesh.views()
@@ -24,12 +25,13 @@ export function createTyping(mesh: { sendNow(message: PeerMessage): string[]; vi
   }
 
   return {
-    /** We are typing, throttled: the others hear it at most every TYPING_EVERY_MS. */
-    local(): void {
+    /** We are typing (to `to` alone, privately), throttled: they hear it at most every TYPING_EVERY_MS. */
+    local(to?: string): void {
       const now = Date.now()
-      if (now - lastTyping < TYPING_EVERY_MS) return
+      if (now - lastTyping < TYPING_EVERY_MS && to === lastTo) return
       lastTyping = now
-      mesh.sendNow({ type: 'typing' })
+      lastTo = to
+      mesh.sendNow({ type: 'typing' }, to)
     },
 
     /** We sent a message: typing right after it is news again. */

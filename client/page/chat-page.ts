@@ -112,7 +112,7 @@ export function showRoom(roomId: string): void {
       }
       log.follow()
     },
-    typing: () => room?.typing(),
+    typing: (to) => room?.typing(to),
     onTalking(peer) {
       people.talking(peer?.id)
       if (peer) panel.close()

@@ -3,14 +3,14 @@ import { $ } from './dom'
 
 /**
  * The message box and what surrounds it: a multi-line textarea (Enter sends, Shift+Enter starts a new
- * line), the private mode (writing to one person, shown in a bar with a way back), and files from the
+ * line; on a touch screen Enter starts a new line), the private mode (writing to one person, shown in a bar with a way back), and files from the
  * picker, drag-and-drop or paste. It hands text and files to `send`/`sendFiles`; they decide whether
  * anything went.
  */
 export function createComposer(options: {
   send(text: string, to: string | undefined): boolean
   sendFiles(files: File[], to: string | undefined): void
-  typing(): void
+  typing(to: string | undefined): void
   /** Whom the composer writes to changed (undefined: everyone). */
   onTalking(peer: PeerView | undefined): void
 }) {
@@ -46,7 +46,8 @@ export function createComposer(options: {
     box.focus()
   })
   box.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+    // On a phone (no Shift key to hold) Enter starts a new line, as in Signal or WhatsApp; Send sends.
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && !matchMedia('(pointer: coarse)').matches) {
       event.preventDefault()
       form.requestSubmit()
     } else if (event.key === 'Escape' && to) {
@@ -55,7 +56,7 @@ export function createComposer(options: {
   })
   box.addEventListener('input', () => {
     grow()
-    if (box.value) options.typing()
+    if (box.value) options.typing(to?.id)
   })
   $('private-exit').addEventListener('click', () => {
     talk(undefined)

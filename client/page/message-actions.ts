@@ -11,6 +11,17 @@ function takesBar(event: Event, entry: HTMLElement, bar: HTMLElement): boolean {
   return (event as KeyboardEvent).key === 'Tab' && !(event as KeyboardEvent).shiftKey && entry === event.target
 }
 
+function addQuickEmoji(row: Element) {
+  for (const emoji of QUICK_EMOJI) {
+    const quick = document.createElement('button')
+    quick.type = 'button'
+    quick.textContent = emoji
+    quick.setAttribute('aria-label', `React with ${emoji}`)
+    quick.dataset.emoji = emoji
+    row.append(quick)
+  }
+}
+
 /**
  * The actions on one message: one toolbar (Reply, React, Edit, Delete) that moves into the message
  * being pointed at or focused, so each message reads as "name, time: text" until then. Replying and
@@ -37,14 +48,7 @@ export function createMessageActions(options: {
   let current: HTMLElement | undefined
   let intent: Intent
 
-  for (const emoji of QUICK_EMOJI) {
-    const quick = document.createElement('button')
-    quick.type = 'button'
-    quick.textContent = emoji
-    quick.setAttribute('aria-label', `React with ${emoji}`)
-    quick.dataset.emoji = emoji
-    picker.querySelector('.emojis')!.append(quick)
-  }
+  addQuickEmoji(picker.querySelector('.emojis')!)
 
   function openPicker(on: boolean) {
     // Hidden with the focus in it, the focus would fall to the page, and the bar (shown only to the focus or
@@ -113,7 +117,12 @@ export function createMessageActions(options: {
     }
     switch (clicked.dataset.act) {
       case 'reply':
-        return setIntent({ act: 'reply', id }, `Replying to ${who}: ${seen.slice(0, 60)}`)
+        // What an edit under way put in the box is not the reply.
+        if (intent?.act === 'edit') cancel()
+        return setIntent(
+          { act: 'reply', id },
+          `Replying ${current.classList.contains('direct') ? 'privately ' : ''}to ${who}: ${seen.slice(0, 60)}`,
+        )
       case 'edit':
         box.value = text
         box.dispatchEvent(new Event('input'))

@@ -1,6 +1,6 @@
 import type { Page } from 'puppeteer'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { axeFaults, closeAll, launchPeople, type Person, say, setName, waitForConnected, waitForMessage } from '../browsers'
+import { axeFaults, closeAll, launchPeople, type Person, say, setName, WIRE, waitForConnected, waitForMessage } from '../browsers'
 import { roomLink, startServer, type TestServer } from '../helpers'
 
 // Three separate Chromium processes: Ana and Ben talk, Cleo comes late.
@@ -264,5 +264,47 @@ describe('conversations beyond chat lines', () => {
       expect(await stored(person.page)).not.toContain('secret plan')
     }
     expect([...ana.errors, ...ben.errors, ...cleo.errors]).toEqual([])
+  })
+})
+
+describe('a private conversation inside the room', () => {
+  it('keeps a reply to a private message, and typing to one person, between the two; an edit left for a reply leaves its text', async () => {
+    const [ana, ben, cleo] = people as [Person, Person, Person]
+    const link = roomLink(server.url)
+    await cleo.page.evaluateOnNewDocument(WIRE)
+    await Promise.all(people.map((p) => p.page.goto(link)))
+    await Promise.all(people.map((p) => waitForConnected(p.page, 2)))
+    const anaId = await ana.page.evaluate(() => window.parley!.self.id)
+
+    // Ben writes to Ana privately: Ana sees him typing, Cleo hears nothing of it.
+    await ben.page.bringToFront()
+    await ben.page.click(`ul[aria-label="People"] li[data-peer="${anaId}"] button.person-open`)
+    await ben.page.type('[aria-label="Message"]', 'psst')
+    await ana.page.waitForFunction(() => document.getElementById('typing')!.textContent === 'Ben is typing…', { timeout: 15_000 })
+    await ben.page.click('#send')
+    await waitForMessage(ana.page, 'psst')
+
+    // Ana replies from her everyone mode: the reply goes to Ben alone, and says so before it goes.
+    await focusMessage(ana.page, 'psst')
+    await act(ana.page, 'reply')
+    expect(await ana.page.$eval('#context-label', (e) => e.textContent)).toBe('Replying privately to Ben: psst')
+    await say(ana.page, 'got it')
+    await waitShown(ben.page, 'got it', (s) => s?.quote?.includes('psst') === true)
+    expect(await ana.page.$eval('[role="log"] .message.direct:last-of-type .text', (e) => e.textContent)).toBe('got it')
+    await say(ana.page, 'for everyone')
+    await waitForMessage(cleo.page, 'for everyone')
+    expect(await texts(cleo.page)).not.toContain('got it')
+    // On Ben's channel (the one his hello came on), no typing.
+    const heard = await cleo.page.evaluate(() => window.__wire.received())
+    const fromBen = heard.find((t) => t.data.includes('"type":"hello"') && t.data.includes('"name":"Ben"'))!.channel
+    expect(heard.filter((t) => t.channel === fromBen).map((t) => (JSON.parse(t.data) as { type: string }).type)).not.toContain('typing')
+
+    // An edit of her own line, then Reply on Ben's: the box no longer holds the line being edited.
+    await focusMessage(ana.page, 'for everyone')
+    await act(ana.page, 'edit')
+    expect(await ana.page.$eval('[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).value)).toBe('for everyone')
+    await focusMessage(ana.page, 'psst')
+    await act(ana.page, 'reply')
+    expect(await ana.page.$eval('[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).value)).toBe('')
   })
 })

@@ -156,6 +156,32 @@ describe('joinRoom over a fake mesh', () => {
     })
   })
 
+  it('keeps a reply to a direct message, and typing written privately, between the two people', async () => {
+    const board = createSwitchboard()
+    const [ana, ben, cai] = (await meshOf(board, ['Ana', 'Ben', 'Cai'])).map((p) => p.room) as [Room, Room, Room]
+    const [atAna, atCai] = [collect(ana, 'message'), collect(cai, 'message')]
+    const [typingAtAna, typingAtCai] = [collect(ana, 'typing'), collect(cai, 'typing')]
+    const secret = ben.send('just for you', { to: ana.self.id })!
+    await when(ana, ['message'], () => atAna.length === 1)
+    // Ana replies from the composer's everyone mode, and to her own private line too: both go to Ben only.
+    const reply = ana.send('got it', { replyTo: secret.id })!
+    const mine = ana.send('one more thing', { to: ben.self.id })!
+    await settle() // signed and in her log, as a line is before anyone can point at it
+    const again = ana.send('and that', { replyTo: mine.id, to: cai.self.id })!
+    expect([reply.to, again.to]).toEqual([ben.self.id, ben.self.id])
+    ben.typing(ana.self.id)
+    cai.send('public line')
+    await when(ana, ['message', 'typing'], () => atAna.length === 2 && typingAtAna.length > 0)
+    await settle()
+    expect(typingAtAna.at(0)?.peers.map((p) => p.id)).toEqual([ben.self.id])
+    // Cai heard nothing of it: no reply, no typing.
+    ben.send('public too')
+    await when(cai, ['message'], () => atCai.length === 1)
+    await settle()
+    expect(texts(atCai)).toEqual(['public too'])
+    expect(typingAtCai).toEqual([])
+  })
+
   it('drops a replayed message (same id, or an old seq) and counts it as a duplicate', async () => {
     const board = createSwitchboard()
     const [ana, ben] = await meshOf(board, ['Ana', 'Ben'])
