@@ -149,7 +149,7 @@ export async function say(page: Page, text: string): Promise<void> {
   await page.evaluate(() => new Promise((shown) => requestAnimationFrame(() => requestAnimationFrame(shown))))
 }
 
-/** Types lines into the Message box as a person would (Shift+Enter between them), then presses Enter. */
+/** Types lines into the Message box as a person would (Shift+Enter between them), then presses Enter (Send on a touch screen). */
 export async function sayLines(page: Page, lines: string[]): Promise<void> {
   await page.bringToFront()
   await page.locator('::-p-aria(Message[role="textbox"])').fill('')
@@ -162,7 +162,9 @@ export async function sayLines(page: Page, lines: string[]): Promise<void> {
     }
     await page.keyboard.type(line)
   }
-  await page.keyboard.press('Enter')
+  // On a touch screen Enter starts a new line: Send sends.
+  if (await page.evaluate(() => matchMedia('(pointer: coarse)').matches)) await page.locator('::-p-aria(Send[role="button"])').click()
+  else await page.keyboard.press('Enter')
 }
 
 /** Message texts in the Messages log, oldest first (`mine` marks the person's own). */

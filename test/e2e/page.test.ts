@@ -350,6 +350,28 @@ describe('the room page', () => {
     expect((await where()).shown).toBe(true)
   })
 
+  it('on a touch screen Enter starts a new line and Send sends; with a keyboard Enter sends', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(server.url)
+    const phone = await ana.browser.newPage()
+    onTestFinished(() => phone.close())
+    await phone.setViewport({ width: 390, height: 844, deviceScaleFactor: 2, isMobile: true, hasTouch: true })
+    await Promise.all([phone.goto(link), ben.page.goto(link)])
+    await waitForConnected(phone, 1)
+    await phone.focus('[aria-label="Message"]')
+    await phone.keyboard.type('first')
+    await phone.keyboard.press('Enter')
+    await phone.keyboard.type('second')
+    expect(await phone.$eval('[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).value)).toBe('first\nsecond')
+    await phone.tap('#send')
+    await waitForMessage(ben.page, 'first\nsecond')
+    await ben.page.bringToFront()
+    await ben.page.focus('[aria-label="Message"]')
+    await ben.page.keyboard.type('sent by Enter')
+    await ben.page.keyboard.press('Enter')
+    await waitForMessage(phone, 'sent by Enter')
+  })
+
   it('opens after a reload with the message box focused and the newest line in view, its history included', async () => {
     const [ana, ben] = people as [Person, Person]
     const link = roomLink(server.url)
