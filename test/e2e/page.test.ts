@@ -523,6 +523,7 @@ describe('files', () => {
       )
       transfer.items.add(new File([png], 'dot.png', { type: 'image/png' }))
       transfer.items.add(new File([new Uint8Array(1536)], 'notes.bin'))
+      transfer.items.add(new File(['%PDF'], 'quarterly_report_final_v2_REALLY_FINAL_with_a_very_long_file_name.pdf'))
       const input = document.getElementById('file') as HTMLInputElement
       input.files = transfer.files
       input.dispatchEvent(new Event('change'))
@@ -531,6 +532,10 @@ describe('files', () => {
       await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-state') === 'done', POLL, entry('notes.bin'))
       expect(await page.$eval(`${entry('notes.bin')} .file-state`, (e) => e.textContent)).toBe('1.5 KB')
     }
+    // A long name reaches the receiver whole, extension and all: shown, and what Save names the file.
+    const report = 'quarterly_report_final_v2_REALLY_FINAL_with_a_very_long_file_name.pdf'
+    await ben.page.waitForSelector(`[role="log"] .message.file[data-state="done"] a[download="${report}"]`, POLL)
+    expect(await ben.page.$$eval('[role="log"] .message.file .file-name', (names) => names.map((n) => n.textContent))).toContain(report)
     await ana.page.waitForFunction(
       (s) => (document.querySelector(`${s} img.preview`) as HTMLImageElement | null)?.naturalWidth === 1,
       POLL,
