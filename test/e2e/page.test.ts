@@ -505,6 +505,42 @@ describe('the room page', () => {
   })
 })
 
+describe('the People list', () => {
+  it('shortens a long name instead of widening every row, on a phone and on a desktop', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const long = 'W'.repeat(40)
+    const link = roomLink(server.url)
+    await Promise.all(people.map((p) => p.page.goto(link)))
+    await Promise.all(people.map((p) => waitForConnected(p.page, 1)))
+    onTestFinished(() => ben.page.evaluate(() => localStorage.setItem('parley:name', 'Ben')))
+    await setName(ben.page, long)
+    await ana.page.waitForFunction((n) => document.querySelector('#people .person-name')?.textContent === n, POLL, long)
+    for (const viewport of [
+      { width: 390, height: 844 },
+      { width: 1280, height: 800 },
+    ]) {
+      await ana.page.setViewport(viewport)
+      if (viewport.width < 700) await ana.page.click('#panel-toggle')
+      await ana.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
+      const seen = await ana.page.evaluate(() => {
+        const panel = document.getElementById('panel')!
+        const box = panel.getBoundingClientRect()
+        return {
+          sideways: panel.scrollWidth > panel.clientWidth,
+          statesInside: [...panel.querySelectorAll('#people .state')].map((s) => {
+            const r = s.getBoundingClientRect()
+            return r.width > 0 && r.left >= box.left && r.right <= box.right
+          }),
+          shortened: [...panel.querySelectorAll<HTMLElement>('#people .person-name')].map((n) => n.scrollWidth > n.clientWidth),
+        }
+      })
+      expect(seen, `${viewport.width} px`).toEqual({ sideways: false, statesInside: [true], shortened: [true] })
+      expect(await ana.page.$eval('#people button.person-open', (b) => b.title)).toContain(long)
+    }
+    await ana.page.setViewport({ width: 800, height: 600 })
+  })
+})
+
 describe('files', () => {
   it('show sizes people read, the sender its own image, and cancel on both sides', async () => {
     const [ana, ben] = people as [Person, Person]
