@@ -505,6 +505,39 @@ describe('the room page', () => {
   })
 })
 
+describe('your name', () => {
+  it('is a placeholder guest name until chosen, so typing replaces it, and the room uses what the field shows', async () => {
+    const [ana, ben] = people as [Person, Person]
+    onTestFinished(() => ana.page.evaluate(() => localStorage.setItem('parley:name', 'Ana')))
+    await ana.page.goto(server.url)
+    await ana.page.evaluate(() => {
+      localStorage.removeItem('parley:name')
+      localStorage.removeItem('parley:guest')
+    })
+    await ana.page.goto(server.url)
+    const field = (id: string) =>
+      ana.page.$eval(`#${id}`, (e) => ({ value: (e as HTMLInputElement).value, placeholder: (e as HTMLInputElement).placeholder }))
+    const fresh = await field('landing-name')
+    expect(fresh).toEqual({ value: '', placeholder: expect.stringMatching(/^Guest \d{3}$/) })
+    const seenByBen = (name: string) =>
+      ben.page.waitForFunction((n) => document.querySelector('#people .person-name')?.textContent === n, POLL, name)
+
+    // Left empty: the room uses the guest name shown, and the room's own field shows it the same way.
+    const link = roomLink(server.url)
+    await Promise.all([ana.page.goto(link), ben.page.goto(link)])
+    await seenByBen(fresh.placeholder)
+    expect(await field('name')).toEqual(fresh)
+
+    await ana.page.goto(server.url)
+    expect(await ana.page.evaluate(() => document.activeElement?.id)).toBe('landing-name')
+    await ana.page.keyboard.type('Fiona')
+    expect(await field('landing-name')).toEqual({ value: 'Fiona', placeholder: fresh.placeholder })
+    await ana.page.goto(link)
+    await seenByBen('Fiona')
+    expect(await field('name')).toEqual({ value: 'Fiona', placeholder: fresh.placeholder })
+  })
+})
+
 describe('the People list', () => {
   it('shortens a long name instead of widening every row, on a phone and on a desktop', async () => {
     const [ana, ben] = people as [Person, Person]
