@@ -1,5 +1,5 @@
 import { nanoid } from 'nanoid'
-import { FILE_ID_CHARS, type FileOffer, MAX_FILE_BYTES, type PeerMessage } from './peer-protocol'
+import { cleanFileName, FILE_ID_CHARS, type FileOffer, MAX_FILE_BYTES, type PeerMessage } from './peer-protocol'
 import type { Emit, FileTransfer } from './types'
 
 /** Bytes per binary frame: well within what every browser's data channel carries. */
@@ -205,7 +205,7 @@ export function createFiles(channel: Channel, emit: Emit, overBudget: (from: str
       const offer: FileOffer = {
         type: 'file',
         id,
-        name: file.name || 'file',
+        name: cleanFileName(file.name ?? ''),
         size: bytes.length,
         mime: file.type || 'application/octet-stream',
         sha256,

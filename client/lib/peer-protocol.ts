@@ -147,9 +147,15 @@ export function cleanName(value: string): string {
 // Bidirectional overrides, embeddings, isolates and marks: in a file name they disguise the extension.
 const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
 
-/** File names are shown as one line and read left to right as sent: "invoice\u202Efdp.exe" is "invoicefdp.exe". */
+/**
+ * File names are shown as one line and read left to right as sent: "invoice\u202Efdp.exe" is "invoicefdp.exe".
+ * A long one keeps its end, extension included (what opens it): MAX_FILE_NAME_CHARS units (the wire's bound,
+ * what file systems allow), less a half emoji or white space the cut left at its start.
+ */
 export function cleanFileName(value: string): string {
-  return cleanName(value.replace(BIDI_CONTROLS, ''))
+  return (value.replace(BIDI_CONTROLS, '').replace(LINE_BREAKING, ' ').trim() || 'file')
+    .slice(-MAX_FILE_NAME_CHARS)
+    .replace(/^\p{Cs}?\s*/u, '')
 }
 
 /** Chat text is shown as text; control characters other than newline and tab are dropped. */
@@ -252,7 +258,7 @@ export function parsePeerMessage(raw: unknown, from: string): PeerMessage | null
       )
         return null
       if (!isCount(size) || size > MAX_FILE_BYTES || (to !== undefined && !isId(to))) return null
-      const offer: FileOffer = { type: 'file', id, name: cleanFileName(name) || 'file', size, mime, sha256 }
+      const offer: FileOffer = { type: 'file', id, name: cleanFileName(name), size, mime, sha256 }
       if (to !== undefined) offer.to = to
       return offer
     }

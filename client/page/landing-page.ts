@@ -3,7 +3,7 @@ import { cryptoAvailable, newRoomSecret } from '../lib/crypto'
 import { cleanName } from '../lib/peer-protocol'
 import { $ } from './dom'
 import { parseRoomLink, roomUrl } from './links'
-import { loadName, loadRecent, saveName } from './prefs'
+import { chosenName, guestName, loadRecent, saveName } from './prefs'
 import { bindThemeSelect } from './theme'
 
 const ROOM_ID_CHARS = 12
@@ -21,12 +21,10 @@ export function showLanding(): void {
   $('landing').hidden = false
   const name = $<HTMLInputElement>('landing-name')
   const roomName = $<HTMLInputElement>('landing-room-name')
-  name.value = loadName()
-  const remember = () => {
-    const chosen = cleanName(name.value)
-    if (chosen) saveName(chosen)
-  }
-  name.addEventListener('input', remember)
+  name.value = chosenName()
+  name.placeholder = guestName()
+  // Saved as typed: a field left empty keeps the guest name.
+  name.addEventListener('input', () => saveName(cleanName(name.value)))
   bindThemeSelect($<HTMLSelectElement>('landing-theme'))
 
   // Without WebCrypto nothing can be sealed: say so before anything is created.
@@ -39,7 +37,6 @@ export function showLanding(): void {
   $('create-form').addEventListener('submit', (event) => {
     event.preventDefault()
     if (!cryptoAvailable()) return
-    remember()
     location.assign(roomUrl(location.origin, nanoid(ROOM_ID_CHARS), newRoomSecret(), roomName.value))
   })
 
@@ -49,7 +46,6 @@ export function showLanding(): void {
     const link = parseRoomLink(joinLink.value, location.origin)
     $('join-error').textContent = link ? '' : 'That is not a room link of this server. It looks like …/r/abc123#…'
     if (link) {
-      remember()
       location.assign(link)
     }
   })

@@ -1,6 +1,7 @@
 import { cleanName } from '../lib/peer-protocol'
 
 const NAME_KEY = 'parley:name'
+const GUEST_KEY = 'parley:guest'
 const COLOR_KEY = 'parley:color'
 const THEME_KEY = 'parley:theme'
 const RECENT_KEY = 'parley:recent'
@@ -34,10 +35,20 @@ function write(key: string, value: string): void {
   }
 }
 
-/** The person's display name, remembered across visits. */
-export function loadName(): string {
-  return cleanName(read(NAME_KEY) ?? '') || `Guest ${Math.floor(100 + Math.random() * 900)}`
+/** The name this person chose, remembered across visits ('' if none). */
+export const chosenName = () => cleanName(read(NAME_KEY) ?? '')
+
+/**
+ * The name of someone who chose none, made once: a name field shows it as its placeholder, never as a
+ * value that typing would add to ("Guest 937Fiona"), and the room uses the same one.
+ */
+export function guestName(): string {
+  const guest = read(GUEST_KEY) || `Guest ${Math.floor(100 + Math.random() * 900)}`
+  write(GUEST_KEY, guest)
+  return guest
 }
+
+export const loadName = () => chosenName() || guestName()
 
 export const saveName = (name: string) => write(NAME_KEY, name)
 

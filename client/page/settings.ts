@@ -2,19 +2,17 @@ import type { Room } from '../lib'
 import { cleanName } from '../lib/peer-protocol'
 import { $ } from './dom'
 import { PALETTE, paint, paletteIndex } from './palette'
-import { saveColor, saveName } from './prefs'
+import { chosenName, guestName, saveColor, saveName } from './prefs'
 
 /** The "You" settings of a room page: name (told to everyone on change) and colour (a palette radio group). */
 export function bindSettings(joined: Room, color: string): void {
   const nameInput = $<HTMLInputElement>('name')
-  nameInput.value = joined.self.name
+  nameInput.value = chosenName()
+  nameInput.placeholder = guestName()
+  // An emptied field gives the guest name back.
   nameInput.addEventListener('change', () => {
     const name = cleanName(nameInput.value)
-    if (!name) {
-      nameInput.value = joined.self.name
-      return
-    }
-    joined.setName(name)
+    joined.setName(name || nameInput.placeholder)
     saveName(name)
     nameInput.value = name
   })

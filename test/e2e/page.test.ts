@@ -527,6 +527,75 @@ describe('the room page', () => {
   })
 })
 
+describe('your name', () => {
+  it('is a placeholder guest name until chosen, so typing replaces it, and the room uses what the field shows', async () => {
+    const [ana, ben] = people as [Person, Person]
+    onTestFinished(() => ana.page.evaluate(() => localStorage.setItem('parley:name', 'Ana')))
+    await ana.page.goto(server.url)
+    await ana.page.evaluate(() => {
+      localStorage.removeItem('parley:name')
+      localStorage.removeItem('parley:guest')
+    })
+    await ana.page.goto(server.url)
+    const field = (id: string) =>
+      ana.page.$eval(`#${id}`, (e) => ({ value: (e as HTMLInputElement).value, placeholder: (e as HTMLInputElement).placeholder }))
+    const fresh = await field('landing-name')
+    expect(fresh).toEqual({ value: '', placeholder: expect.stringMatching(/^Guest \d{3}$/) })
+    const seenByBen = (name: string) =>
+      ben.page.waitForFunction((n) => document.querySelector('#people .person-name')?.textContent === n, POLL, name)
+
+    // Left empty: the room uses the guest name shown, and the room's own field shows it the same way.
+    const link = roomLink(server.url)
+    await Promise.all([ana.page.goto(link), ben.page.goto(link)])
+    await seenByBen(fresh.placeholder)
+    expect(await field('name')).toEqual(fresh)
+
+    await ana.page.goto(server.url)
+    expect(await ana.page.evaluate(() => document.activeElement?.id)).toBe('landing-name')
+    await ana.page.keyboard.type('Fiona')
+    expect(await field('landing-name')).toEqual({ value: 'Fiona', placeholder: fresh.placeholder })
+    await ana.page.goto(link)
+    await seenByBen('Fiona')
+    expect(await field('name')).toEqual({ value: 'Fiona', placeholder: fresh.placeholder })
+  })
+})
+
+describe('the People list', () => {
+  it('shortens a long name instead of widening every row, on a phone and on a desktop', async () => {
+    const [ana, ben] = people as [Person, Person]
+    const long = 'W'.repeat(40)
+    const link = roomLink(server.url)
+    await Promise.all(people.map((p) => p.page.goto(link)))
+    await Promise.all(people.map((p) => waitForConnected(p.page, 1)))
+    onTestFinished(() => ben.page.evaluate(() => localStorage.setItem('parley:name', 'Ben')))
+    await setName(ben.page, long)
+    await ana.page.waitForFunction((n) => document.querySelector('#people .person-name')?.textContent === n, POLL, long)
+    for (const viewport of [
+      { width: 390, height: 844 },
+      { width: 1280, height: 800 },
+    ]) {
+      await ana.page.setViewport(viewport)
+      if (viewport.width < 700) await ana.page.click('#panel-toggle')
+      await ana.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
+      const seen = await ana.page.evaluate(() => {
+        const panel = document.getElementById('panel')!
+        const box = panel.getBoundingClientRect()
+        return {
+          sideways: panel.scrollWidth > panel.clientWidth,
+          statesInside: [...panel.querySelectorAll('#people .state')].map((s) => {
+            const r = s.getBoundingClientRect()
+            return r.width > 0 && r.left >= box.left && r.right <= box.right
+          }),
+          shortened: [...panel.querySelectorAll<HTMLElement>('#people .person-name')].map((n) => n.scrollWidth > n.clientWidth),
+        }
+      })
+      expect(seen, `${viewport.width} px`).toEqual({ sideways: false, statesInside: [true], shortened: [true] })
+      expect(await ana.page.$eval('#people button.person-open', (b) => b.title)).toContain(long)
+    }
+    await ana.page.setViewport({ width: 800, height: 600 })
+  })
+})
+
 describe('files', () => {
   it('show sizes people read, the sender its own image, and cancel on both sides', async () => {
     const [ana, ben] = people as [Person, Person]
@@ -545,6 +614,7 @@ describe('files', () => {
       )
       transfer.items.add(new File([png], 'dot.png', { type: 'image/png' }))
       transfer.items.add(new File([new Uint8Array(1536)], 'notes.bin'))
+      transfer.items.add(new File(['%PDF'], 'quarterly_report_final_v2_REALLY_FINAL_with_a_very_long_file_name.pdf'))
       const input = document.getElementById('file') as HTMLInputElement
       input.files = transfer.files
       input.dispatchEvent(new Event('change'))
@@ -553,6 +623,10 @@ describe('files', () => {
       await page.waitForFunction((s) => document.querySelector(s)?.getAttribute('data-state') === 'done', POLL, entry('notes.bin'))
       expect(await page.$eval(`${entry('notes.bin')} .file-state`, (e) => e.textContent)).toBe('1.5 KB')
     }
+    // A long name reaches the receiver whole, extension and all: shown, and what Save names the file.
+    const report = 'quarterly_report_final_v2_REALLY_FINAL_with_a_very_long_file_name.pdf'
+    await ben.page.waitForSelector(`[role="log"] .message.file[data-state="done"] a[download="${report}"]`, POLL)
+    expect(await ben.page.$$eval('[role="log"] .message.file .file-name', (names) => names.map((n) => n.textContent))).toContain(report)
     await ana.page.waitForFunction(
       (s) => (document.querySelector(`${s} img.preview`) as HTMLImageElement | null)?.naturalWidth === 1,
       POLL,

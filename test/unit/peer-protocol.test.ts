@@ -2,7 +2,9 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   type ChatMessage,
+  cleanFileName,
   cleanName,
+  MAX_FILE_NAME_CHARS,
   MAX_NAME_CHARS,
   MAX_TEXT_CHARS,
   MAX_TIME_MS,
@@ -235,6 +237,40 @@ describe('cleanName', () => {
     const name = cleanName(`${'a'.repeat(MAX_NAME_CHARS - 1)} b`)
     expect(name).toBe(name.trim())
     expect(cleanName(name)).toBe(name)
+  })
+})
+
+describe('cleanFileName', () => {
+  const LONG = 'quarterly_report_final_v2_REALLY_FINAL_with_a_very_long_file_name.pdf'
+
+  it.each([
+    [LONG, LONG],
+    [' a\nb.txt ', 'a b.txt'],
+    ['invoice\u202Efdp.exe', 'invoicefdp.exe'],
+    [`${'x'.repeat(300)}.tar.gz`, `${'x'.repeat(MAX_FILE_NAME_CHARS - 7)}.tar.gz`],
+    [`${'😀'.repeat(200)}.pdf`, `${'😀'.repeat(125)}.pdf`],
+    [`start${'x'.repeat(300)}.a name-like end`, `${'x'.repeat(MAX_FILE_NAME_CHARS - 16)}.a name-like end`],
+    [`${'a'.repeat(100)} ${'y'.repeat(250)}.pdf`, `${'y'.repeat(250)}.pdf`],
+    ['', 'file'],
+    [' \u202e ', 'file'],
+  ])('cleans %j to %j', (input, output) => {
+    expect(cleanFileName(input)).toBe(output)
+  })
+
+  it('is single-line, bounded by the wire, keeps a short extension, and idempotent for any input', () => {
+    const extension = fc.stringMatching(/^\.[a-z0-9]{1,16}$/)
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 400, size: 'max' }), extension, (input, ext) => {
+        const name = cleanFileName(input + ext)
+        expect(name.length).toBeLessThanOrEqual(MAX_FILE_NAME_CHARS)
+        expect(name).not.toMatch(CONTROL)
+        expect(name.endsWith(ext)).toBe(true)
+        expect(cleanFileName(name)).toBe(name)
+        expect(
+          parsePeerMessage(JSON.stringify({ type: 'file', id: 'abcdefgh', name, size: 1, mime: 'a/b', sha256: '0'.repeat(64) }), 'p'),
+        ).toMatchObject({ name: name || 'file' })
+      }),
+    )
   })
 })
 
