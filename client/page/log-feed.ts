@@ -74,7 +74,7 @@ function markUnseen(entries: HTMLElement[]): number {
 function placeWaiting(inserts: Map<HTMLElement, HTMLElement>, batch: DocumentFragment, room: number) {
   let placed = 0
   let inserted = false
-  const among: HTMLElement[] = []
+  const among = new Set<HTMLElement>()
   for (const [entry, before] of inserts) {
     if (placed === room) break
     placed++
@@ -84,7 +84,8 @@ function placeWaiting(inserts: Map<HTMLElement, HTMLElement>, batch: DocumentFra
       continue
     }
     inserted = true
-    if (before.dataset.unseen !== undefined && entry.classList.contains('message')) among.push(entry)
+    // Before a line new to the reader, or one going in so in this same frame (marked after it).
+    if ((before.dataset.unseen !== undefined || among.has(before)) && entry.classList.contains('message')) among.add(entry)
     before.before(entry)
   }
   return { placed, inserted, among }
