@@ -8,11 +8,15 @@ const STATE_LABEL: Record<PeerView['state'], string> = {
   reconnecting: 'connection lost, reconnecting…',
   failed: 'cannot reach them',
 }
+// A peer renaming in a loop gets one rename notice in this long; renames in between are not announced.
+const RENAME_NOTICE_MS = 10_000
 
 interface Row {
   row: HTMLElement
   peer: PeerView
   unread: number
+  /** No rename notice for them before this time (epoch ms). */
+  quiet: number
 }
 
 /**
@@ -25,6 +29,7 @@ export function createPeopleView(
   hint: HTMLElement,
   onChoose: (peer: PeerView) => void,
   moderate: { mute(peer: PeerView): void; block(peer: PeerView): void; muted(id: string): boolean },
+  notice: (text: string) => void,
 ) {
   const rows = new Map<string, Row>()
   let talkingTo: string | undefined
@@ -68,16 +73,28 @@ export function createPeopleView(
     for (const button of box.querySelectorAll('button')) button.setAttribute('aria-label', `${button.textContent} ${name}`)
   }
 
+  /**
+   * "Guest 653 is now Fiona" (the join notice keeps the old name), when a name the reader saw changes;
+   * the first name their hello gives is not news. People always shows the newest.
+   */
+  function renamed(item: Row, peer: PeerView) {
+    const before = item.peer.name
+    if (!before || before === peer.name || item.quiet > Date.now()) return
+    item.quiet = Date.now() + RENAME_NOTICE_MS
+    notice(`${before} is now ${peer.name}`)
+  }
+
   function render(peer: PeerView): void {
     let item = rows.get(peer.id)
     if (!item) {
       const row = template('person-template')
       row.dataset.peer = peer.id
-      item = { row, peer, unread: 0 }
+      item = { row, peer, unread: 0, quiet: 0 }
       rows.set(peer.id, item)
       list.append(row)
       row.querySelector('button')!.addEventListener('click', () => onChoose(rows.get(peer.id)!.peer))
     }
+    renamed(item, peer)
     item.peer = peer
     const { row } = item
     const name = peer.name || 'Someone'

@@ -560,6 +560,39 @@ describe('mute', () => {
   })
 })
 
+describe('renames', () => {
+  it('are told once in the log, and a rename loop adds no more notices', async () => {
+    const [ana, ben] = people as [Person, Person]
+    await enter([ana, ben], roomLink(server.url))
+    const benId = await ben.page.evaluate(() => window.parley!.self.id)
+    const renames = () =>
+      ana.page.$$eval('[role="log"] .notice', (notices) => notices.map((n) => n.textContent).filter((t) => t?.includes(' is now ')))
+    const named = (name: string) =>
+      ana.page.waitForFunction(
+        (id, n) => document.querySelector(`ul[aria-label="People"] li[data-peer="${id}"] .person-name`)?.textContent === n,
+        POLL,
+        benId,
+        name,
+      )
+    try {
+      await setName(ben.page, 'Ben2')
+      await named('Ben2')
+      await ana.page.waitForFunction(
+        () => [...document.querySelectorAll('[role="log"] .notice')].some((n) => n.textContent === 'Ben is now Ben2'),
+        POLL,
+      )
+      for (let i = 3; i <= 22; i++) await setName(ben.page, `Ben${i}`)
+      await named('Ben22')
+      // Notices go in before a line that came after them.
+      await say(ben.page, 'renamed enough')
+      await waitForMessage(ana.page, 'renamed enough')
+      expect(await renames()).toEqual(['Ben is now Ben2'])
+    } finally {
+      await setName(ben.page, 'Ben')
+    }
+  })
+})
+
 describe('notifications', () => {
   it('count unread messages in the title while the tab is hidden', async () => {
     const [ana, ben] = people as [Person, Person]
