@@ -138,6 +138,7 @@ export function showRoom(roomId: string): void {
       },
       muted: moderation.muted,
     },
+    log.notice,
   )
   const unblock = $('unblock')
   const showUnblock = () => {

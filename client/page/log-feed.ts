@@ -114,7 +114,7 @@ function takeOut(entry: HTMLElement, inserts: Map<HTMLElement, HTMLElement>) {
 /** From the log, arrows walk the entries one by one (each shows its full date while focused). */
 function walkWithKeys(log: HTMLElement) {
   log.addEventListener('keydown', (event) => {
-    const entries = [...log.querySelectorAll<HTMLElement>(':scope > .message')]
+    const entries = [...log.querySelectorAll<HTMLElement>(':scope > .message:not([hidden])')]
     const at = entries.indexOf(document.activeElement as HTMLElement)
     const next = { ArrowUp: at === -1 ? entries.length - 1 : at - 1, ArrowDown: at + 1, Home: 0, End: entries.length - 1 }[event.key]
     if (next === undefined || !entries[next]) return

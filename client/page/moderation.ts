@@ -64,7 +64,16 @@ export function createModeration(roomId: string) {
       lists.blocked = []
       save()
     },
-    mute: (id: string) => add(lists.muted, id),
+    /**
+     * Mutes `id`, or unmutes them if muted (this session or their key): what they said so far hides, or
+     * shows again. What they send while muted is dropped (a flood would push everyone else's lines out).
+     */
+    mute(id: string): void {
+      const on = !listed(lists.muted, id)
+      lists.muted = lists.muted.filter((entry) => entry !== id && entry !== keys.get(id))
+      on ? add(lists.muted, id) : save()
+      for (const entry of document.querySelectorAll<HTMLElement>(`[data-from="${CSS.escape(id)}"]`)) entry.hidden = on
+    },
     /** Blocks `id`; without it (once, when joined), whoever is listed, now and as they show up. */
     block(room: Room, id?: string): void {
       if (id !== undefined) {

@@ -8,6 +8,16 @@ const STATE_LABEL: Record<PeerView['state'], string> = {
   reconnecting: 'connection lost, reconnecting…',
   failed: 'cannot reach them',
 }
+// A peer renaming in a loop gets one rename notice in this long; renames in between are not announced.
+const RENAME_NOTICE_MS = 10_000
+
+interface Row {
+  row: HTMLElement
+  peer: PeerView
+  unread: number
+  /** No rename notice for them before this time (epoch ms). */
+  quiet: number
+}
 
 /**
  * The People list: who is here, how they are connected, their verification code, and unread private
@@ -19,8 +29,9 @@ export function createPeopleView(
   hint: HTMLElement,
   onChoose: (peer: PeerView) => void,
   moderate: { mute(peer: PeerView): void; block(peer: PeerView): void; muted(id: string): boolean },
+  notice: (text: string) => void,
 ) {
-  const rows = new Map<string, { row: HTMLElement; peer: PeerView; unread: number }>()
+  const rows = new Map<string, Row>()
   let talkingTo: string | undefined
 
   function showUnread(id: string) {
@@ -32,8 +43,8 @@ export function createPeopleView(
   }
 
   /**
-   * Mute (hide what they say) and Block (drop them) for everyone, as in any chat; a peer past its budget
-   * is marked beside them. Blocking lasts for the room in this browser, so it asks first.
+   * Mute (hide what they say; then Unmute) and Block (drop them) for everyone, as in any chat; a peer
+   * past its budget is marked beside them. Blocking lasts for the room in this browser, so it asks first.
    */
   function moderation(row: HTMLElement, peer: PeerView, name: string) {
     row.dataset.misbehaving = String(peer.misbehaving === true)
@@ -42,61 +53,77 @@ export function createPeopleView(
       box = template('moderation-template')
       for (const button of box.querySelectorAll('button')) {
         const act = button.className as 'mute' | 'block'
-        button.disabled = act === 'mute' && moderate.muted(peer.id)
         button.addEventListener('click', () => {
           const current = rows.get(peer.id)?.peer ?? peer
-          if (
-            act === 'block' &&
-            !confirm(`Block ${current.name || 'them'}? You will not see or reach them in this room, in this browser, until you unblock.`)
-          )
+          if (act === 'mute') {
+            moderate.mute(current)
+            return render(current)
+          }
+          if (!confirm(`Block ${current.name || 'them'}? You will not see or reach them in this room, in this browser, until you unblock.`))
             return
-          moderate[act](current)
+          moderate.block(current)
           button.disabled = true
         })
       }
       row.append(box)
     }
+    // Their key may come after their row: asked at every render.
+    box.querySelector('.mute')!.textContent = moderate.muted(peer.id) ? 'Unmute' : 'Mute'
     box.querySelector<HTMLElement>('.misbehaving')!.hidden = !peer.misbehaving
     for (const button of box.querySelectorAll('button')) button.setAttribute('aria-label', `${button.textContent} ${name}`)
   }
 
+  /**
+   * "Guest 653 is now Fiona" (the join notice keeps the old name), when a name the reader saw changes;
+   * the first name their hello gives is not news. People always shows the newest.
+   */
+  function renamed(item: Row, peer: PeerView) {
+    const before = item.peer.name
+    if (!before || before === peer.name || item.quiet > Date.now()) return
+    item.quiet = Date.now() + RENAME_NOTICE_MS
+    notice(`${before} is now ${peer.name}`)
+  }
+
+  function render(peer: PeerView): void {
+    let item = rows.get(peer.id)
+    if (!item) {
+      const row = template('person-template')
+      row.dataset.peer = peer.id
+      item = { row, peer, unread: 0, quiet: 0 }
+      rows.set(peer.id, item)
+      list.append(row)
+      row.querySelector('button')!.addEventListener('click', () => onChoose(rows.get(peer.id)!.peer))
+    }
+    renamed(item, peer)
+    item.peer = peer
+    const { row } = item
+    const name = peer.name || 'Someone'
+    const avatar = row.querySelector<HTMLElement>('.avatar')!
+    avatar.textContent = Array.from(name)[0]!.toUpperCase()
+    paint(avatar, paletteIndex(peer))
+    row.querySelector('.person-name')!.textContent = name
+    row.querySelector('button')!.title = `Write to ${name} privately`
+    const state = row.querySelector<HTMLElement>('.state')!
+    state.dataset.state = peer.state
+    state.textContent = peer.unverified
+      ? 'cannot verify: wrong link?'
+      : peer.state === 'connected' && peer.route === 'relayed'
+        ? 'online (relayed)'
+        : STATE_LABEL[peer.state]
+    state.title = peer.route === 'relayed' ? 'Through a TURN relay (still end-to-end encrypted)' : ''
+    row.dataset.route = peer.route ?? ''
+    row.dataset.state = peer.state
+    const code = row.querySelector<HTMLElement>('.code')!
+    code.hidden = !peer.code
+    code.textContent = peer.code ? `Code ${peer.code}` : ''
+    moderation(row, peer, name)
+    code.title = `Read this code to ${name} another way (in person, on a call). If theirs shows the same, nobody is listening in between.`
+    alone.hidden = rows.size > 0
+    hint.hidden = rows.size === 0
+  }
+
   return {
-    render(peer: PeerView): void {
-      let item = rows.get(peer.id)
-      if (!item) {
-        const row = template('person-template')
-        row.dataset.peer = peer.id
-        item = { row, peer, unread: 0 }
-        rows.set(peer.id, item)
-        list.append(row)
-        row.querySelector('button')!.addEventListener('click', () => onChoose(rows.get(peer.id)!.peer))
-      }
-      item.peer = peer
-      const { row } = item
-      const name = peer.name || 'Someone'
-      const avatar = row.querySelector<HTMLElement>('.avatar')!
-      avatar.textContent = Array.from(name)[0]!.toUpperCase()
-      paint(avatar, paletteIndex(peer))
-      row.querySelector('.person-name')!.textContent = name
-      row.querySelector('button')!.title = `Write to ${name} privately`
-      const state = row.querySelector<HTMLElement>('.state')!
-      state.dataset.state = peer.state
-      state.textContent = peer.unverified
-        ? 'cannot verify: wrong link?'
-        : peer.state === 'connected' && peer.route === 'relayed'
-          ? 'online (relayed)'
-          : STATE_LABEL[peer.state]
-      state.title = peer.route === 'relayed' ? 'Through a TURN relay (still end-to-end encrypted)' : ''
-      row.dataset.route = peer.route ?? ''
-      row.dataset.state = peer.state
-      const code = row.querySelector<HTMLElement>('.code')!
-      code.hidden = !peer.code
-      code.textContent = peer.code ? `Code ${peer.code}` : ''
-      moderation(row, peer, name)
-      code.title = `Read this code to ${name} another way (in person, on a call). If theirs shows the same, nobody is listening in between.`
-      alone.hidden = rows.size > 0
-      hint.hidden = rows.size === 0
-    },
+    render,
 
     remove(id: string): void {
       const item = rows.get(id)

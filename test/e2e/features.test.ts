@@ -524,6 +524,75 @@ describe('profiles', () => {
   })
 })
 
+describe('mute', () => {
+  it('hides what the muted person said and says, from the keyboard, and Unmute shows it again', async () => {
+    const [ana, ben] = people as [Person, Person]
+    await enter([ana, ben], roomLink(server.url))
+    const benId = await ben.page.evaluate(() => window.parley!.self.id)
+    const button = `ul[aria-label="People"] li[data-peer="${benId}"] button.mute`
+    const shown = () =>
+      ana.page.$$eval('[role="log"] .message .text', (texts) => texts.filter((t) => t.checkVisibility()).map((t) => t.textContent))
+    const press = async (label: string) => {
+      await ana.page.focus(button)
+      await ana.page.keyboard.press('Enter')
+      await ana.page.waitForFunction((b, l) => document.querySelector(b)?.getAttribute('aria-label') === l, POLL, button, label)
+    }
+    const listed = async () =>
+      JSON.parse((await ana.page.evaluate(() => localStorage.getItem(`parley:moderation:${location.pathname.split('/').pop()}`))) ?? '{}')
+    await sayDelivered(ben.page, 'before the mute')
+    await sayDelivered(ana.page, 'Ana meanwhile')
+    expect(await shown()).toEqual(['before the mute', 'Ana meanwhile'])
+
+    await press('Unmute Ben')
+    expect(await shown()).toEqual(['Ana meanwhile'])
+    // Kept by the key his line was signed with; what he says while muted is dropped (acknowledged all the same).
+    expect((await listed()).muted).toEqual([await ben.page.evaluate(() => window.parley!.self.key)])
+    await sayDelivered(ben.page, 'during the mute')
+    expect((await lines(ana.page)).map((l) => l.text)).toEqual(['before the mute', 'Ana meanwhile'])
+
+    await press('Mute Ben')
+    expect(await shown()).toEqual(['before the mute', 'Ana meanwhile'])
+    expect((await listed()).muted).toEqual([])
+    await sayDelivered(ben.page, 'after the unmute')
+    await waitForMessage(ana.page, 'after the unmute')
+    expect(await shown()).toEqual(['before the mute', 'Ana meanwhile', 'after the unmute'])
+    expect(await ana.page.$eval('#unblock', (b) => (b as HTMLElement).hidden)).toBe(true)
+  })
+})
+
+describe('renames', () => {
+  it('are told once in the log, and a rename loop adds no more notices', async () => {
+    const [ana, ben] = people as [Person, Person]
+    await enter([ana, ben], roomLink(server.url))
+    const benId = await ben.page.evaluate(() => window.parley!.self.id)
+    const renames = () =>
+      ana.page.$$eval('[role="log"] .notice', (notices) => notices.map((n) => n.textContent).filter((t) => t?.includes(' is now ')))
+    const named = (name: string) =>
+      ana.page.waitForFunction(
+        (id, n) => document.querySelector(`ul[aria-label="People"] li[data-peer="${id}"] .person-name`)?.textContent === n,
+        POLL,
+        benId,
+        name,
+      )
+    try {
+      await setName(ben.page, 'Ben2')
+      await named('Ben2')
+      await ana.page.waitForFunction(
+        () => [...document.querySelectorAll('[role="log"] .notice')].some((n) => n.textContent === 'Ben is now Ben2'),
+        POLL,
+      )
+      for (let i = 3; i <= 22; i++) await setName(ben.page, `Ben${i}`)
+      await named('Ben22')
+      // Notices go in before a line that came after them.
+      await say(ben.page, 'renamed enough')
+      await waitForMessage(ana.page, 'renamed enough')
+      expect(await renames()).toEqual(['Ben is now Ben2'])
+    } finally {
+      await setName(ben.page, 'Ben')
+    }
+  })
+})
+
 describe('notifications', () => {
   it('count unread messages in the title while the tab is hidden', async () => {
     const [ana, ben] = people as [Person, Person]
