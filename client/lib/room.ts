@@ -27,7 +27,7 @@ import type {
   SignalingStatus,
 } from './types'
 import { createSerialQueue, isColor } from './util'
-import { closedPeer, createSimplePeer, warmUp } from './webrtc'
+import { closedPeer, createSimplePeer } from './webrtc'
 
 // Refresh TURN credentials at 80% of their lifetime; after a failed refresh, try again in a minute.
 const ICE_REFRESH_AT = 0.8
@@ -214,7 +214,6 @@ export function joinRoom(options: JoinOptions): Room {
     mesh.reset()
     membership.reset()
     setStatus('joining')
-    if (!options.createPeer) void warmUp()
     const [meta, proof] = await Promise.all([sealed.sealName(self.name), verifier])
     if (left) return
     mark('join-sent')

@@ -7,35 +7,12 @@ import type { CreatePeer, PeerLike } from './types'
 // passed without another.
 const HOST_CANDIDATES_QUIET_MS = 2
 
-// The first RTCPeerConnection of a page pays for starting the browser's WebRTC machinery, and every
-// connection generates a DTLS certificate. Both are done while the join request is in flight, so
-// neither lands on the path from "someone joined" to "offer sent".
-let certificate: RTCCertificate | undefined
-let warming: Promise<void> | undefined
-
-export function warmUp(): Promise<void> {
-  if (warming || typeof RTCPeerConnection === 'undefined') return warming ?? Promise.resolve()
-  let throwaway: RTCPeerConnection | undefined
-  try {
-    throwaway = new RTCPeerConnection()
-  } catch {
-    // A browser at its limit of connections: the connections themselves will say so.
-  }
-  warming = RTCPeerConnection.generateCertificate({ name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams)
-    .then((cert) => {
-      certificate = cert
-    })
-    .catch(() => {}) // Chromium-only optimisation; connections generate their own otherwise.
-    .finally(() => throwaway?.close())
-  return warming
-}
-
-/** simple-peer with trickle ICE and the page's shared certificate. */
+/** simple-peer with trickle ICE. */
 export const createSimplePeer: CreatePeer = ({ initiator, iceServers, gathered }) => {
   const peer = new SimplePeer({
     initiator,
     trickle: true,
-    config: { iceServers: iceServers as RTCIceServer[], ...(certificate ? { certificates: [certificate] } : {}) },
+    config: { iceServers: iceServers as RTCIceServer[] },
   })
   peer.on('iceStateChange', (state: RTCIceConnectionState) => (state === 'connected' || state === 'completed') && mark('ice-connected'))
   peer.on('connect', () => mark('channel-open'))
