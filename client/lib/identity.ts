@@ -8,6 +8,7 @@ import type { Identity } from './types'
 // is signed and verified on its way to the screen. Signatures are deterministic, so vectors are fixed.
 const ED25519 = 'Ed25519'
 const utf8 = new TextEncoder()
+const KEY_STORE_WAIT_MS = 3_000
 // Imported public keys kept: the room's present peers and relayed authors (see history.ts) fit many times over.
 const CACHED_KEYS = 1024
 
@@ -35,13 +36,16 @@ const newKeyPair = () =>
  * The private key stays non-extractable: the store holds the CryptoKey, never its bytes.
  */
 export async function keptIdentity(room: string, keys?: KeyStore): Promise<Identity> {
-  const kept = await keys?.load(room).catch(() => undefined)
+  // A store that does not answer (now and then some browser's IndexedDB never does) must not hold the
+  // room up, which waits for this key: past this, a new key for this visit, not kept.
+  const late = keys && new Promise<undefined>((resolve) => setTimeout(resolve, KEY_STORE_WAIT_MS))
+  const kept = await Promise.race([keys?.load(room).catch(() => undefined), late])
   if (kept?.privateKey?.algorithm?.name === ED25519 && kept.publicKey) return createIdentity(room, kept)
   const made = await newKeyPair()
   // Tabs opening a new room at once each make a pair: the one kept first is the one all of them sign
   // with, as tabs opened later do. A first visit's key is ready one transaction later (the roster waits
   // for it, see room.ts): measured, still before the join's answer comes.
-  const first = await keys?.save(room, made).catch(() => undefined)
+  const first = await Promise.race([keys?.save(room, made).catch(() => undefined), late])
   return createIdentity(room, first || made)
 }
 

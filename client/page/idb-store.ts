@@ -5,10 +5,6 @@ const DB = 'parley'
 const STORE = 'history'
 const KEYS = 'keys'
 
-// Some browsers' IndexedDB never answers an open (a storage bug, a profile in trouble), and the room
-// waits for its key and history: past this the page goes on without it, as where there is none.
-const OPEN_TIMEOUT_MS = 3_000
-
 // Opened once, early, and kept: history is saved every few hundred ms while people talk, and the last
 // save, as the page goes away, must start its transaction in the same task (see run).
 let opened: Promise<IDBDatabase> | undefined
@@ -17,8 +13,6 @@ let ready: IDBDatabase | undefined
 function database(): Promise<IDBDatabase> {
   opened ??= new Promise<IDBDatabase>((resolve, reject) => {
     const request = indexedDB.open(DB, 2)
-    // Until it answers, every request fails at once: what waits for storage waits once.
-    const late = setTimeout(() => reject(new Error('IndexedDB did not open')), OPEN_TIMEOUT_MS)
     request.onupgradeneeded = (event) => {
       if (event.oldVersion < 1) request.result.createObjectStore(STORE)
       if (event.oldVersion < 2) request.result.createObjectStore(KEYS)
@@ -36,13 +30,10 @@ function database(): Promise<IDBDatabase> {
       }
       // The browser closed it (storage cleared, disk trouble): the next request opens a new one.
       db.onclose = forget
-      clearTimeout(late)
       ready = db
-      opened = Promise.resolve(db)
       resolve(db)
     }
     request.onerror = () => {
-      clearTimeout(late)
       opened = undefined
       reject(request.error)
     }

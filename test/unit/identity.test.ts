@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import { joinRoom, type SignalingError } from '../../client/lib'
 import { base64url, fromBase64url } from '../../client/lib/crypto'
 import { createRoomLog } from '../../client/lib/history'
-import { createIdentity } from '../../client/lib/identity'
+import { createIdentity, keptIdentity } from '../../client/lib/identity'
 import type { ChatMessage } from '../../client/lib/peer-protocol'
 import { randomRoom } from '../helpers'
 import { clearSealer, createFakeNetwork, createFakeSignaling, joinWithSlowKey, TEST_ROOM_SECRET } from './fakes'
@@ -97,6 +97,25 @@ describe('identity (Ed25519)', () => {
     expect(await log.merge([old], true)).toEqual({ added: [], refused: 1 })
     expect(await log.merge([old], false)).toEqual({ added: [], refused: 1 })
     expect(log.entries()).toEqual([])
+  })
+
+  it('does not wait for ever on a key store that never answers: after a few seconds, a new key for this visit', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] })
+    try {
+      const never = new Promise<never>(() => {})
+      const identity = keptIdentity(randomRoom(), { load: () => never, save: () => never })
+      await vi.advanceTimersByTimeAsync(3_000)
+      expect((await identity).key).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('uses the pair a store kept meanwhile (another tab made it first), not the one it made', async () => {
+    const other = await crypto.subtle.generateKey('Ed25519', false, ['sign', 'verify'])
+    const kept = await createIdentity('r', other)
+    const identity = await keptIdentity('r', { load: async () => undefined, save: async () => other })
+    expect(identity.key).toBe(kept.key)
   })
 
   it('fails with UNSUPPORTED_BROWSER where WebCrypto has no Ed25519', async () => {
