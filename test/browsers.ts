@@ -298,7 +298,7 @@ export async function setName(page: Page, name: string): Promise<void> {
 /**
  * Test instrumentation installed before the page's own scripts (a string: tsx would wrap a function's
  * inner functions in helpers the page lacks). Tracks the page's RTCPeerConnections and pending timers,
- * and can close the connection to a given peer (found by its DTLS fingerprint) from inside the page.
+ * and can close the connection to a given peer (found by its DTLS fingerprints) from inside the page.
  */
 export const INSTRUMENT = `(() => {
   const pcs = []
@@ -319,9 +319,9 @@ export const INSTRUMENT = `(() => {
   const fingerprint = (sdp) => (/a=fingerprint:\\S+ (\\S+)/.exec(sdp || '') || [])[1]
   const open = (pc) => pc.connectionState !== 'closed' && pc.signalingState !== 'closed'
   window.__test = {
-    fingerprint: () => pcs.map((pc) => fingerprint(pc.localDescription && pc.localDescription.sdp)).find(Boolean),
-    close(fp) {
-      const pc = pcs.find((pc) => open(pc) && fingerprint(pc.remoteDescription && pc.remoteDescription.sdp) === fp)
+    fingerprints: () => pcs.map((pc) => fingerprint(pc.localDescription && pc.localDescription.sdp)).filter(Boolean),
+    close(fps) {
+      const pc = pcs.find((pc) => open(pc) && fps.includes(fingerprint(pc.remoteDescription && pc.remoteDescription.sdp)))
       if (pc) pc.close()
       return Boolean(pc)
     },
@@ -331,8 +331,10 @@ export const INSTRUMENT = `(() => {
 })()`
 
 export interface PageProbe {
-  fingerprint(): string | undefined
-  close(fingerprint: string): boolean
+  /** The DTLS fingerprints of this page's connections (each makes its own certificate). */
+  fingerprints(): string[]
+  /** Closes the connection whose far end offered one of `fingerprints`. */
+  close(fingerprints: string[]): boolean
   openConnections(): number
   timers(): number
 }

@@ -153,9 +153,14 @@ const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g
  * what file systems allow), less a half emoji or white space the cut left at its start.
  */
 export function cleanFileName(value: string): string {
-  return (value.replace(BIDI_CONTROLS, '').replace(LINE_BREAKING, ' ').trim() || 'file')
-    .slice(-MAX_FILE_NAME_CHARS)
-    .replace(/^\p{Cs}?\s*/u, '')
+  return (
+    value
+      .replace(BIDI_CONTROLS, '')
+      .replace(LINE_BREAKING, ' ')
+      .trim()
+      .slice(-MAX_FILE_NAME_CHARS)
+      .replace(/^\p{Cs}?\s*/u, '') || 'file'
+  )
 }
 
 /** Chat text is shown as text; control characters other than newline and tab are dropped. */

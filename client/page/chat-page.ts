@@ -112,7 +112,8 @@ export function showRoom(roomId: string): void {
       }
       log.follow()
     },
-    typing: (to) => room?.typing(to),
+    // Writing about a direct message, whoever the composer writes to: nobody is told (it could be the wrong people).
+    typing: (to) => actions.intent?.direct || room?.typing(to),
     onTalking(peer) {
       people.talking(peer?.id)
       if (peer) panel.close()

@@ -3,7 +3,7 @@ import { $ } from './dom'
 
 /**
  * The message box and what surrounds it: a multi-line textarea (Enter sends, Shift+Enter starts a new
- * line; on a touch screen Enter starts a new line), the private mode (writing to one person, shown in a bar with a way back), and files from the
+ * line; on a touch screen Enter starts one too, Ctrl+Enter sends), the private mode (writing to one person, shown in a bar with a way back), and files from the
  * picker, drag-and-drop or paste. It hands text and files to `send`/`sendFiles`; they decide whether
  * anything went.
  */
@@ -46,8 +46,10 @@ export function createComposer(options: {
     box.focus()
   })
   box.addEventListener('keydown', (event) => {
-    // On a phone (no Shift key to hold) Enter starts a new line, as in Signal or WhatsApp; Send sends.
-    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && !matchMedia('(pointer: coarse)').matches) {
+    // On a touch screen (no Shift key to hold) Enter starts a new line, as in Signal or WhatsApp; Send,
+    // or Ctrl+Enter on a keyboard attached to it, sends.
+    const touch = matchMedia('(pointer: coarse)').matches && !event.ctrlKey && !event.metaKey
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && !touch) {
       event.preventDefault()
       form.requestSubmit()
     } else if (event.key === 'Escape' && to) {

@@ -1,6 +1,7 @@
 export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '😮']
 
-export type Intent = { act: 'reply' | 'edit'; id: string } | undefined
+/** A reply or an edit under way; `direct` when its message is a direct one (the reply goes to its other end). */
+export type Intent = { act: 'reply' | 'edit'; id: string; direct: boolean } | undefined
 
 /** Whether `event` in the log takes the actions bar to the message `entry`. */
 function takesBar(event: Event, entry: HTMLElement, bar: HTMLElement): boolean {
@@ -110,6 +111,7 @@ export function createMessageActions(options: {
     // biome-ignore lint/performance/useDomNodeTextContent: innerText leaves out the hidden formatting markers (format.ts), which is the point
     const seen = current.querySelector<HTMLElement>('.text')?.innerText ?? text
     const who = current.querySelector('.who')?.textContent ?? ''
+    const direct = current.classList.contains('direct')
     if (clicked.dataset.emoji) {
       options.react(id, clicked.dataset.emoji)
       openPicker(false)
@@ -119,14 +121,11 @@ export function createMessageActions(options: {
       case 'reply':
         // What an edit under way put in the box is not the reply.
         if (intent?.act === 'edit') cancel()
-        return setIntent(
-          { act: 'reply', id },
-          `Replying ${current.classList.contains('direct') ? 'privately ' : ''}to ${who}: ${seen.slice(0, 60)}`,
-        )
+        return setIntent({ act: 'reply', id, direct }, `Replying ${direct ? 'privately ' : ''}to ${who}: ${seen.slice(0, 60)}`)
       case 'edit':
+        setIntent({ act: 'edit', id, direct }, 'Editing your message')
         box.value = text
-        box.dispatchEvent(new Event('input'))
-        return setIntent({ act: 'edit', id }, 'Editing your message')
+        return box.dispatchEvent(new Event('input'))
       case 'delete':
         if (!confirm('Delete this message for everyone?')) return
         options.remove(id)

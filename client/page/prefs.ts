@@ -35,15 +35,20 @@ function write(key: string, value: string): void {
   }
 }
 
-/** The name this person chose, remembered across visits ('' if none). */
-export const chosenName = () => cleanName(read(NAME_KEY) ?? '')
+/**
+ * The name this person chose, remembered across visits ('' if none). Earlier pages saved the guest name
+ * they offered as if chosen: it is the guest name again.
+ */
+export const chosenName = () => cleanName(read(NAME_KEY) ?? '').replace(/^Guest \d{3}$/, '')
 
 /**
  * The name of someone who chose none, made once: a name field shows it as its placeholder, never as a
  * value that typing would add to ("Guest 937Fiona"), and the room uses the same one.
  */
+let guest: string | undefined
 export function guestName(): string {
-  const guest = read(GUEST_KEY) || `Guest ${Math.floor(100 + Math.random() * 900)}`
+  // Kept here too: with storage blocked, each call would make another.
+  guest ??= read(GUEST_KEY) || `Guest ${Math.floor(100 + Math.random() * 900)}`
   write(GUEST_KEY, guest)
   return guest
 }

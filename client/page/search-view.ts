@@ -26,7 +26,7 @@ export function createSearchView(options: { log: HTMLElement; input: HTMLInputEl
     const query = input.value.trim().toLowerCase()
     results.replaceChildren()
     if (!query) return
-    const entries = [...options.log.querySelectorAll<HTMLElement>('.message[data-id]:not(.deleted)')].reverse()
+    const entries = [...options.log.querySelectorAll<HTMLElement>('.message[data-id]:not(.deleted,[hidden])')].reverse()
     for (const entry of entries) {
       const text = shownText(entry.querySelector('.text'))
       const at = text.toLowerCase().indexOf(query)

@@ -291,18 +291,23 @@ describe('a private conversation inside the room', () => {
     await say(ana.page, 'got it')
     await waitShown(ben.page, 'got it', (s) => s?.quote?.includes('psst') === true)
     expect(await ana.page.$eval('[role="log"] .message.direct:last-of-type .text', (e) => e.textContent)).toBe('got it')
-    await say(ana.page, 'for everyone')
+    // Said without typing (straight to the room): what Cleo heard from Ana before it is what her reply told.
+    await ana.page.evaluate(() => window.parley!.send('for everyone'))
     await waitForMessage(cleo.page, 'for everyone')
     expect(await texts(cleo.page)).not.toContain('got it')
-    // On Ben's channel (the one his hello came on), no typing.
+    // Neither Ben writing to Ana nor Ana replying to him privately told Cleo they were typing (on the
+    // channel each one's hello came on).
     const heard = await cleo.page.evaluate(() => window.__wire.received())
-    const fromBen = heard.find((t) => t.data.includes('"type":"hello"') && t.data.includes('"name":"Ben"'))!.channel
-    expect(heard.filter((t) => t.channel === fromBen).map((t) => (JSON.parse(t.data) as { type: string }).type)).not.toContain('typing')
+    for (const name of ['Ben', 'Ana']) {
+      const channel = heard.find((t) => t.data.includes('"type":"hello"') && t.data.includes(`"name":"${name}"`))!.channel
+      expect(heard.filter((t) => t.channel === channel).map((t) => (JSON.parse(t.data) as { type: string }).type)).not.toContain('typing')
+    }
 
     // An edit of her own line, then Reply on Ben's: the box no longer holds the line being edited.
-    await focusMessage(ana.page, 'for everyone')
+    await say(ana.page, 'to edit')
+    await focusMessage(ana.page, 'to edit')
     await act(ana.page, 'edit')
-    expect(await ana.page.$eval('[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).value)).toBe('for everyone')
+    expect(await ana.page.$eval('[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).value)).toBe('to edit')
     await focusMessage(ana.page, 'psst')
     await act(ana.page, 'reply')
     expect(await ana.page.$eval('[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).value)).toBe('')

@@ -350,7 +350,7 @@ describe('the room page', () => {
     expect((await where()).shown).toBe(true)
   })
 
-  it('on a touch screen Enter starts a new line and Send sends; with a keyboard Enter sends', async () => {
+  it('on a touch screen Enter starts a new line and Send (or Ctrl+Enter) sends; with a keyboard Enter sends', async () => {
     const [ana, ben] = people as [Person, Person]
     const link = roomLink(server.url)
     const phone = await ana.browser.newPage()
@@ -365,6 +365,12 @@ describe('the room page', () => {
     expect(await phone.$eval('[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).value)).toBe('first\nsecond')
     await phone.tap('#send')
     await waitForMessage(ben.page, 'first\nsecond')
+    // A keyboard attached to the tablet: Ctrl+Enter sends.
+    await phone.keyboard.type('by Ctrl+Enter')
+    await phone.keyboard.down('Control')
+    await phone.keyboard.press('Enter')
+    await phone.keyboard.up('Control')
+    await waitForMessage(ben.page, 'by Ctrl+Enter')
     await ben.page.bringToFront()
     await ben.page.focus('[aria-label="Message"]')
     await ben.page.keyboard.type('sent by Enter')
@@ -528,12 +534,13 @@ describe('the room page', () => {
 })
 
 describe('your name', () => {
-  it('is a placeholder guest name until chosen, so typing replaces it, and the room uses what the field shows', async () => {
+  it('is a placeholder guest name until chosen (also for a guest name an earlier page saved), so typing replaces it, and the room uses what the field shows', async () => {
     const [ana, ben] = people as [Person, Person]
     onTestFinished(() => ana.page.evaluate(() => localStorage.setItem('parley:name', 'Ana')))
     await ana.page.goto(server.url)
+    // As an earlier page left it: the guest name it offered, saved as if chosen.
     await ana.page.evaluate(() => {
-      localStorage.removeItem('parley:name')
+      localStorage.setItem('parley:name', 'Guest 512')
       localStorage.removeItem('parley:guest')
     })
     await ana.page.goto(server.url)

@@ -253,6 +253,7 @@ describe('cleanFileName', () => {
     [`${'a'.repeat(100)} ${'y'.repeat(250)}.pdf`, `${'y'.repeat(250)}.pdf`],
     ['', 'file'],
     [' \u202e ', 'file'],
+    ['\ud83d', 'file'],
   ])('cleans %j to %j', (input, output) => {
     expect(cleanFileName(input)).toBe(output)
   })
@@ -263,12 +264,13 @@ describe('cleanFileName', () => {
       fc.property(fc.string({ unit: 'binary', maxLength: 400, size: 'max' }), extension, (input, ext) => {
         const name = cleanFileName(input + ext)
         expect(name.length).toBeLessThanOrEqual(MAX_FILE_NAME_CHARS)
+        expect(name).not.toBe('')
         expect(name).not.toMatch(CONTROL)
         expect(name.endsWith(ext)).toBe(true)
         expect(cleanFileName(name)).toBe(name)
         expect(
           parsePeerMessage(JSON.stringify({ type: 'file', id: 'abcdefgh', name, size: 1, mime: 'a/b', sha256: '0'.repeat(64) }), 'p'),
-        ).toMatchObject({ name: name || 'file' })
+        ).toMatchObject({ name })
       }),
     )
   })
