@@ -35,11 +35,11 @@ function write(key: string, value: string): void {
   }
 }
 
-/**
- * The name this person chose, remembered across visits ('' if none). Earlier pages saved the guest name
- * they offered as if chosen: it is the guest name again.
- */
-export const chosenName = () => cleanName(read(NAME_KEY) ?? '').replace(/^Guest \d{3}$/, '')
+/** The name this person chose, remembered across visits ('' if none, or only the guest name). */
+export function chosenName(): string {
+  const name = cleanName(read(NAME_KEY) ?? '')
+  return name === guestName() ? '' : name
+}
 
 /**
  * The name of someone who chose none, made once: a name field shows it as its placeholder, never as a
@@ -47,8 +47,9 @@ export const chosenName = () => cleanName(read(NAME_KEY) ?? '').replace(/^Guest 
  */
 let guest: string | undefined
 export function guestName(): string {
-  // Kept here too: with storage blocked, each call would make another.
-  guest ??= read(GUEST_KEY) || `Guest ${Math.floor(100 + Math.random() * 900)}`
+  // Kept here too: with storage blocked, each call would make another. Earlier pages saved the guest
+  // name they offered as if chosen: it stays this person's guest name.
+  guest ??= read(GUEST_KEY) || /^Guest \d+$/.exec(read(NAME_KEY) ?? '')?.[0] || `Guest ${Math.floor(100 + Math.random() * 900)}`
   write(GUEST_KEY, guest)
   return guest
 }
