@@ -37,7 +37,8 @@ const newKeyPair = () =>
  */
 export async function keptIdentity(room: string, keys?: KeyStore): Promise<Identity> {
   // A store that does not answer (now and then some browser's IndexedDB never does) must not hold the
-  // room up, which waits for this key: past this, a new key for this visit, not kept.
+  // room up, which waits for this key: past this, a new key for this visit (kept if the store, once it
+  // answers, has none).
   const late = keys && new Promise<undefined>((resolve) => setTimeout(resolve, KEY_STORE_WAIT_MS))
   const kept = await Promise.race([keys?.load(room).catch(() => undefined), late])
   if (kept?.privateKey?.algorithm?.name === ED25519 && kept.publicKey) return createIdentity(room, kept)
