@@ -46,17 +46,11 @@ function holdBack(
   return { count: going, first, top }
 }
 
-/** How many of `shown` (in the log's order) lie wholly above its view: one layout read, then a search. */
-function aboveView(log: HTMLElement, shown: HTMLElement[]): number {
+/** How many of `shown` (in the log's order) lie wholly above its view (one layout, then cheap reads). */
+const aboveView = (log: HTMLElement, shown: HTMLElement[]) => {
   const top = log.getBoundingClientRect().top
-  let low = 0
-  let high = shown.length
-  while (low < high) {
-    const mid = (low + high) >> 1
-    if (shown[mid]!.getBoundingClientRect().bottom <= top) low = mid + 1
-    else high = mid
-  }
-  return low
+  const first = shown.findIndex((entry) => entry.getBoundingClientRect().bottom > top)
+  return first < 0 ? shown.length : first
 }
 
 /** Marks lines the reader has not scrolled to (counted on the jump button); how many (a flood's oldest may be forgotten already). */
