@@ -4,8 +4,8 @@ import { $ } from './dom'
 /**
  * The message box and what surrounds it: a multi-line textarea (Enter sends, Shift+Enter starts a new
  * line; on a touch screen Enter starts one too, Ctrl+Enter sends), the private mode (writing to one
- * person, shown in a bar with a way back), and files from the picker, drag-and-drop or paste. It hands text and files to `send`/`sendFiles`; they decide whether
- * anything went.
+ * person, shown in a bar with a way back), and files from the picker, drag-and-drop or paste. It hands
+ * text and files to `send`/`sendFiles`; they decide whether anything went.
  */
 export function createComposer(options: {
   send(text: string, to: string | undefined): boolean

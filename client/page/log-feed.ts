@@ -119,7 +119,8 @@ function walkWithKeys(log: HTMLElement) {
 
 /**
  * Where the log's entries go in and how it scrolls: new entries are added once per animation frame and
- * layout is read once per frame, never per entry; the view sticks to the newest entry unless the reader
+ * layout is read once per frame, never per entry (but for a reader scrolled up, whose view is found by a
+ * scan once per TRIM_STEP lines); the view sticks to the newest entry unless the reader
  * scrolled up, when the jump button counts what they have not seen. `prepare` runs first in each frame
  * (entries built late, see message-view.ts).
  */
