@@ -17,6 +17,8 @@ export type MarkName =
   | 'channel-open'
   | 'hello-exchanged'
   | 'connected'
+  // Everyone in the room is connected, nobody was there to connect to, or the page gave up waiting (chat-page.ts).
+  | 'settled'
   | 'history-merged'
 
 const seen = new Set<MarkName>()

@@ -16,16 +16,13 @@ import { createPeopleView } from './people-view'
 import { loadColor, loadName, rememberRoom, saveColor } from './prefs'
 import { createReveal } from './reveal'
 import { bindSettings } from './settings'
-import { registerShell } from './shell'
+import { settleThenInstall } from './shell'
 import { type Banner, cannotJoin, fatal, problem, STATUS_BANNER, showBanner } from './states'
 import { bindThemeSelect } from './theme'
 
 // People already in the room arrive in one burst soon after joining (their names unsealed first); only
 // later arrivals are news. An empty room has no burst: then this long after joining.
 const SETTLE_MS = 1_500
-// The app shell is installed once everyone in the room is connected, or this long after the page
-// started, whichever comes first (an empty room has nobody to connect to).
-const SHELL_LATEST_MS = 5_000
 
 /** The shared signaling worker's URL, set by the build (build.mjs). */
 declare const __PARLEY_WORKER__: string
@@ -227,8 +224,7 @@ function wireRoom(
     settleTimer = setTimeout(() => (settling = false), 0)
   })
   room.on('peer-connected', people.render)
-  const shellTimer = setTimeout(registerShell, SHELL_LATEST_MS)
-  room.on('peer-connected', () => room.peers.every((p) => p.state === 'connected') && registerShell())
+  const stopSettling = settleThenInstall(room)
   room.on('peer-updated', (peer) => {
     const before = people.stateOf(peer.id)
     people.render(peer)
@@ -293,7 +289,7 @@ function wireRoom(
     log.close()
     alerts.close()
     clearTimeout(settleTimer)
-    clearTimeout(shellTimer)
+    stopSettling()
   })
   // A page restored from the back/forward cache has left already: join again.
   addEventListener('pageshow', (event) => event.persisted && location.reload())

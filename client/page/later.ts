@@ -1,9 +1,5 @@
 import { whenMarked } from '../lib/marks'
 
-// A page alone in its room (nobody to connect to), or whose join fails or is slow, gets its extras this long
-// after it asked: past a join on an idle machine, soon enough that the QR code of an empty room is not missed.
-const EXTRAS_LATEST_MS = 500
-
 /** The extras' scripts (room-extras and the chunks only it imports), space-separated, set by the build (build.mjs). */
 declare const __PARLEY_LATER__: string
 
@@ -13,11 +9,12 @@ export type Extras = typeof import('./room-extras')
 export type UseExtras = (use: (extras: Extras) => void) => void
 
 /**
- * The room page's extras (room-extras.ts), fetched and run once this page is connected to someone (the
- * room's `connected` mark), so they do not compete with the join for the CPU: run as soon as the join
- * request left, their work and the layout it dirties land between the join's answer and the first channel.
- * Sooner if the person presses a key or a pointer first: by then the chunk is fetched (or one request away),
- * and a press comes before its click. Until then, what uses them waits in line.
+ * The room page's extras (room-extras.ts), fetched while the join is under way and run once the room has
+ * settled (the `settled` mark: everyone connected, nobody to connect to, or the page's wait ran out), so
+ * neither they nor the layout they dirty compete with the join's later connections for the CPU. Sooner
+ * if the person presses a key or a pointer first: by then the chunk is fetched (or one request away), and
+ * a press comes before its click. Until then, what uses them waits in line. A page that never joins (a
+ * bad link) runs them at a press only.
  */
 export function loadExtras(): UseExtras {
   // Fetched (not run) as soon as the join request has left, while the server is surely there: a page that
@@ -51,7 +48,6 @@ export function loadExtras(): UseExtras {
         () => load(nextPress(['online'])),
       )
   }
-  const latest = new Promise<void>((resolve) => setTimeout(resolve, EXTRAS_LATEST_MS))
-  load(Promise.race([whenMarked('connected'), nextPress(), latest]))
+  load(Promise.race([whenMarked('settled'), nextPress()]))
   return (use) => (extras ? use(extras) : void waiting.push(use))
 }

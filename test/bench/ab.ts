@@ -2,6 +2,7 @@
 // tsx test/bench/ab.ts`. A newcomer joins a room of BENCH_AB_ROOM, the builds alternating run by run
 // (BENCH_AB_RUNS each) on the same browsers, each build serving its own page: its time and its
 // browser's CPU split by process and thread, so a cut of a few ms shows on a loaded machine.
+// BENCH_AB_AT_ONCE=1: all BENCH_AB_ROOM + 1 open the link at once instead (the last one's time, CPU means).
 import { loadavg } from 'node:os'
 import { closeAll, launchPeople } from '../browsers'
 import { serviceWorkersReady, settle } from './connect'
@@ -11,9 +12,11 @@ import { startParley, stopAll } from './procs'
 import { median, secs, table } from './stats'
 import { type Endpoints, openTabs, roomLinks } from './tabs'
 
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
 const OTHER = process.env.BENCH_AB_MAIN
 const RUNS = Number(process.env.BENCH_AB_RUNS ?? 8)
 const ROOM = Number(process.env.BENCH_AB_ROOM ?? 1)
+const AT_ONCE = process.env.BENCH_AB_AT_ONCE === '1'
 if (!OTHER) throw new Error('BENCH_AB_MAIN=<path to the other build of dist/signaling/main.js>')
 
 const builds = await Promise.all([startParley(PARLEY_ARGS), startParley(PARLEY_ARGS, { main: OTHER })])
@@ -28,6 +31,12 @@ try {
       const at = { parley: builds[b]!.url } as Endpoints
       const links = roomLinks('parley', at)
       await settle()
+      if (AT_ONCE) {
+        const all = await openTabs('parley', browsers, links, ROOM)
+        if (run > 0) joins[b]!.push({ seconds: all.seconds, cpu: mean(all.cpu), split: meanSplit(all.cpuSplits) })
+        await all.close()
+        continue
+      }
       const room = await openTabs('parley', browsers.slice(0, ROOM), links, ROOM - 1)
       try {
         await serviceWorkersReady(room.pages)
@@ -47,7 +56,7 @@ try {
     joins.map((j, b) => [labels[b]!, secs(median(j.map((x) => x.seconds))), secs(median(j.map((x) => x.cpu)))]),
   )
   printCpuSplit(
-    `The newcomer's browser CPU by process and thread (mean of ${RUNS})`,
+    `${AT_ONCE ? 'Each' : "The newcomer's"} browser's CPU by process and thread (mean of ${RUNS})`,
     meanSplit(joins[0]!.map((j) => j.split)),
     meanSplit(joins[1]!.map((j) => j.split)),
     labels as [string, string],

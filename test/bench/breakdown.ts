@@ -21,6 +21,7 @@ export const PARLEY_MARKS = [
   'parley:channel-open',
   'parley:hello-exchanged',
   'parley:connected',
+  'parley:settled',
   'parley:history-merged',
 ]
 

@@ -659,6 +659,55 @@ describe('files', () => {
 })
 
 describe('the app shell', () => {
+  it('runs the extras and installs only once the room has settled: alone at once, else once everyone is connected', async () => {
+    type Seen = { qr?: number; register?: number }
+    // When the QR code (drawn by the extras) got its image and when the service worker was registered, on the page's clock.
+    const watch = () => {
+      const seen: Seen = {}
+      ;(window as unknown as { __settle: Seen }).__settle = seen
+      const register = ServiceWorkerContainer.prototype.register
+      ServiceWorkerContainer.prototype.register = function (this: ServiceWorkerContainer, ...args: Parameters<typeof register>) {
+        seen.register ??= performance.now()
+        return register.apply(this, args)
+      }
+      new MutationObserver(() => {
+        if (document.getElementById('qr')?.getAttribute('src')) seen.qr ??= performance.now()
+      }).observe(document, { subtree: true, attributes: true, attributeFilter: ['src'] })
+    }
+    const times = (page: Page) =>
+      page.evaluate(() => {
+        const at = (name: string) => performance.getEntriesByName(`parley:${name}`)[0]?.startTime
+        const seen = (window as unknown as { __settle: Seen }).__settle
+        return { ...seen, settled: at('settled'), connected: at('connected') }
+      })
+    const registered = (page: Page) => page.waitForFunction(() => (window as unknown as { __settle: Seen }).__settle.register, POLL)
+    const scripts = await Promise.all(people.map((p) => p.page.evaluateOnNewDocument(watch)))
+    onTestFinished(async () => {
+      await Promise.all(people.map((p, i) => p.page.removeScriptToEvaluateOnNewDocument(scripts[i]!.identifier)))
+    })
+    const local = await startServer({ iceServers: [] })
+    onTestFinished(() => local.close())
+    const [ana, ben] = people as [Person, Person]
+    const link = roomLink(local.url)
+    await ana.page.goto(link)
+    // Nobody to connect to: no press needed.
+    await ana.page.waitForFunction(() => document.getElementById('qr')?.getAttribute('src')?.startsWith('data:image/png'), POLL)
+    await registered(ana.page)
+    const alone = await times(ana.page)
+    expect(alone.settled).toBeGreaterThan(0)
+    expect(alone.connected).toBeUndefined()
+    expect(alone.qr).toBeGreaterThanOrEqual(alone.settled!)
+    expect(alone.register).toBeGreaterThanOrEqual(alone.settled!)
+
+    await ben.page.goto(link)
+    await waitForConnected(ben.page, 1)
+    await registered(ben.page)
+    const joined = await times(ben.page)
+    expect(joined.settled).toBeGreaterThanOrEqual(joined.connected!)
+    expect(joined.register).toBeGreaterThanOrEqual(joined.settled!)
+    if (joined.qr !== undefined) expect(joined.qr).toBeGreaterThanOrEqual(joined.settled!)
+  })
+
   it('registers a service worker, and opens with recent rooms while the server is down', async () => {
     const [ana] = people as [Person]
     const local = await startServer({ iceServers: [] })
