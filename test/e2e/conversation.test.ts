@@ -186,6 +186,13 @@ describe('conversations beyond chat lines', () => {
     expect(await actionsShown(ana.page)).toBe(false)
     await waitShown(ben.page, 'message deleted', (s) => s?.deleted === true)
     expect(await texts(ben.page)).not.toContain('secret plan')
+    // Ana's deleted line no longer says it was delivered (it was, before).
+    const deleted = await ana.page.$eval('[role="log"] .message.deleted', (e) => ({
+      text: e.querySelector('.text')?.textContent,
+      receipt: e.querySelector('.receipt')?.textContent,
+      shown: e.querySelector('.receipt')?.checkVisibility(),
+    }))
+    expect(deleted).toEqual({ text: 'message deleted', receipt: '✓ delivered', shown: false })
 
     // A mention notifies Ana even with notifications and sound off; a plain line does not.
     await ana.page.evaluate(() => {
