@@ -61,7 +61,8 @@ async function minifyAgain(file, { module }) {
     ecma: 2020,
     compress: { passes: 3, unsafe: true },
     format: { ascii_only: true },
-    sourceMap: linked && { content: readFileSync(mapFile, 'utf8'), url: basename(mapFile) },
+    // No `url`: no sourceMappingURL comment (the server names the map in a SourceMap header instead).
+    sourceMap: linked && { content: readFileSync(mapFile, 'utf8') },
   })
   writeFileSync(file, result.code)
   if (linked) writeFileSync(mapFile, result.map)
@@ -109,7 +110,10 @@ export async function buildClient() {
     target: ['chrome110', 'firefox115', 'safari16'],
     alias: SHIMS,
     plugins: [simplePeerForPage],
-    sourcemap: 'linked',
+    // Maps beside the files, named by the server's SourceMap header (signaling/page-files.ts), not by a
+    // comment in every script: the comments were 166 bytes of the page's JavaScript gzipped (their hashed
+    // names do not compress), which every visitor downloads and only a developer's tools read.
+    sourcemap: 'external',
     metafile: true,
     legalComments: 'none',
     // simple-peer keeps its state in `_`-prefixed properties, read only by itself, the stream stand-in and

@@ -39,6 +39,8 @@ interface PageFile {
   type: string
   compress: boolean
   cacheControl: string
+  /** Its source map's name, for developer tools (the build writes no sourceMappingURL comments). */
+  sourceMap?: string
   /** Filled on first request: a file nobody asks for (a source map) is never read or compressed. */
   encodings: Partial<Record<Encoding, Representation>>
 }
@@ -93,11 +95,13 @@ export type PageFiles = ReturnType<typeof createPageFiles>
  */
 export function createPageFiles(dir: string, securityHeaders: Readonly<Record<string, string>>) {
   const files = new Map<string, PageFile>()
-  for (const name of readdirSync(dir)) {
+  const names = readdirSync(dir)
+  for (const name of names) {
     const kind = TYPES[extname(name)]
     if (!kind) continue
     const cacheControl = HASHED_NAME.test(name) ? HASHED_CACHE : PLAIN_CACHE
-    files.set(`/${name}`, { path: join(dir, name), ...kind, cacheControl, encodings: {} })
+    const sourceMap = names.includes(`${name}.map`) ? { sourceMap: `${name}.map` } : {}
+    files.set(`/${name}`, { path: join(dir, name), ...kind, cacheControl, ...sourceMap, encodings: {} })
   }
   const index = files.get('/index.html')
   const page: PageFile | undefined = index && { ...index, cacheControl: PAGE_CACHE, encodings: {} }
@@ -123,6 +127,7 @@ export function createPageFiles(dir: string, securityHeaders: Readonly<Record<st
       ETag: etag,
       ...(file.compress ? { Vary: 'Accept-Encoding' } : {}),
       ...(used === 'identity' ? {} : { 'Content-Encoding': used }),
+      ...(file.sourceMap ? { SourceMap: file.sourceMap } : {}),
     }
     const made: Representation = { body, etag, headers }
     file.encodings[encoding] = made

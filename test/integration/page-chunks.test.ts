@@ -28,13 +28,19 @@ describe('the split page', () => {
     for (const file of preloaded) expect(scripts).toContain(file)
   })
 
-  it('serves every script, loaded at once or later, compressed and cached for good', async () => {
+  it('serves every script, loaded at once or later, compressed and cached for good, its source map named in a header', async () => {
     for (const file of scripts) {
       const res = await rawRequest(`${server.url}/${file}`, { headers: { 'accept-encoding': 'gzip, deflate, br' } })
       expect(res.status, file).toBe(200)
       expect(res.headers['content-type'], file).toBe('text/javascript; charset=utf-8')
       expect(res.headers['cache-control'], file).toBe('public, max-age=31536000, immutable')
       if (readFileSync(join(DIST_CLIENT, file)).length >= 512) expect(res.headers['content-encoding'], file).toBe('br')
+      // Developer tools find the map by the header; visitors do not download a comment naming it.
+      expect(readFileSync(join(DIST_CLIENT, file), 'utf8'), file).not.toContain('sourceMappingURL')
+      expect(res.headers.sourcemap, file).toBe(`${file}.map`)
+      const map = await rawRequest(`${server.url}/${file}.map`)
+      expect(map.status, file).toBe(200)
+      expect((JSON.parse(map.body) as { sources: string[] }).sources.length, file).toBeGreaterThan(0)
     }
   })
 

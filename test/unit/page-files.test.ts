@@ -19,6 +19,7 @@ let files: ReturnType<typeof createPageFiles>
 beforeAll(async () => {
   writeFileSync(join(dir, 'index.html'), `<!doctype html><script src="/app-ABCD1234.js"></script>${' '.repeat(600)}`)
   writeFileSync(join(dir, 'app-ABCD1234.js'), SCRIPT)
+  writeFileSync(join(dir, 'app-ABCD1234.js.map'), '{"version":3,"sources":[],"mappings":""}')
   writeFileSync(join(dir, 'sw.js'), SCRIPT)
   writeFileSync(join(dir, 'icon-192.png'), Buffer.alloc(2000, 7))
   files = createPageFiles(dir, { 'X-Frame-Options': 'DENY' })
@@ -73,6 +74,15 @@ describe('page files', () => {
       expect(r.headers['x-frame-options']).toBe('DENY')
       expect(Number(r.headers['content-length'])).toBe(r.body.length)
     }
+  })
+
+  it("names a file's source map in a SourceMap header, for developer tools, and no map where it has none", async () => {
+    expect((await get('/app-ABCD1234.js', { 'accept-encoding': 'br' })).headers.sourcemap).toBe('app-ABCD1234.js.map')
+    expect((await get('/app-ABCD1234.js')).headers.sourcemap).toBe('app-ABCD1234.js.map')
+    expect((await get('/sw.js')).headers.sourcemap).toBeUndefined()
+    const map = await get('/app-ABCD1234.js.map')
+    expect(map.status).toBe(200)
+    expect(map.headers.sourcemap).toBeUndefined()
   })
 
   it('caches hashed names for good, other files for an hour, and never stores the page', async () => {
