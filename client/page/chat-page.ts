@@ -88,6 +88,11 @@ export function showRoom(roomId: string): void {
     send(text, to) {
       const intent = actions.intent
       if (intent?.act === 'edit') {
+        // Emptying a line would delete it without the question Delete asks: the edit stays open, and says why.
+        if (!text.trim()) {
+          log.notice('An edit cannot be empty: delete the message instead, or press Escape to keep it.')
+          return false
+        }
         actions.take()
         void room?.edit(intent.id, text)
         return true
@@ -272,9 +277,7 @@ function wireRoom(
     hideWhatNeedsTheRoom()
   })
   room.on('error', (err) => log.notice(problem(err)))
-
   bindSettings(room, color)
-
   bindInvite({ title: pageTitle, notice: log.notice, openPanel: panel.open, extras })
 
   // Hidden is the last moment a page is sure to run: a phone may discard it without pagehide.
