@@ -75,11 +75,11 @@ export function createPeopleView(
 
   /**
    * "Guest 653 is now Fiona" (the join notice keeps the old name), when a name the reader saw changes;
-   * the first name their hello gives is not news. People always shows the newest.
+   * the first name their hello gives is not news, nor a muted person's. People always shows the newest.
    */
   function renamed(item: Row, peer: PeerView) {
     const before = item.peer.name
-    if (!before || before === peer.name || item.quiet > Date.now()) return
+    if (!before || before === peer.name || item.quiet > Date.now() || moderate.muted(peer.id)) return
     item.quiet = Date.now() + RENAME_NOTICE_MS
     notice(`${before} is now ${peer.name}`)
   }

@@ -549,6 +549,24 @@ describe('mute', () => {
     expect((await listed()).muted).toEqual([await ben.page.evaluate(() => window.parley!.self.key)])
     await sayDelivered(ben.page, 'during the mute')
     expect((await lines(ana.page)).map((l) => l.text)).toEqual(['before the mute', 'Ana meanwhile'])
+    // Nor are his renames news while he is muted (People still shows his newest name).
+    const named = (name: string) =>
+      ana.page.waitForFunction(
+        (id, n) => document.querySelector(`ul[aria-label="People"] li[data-peer="${id}"] .person-name`)?.textContent === n,
+        POLL,
+        benId,
+        name,
+      )
+    try {
+      await setName(ben.page, 'Benedict')
+      await named('Benedict')
+    } finally {
+      await setName(ben.page, 'Ben')
+    }
+    await named('Ben')
+    await sayDelivered(ben.page, 'renamed while muted')
+    const renames = await ana.page.$$eval('[role="log"] .notice', (n) => n.map((e) => e.textContent).filter((t) => t?.includes(' is now ')))
+    expect(renames).toEqual([])
 
     await press('Mute Ben')
     expect(await shown()).toEqual(['before the mute', 'Ana meanwhile'])
