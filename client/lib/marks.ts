@@ -17,7 +17,7 @@ export type MarkName =
   | 'channel-open'
   | 'hello-exchanged'
   | 'connected'
-  // Everyone in the room is connected, nobody was there to connect to, or the page gave up waiting (chat-page.ts).
+  // Nobody in the room is on a first attempt to connect any more, or the page gave up waiting (page/shell.ts).
   | 'settled'
   | 'history-merged'
 

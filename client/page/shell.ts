@@ -1,7 +1,7 @@
 import type { Room } from '../lib'
 import { mark, whenMarked } from '../lib/marks'
 
-// A room where someone never connects settles this long after the page started.
+// A room where someone stays on a first attempt settles this long after its join started.
 const SETTLED_LATEST_MS = 10_000
 
 /**
@@ -17,14 +17,17 @@ export function registerShell(): void {
 }
 
 /**
- * Marks the room `settled` once everyone in it is connected, or nobody was there to connect to, or at the
- * latest SETTLED_LATEST_MS after the page started; then installs the shell. What can wait for the join waits
- * for that mark (the page's extras too, later.ts). Returns what stops the wait, for a page that leaves first.
+ * Marks the room `settled` once nobody in it is on a first attempt to connect any more (connected, failed,
+ * unverified or gone; nobody there at all), or at the latest SETTLED_LATEST_MS after the join started; then
+ * installs the shell. What can wait for the join waits for that mark (the page's extras too, later.ts).
+ * Returns what stops the wait, for a page that leaves first.
  */
 export function settleThenInstall(room: Room): () => void {
-  const settled = () => room.peers.every((p) => p.state === 'connected') && mark('settled')
+  const settled = () => room.peers.some((p) => p.state === 'connecting') || mark('settled')
   const latest = setTimeout(() => mark('settled'), SETTLED_LATEST_MS)
   room.on('peer-connected', settled)
+  room.on('peer-updated', settled)
+  room.on('peer-left', settled)
   void whenMarked('roster-applied').then(settled)
   void whenMarked('settled').then(registerShell)
   return () => clearTimeout(latest)

@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { PeerState, Room } from '../../client/lib'
+
+// What waits for the join (the page's extras, the shell's install) waits for `settled`: nobody in the room
+// still on a first attempt to connect. A stand-in room: its peers' states, and the events the page hears.
+function fakeRoom(states: PeerState[]) {
+  const peers = states.map((state, i) => ({ id: `p${i}`, state }))
+  const listeners = new Map<string, Array<() => void>>()
+  const room = {
+    get peers() {
+      return peers
+    },
+    on(event: string, listener: () => void) {
+      listeners.set(event, [...(listeners.get(event) ?? []), listener])
+    },
+  } as unknown as Room
+  const emit = (event: 'peer-connected' | 'peer-updated' | 'peer-left') => {
+    for (const listener of listeners.get(event) ?? []) listener()
+  }
+  return { room, peers, emit }
+}
+
+/** Marks are once per page: each case loads the modules afresh, with a service worker container to watch. */
+async function page(states: PeerState[]) {
+  vi.resetModules()
+  const register = vi.fn(() => Promise.resolve())
+  vi.stubGlobal('navigator', { serviceWorker: { register } })
+  const marks = await import('../../client/lib/marks')
+  const { settleThenInstall } = await import('../../client/page/shell')
+  const fake = fakeRoom(states)
+  const stop = settleThenInstall(fake.room)
+  let settled = false
+  void marks.whenMarked('settled').then(() => (settled = true))
+  const flush = () => new Promise((resolve) => setTimeout(resolve, 0))
+  return { ...fake, mark: marks.mark, register, stop, flush, settled: () => settled }
+}
+
+afterEach(() => {
+  vi.useRealTimers()
+  vi.unstubAllGlobals()
+})
+
+describe('the room settling', () => {
+  it('settles at the join reply when nobody is there, and only then installs the shell', async () => {
+    const p = await page([])
+    await p.flush()
+    expect(p.settled()).toBe(false)
+    p.mark('roster-applied')
+    await p.flush()
+    expect(p.settled()).toBe(true)
+    expect(p.register).toHaveBeenCalledTimes(1)
+  })
+
+  it('waits while anyone is on a first attempt: connected, failed and gone all count as done', async () => {
+    const p = await page(['connecting', 'connecting', 'connecting'])
+    p.mark('roster-applied')
+    p.peers[0]!.state = 'connected'
+    p.emit('peer-connected')
+    p.peers[1]!.state = 'failed' // unreachable, or unverified: it will not hold the room up
+    p.emit('peer-updated')
+    await p.flush()
+    expect(p.settled()).toBe(false)
+    expect(p.register).not.toHaveBeenCalled()
+    p.peers.pop()
+    p.emit('peer-left')
+    await p.flush()
+    expect(p.settled()).toBe(true)
+    expect(p.register).toHaveBeenCalledTimes(1)
+  })
+
+  it('gives up waiting after 10 s, unless the page left first', async () => {
+    vi.useFakeTimers()
+    const p = await page(['connecting'])
+    p.mark('roster-applied')
+    await vi.advanceTimersByTimeAsync(9_999)
+    expect(p.settled()).toBe(false)
+    await vi.advanceTimersByTimeAsync(1)
+    expect(p.settled()).toBe(true)
+
+    const left = await page(['connecting'])
+    left.stop()
+    await vi.advanceTimersByTimeAsync(20_000)
+    expect(left.settled()).toBe(false)
+  })
+})
