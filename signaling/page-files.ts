@@ -95,12 +95,12 @@ export type PageFiles = ReturnType<typeof createPageFiles>
  */
 export function createPageFiles(dir: string, securityHeaders: Readonly<Record<string, string>>) {
   const files = new Map<string, PageFile>()
-  const names = readdirSync(dir)
+  const names = new Set(readdirSync(dir))
   for (const name of names) {
     const kind = TYPES[extname(name)]
     if (!kind) continue
     const cacheControl = HASHED_NAME.test(name) ? HASHED_CACHE : PLAIN_CACHE
-    const sourceMap = names.includes(`${name}.map`) ? { sourceMap: `${name}.map` } : {}
+    const sourceMap = names.has(`${name}.map`) ? { sourceMap: `${name}.map` } : {}
     files.set(`/${name}`, { path: join(dir, name), ...kind, cacheControl, ...sourceMap, encodings: {} })
   }
   const index = files.get('/index.html')

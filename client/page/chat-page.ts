@@ -1,4 +1,5 @@
 import { joinRoom, type PeerView, type Room, type RoomStatus } from '../lib'
+import { cleanText } from '../lib/peer-protocol'
 import { createSharedSignaling } from '../worker/shared-signaling'
 import { createAlerts } from './alerts'
 import { createComposer } from './composer'
@@ -89,8 +90,8 @@ export function showRoom(roomId: string): void {
       const intent = actions.intent
       if (intent?.act === 'edit') {
         // Emptying a line would delete it without the question Delete asks: the edit stays open, and says why.
-        if (!text.trim()) {
-          log.notice('An edit cannot be empty: delete the message instead, or press Escape to keep it.')
+        if (!cleanText(text).trim()) {
+          log.notice('An edit cannot be empty: delete the message instead, or cancel the edit to keep it.')
           return false
         }
         actions.take()

@@ -9,10 +9,9 @@ import { serviceWorkersReady, settle } from './connect'
 import { meanSplit, printCpuSplit } from './cpu-split'
 import { PARLEY_ARGS } from './endpoints'
 import { startParley, stopAll } from './procs'
-import { median, secs, table } from './stats'
+import { mean, median, secs, table } from './stats'
 import { type Endpoints, openTabs, roomLinks } from './tabs'
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
 const OTHER = process.env.BENCH_AB_MAIN
 const RUNS = Number(process.env.BENCH_AB_RUNS ?? 8)
 const ROOM = Number(process.env.BENCH_AB_ROOM ?? 1)

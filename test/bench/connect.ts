@@ -11,7 +11,7 @@ import { pagePaths, pageServingCpu } from './page-cpu'
 import { preciseCpuSeconds } from './proc-info'
 import { machine } from './procs'
 import { RTT_WIRE_INSTRUMENT, resetRttSteps, rttSteps, summarise } from './rtt-steps'
-import { median, met, ms, percentile, secs, table, times } from './stats'
+import { mean, median, met, ms, percentile, secs, table, times } from './stats'
 import { type Contender, type Endpoints, NAMES, type Opened, openTabs, pingRtt, readTimeline, roomLinks, type Timeline } from './tabs'
 
 export const RUNS = Number(process.env.BENCH_RUNS ?? 3)
@@ -32,7 +32,6 @@ const TARGET_RTT_GAP_MS = 1
 const SERVICE_WORKER_WAIT_MS = 15_000
 
 export const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
 
 /** The tab that was connected to everyone last: its timeline is the one the figure measures. */
 const lastConnected = (opened: Opened) => opened.pages[opened.connectedAt.indexOf(Math.max(...opened.connectedAt))]!

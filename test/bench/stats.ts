@@ -26,6 +26,7 @@ export const times = (a: number, b: number) => (Number.isFinite(a / b) ? `${(a /
 export const met = (ok: boolean) => (ok ? 'met' : 'NOT met')
 /** Middle of the values (upper middle for an even count); NaN for none. */
 export const median = (values: number[]) => percentile(Float64Array.from(values).sort(), 50)
+export const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length
 
 /**
  * Prints rows under a header, every column as wide as its widest cell: text left-aligned, cells that
