@@ -131,6 +131,9 @@ describe.each(VIEWPORTS)('at $width × $height', (viewport) => {
     const doomed = await startServer({ iceServers: [] })
     await ben.page.goto(roomLink(doomed.url))
     await ben.page.waitForFunction(() => window.parley?.status === 'online', POLL)
+    // Alone, the page installs its shell at once (shell.ts): let that finish first, or its fetch failing
+    // with the server is the browser's console error, not this state's.
+    await ben.page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined))
     await doomed.close()
     await bannerShown(ben.page, 'Cannot reach the Parley server')
     expect(await ben.page.$eval('textarea[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).disabled)).toBe(false)
