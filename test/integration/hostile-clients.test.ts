@@ -30,6 +30,19 @@ const HEAP_RETURN_MB = 2
 // Before any collection: bounded, not yet returned.
 const RSS_SLACK_MB = 24
 const ATTACK_MS = 30_000
+// How far apart two 408s for requests let in at the same moment may arrive (timers, a busy event loop).
+const TIMER_MARGIN_MS = 250
+
+/** The most of `times` (ms) that fall within any `windowMs` (a sliding window over the sorted times). */
+function mostWithin(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b)
+  let most = 0
+  for (let first = 0, last = 0; last < sorted.length; last++) {
+    while (sorted[last]! - sorted[first]! >= windowMs) first++
+    most = Math.max(most, last - first + 1)
+  }
+  return most
+}
 
 const UNFINISHED_BODY = [
   'POST /v1/join HTTP/1.1',
@@ -67,6 +80,7 @@ const { parentPort, workerData } = require('node:worker_threads')
 const { connect } = require('node:net')
 const { port, count, payload, from } = workerData
 const outcomes = { '408': 0, '429': 0, cut: 0, other: 0 }
+const timedOutAt = []
 let arrived = 0
 let settled = 0
 const arrive = () => { if (++arrived === count) parentPort.postMessage({ type: 'connected' }) }
@@ -80,7 +94,8 @@ for (let i = 0; i < count; i++) {
     if (socket.connecting) arrive()
     const status = /^HTTP\\/1\\.1 (\\d{3})/.exec(head)?.[1]
     outcomes[status === undefined ? 'cut' : status === '408' || status === '429' ? status : 'other']++
-    if (++settled === count) parentPort.postMessage({ type: 'done', outcomes })
+    if (status === '408') timedOutAt.push(performance.now())
+    if (++settled === count) parentPort.postMessage({ type: 'done', outcomes, timedOutAt })
   })
 }
 `
@@ -90,13 +105,13 @@ function attack(port: number, count: number, payload: string) {
   const thread = new Worker(ATTACKER_THREAD, { eval: true, workerData: { port, count, payload, from: ATTACKER } })
   let onConnected: () => void = () => {}
   const allConnected = new Promise<void>((resolve) => (onConnected = resolve))
-  const done = new Promise<Record<Outcome, number>>((resolve, reject) => {
+  const done = new Promise<{ outcomes: Record<Outcome, number>; timedOutAt: number[] }>((resolve, reject) => {
     thread.on('error', reject)
-    thread.on('message', (message: { type: string; outcomes?: Record<Outcome, number> }) => {
+    thread.on('message', (message: { type: string; outcomes?: Record<Outcome, number>; timedOutAt?: number[] }) => {
       if (message.type === 'connected') onConnected()
       if (message.type === 'done') {
         onConnected()
-        resolve(message.outcomes!)
+        resolve({ outcomes: message.outcomes!, timedOutAt: message.timedOutAt! })
         void thread.terminate()
       }
     })
@@ -228,7 +243,7 @@ describe('hostile clients without a link', () => {
     await within(allConnected, ATTACK_MS, `${name}: the attackers connected`)
     const trips: number[] = []
     for (let i = 0; i < ROUND_TRIPS; i++) trips.push(await legit.roundTrip())
-    const outcomes = await within(done, ATTACK_MS, `${name}: every attacker answered or cut`)
+    const { outcomes, timedOutAt } = await within(done, ATTACK_MS, `${name}: every attacker answered or cut`)
     const attackMs = performance.now() - started
     clearInterval(sampler)
     peak = Math.max(peak, rssMb(pid))
@@ -249,17 +264,20 @@ describe('hostile clients without a link', () => {
     }
     console.log(JSON.stringify(figures))
     const returned = { rss: settledAfter.rss - settledBefore.rss, heap: settledAfter.heap - settledBefore.heap }
-    return { trips, before, peak, after, count, returned }
+    return { trips, before, peak, after, count, returned, timedOutAt }
   }
 
   it('2,000 unfinished POST bodies: each answered 408 or 429 or cut, the API keeps answering others fast', async () => {
-    const { trips, before, after, count, returned } = await underAttack('unfinished-bodies', UNFINISHED_BODY)
+    const { trips, before, after, count, returned, timedOutAt } = await underAttack('unfinished-bodies', UNFINISHED_BODY)
     expect(count('other')).toBe(0)
     expect(count('408') + count('429') + count('cut')).toBe(ATTACKERS)
     // Those past the connection cap are cut (a 429 frees its connection for the next attacker); of the
-    // rest, those past the in-flight cap get 429 and the others wait out the body deadline.
+    // rest, those past the in-flight cap get 429 and the others wait out the body deadline: at most the
+    // cap at a time. A 408 comes a deadline after its request was let in, so no more than the cap may
+    // come within one deadline (less a margin for timers). Usually that is one batch; a machine slow to
+    // take 2,000 connections lets another in as the one before times out (128 in a 2-vCPU VM).
     expect(count('408')).toBeGreaterThan(0)
-    expect(count('408')).toBeLessThanOrEqual(MAX_REQUESTS_PER_IP)
+    expect(mostWithin(timedOutAt, TIMEOUT_S * 1000 - TIMER_MARGIN_MS)).toBeLessThanOrEqual(MAX_REQUESTS_PER_IP)
     expect(count('cut')).toBeGreaterThanOrEqual(ATTACKERS - MAX_CONNECTIONS_PER_IP - count('429'))
     expect(median(trips)).toBeLessThan(ROUND_TRIP_MS)
     expect(after - before).toBeLessThan(RSS_SLACK_MB)
