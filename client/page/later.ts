@@ -10,7 +10,7 @@ export type UseExtras = (use: (extras: Extras) => void) => void
 
 /**
  * The room page's extras (room-extras.ts), fetched while the join is under way and run once the room has
- * settled (the `settled` mark: everyone connected, nobody to connect to, or the page's wait ran out), so
+ * settled (the `settled` mark, shell.ts: nobody on a first attempt to connect any more, or a 10 s cap), so
  * neither they nor the layout they dirty compete with the join's later connections for the CPU. Sooner
  * if the person presses a key or a pointer first: by then the chunk is fetched (or one request away), and
  * a press comes before its click. Until then, what uses them waits in line. A page that never joins (a
