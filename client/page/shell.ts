@@ -18,17 +18,21 @@ export function registerShell(): void {
 
 /**
  * Marks the room `settled` once nobody in it is on a first attempt to connect any more (connected, failed,
- * unverified or gone; nobody there at all), or at the latest SETTLED_LATEST_MS after the join started; then
- * installs the shell. What can wait for the join waits for that mark (the page's extras too, later.ts).
- * Returns what stops the wait, for a page that leaves first.
+ * unverified or gone; nobody there at all), or at the latest SETTLED_LATEST_MS after the join started. What
+ * can wait for the join waits for that mark (the page's extras, later.ts). The shell installs then if the
+ * page is connected to someone, else at SETTLED_LATEST_MS: a page alone would install it while the next
+ * person joins. Returns what stops the wait, for a page that leaves first.
  */
 export function settleThenInstall(room: Room): () => void {
   const settled = () => room.peers.some((p) => p.state === 'connecting') || mark('settled')
-  const latest = setTimeout(() => mark('settled'), SETTLED_LATEST_MS)
+  const latest = setTimeout(() => {
+    mark('settled')
+    registerShell()
+  }, SETTLED_LATEST_MS)
   room.on('peer-connected', settled)
   room.on('peer-updated', settled)
   room.on('peer-left', settled)
   void whenMarked('roster-applied').then(settled)
-  void whenMarked('settled').then(registerShell)
+  void whenMarked('settled').then(() => room.peers.some((p) => p.state === 'connected') && registerShell())
   return () => clearTimeout(latest)
 }

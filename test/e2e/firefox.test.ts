@@ -102,7 +102,9 @@ it('a Firefox tab that goes away while its join is in flight leaves no ghost', a
   const [ana, ben] = people as [Person, Person]
   try {
     await Promise.all([ana.page.goto('about:blank'), ben.page.goto('about:blank')])
-    await pollUntil(async () => server.stats().peers === 0, 10_000, 'the first test’s people gone')
+    // The earlier tests' pages: in 2 of 5 fresh-clone runs on a 2-vCPU VM one of their seats outlived
+    // 10 s here (not found why; see the closing note of 2026-12-01's twelfth stop), so up to 20 s.
+    await pollUntil(async () => server.stats().peers === 0, 20_000, 'the first test’s people gone')
     await ben.page.goto(roomLink(proxy.url))
     await joinLanded
     expect(server.stats().peers).toBe(1)

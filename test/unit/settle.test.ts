@@ -41,13 +41,16 @@ afterEach(() => {
 })
 
 describe('the room settling', () => {
-  it('settles at the join reply when nobody is there, and only then installs the shell', async () => {
+  it('settles at the join reply when nobody is there; alone, it installs the shell only after 10 s', async () => {
+    vi.useFakeTimers()
     const p = await page([])
-    await p.flush()
+    await vi.advanceTimersByTimeAsync(0)
     expect(p.settled()).toBe(false)
     p.mark('roster-applied')
-    await p.flush()
+    await vi.advanceTimersByTimeAsync(0)
     expect(p.settled()).toBe(true)
+    expect(p.register).not.toHaveBeenCalled()
+    await vi.advanceTimersByTimeAsync(10_000)
     expect(p.register).toHaveBeenCalledTimes(1)
   })
 
@@ -65,6 +68,7 @@ describe('the room settling', () => {
     p.emit('peer-left')
     await p.flush()
     expect(p.settled()).toBe(true)
+    // Connected to someone: the shell installs at once.
     expect(p.register).toHaveBeenCalledTimes(1)
   })
 
