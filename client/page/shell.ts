@@ -29,10 +29,17 @@ export function settleThenInstall(room: Room): () => void {
     mark('settled')
     registerShell()
   }, SETTLED_LATEST_MS)
-  room.on('peer-connected', settled)
-  room.on('peer-updated', settled)
-  room.on('peer-left', settled)
+  const offs = (['peer-connected', 'peer-updated', 'peer-left'] as const).map((type) => room.on(type, settled))
+  const unlisten = () => {
+    for (const off of offs) off()
+  }
   void whenMarked('roster-applied').then(settled)
-  void whenMarked('settled').then(() => room.peers.some((p) => p.state === 'connected') && registerShell())
-  return () => clearTimeout(latest)
+  void whenMarked('settled').then(() => {
+    unlisten()
+    if (room.peers.some((p) => p.state === 'connected')) registerShell()
+  })
+  return () => {
+    clearTimeout(latest)
+    unlisten()
+  }
 }

@@ -5,19 +5,22 @@ import type { PeerState, Room } from '../../client/lib'
 // still on a first attempt to connect. A stand-in room: its peers' states, and the events the page hears.
 function fakeRoom(states: PeerState[]) {
   const peers = states.map((state, i) => ({ id: `p${i}`, state }))
-  const listeners = new Map<string, Array<() => void>>()
+  const listeners = new Map<string, Set<() => void>>()
   const room = {
     get peers() {
       return peers
     },
     on(event: string, listener: () => void) {
-      listeners.set(event, [...(listeners.get(event) ?? []), listener])
+      const heard = listeners.get(event) ?? new Set()
+      listeners.set(event, heard.add(listener))
+      return () => heard.delete(listener)
     },
   } as unknown as Room
   const emit = (event: 'peer-connected' | 'peer-updated' | 'peer-left') => {
     for (const listener of listeners.get(event) ?? []) listener()
   }
-  return { room, peers, emit }
+  const listening = () => [...listeners.values()].reduce((n, heard) => n + heard.size, 0)
+  return { room, peers, emit, listening }
 }
 
 /** Marks are once per page: each case loads the modules afresh, with a service worker container to watch. */
@@ -70,6 +73,8 @@ describe('the room settling', () => {
     expect(p.settled()).toBe(true)
     // Connected to someone: the shell installs at once.
     expect(p.register).toHaveBeenCalledTimes(1)
+    // Settled once for the page's life: the room's events are no longer heard.
+    expect(p.listening()).toBe(0)
   })
 
   it('gives up waiting after 10 s, unless the page left first', async () => {
@@ -82,7 +87,9 @@ describe('the room settling', () => {
     expect(p.settled()).toBe(true)
 
     const left = await page(['connecting'])
+    expect(left.listening()).toBe(3)
     left.stop()
+    expect(left.listening()).toBe(0)
     await vi.advanceTimersByTimeAsync(20_000)
     expect(left.settled()).toBe(false)
   })
