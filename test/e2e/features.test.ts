@@ -59,6 +59,16 @@ async function online(page: Page) {
   await page.waitForFunction(() => window.parley?.status === 'online', POLL)
 }
 
+/** Waits until People on `page` shows `name` for the peer `id`. */
+async function namedIn(page: Page, id: string, name: string) {
+  await page.waitForFunction(
+    (i, n) => document.querySelector(`ul[aria-label="People"] li[data-peer="${i}"] .person-name`)?.textContent === n,
+    POLL,
+    id,
+    name,
+  )
+}
+
 /** The Messages log's chat lines with their ids, oldest first. */
 async function lines(page: Page): Promise<Array<{ id: string; who: string; text: string; private: string | null }>> {
   return page.$$eval('[role="log"][aria-label="Messages"] .message:not(.file)', (entries) =>
@@ -550,20 +560,13 @@ describe('mute', () => {
     await sayDelivered(ben.page, 'during the mute')
     expect((await lines(ana.page)).map((l) => l.text)).toEqual(['before the mute', 'Ana meanwhile'])
     // Nor are his renames news while he is muted (People still shows his newest name).
-    const named = (name: string) =>
-      ana.page.waitForFunction(
-        (id, n) => document.querySelector(`ul[aria-label="People"] li[data-peer="${id}"] .person-name`)?.textContent === n,
-        POLL,
-        benId,
-        name,
-      )
     try {
       await setName(ben.page, 'Benedict')
-      await named('Benedict')
+      await namedIn(ana.page, benId, 'Benedict')
     } finally {
       await setName(ben.page, 'Ben')
     }
-    await named('Ben')
+    await namedIn(ana.page, benId, 'Ben')
     await sayDelivered(ben.page, 'renamed while muted')
     const renames = await ana.page.$$eval('[role="log"] .notice', (n) => n.map((e) => e.textContent).filter((t) => t?.includes(' is now ')))
     expect(renames).toEqual([])
@@ -585,16 +588,9 @@ describe('renames', () => {
     const benId = await ben.page.evaluate(() => window.parley!.self.id)
     const renames = () =>
       ana.page.$$eval('[role="log"] .notice', (notices) => notices.map((n) => n.textContent).filter((t) => t?.includes(' is now ')))
-    const named = (name: string) =>
-      ana.page.waitForFunction(
-        (id, n) => document.querySelector(`ul[aria-label="People"] li[data-peer="${id}"] .person-name`)?.textContent === n,
-        POLL,
-        benId,
-        name,
-      )
     try {
       await setName(ben.page, 'Ben2')
-      await named('Ben2')
+      await namedIn(ana.page, benId, 'Ben2')
       await ana.page.waitForFunction(
         () => [...document.querySelectorAll('[role="log"] .notice')].some((n) => n.textContent === 'Ben is now Ben2'),
         POLL,
@@ -603,7 +599,7 @@ describe('renames', () => {
       await ben.page.evaluate(() => {
         for (let i = 3; i <= 22; i++) window.parley!.setName(`Ben${i}`)
       })
-      await named('Ben22')
+      await namedIn(ana.page, benId, 'Ben22')
       // Notices go in before a line that came after them.
       await say(ben.page, 'renamed enough')
       await waitForMessage(ana.page, 'renamed enough')
