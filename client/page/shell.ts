@@ -30,16 +30,11 @@ export function settleThenInstall(room: Room): () => void {
     registerShell()
   }, SETTLED_LATEST_MS)
   const offs = (['peer-connected', 'peer-updated', 'peer-left'] as const).map((type) => room.on(type, settled))
-  const unlisten = () => {
-    for (const off of offs) off()
-  }
   void whenMarked('roster-applied').then(settled)
   void whenMarked('settled').then(() => {
-    unlisten()
+    for (const off of offs) off()
     if (room.peers.some((p) => p.state === 'connected')) registerShell()
   })
-  return () => {
-    clearTimeout(latest)
-    unlisten()
-  }
+  // A page that leaves stops the cap; the room's own teardown drops its listeners.
+  return () => clearTimeout(latest)
 }
