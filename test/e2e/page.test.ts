@@ -720,6 +720,22 @@ describe('the app shell', () => {
       await ana.page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined))
       await ana.page.reload()
       await ana.page.waitForFunction(() => navigator.serviceWorker.controller !== null, POLL)
+      // The API goes straight to the network, not through the worker (its static route, sw.ts): a goodbye
+      // sent by beacon through it as its page went was seen lost. Sent as a beacon goes (keepalive, plain
+      // text): a join cancel, 204 for any nonce. Chromium's Resource Timing says which way it went.
+      const api = `${local.api}/leave`
+      await ana.page.evaluate(
+        (url) => fetch(url, { method: 'POST', body: '{"nonce":"0123456789abcdefABCDEF"}', keepalive: true }).then(() => undefined),
+        api,
+      )
+      await ana.page.waitForFunction((url) => performance.getEntriesByName(url).length > 0, POLL, api)
+      const route = await ana.page.evaluate(
+        (url) =>
+          (performance.getEntriesByName(url)[0] as PerformanceResourceTiming & { workerMatchedSourceType?: string })
+            .workerMatchedSourceType,
+        api,
+      )
+      expect(route).toBe('network')
       await local.close()
       await ana.page.reload()
       await ana.page.waitForFunction(() => !document.getElementById('landing')!.hidden, POLL)
