@@ -21,7 +21,8 @@ export function registerShell(): void {
  * unverified or gone; nobody there at all), or at the latest SETTLED_LATEST_MS after the join started. What
  * can wait for the join waits for that mark (the page's extras, later.ts). The shell installs then if the
  * page is connected to someone, else at SETTLED_LATEST_MS: a page alone would install it while the next
- * person joins. Returns what stops the wait, for a page that leaves first.
+ * person joins. Returns what stops the 10 s cap, for a page that leaves first (the room's own teardown
+ * drops the listeners).
  */
 export function settleThenInstall(room: Room): () => void {
   const settled = () => room.peers.some((p) => p.state === 'connecting') || mark('settled')
@@ -35,6 +36,5 @@ export function settleThenInstall(room: Room): () => void {
     for (const off of offs) off()
     if (room.peers.some((p) => p.state === 'connected')) registerShell()
   })
-  // A page that leaves stops the cap; the room's own teardown drops its listeners.
   return () => clearTimeout(latest)
 }

@@ -503,11 +503,7 @@ describe('profiles', () => {
       expect(await avatar(ben.page)).toEqual({ name: 'Zoe', letter: 'Z', background: 'rgb(181, 71, 8)' })
       await cleo.page.goto(room)
       await waitForConnected(cleo.page, 2)
-      await cleo.page.waitForFunction(
-        (id) => document.querySelector(`ul[aria-label="People"] li[data-peer="${id}"] .person-name`)?.textContent === 'Zoe',
-        POLL,
-        anaId,
-      )
+      await namedIn(cleo.page, anaId, 'Zoe')
       expect(await avatar(cleo.page)).toEqual({ name: 'Zoe', letter: 'Z', background: 'rgb(181, 71, 8)' })
       // Kept for the next visit, not picked anew (nor written again).
       const spy = await ana.page.evaluateOnNewDocument(() => {

@@ -102,9 +102,9 @@ it('a Firefox tab that goes away while its join is in flight leaves no ghost', a
   const [ana, ben] = people as [Person, Person]
   try {
     await Promise.all([ana.page.goto('about:blank'), ben.page.goto('about:blank')])
-    // The earlier tests' pages. A Chromium goodbye lost on its way through the service worker kept a seat
-    // for the 10 s grace here (test/README.md, "A seat that outlived its page"); up to 20 s, in case any
-    // other way keeps one for the grace.
+    // The earlier tests' pages. A Chromium goodbye lost on its way through the service worker most likely
+    // kept the seat that outlived 10 s here (test/README.md, "A seat that outlived its page"; the worker's
+    // static route ends that): up to 20 s, a margin should anything else keep one for the grace.
     await pollUntil(async () => server.stats().peers === 0, 20_000, 'the first test’s people gone')
     await ben.page.goto(roomLink(proxy.url))
     await joinLanded

@@ -721,8 +721,9 @@ describe('the app shell', () => {
       await ana.page.reload()
       await ana.page.waitForFunction(() => navigator.serviceWorker.controller !== null, POLL)
       // The API goes straight to the network, not through the worker (its static route, sw.ts): a goodbye
-      // sent by beacon through it as its page went was seen lost. Sent as a beacon goes (keepalive, plain
-      // text): a join cancel, 204 for any nonce. Chromium's Resource Timing says which way it went.
+      // sent by beacon through it as its page went was seen lost. A keepalive POST of plain text to /leave, as
+      // a beacon is (the route matches on the URL alone): a join cancel, 204 for a nonce on a fresh server.
+      // Chromium's Resource Timing says which way it went.
       const api = `${local.api}/leave`
       await ana.page.evaluate(
         (url) => fetch(url, { method: 'POST', body: '{"nonce":"0123456789abcdefABCDEF"}', keepalive: true }).then(() => undefined),
