@@ -69,6 +69,11 @@ async function namedIn(page: Page, id: string, name: string) {
   )
 }
 
+/** The log's rename notices ("Ben is now Benedict") on `page`, oldest first. */
+function renameNotices(page: Page): Promise<Array<string | null>> {
+  return page.$$eval('[role="log"] .notice', (notices) => notices.map((n) => n.textContent).filter((t) => t?.includes(' is now ')))
+}
+
 /** The Messages log's chat lines with their ids, oldest first. */
 async function lines(page: Page): Promise<Array<{ id: string; who: string; text: string; private: string | null }>> {
   return page.$$eval('[role="log"][aria-label="Messages"] .message:not(.file)', (entries) =>
@@ -564,8 +569,7 @@ describe('mute', () => {
     }
     await namedIn(ana.page, benId, 'Ben')
     await sayDelivered(ben.page, 'renamed while muted')
-    const renames = await ana.page.$$eval('[role="log"] .notice', (n) => n.map((e) => e.textContent).filter((t) => t?.includes(' is now ')))
-    expect(renames).toEqual([])
+    expect(await renameNotices(ana.page)).toEqual([])
 
     await press('Mute Ben')
     expect(await shown()).toEqual(['before the mute', 'Ana meanwhile'])
@@ -582,8 +586,6 @@ describe('renames', () => {
     const [ana, ben] = people as [Person, Person]
     await enter([ana, ben], roomLink(server.url))
     const benId = await ben.page.evaluate(() => window.parley!.self.id)
-    const renames = () =>
-      ana.page.$$eval('[role="log"] .notice', (notices) => notices.map((n) => n.textContent).filter((t) => t?.includes(' is now ')))
     try {
       await setName(ben.page, 'Ben2')
       await namedIn(ana.page, benId, 'Ben2')
@@ -599,7 +601,7 @@ describe('renames', () => {
       // Notices go in before a line that came after them.
       await say(ben.page, 'renamed enough')
       await waitForMessage(ana.page, 'renamed enough')
-      expect(await renames()).toEqual(['Ben is now Ben2'])
+      expect(await renameNotices(ana.page)).toEqual(['Ben is now Ben2'])
     } finally {
       await setName(ben.page, 'Ben')
     }
