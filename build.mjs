@@ -59,7 +59,9 @@ async function minifyAgain(file, { module }) {
   const result = await minify(code, {
     module,
     ecma: 2020,
-    compress: { passes: 3, unsafe: true },
+    // `pure_getters`: reading a property has no side effect (17 bytes gzipped); checked on the output: it only
+    // inlines reads and drops unused ones, and nothing of ours or simple-peer's reads a property for its effect.
+    compress: { passes: 3, unsafe: true, pure_getters: true },
     format: { ascii_only: true },
     // No `url`: no sourceMappingURL comment (the server names the map in a SourceMap header instead).
     sourceMap: linked && { content: readFileSync(mapFile, 'utf8') },
