@@ -32,6 +32,9 @@ export function createSealedSignals(options: {
   return {
     send(to: string, envelope: SignalEnvelope): void {
       const from = self.id
+      // Given while no connection of ours is being made (a late candidate, from a STUN or TURN server): it
+      // has nothing to wait for. Taken now: a description's connection may be done before it is sealed.
+      const alone = !unfinished
       // Our side of the pair's verification code: the fingerprint this very connection offers.
       const ours = 'signal' in envelope ? sdpFingerprint((envelope.signal as { sdp?: unknown }).sdp) : null
       if (ours) ourFingerprints.set(to, ours)
@@ -43,6 +46,7 @@ export function createSealedSignals(options: {
         const sealed = await sealing
         if (options.closed() || from !== self.id) return
         signaling.signal(from, to, sealed)
+        if (alone) signaling.flush?.(from)
         if (signalType(envelope) === 'offer') mark('offer-sent')
       }).catch(options.onError)
     },

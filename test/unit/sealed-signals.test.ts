@@ -24,8 +24,9 @@ describe('sealed signals on the way out', () => {
     const { sealed, sent, errors } = outgoing(
       (_self, to) => new Promise<string>((resolve) => finish.push(() => resolve(`sealed for ${to}`))),
     )
-    for (const to of ['ana', 'ben', 'cai']) sealed.send(to, { attempt: 0, signal: { type: 'candidate' } })
     // A join's offers to everyone are sealed together, not one WebCrypto trip after another.
+    sealed.making()
+    for (const to of ['ana', 'ben', 'cai']) sealed.send(to, { attempt: 0, signal: { type: 'offer', sdp: '' } })
     expect(finish).toHaveLength(3)
     for (const done of [...finish].reverse()) done()
     await vi.waitFor(() => expect(sent).toEqual(['sealed for ana', 'sealed for ben', 'sealed for cai']))
@@ -40,8 +41,21 @@ describe('sealed signals on the way out', () => {
     })
     sealed.send('ana', { attempt: 0, signal: { type: 'candidate' } })
     sealed.send('ben', { attempt: 0, signal: { type: 'candidate' } })
-    await vi.waitFor(() => expect(sent).toEqual(['sealed for ben']))
+    await vi.waitFor(() => expect(sent).toEqual(['sealed for ben', 'flush me']))
     expect(errors.map((e) => e.message)).toEqual(['no key'])
+  })
+
+  it('flushes after each signal given while no connection is being made (a late candidate waits for nothing), and not while one is', async () => {
+    const { sealed, sent } = outgoing(async (_self, to) => `sealed for ${to}`)
+    sealed.send('ana', { attempt: 0, signal: { candidate: { candidate: 'srflx' } } })
+    await vi.waitFor(() => expect(sent).toEqual(['sealed for ana', 'flush me']))
+    const done = sealed.making()
+    sealed.send('ben', { attempt: 0, signal: { type: 'answer', sdp: '' } })
+    await vi.waitFor(() => expect(sent).toContain('sealed for ben'))
+    // It leaves with that connection's candidates, once they are out.
+    expect(sent.at(-1)).toBe('sealed for ben')
+    done()
+    await vi.waitFor(() => expect(sent.at(-1)).toBe('flush me'))
   })
 
   it('flushes once every connection being made has its host candidates out (or closed), after the signals given before', async () => {
