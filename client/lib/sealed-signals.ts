@@ -5,6 +5,11 @@ import type { SignalEnvelope } from './peer-protocol'
 import type { Opened, RoomSelf, Sealer, Signaling } from './types'
 import { createSerialQueue } from './util'
 
+// What is given while no connection of ours is being made (late candidates from a STUN or TURN server, a
+// restart) waits this long for what follows it in a burst (every first POST's wait before the page could
+// say), not the signaling's longer one for a word from the page that will not come.
+const LATE_GATHER_MS = 8
+
 const signalType = (envelope: SignalEnvelope) => ('signal' in envelope ? (envelope.signal as { type?: unknown }).type : undefined)
 
 /**
@@ -24,7 +29,7 @@ export function createSealedSignals(options: {
   const theirFingerprints = new Map<string, string>()
   const ourFingerprints = new Map<string, string>()
   // Our connections being made whose host candidates are not all out yet. While one is, what is queued waits
-  // for it (at most the signaling's few ms): a description leaves with its candidates (measured behind a
+  // for it (at most SIGNAL_GATHER_MS): a description leaves with its candidates (measured behind a
   // 50 ms RTT, an offer sent ahead of them cost the join a round trip), and a join's offers to everyone
   // leave together.
   let unfinished = 0
@@ -32,8 +37,8 @@ export function createSealedSignals(options: {
   return {
     send(to: string, envelope: SignalEnvelope): void {
       const from = self.id
-      // Given while no connection of ours is being made (a late candidate, from a STUN or TURN server): it
-      // has nothing to wait for. Taken now: a description's connection may be done before it is sealed.
+      // Given while no connection of ours is being made: no word from the page will send it (LATE_GATHER_MS).
+      // Taken now: a description's connection may be done before the description is sealed.
       const alone = !unfinished
       // Our side of the pair's verification code: the fingerprint this very connection offers.
       const ours = 'signal' in envelope ? sdpFingerprint((envelope.signal as { sdp?: unknown }).sdp) : null
@@ -46,7 +51,8 @@ export function createSealedSignals(options: {
         const sealed = await sealing
         if (options.closed() || from !== self.id) return
         signaling.signal(from, to, sealed)
-        if (alone) signaling.flush?.(from)
+        // A signaling client closed by then ignores the flush.
+        if (alone) setTimeout(() => unfinished || signaling.flush?.(from), LATE_GATHER_MS)
         if (signalType(envelope) === 'offer') mark('offer-sent')
       }).catch(options.onError)
     },

@@ -224,7 +224,7 @@ export interface Signaling extends Pick<Emitter<SignalingEvents>, 'on' | 'off'> 
   join(room: string, meta: string | undefined, handlers: MembershipHandlers, options?: SignalingJoinOptions): Promise<Membership>
   /** Queued per sender and retried; delivered in order, dropped only when the target is gone. */
   signal(from: string, to: string, data: unknown): void
-  /** What `from` queued need not wait for more candidates (optional: without it, they wait a few ms). */
+  /** What `from` queued need not wait for more candidates (optional: without it, they wait SIGNAL_GATHER_MS). */
   flush?(from: string): void
   leave(peer: string): void
   /** Fresh ICE servers (new TURN credentials) for one of our peers. */

@@ -9,10 +9,9 @@ const SIGNAL_TTL_MS = 30_000
 // wait for them, so that a side costs one POST, not one plus one per candidate. It leaves when the page
 // says (`flush`: every connection it is making has its host candidates out; see sealed-signals.ts), and at the
 // latest this long after the first signal (candidates from STUN or TURN servers take longer, and follow
-// in POSTs of their own). The page's word is what usually sends it: this cap is for a page that finds no
-// host candidate. At 8 ms it cut in on a busy machine, whose candidates take longer to be sealed and
-// handed over: a newcomer into 7 spread its offers over 4 POSTs, and most answers left without their
-// candidates (test/bench/README.md, fourteenth pass).
+// in POSTs of their own). The page's word is what should send it; this cap bounds a page that finds no
+// host candidate, or is too busy to say. 8 ms cut in whenever the machine was busy, and a join then cost
+// more POSTs (test/bench/README.md, fourteenth pass).
 export const SIGNAL_GATHER_MS = 30
 
 interface Queued {
