@@ -72,8 +72,9 @@ export async function newcomer(contender: Contender, browsers: Browser[], at: En
   try {
     // Those installs are the room's own page traffic, not the newcomer's join: let them finish first.
     if (contender === 'parley') await serviceWorkersReady(room.pages)
-    // The server's pace with the room idle (its timers, the streams' heartbeats), over the settling second:
-    // what it would have spent in the newcomer's window without the join.
+    await settle()
+    // The server's pace with the room idle (its timers, the streams' heartbeats), over a second after the
+    // room's own tail (the settle above): what it would have spent in the newcomer's window without the join.
     const idleFrom = serverPid ? preciseCpuSeconds(serverPid) : NaN
     const idleStart = performance.now()
     await settle()
@@ -199,8 +200,8 @@ async function benchNewcomer(browsers: Browser[], servers: Servers, atOnce: Part
   console.log(
     `by loading the same ${last.parley.pagePaths.length} files (the tab's own list plus the shared worker's script) from the same`,
   )
-  console.log("server as an empty-cache tab does, averaged over 10 loads. Idle pace: the server's CPU per second over the second")
-  console.log("before the newcomer (the room connected, nothing happening) times the newcomer's window: not the join's work")
+  console.log("server as an empty-cache tab does, averaged over 10 loads. Idle pace: the server's CPU per second over a second")
+  console.log("before the newcomer (the room connected and settled, nothing happening) times the newcomer's window: not the join's work")
   const row = (c: Contender, page: string, api: number) => [
     NAMES[c],
     secs(med(c, (j) => j.seconds)),
