@@ -28,8 +28,11 @@ import { pollUntil, roomLink, startServer, type TestServer } from '../helpers'
 // style and layout of a rendering update) over 400 ms is a freeze, not load: at a load average of 12–27
 // none passed 170 ms here, while a log that laid out thousands of entries at once took 200–500 ms. The
 // longest animation frame (tasks back to back before a paint) is printed, not asserted: load stretches it.
+// The round trip waits for what of the attack is queued ahead of Ben's line (each message a task of its
+// own): 1.0–1.5 s for the 10,000-message flood and the 3,000 file offers in whole-suite runs here, 2.5 s
+// in one where every figure of the table was twice that, so its bound is a hang's, not a speed's.
 const HEAP_BOUND_BYTES = 96 * 1024 * 1024
-const ROUND_TRIP_BOUND_MS = 2_000
+const ROUND_TRIP_BOUND_MS = 5_000
 const LONGEST_TASK_BOUND_MS = 400
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 const POLL = { polling: 50, timeout: 30_000 }
