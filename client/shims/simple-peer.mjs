@@ -206,6 +206,46 @@ const ADDRESSES = {
 }
 
 /**
+ * Trickle ICE, always: the page's only peer (createSimplePeer, webrtc.ts) passes `trickle: true` and no
+ * `allowHalfTrickle` or `sdpTransform`, so a description is never stripped of its trickle line, never
+ * transformed, and always signalled at once rather than after the last candidate.
+ */
+const TRICKLE = {
+  label: 'trickle',
+  names: ['filterTrickle', 'allowHalfTrickle', 'sdpTransform', 'this\\.trickle'],
+  cuts: [
+    `// HACK: Filter trickle lines when trickle is disabled #354
+function filterTrickle (sdp) {
+  return sdp.replace(/a=ice-options:trickle\\s\\n/g, '')
+}
+`,
+    '    this.sdpTransform = opts.sdpTransform || (sdp => sdp)\n',
+    `    this.trickle = opts.trickle !== undefined ? opts.trickle : true
+    this.allowHalfTrickle = opts.allowHalfTrickle !== undefined ? opts.allowHalfTrickle : false
+`,
+    `        if (!this.trickle && !this.allowHalfTrickle) offer.sdp = filterTrickle(offer.sdp)
+        offer.sdp = this.sdpTransform(offer.sdp)
+`,
+    `        if (!this.trickle && !this.allowHalfTrickle) answer.sdp = filterTrickle(answer.sdp)
+        answer.sdp = this.sdpTransform(answer.sdp)
+`,
+    [
+      `          if (this.trickle || this._iceComplete) sendOffer()
+          else this.once('_iceComplete', sendOffer) // wait for candidates
+`,
+      '          sendOffer()\n',
+    ],
+    [
+      `          if (this.trickle || this._iceComplete) sendAnswer()
+          else this.once('_iceComplete', sendAnswer)
+`,
+      '          sendAnswer()\n',
+    ],
+    ['    if (event.candidate && this.trickle) {\n', '    if (event.candidate) {\n'],
+  ],
+}
+
+/**
  * simple-peer's debug calls (41; 27 after the cuts above) go nowhere in the page, but their strings and
  * arguments would still ship: about 0.7 KB gzipped. Each `this._debug(…)` becomes `void 0`, then
  * DEBUG_AND_MODULE drops the method.
@@ -278,7 +318,7 @@ export const simplePeerForPage = {
       }
       return {
         resolveDir: dirname(args.path),
-        contents: trim(withoutDebugCalls([MEDIA, LEGACY_STATS, STREAM_WRITES, ADDRESSES].reduce(trim, source)), DEBUG_AND_MODULE),
+        contents: trim(withoutDebugCalls([MEDIA, LEGACY_STATS, STREAM_WRITES, ADDRESSES, TRICKLE].reduce(trim, source)), DEBUG_AND_MODULE),
         loader: 'js',
       }
     })
