@@ -1,28 +1,15 @@
 // HACK: simple-peer and the readable-stream stand-in need Node's EventEmitter, and the `events` package
-// is 6 KB of minified code for the four methods they call (on, once, removeListener, emit).
+// is 6 KB of minified code for the two methods the page's copy of simple-peer calls (on, emit): with its
+// writable side cut (client/shims/simple-peer.mjs) and trickle always on, it no longer calls once or
+// removeListener, and the mesh only calls on.
 // https://github.com/feross/simple-peer/blob/v9.11.1/index.js
-type Listener = ((...args: unknown[]) => void) & { original?: Listener }
+type Listener = (...args: unknown[]) => void
 
 export class EventEmitter {
   #listeners: Record<string | symbol, Listener[]> = {}
 
   on(type: string | symbol, listener: Listener): this {
     this.#listeners[type] = [...(this.#listeners[type] ?? []), listener]
-    return this
-  }
-
-  once(type: string | symbol, listener: Listener): this {
-    const wrapped: Listener = (...args) => {
-      this.removeListener(type, wrapped)
-      listener.apply(this, args)
-    }
-    wrapped.original = listener
-    return this.on(type, wrapped)
-  }
-
-  /** Removes every registration of `listener` (simple-peer registers each at most once). */
-  removeListener(type: string | symbol, listener: Listener): this {
-    this.#listeners[type] = (this.#listeners[type] ?? []).filter((l) => l !== listener && l.original !== listener)
     return this
   }
 

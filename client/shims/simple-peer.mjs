@@ -316,11 +316,14 @@ export const simplePeerForPage = {
           `simple-peer's ${args.path} is not the 9.11.1 source these cuts were checked against: re-check client/shims/simple-peer.mjs`,
         )
       }
-      return {
-        resolveDir: dirname(args.path),
-        contents: trim(withoutDebugCalls([MEDIA, LEGACY_STATS, STREAM_WRITES, ADDRESSES, TRICKLE].reduce(trim, source)), DEBUG_AND_MODULE),
-        loader: 'js',
-      }
+      const contents = trim(
+        withoutDebugCalls([MEDIA, LEGACY_STATS, STREAM_WRITES, ADDRESSES, TRICKLE].reduce(trim, source)),
+        DEBUG_AND_MODULE,
+      )
+      // The EventEmitter stand-in (events.ts) has on and emit only.
+      const listener = contents.match(/\.(once|removeListener|off|addListener|removeAllListeners)\(/)
+      if (listener) throw new Error(`simple-peer calls ${listener[1]}, which client/shims/events.ts lacks`)
+      return { resolveDir: dirname(args.path), contents, loader: 'js' }
     })
   },
 }
