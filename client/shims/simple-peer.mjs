@@ -246,6 +246,33 @@ function filterTrickle (sdp) {
 }
 
 /**
+ * Node's stream.Readable side: nothing in the page listens for 'end' or 'finish' (the mesh hears 'data' and
+ * 'close'), so destroy() need not end either side, and a message is emitted as 'data' without push(). The
+ * stand-in (readable-stream.ts) is then a bare EventEmitter.
+ */
+const STREAM_ENDS = {
+  label: 'stream ends',
+  names: ['allowHalfOpen', '_readableState', '_writableState', 'this\\.push', 'this\\.end'],
+  cuts: [
+    [
+      `    opts = Object.assign({
+      allowHalfOpen: false
+    }, opts)
+
+    super(opts)
+`,
+      '    super()\n',
+    ],
+    `      this.readable = this.writable = false
+
+      if (!this._readableState.ended) this.push(null)
+      if (!this._writableState.finished) this.end()
+`,
+    ['    this.push(data)\n', "    this.emit('data', data)\n"],
+  ],
+}
+
+/**
  * simple-peer's debug calls (41; 27 after the cuts above) go nowhere in the page, but their strings and
  * arguments would still ship: about 0.7 KB gzipped. Each `this._debug(…)` becomes `void 0`, then
  * DEBUG_AND_MODULE drops the method.
@@ -259,9 +286,11 @@ const withoutDebugCalls = (source) => source.replace(/this\._debug\((?:[^()]|\([
  */
 const DEBUG_AND_MODULE = {
   label: 'debug and module',
-  names: ['_debug', 'debug', 'require', 'module'],
+  names: ['_debug', 'debug', 'require', 'module', '_id'],
   cuts: [
     method('_debug'),
+    // The peer's name in its debug lines, and nowhere else.
+    "    this._id = randombytes(4).toString('hex').slice(0, 7)\n",
     [
       `const debug = require('debug')('simple-peer')
 const getBrowserRTC = require('get-browser-rtc')
@@ -317,7 +346,7 @@ export const simplePeerForPage = {
         )
       }
       const contents = trim(
-        withoutDebugCalls([MEDIA, LEGACY_STATS, STREAM_WRITES, ADDRESSES, TRICKLE].reduce(trim, source)),
+        withoutDebugCalls([MEDIA, LEGACY_STATS, STREAM_WRITES, ADDRESSES, TRICKLE, STREAM_ENDS].reduce(trim, source)),
         DEBUG_AND_MODULE,
       )
       // The EventEmitter stand-in (events.ts) has on and emit only.
