@@ -273,6 +273,42 @@ const STREAM_ENDS = {
 }
 
 /**
+ * Defaults the page's peer never falls back on: createSimplePeer (webrtc.ts) always passes `config` with its
+ * own `iceServers` key (the room's list, possibly empty), which Object.assign copies over the public STUN
+ * servers; it passes no `wrtc`; the page always has a window (only the browser's message can be thrown); and
+ * nothing reads Peer.WEBRTC_SUPPORT.
+ */
+const DEFAULTS = {
+  label: 'defaults',
+  names: ['WEBRTC_SUPPORT', 'opts\\.wrtc', 'stun'],
+  cuts: [
+    [
+      "    this._wrtc = (opts.wrtc && typeof opts.wrtc === 'object')\n      ? opts.wrtc\n      : getBrowserRTC()\n",
+      '    this._wrtc = getBrowserRTC()\n',
+    ],
+    [
+      `      if (typeof window === 'undefined') {
+        throw errCode(new Error('No WebRTC support: Specify \`opts.wrtc\` option in this environment'), 'ERR_WEBRTC_SUPPORT')
+      } else {
+        throw errCode(new Error('No WebRTC support: Not a supported browser'), 'ERR_WEBRTC_SUPPORT')
+      }
+`,
+      "      throw errCode(new Error('No WebRTC support: Not a supported browser'), 'ERR_WEBRTC_SUPPORT')\n",
+    ],
+    'Peer.WEBRTC_SUPPORT = !!getBrowserRTC()\n',
+    `  iceServers: [
+    {
+      urls: [
+        'stun:stun.l.google.com:19302',
+        'stun:global.stun.twilio.com:3478'
+      ]
+    }
+  ],
+`,
+  ],
+}
+
+/**
  * simple-peer's debug calls (41; 27 after the cuts above) go nowhere in the page, but their strings and
  * arguments would still ship: about 0.7 KB gzipped. Each `this._debug(…)` becomes `void 0`, then
  * DEBUG_AND_MODULE drops the method.
@@ -346,7 +382,7 @@ export const simplePeerForPage = {
         )
       }
       const contents = trim(
-        withoutDebugCalls([MEDIA, LEGACY_STATS, STREAM_WRITES, ADDRESSES, TRICKLE, STREAM_ENDS].reduce(trim, source)),
+        withoutDebugCalls([MEDIA, LEGACY_STATS, STREAM_WRITES, ADDRESSES, TRICKLE, STREAM_ENDS, DEFAULTS].reduce(trim, source)),
         DEBUG_AND_MODULE,
       )
       // The EventEmitter stand-in (events.ts) has on and emit only.
