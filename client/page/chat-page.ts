@@ -15,15 +15,12 @@ import { PALETTE } from './palette'
 import { createPanel } from './panel'
 import { createPeopleView } from './people-view'
 import { loadColor, loadName, rememberRoom, saveColor } from './prefs'
+import { createPresenceNotices } from './presence'
 import { createReveal } from './reveal'
 import { bindSettings } from './settings'
 import { settleThenInstall } from './shell'
 import { type Banner, cannotJoin, fatal, problem, STATUS_BANNER, showBanner } from './states'
 import { bindThemeSelect } from './theme'
-
-// People already in the room arrive in one burst soon after joining (their names unsealed first); only
-// later arrivals are news. An empty room has no burst: then this long after joining.
-const SETTLE_MS = 1_500
 
 /** The shared signaling worker's URL, set by the build (build.mjs). */
 declare const __PARLEY_WORKER__: string
@@ -202,8 +199,7 @@ function wireRoom(
 
   const alerts = createAlerts({ title: pageTitle, notify: $<HTMLInputElement>('notify'), sound: $<HTMLInputElement>('sound') })
   let failure: Banner | null = null
-  let settling = true
-  let settleTimer: ReturnType<typeof setTimeout> | undefined
+  const presence = createPresenceNotices(log.notice)
 
   function onStatus(status: RoomStatus) {
     if (status === 'closed' && failure) return
@@ -212,8 +208,7 @@ function wireRoom(
     composer.enable(status === 'online' || status === 'reconnecting')
     if (status === 'online') {
       rememberRoom({ id: roomId, link: location.href, title: roomTitle, time: Date.now() })
-      clearTimeout(settleTimer)
-      settleTimer = setTimeout(() => (settling = false), SETTLE_MS)
+      presence.online()
       if (document.activeElement === document.body) composer.focus()
       countPeople()
     }
@@ -224,10 +219,7 @@ function wireRoom(
     people.render(peer)
     log.repaint(peer)
     countPeople()
-    if (!settling) return log.notice(`${peer.name || 'Someone'} joined`)
-    // The roster comes as one synchronous burst: whoever comes after it is news.
-    clearTimeout(settleTimer)
-    settleTimer = setTimeout(() => (settling = false), 0)
+    presence.joined(peer)
   })
   room.on('peer-connected', people.render)
   const stopSettling = settleThenInstall(room)
@@ -243,7 +235,7 @@ function wireRoom(
   room.on('peer-left', (peer) => {
     people.remove(peer.id)
     countPeople()
-    log.notice(`${peer.name || 'Someone'} left`)
+    presence.left(peer)
     if (composer.to?.id === peer.id) {
       composer.talk(undefined)
       log.notice(`Back to writing to everyone: ${peer.name || 'they'} left.`)
@@ -292,7 +284,7 @@ function wireRoom(
     signaling?.close()
     log.close()
     alerts.close()
-    clearTimeout(settleTimer)
+    presence.close()
     stopSettling()
   })
   // A page restored from the back/forward cache has left already: join again.

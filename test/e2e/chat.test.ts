@@ -138,20 +138,39 @@ describe('privacy', () => {
 })
 
 describe('leaving', () => {
-  it('shows the others that a person who closed their browser has left', async () => {
+  it('shows the others that a person who closed their browser has left, and nothing when one reloads', async () => {
     const [extra] = await launchPeople(1)
     try {
       const room = roomLink(server.url)
       const group = [...people.slice(0, 2), extra!]
       await enter(group, room)
-      await extra!.browser.close()
-      await Promise.all(people.slice(0, 2).map((p) => waitForPeopleCount(p.page, 1, 15_000)))
-      for (const p of people.slice(0, 2)) {
+      const [ana, ben] = people as [Person, Person]
+      const presence = () =>
+        ana.page.$$eval('[role="log"] .notice', (ns) => ns.map((n) => n.textContent ?? '').filter((t) => / (left|joined)$/.test(t)))
+      const before = (await presence()).length
+      await ben.page.reload()
+      await Promise.all(group.map((p) => waitForConnected(p.page, 2)))
+      // Everyone has Ben's new session (the old one's row may have counted as connected above).
+      const id = await ben.page.evaluate(() => window.parley!.self.id)
+      for (const p of [ana, extra!]) {
         await p.page.waitForFunction(
-          () => [...document.querySelectorAll('[role="log"] .notice')].some((n) => n.textContent?.endsWith(' left')),
-          { polling: 50, timeout: 5_000 },
+          (i) =>
+            document.querySelectorAll('ul[aria-label="People"] li').length === 2 &&
+            document.querySelector(`ul[aria-label="People"] li[data-peer="${i}"]`)?.getAttribute('data-state') === 'connected',
+          { polling: 50, timeout: 30_000 },
+          id,
         )
       }
+      await extra!.browser.close()
+      await Promise.all([ana, ben].map((p) => waitForPeopleCount(p.page, 1, 15_000)))
+      // The notice waits a few seconds for a rejoin; Ben's reload, earlier, would have been told by then.
+      for (const p of [ana, ben]) {
+        await p.page.waitForFunction(
+          () => [...document.querySelectorAll('[role="log"] .notice')].some((n) => n.textContent?.endsWith(' left')),
+          { polling: 50, timeout: 15_000 },
+        )
+      }
+      expect((await presence()).slice(before)).toEqual([expect.stringMatching(/^Guest \d+ left$/)])
     } finally {
       await closeAll([extra!])
     }
