@@ -8,7 +8,7 @@ const STATE_LABEL: Record<PeerView['state'], string> = {
   reconnecting: 'connection lost, reconnecting…',
   failed: 'cannot reach them',
 }
-// A peer renaming in a loop gets one rename notice in this long; renames in between are not announced.
+// A peer renaming in a loop gets one rename notice in this long; renames in between are told as one at its end.
 const RENAME_NOTICE_MS = 10_000
 
 interface Row {
@@ -17,6 +17,10 @@ interface Row {
   unread: number
   /** No rename notice for them before this time (epoch ms). */
   quiet: number
+  /** Their name as the log last gave it ('' until they have one). */
+  told: string
+  /** The notice of renames made in the quiet time, due at its end. */
+  later?: ReturnType<typeof setTimeout>
 }
 
 /**
@@ -75,13 +79,22 @@ export function createPeopleView(
 
   /**
    * "Guest 653 is now Fiona" (the join notice keeps the old name), when a name the reader saw changes;
-   * the first name their hello gives is not news, nor a muted person's. People always shows the newest.
+   * the first name their hello gives is not news, nor a muted person's. Renames in the quiet time after a
+   * notice are told as one at its end ("Fionq is now Fiona"). People always shows the newest.
    */
-  function renamed(item: Row, peer: PeerView) {
-    const before = item.peer.name
-    if (!before || before === peer.name || item.quiet > Date.now() || moderate.muted(peer.id)) return
+  function renamed(item: Row) {
+    const { name, id } = item.peer
+    const wait = item.quiet - Date.now()
+    clearTimeout(item.later)
+    item.told ||= name
+    if (item.told === name || moderate.muted(id)) return
+    if (wait > 0) {
+      item.later = setTimeout(() => renamed(item), wait)
+      return
+    }
+    notice(`${item.told} is now ${name}`)
+    item.told = name
     item.quiet = Date.now() + RENAME_NOTICE_MS
-    notice(`${before} is now ${peer.name}`)
   }
 
   function render(peer: PeerView): void {
@@ -89,13 +102,13 @@ export function createPeopleView(
     if (!item) {
       const row = template('person-template')
       row.dataset.peer = peer.id
-      item = { row, peer, unread: 0, quiet: 0 }
+      item = { row, peer, unread: 0, quiet: 0, told: '' }
       rows.set(peer.id, item)
       list.append(row)
       row.querySelector('button')!.addEventListener('click', () => onChoose(rows.get(peer.id)!.peer))
     }
-    renamed(item, peer)
     item.peer = peer
+    renamed(item)
     const { row } = item
     const name = peer.name || 'Someone'
     const avatar = row.querySelector<HTMLElement>('.avatar')!
@@ -128,6 +141,7 @@ export function createPeopleView(
     remove(id: string): void {
       const item = rows.get(id)
       if (!item) return
+      clearTimeout(item.later)
       item.row.remove()
       rows.delete(id)
       alone.hidden = rows.size > 0
