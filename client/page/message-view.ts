@@ -74,6 +74,8 @@ export function createMessageView(options: {
     entry.dataset.id = message.id
     entry.dataset.lamport = String(message.lamport)
     stamp(entry, message.mine ? 'self' : message.from, message.time)
+    // Muting them hides their lines from earlier visits too (moderation.ts).
+    if (message.key) entry.dataset.key = message.key
     who(entry, message.mine, message.from, message.name)
     privately(entry, message.to, message.mine)
     entry.querySelector('.text')!.append(...formatText(message.text))
@@ -122,9 +124,7 @@ export function createMessageView(options: {
     receipt: (receipt: Receipt) => showReceipt(entryOf(receipt.id), receipt, nameOf),
 
     typing(peers: PeerView[]): void {
-      const who = peers.map((p) => p.name || 'Someone')
-      typingLine.textContent =
-        who.length === 0 ? '' : who.length === 1 ? `${who[0]} is typing…` : `${who.slice(0, -1).join(', ')} and ${who.at(-1)} are typing…`
+      typingLine.textContent = typingText(peers.map((p) => p.name || 'Someone'))
     },
 
     /** A file transfer's entry; one this browser sends carries the file itself (its own preview). */
@@ -156,6 +156,12 @@ export function createMessageView(options: {
       files.close()
     },
   }
+}
+
+/** "Ana is typing…", "Ana, Ben and Cleo are typing…" */
+function typingText(who: string[]): string {
+  if (who.length < 2) return who.length === 0 ? '' : `${who[0]} is typing…`
+  return `${who.slice(0, -1).join(', ')} and ${who.at(-1)} are typing…`
 }
 
 /** "✓ delivered", or to how many of how many so far, with who on hover. */

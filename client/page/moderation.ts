@@ -72,7 +72,10 @@ export function createModeration(roomId: string) {
       const on = !listed(lists.muted, id)
       lists.muted = lists.muted.filter((entry) => entry !== id && entry !== keys.get(id))
       on ? add(lists.muted, id) : save()
-      for (const entry of document.querySelectorAll<HTMLElement>(`[data-from="${CSS.escape(id)}"]`)) entry.hidden = on
+      // Their lines of other sessions too, once their key is proven theirs (as the list holds it).
+      const key = signed.has(id) && keys.get(id)
+      const lines = `[data-from="${CSS.escape(id)}"]${key ? `,[data-key="${CSS.escape(key)}"]` : ''}`
+      for (const entry of document.querySelectorAll<HTMLElement>(lines)) entry.hidden = on
     },
     /** Blocks `id`; without it (once, when joined), whoever is listed, now and as they show up. */
     block(room: Room, id?: string): void {
