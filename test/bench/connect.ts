@@ -8,7 +8,7 @@ import { printBreakdown } from './breakdown'
 import { meanSplit, printCpuSplit } from './cpu-split'
 import { type Servers, startServers } from './endpoints'
 import { pagePaths, pageServingCpu } from './page-cpu'
-import { preciseCpuSeconds } from './proc-info'
+import { machineTicks, preciseCpuSeconds } from './proc-info'
 import { machine } from './procs'
 import { RTT_WIRE_INSTRUMENT, resetRttSteps, rttSteps, summarise } from './rtt-steps'
 import { mean, median, met, ms, percentile, secs, table, times } from './stats'
@@ -26,12 +26,46 @@ const WARM_UP_PINGS = 20
 const PING_BLOCKS = 4
 /** Between runs: the previous run's tabs finish closing, so every run starts from a quiet machine. */
 const SETTLE_MS = 1_000
+const QUIET_BUSY = 0.15
+const QUIET_WINDOW_MS = 500
+const QUIET_MAX_MS = 20_000
 const TARGET_CONNECT_RATIO = 0.5
 const TARGET_RTT_GAP_MS = 1
 // The room's tabs register their service worker once connected; its install fetches the whole shell.
 const SERVICE_WORKER_WAIT_MS = 15_000
 
 export const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
+
+/**
+ * A run starts once the machine is quiet: SETTLE_MS, then until the machine was under QUIET_BUSY busy over
+ * a QUIET_WINDOW_MS window (the last run's browsers closing, their service workers, the load average's
+ * lag hides how long), at most QUIET_MAX_MS. Every contender waits alike. The wait, in `quietWaits`.
+ */
+export async function quiet(): Promise<void> {
+  const start = performance.now()
+  await settle()
+  for (;;) {
+    const before = machineTicks()
+    await new Promise((resolve) => setTimeout(resolve, QUIET_WINDOW_MS))
+    const after = machineTicks()
+    const busy = (after.busy - before.busy) / (after.total - before.total || 1)
+    if (busy < QUIET_BUSY || performance.now() - start > QUIET_MAX_MS) break
+  }
+  quietWaits.push(performance.now() - start)
+}
+const quietWaits: number[] = []
+
+/** How long this part's runs waited for a quiet machine (then forgets them, for the next part). */
+export function printQuietWaits(): void {
+  const waits = quietWaits.splice(0).sort((a, b) => a - b)
+  if (waits.length === 0) return
+  const capped = waits.filter((w) => w > QUIET_MAX_MS).length
+  console.log(
+    `\nEach run above began on a quiet machine: ${SETTLE_MS / 1000} s, then until under ${QUIET_BUSY * 100} % busy over ` +
+      `${QUIET_WINDOW_MS} ms (at most ${QUIET_MAX_MS / 1000} s): ${waits.length} waits, median ${secs(median(waits) / 1000)}, ` +
+      `longest ${secs(waits.at(-1)! / 1000)}${capped ? `, ${capped} cut at the cap` : ''}`,
+  )
+}
 
 /** The tab that was connected to everyone last: its timeline is the one the figure measures. */
 const lastConnected = (opened: Opened) => opened.pages[opened.connectedAt.indexOf(Math.max(...opened.connectedAt))]!
@@ -41,7 +75,7 @@ export async function interleaved(browsers: Browser[], at: Endpoints, size: numb
   const runs: Record<Contender, Array<{ seconds: number; cpu: number; split: Map<string, number> }>> = { parley: [], peerjs: [] }
   for (let run = 0; run <= RUNS; run++) {
     for (const contender of CONTENDERS) {
-      await settle()
+      await quiet()
       // One run that never connects is a finding, not a reason to lose the rest of the bench.
       const opened = await openTabs(contender, browsers.slice(0, size), roomLinks(contender, at), size - 1).catch((err: Error) => {
         console.log(`  (${NAMES[contender]}, ${size} browsers, run ${run}: FAILED — ${err.message})`)
@@ -67,7 +101,7 @@ export async function interleaved(browsers: Browser[], at: Endpoints, size: numb
 export async function newcomer(contender: Contender, browsers: Browser[], at: Endpoints, via?: Endpoints, serverPid?: number) {
   const size = browsers.length
   const links = roomLinks(contender, at)
-  await settle()
+  await quiet()
   const room = await openTabs(contender, browsers.slice(0, size - 1), links, size - 2)
   try {
     // Those installs are the room's own page traffic, not the newcomer's join: let them finish first.
@@ -122,7 +156,7 @@ async function roundTrips(browsers: Browser[], at: Endpoints) {
   const steps: number[][] = []
   for (let block = 0; block < PING_BLOCKS; block++) {
     for (const contender of CONTENDERS) {
-      await settle()
+      await quiet()
       const traced = contender === 'parley'
       const opened = await openTabs(
         contender,
@@ -134,6 +168,10 @@ async function roundTrips(browsers: Browser[], at: Endpoints) {
       )
       const [a, b] = opened.pages as [Page, Page]
       try {
+        // A conversation, not a join: what follows the connection (Parley's service worker install, its
+        // later-loaded extras, the history hand-over) is over before the pings, for both alike.
+        if (contender === 'parley') await serviceWorkersReady(opened.pages)
+        await quiet()
         await pingRtt(contender, a, b, WARM_UP_PINGS)
         if (traced) await resetRttSteps([a, b])
         rtts[contender].push(...(await pingRtt(contender, a, b, PINGS / PING_BLOCKS)))
@@ -292,6 +330,7 @@ export async function benchConnect() {
     await roundTrips(browsers, at).catch((err: Error) => console.log(`\nMessage round trip: FAILED — ${err.message}`))
 
     if (max >= 2) await benchNewcomer(browsers, servers, atOnce)
+    printQuietWaits()
   } finally {
     await closeAll(people)
     await servers.stop()

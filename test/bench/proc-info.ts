@@ -80,3 +80,10 @@ export function preciseCpuSeconds(pid: number): number {
   }
   return ns / 1e9
 }
+
+/** CPU time the whole machine has spent busy and in all (every CPU; idle and iowait are not busy), from /proc/stat. */
+export function machineTicks(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number)
+  const total = fields.reduce((sum, n) => sum + n, 0)
+  return { busy: total - fields[3]! - fields[4]!, total }
+}
