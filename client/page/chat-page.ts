@@ -199,7 +199,7 @@ function wireRoom(
 
   const alerts = createAlerts({ title: pageTitle, notify: $<HTMLInputElement>('notify'), sound: $<HTMLInputElement>('sound') })
   let failure: Banner | null = null
-  const presence = createPresenceNotices(log.notice)
+  const presence = createPresenceNotices(log.notice, () => room.peers)
 
   function onStatus(status: RoomStatus) {
     if (status === 'closed' && failure) return
@@ -285,6 +285,7 @@ function wireRoom(
     log.close()
     alerts.close()
     presence.close()
+    people.close()
     stopSettling()
   })
   // A page restored from the back/forward cache has left already: join again.

@@ -7,8 +7,11 @@ const SETTLE_MS = 1_500
 // after a crash) is told neither way: their row in People already went and came back.
 const REJOIN_MS = 5_000
 
-/** Who came and who went, told in the log: not who was there before us, nor who comes straight back. */
-export function createPresenceNotices(notice: (text: string) => void) {
+/**
+ * Who came and who went, told in the log: not who was there before us, nor who comes straight back.
+ * `here`: who is in the room now.
+ */
+export function createPresenceNotices(notice: (text: string) => void, here: () => PeerView[]) {
   let settling = true
   let settleTimer: ReturnType<typeof setTimeout> | undefined
   // "Left" notices not shown yet, by name.
@@ -24,16 +27,17 @@ export function createPresenceNotices(notice: (text: string) => void) {
 
     joined({ name }: PeerView): void {
       const left = leaving.get(name)
+      clearTimeout(left)
+      leaving.delete(name)
       // The roster comes as one synchronous burst: whoever comes after it is news.
       if (settling) settleIn(0)
       else if (!left) notice(`${name || 'Someone'} joined`)
-      else {
-        clearTimeout(left)
-        leaving.delete(name)
-      }
     },
 
     left({ name }: PeerView): void {
+      // Someone of that name is still here: their new session came first (the old one's goodbye was lost,
+      // or late), or a namesake stays; either way "left" would read as wrong.
+      if (here().some((p) => p.name === name)) return
       const told = setTimeout(() => {
         if (leaving.get(name) === told) leaving.delete(name)
         notice(`${name || 'Someone'} left`)
@@ -44,6 +48,7 @@ export function createPresenceNotices(notice: (text: string) => void) {
     close(): void {
       clearTimeout(settleTimer)
       for (const told of leaving.values()) clearTimeout(told)
+      leaving.clear()
     },
   }
 }
