@@ -86,8 +86,9 @@ export function createPeopleView(
     const { name, id } = item.peer
     const wait = item.quiet - Date.now()
     clearTimeout(item.later)
-    item.told ||= name
-    if (item.told === name || moderate.muted(id)) return
+    // A muted person's renames are not news, then or once unmuted.
+    if (!item.told || moderate.muted(id)) item.told = name
+    if (item.told === name) return
     if (wait > 0) {
       item.later = setTimeout(() => renamed(item), wait)
       return
@@ -137,6 +138,10 @@ export function createPeopleView(
 
   return {
     render,
+
+    close(): void {
+      for (const { later } of rows.values()) clearTimeout(later)
+    },
 
     remove(id: string): void {
       const item = rows.get(id)

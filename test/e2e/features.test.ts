@@ -565,23 +565,23 @@ describe('mute', () => {
     expect((await listed()).muted).toEqual([await ben.page.evaluate(() => window.parley!.self.key)])
     await sayDelivered(ben.page, 'during the mute')
     expect((await lines(ana.page)).map((l) => l.text)).toEqual(['before the reload', 'before the mute', 'Ana meanwhile'])
-    // Nor are his renames news while he is muted (People still shows his newest name).
+    // Nor are his renames news while he is muted, nor once he is unmuted (People still shows his newest name).
     try {
       await setName(ben.page, 'Benedict')
       await namedIn(ana.page, benId, 'Benedict')
+      await sayDelivered(ben.page, 'renamed while muted')
+      expect(await renameNotices(ana.page)).toEqual([])
+
+      await press('Mute Benedict')
+      expect(await shown()).toEqual(['before the reload', 'before the mute', 'Ana meanwhile'])
+      expect((await listed()).muted).toEqual([])
+      await sayDelivered(ben.page, 'after the unmute')
+      await waitForMessage(ana.page, 'after the unmute')
+      expect(await shown()).toEqual(['before the reload', 'before the mute', 'Ana meanwhile', 'after the unmute'])
+      expect(await renameNotices(ana.page)).toEqual([])
     } finally {
       await setName(ben.page, 'Ben')
     }
-    await namedIn(ana.page, benId, 'Ben')
-    await sayDelivered(ben.page, 'renamed while muted')
-    expect(await renameNotices(ana.page)).toEqual([])
-
-    await press('Mute Ben')
-    expect(await shown()).toEqual(['before the reload', 'before the mute', 'Ana meanwhile'])
-    expect((await listed()).muted).toEqual([])
-    await sayDelivered(ben.page, 'after the unmute')
-    await waitForMessage(ana.page, 'after the unmute')
-    expect(await shown()).toEqual(['before the reload', 'before the mute', 'Ana meanwhile', 'after the unmute'])
     expect(await ana.page.$eval('#unblock', (b) => (b as HTMLElement).hidden)).toBe(true)
   })
 })
