@@ -1,7 +1,7 @@
 // HACK: simple-peer and the readable-stream stand-in need Node's EventEmitter, and the `events` package
-// is 6 KB of minified code for the two methods the page's copy of simple-peer calls (on, emit): with its
-// writable side cut (client/shims/simple-peer.mjs) and trickle always on, it no longer calls once or
-// removeListener, and the mesh only calls on.
+// is 6 KB of minified code for the two methods the page uses: the page's copy of simple-peer only emits
+// (its writable side cut and trickle always on, client/shims/simple-peer.mjs: no once or removeListener),
+// and the page listens with on (webrtc.ts, peer-link.ts, room.ts).
 // https://github.com/feross/simple-peer/blob/v9.11.1/index.js
 type Listener = (...args: unknown[]) => void
 

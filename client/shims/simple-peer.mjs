@@ -386,7 +386,9 @@ export const simplePeerForPage = {
         DEBUG_AND_MODULE,
       )
       // The EventEmitter stand-in (events.ts) has on and emit only.
-      const listener = contents.match(/\.(once|removeListener|off|addListener|removeAllListeners)\(/)
+      const listener = contents.match(
+        /\.(once|removeListener|off|addListener|removeAllListeners|prependListener|prependOnceListener|listeners|listenerCount)\(/,
+      )
       if (listener) throw new Error(`simple-peer calls ${listener[1]}, which client/shims/events.ts lacks`)
       return { resolveDir: dirname(args.path), contents, loader: 'js' }
     })
