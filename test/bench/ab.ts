@@ -6,11 +6,12 @@
 // BENCH_AB_AT_ONCE=1: all BENCH_AB_ROOM + 1 open the link at once instead (the last one's time, CPU means).
 import { loadavg } from 'node:os'
 import { closeAll, launchPeople } from '../browsers'
-import { serviceWorkersReady, settle } from './connect'
+import { serviceWorkersReady } from './connect'
 import { meanSplit, printCpuSplit } from './cpu-split'
 import { PARLEY_ARGS } from './endpoints'
 import { preciseCpuSeconds } from './proc-info'
 import { startParley, stopAll } from './procs'
+import { settle } from './quiet'
 import { mean, median, ms, secs, table } from './stats'
 import { type Endpoints, openTabs, roomLinks } from './tabs'
 

@@ -8,8 +8,9 @@ import { printBreakdown } from './breakdown'
 import { meanSplit, printCpuSplit } from './cpu-split'
 import { type Servers, startServers } from './endpoints'
 import { pagePaths, pageServingCpu } from './page-cpu'
-import { machineTicks, preciseCpuSeconds } from './proc-info'
+import { preciseCpuSeconds } from './proc-info'
 import { machine } from './procs'
+import { printQuietWaits, quiet, settle } from './quiet'
 import { RTT_WIRE_INSTRUMENT, resetRttSteps, rttSteps, summarise } from './rtt-steps'
 import { mean, median, met, ms, percentile, secs, table, times } from './stats'
 import { type Contender, type Endpoints, NAMES, type Opened, openTabs, pingRtt, readTimeline, roomLinks, type Timeline } from './tabs'
@@ -24,48 +25,10 @@ const WARM_UP_PINGS = 20
  * machine's swings fall on both alike rather than on whichever went first.
  */
 const PING_BLOCKS = 4
-/** Between runs: the previous run's tabs finish closing, so every run starts from a quiet machine. */
-const SETTLE_MS = 1_000
-const QUIET_BUSY = 0.15
-const QUIET_WINDOW_MS = 500
-const QUIET_MAX_MS = 20_000
 const TARGET_CONNECT_RATIO = 0.5
 const TARGET_RTT_GAP_MS = 1
 // The room's tabs register their service worker once connected; its install fetches the whole shell.
 const SERVICE_WORKER_WAIT_MS = 15_000
-
-export const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS))
-
-/**
- * A run starts once the machine is quiet: SETTLE_MS, then until the machine was under QUIET_BUSY busy over
- * a QUIET_WINDOW_MS window (the last run's browsers closing, their service workers, the load average's
- * lag hides how long), at most QUIET_MAX_MS. Every contender waits alike. The wait, in `quietWaits`.
- */
-export async function quiet(): Promise<void> {
-  const start = performance.now()
-  await settle()
-  for (;;) {
-    const before = machineTicks()
-    await new Promise((resolve) => setTimeout(resolve, QUIET_WINDOW_MS))
-    const after = machineTicks()
-    const busy = (after.busy - before.busy) / (after.total - before.total || 1)
-    if (busy < QUIET_BUSY || performance.now() - start > QUIET_MAX_MS) break
-  }
-  quietWaits.push(performance.now() - start)
-}
-const quietWaits: number[] = []
-
-/** How long this part's runs waited for a quiet machine (then forgets them, for the next part). */
-export function printQuietWaits(): void {
-  const waits = quietWaits.splice(0).sort((a, b) => a - b)
-  if (waits.length === 0) return
-  const capped = waits.filter((w) => w > QUIET_MAX_MS).length
-  console.log(
-    `\nEach run above began on a quiet machine: ${SETTLE_MS / 1000} s, then until under ${QUIET_BUSY * 100} % busy over ` +
-      `${QUIET_WINDOW_MS} ms (at most ${QUIET_MAX_MS / 1000} s): ${waits.length} waits, median ${secs(median(waits) / 1000)}, ` +
-      `longest ${secs(waits.at(-1)! / 1000)}${capped ? `, ${capped} cut at the cap` : ''}`,
-  )
-}
 
 /** The tab that was connected to everyone last: its timeline is the one the figure measures. */
 const lastConnected = (opened: Opened) => opened.pages[opened.connectedAt.indexOf(Math.max(...opened.connectedAt))]!
@@ -101,14 +64,14 @@ export async function interleaved(browsers: Browser[], at: Endpoints, size: numb
 export async function newcomer(contender: Contender, browsers: Browser[], at: Endpoints, via?: Endpoints, serverPid?: number) {
   const size = browsers.length
   const links = roomLinks(contender, at)
-  await quiet()
+  await settle()
   const room = await openTabs(contender, browsers.slice(0, size - 1), links, size - 2)
   try {
     // Those installs are the room's own page traffic, not the newcomer's join: let them finish first.
     if (contender === 'parley') await serviceWorkersReady(room.pages)
-    await settle()
+    await quiet()
     // The server's pace with the room idle (its timers, the streams' heartbeats), over a second after the
-    // room's own tail (the settle above): what it would have spent in the newcomer's window without the join.
+    // room's own tail (the quiet wait above): what it would have spent in the newcomer's window without the join.
     const idleFrom = serverPid ? preciseCpuSeconds(serverPid) : NaN
     const idleStart = performance.now()
     await settle()
@@ -330,8 +293,8 @@ export async function benchConnect() {
     await roundTrips(browsers, at).catch((err: Error) => console.log(`\nMessage round trip: FAILED — ${err.message}`))
 
     if (max >= 2) await benchNewcomer(browsers, servers, atOnce)
-    printQuietWaits()
   } finally {
+    printQuietWaits()
     await closeAll(people)
     await servers.stop()
   }

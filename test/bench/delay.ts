@@ -2,8 +2,9 @@
 // behind a proxy that holds each chunk BENCH_DELAY_MS each way. Loopback hides how many times a join
 // waits on the server; this shows it, as time and as a count of what crossed the proxy.
 import { closeAll, launchPeople } from '../browsers'
-import { CONTENDERS, interleaved, newcomer, printQuietWaits, RUNS, SIZES } from './connect'
+import { CONTENDERS, interleaved, newcomer, RUNS, SIZES } from './connect'
 import { startServers } from './endpoints'
+import { printQuietWaits } from './quiet'
 import { int, median, secs, table, times } from './stats'
 import { type Contender, NAMES } from './tabs'
 
@@ -95,8 +96,8 @@ export async function benchDelay() {
     console.log(
       '  (physical floor: the page, then join 1 round trip + offer relayed 1 + answer relayed 1, then ICE, DTLS and SCTP between the browsers)',
     )
-    printQuietWaits()
   } finally {
+    printQuietWaits()
     await closeAll(people)
     await servers.stop()
   }
