@@ -234,6 +234,7 @@ export function joinRoom(options: JoinOptions): Room {
     if (left) return
     left = true
     ice.stop()
+    sealed.close()
     for (const off of offs) off()
     mesh.reset()
     conversation.close()

@@ -33,6 +33,8 @@ export function createSealedSignals(options: {
   // 50 ms RTT, an offer sent ahead of them cost the join a round trip), and a join's offers to everyone
   // leave together.
   let unfinished = 0
+  // The flush of a burst given while none is (LATE_GATHER_MS after its first signal).
+  let late: ReturnType<typeof setTimeout> | undefined
 
   return {
     send(to: string, envelope: SignalEnvelope): void {
@@ -51,8 +53,12 @@ export function createSealedSignals(options: {
         const sealed = await sealing
         if (options.closed() || from !== self.id) return
         signaling.signal(from, to, sealed)
-        // A signaling client closed by then ignores the flush.
-        if (alone) setTimeout(() => unfinished || signaling.flush?.(from), LATE_GATHER_MS)
+        if (alone && late === undefined) {
+          late = setTimeout(() => {
+            late = undefined
+            if (!unfinished) signaling.flush?.(from)
+          }, LATE_GATHER_MS)
+        }
         if (signalType(envelope) === 'offer') mark('offer-sent')
       }).catch(options.onError)
     },
@@ -83,6 +89,9 @@ export function createSealedSignals(options: {
     },
 
     sealName: (name: string) => sealer.sealMeta(name),
+
+    /** The room left: no flush is due any more. */
+    close: () => clearTimeout(late),
 
     /** Peers as the server lists them, with the names their sealed metadata holds. */
     named: (peers: PeerInfo[]): Promise<PeerInfo[]> =>

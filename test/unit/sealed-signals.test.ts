@@ -60,7 +60,9 @@ describe('sealed signals on the way out', () => {
     await vi.advanceTimersByTimeAsync(4)
     expect(sent).toEqual(['sealed for ana', 'sealed for ben'])
     await vi.advanceTimersByTimeAsync(1)
-    // One POST for both: the first's wait covers the second.
+    // One POST for both: the first's wait covers the second, and one flush for the burst.
+    expect(sent).toEqual(['sealed for ana', 'sealed for ben', 'flush me'])
+    await vi.advanceTimersByTimeAsync(10)
     expect(sent).toEqual(['sealed for ana', 'sealed for ben', 'flush me'])
     // A connection being made when the wait ends: what is queued goes with its candidates, at its own flush.
     sealed.send('cai', candidate)
@@ -71,6 +73,16 @@ describe('sealed signals on the way out', () => {
     done()
     await vi.advanceTimersByTimeAsync(0)
     expect(sent.at(-1)).toBe('flush me')
+  })
+
+  it('flushes no burst after the room closed it', async () => {
+    vi.useFakeTimers()
+    const { sealed, sent } = outgoing(async (_self, to) => `sealed for ${to}`)
+    sealed.send('ana', { attempt: 0, signal: { candidate: { candidate: 'srflx' } } })
+    await vi.advanceTimersByTimeAsync(1)
+    sealed.close()
+    await vi.advanceTimersByTimeAsync(20)
+    expect(sent).toEqual(['sealed for ana'])
   })
 
   it('flushes once every connection being made has its host candidates out (or closed), after the signals given before', async () => {
