@@ -25,8 +25,11 @@ export async function quiet(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, QUIET_WINDOW_MS))
     const after = machineTicks()
     const busy = (100 * (after.busy - before.busy)) / (after.total - before.total || 1)
-    const capped = performance.now() - start > QUIET_MAX_MS
-    if (busy < QUIET_BUSY_PERCENT || capped) return void waits.push({ ms: performance.now() - start, capped: busy >= QUIET_BUSY_PERCENT })
+    const calm = busy < QUIET_BUSY_PERCENT
+    if (calm || performance.now() - start > QUIET_MAX_MS) {
+      waits.push({ ms: performance.now() - start, capped: !calm })
+      return
+    }
   }
 }
 
