@@ -60,12 +60,14 @@ export function showRoom(roomId: string): void {
   const panel = createPanel()
   const extras = loadExtras()
   bindThemeSelect($<HTMLSelectElement>('theme'))
+  const moderation = createModeration(roomId)
   const log = createMessageView({
     log: $('messages'),
     typingLine: $('typing'),
     jump: $<HTMLButtonElement>('jump'),
     names: () => room?.peers ?? [],
     cancel: (transfer) => room?.cancelFile(transfer.id, transfer.direction === 'in' ? transfer.from : undefined),
+    muted: moderation.muted,
   })
   let room: Room | undefined
   // The empty room says what to do next, until someone arrives or something is said.
@@ -119,7 +121,6 @@ export function showRoom(roomId: string): void {
       if (peer) panel.close()
     },
   })
-  const moderation = createModeration(roomId)
   const people = createPeopleView(
     $('people'),
     $('alone'),
@@ -130,7 +131,8 @@ export function showRoom(roomId: string): void {
     },
     {
       mute: (peer) => {
-        moderation.mute(peer.id)
+        const { on, lines } = moderation.mute(peer.id)
+        log.hide(lines, on)
         showUnblock()
       },
       block: (peer) => {

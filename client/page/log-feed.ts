@@ -105,6 +105,21 @@ function takeOut(entry: HTMLElement, inserts: Map<HTMLElement, HTMLElement>) {
   entry.remove()
 }
 
+/** Puts how many new messages the reader has not scrolled to (`n`, was `before`) on the jump button (hidden at none). */
+function countUnseen(log: HTMLElement, jump: HTMLButtonElement, before: number, n: number): number {
+  if (n === 0 && before > 0) for (const entry of log.querySelectorAll<HTMLElement>('[data-unseen]')) delete entry.dataset.unseen
+  const unseen = Math.max(0, n)
+  jump.hidden = unseen === 0
+  jump.textContent = `${unseen} new message${unseen === 1 ? '' : 's'} ↓`
+  return unseen
+}
+
+/** The entries `selector` matches among those still to be placed. */
+const waitingMatches = (pending: DocumentFragment, inserts: Map<HTMLElement, HTMLElement>, selector: string) => [
+  ...pending.querySelectorAll<HTMLElement>(selector),
+  ...[...inserts.keys()].filter((entry) => entry.matches(selector)),
+]
+
 /** From the log, arrows walk the entries one by one (each shows its full date while focused). */
 function walkWithKeys(log: HTMLElement) {
   log.addEventListener('keydown', (event) => {
@@ -150,12 +165,8 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     back.at(-1)?.focus()
   }
 
-  /** How many new messages the reader has not scrolled to, on the jump button (hidden at none). */
-  function count(n: number) {
-    if (n === 0 && unseen > 0) for (const entry of log.querySelectorAll<HTMLElement>('[data-unseen]')) delete entry.dataset.unseen
-    unseen = Math.max(0, n)
-    jump.hidden = unseen === 0
-    jump.textContent = `${unseen} new message${unseen === 1 ? '' : 's'} ↓`
+  const count = (n: number) => {
+    unseen = countUnseen(log, jump, unseen, n)
   }
 
   function toBottom() {
@@ -240,10 +251,11 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
       schedule()
     },
 
+    /** The entries `selector` matches: shown, held back, or still to be placed. */
+    find: (selector: string) => [...log.querySelectorAll<HTMLElement>(selector), ...waitingMatches(pending, inserts, selector)],
+
     /** Keeps the newest line in view while an image that was added at the bottom loads. */
-    keepInView(image: HTMLImageElement) {
-      image.addEventListener('load', () => stuck && toBottom(), { once: true })
-    },
+    keepInView: (image: HTMLImageElement) => image.addEventListener('load', () => stuck && toBottom(), { once: true }),
 
     /** Shows the newest `count` of the entries held back (before scrolling to an old one). */
     show,

@@ -6,19 +6,23 @@ import { createLogFeed } from './log-feed'
 import { stamp } from './log-grouping'
 import { paint, paletteIndex } from './palette'
 
-/**
- * The Messages log: chat lines in the room's order (history can arrive late and go before newer ones),
- * grouped by sender and minute under day separators (see log-feed.ts), notices, receipts and file
- * transfers. Peer-supplied text only ever goes in as text nodes.
- */
-export function createMessageView(options: {
+interface MessageViewOptions {
   log: HTMLElement
   typingLine: HTMLElement
   jump: HTMLButtonElement
   names: () => PeerView[]
   /** Stops a transfer in progress (the entry's Cancel button). */
   cancel: (transfer: FileTransfer) => void
-}) {
+  /** Whether lines from `from` (signed with `key`) are hidden: checked again as each is built. */
+  muted: (from: string, key?: string) => boolean
+}
+
+/**
+ * The Messages log: chat lines in the room's order (history can arrive late and go before newer ones),
+ * grouped by sender and minute under day separators (see log-feed.ts), notices, receipts and file
+ * transfers. Peer-supplied text only ever goes in as text nodes.
+ */
+export function createMessageView(options: MessageViewOptions) {
   const { log, typingLine, names } = options
   const byId = new Map<string, HTMLElement>()
   // A message's entry is built in the frame that shows it, not while its event is dispatched: whoever
@@ -28,10 +32,8 @@ export function createMessageView(options: {
   const build = () => {
     const list = [...waiting.values()]
     waiting.clear()
-    for (const [message, then] of list) {
-      make(message)
-      then?.()
-    }
+    // Muted since it came (a flood's tail): built hidden, and not news.
+    for (const [message, then] of list) if (!make(message).hidden) then?.()
   }
   const entryOf = (id: string) => {
     build()
@@ -51,22 +53,7 @@ export function createMessageView(options: {
     feed.place(entry, before)
   }
 
-  const peer = (id: string) => names().find((p) => p.id === id)
-  const nameOf = (id: string) => peer(id)?.name || 'someone'
-
-  function who(entry: HTMLElement, mine: boolean, from: string, name: string) {
-    const label = entry.querySelector<HTMLElement>('.who')!
-    label.textContent = mine ? 'You' : name || 'Someone'
-    if (!mine) paint(label, paletteIndex(peer(from) ?? { id: from }))
-  }
-
-  function privately(entry: HTMLElement, to: string | undefined, mine: boolean) {
-    const marker = entry.querySelector<HTMLElement>('.private')!
-    marker.hidden = to === undefined
-    marker.textContent = to === undefined ? '' : mine ? `private to ${nameOf(to)}` : 'private'
-    if (mine && to !== undefined) entry.dataset.to = to
-    entry.classList.toggle('direct', to !== undefined)
-  }
+  const { peer, nameOf, who, privately } = createAttribution(names)
 
   function make(message: ChatView) {
     const entry = template('message-template')
@@ -76,6 +63,7 @@ export function createMessageView(options: {
     stamp(entry, message.mine ? 'self' : message.from, message.time)
     // Muting them hides their lines from earlier visits too (moderation.ts).
     if (message.key) entry.dataset.key = message.key
+    entry.hidden = !message.mine && options.muted(message.from, message.key)
     who(entry, message.mine, message.from, message.name)
     privately(entry, message.to, message.mine)
     entry.querySelector('.text')!.append(...formatText(message.text))
@@ -84,12 +72,16 @@ export function createMessageView(options: {
     receipt.append(document.createTextNode(message.undelivered ? 'not delivered: send it again' : ''))
     byId.set(message.id, entry)
     place(entry, message.before ? byId.get(message.before) : undefined)
+    return entry
   }
 
   const files = createFileEntries({
     feed: { ...feed, place },
     attribute(entry, mine, from, to) {
       who(entry, mine, from, nameOf(from))
+      // As on lines: muting their key hides the files of their earlier sessions too.
+      const key = !mine && peer(from)?.key
+      if (key) entry.dataset.key = key
       privately(entry, to, mine)
     },
     cancel: options.cancel,
@@ -132,6 +124,11 @@ export function createMessageView(options: {
 
     entry: entryOf,
 
+    /** Hides the entries `selector` matches, or shows them again: in the log, held back or still to be placed. */
+    hide(selector: string, on: boolean): void {
+      for (const entry of feed.find(selector)) entry.hidden = on
+    },
+
     /** Scrolls to message `id` and focuses it (a reply's quote, a search result); false if absent. */
     reveal(id: string): boolean {
       const entry = entryOf(id)
@@ -154,6 +151,28 @@ export function createMessageView(options: {
     close(): void {
       feed.close()
       files.close()
+    },
+  }
+}
+
+/** Who sent an entry and to whom, in their colours (names as they are at the time). */
+function createAttribution(names: () => PeerView[]) {
+  const peer = (id: string) => names().find((p) => p.id === id)
+  const nameOf = (id: string) => peer(id)?.name || 'someone'
+  return {
+    peer,
+    nameOf,
+    who(entry: HTMLElement, mine: boolean, from: string, name: string) {
+      const label = entry.querySelector<HTMLElement>('.who')!
+      label.textContent = mine ? 'You' : name || 'Someone'
+      if (!mine) paint(label, paletteIndex(peer(from) ?? { id: from }))
+    },
+    privately(entry: HTMLElement, to: string | undefined, mine: boolean) {
+      const marker = entry.querySelector<HTMLElement>('.private')!
+      marker.hidden = to === undefined
+      marker.textContent = to === undefined ? '' : mine ? `private to ${nameOf(to)}` : 'private'
+      if (mine && to !== undefined) entry.dataset.to = to
+      entry.classList.toggle('direct', to !== undefined)
     },
   }
 }

@@ -65,17 +65,17 @@ export function createModeration(roomId: string) {
       save()
     },
     /**
-     * Mutes `id`, or unmutes them if muted (this session or their key): what they said so far hides, or
-     * shows again. What they send while muted is dropped (a flood would push everyone else's lines out).
+     * Mutes `id`, or unmutes them if muted (this session or their key). What they send while muted is
+     * dropped (a flood would push everyone else's lines out); `on`: now muted; `lines`: a selector for the
+     * log entries that hide, or show again.
      */
-    mute(id: string): void {
+    mute(id: string): { on: boolean; lines: string } {
       const on = !listed(lists.muted, id)
       lists.muted = lists.muted.filter((entry) => entry !== id && entry !== keys.get(id))
       on ? add(lists.muted, id) : save()
       // Their lines of other sessions too, once their key is proven theirs (as the list holds it).
       const key = signed.has(id) && keys.get(id)
-      const lines = `[data-from="${CSS.escape(id)}"]${key ? `,[data-key="${CSS.escape(key)}"]` : ''}`
-      for (const entry of document.querySelectorAll<HTMLElement>(lines)) entry.hidden = on
+      return { on, lines: `[data-from="${CSS.escape(id)}"]${key ? `,[data-key="${CSS.escape(key)}"]` : ''}` }
     },
     /** Blocks `id`; without it (once, when joined), whoever is listed, now and as they show up. */
     block(room: Room, id?: string): void {

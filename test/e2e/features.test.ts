@@ -539,8 +539,14 @@ describe('mute', () => {
   it('hides what the muted person said (before a reload too) and says, from the keyboard, and Unmute shows it again', async () => {
     const [ana, ben] = people as [Person, Person]
     await enter([ana, ben], roomLink(server.url))
-    // A line of his previous session: muting his new one hides it too (same key).
+    // A line and a file of his previous session: muting his new one hides them too (same key).
     await sayDelivered(ben.page, 'before the reload')
+    const notePath = join(files, 'note.txt')
+    writeFileSync(notePath, 'from before the reload')
+    await ((await ben.page.$('#file')) as ElementHandle<HTMLInputElement>).uploadFile(notePath)
+    const file = '[role="log"] .message.file[data-state="done"]'
+    await ana.page.waitForSelector(file, POLL)
+    const fileShown = () => ana.page.$eval(file, (entry) => entry.checkVisibility())
     await ben.page.reload()
     await Promise.all([ana, ben].map((p) => waitForConnected(p.page, 1)))
     const benId = await ben.page.evaluate(() => window.parley!.self.id)
@@ -559,8 +565,10 @@ describe('mute', () => {
     await sayDelivered(ana.page, 'Ana meanwhile')
     expect(await shown()).toEqual(['before the reload', 'before the mute', 'Ana meanwhile'])
 
+    expect(await fileShown()).toBe(true)
     await press('Unmute Ben')
     expect(await shown()).toEqual(['Ana meanwhile'])
+    expect(await fileShown()).toBe(false)
     // Kept by the key his line was signed with; what he says while muted is dropped (acknowledged all the same).
     expect((await listed()).muted).toEqual([await ben.page.evaluate(() => window.parley!.self.key)])
     await sayDelivered(ben.page, 'during the mute')
@@ -579,10 +587,28 @@ describe('mute', () => {
       await waitForMessage(ana.page, 'after the unmute')
       expect(await shown()).toEqual(['before the reload', 'before the mute', 'Ana meanwhile', 'after the unmute'])
       expect(await renameNotices(ana.page)).toEqual([])
+      expect(await fileShown()).toBe(true)
     } finally {
       await setName(ben.page, 'Ben')
     }
     expect(await ana.page.$eval('#unblock', (b) => (b as HTMLElement).hidden)).toBe(true)
+
+    // A line that came just before the mute and is not on screen yet (a flood's tail) hides all the same.
+    await ana.page.evaluate((b) => {
+      const off = window.parley!.on('message', (message) => {
+        if (message.text !== 'just before the mute') return
+        off()
+        document.querySelector<HTMLButtonElement>(b)!.click()
+      })
+    }, button)
+    await sayDelivered(ben.page, 'just before the mute')
+    await ana.page.waitForFunction((b) => document.querySelector(b)?.getAttribute('aria-label') === 'Unmute Ben', POLL, button)
+    await ana.page.waitForFunction(
+      () => [...document.querySelectorAll('[role="log"] .message .text')].some((t) => t.textContent === 'just before the mute'),
+      POLL,
+    )
+    expect(await shown()).toEqual(['Ana meanwhile'])
+    await press('Mute Ben')
   })
 })
 
