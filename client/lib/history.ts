@@ -207,8 +207,6 @@ export function createRoomLog(identity: Identity, limit = HISTORY_LIMIT) {
 
     counts: () => ({ ...counters, relayedKeys: relayedKeys.size, pending: pending.length }),
 
-    keyOf: (peer: string) => announced.get(peer),
-
     /** The next Lamport time for a message of ours (never past the largest exact integer). */
     tick: ordered.tick,
 

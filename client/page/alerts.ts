@@ -11,8 +11,7 @@ const NOTIFICATION_CHARS = 140
  * them on) a desktop notification and a short beep per message. Both switches show their state.
  */
 export function createAlerts(options: { title: string; notify: HTMLInputElement; sound: HTMLInputElement }) {
-  const { notify, sound } = options
-  let title = options.title
+  const { notify, sound, title } = options
   let unread = 0
   let audio: AudioContext | undefined
   const favicon = document.getElementById('favicon') as HTMLLinkElement | null
@@ -114,10 +113,6 @@ export function createAlerts(options: { title: string; notify: HTMLInputElement;
       beep()
       if (permitted())
         new Notification(`${from || 'Someone'} mentioned you`, { body: text.slice(0, NOTIFICATION_CHARS), tag: 'parley-mention' })
-    },
-    retitle(next: string): void {
-      title = next
-      update()
     },
     close(): void {
       void audio?.close()
