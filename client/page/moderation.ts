@@ -1,4 +1,5 @@
 import type { Room } from '../lib'
+import { readStored, writeStored } from './prefs'
 
 // Entries are public signing keys (or, for a peer not known to hold one, its session id): one list per room.
 const MAX_LISTED = 256
@@ -14,7 +15,7 @@ interface Lists {
 // Storage may be disabled: then the lists last as long as the page.
 function load(room: string): Lists {
   try {
-    const value: unknown = JSON.parse(localStorage.getItem(KEY(room)) ?? '{}')
+    const value: unknown = JSON.parse(readStored(KEY(room)) ?? '{}')
     const list = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string').slice(-MAX_LISTED) : [])
     const lists = value as Record<string, unknown> | null
     return { muted: list(lists?.muted), blocked: list(lists?.blocked) }
@@ -36,13 +37,7 @@ export function createModeration(roomId: string) {
   // way), and who signed a live message with it (they hold it).
   const keys = new Map<string, string | undefined>()
   const signed = new Set<string>()
-  const save = () => {
-    try {
-      localStorage.setItem(KEY(roomId), JSON.stringify(lists))
-    } catch {
-      // Storage blocked.
-    }
-  }
+  const save = () => writeStored(KEY(roomId), JSON.stringify(lists))
   const listed = (list: string[], id: string) => list.includes(id) || list.includes(keys.get(id)!)
   const add = (list: string[], id: string) => {
     const entry = (signed.has(id) && keys.get(id)) || id

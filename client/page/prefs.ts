@@ -19,7 +19,7 @@ export interface RecentRoom {
 }
 
 // Storage may be disabled (private modes, policies): then every preference lasts as long as the page.
-function read(key: string): string | null {
+export function readStored(key: string): string | null {
   try {
     return localStorage.getItem(key)
   } catch {
@@ -27,7 +27,7 @@ function read(key: string): string | null {
   }
 }
 
-function write(key: string, value: string): void {
+export function writeStored(key: string, value: string): void {
   try {
     localStorage.setItem(key, value)
   } catch {
@@ -37,7 +37,7 @@ function write(key: string, value: string): void {
 
 /** The name this person chose, remembered across visits ('' if none, or only the guest name). */
 export function chosenName(): string {
-  const name = cleanName(read(NAME_KEY) ?? '')
+  const name = cleanName(readStored(NAME_KEY) ?? '')
   return name === guestName() ? '' : name
 }
 
@@ -49,35 +49,35 @@ let guest: string | undefined
 export function guestName(): string {
   // Kept here too: with storage blocked, each call would make another. Earlier pages saved the guest
   // name they offered as if chosen: it stays this person's guest name.
-  guest ??= read(GUEST_KEY) || /^Guest \d+$/.exec(read(NAME_KEY) ?? '')?.[0] || `Guest ${Math.floor(100 + Math.random() * 900)}`
-  write(GUEST_KEY, guest)
+  guest ??= readStored(GUEST_KEY) || /^Guest \d+$/.exec(readStored(NAME_KEY) ?? '')?.[0] || `Guest ${Math.floor(100 + Math.random() * 900)}`
+  writeStored(GUEST_KEY, guest)
   return guest
 }
 
 export const loadName = () => chosenName() || guestName()
 
-export const saveName = (name: string) => write(NAME_KEY, name)
+export const saveName = (name: string) => writeStored(NAME_KEY, name)
 
 export function loadColor(): string | undefined {
-  const stored = read(COLOR_KEY)
+  const stored = readStored(COLOR_KEY)
   return stored && /^#[0-9a-f]{6}$/i.test(stored) ? stored : undefined
 }
 
-export const saveColor = (color: string) => write(COLOR_KEY, color)
+export const saveColor = (color: string) => writeStored(COLOR_KEY, color)
 
 export function loadTheme(): Theme {
-  const stored = read(THEME_KEY)
+  const stored = readStored(THEME_KEY)
   return stored === 'light' || stored === 'dark' ? stored : 'system'
 }
 
-export const saveTheme = (theme: Theme) => write(THEME_KEY, theme)
+export const saveTheme = (theme: Theme) => writeStored(THEME_KEY, theme)
 
-export const loadFlag = (flag: 'notify' | 'sound') => read(FLAG_KEY(flag)) === 'on'
-export const saveFlag = (flag: 'notify' | 'sound', on: boolean) => write(FLAG_KEY(flag), on ? 'on' : 'off')
+export const loadFlag = (flag: 'notify' | 'sound') => readStored(FLAG_KEY(flag)) === 'on'
+export const saveFlag = (flag: 'notify' | 'sound', on: boolean) => writeStored(FLAG_KEY(flag), on ? 'on' : 'off')
 
 export function loadRecent(): RecentRoom[] {
   try {
-    const parsed: unknown = JSON.parse(read(RECENT_KEY) ?? '[]')
+    const parsed: unknown = JSON.parse(readStored(RECENT_KEY) ?? '[]')
     if (!Array.isArray(parsed)) return []
     return parsed.filter(
       (r): r is RecentRoom =>
@@ -96,5 +96,5 @@ export function loadRecent(): RecentRoom[] {
 
 export function rememberRoom(room: RecentRoom): void {
   const rest = loadRecent().filter((r) => r.id !== room.id)
-  write(RECENT_KEY, JSON.stringify([room, ...rest].slice(0, MAX_RECENT_ROOMS)))
+  writeStored(RECENT_KEY, JSON.stringify([room, ...rest].slice(0, MAX_RECENT_ROOMS)))
 }
