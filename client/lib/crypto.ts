@@ -14,8 +14,11 @@ const IV_BYTES = 12
 const SECRET_BYTES = 16
 const SECRET = /^[A-Za-z0-9_-]{22,128}$/
 
-const utf8 = new TextEncoder()
-const text = new TextDecoder()
+export const utf8 = new TextEncoder()
+export const utf8Text = new TextDecoder()
+
+/** Lower-case hexadecimal, two digits a byte. */
+export const hex = (bytes: ArrayBuffer | Uint8Array) => Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, '0')).join('')
 
 export function base64url(bytes: Uint8Array): string {
   let binary = ''
@@ -97,7 +100,7 @@ export async function open(key: CryptoKey, context: string, sealed: unknown): Pr
       key,
       bytes.subarray(IV_BYTES),
     )
-    return JSON.parse(text.decode(plaintext)) as unknown
+    return JSON.parse(utf8Text.decode(plaintext)) as unknown
   } catch {
     return null
   }

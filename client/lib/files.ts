@@ -1,4 +1,5 @@
 import { nanoid } from 'nanoid'
+import { hex, utf8, utf8Text } from './crypto'
 import { cleanFileName, FILE_ID_CHARS, type FileOffer, MAX_FILE_BYTES, type PeerMessage } from './peer-protocol'
 import type { Emit, FileTransfer } from './types'
 
@@ -18,10 +19,6 @@ interface Channel {
   sendNow(message: PeerMessage, to?: string): string[]
   sendBinary(to: string, bytes: Uint8Array): Promise<boolean>
 }
-
-const hex = (buffer: ArrayBuffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('')
-const ascii = new TextEncoder()
-const decode = new TextDecoder()
 
 const snapshot = (t: FileTransfer): FileTransfer => ({ ...t })
 
@@ -50,7 +47,7 @@ async function sendFrames(
   stopped: () => boolean,
   sent: (n: number) => void,
 ) {
-  const header = ascii.encode(id)
+  const header = utf8.encode(id)
   for (let offset = 0; offset < bytes.length; offset += CHUNK_BYTES) {
     if (stopped()) return false
     const chunk = bytes.subarray(offset, offset + CHUNK_BYTES)
@@ -126,7 +123,7 @@ function createIncomingFiles(channel: Channel, emit: Emit, overBudget: (from: st
     },
 
     received(from: string, frame: Uint8Array): boolean {
-      const key = `${from} ${decode.decode(frame.subarray(0, FILE_ID_CHARS))}`
+      const key = `${from} ${utf8Text.decode(frame.subarray(0, FILE_ID_CHARS))}`
       const item = incoming.get(key)
       const part = frame.subarray(FILE_ID_CHARS)
       if (!item || item.transfer.done + part.length > item.transfer.size) return false

@@ -1,4 +1,4 @@
-import { base64url, fromBase64url, VERSION } from './crypto'
+import { base64url, fromBase64url, utf8, VERSION } from './crypto'
 import type { ChatMessage } from './peer-protocol'
 import { SignalingError } from './signaling/http'
 import type { KeyStore } from './stored'
@@ -7,7 +7,6 @@ import type { Identity } from './types'
 // Ed25519, not ECDSA P-256: a verify costs ~0.2 ms against ~0.9 ms in Chromium, and a chat message
 // is signed and verified on its way to the screen. Signatures are deterministic, so vectors are fixed.
 const ED25519 = 'Ed25519'
-const utf8 = new TextEncoder()
 const KEY_STORE_WAIT_MS = 3_000
 // Imported public keys kept: the room's present peers and relayed authors (see history.ts) fit many times over.
 const CACHED_KEYS = 1024
