@@ -176,10 +176,17 @@ export async function buildClient() {
     metafile: false,
     sourcemap: false,
     define: { __PARLEY_SHELL__: JSON.stringify(shell), __PARLEY_VERSION__: JSON.stringify(version) },
-    format: 'iife',
+    // Not wrapped in a function (format 'iife'): the worker's scope runs nothing else, so its few top-level
+    // names may be globals. It is registered as a classic script, so it must import and export nothing (checked).
+    format: 'esm',
     entryPoints: { sw: `${root}client/page/sw.ts` },
   })
   await minifyAgain(`${out}/sw.js`, { module: false })
+  try {
+    new Function(readFileSync(`${out}/sw.js`, 'utf8'))
+  } catch (err) {
+    throw new Error(`dist/client/sw.js does not parse as a classic script (an import or export?): ${err.message}`)
+  }
   const sizes = [script, worker, ...chunks, 'sw.js'].map((file) => {
     const js = readFileSync(`${out}/${file}`)
     return { file, bytes: js.length, gzipBytes: gzipSync(js, { level: 9 }).length }
