@@ -309,6 +309,62 @@ const DEFAULTS = {
 }
 
 /**
+ * Stats as the standard gives them in every browser the page targets: hyphenated report types, no report
+ * with a `values` array to flatten, no `googCandidatePair` (Chrome before 58). The remote candidates were
+ * kept for their addresses only (ADDRESSES). Firefox's `selected` pair stays.
+ */
+const STANDARD_STATS = {
+  label: 'standard stats',
+  names: [
+    'flattenValues',
+    'remoteCandidates',
+    'googCandidatePair',
+    'googActiveConnection',
+    'remotecandidate',
+    'localcandidate',
+    'candidatepair',
+  ],
+  cuts: [
+    `    // statreports can come with a value array instead of properties
+    const flattenValues = report => {
+      if (Object.prototype.toString.call(report.values) === '[object Array]') {
+        report.values.forEach(value => {
+          Object.assign(report, value)
+        })
+      }
+      return report
+    }
+
+`,
+    ['            reports.push(flattenValues(report))\n', '            reports.push(report)\n'],
+    '        const remoteCandidates = {}\n',
+    `          // TODO: Once all browsers support the hyphenated stats report types, remove
+          // the non-hypenated ones
+          if (item.type === 'remotecandidate' || item.type === 'remote-candidate') {
+            remoteCandidates[item.id] = item
+          }
+`,
+    [
+      "          if (item.type === 'localcandidate' || item.type === 'local-candidate') {\n",
+      "          if (item.type === 'local-candidate') {\n",
+    ],
+    [
+      "          if (item.type === 'candidatepair' || item.type === 'candidate-pair') {\n",
+      "          if (item.type === 'candidate-pair') {\n",
+    ],
+    [
+      `          // Old implementations
+          if (
+            (item.type === 'googCandidatePair' && item.googActiveConnection === 'true') ||
+            ((item.type === 'candidatepair' || item.type === 'candidate-pair') && item.selected)
+          ) {
+`,
+      "          // Firefox\n          if (item.type === 'candidate-pair' && item.selected) {\n",
+    ],
+  ],
+}
+
+/**
  * simple-peer's debug calls (41; 27 after the cuts above) go nowhere in the page, but their strings and
  * arguments would still ship: about 0.7 KB gzipped. Each `this._debug(…)` becomes `void 0`, then
  * DEBUG_AND_MODULE drops the method.
@@ -382,7 +438,9 @@ export const simplePeerForPage = {
         )
       }
       const contents = trim(
-        withoutDebugCalls([MEDIA, LEGACY_STATS, STREAM_WRITES, ADDRESSES, TRICKLE, STREAM_ENDS, DEFAULTS].reduce(trim, source)),
+        withoutDebugCalls(
+          [MEDIA, LEGACY_STATS, STREAM_WRITES, ADDRESSES, TRICKLE, STREAM_ENDS, DEFAULTS, STANDARD_STATS].reduce(trim, source),
+        ),
         DEBUG_AND_MODULE,
       )
       // The EventEmitter stand-in (events.ts) has on and emit only.
