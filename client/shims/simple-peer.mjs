@@ -365,6 +365,40 @@ const STANDARD_STATS = {
 }
 
 /**
+ * What nothing in the page reads: the `bufferSize` and `connected` getters (the mesh keeps its own state),
+ * and the events nobody listens for ('iceTimeout', 'negotiated', 'signalingStateChange'; an emit without
+ * listeners does nothing).
+ */
+const UNREAD = {
+  label: 'unread',
+  names: ['bufferSize', 'iceTimeout', "this\\.emit\\('negotiated", 'signalingStateChange'],
+  cuts: [
+    `  get bufferSize () {
+    return (this._channel && this._channel.bufferedAmount) || 0
+  }
+
+`,
+    `  get connected () {
+    return (this._connected && this._channel.readyState === 'open')
+  }
+
+`,
+    "        this.emit('iceTimeout')\n",
+    [
+      `      } else {
+        this._debug('negotiated')
+        this.emit('negotiated')
+      }
+`,
+      '      }\n',
+    ],
+    `    this._debug('signalingStateChange %s', this._pc.signalingState)
+    this.emit('signalingStateChange', this._pc.signalingState)
+`,
+  ],
+}
+
+/**
  * simple-peer's debug calls (41; 27 after the cuts above) go nowhere in the page, but their strings and
  * arguments would still ship: about 0.7 KB gzipped. Each `this._debug(…)` becomes `void 0`, then
  * DEBUG_AND_MODULE drops the method.
@@ -439,7 +473,7 @@ export const simplePeerForPage = {
       }
       const contents = trim(
         withoutDebugCalls(
-          [MEDIA, LEGACY_STATS, STREAM_WRITES, ADDRESSES, TRICKLE, STREAM_ENDS, DEFAULTS, STANDARD_STATS].reduce(trim, source),
+          [MEDIA, LEGACY_STATS, STREAM_WRITES, ADDRESSES, TRICKLE, STREAM_ENDS, DEFAULTS, STANDARD_STATS, UNREAD].reduce(trim, source),
         ),
         DEBUG_AND_MODULE,
       )
