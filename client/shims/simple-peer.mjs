@@ -399,6 +399,35 @@ const UNREAD = {
 }
 
 /**
+ * Options the page's peer never passes (createSimplePeer, webrtc.ts, passes `initiator`, `trickle` and
+ * `config` only): each is its default, and an empty options dictionary is the same as none (WebIDL). The
+ * data channel is never pre-negotiated, so the answerer takes it from 'datachannel' as before.
+ */
+const OPTIONS = {
+  label: 'options',
+  names: ['channelConfig', 'channelNegotiated', 'offerOptions', 'answerOptions', 'opts\\.channelName', 'iceCompleteTimeout'],
+  cuts: [
+    ["      ? opts.channelName || randombytes(20).toString('hex')\n", "      ? randombytes(20).toString('hex')\n"],
+    '    this.channelConfig = opts.channelConfig || Peer.channelConfig\n    this.channelNegotiated = this.channelConfig.negotiated\n',
+    '    this.offerOptions = opts.offerOptions || {}\n    this.answerOptions = opts.answerOptions || {}\n',
+    '    this.iceCompleteTimeout = opts.iceCompleteTimeout || ICECOMPLETE_TIMEOUT\n',
+    ['    }, this.iceCompleteTimeout)\n', '    }, ICECOMPLETE_TIMEOUT)\n'],
+    ['    if (this.initiator || this.channelNegotiated) {\n', '    if (this.initiator) {\n'],
+    ['this._pc.createDataChannel(this.channelName, this.channelConfig)', 'this._pc.createDataChannel(this.channelName)'],
+    ['this._pc.createOffer(this.offerOptions)', 'this._pc.createOffer()'],
+    ['this._pc.createAnswer(this.answerOptions)', 'this._pc.createAnswer()'],
+    `
+/**
+ * Expose peer and data channel config for overriding all Peer
+ * instances. Otherwise, just set opts.config or opts.channelConfig
+ * when constructing a Peer.
+ */
+`,
+    '\nPeer.channelConfig = {}\n',
+  ],
+}
+
+/**
  * simple-peer's debug calls (41; 27 after the cuts above) go nowhere in the page, but their strings and
  * arguments would still ship: about 0.7 KB gzipped. Each `this._debug(…)` becomes `void 0`, then
  * DEBUG_AND_MODULE drops the method.
@@ -473,7 +502,10 @@ export const simplePeerForPage = {
       }
       const contents = trim(
         withoutDebugCalls(
-          [MEDIA, LEGACY_STATS, STREAM_WRITES, ADDRESSES, TRICKLE, STREAM_ENDS, DEFAULTS, STANDARD_STATS, UNREAD].reduce(trim, source),
+          [MEDIA, LEGACY_STATS, STREAM_WRITES, ADDRESSES, TRICKLE, STREAM_ENDS, DEFAULTS, OPTIONS, STANDARD_STATS, UNREAD].reduce(
+            trim,
+            source,
+          ),
         ),
         DEBUG_AND_MODULE,
       )
