@@ -1,5 +1,7 @@
 const MAX_RESULTS = 30
 const SNIPPET_CHARS = 70
+// Results follow the log (new lines, edits, deletions) at most this often.
+const REFRESH_MS = 300
 
 /**
  * What the eye sees of a message: its text without format.ts's hidden markers. Not innerText: for an
@@ -17,7 +19,8 @@ function shownText(element: Element | null): string {
 
 /**
  * Search in the room's messages this browser holds (what the log shows: this visit's and the stored
- * history, edits applied, deleted ones left out), newest first; a result jumps to its message.
+ * history, edits applied, deleted ones left out), newest first, kept up to date as the log changes; a
+ * result jumps to its message.
  */
 export function createSearchView(options: { log: HTMLElement; input: HTMLInputElement; results: HTMLElement; jump(id: string): void }) {
   const { input, results } = options
@@ -51,4 +54,19 @@ export function createSearchView(options: { log: HTMLElement; input: HTMLInputEl
   input.addEventListener('input', run)
   // Typed before this view was loaded (later.ts).
   if (input.value) run()
+
+  // Rebuilding the results under a keyboard user's focus would lose their place: that waits until they leave.
+  let later: ReturnType<typeof setTimeout> | undefined
+  let stale = false
+  const refresh = () => {
+    later = undefined
+    stale = results.contains(document.activeElement)
+    if (!stale) run()
+  }
+  new MutationObserver(() => {
+    if (input.value.trim() && !later) later = setTimeout(refresh, REFRESH_MS)
+  }).observe(options.log, { childList: true, subtree: true })
+  results.addEventListener('focusout', (event) => {
+    if (stale && !results.contains(event.relatedTarget as Node | null)) refresh()
+  })
 }

@@ -254,7 +254,14 @@ describe('conversations beyond chat lines', () => {
     const results = await cleo.page.$$eval('#results button', (b) => b.map((x) => x.textContent))
     expect(results).toEqual(['Ana: hello everyone'])
     expect(await axeFaults(cleo.page), 'search results').toEqual([])
-    await cleo.page.click('#results button')
+    // The results follow what is said meanwhile.
+    await say(ana.page, 'Dinner at 8, everyone')
+    await cleo.page.waitForFunction(() => document.querySelectorAll('#results button').length === 2, { timeout: 10_000 })
+    expect(await cleo.page.$$eval('#results button', (b) => b.map((x) => x.textContent))).toEqual([
+      'Ana: Dinner at 8, everyone',
+      'Ana: hello everyone',
+    ])
+    await cleo.page.click('#results li:last-child button')
     expect(await cleo.page.evaluate(() => document.activeElement?.querySelector('.text')?.textContent)).toBe('hello everyone')
 
     // A reload keeps it all, and the deleted text is in nobody's stored history.
