@@ -51,6 +51,7 @@ export function createConversationTools(
       log: $('messages'),
       input: $<HTMLInputElement>('search'),
       results: $('results'),
+      found: $('found'),
       jump(id) {
         panel.close()
         log.reveal(id)

@@ -22,13 +22,24 @@ function shownText(element: Element | null): string {
  * history, edits applied, deleted ones left out), newest first, kept up to date as the log changes; a
  * result jumps to its message.
  */
-export function createSearchView(options: { log: HTMLElement; input: HTMLInputElement; results: HTMLElement; jump(id: string): void }) {
-  const { input, results } = options
+export function createSearchView(options: {
+  log: HTMLElement
+  input: HTMLInputElement
+  results: HTMLElement
+  /** Says how many were found, to those who do not see the list. */
+  found: HTMLElement
+  jump(id: string): void
+}) {
+  const { input, results, found } = options
+  // Said again only when it changes: a refresh that finds the same must not repeat it.
+  const say = (text: string) => {
+    if (found.textContent !== text) found.textContent = text
+  }
 
   function run() {
     const query = input.value.trim().toLowerCase()
     results.replaceChildren()
-    if (!query) return
+    if (!query) return say('')
     const entries = [...options.log.querySelectorAll<HTMLElement>('.message[data-id]:not(.deleted,[hidden])')].reverse()
     for (const entry of entries) {
       const text = shownText(entry.querySelector('.text'))
@@ -44,7 +55,9 @@ export function createSearchView(options: { log: HTMLElement; input: HTMLInputEl
       results.append(item)
       if (results.childElementCount >= MAX_RESULTS) break
     }
-    if (!results.firstChild) {
+    const count = results.childElementCount
+    say(`${count || 'No'} message${count === 1 ? '' : 's'} found`)
+    if (!count) {
       const none = document.createElement('li')
       none.className = 'hint'
       none.textContent = 'No messages found.'

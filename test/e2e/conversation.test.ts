@@ -253,6 +253,7 @@ describe('conversations beyond chat lines', () => {
     await cleo.page.type('#search', 'EVERYONE')
     const results = await cleo.page.$$eval('#results button', (b) => b.map((x) => x.textContent))
     expect(results).toEqual(['Ana: hello everyone'])
+    expect(await cleo.page.$eval('#found', (status) => status.textContent)).toBe('1 message found')
     expect(await axeFaults(cleo.page), 'search results').toEqual([])
     // The results follow what is said meanwhile.
     await say(ana.page, 'Dinner at 8, everyone')
@@ -261,6 +262,7 @@ describe('conversations beyond chat lines', () => {
       'Ana: Dinner at 8, everyone',
       'Ana: hello everyone',
     ])
+    expect(await cleo.page.$eval('#found', (status) => status.textContent)).toBe('2 messages found')
     await cleo.page.click('#results li:last-child button')
     expect(await cleo.page.evaluate(() => document.activeElement?.querySelector('.text')?.textContent)).toBe('hello everyone')
 
