@@ -246,9 +246,9 @@ function wireRoom(
   room.on('message', (message) => {
     if (moderation.muted(message.from, message.key)) return
     spoke()
-    log.message(message, () => {
+    log.message(message, (shown) => {
       const mentioned = notes.added(message, room.self.name)
-      if (message.mine || message.before) return
+      if (!shown || message.mine || message.before) return
       if (mentioned) alerts.mention(message.name, message.text)
       else alerts.message(message.name, message.text)
       if (message.to !== undefined) people.unread(message.from)

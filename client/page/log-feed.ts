@@ -79,7 +79,7 @@ function placeWaiting(inserts: Map<HTMLElement, HTMLElement>, batch: DocumentFra
     }
     inserted = true
     // Before a line new to the reader, or one going in so in this same frame (marked after it).
-    if ((before.dataset.unseen !== undefined || among.has(before)) && entry.classList.contains('message')) among.add(entry)
+    if ((before.dataset.unseen !== undefined || among.has(before)) && entry.matches('.message:not([hidden])')) among.add(entry)
     before.before(entry)
   }
   return { placed, inserted, among }
@@ -196,7 +196,7 @@ export function createLogFeed(log: HTMLElement, jump: HTMLButtonElement, forget:
     const { placed, inserted, among } = placeWaiting(inserts, batch, perFrame)
     let room = perFrame - placed
     while (pending.firstChild && room-- > 0) batch.append(pending.firstChild)
-    const added = [...batch.querySelectorAll<HTMLElement>('.message'), ...among]
+    const added = [...batch.querySelectorAll<HTMLElement>('.message:not([hidden])'), ...among]
     const first = batch.firstElementChild as HTMLElement | null
     if (stuck) rendered = RENDERED_ENTRIES
     log.append(batch)

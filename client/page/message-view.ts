@@ -28,12 +28,12 @@ export function createMessageView(options: MessageViewOptions) {
   // A message's entry is built in the frame that shows it, not while its event is dispatched: whoever
   // else listens (a reply going out) does not wait for the DOM. Anything that needs an entry, or places
   // another one (keeping the order), builds what waits first.
-  const waiting = new Map<string, [ChatView, (() => void) | undefined]>()
+  const waiting = new Map<string, [ChatView, ((shown: boolean) => void) | undefined]>()
   const build = () => {
     const list = [...waiting.values()]
     waiting.clear()
     // Muted since it came (a flood's tail): built hidden, and not news.
-    for (const [message, then] of list) if (!make(message).hidden) then?.()
+    for (const [message, then] of list) then?.(!make(message).hidden)
   }
   const entryOf = (id: string) => {
     build()
@@ -96,8 +96,8 @@ export function createMessageView(options: MessageViewOptions) {
       place(entry)
     },
 
-    /** A chat line, built in the next frame (or when something needs it); `then` runs once it is built. */
-    message(message: ChatView, then?: () => void): void {
+    /** A chat line, built in the next frame (or when something needs it); `then` runs once it is built (hidden if muted meanwhile). */
+    message(message: ChatView, then?: (shown: boolean) => void): void {
       if (byId.has(message.id) || waiting.has(message.id)) return
       waiting.set(message.id, [message, then])
       feed.wake()
@@ -126,7 +126,8 @@ export function createMessageView(options: MessageViewOptions) {
 
     /** Hides the entries `selector` matches, or shows them again: in the log, held back or still to be placed. */
     hide(selector: string, on: boolean): void {
-      for (const entry of feed.find(selector)) entry.hidden = on
+      // A file's key is its sender's hello's, which anyone can name: one still muted as themselves stays hidden.
+      for (const entry of feed.find(selector)) entry.hidden = on || options.muted(entry.dataset.from!, entry.dataset.key)
     },
 
     /** Scrolls to message `id` and focuses it (a reply's quote, a search result); false if absent. */

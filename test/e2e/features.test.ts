@@ -593,22 +593,27 @@ describe('mute', () => {
     }
     expect(await ana.page.$eval('#unblock', (b) => (b as HTMLElement).hidden)).toBe(true)
 
-    // A line that came just before the mute and is not on screen yet (a flood's tail) hides all the same.
+    // A line that came just before the mute and is not on screen yet (a flood's tail) hides all the same,
+    // and once unmuted it shows as any line would (its mention marked).
     await ana.page.evaluate((b) => {
       const off = window.parley!.on('message', (message) => {
-        if (message.text !== 'just before the mute') return
+        if (message.text !== 'just before the mute, @Ana') return
         off()
         document.querySelector<HTMLButtonElement>(b)!.click()
       })
     }, button)
-    await sayDelivered(ben.page, 'just before the mute')
+    await sayDelivered(ben.page, 'just before the mute, @Ana')
     await ana.page.waitForFunction((b) => document.querySelector(b)?.getAttribute('aria-label') === 'Unmute Ben', POLL, button)
     await ana.page.waitForFunction(
-      () => [...document.querySelectorAll('[role="log"] .message .text')].some((t) => t.textContent === 'just before the mute'),
+      () => [...document.querySelectorAll('[role="log"] .message .text')].some((t) => t.textContent === 'just before the mute, @Ana'),
       POLL,
     )
     expect(await shown()).toEqual(['Ana meanwhile'])
     await press('Mute Ben')
+    expect(await shown()).toContain('just before the mute, @Ana')
+    expect(await ana.page.$$eval('[role="log"] .message.mentions-me .text', (texts) => texts.map((t) => t.textContent))).toEqual([
+      'just before the mute, @Ana',
+    ])
   })
 })
 
