@@ -1,7 +1,9 @@
 const MAX_RESULTS = 30
 const SNIPPET_CHARS = 70
-// Results follow the log (new lines, edits, deletions) at most this often.
+// Results follow the log (new lines, edits, deletions, mutes) at most this often.
 const REFRESH_MS = 300
+// How many were found is said once typing pauses, not at every key.
+const SAY_MS = 500
 
 /**
  * What the eye sees of a message: its text without format.ts's hidden markers. Not innerText: for an
@@ -17,69 +19,88 @@ function shownText(element: Element | null): string {
   return text
 }
 
+/** The newest messages in `log` that hold `query`: each one's id and what its result says. */
+function matches(log: HTMLElement, query: string): Array<[string, string]> {
+  const found: Array<[string, string]> = []
+  for (const entry of [...log.querySelectorAll<HTMLElement>('.message[data-id]:not(.deleted,[hidden])')].reverse()) {
+    const text = shownText(entry.querySelector('.text'))
+    const at = text.toLowerCase().indexOf(query)
+    if (at === -1) continue
+    const start = at > SNIPPET_CHARS - 20 ? at - 20 : 0
+    found.push([
+      entry.dataset.id!,
+      `${entry.querySelector('.who')?.textContent}: ${start > 0 ? '…' : ''}${text.slice(start, start + SNIPPET_CHARS)}`,
+    ])
+    if (found.length === MAX_RESULTS) break
+  }
+  return found
+}
+
 /**
  * Search in the room's messages this browser holds (what the log shows: this visit's and the stored
- * history, edits applied, deleted ones left out), newest first, kept up to date as the log changes; a
- * result jumps to its message.
+ * history, edits applied, deleted and muted ones left out), newest first, kept up to date as the log
+ * changes; a result jumps to its message.
  */
 export function createSearchView(options: {
   log: HTMLElement
   input: HTMLInputElement
   results: HTMLElement
-  /** Says how many were found, to those who do not see the list. */
+  /** Says how many were found (after typing), to those who do not see the list. */
   found: HTMLElement
   jump(id: string): void
 }) {
-  const { input, results, found } = options
-  // Said again only when it changes: a refresh that finds the same must not repeat it.
-  const say = (text: string) => {
-    if (found.textContent !== text) found.textContent = text
-  }
+  const { log, input, results, found } = options
+  let shown = '' // the results on screen; the same found again leaves them (and a reader's place) alone
+  let saying: ReturnType<typeof setTimeout> | undefined
+  let later: ReturnType<typeof setTimeout> | undefined
+  let stale = false
+  const watch = new MutationObserver(() => {
+    if (!later) later = setTimeout(refresh, REFRESH_MS)
+  })
 
-  function run() {
+  function run(typed: boolean) {
     const query = input.value.trim().toLowerCase()
-    results.replaceChildren()
-    if (!query) return say('')
-    const entries = [...options.log.querySelectorAll<HTMLElement>('.message[data-id]:not(.deleted,[hidden])')].reverse()
-    for (const entry of entries) {
-      const text = shownText(entry.querySelector('.text'))
-      const at = text.toLowerCase().indexOf(query)
-      if (at === -1) continue
-      const start = at > SNIPPET_CHARS - 20 ? at - 20 : 0
-      const item = document.createElement('li')
-      const result = document.createElement('button')
-      result.type = 'button'
-      result.textContent = `${entry.querySelector('.who')?.textContent}: ${start > 0 ? '…' : ''}${text.slice(start, start + SNIPPET_CHARS)}`
-      result.addEventListener('click', () => options.jump(entry.dataset.id!))
-      item.append(result)
-      results.append(item)
-      if (results.childElementCount >= MAX_RESULTS) break
-    }
-    const count = results.childElementCount
-    say(`${count || 'No'} message${count === 1 ? '' : 's'} found`)
-    if (!count) {
+    const list = query ? matches(log, query) : []
+    if (query) watch.observe(log, { childList: true, subtree: true, attributeFilter: ['hidden'] })
+    else watch.disconnect()
+    const n = list.length
+    const count = `${n === MAX_RESULTS ? `${n} or more` : n || 'No'} message${n === 1 ? '' : 's'} found`
+    clearTimeout(saying)
+    // A refresh is not said (the log says what came): what was said goes, not to be read out of date.
+    if (!typed) found.textContent = ''
+    else saying = setTimeout(() => (found.textContent = query && count), SAY_MS)
+    const now = query && JSON.stringify(list)
+    if (now === shown) return
+    shown = now
+    results.replaceChildren(
+      ...list.map(([id, label]) => {
+        const item = document.createElement('li')
+        const result = document.createElement('button')
+        result.type = 'button'
+        result.textContent = label
+        result.addEventListener('click', () => options.jump(id))
+        item.append(result)
+        return item
+      }),
+    )
+    if (query && n === 0) {
       const none = document.createElement('li')
       none.className = 'hint'
       none.textContent = 'No messages found.'
       results.append(none)
     }
   }
-  input.addEventListener('input', run)
-  // Typed before this view was loaded (later.ts).
-  if (input.value) run()
 
   // Rebuilding the results under a keyboard user's focus would lose their place: that waits until they leave.
-  let later: ReturnType<typeof setTimeout> | undefined
-  let stale = false
-  const refresh = () => {
+  function refresh() {
     later = undefined
     stale = results.contains(document.activeElement)
-    if (!stale) run()
+    if (!stale) run(false)
   }
-  new MutationObserver(() => {
-    if (input.value.trim() && !later) later = setTimeout(refresh, REFRESH_MS)
-  }).observe(options.log, { childList: true, subtree: true })
   results.addEventListener('focusout', (event) => {
     if (stale && !results.contains(event.relatedTarget as Node | null)) refresh()
   })
+  input.addEventListener('input', () => run(true))
+  // Typed before this view was loaded (later.ts).
+  if (input.value) run(true)
 }
