@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto'
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { basename } from 'node:path'
+import { Script } from 'node:vm'
 import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
 import { minify } from 'terser'
@@ -183,7 +184,7 @@ export async function buildClient() {
   })
   await minifyAgain(`${out}/sw.js`, { module: false })
   try {
-    new Function(readFileSync(`${out}/sw.js`, 'utf8'))
+    new Script(readFileSync(`${out}/sw.js`, 'utf8'))
   } catch (err) {
     throw new Error(`dist/client/sw.js does not parse as a classic script (an import or export?): ${err.message}`)
   }

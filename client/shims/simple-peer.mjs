@@ -372,14 +372,16 @@ const STANDARD_STATS = {
  */
 const UNREAD = {
   label: 'unread',
-  names: ['bufferSize', 'iceTimeout', "this\\.emit\\('negotiated", 'signalingStateChange'],
+  names: ['bufferSize', 'get connected', 'iceTimeout', "this\\.emit\\('negotiated", 'signalingStateChange'],
   cuts: [
     `  get bufferSize () {
     return (this._channel && this._channel.bufferedAmount) || 0
   }
 
 `,
-    `  get connected () {
+    `  // HACK: it's possible channel.readyState is "closing" before peer.destroy() fires
+  // https://bugs.chromium.org/p/chromium/issues/detail?id=882743
+  get connected () {
     return (this._connected && this._channel.readyState === 'open')
   }
 
