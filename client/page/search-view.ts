@@ -52,6 +52,7 @@ export function createSearchView(options: {
   const { log, input, results, found } = options
   let shown = '' // the results on screen; the same found again leaves them (and a reader's place) alone
   let saying: ReturnType<typeof setTimeout> | undefined
+  let count = '' // how many were found, as it would be said
   let later: ReturnType<typeof setTimeout> | undefined
   let stale = false
   const watch = new MutationObserver(() => {
@@ -64,14 +65,20 @@ export function createSearchView(options: {
     if (query) watch.observe(log, { childList: true, subtree: true, attributeFilter: ['hidden'] })
     else watch.disconnect()
     const n = list.length
-    const count = `${n === MAX_RESULTS ? `${n} or more` : n || 'No'} message${n === 1 ? '' : 's'} found`
-    clearTimeout(saying)
-    // A refresh is not said (the log says what came): what was said goes, not to be read out of date.
-    if (!typed) found.textContent = ''
-    else saying = setTimeout(() => (found.textContent = query && count), SAY_MS)
+    count = query && `${n === MAX_RESULTS ? `${n} or more` : n || 'No'} message${n === 1 ? '' : 's'} found`
+    if (typed) {
+      clearTimeout(saying)
+      saying = setTimeout(() => {
+        saying = undefined
+        found.textContent = count
+      }, SAY_MS)
+    }
     const now = query && JSON.stringify(list)
     if (now === shown) return
     shown = now
+    // A refresh is not said (the log says what came): what was said goes rather than be read out of date
+    // (a count still to be said after typing says the newest).
+    if (!saying) found.textContent = ''
     results.replaceChildren(
       ...list.map(([id, label]) => {
         const item = document.createElement('li')
