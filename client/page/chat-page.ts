@@ -238,10 +238,7 @@ function wireRoom(
     people.remove(peer.id)
     countPeople()
     presence.left(peer)
-    if (composer.to?.id === peer.id) {
-      composer.talk(undefined)
-      log.notice(`Back to writing to everyone: ${peer.name || 'they'} left.`)
-    }
+    if (composer.to?.id === peer.id) composer.talk(peer, true)
   })
   room.on('message', (message) => {
     if (moderation.muted(message.from, message.key)) return

@@ -22,6 +22,9 @@ export function createComposer(options: {
   const bar = $('private-bar')
   const chat = form.parentElement!
   let to: PeerView | undefined
+  // The person written to left (or reloaded: a new session): nothing goes until another choice, so what
+  // was meant for them never goes to everyone by surprise.
+  let gone = false
   let enabled = true
 
   function grow() {
@@ -29,18 +32,21 @@ export function createComposer(options: {
     box.style.height = `${box.scrollHeight + 2}px`
   }
 
-  function talk(peer: PeerView | undefined) {
+  function talk(peer: PeerView | undefined, left = false) {
+    const name = peer?.name || 'They'
+    const held = `${name} left or reloaded: choose them again in People, or go back to everyone`
     to = peer
+    gone = left
     bar.hidden = !peer
     form.classList.toggle('is-private', Boolean(peer))
-    $('private-label').textContent = peer ? `Private message to ${peer.name || 'someone'}` : ''
-    box.placeholder = peer ? `Write to ${peer.name || 'them'} privately…` : 'Write a message…'
-    options.onTalking(peer)
+    $('private-label').textContent = peer ? (left ? held : `Private message to ${name}`) : ''
+    box.placeholder = peer ? (left ? held : `Write to ${name} privately…`) : 'Write a message…'
+    options.onTalking(left ? undefined : peer)
   }
 
   form.addEventListener('submit', (event) => {
     event.preventDefault()
-    if (!enabled || !options.send(box.value, to?.id)) return // empty, or not joined yet: keep what was typed
+    if (!enabled || gone || !options.send(box.value, to?.id)) return // empty, or not joined yet: keep what was typed
     box.value = ''
     grow()
     box.focus()
@@ -58,7 +64,7 @@ export function createComposer(options: {
   })
   box.addEventListener('input', () => {
     grow()
-    if (box.value) options.typing(to?.id)
+    if (box.value && !gone) options.typing(to?.id)
   })
   $('private-exit').addEventListener('click', () => {
     talk(undefined)
@@ -67,7 +73,7 @@ export function createComposer(options: {
 
   const sendFiles = (files: Iterable<File>) => {
     const list = [...files]
-    if (enabled && list.length > 0) options.sendFiles(list, to?.id)
+    if (enabled && !gone && list.length > 0) options.sendFiles(list, to?.id)
   }
   attach.addEventListener('click', () => fileInput.click())
   fileInput.addEventListener('change', () => {
@@ -96,6 +102,7 @@ export function createComposer(options: {
   })
 
   return {
+    /** Writes to `peer` privately (undefined: to everyone); `left`: they went, and nothing goes until another choice. */
     talk,
     /** The person written to privately, if any. */
     get to() {

@@ -331,7 +331,7 @@ describe('forged history', () => {
 })
 
 describe('direct messages', () => {
-  it('reach only their recipient, marked private on both sides', async () => {
+  it('reach only their recipient, marked private on both sides, and go nowhere once the recipient left', async () => {
     const [ana, ben, cleo] = people as [Person, Person, Person]
     await enter([ana, ben, cleo], roomLink(server.url))
     // Everyone else is a person to choose; choosing one writes to them privately until "Back to everyone".
@@ -348,8 +348,20 @@ describe('direct messages', () => {
     await waitForMessage(ben.page, secret)
     expect((await lines(ben.page)).find((l) => l.text === secret)).toMatchObject({ who: 'Ana', private: 'private' })
 
+    // Ben reloads (a new session): what Ana meant for him goes nowhere, and not to everyone, until she chooses.
+    await ben.page.reload()
+    await ana.page.waitForFunction(
+      () => document.getElementById('private-bar')!.textContent?.includes('Ben left or reloaded: choose them again in People'),
+      POLL,
+    )
+    await ana.page.type('textarea[aria-label="Message"]', 'meant for Ben')
+    await ana.page.keyboard.press('Enter')
+    expect(await ana.page.$eval('textarea[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).value)).toBe('meant for Ben')
+    await Promise.all([ana, ben, cleo].map((p) => waitForConnected(p.page, 2)))
+
     await ana.page.locator('::-p-aria(Back to everyone[role="button"])').click()
     expect(await ana.page.$eval('#private-bar', (bar) => (bar as HTMLElement).hidden)).toBe(true)
+    await ana.page.$eval('textarea[aria-label="Message"]', (box) => ((box as HTMLTextAreaElement).value = ''))
     const everyone = `for everyone ${nanoid(6)}`
     await say(ana.page, everyone)
     await Promise.all([ben, cleo].map((p) => waitForMessage(p.page, everyone)))
