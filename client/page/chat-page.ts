@@ -229,6 +229,7 @@ function wireRoom(
     const before = people.stateOf(peer.id)
     people.render(peer)
     log.repaint(peer)
+    // Also the one written to coming back in the same session (a re-claim after a server restart): its id is theirs.
     if (composer.to?.id === peer.id) composer.talk(peer)
     if (peer.state === 'failed' && before !== 'failed' && !peer.unverified) {
       log.notice(`Cannot reach ${peer.name || 'someone'}. Still trying.`)

@@ -20,6 +20,7 @@ export function createComposer(options: {
   const attach = $<HTMLButtonElement>('attach')
   const fileInput = $<HTMLInputElement>('file')
   const bar = $('private-bar')
+  const said = $('private-label')
   const chat = form.parentElement!
   let to: PeerView | undefined
   // The person written to left (or reloaded: a new session): nothing goes until another choice, so what
@@ -27,26 +28,39 @@ export function createComposer(options: {
   let gone = false
   let enabled = true
 
+  // Send and attach are off where nothing can go: not joined, or held.
+  const arm = () => {
+    send.disabled = attach.disabled = !enabled || gone
+  }
+
   function grow() {
     box.style.height = 'auto'
     box.style.height = `${box.scrollHeight + 2}px`
   }
 
   function talk(peer: PeerView | undefined, left = false) {
-    const name = peer?.name || 'They'
-    const held = `${name} left or reloaded: choose them again in People, or go back to everyone`
+    const name = peer?.name
+    const label = peer
+      ? left
+        ? `${name || 'They'} left or reloaded: choose again in People`
+        : `Private message to ${name || 'someone'}`
+      : ''
+    // A new choice, not an update of the same (their name, state or route): the panel closes on a choice.
+    const chosen = peer?.id !== to?.id || left !== gone
     to = peer
     gone = left
     bar.hidden = !peer
     form.classList.toggle('is-private', Boolean(peer))
-    $('private-label').textContent = peer ? (left ? held : `Private message to ${name}`) : ''
-    box.placeholder = peer ? (left ? held : `Write to ${name} privately…`) : 'Write a message…'
-    options.onTalking(left ? undefined : peer)
+    // Said (a live region) when it changes, not at every update of the person.
+    if (label !== said.textContent) said.textContent = label
+    box.placeholder = peer ? (left ? '' : `Write to ${name || 'them'} privately…`) : 'Write a message…'
+    arm()
+    if (chosen) options.onTalking(left ? undefined : peer)
   }
 
   form.addEventListener('submit', (event) => {
     event.preventDefault()
-    if (!enabled || gone || !options.send(box.value, to?.id)) return // empty, or not joined yet: keep what was typed
+    if (!enabled || gone || !options.send(box.value, to?.id)) return // empty, not joined yet, or held: keep what was typed
     box.value = ''
     grow()
     box.focus()
@@ -58,9 +72,12 @@ export function createComposer(options: {
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing && !touch) {
       event.preventDefault()
       form.requestSubmit()
-    } else if (event.key === 'Escape' && to) {
-      talk(undefined)
     }
+  })
+  // After the box's own listeners: an Escape that closed something else (a suggestion list, a reply) ends
+  // nothing more, or the next Enter would send to everyone what was meant for one person.
+  form.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && to && !event.defaultPrevented) talk(undefined)
   })
   box.addEventListener('input', () => {
     grow()
@@ -112,8 +129,7 @@ export function createComposer(options: {
     enable(on: boolean): void {
       enabled = on
       box.disabled = !on
-      send.disabled = !on
-      attach.disabled = !on
+      arm()
     },
     focus: () => box.focus(),
   }

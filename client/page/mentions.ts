@@ -46,7 +46,8 @@ export function createMentions(options: { box: HTMLTextAreaElement; list: HTMLEl
     if (event.key === 'Tab' && !event.shiftKey && offered.length > 0 && typed()) {
       event.preventDefault()
       complete(offered[0]!)
-    } else if (event.key === 'Escape') {
+    } else if (event.key === 'Escape' && !list.hidden) {
+      event.preventDefault() // closes the list, and nothing else (composer.ts)
       offered = []
       list.hidden = true
     }

@@ -162,7 +162,9 @@ export function createMessageActions(options: {
     box.focus()
   })
   box.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape' && intent) cancel()
+    if (event.key !== 'Escape' || !intent) return
+    event.preventDefault() // cancels the reply or edit, and nothing else (composer.ts)
+    cancel()
   })
 
   return {

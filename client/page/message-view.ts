@@ -53,7 +53,22 @@ export function createMessageView(options: MessageViewOptions) {
     feed.place(entry, before)
   }
 
-  const { peer, nameOf, who, privately } = createAttribution(names)
+  const peer = (id: string) => names().find((p) => p.id === id)
+  const nameOf = (id: string) => peer(id)?.name || 'someone'
+
+  function who(entry: HTMLElement, mine: boolean, from: string, name: string) {
+    const label = entry.querySelector<HTMLElement>('.who')!
+    label.textContent = mine ? 'You' : name || 'Someone'
+    if (!mine) paint(label, paletteIndex(peer(from) ?? { id: from }))
+  }
+
+  function privately(entry: HTMLElement, to: string | undefined, mine: boolean) {
+    const marker = entry.querySelector<HTMLElement>('.private')!
+    marker.hidden = to === undefined
+    marker.textContent = to === undefined ? '' : mine ? `private to ${nameOf(to)}` : 'private'
+    if (mine && to !== undefined) entry.dataset.to = to
+    entry.classList.toggle('direct', to !== undefined)
+  }
 
   function make(message: ChatView) {
     const entry = template('message-template')
@@ -131,17 +146,7 @@ export function createMessageView(options: MessageViewOptions) {
     },
 
     /** Scrolls to message `id` and focuses it (a reply's quote, a search result); false if absent. */
-    reveal(id: string): boolean {
-      const entry = entryOf(id)
-      // Held back (see log-feed.ts): all of them come back first.
-      if (entry?.parentElement?.hidden) feed.show(1e4)
-      if (!entry?.isConnected) return false
-      entry.scrollIntoView({ block: 'center' })
-      entry.focus()
-      entry.classList.add('flash')
-      entry.addEventListener('blur', () => entry.classList.remove('flash'), { once: true })
-      return true
-    },
+    reveal: (id: string): boolean => reveal(entryOf(id), feed.show),
 
     /** Someone's colour or name changed (or arrived after lines from or to them): their lines take it. */
     repaint: (person: PeerView) => repaint(log, person),
@@ -156,26 +161,16 @@ export function createMessageView(options: MessageViewOptions) {
   }
 }
 
-/** Who sent an entry and to whom, in their colours (names as they are at the time). */
-function createAttribution(names: () => PeerView[]) {
-  const peer = (id: string) => names().find((p) => p.id === id)
-  const nameOf = (id: string) => peer(id)?.name || 'someone'
-  return {
-    peer,
-    nameOf,
-    who(entry: HTMLElement, mine: boolean, from: string, name: string) {
-      const label = entry.querySelector<HTMLElement>('.who')!
-      label.textContent = mine ? 'You' : name || 'Someone'
-      if (!mine) paint(label, paletteIndex(peer(from) ?? { id: from }))
-    },
-    privately(entry: HTMLElement, to: string | undefined, mine: boolean) {
-      const marker = entry.querySelector<HTMLElement>('.private')!
-      marker.hidden = to === undefined
-      marker.textContent = to === undefined ? '' : mine ? `private to ${nameOf(to)}` : 'private'
-      if (mine && to !== undefined) entry.dataset.to = to
-      entry.classList.toggle('direct', to !== undefined)
-    },
-  }
+/** Scrolls to `entry` and focuses it (a reply's quote, a search result); false if absent. */
+function reveal(entry: HTMLElement | undefined, show: (count: number) => void): boolean {
+  // Held back (see log-feed.ts): all of them come back first.
+  if (entry?.parentElement?.hidden) show(1e4)
+  if (!entry?.isConnected) return false
+  entry.scrollIntoView({ block: 'center' })
+  entry.focus()
+  entry.classList.add('flash')
+  entry.addEventListener('blur', () => entry.classList.remove('flash'), { once: true })
+  return true
 }
 
 /** "Ana is typing…", "Ana, Ben and Cleo are typing…" */

@@ -341,9 +341,15 @@ describe('direct messages', () => {
     expect(choices.map((c) => c.name).sort()).toEqual(['Ben', 'Cleo'])
     const secret = `just between us ${nanoid(6)}`
     await ana.page.click(`ul[aria-label="People"] li[data-peer="${choices.find((c) => c.name === 'Ben')!.peer}"] button.person-open`)
-    expect(await ana.page.$eval('#private-bar', (bar) => ((bar as HTMLElement).hidden ? null : bar.textContent))).toContain(
-      'Private message to Ben',
-    )
+    const bar = () => ana.page.$eval('#private-bar', (bar) => ((bar as HTMLElement).hidden ? null : bar.textContent))
+    expect(await bar()).toContain('Private message to Ben')
+    // An Escape that closes the mention suggestions closes only them: the next Enter still goes to Ben alone.
+    await ana.page.type('textarea[aria-label="Message"]', '@C')
+    await ana.page.waitForSelector('#mentions button[aria-label="Mention Cleo"]', POLL)
+    await ana.page.keyboard.press('Escape')
+    expect(await ana.page.$eval('#mentions', (list) => (list as HTMLElement).hidden)).toBe(true)
+    expect(await bar()).toContain('Private message to Ben')
+    await ana.page.$eval('textarea[aria-label="Message"]', (box) => ((box as HTMLTextAreaElement).value = ''))
     await say(ana.page, secret)
     await waitForMessage(ben.page, secret)
     expect((await lines(ben.page)).find((l) => l.text === secret)).toMatchObject({ who: 'Ana', private: 'private' })
@@ -351,7 +357,7 @@ describe('direct messages', () => {
     // Ben reloads (a new session): what Ana meant for him goes nowhere, and not to everyone, until she chooses.
     await ben.page.reload()
     await ana.page.waitForFunction(
-      () => document.getElementById('private-bar')!.textContent?.includes('Ben left or reloaded: choose them again in People'),
+      () => document.getElementById('private-bar')!.textContent?.includes('Ben left or reloaded: choose again in People'),
       POLL,
     )
     await ana.page.type('textarea[aria-label="Message"]', 'meant for Ben')
