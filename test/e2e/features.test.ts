@@ -613,13 +613,20 @@ describe('mute', () => {
 
     // A line that came just before the mute and is not on screen yet (a flood's tail) hides all the same,
     // and once unmuted it shows as any line would (its mention marked).
-    await ana.page.evaluate((b) => {
-      const off = window.parley!.on('message', (message) => {
-        if (message.text !== 'just before the mute, @Ana') return
-        off()
-        document.querySelector<HTMLButtonElement>(b)!.click()
-      })
-    }, button)
+    // Presses Mute in the very task Ana's page receives the line `text` (before the page has built it).
+    const muteAt = (text: string) =>
+      ana.page.evaluate(
+        (b, t) => {
+          const off = window.parley!.on('message', (message) => {
+            if (message.text !== t) return
+            off()
+            document.querySelector<HTMLButtonElement>(b)!.click()
+          })
+        },
+        button,
+        text,
+      )
+    await muteAt('just before the mute, @Ana')
     await sayDelivered(ben.page, 'just before the mute, @Ana')
     await ana.page.waitForFunction((b) => document.querySelector(b)?.getAttribute('aria-label') === 'Unmute Ben', POLL, button)
     await ana.page.waitForFunction(
@@ -635,13 +642,7 @@ describe('mute', () => {
 
     // Muted at the last line of a burst: those already built but not yet placed (log-feed.ts places a few
     // each frame) hide too, and none is counted new.
-    await ana.page.evaluate((b) => {
-      const off = window.parley!.on('message', (message) => {
-        if (message.text !== 'burst 299') return
-        off()
-        document.querySelector<HTMLButtonElement>(b)!.click()
-      })
-    }, button)
+    await muteAt('burst 299')
     await ben.page.evaluate(() => {
       for (let i = 0; i < 300; i++) void window.parley!.send(`burst ${i}`)
     })
