@@ -161,8 +161,29 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
       status = next
       events.emit('status', next)
     }
+    // What was joined through the worker is given up (its seat by beacon), and its room joins afresh.
+    const lost = [...peers].map(([peer, { id }]) => {
+      const join = pending.joins.get(id)
+      leave(peer)
+      return join
+    })
     fallback = fallBack(server, pending, tracked, onStatus, (err) => events.emit('error', err))
     port.close()
+    for (const join of lost) join?.handlers.lost()
+  }
+
+  function leave(peer: string) {
+    if (ownPeers.delete(peer)) return fallback!.leave(peer)
+    const member = peers.get(peer)
+    if (!member) return
+    peers.delete(peer)
+    const nonce = pending.joins.get(member.id)?.nonce
+    pending.joins.delete(member.id)
+    // The worker may be gone before its own request could leave (it dies with its last tab), so the
+    // tab says goodbye itself, by beacon, which outlives the page; the worker then just forgets. The
+    // nonce cancels a re-claim the worker may have in flight, which would seat the peer again.
+    leaveByBeacon(server, { token: member.token, peer, nonce })
+    send({ op: 'leave', peer })
   }
 
   const tracked = (handlers: MembershipHandlers): MembershipHandlers => ({
@@ -175,6 +196,9 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
 
   port.onmessage = (event: MessageEvent<unknown>) => {
     mark('worker-ready')
+    // The worker holds this lock from before its first answer until it dies: granted to us, it died
+    // while this tab lives (its renderer crashed, seen in Chromium), and this tab signals on its own.
+    if (!answered) void navigator.locks.request(`${lock.name} worker`, () => closed || useFallback())
     answered = true
     clearTimeout(silence)
     const message = parseWorkerMessage(event.data)
@@ -222,19 +246,7 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
         send({ op: 'ice', id, peer })
       })
     },
-    leave(peer) {
-      if (ownPeers.delete(peer)) return fallback!.leave(peer)
-      const member = peers.get(peer)
-      if (!member) return
-      peers.delete(peer)
-      const nonce = pending.joins.get(member.id)?.nonce
-      pending.joins.delete(member.id)
-      // The worker may be gone before its own request could leave (it dies with its last tab), so the
-      // tab says goodbye itself, by beacon, which outlives the page; the worker then just forgets. The
-      // nonce cancels a re-claim the worker may have in flight, which would seat the peer again.
-      leaveByBeacon(server, { token: member.token, peer, nonce })
-      send({ op: 'leave', peer })
-    },
+    leave,
     close() {
       if (closed) return
       closed = true

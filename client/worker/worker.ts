@@ -13,6 +13,7 @@ declare const self: { onconnect: ((event: MessageEvent) => void) | null }
 interface Tab {
   port: MessagePort
   peers: Set<string>
+  release?: () => void
 }
 
 let signaling: SignalingClient | undefined
@@ -43,6 +44,7 @@ function forget(tab: Tab) {
   for (const peer of tab.peers) signaling?.leave(peer)
   tab.peers.clear()
   tab.port.close()
+  tab.release?.()
 }
 
 self.onconnect = (event) => {
@@ -55,10 +57,16 @@ self.onconnect = (event) => {
       case 'hello':
         server = request.server
         // Always answer: a tab that hears nothing takes the worker for wedged and signals on its own.
-        post(tab, { op: 'status', status: signaling?.status ?? 'connecting' })
+        // Answered once this worker holds the lock the tab then asks for: the tab is granted it when
+        // the worker dies. Released when the tab goes.
+        void navigator.locks.request(`${request.lock} worker`, () => {
+          if (!tabs.has(tab)) return
+          post(tab, { op: 'status', status: signaling?.status ?? 'connecting' })
+          return new Promise<void>((resolve) => (tab.release = resolve))
+        })
         // The tab holds this lock for its whole life; it is granted to us when the tab is gone, which
         // is the only reliable way to learn that (ports send no close event).
-        void navigator.locks?.request(request.lock, () => forget(tab))
+        void navigator.locks.request(request.lock, () => forget(tab))
         return
       case 'join': {
         const current = connection()

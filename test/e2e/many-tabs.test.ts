@@ -1,4 +1,5 @@
-import type { Page } from 'puppeteer'
+import { readdirSync, readFileSync } from 'node:fs'
+import type { Browser, Page } from 'puppeteer'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import {
   closeAll,
@@ -36,6 +37,29 @@ async function openTabs(person: Person, urls: string[]): Promise<Page[]> {
   for (const [i, tab] of tabs.entries()) await tab.goto(urls[i]!)
   return tabs
 }
+
+/**
+ * The renderer process that runs this Chromium's shared worker, found by its thread's name (Linux):
+ * Chromium puts the worker in the process of a tab of the origin, which dies with it.
+ */
+function sharedWorkerProcess(browser: Browser): number {
+  const profile = browser.process()!.spawnargs.find((arg) => arg.startsWith('--user-data-dir='))!
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      // A renderer rewrites its command line as one string (its title), so this is a substring.
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(profile)) continue
+      const threads = readdirSync(`/proc/${pid}/task`).map((task) => readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8'))
+      if (threads.some((name) => name.startsWith('SharedWorker'))) return Number(pid)
+    } catch {
+      // That process ended meanwhile.
+    }
+  }
+  throw new Error('no process of this browser runs a shared worker')
+}
+
+/** Whether the page's renderer still answers. */
+const alive = (page: Page) =>
+  Promise.race([page.evaluate(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, 2_000, false))]).catch(() => false)
 
 async function closeTabs(tabs: Page[]) {
   await Promise.all(tabs.slice(1).map((t) => t.close()))
@@ -113,6 +137,36 @@ it('two tabs of one browser still chat when the shared worker they would share d
     await proxy.close()
   }
   expect(ana.errors).toEqual([])
+})
+
+it('a tab whose shared worker died (its renderer crashed) gives up its seat, joins on its own and chats again', async () => {
+  const [ana, ben] = people as [Person, Person]
+  const link = roomLink(server.url)
+  const tabs = await openTabs(ana, [link, link])
+  try {
+    await ben.page.goto(link)
+    await Promise.all([...tabs, ben.page].map((tab) => waitForConnected(tab, 2)))
+    const before = await Promise.all(tabs.map((tab) => tab.evaluate(() => window.parley!.self.id)))
+    process.kill(sharedWorkerProcess(ana.browser), 'SIGKILL')
+    const survivors = (await Promise.all(tabs.map(alive))).flatMap((up, i) => (up ? [i] : []))
+    // The worker ran in one tab's process: the other tab lives on, with no signaling behind it.
+    expect(survivors).toHaveLength(1)
+    const i = survivors[0]!
+    const tab = tabs[i]!
+    await tab.waitForFunction((old) => window.parley!.self.id !== old, { polling: 50, timeout: 15_000 }, before[i])
+    const id = await tab.evaluate(() => window.parley!.self.id)
+    // Its old seat went at once (its beacon); the dead tab's, after the server's grace.
+    await Promise.all([waitForConnected(tab, 1), waitForConnected(ben.page, 1)])
+    expect(await ben.page.evaluate(() => window.parley!.peers.map((p) => p.id))).toEqual([id])
+    await say(tab, 'after the worker died')
+    await waitForMessage(ben.page, 'after the worker died')
+    await say(ben.page, 'heard you')
+    await waitForMessage(tab, 'heard you')
+  } finally {
+    await Promise.all([ben.page.goto('about:blank'), tabs[1]!.close()])
+    // A crashed tab navigates again in a fresh renderer.
+    await tabs[0]!.goto('about:blank')
+  }
 })
 
 it('a second tab that goes away while the worker’s join for it is in flight leaves no ghost', async () => {
