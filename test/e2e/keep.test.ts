@@ -187,9 +187,9 @@ describe('two tabs opening a new room at once', () => {
   it('sign with the one key the browser keeps for the room, as a tab opened later does', async () => {
     const [ana] = people as [Person]
     const link = roomLink(server.url)
-    const second = await ana.browser.newPage()
-    onTestFinished(() => second.close())
-    const tabs = [ana.page, second]
+    // Tabs of their own: the scripts below would stay with a page for every later load.
+    const tabs = await Promise.all([ana.browser.newPage(), ana.browser.newPage()])
+    onTestFinished(() => Promise.all(tabs.map((tab) => tab.close())))
     // Each tab finds no key and makes one: its making waits until the other tab has looked too (and
     // found none), told over a BroadcastChannel.
     await Promise.all(
@@ -226,11 +226,10 @@ describe('two tabs opening a new room at once', () => {
     expect(keys[1]).toBe(keys[0])
     // A third tab, opened later, loads the kept one: the same.
     const later = await ana.browser.newPage()
+    onTestFinished(() => later.close())
     await later.goto(link)
     await waitForConnected(later, 2)
     expect(await later.evaluate(() => window.parley!.self.key)).toBe(keys[0])
-    await ana.page.close()
-    ana.page = later
   })
 })
 
