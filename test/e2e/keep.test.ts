@@ -189,7 +189,9 @@ describe('two tabs opening a new room at once', () => {
     const link = roomLink(server.url)
     // Tabs of their own: the scripts below would stay with a page for every later load.
     const tabs = await Promise.all([ana.browser.newPage(), ana.browser.newPage()])
-    onTestFinished(() => Promise.all(tabs.map((tab) => tab.close())))
+    onTestFinished(async () => {
+      await Promise.all(tabs.map((tab) => tab.close()))
+    })
     // Each tab finds no key and makes one: its making waits until the other tab has looked too (and
     // found none), told over a BroadcastChannel.
     await Promise.all(
