@@ -17,17 +17,21 @@ import { CUTS, DEBUG_AND_MODULE } from './simple-peer-cuts.mjs'
 const withoutDebugCalls = (source) => source.replace(/this\._debug\((?:[^()]|\([^()]*\))*\)/g, 'void 0')
 
 /**
- * The `code` simple-peer tags its errors with (err-code), where nothing reads it: the page reads one code,
- * ERR_PC_CONSTRUCTOR (room.ts: a browser that refuses peer connections), and otherwise ignores a peer's
- * errors ('close' follows each, peer-link.ts). The errors and their messages stay. 187 bytes gzipped.
+ * What of simple-peer's errors nothing reads. The page reads one error code, ERR_PC_CONSTRUCTOR (room.ts: a
+ * browser that refuses peer connections), and otherwise ignores a peer's 'error' event ('close' follows
+ * each, peer-link.ts): every other `errCode(err, 'ERR_…')` tag goes (187 bytes gzipped), and so do the
+ * messages of the errors simple-peer only destroys itself with, which that event alone carries (65 bytes).
+ * What it throws keeps its message (a page without WebRTC says why, room.ts).
  */
 const READ_CODES = ['ERR_PC_CONSTRUCTOR']
-function withoutUnreadCodes(source) {
-  const out = source.replace(/errCode\(([^\n]*), '(ERR_\w+)'\)/g, (call, err, code) => (READ_CODES.includes(code) ? call : err))
+function withoutUnreadErrors(source) {
+  const out = source
+    .replace(/errCode\(([^\n]*), '(ERR_\w+)'\)/g, (call, err, code) => (READ_CODES.includes(code) ? call : err))
+    .replace(/this\.destroy\(new Error\([^\n]*\)\)/g, 'this.destroy(new Error())')
   const left = out.match(/ERR_\w+/g) ?? []
   if (left.join() !== READ_CODES.join())
     throw new Error(
-      `simple-peer (error codes): expected only ${READ_CODES} after the cuts, found ${left}; re-check client/shims/simple-peer.mjs`,
+      `simple-peer (errors): expected only ${READ_CODES} after the cuts, found ${left}; re-check client/shims/simple-peer.mjs`,
     )
   return out
 }
@@ -66,7 +70,7 @@ export const simplePeerForPage = {
           `simple-peer's ${args.path} is not the 9.11.1 source these cuts were checked against: re-check client/shims/simple-peer.mjs`,
         )
       }
-      const contents = trim(withoutUnreadCodes(withoutDebugCalls(CUTS.reduce(trim, source))), DEBUG_AND_MODULE)
+      const contents = trim(withoutUnreadErrors(withoutDebugCalls(CUTS.reduce(trim, source))), DEBUG_AND_MODULE)
       // The EventEmitter stand-in (events.ts) has on and emit only.
       const listener = contents.match(
         /\.(once|removeListener|off|addListener|removeAllListeners|prependListener|prependOnceListener|listeners|listenerCount)\(/,
