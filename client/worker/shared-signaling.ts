@@ -84,8 +84,12 @@ function answer(message: WorkerMessage, pending: Pending, events: Emitter<Signal
     }
     case 'event':
       return joins.get(message.id)?.handlers.event(message.event)
-    case 'lost':
-      return joins.get(message.id)?.handlers.lost()
+    case 'lost': {
+      // Its room joins afresh, under a new id: this one is done with (and not lost again on a fallback).
+      const join = joins.get(message.id)
+      joins.delete(message.id)
+      return join?.handlers.lost()
+    }
     case 'unknown':
       return joins.get(message.id)?.handlers.unknown(message.peer)
     case 'ice': {

@@ -29,11 +29,13 @@ function connection(): SignalingClient {
   if (signaling) return signaling
   const created = createSignalingClient(server)
   signaling = created
+  // Only to tabs answered already (holding their lock, see hello): a tab takes the first word it hears
+  // for that answer, and asks for the lock then.
   created.on('status', (status) => {
-    for (const tab of tabs) post(tab, { op: 'status', status })
+    for (const tab of tabs) if (tab.release) post(tab, { op: 'status', status })
   })
   created.on('error', (err) => {
-    for (const tab of tabs) post(tab, { op: 'error', message: err.message })
+    for (const tab of tabs) if (tab.release) post(tab, { op: 'error', message: err.message })
   })
   return created
 }
