@@ -166,9 +166,7 @@ export function createConversation(options: {
 
     state: notes.state,
 
-    /**
-     * An event about message `re.id`, to whoever saw it (its two ends, for a direct message); see mayChange.
-     */
+    /** An event about message `re.id`, to whoever saw it (its two ends, for a direct message); see mayChange. */
     async about(re: Reference, text = ''): Promise<boolean> {
       const target = notes.target(re.id)
       if (!target || isAnnotation(target.message)) return false
@@ -177,8 +175,9 @@ export function createConversation(options: {
       return true
     },
 
-    send(text: string, to: string | undefined, re?: Reference): ChatView {
+    send(text: string, to: string | undefined, re?: Reference): ChatView | null {
       if (re?.act === 'reply') to = otherEnd(notes.target(re.id)?.message, self.id) ?? to
+      if (re?.act === 'reply' && to !== undefined && !mesh.views().some((v) => v.id === to)) return null
       typing.sent()
       const message: ChatMessage = {
         type: 'chat',
@@ -192,8 +191,7 @@ export function createConversation(options: {
         ...(to === undefined ? {} : { to }),
         ...(re ? { re } : {}),
       }
-      const recipients = to === undefined ? mesh.views().map((v) => v.id) : [to]
-      receipts.expect(message.id, recipients)
+      receipts.expect(message.id, to === undefined ? mesh.views().map((v) => v.id) : [to])
       saving.signing(message)
       outgoing(async () => {
         const log = await options.log

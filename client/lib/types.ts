@@ -264,7 +264,8 @@ export interface Room {
   readonly peers: PeerView[]
   /**
    * Sends to everyone, or with `to` to one person only (a direct message). A reply to a direct message
-   * goes to its other end, whatever `to` says. Null (nothing sent) when empty, too long, or not joined yet.
+   * goes to its other end, whatever `to` says. Null (nothing sent) when empty, too long, not joined yet,
+   * or when `to`, or the other end of the direct message replied to, is not in the room (left, or reloaded).
    */
   send(text: string, options?: { to?: string; replyTo?: string }): ChatView | null
   /** Turns your reaction `emoji` to message `id` on or off. Resolves false when nothing was sent. */

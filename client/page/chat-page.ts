@@ -98,7 +98,12 @@ export function showRoom(roomId: string): void {
         return true
       }
       const message = room?.send(text, { ...(to === undefined ? {} : { to }), ...(intent ? { replyTo: intent.id } : {}) })
-      if (!message) return false
+      if (!message) {
+        // Their session went, and the reply with it: the new one has not seen the line. Kept in the box.
+        if (intent?.direct)
+          log.notice('They left or reloaded, so a private reply cannot reach them: cancel the reply, or choose them in People.')
+        return false
+      }
       actions.take()
       own.add(message.id)
       log.message(message, () => notes.added(message, message.name))

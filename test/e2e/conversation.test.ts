@@ -299,7 +299,7 @@ describe('conversations beyond chat lines', () => {
 })
 
 describe('a private conversation inside the room', () => {
-  it('keeps a reply to a private message, and typing to one person, between the two; an edit left for a reply leaves its text', async () => {
+  it('keeps a reply to a private message, and typing to one person, between the two; an edit left for a reply leaves its text; a reply to someone who reloaded is kept, not sent', async () => {
     const [ana, ben, cleo] = people as [Person, Person, Person]
     const link = roomLink(server.url)
     await cleo.page.evaluateOnNewDocument(WIRE)
@@ -342,5 +342,20 @@ describe('a private conversation inside the room', () => {
     await focusMessage(ana.page, 'psst')
     await act(ana.page, 'reply')
     expect(await ana.page.$eval('[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).value)).toBe('')
+
+    // Ben reloads (a new session, which never saw "psst"): the private reply would reach nobody, so it
+    // is not sent; the box keeps it and the log says why.
+    const benId = await ben.page.evaluate(() => window.parley!.self.id)
+    await ben.page.reload()
+    await ana.page.waitForFunction((id) => !window.parley!.peers.some((p) => p.id === id), { polling: 50 }, benId)
+    await ana.page.type('[aria-label="Message"]', 'are you there')
+    await ana.page.keyboard.press('Enter')
+    await ana.page.waitForFunction(
+      () =>
+        [...document.querySelectorAll('[role="log"] .notice')].some((n) => n.textContent?.includes('a private reply cannot reach them')),
+      { polling: 50, timeout: 5_000 },
+    )
+    expect(await ana.page.$eval('[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).value)).toBe('are you there')
+    expect(await texts(ana.page)).not.toContain('are you there')
   })
 })
