@@ -100,8 +100,8 @@ export function showRoom(roomId: string): void {
       const message = room?.send(text, { ...(to === undefined ? {} : { to }), ...(intent ? { replyTo: intent.id } : {}) })
       if (!message) {
         // Their session went, and the reply with it: the new one has not seen the line. Kept in the box.
-        if (intent?.direct)
-          log.notice('They left or reloaded, so a private reply cannot reach them: cancel the reply, or choose them in People.')
+        if (intent?.direct && text.trim())
+          log.notice('They left or reloaded, so a private reply cannot reach them: cancel the reply first.')
         return false
       }
       actions.take()

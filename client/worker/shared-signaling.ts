@@ -156,6 +156,7 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
   // The worker answers every hello. Silence means it is wedged (seen in Chromium when a tab connects
   // while the worker is shutting down): this tab then signals on its own, as if it had no SharedWorker.
   let answered = false
+  let watching: Promise<unknown> | undefined
   let fallback: SignalingClient | undefined
   const ownPeers = new Set<string>()
   const silence = setTimeout(() => answered || closed || useFallback(), WORKER_ANSWER_MS)
@@ -200,12 +201,12 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
 
   port.onmessage = (event: MessageEvent<unknown>) => {
     mark('worker-ready')
-    // The worker holds this lock from before its first answer until it dies: granted to us, it died
-    // while this tab lives (its renderer crashed, seen in Chromium), and this tab signals on its own.
-    if (!answered) void navigator.locks.request(`${lock.name} worker`, () => closed || useFallback())
     answered = true
     clearTimeout(silence)
     const message = parseWorkerMessage(event.data)
+    // The worker holds this lock from before its answer to our hello (its first status to us) until it
+    // dies: granted to us, it died under this tab (its renderer crashed, seen in Chromium): go on alone.
+    if (message?.op === 'status' && !watching) watching = navigator.locks.request(`${lock.name} worker`, () => closed || useFallback())
     if (message) answer(message, pending, events, setStatus)
   }
   port.start()

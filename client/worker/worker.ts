@@ -29,7 +29,7 @@ function connection(): SignalingClient {
   if (signaling) return signaling
   const created = createSignalingClient(server)
   signaling = created
-  // Only to tabs answered already (holding their lock, see hello): a tab takes the first word it hears
+  // Only to tabs answered already (holding their lock, see hello): a tab takes the first status it hears
   // for that answer, and asks for the lock then.
   created.on('status', (status) => {
     for (const tab of tabs) if (tab.release) post(tab, { op: 'status', status })

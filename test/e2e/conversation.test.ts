@@ -357,5 +357,15 @@ describe('a private conversation inside the room', () => {
     )
     expect(await ana.page.$eval('[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).value)).toBe('are you there')
     expect(await texts(ana.page)).not.toContain('are you there')
+    // An empty box sends nothing either, and is not blamed on them: of the next two Enters, only the
+    // second (with text) says so again.
+    await ana.page.$eval('[aria-label="Message"]', (box) => ((box as HTMLTextAreaElement).value = ''))
+    await ana.page.keyboard.press('Enter')
+    await ana.page.type('[aria-label="Message"]', 'still there?')
+    await ana.page.keyboard.press('Enter')
+    const said = () =>
+      ana.page.$$eval('[role="log"] .notice', (all) => all.filter((n) => n.textContent?.includes('cannot reach them')).length)
+    await expect.poll(said).toBeGreaterThanOrEqual(2)
+    expect(await said()).toBe(2)
   })
 })
