@@ -2,7 +2,7 @@ import { nanoid } from 'nanoid'
 import type { IceResponse } from '../../signaling/protocol'
 import { createEmitter, type Emitter } from '../lib/emitter'
 import { mark } from '../lib/marks'
-import { createSignalingClient, type SignalingClient } from '../lib/signaling/client'
+import { createSignalingClient } from '../lib/signaling/client'
 import { leaveByBeacon, newNonce, SignalingError } from '../lib/signaling/http'
 import type { Membership, MembershipHandlers, Signaling, SignalingEvents, SignalingStatus } from '../lib/types'
 import { parseWorkerMessage, type TabMessage, type WorkerMessage } from './protocol'
@@ -100,15 +100,21 @@ function answer(message: WorkerMessage, pending: Pending, events: Emitter<Signal
   }
 }
 
-/** The worker did not answer: this tab signals on its own, taking over what waited for the worker. */
+/**
+ * Calls `died` once the worker has died under this tab (its renderer crashed, seen in Chromium): the worker
+ * holds this lock from before its answer to the tab's hello (its first status to it) until it dies.
+ */
+const whenWorkerDies = (tabLock: string, died: () => unknown) => navigator.locks.request(`${tabLock} worker`, died)
+
+/** The worker did not answer, or died: `own` signals for this tab, taking over what waited for the worker. */
 function fallBack(
+  own: Signaling,
   server: string,
   pending: Pending,
   tracked: (handlers: MembershipHandlers) => MembershipHandlers,
   onStatus: (status: SignalingStatus) => void,
   onError: (err: Error) => void,
-): SignalingClient {
-  const own = createSignalingClient(server)
+): Signaling {
   own.on('status', onStatus)
   own.on('error', onError)
   for (const [id, join] of pending.joins) {
@@ -157,22 +163,18 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
   // while the worker is shutting down): this tab then signals on its own, as if it had no SharedWorker.
   let answered = false
   let watching: Promise<unknown> | undefined
-  let fallback: SignalingClient | undefined
+  let fallback: Signaling | undefined
   const ownPeers = new Set<string>()
   const silence = setTimeout(() => answered || closed || useFallback(), WORKER_ANSWER_MS)
 
-  function useFallback() {
-    const onStatus = (next: SignalingStatus) => {
-      status = next
-      events.emit('status', next)
-    }
+  function useFallback(own: Signaling = createSignalingClient(server)) {
     // What was joined through the worker is given up (its seat by beacon), and its room joins afresh.
     const lost = [...peers].map(([peer, { id }]) => {
       const join = pending.joins.get(id)
       leave(peer)
       return join
     })
-    fallback = fallBack(server, pending, tracked, onStatus, (err) => events.emit('error', err))
+    fallback = fallBack(own, server, pending, tracked, setStatus, (err) => events.emit('error', err))
     port.close()
     for (const join of lost) join?.handlers.lost()
   }
@@ -191,6 +193,9 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
     send({ op: 'leave', peer })
   }
 
+  // A new worker, shared with the tabs the dead one left (one stream still), or this tab's own connection.
+  const replaceWorker = () => closed || useFallback(createSharedSignaling(workerUrl, server) ?? undefined)
+
   const tracked = (handlers: MembershipHandlers): MembershipHandlers => ({
     ...handlers,
     joined(membership) {
@@ -204,9 +209,7 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
     answered = true
     clearTimeout(silence)
     const message = parseWorkerMessage(event.data)
-    // The worker holds this lock from before its answer to our hello (its first status to us) until it
-    // dies: granted to us, it died under this tab (its renderer crashed, seen in Chromium): go on alone.
-    if (message?.op === 'status' && !watching) watching = navigator.locks.request(`${lock.name} worker`, () => closed || useFallback())
+    if (message?.op === 'status' && !watching) watching = whenWorkerDies(lock.name, replaceWorker)
     if (message) answer(message, pending, events, setStatus)
   }
   port.start()
@@ -240,7 +243,7 @@ export function createSharedSignaling(workerUrl: string, server = '/v1'): Signal
       if (!closed) send({ op: 'signal', from, to, data })
     },
     flush(from) {
-      if (ownPeers.has(from)) return fallback!.flush(from)
+      if (ownPeers.has(from)) return fallback!.flush?.(from)
       if (!closed) send({ op: 'flush', from })
     },
     refreshIce(peer) {

@@ -145,7 +145,7 @@ it('two tabs of one browser still chat when the shared worker they would share d
   expect(ana.errors).toEqual([])
 })
 
-it('a tab whose shared worker died (its renderer crashed) gives up its seat, joins on its own and chats again', async () => {
+it('a tab whose shared worker died (its renderer crashed) gives up its seat, joins through a new one and chats again', async () => {
   const [ana, ben] = people as [Person, Person]
   const link = roomLink(server.url)
   const tabs = await openTabs(ana, [link, link])
@@ -172,9 +172,15 @@ it('a tab whose shared worker died (its renderer crashed) gives up its seat, joi
     await waitForMessage(ben.page, 'after the worker died')
     await say(ben.page, 'heard you')
     await waitForMessage(tab, 'heard you')
+    // It signals through a new shared worker, which a tab opened now shares: one stream per browser still.
+    const third = await ana.browser.newPage()
+    tabs.push(third)
+    await third.goto(link)
+    await Promise.all([tab, third, ben.page].map((page) => waitForConnected(page, 2)))
+    await expect.poll(() => server.stats().streams).toBe(2)
   } finally {
     // A crashed tab navigates again in a fresh renderer. Errors here must not hide the test's own.
-    await Promise.allSettled([ben.page.goto('about:blank'), tabs[1]!.close(), tabs[0]!.goto('about:blank')])
+    await Promise.allSettled([ben.page.goto('about:blank'), ...tabs.slice(1).map((t) => t.close()), tabs[0]!.goto('about:blank')])
   }
 })
 
