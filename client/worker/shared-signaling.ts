@@ -117,6 +117,8 @@ function fallBack(
 ): Signaling {
   own.on('status', onStatus)
   own.on('error', onError)
+  // It says only changes: until then, its status (not the dead worker's) is this tab's.
+  onStatus(own.status)
   for (const [id, join] of pending.joins) {
     pending.joins.delete(id)
     // The worker may yet send the join it was asked for: cancelled, it seats nobody; ours carries a fresh nonce.
