@@ -339,9 +339,13 @@ describe('a private conversation inside the room', () => {
     await focusMessage(ana.page, 'to edit')
     await act(ana.page, 'edit')
     expect(await ana.page.$eval('[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).value)).toBe('to edit')
+    // The pointer leaves the log first: left over the edited line, it would take the actions bar back
+    // there as soon as the page moves under it, and Reply would go to that line.
+    await ana.page.mouse.move(0, 0)
     await focusMessage(ana.page, 'psst')
     await act(ana.page, 'reply')
     expect(await ana.page.$eval('[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).value)).toBe('')
+    expect(await ana.page.$eval('#context-label', (e) => e.textContent)).toBe('Replying privately to Ben: psst')
 
     // Ben reloads (a new session, which never saw "psst"): the private reply would reach nobody, so it
     // is not sent; the box keeps it and the log says why.
