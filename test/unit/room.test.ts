@@ -156,7 +156,7 @@ describe('joinRoom over a fake mesh', () => {
     })
   })
 
-  it('keeps a reply to a direct message, and typing written privately, between the two people', async () => {
+  it('keeps a reply to a direct message, and typing written privately, between the two people; sends none once the other has left', async () => {
     const board = createSwitchboard()
     const [ana, ben, cai] = (await meshOf(board, ['Ana', 'Ben', 'Cai'])).map((p) => p.room) as [Room, Room, Room]
     const [atAna, atCai] = [collect(ana, 'message'), collect(cai, 'message')]
@@ -180,6 +180,12 @@ describe('joinRoom over a fake mesh', () => {
     await settle()
     expect(texts(atCai)).toEqual(['public too'])
     expect(typingAtCai).toEqual([])
+    // Ben leaves (or reloads: a new id): a reply to his private line would reach nobody, so none is sent.
+    const gone = next(ana, 'peer-left')
+    board.drop(ben.self.id, 'leave')
+    await gone
+    expect(ana.send('too late', { replyTo: secret.id })).toBeNull()
+    expect(ana.send('to everyone')).not.toBeNull()
   })
 
   it('drops a replayed message (same id, or an old seq) and counts it as a duplicate', async () => {
