@@ -116,5 +116,7 @@ it('a Firefox tab that goes away while its join is in flight leaves no ghost', a
     release()
     await proxy.close()
   }
-  expect(ben.errors).toEqual([])
+  // The page goes while it loads, by design: a file the service worker was still fetching for it (an
+  // icon, seen once in CI) fails with it, and Firefox says so in the console. Nothing else may.
+  expect(ben.errors.filter((e) => !e.includes('A ServiceWorker intercepted the request and encountered an unexpected error'))).toEqual([])
 })
