@@ -65,8 +65,22 @@ function transact<T>(
 
 /** With the connection open, the transaction starts in this very task: a save from pagehide still counts. */
 function run<T>(mode: IDBTransactionMode, work: (store: IDBObjectStore) => IDBRequest<T>, name = STORE, commit = true): Promise<T> {
-  if (ready) return transact(ready, mode, work, name, commit)
-  return database().then((db) => transact(db, mode, work, name, commit))
+  let used: IDBDatabase | undefined
+  const once = (db: IDBDatabase) => {
+    used = db
+    return transact(db, mode, work, name, commit)
+  }
+  // A connection the browser is closing (site data cleared) fails what starts on it before its `close`
+  // event comes: InvalidStateError at once, AbortError for what was under way. Every transaction here can
+  // run twice, so it runs once more on a new connection rather than the line being lost with the page.
+  return (ready ? once(ready) : database().then(once)).catch((error: unknown) => {
+    if (!(error instanceof DOMException) || !/^(InvalidState|Abort|Unknown)Error$/.test(error.name)) throw error
+    if (used && used === ready) {
+      used.close()
+      opened = ready = undefined
+    }
+    return database().then(once)
+  })
 }
 
 /**
