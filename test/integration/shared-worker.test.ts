@@ -1,5 +1,6 @@
 import { EventSource } from 'eventsource'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { SignalingClient } from '../../client/lib/signaling/client'
 import type { Membership, MembershipHandlers, Signaling } from '../../client/lib/types'
 import { createNodeSignaling } from '../../client/node/index'
 import type { TabMessage, WorkerMessage } from '../../client/worker/protocol'
@@ -296,5 +297,45 @@ describe('the signaling client after a reset', () => {
     await a.stream.next('peer-joined', (d) => peerId(d) === later.peer)
     expect(a.stream.ofType('peer-left').map((d) => d.peer)).toEqual([b.peer, b.peer])
     expect(c.peer).not.toBe(b.peer)
+  })
+})
+
+describe('the signaling client whose session’s last peer leaves while a join is under way', () => {
+  // A tab navigating from one room to another: the worker forgets the old page's peer as the new page's
+  // join is in flight. Ending the session then took the new peer's seat (or its stream) with it.
+  it('keeps its session for that join: the new peer hears who joins after it, and leaving it ends the session', async () => {
+    const { api, stats } = await server()
+    const client = createNodeSignaling(api)
+    closers.push(() => client.close())
+    const first = await client.join(randomRoom(), undefined, quiet)
+    const room = randomRoom()
+    const heard = recorder<string>()
+    const handlers: MembershipHandlers = { ...quiet, event: (e) => e.type === 'peer-joined' && heard.push(e.peer.id) }
+    // Left once the join's POST has gone with the session's token on it.
+    const sent = () => queueMicrotask(() => client.leave(first.peer))
+    const nonces = { first: 'n'.repeat(22), sent, settled: () => {}, gone: () => false }
+    const second = await (client as SignalingClient).join(room, undefined, handlers, { nonces })
+    const later = await join(api, room)
+    expect(later.peers).toEqual([{ id: second.peer }])
+    await heard.next((id) => id === later.peer, 'the peer who came next')
+    expect(client.status).toBe('online')
+    client.leave(second.peer)
+    await pollUntil(async () => stats().sessions === 1, WAIT_MS, 'only the later peer’s session left')
+  })
+
+  it('ends the session when that join fails: no session left open with nobody in it', async () => {
+    const s = await startServer({ graceMs: GRACE_MS, maxPeersPerRoom: 1 })
+    servers.push(s)
+    const full = randomRoom()
+    await join(s.api, full)
+    const client = createNodeSignaling(s.api) as SignalingClient
+    closers.push(() => client.close())
+    const first = await client.join(randomRoom(), undefined, quiet)
+    await pollUntil(async () => s.stats().streams === 1, WAIT_MS, 'the client’s stream open')
+    const sent = () => queueMicrotask(() => client.leave(first.peer))
+    const nonces = { first: 'n'.repeat(22), sent, settled: () => {}, gone: () => false }
+    await expect(client.join(full, undefined, quiet, { nonces })).rejects.toMatchObject({ code: 'ROOM_FULL' })
+    await pollUntil(async () => s.stats().sessions === 1 && s.stats().streams === 0, WAIT_MS, 'the client’s session ended')
+    expect(client.status).toBe('connecting')
   })
 })

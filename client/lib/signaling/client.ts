@@ -32,13 +32,19 @@ const membershipOf = (joined: JoinResponse): Membership => ({
  * longer accepts (a long sleep) is `expired`.
  */
 function createSession(
-  http: Pick<SignalingHttp, 'renew'>,
+  http: Pick<SignalingHttp, 'renew' | 'leave'>,
   stream: Pick<ReturnType<typeof createEventStream>, 'renewKey' | 'listen' | 'end'>,
   closed: () => boolean,
   expired: () => void,
 ) {
   let token: string | undefined
   let renewTimer: ReturnType<typeof setTimeout> | undefined
+
+  function end() {
+    token = undefined
+    clearTimeout(renewTimer)
+    stream.end()
+  }
 
   function scheduleRenewal(ttlS: number) {
     clearTimeout(renewTimer)
@@ -72,10 +78,18 @@ function createSession(
     },
 
     /** Forgets the token and ends the stream: the next join starts a fresh session. */
-    end() {
-      token = undefined
-      clearTimeout(renewTimer)
-      stream.end()
+    end,
+
+    /**
+     * `peer` leaves; with no `others` (peers, or joins under way, which may carry the token and be
+     * seated in this session) the whole session does. True if it ended.
+     */
+    leave(peer: string | undefined, others: boolean) {
+      if (!token) return false
+      if (others) return void (peer && http.leave({ token, peer }))
+      http.leave({ token })
+      end()
+      return true
     },
 
     stopRenewing: () => clearTimeout(renewTimer),
@@ -140,6 +154,7 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
   const joins = createSerialQueue()
   // The nonce of the join POST in flight (a first join or a re-claim), until its answer is handled.
   let inFlight: string | undefined
+  let joining = 0
 
   const setStatus = (next: SignalingStatus) => {
     if (next === status) return
@@ -213,9 +228,9 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
     })
   }
 
-  function networkChanged(online: boolean) {
-    if (!closed) stream.networkChanged(online, status)
-  }
+  const left = (peer?: string) => session.leave(peer, memberships.size > 0 || joining > 0) && setStatus('connecting')
+
+  const networkChanged = (online: boolean) => closed || stream.networkChanged(online, status)
   const unwatchNetwork = watchNetwork(networkChanged)
 
   return {
@@ -226,6 +241,7 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
     },
 
     join(room, meta, handlers, { verifier, nonces } = {}) {
+      joining++
       return joins(async () => {
         try {
           const attempts = { verifier, nonce: nonces?.first, sent: sending(nonces), ...(nonces ? { gone: nonces.gone } : {}) }
@@ -239,6 +255,8 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
           return membership
         } finally {
           inFlight = undefined
+          joining--
+          left()
         }
       })
     },
@@ -248,15 +266,7 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
 
     leave(peer) {
       stream.forget(peer)
-      const token = session.token()
-      if (!memberships.delete(peer) || !token) return
-      const last = memberships.size === 0
-      http.leave(last ? { token } : { token, peer })
-      // Nothing left to listen for: end the session, and start a fresh one on the next join.
-      if (last) {
-        session.end()
-        setStatus('connecting')
-      }
+      if (memberships.delete(peer)) left(peer)
     },
 
     refreshIce: (peer) => http.refreshIce(peer),
