@@ -166,7 +166,7 @@ const STREAM_WRITES = {
 /**
  * The addresses of the selected candidate pair (localAddress, remotePort, address(), …), which simple-peer
  * reads out of the stats before 'connect': nothing in the page reads them (peer-link.ts asks getStats for
- * the route itself), and the finding of the pair, which 'connect' waits for, stays. 243 bytes gzipped.
+ * the route itself). 243 bytes gzipped. (The finding of the pair goes too: CONNECT.)
  */
 const ADDRESSES = {
   label: 'addresses',
@@ -457,4 +457,41 @@ import { Buffer } from 'buffer'
 }
 
 /** In the order they apply: a later cut may match text an earlier one left. */
-export const CUTS = [MEDIA, LEGACY_STATS, STREAM_WRITES, ADDRESSES, TRICKLE, STREAM_ENDS, DEFAULTS, OPTIONS, STANDARD_STATS, UNREAD]
+/**
+ * 'connect' at once when ICE is connected and the channel open, not after a getStats() that finds the
+ * selected candidate pair (again every 100 ms until it does): simple-peer waited for it to read the pair's
+ * addresses (ADDRESSES), and for node-webrtc, whose channel could open first
+ * (https://github.com/node-webrtc/node-webrtc/issues/339). In a browser an open channel runs over a
+ * selected pair. Each connection's stats were gathered on the way to 'connect' (peer-link.ts still asks
+ * for them, after, for the route). Applied last: the cuts above trim this method first.
+ */
+const CONNECT = {
+  label: 'connect',
+  names: ['findCandidatePair', 'foundSelectedCandidatePair', 'localCandidates', '_connecting'],
+  cuts: [
+    [
+      method('_maybeReady'),
+      `
+  _maybeReady () {
+    if (this._connected || !this._pcReady || !this._channelReady) return
+    this._connected = true
+    this.emit('connect')
+  }
+`,
+    ],
+  ],
+}
+
+export const CUTS = [
+  MEDIA,
+  LEGACY_STATS,
+  STREAM_WRITES,
+  ADDRESSES,
+  TRICKLE,
+  STREAM_ENDS,
+  DEFAULTS,
+  OPTIONS,
+  STANDARD_STATS,
+  UNREAD,
+  CONNECT,
+]
