@@ -19,9 +19,9 @@ function database(): Promise<IDBDatabase> {
     }
     request.onsuccess = () => {
       const db = request.result
+      // Only while it is the current one: a write that failed on it may have opened the next already.
       const forget = () => {
-        opened = undefined
-        ready = undefined
+        if (ready === db) opened = ready = undefined
       }
       // Another tab upgrading (a newer version of the page) needs this connection gone.
       db.onversionchange = () => {
@@ -63,23 +63,33 @@ function transact<T>(
   })
 }
 
-/** With the connection open, the transaction starts in this very task: a save from pagehide still counts. */
-function run<T>(mode: IDBTransactionMode, work: (store: IDBObjectStore) => IDBRequest<T>, name = STORE, commit = true): Promise<T> {
+/**
+ * With the connection open, the transaction starts in this very task: a save from pagehide still counts.
+ * `superseded`: a later write of the same record was started since, so this one must not run again.
+ */
+function run<T>(
+  mode: IDBTransactionMode,
+  work: (store: IDBObjectStore) => IDBRequest<T>,
+  name = STORE,
+  commit = true,
+  superseded = () => false,
+): Promise<T | undefined> {
   let used: IDBDatabase | undefined
   const once = (db: IDBDatabase) => {
     used = db
     return transact(db, mode, work, name, commit)
   }
   // A connection the browser is closing (site data cleared) fails what starts on it before its `close`
-  // event comes: InvalidStateError at once, AbortError for what was under way. Every transaction here can
-  // run twice, so it runs once more on a new connection rather than the line being lost with the page.
+  // event comes: InvalidStateError at once, AbortError for what was under way. Each transaction here can
+  // run twice, so it runs once more on a new connection rather than the line being lost with the page;
+  // a save retried after a later one would put older history over newer, so it does not.
   return (ready ? once(ready) : database().then(once)).catch((error: unknown) => {
     if (!(error instanceof DOMException) || !/^(InvalidState|Abort|Unknown)Error$/.test(error.name)) throw error
     if (used && used === ready) {
       used.close()
       opened = ready = undefined
     }
-    return database().then(once)
+    return database().then((db) => (superseded() ? undefined : once(db)))
   })
 }
 
@@ -96,6 +106,8 @@ export function createIndexedDbStore(): HistoryStore | undefined {
   if (typeof indexedDB === 'undefined') return undefined
   void database().catch(() => {})
   const tab = Math.random()
+  // Saves started per room: a retried save checks it is still the last (see run).
+  const saves = new Map<string, number>()
   return {
     async load(room) {
       let kept: LogEntry[] = []
@@ -122,13 +134,23 @@ export function createIndexedDbStore(): HistoryStore | undefined {
       )
       return kept
     },
-    save: (room, entries) =>
-      run('readwrite', (store) =>
-        store.put(
-          entries.map(({ message, key, mine, undelivered }) => ({ message, key, mine, ...(undelivered ? { undelivered } : {}) })),
-          [room, tab],
-        ),
-      ).then(() => {}),
+    save(room, entries) {
+      const nth = (saves.get(room) ?? 0) + 1
+      saves.set(room, nth)
+      const records = entries.map(({ message, key, mine, undelivered }) => ({
+        message,
+        key,
+        mine,
+        ...(undelivered ? { undelivered } : {}),
+      }))
+      return run(
+        'readwrite',
+        (store) => store.put(records, [room, tab]),
+        STORE,
+        true,
+        () => saves.get(room) !== nth,
+      ).then(() => {})
+    },
   }
 }
 

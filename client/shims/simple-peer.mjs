@@ -33,7 +33,7 @@ function withoutUnreadErrors(source) {
   const left = out.match(/ERR_\w+/g) ?? []
   if (left.join() !== READ_CODES.join() || out.includes('Datachannel error'))
     throw new Error(
-      `simple-peer (errors): expected only ${READ_CODES} after the cuts, found ${left}; re-check client/shims/simple-peer.mjs`,
+      `simple-peer (errors): expected only ${READ_CODES} and no data channel error message after the cuts, found ${left}; re-check client/shims/simple-peer.mjs`,
     )
   return out
 }

@@ -312,6 +312,45 @@ describe('a database connection the browser closed (site data cleared while the 
     await ana.page.reload()
     expect(await storedTexts(ana.page, roomOf(link))).toContain('said as the connection closed')
   })
+
+  it('keeps the newer of two saves that both fail with it and are both written again', async () => {
+    const [ana] = people as [Person]
+    const link = roomLink(server.url)
+    await ana.page.goto(link)
+    await waitForJoined(ana.page)
+    // The first line's save is kept under way (not committed, its store kept busy) until the second
+    // line's save finds the connection closing; then the first aborts (AbortError, as a forced close's
+    // do). Both are written again on a new connection, the second's first.
+    await ana.page.evaluate(() => {
+      const transaction = IDBDatabase.prototype.transaction
+      let first: IDBTransaction | undefined
+      IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args: [string, IDBTransactionMode]) {
+        if (!first) {
+          const tx = transaction.apply(this, args)
+          first = tx
+          tx.commit = () => {}
+          Object.defineProperty(tx, 'error', { value: new DOMException('the connection was closed', 'AbortError') })
+          const busy = () => {
+            if (tx === first) tx.objectStore(args[0]).count().onsuccess = busy
+          }
+          busy()
+          return tx
+        }
+        IDBDatabase.prototype.transaction = transaction
+        const under = first
+        setTimeout(() => {
+          first = undefined
+          under.abort()
+        })
+        this.close()
+        return transaction.apply(this, args)
+      }
+    })
+    await say(ana.page, 'the older line')
+    await say(ana.page, 'the newer line')
+    await ana.page.reload()
+    expect(await storedTexts(ana.page, roomOf(link))).toEqual(['the older line', 'the newer line'])
+  })
 })
 
 describe('a database that never answers (a storage bug in the browser)', () => {

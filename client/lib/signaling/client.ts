@@ -86,10 +86,13 @@ function createSession(
      */
     leave(peer: string | undefined, others: boolean) {
       if (!token) return false
-      if (others) return void (peer && http.leave({ token, peer }))
-      http.leave({ token })
-      end()
-      return true
+      if (!others) {
+        http.leave({ token })
+        end()
+        return true
+      }
+      if (peer) http.leave({ token, peer })
+      return false
     },
 
     stopRenewing: () => clearTimeout(renewTimer),
@@ -228,9 +231,13 @@ export function createSignalingClient(server = '/v1', options: SignalingClientOp
     })
   }
 
-  const left = (peer?: string) => session.leave(peer, memberships.size > 0 || joining > 0) && setStatus('connecting')
+  const left = (peer?: string) => {
+    if (session.leave(peer, memberships.size > 0 || joining > 0)) setStatus('connecting')
+  }
 
-  const networkChanged = (online: boolean) => closed || stream.networkChanged(online, status)
+  const networkChanged = (online: boolean) => {
+    if (!closed) stream.networkChanged(online, status)
+  }
   const unwatchNetwork = watchNetwork(networkChanged)
 
   return {
