@@ -119,6 +119,7 @@ export function showRoom(roomId: string): void {
       }
       log.follow()
     },
+    refused: (files, why) => log.notice(`Not sent: ${files.map((file) => file.name).join(', ')}. ${why}.`),
     // Writing about a direct message, whoever the composer writes to: nobody is told (it could be the wrong people).
     typing: (to) => actions.intent?.direct || room?.typing(to),
     onTalking(peer) {

@@ -10,6 +10,8 @@ import { $ } from './dom'
 export function createComposer(options: {
   send(text: string, to: string | undefined): boolean
   sendFiles(files: File[], to: string | undefined): void
+  /** Files that came while nothing can go (not in the room, or held), and why. */
+  refused(files: File[], why: string): void
   typing(to: string | undefined): void
   /** Whom the composer writes to changed (undefined: everyone). */
   onTalking(peer: PeerView | undefined): void
@@ -90,7 +92,10 @@ export function createComposer(options: {
 
   const sendFiles = (files: Iterable<File>) => {
     const list = [...files]
-    if (enabled && !gone && list.length > 0) options.sendFiles(list, to?.id)
+    if (list.length === 0) return
+    // Dropped or pasted: said, not lost without a word (the picker's button is off then).
+    if (enabled && !gone) options.sendFiles(list, to?.id)
+    else options.refused(list, gone ? said.textContent! : 'You are not in the room')
   }
   attach.addEventListener('click', () => fileInput.click())
   fileInput.addEventListener('change', () => {

@@ -96,15 +96,27 @@ async function lines(page: Page): Promise<Array<{ id: string; who: string; text:
  */
 async function sayDelivered(page: Page, text: string) {
   await say(page, text)
-  await page.waitForFunction(
-    (t) =>
-      [...document.querySelectorAll<HTMLElement>('[role="log"] .message.mine')].some(
-        (e) =>
-          e.querySelector('.text')?.textContent === t && e.dataset.recipients !== undefined && e.dataset.delivered === e.dataset.recipients,
-      ),
-    POLL,
-    text,
-  )
+  await page
+    .waitForFunction(
+      (t) =>
+        [...document.querySelectorAll<HTMLElement>('[role="log"] .message.mine')].some(
+          (e) =>
+            e.querySelector('.text')?.textContent === t &&
+            e.dataset.recipients !== undefined &&
+            e.dataset.delivered === e.dataset.recipients,
+        ),
+      POLL,
+      text,
+    )
+    .catch(async (err: Error) => {
+      // What the page knew when it gave up: who the line was for, who confirmed it, and each link's state.
+      const state = await page.evaluate(() => ({
+        lines: [...document.querySelectorAll<HTMLElement>('[role="log"] .message.mine')].map((e) => ({ ...e.dataset })),
+        peers: window.parley?.peers.map((p) => ({ id: p.id, state: p.state })),
+        stats: window.parley?.stats(),
+      }))
+      throw new Error(`${err.message}; the page has ${JSON.stringify(state)}`)
+    })
 }
 
 /** Resolves once this page's IndexedDB holds at least `count` history entries of its room. */
@@ -363,6 +375,19 @@ describe('direct messages', () => {
     await ana.page.type('textarea[aria-label="Message"]', 'meant for Ben')
     await ana.page.keyboard.press('Enter')
     expect(await ana.page.$eval('textarea[aria-label="Message"]', (box) => (box as HTMLTextAreaElement).value)).toBe('meant for Ben')
+    // A file pasted meanwhile does not go either, and the page says so.
+    await ana.page.$eval('textarea[aria-label="Message"]', (box) => {
+      const clipboardData = new DataTransfer()
+      clipboardData.items.add(new File(['for Ben'], 'plan.txt', { type: 'text/plain' }))
+      box.dispatchEvent(new ClipboardEvent('paste', { clipboardData, bubbles: true, cancelable: true }))
+    })
+    await ana.page.waitForFunction(
+      () =>
+        [...document.querySelectorAll('[role="log"] .notice')].some(
+          (n) => n.textContent === 'Not sent: plan.txt. Ben left or reloaded: choose again in People.',
+        ),
+      POLL,
+    )
     await Promise.all([ana, ben, cleo].map((p) => waitForConnected(p.page, 2)))
 
     await ana.page.locator('::-p-aria(Back to everyone[role="button"])').click()
