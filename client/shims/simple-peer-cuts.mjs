@@ -306,7 +306,7 @@ const DEFAULTS = {
 /**
  * Stats as the standard gives them in every browser the page targets: hyphenated report types, no report
  * with a `values` array to flatten, no `googCandidatePair` (Chrome before 58). The remote candidates were
- * kept for their addresses only (ADDRESSES). Firefox's `selected` pair stays.
+ * kept for their addresses only (ADDRESSES). (The search for the selected pair went later: CONNECT.)
  */
 const STANDARD_STATS = {
   label: 'standard stats',
@@ -456,7 +456,6 @@ import { Buffer } from 'buffer'
   ],
 }
 
-/** In the order they apply: a later cut may match text an earlier one left. */
 /**
  * 'connect' at once when ICE is connected and the channel open, not after a getStats() that finds the
  * selected candidate pair (again every 100 ms until it does): simple-peer waited for it to read the pair's
@@ -482,6 +481,7 @@ const CONNECT = {
   ],
 }
 
+/** In the order they apply: a later cut may match text an earlier one left. */
 export const CUTS = [
   MEDIA,
   LEGACY_STATS,

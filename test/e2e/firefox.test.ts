@@ -62,6 +62,9 @@ it('a Chromium user and a Firefox user chat both ways', async () => {
     { who: 'You', text: 'Hi Ana, from **Firefox**', mine: true },
   ])
   expect(await ana.page.$eval('[role="log"] .message:not(.mine) .text strong', (b) => b.textContent)).toBe('**Firefox**')
+  // Each side reads its route from the connection's stats as it connects (peer-link.ts): host to host here.
+  for (const page of [ana.page, ben.page])
+    await page.waitForFunction(() => window.parley!.peers[0]?.route === 'direct', { polling: 50, timeout: 5_000 })
   expect([...ana.errors, ...ben.errors]).toEqual([])
 })
 
