@@ -165,23 +165,12 @@ const STREAM_WRITES = {
 
 /**
  * The addresses of the selected candidate pair (localAddress, remotePort, address(), …), which simple-peer
- * reads out of the stats before 'connect': nothing in the page reads them (peer-link.ts asks getStats for
- * the route itself). 243 bytes gzipped. (The finding of the pair goes too: CONNECT.)
+ * kept from the stats it read before 'connect' (that reading went with CONNECT): nothing in the page reads
+ * them (peer-link.ts asks getStats for the route itself). 243 bytes gzipped, with the reading.
  */
 const ADDRESSES = {
   label: 'addresses',
-  names: [
-    'localAddress',
-    'localPort',
-    'localFamily',
-    'remoteAddress',
-    'remotePort',
-    'remoteFamily',
-    'googLocalAddress',
-    'googRemoteAddress',
-    'ipAddress',
-    'portNumber',
-  ],
+  names: ['localAddress', 'localPort', 'localFamily', 'remoteAddress', 'remotePort', 'remoteFamily'],
   cuts: [
     method('address'),
     `    this.remoteAddress = undefined
@@ -191,12 +180,6 @@ const ADDRESSES = {
     this.localFamily = undefined
     this.localPort = undefined
 `,
-    [
-      /\n {10}let local = localCandidates\[selectedCandidatePair\.localCandidateId\]\n[\s\S]*?\n {12}this\.remotePort\n {10}\)\n/g,
-      // A pair the transport names but the report lacks counts as found: simple-peer's reading of it threw
-      // inside its stats callback, an unhandled rejection that left the peer never connecting.
-      '\n',
-    ],
   ],
 }
 
@@ -304,21 +287,13 @@ const DEFAULTS = {
 }
 
 /**
- * Stats as the standard gives them in every browser the page targets: hyphenated report types, no report
- * with a `values` array to flatten, no `googCandidatePair` (Chrome before 58). The remote candidates were
- * kept for their addresses only (ADDRESSES). (The search for the selected pair went later: CONNECT.)
+ * Stats as the standard gives them in every browser the page targets: no report with a `values` array
+ * to flatten (peer-link.ts reads the reports getStats hands on). The search of old report types
+ * (`googCandidatePair`, Chrome before 58) went with CONNECT.
  */
 const STANDARD_STATS = {
   label: 'standard stats',
-  names: [
-    'flattenValues',
-    'remoteCandidates',
-    'googCandidatePair',
-    'googActiveConnection',
-    'remotecandidate',
-    'localcandidate',
-    'candidatepair',
-  ],
+  names: ['flattenValues'],
   cuts: [
     `    // statreports can come with a value array instead of properties
     const flattenValues = report => {
@@ -332,30 +307,6 @@ const STANDARD_STATS = {
 
 `,
     ['            reports.push(flattenValues(report))\n', '            reports.push(report)\n'],
-    '        const remoteCandidates = {}\n',
-    `          // TODO: Once all browsers support the hyphenated stats report types, remove
-          // the non-hypenated ones
-          if (item.type === 'remotecandidate' || item.type === 'remote-candidate') {
-            remoteCandidates[item.id] = item
-          }
-`,
-    [
-      "          if (item.type === 'localcandidate' || item.type === 'local-candidate') {\n",
-      "          if (item.type === 'local-candidate') {\n",
-    ],
-    [
-      "          if (item.type === 'candidatepair' || item.type === 'candidate-pair') {\n",
-      "          if (item.type === 'candidate-pair') {\n",
-    ],
-    [
-      `          // Old implementations
-          if (
-            (item.type === 'googCandidatePair' && item.googActiveConnection === 'true') ||
-            ((item.type === 'candidatepair' || item.type === 'candidate-pair') && item.selected)
-          ) {
-`,
-      "          // Firefox\n          if (item.type === 'candidate-pair' && item.selected) {\n",
-    ],
   ],
 }
 
@@ -462,11 +413,23 @@ import { Buffer } from 'buffer'
  * addresses (ADDRESSES), and for node-webrtc, whose channel could open first
  * (https://github.com/node-webrtc/node-webrtc/issues/339). In a browser an open channel runs over a
  * selected pair. Each connection's stats were gathered on the way to 'connect' (peer-link.ts still asks
- * for them, after, for the route). Applied last: the cuts above trim this method first.
+ * for them, after, for the route).
  */
 const CONNECT = {
   label: 'connect',
-  names: ['findCandidatePair', 'foundSelectedCandidatePair', 'localCandidates', '_connecting'],
+  names: [
+    'findCandidatePair',
+    'selectedCandidatePair',
+    'localCandidates',
+    'remoteCandidates',
+    '_connecting',
+    'googCandidatePair',
+    'googActiveConnection',
+    'googLocalAddress',
+    'googRemoteAddress',
+    'ipAddress',
+    'portNumber',
+  ],
   cuts: [
     [
       method('_maybeReady'),
@@ -486,6 +449,7 @@ export const CUTS = [
   MEDIA,
   LEGACY_STATS,
   STREAM_WRITES,
+  CONNECT,
   ADDRESSES,
   TRICKLE,
   STREAM_ENDS,
@@ -493,5 +457,4 @@ export const CUTS = [
   OPTIONS,
   STANDARD_STATS,
   UNREAD,
-  CONNECT,
 ]
