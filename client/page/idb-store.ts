@@ -81,10 +81,11 @@ function run<T>(
   }
   // A connection the browser is closing (site data cleared) fails what starts on it before its `close`
   // event comes: InvalidStateError at once, AbortError for what was under way. Each transaction here can
-  // run twice, so it runs once more on a new connection rather than the line being lost with the page;
-  // a save retried after a later one would put older history over newer, so it does not.
+  // run twice, so it runs once more on a new connection rather than the line being lost with the page
+  // (after any failure of IndexedDB's: another one, a full disk say, just fails twice); a save retried
+  // after a later one would put older history over newer, so it does not.
   return (ready ? once(ready) : database().then(once)).catch((error: unknown) => {
-    if (!(error instanceof DOMException) || !/^(InvalidState|Abort|Unknown)Error$/.test(error.name)) throw error
+    if (!(error instanceof DOMException)) throw error
     if (used && used === ready) {
       used.close()
       opened = ready = undefined

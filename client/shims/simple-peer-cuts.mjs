@@ -165,12 +165,23 @@ const STREAM_WRITES = {
 
 /**
  * The addresses of the selected candidate pair (localAddress, remotePort, address(), …), which simple-peer
- * kept from the stats it read before 'connect' (that reading went with CONNECT): nothing in the page reads
- * them (peer-link.ts asks getStats for the route itself). 243 bytes gzipped, with the reading.
+ * reads out of the stats before 'connect': nothing in the page reads them (peer-link.ts asks getStats for
+ * the route itself), and the finding of the pair, which 'connect' waits for, stays. 243 bytes gzipped.
  */
 const ADDRESSES = {
   label: 'addresses',
-  names: ['localAddress', 'localPort', 'localFamily', 'remoteAddress', 'remotePort', 'remoteFamily'],
+  names: [
+    'localAddress',
+    'localPort',
+    'localFamily',
+    'remoteAddress',
+    'remotePort',
+    'remoteFamily',
+    'googLocalAddress',
+    'googRemoteAddress',
+    'ipAddress',
+    'portNumber',
+  ],
   cuts: [
     method('address'),
     `    this.remoteAddress = undefined
@@ -180,6 +191,12 @@ const ADDRESSES = {
     this.localFamily = undefined
     this.localPort = undefined
 `,
+    [
+      /\n {10}let local = localCandidates\[selectedCandidatePair\.localCandidateId\]\n[\s\S]*?\n {12}this\.remotePort\n {10}\)\n/g,
+      // A pair the transport names but the report lacks counts as found: simple-peer's reading of it threw
+      // inside its stats callback, an unhandled rejection that left the peer never connecting.
+      '\n',
+    ],
   ],
 }
 
@@ -287,13 +304,21 @@ const DEFAULTS = {
 }
 
 /**
- * Stats as the standard gives them in every browser the page targets: no report with a `values` array
- * to flatten (peer-link.ts reads the reports getStats hands on). The search of old report types
- * (`googCandidatePair`, Chrome before 58) went with CONNECT.
+ * Stats as the standard gives them in every browser the page targets: hyphenated report types, no report
+ * with a `values` array to flatten, no `googCandidatePair` (Chrome before 58). The remote candidates were
+ * kept for their addresses only (ADDRESSES). Firefox's `selected` pair stays.
  */
 const STANDARD_STATS = {
   label: 'standard stats',
-  names: ['flattenValues'],
+  names: [
+    'flattenValues',
+    'remoteCandidates',
+    'googCandidatePair',
+    'googActiveConnection',
+    'remotecandidate',
+    'localcandidate',
+    'candidatepair',
+  ],
   cuts: [
     `    // statreports can come with a value array instead of properties
     const flattenValues = report => {
@@ -307,6 +332,30 @@ const STANDARD_STATS = {
 
 `,
     ['            reports.push(flattenValues(report))\n', '            reports.push(report)\n'],
+    '        const remoteCandidates = {}\n',
+    `          // TODO: Once all browsers support the hyphenated stats report types, remove
+          // the non-hypenated ones
+          if (item.type === 'remotecandidate' || item.type === 'remote-candidate') {
+            remoteCandidates[item.id] = item
+          }
+`,
+    [
+      "          if (item.type === 'localcandidate' || item.type === 'local-candidate') {\n",
+      "          if (item.type === 'local-candidate') {\n",
+    ],
+    [
+      "          if (item.type === 'candidatepair' || item.type === 'candidate-pair') {\n",
+      "          if (item.type === 'candidate-pair') {\n",
+    ],
+    [
+      `          // Old implementations
+          if (
+            (item.type === 'googCandidatePair' && item.googActiveConnection === 'true') ||
+            ((item.type === 'candidatepair' || item.type === 'candidate-pair') && item.selected)
+          ) {
+`,
+      "          // Firefox\n          if (item.type === 'candidate-pair' && item.selected) {\n",
+    ],
   ],
 }
 
@@ -408,39 +457,21 @@ import { Buffer } from 'buffer'
 }
 
 /**
- * 'connect' at once when ICE is connected and the channel open, not after a getStats() that finds the
- * selected candidate pair (again every 100 ms until it does): simple-peer waited for it to read the pair's
- * addresses (ADDRESSES), and for node-webrtc, whose channel could open first
- * (https://github.com/node-webrtc/node-webrtc/issues/339). In a browser an open channel runs over a
- * selected pair. Each connection's stats were gathered on the way to 'connect' (peer-link.ts still asks
- * for them, after, for the route).
+ * simple-peer's poll of every channel each 5 s for a Chrome bug of 2018 that left a channel in 'closing'
+ * (https://bugs.chromium.org/p/chromium/issues/detail?id=882743): the page drops a link whose channel
+ * carried nothing for 5 s, its pings included (SILENCE_MS, peer-link.ts), stuck or not. And the console
+ * warning for a remote mDNS candidate this browser cannot resolve, which is still ignored.
  */
-const CONNECT = {
-  label: 'connect',
-  names: [
-    'findCandidatePair',
-    'selectedCandidatePair',
-    'localCandidates',
-    'remoteCandidates',
-    '_connecting',
-    'googCandidatePair',
-    'googActiveConnection',
-    'googLocalAddress',
-    'googRemoteAddress',
-    'ipAddress',
-    'portNumber',
-  ],
+const WORKAROUNDS = {
+  label: 'workarounds',
+  names: ['_closingInterval', 'CHANNEL_CLOSING_TIMEOUT', 'isClosing', 'warn'],
   cuts: [
-    [
-      method('_maybeReady'),
-      `
-  _maybeReady () {
-    if (this._connected || !this._pcReady || !this._channelReady) return
-    this._connected = true
-    this.emit('connect')
-  }
-`,
-    ],
+    '      clearInterval(this._closingInterval)\n      this._closingInterval = null\n',
+    '    this._closingInterval = null\n',
+    'const CHANNEL_CLOSING_TIMEOUT = 5 * 1000\n',
+    /\n {4}\/\/ HACK: Chrome will sometimes get stuck in readyState "closing"[\s\S]*?\}, CHANNEL_CLOSING_TIMEOUT\)\n/g,
+    'function warn (message) {\n  console.warn(message)\n}\n',
+    ["          warn('Ignoring unsupported ICE candidate.')\n", '          // An mDNS name this browser cannot resolve.\n'],
   ],
 }
 
@@ -449,7 +480,6 @@ export const CUTS = [
   MEDIA,
   LEGACY_STATS,
   STREAM_WRITES,
-  CONNECT,
   ADDRESSES,
   TRICKLE,
   STREAM_ENDS,
@@ -457,4 +487,5 @@ export const CUTS = [
   OPTIONS,
   STANDARD_STATS,
   UNREAD,
+  WORKAROUNDS,
 ]

@@ -10,7 +10,7 @@ import { dirname } from 'node:path'
 import { CUTS, DEBUG_AND_MODULE } from './simple-peer-cuts.mjs'
 
 /**
- * simple-peer's debug calls (41; 22 after the cuts of simple-peer-cuts.mjs) go nowhere in the page, but
+ * simple-peer's debug calls (41; 24 after the cuts of simple-peer-cuts.mjs) go nowhere in the page, but
  * their strings and arguments would still ship: about 0.7 KB gzipped. Each `this._debug(…)` becomes
  * `void 0`, then DEBUG_AND_MODULE drops the method.
  */
