@@ -300,21 +300,23 @@ describe('the signaling client after a reset', () => {
   })
 })
 
+/** A join's options that make `peer` leave once the join's POST has gone with the session's token on it. */
+const leavingAsItGoes = (client: SignalingClient, peer: string) => ({
+  nonces: { first: 'n'.repeat(22), sent: () => queueMicrotask(() => client.leave(peer)), settled: () => {}, gone: () => false },
+})
+
 describe('the signaling client whose session’s last peer leaves while a join is under way', () => {
   // A tab navigating from one room to another: the worker forgets the old page's peer as the new page's
   // join is in flight. Ending the session then took the new peer's seat (or its stream) with it.
   it('keeps its session for that join: the new peer hears who joins after it, and leaving it ends the session', async () => {
     const { api, stats } = await server()
-    const client = createNodeSignaling(api)
+    const client = createNodeSignaling(api) as SignalingClient
     closers.push(() => client.close())
     const first = await client.join(randomRoom(), undefined, quiet)
     const room = randomRoom()
     const heard = recorder<string>()
     const handlers: MembershipHandlers = { ...quiet, event: (e) => e.type === 'peer-joined' && heard.push(e.peer.id) }
-    // Left once the join's POST has gone with the session's token on it.
-    const sent = () => queueMicrotask(() => client.leave(first.peer))
-    const nonces = { first: 'n'.repeat(22), sent, settled: () => {}, gone: () => false }
-    const second = await (client as SignalingClient).join(room, undefined, handlers, { nonces })
+    const second = await client.join(room, undefined, handlers, leavingAsItGoes(client, first.peer))
     const later = await join(api, room)
     expect(later.peers).toEqual([{ id: second.peer }])
     await heard.next((id) => id === later.peer, 'the peer who came next')
@@ -332,9 +334,7 @@ describe('the signaling client whose session’s last peer leaves while a join i
     closers.push(() => client.close())
     const first = await client.join(randomRoom(), undefined, quiet)
     await pollUntil(async () => s.stats().streams === 1, WAIT_MS, 'the client’s stream open')
-    const sent = () => queueMicrotask(() => client.leave(first.peer))
-    const nonces = { first: 'n'.repeat(22), sent, settled: () => {}, gone: () => false }
-    await expect(client.join(full, undefined, quiet, { nonces })).rejects.toMatchObject({ code: 'ROOM_FULL' })
+    await expect(client.join(full, undefined, quiet, leavingAsItGoes(client, first.peer))).rejects.toMatchObject({ code: 'ROOM_FULL' })
     await pollUntil(async () => s.stats().sessions === 1 && s.stats().streams === 0, WAIT_MS, 'the client’s session ended')
     expect(client.status).toBe('connecting')
   })
