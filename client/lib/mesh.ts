@@ -66,7 +66,8 @@ function receive(link: PeerLink, raw: unknown, { self, outbox, counters, onChat,
     case 'name':
       return link.profile(message.name, message.color)
     case 'chat':
-      if (message.to !== undefined && message.to !== self.id) return void counters.dropped++
+      // Before their hello (lost: PeerLink then makes the channel again) it is not taken: the next one brings it.
+      if (!link.ready || (message.to !== undefined && message.to !== self.id)) return void counters.dropped++
       if (!outbox.fresh(message, link.received)) return void counters.duplicates++
       link.received = message.seq
       link.profile(message.name)

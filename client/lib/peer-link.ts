@@ -61,10 +61,7 @@ export class PeerLink {
   #attempt: number
   #peer: PeerLike | null = null
   #ready = false
-  /**
-   * Their hello, when it beat our channel's 'connect' (their side opened first): answered once our own
-   * hello is out, so that it always precedes our catch-up (they check our messages against its key).
-   */
+  /** Their hello before our 'connect': answered once ours is out, ahead of our catch-up (checked by its key). */
   #earlyHello: (() => void) | undefined
   /** Their signals do not open with the room key: a different link, or tampering. No attempts. */
   #unverified = false
@@ -193,6 +190,9 @@ export class PeerLink {
     this.#updated()
     resend()
     this.#ready = true
+    // Only now is the attempt made: a channel that never brings their hello (seen once) times out.
+    clearTimeout(this.#timer)
+    this.#failures = 0
     mark('hello-exchanged')
   }
 
@@ -274,12 +274,9 @@ export class PeerLink {
   }
 
   #connected(peer: PeerLike, current: () => boolean) {
-    const { self } = this.#options
-    clearTimeout(this.#timer)
-    this.#failures = 0
     this.#lastHeard = Date.now()
     this.#options.opened()
-    this.send(helloFrom(self, this.received))
+    this.send(helloFrom(this.#options.self, this.received))
     this.#setState('connected')
     const early = this.#earlyHello
     this.#earlyHello = undefined
