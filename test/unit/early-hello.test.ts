@@ -1,4 +1,4 @@
-import { expect, it } from 'vitest'
+import { expect, it, vi } from 'vitest'
 import { createMesh } from '../../client/lib/mesh'
 import type { ChatMessage } from '../../client/lib/peer-protocol'
 import type { PeerLike } from '../../client/lib/types'
@@ -50,4 +50,46 @@ it('answers a hello that arrives before its own channel opened only after sendin
   expect(hand.sent.map((m) => m.type)).toEqual(['hello', 'chat'])
   expect(mesh.connected()).toEqual(['them'])
   mesh.reset()
+})
+
+it('counts a channel as made once their hello is in, early or not: one that never brings it is given up with its attempt', async () => {
+  vi.useFakeTimers()
+  try {
+    const hands: Array<ReturnType<typeof handPeer>> = []
+    const mesh = createMesh({
+      self: { id: 'me', name: 'Me', key: 'k'.repeat(87) },
+      peerEvent: () => {},
+      createPeer: () => {
+        hands.push(handPeer())
+        return hands.at(-1)!.peer
+      },
+      iceServers: () => [],
+      signal: () => {},
+      onChat: () => {},
+      onMessage: () => {},
+      onBinary: () => false,
+    })
+    // Their pings keep each channel from going silent (peer-link's 5 s check) for 16 s, past the attempt's 15.
+    const pingedFor16s = async () => {
+      for (let s = 0; s < 16; s++) {
+        hands.at(-1)!.fire('data', JSON.stringify({ type: 'ping' }))
+        await vi.advanceTimersByTimeAsync(1_000)
+      }
+    }
+    mesh.reconcile([{ id: 'early', meta: 'Early' }])
+    hands[0]!.fire('data', JSON.stringify({ type: 'hello', name: 'Early', have: 0 }))
+    hands[0]!.fire('connect')
+    await pingedFor16s()
+    expect([hands.length, mesh.connected()]).toEqual([1, ['early']])
+    mesh.reset()
+
+    mesh.reconcile([{ id: 'mute', meta: 'Mute' }])
+    hands[1]!.fire('connect')
+    await pingedFor16s()
+    // Given up at 15 s and, after the backoff, offered again: a new connection.
+    expect([hands.length, mesh.connected()]).toEqual([3, []])
+    mesh.reset()
+  } finally {
+    vi.useRealTimers()
+  }
 })
