@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { Redis } from 'ioredis'
 import { nanoid } from 'nanoid'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { POST_TIMEOUT_MS } from '../../client/lib/signaling/http'
 import type { MembershipHandlers } from '../../client/lib/types'
 import { createNodeSignaling } from '../../client/node/index'
 import { API_DEFAULTS } from '../../signaling/api-options'
@@ -438,6 +439,30 @@ describe('the signaling client', () => {
     await a.stream.next('peer-joined', (d) => (d.peer as { id: string }).id === second)
     expect(await health(url)).toMatchObject({ peers: 2 })
   })
+
+  it('whose join answer never comes gives that join up after POST_TIMEOUT_MS, cancels it and retries: its first peer leaves at once', async () => {
+    const { url, api } = await server()
+    const room = randomRoom()
+    const a = await peer(api, room)
+    // A proxy that holds the first answer for good (the server seated the joiner): without a timeout the
+    // join, and every join queued behind it, would wait as long as the connection lives.
+    let joins = 0
+    const { proxy, release } = await holdJoinAnswers(url, () => joins++ === 0)
+    closers.push(async () => {
+      release()
+      await proxy.close()
+    })
+    const client = createNodeSignaling(`${proxy.url}/v1`)
+    closers.push(() => client.close())
+    const handlers: MembershipHandlers = { joined: () => {}, event: () => {}, lost: () => {}, unknown: () => {} }
+    const joined = client.join(room, undefined, handlers)
+    const first = ((await a.stream.next('peer-joined')).json.peer as { id: string }).id
+    const left = await a.stream.next('peer-left', () => true, POST_TIMEOUT_MS + 5_000)
+    expect(left.json).toEqual({ to: a.peer, peer: first, reason: 'leave' })
+    const second = (await within(joined, 5_000, 'the retried join')).peer
+    expect(second).not.toBe(first)
+    expect(await health(url)).toMatchObject({ peers: 2 })
+  }, 30_000)
 
   it('told NONCE_USED (its attempt was sent twice), cancels that nonce and retries with a fresh one', async () => {
     const { url, api } = await server()

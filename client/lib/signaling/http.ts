@@ -51,6 +51,10 @@ export interface JoinAttemptOptions {
   gone?: () => boolean
 }
 
+// A POST the server has not answered by then is given up as a network failure (and retried, where it
+// is): a server or proxy that holds a request would otherwise hold every join or signal behind it.
+export const POST_TIMEOUT_MS = 10_000
+
 // NONCE_USED answers in a row after which a join gives up: one is the browser resending a POST whose
 // connection dropped; every attempt refused so means something on the way resends every join.
 const MAX_NONCE_USED = 2
@@ -63,6 +67,7 @@ export function createSignalingHttp(server: string, session: { token(): string |
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: JSON.stringify(body),
+      signal: AbortSignal.timeout(POST_TIMEOUT_MS),
     })
   }
 
