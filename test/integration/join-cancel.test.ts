@@ -440,14 +440,18 @@ describe('the signaling client', () => {
     expect(await health(url)).toMatchObject({ peers: 2 })
   })
 
-  it('whose join answer never comes gives that join up after POST_TIMEOUT_MS, cancels it and retries: its first peer leaves at once', async () => {
+  it('whose join answer never comes gives that join up after POST_TIMEOUT_MS, cancels it and retries: its first peer leaves at once, and the session stays online', async () => {
     const { url, api } = await server()
     const room = randomRoom()
     const a = await peer(api, room)
-    // A proxy that holds the first answer for good (the server seated the joiner): without a timeout the
-    // join, and every join queued behind it, would wait as long as the connection lives.
-    let joins = 0
-    const { proxy, release } = await holdJoinAnswers(url, () => joins++ === 0)
+    // A proxy that holds one answer for good (the server seated the joiner): without a timeout the join,
+    // and every join queued behind it, would wait as long as the connection lives.
+    let holding = false
+    const { proxy, release } = await holdJoinAnswers(url, () => {
+      const held = holding
+      holding = false
+      return held
+    })
     closers.push(async () => {
       release()
       await proxy.close()
@@ -455,13 +459,21 @@ describe('the signaling client', () => {
     const client = createNodeSignaling(`${proxy.url}/v1`)
     closers.push(() => client.close())
     const handlers: MembershipHandlers = { joined: () => {}, event: () => {}, lost: () => {}, unknown: () => {} }
+    // A session first (another room, its stream open): the held join is its second.
+    await client.join(randomRoom(), undefined, handlers)
+    await pollUntil(async () => client.status === 'online', 5_000, 'the session online')
+    const statuses: string[] = []
+    client.on('status', (s) => statuses.push(s))
+    holding = true
     const joined = client.join(room, undefined, handlers)
     const first = ((await a.stream.next('peer-joined')).json.peer as { id: string }).id
     const left = await a.stream.next('peer-left', () => true, POST_TIMEOUT_MS + 5_000)
     expect(left.json).toEqual({ to: a.peer, peer: first, reason: 'leave' })
     const second = (await within(joined, 5_000, 'the retried join')).peer
     expect(second).not.toBe(first)
-    expect(await health(url)).toMatchObject({ peers: 2 })
+    expect(await health(url)).toMatchObject({ peers: 3 })
+    // Its stream was open all along: a join given up is not the server out of reach.
+    expect([client.status, statuses]).toEqual(['online', []])
   }, 30_000)
 
   it('told NONCE_USED (its attempt was sent twice), cancels that nonce and retries with a fresh one', async () => {

@@ -106,7 +106,9 @@ export function createSignalingHttp(server: string, session: { token(): string |
           if (res.ok) joined = (await res.json()) as JoinResponse
         } catch {
           res = undefined
-          session.offline()
+          // Said before there is a session only: then its stream says (a join given up while it is open, its
+          // answer held, must not leave every tab offline until the stream happens to reopen).
+          if (!session.token()) session.offline()
           // The join may have landed with its answer lost on the way: the retry seats another peer.
           cancel(nonce)
         }
