@@ -460,8 +460,9 @@ describe('the signaling client', () => {
     closers.push(() => client.close())
     const handlers: MembershipHandlers = { joined: () => {}, event: () => {}, lost: () => {}, unknown: () => {} }
     // A session first (another room, its stream open): the held join is its second.
+    const online = new Promise<void>((resolve) => client.on('status', (s) => s === 'online' && resolve()))
     await client.join(randomRoom(), undefined, handlers)
-    await pollUntil(async () => client.status === 'online', 5_000, 'the session online')
+    await within(online, 5_000, 'the session online')
     const statuses: string[] = []
     client.on('status', (s) => statuses.push(s))
     holding = true

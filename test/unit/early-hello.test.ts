@@ -16,18 +16,27 @@ function handPeer() {
   return { peer, sent, fire: (event: string, payload?: unknown) => handlers.get(event)?.(payload) }
 }
 
-it('answers a hello that arrives before its own channel opened only after sending its own', () => {
-  const hand = handPeer()
+/** A mesh whose every connection is a new hand peer, in `hands`. */
+function handMesh() {
+  const hands: Array<ReturnType<typeof handPeer>> = []
   const mesh = createMesh({
     self: { id: 'me', name: 'Me', key: 'k'.repeat(87) },
     peerEvent: () => {},
-    createPeer: () => hand.peer,
+    createPeer: () => {
+      hands.push(handPeer())
+      return hands.at(-1)!.peer
+    },
     iceServers: () => [],
     signal: () => {},
     onChat: () => {},
     onMessage: () => {},
     onBinary: () => false,
   })
+  return { mesh, hands }
+}
+
+it('answers a hello that arrives before its own channel opened only after sending its own', () => {
+  const { mesh, hands } = handMesh()
   const chat: ChatMessage = {
     type: 'chat',
     id: 'm1',
@@ -40,6 +49,7 @@ it('answers a hello that arrives before its own channel opened only after sendin
     sig: 's',
   }
   mesh.reconcile([{ id: 'them', meta: 'Them' }])
+  const hand = hands[0]!
   mesh.broadcast(chat)
 
   // Their side opened first: their hello is here, our 'connect' is not.
@@ -55,20 +65,7 @@ it('answers a hello that arrives before its own channel opened only after sendin
 it('counts a channel as made once their hello is in, early or not: one that never brings it is given up with its attempt', async () => {
   vi.useFakeTimers()
   try {
-    const hands: Array<ReturnType<typeof handPeer>> = []
-    const mesh = createMesh({
-      self: { id: 'me', name: 'Me', key: 'k'.repeat(87) },
-      peerEvent: () => {},
-      createPeer: () => {
-        hands.push(handPeer())
-        return hands.at(-1)!.peer
-      },
-      iceServers: () => [],
-      signal: () => {},
-      onChat: () => {},
-      onMessage: () => {},
-      onBinary: () => false,
-    })
+    const { mesh, hands } = handMesh()
     // Their pings keep each channel from going silent (peer-link's 5 s check) for 16 s, past the attempt's 15.
     const pingedFor16s = async () => {
       for (let s = 0; s < 16; s++) {

@@ -868,7 +868,8 @@ describe('joinRoom over a fake mesh', () => {
     // Still not made for Ana, the attempt times out; the next channel's hellos say what each side has, so
     // each line goes again, once.
     await vi.advanceTimersByTimeAsync(CONNECT_TIMEOUT_MS + RETRY_MIN_MS)
-    for (let i = 0; i < 5; i++) await settle()
+    await Promise.all([when(a, ['message'], () => toAna.length === 1), when(b, ['message'], () => toBen.length === 1)])
+    await settle()
     expect(client.peers).toHaveLength(2)
     expect(texts(toAna)).toEqual(['from Ben, on the channel Ana has no hello on'])
     expect(texts(toBen)).toEqual(['from Ana, held for want of that hello'])
