@@ -449,7 +449,7 @@ describe('the room page', () => {
     expect(seen.wrong).toEqual([])
   })
 
-  it('keeps a chosen theme across visits, and counts private messages per person', async () => {
+  it('keeps a chosen theme across visits, paints the log opaque in each, and counts private messages per person', async () => {
     const [ana, ben] = people as [Person, Person]
     const link = roomLink(server.url)
     await Promise.all(people.map((p) => p.page.goto(link)))
@@ -457,9 +457,17 @@ describe('the room page', () => {
     await ana.page.select('select[aria-label="Theme"]:not(#landing-theme)', 'dark')
     await ana.page.reload()
     const scheme = () => ana.page.evaluate(() => getComputedStyle(document.documentElement).colorScheme)
+    // The log is painted opaque, in the page's own colour: Chromium repaints a see-through scroller whole at every new line.
+    const logBackground = () =>
+      ana.page.evaluate(() => [
+        getComputedStyle(document.getElementById('messages')!).backgroundColor,
+        getComputedStyle(document.documentElement).backgroundColor,
+      ])
     expect(await scheme()).toBe('dark')
+    expect(await logBackground()).toEqual(['rgb(21, 22, 26)', 'rgb(21, 22, 26)'])
     await ana.page.select('select[aria-label="Theme"]:not(#landing-theme)', 'light')
     expect(await scheme()).toBe('light')
+    expect(await logBackground()).toEqual(['rgb(243, 244, 247)', 'rgb(243, 244, 247)'])
     await ana.page.select('select[aria-label="Theme"]:not(#landing-theme)', 'system')
     await waitForConnected(ana.page, 1)
 
