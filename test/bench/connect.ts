@@ -5,7 +5,7 @@ import type { Browser, Page } from 'puppeteer'
 import { closeAll, launchPeople } from '../browsers'
 import { within } from '../helpers'
 import { printBreakdown } from './breakdown'
-import { meanSplit, printCpuSplit } from './cpu-split'
+import { cpuSnapshot, cpuSplit, meanSplit, printCpuSplit } from './cpu-split'
 import { type Servers, startServers } from './endpoints'
 import { pagePaths, pageServingCpu } from './page-cpu'
 import { preciseCpuSeconds } from './proc-info'
@@ -117,6 +117,9 @@ async function roundTrips(browsers: Browser[], at: Endpoints) {
   const p95: Partial<Record<Contender, number>> = {}
   const rtts: Record<Contender, number[]> = { parley: [], peerjs: [] }
   const steps: number[][] = []
+  // Each browser's CPU over each block of pings (a ping, its pong, their receipts, what the pages draw).
+  const cpu: Record<Contender, Array<Map<string, number>>> = { parley: [], peerjs: [] }
+  const pids = browsers.slice(0, 2).map((b) => b.process()!.pid!)
   for (let block = 0; block < PING_BLOCKS; block++) {
     for (const contender of CONTENDERS) {
       await quiet()
@@ -137,7 +140,9 @@ async function roundTrips(browsers: Browser[], at: Endpoints) {
         await quiet()
         await pingRtt(contender, a, b, WARM_UP_PINGS)
         if (traced) await resetRttSteps([a, b])
+        const before = pids.map(cpuSnapshot)
         rtts[contender].push(...(await pingRtt(contender, a, b, PINGS / PING_BLOCKS)))
+        cpu[contender].push(...pids.map((pid, i) => cpuSplit(before[i]!, cpuSnapshot(pid))))
         if (traced) for (const [i, step] of (await rttSteps(a, b)).entries()) steps[i] = [...(steps[i] ?? []), ...step]
       } finally {
         await opened.close()
@@ -169,6 +174,9 @@ async function roundTrips(browsers: Browser[], at: Endpoints) {
     ['step', 'p50', 'p95'],
     summarise(steps).map(({ step, p50: s50, p95: s95 }) => [step, ms(s50), ms(s95)]),
   )
+  // On a machine of few cores, what one browser does while the other's line is on its way is what delays it.
+  const perPing = (c: Contender) => new Map([...meanSplit(cpu[c])].map(([group, s]) => [group, s / (PINGS / PING_BLOCKS)]))
+  printCpuSplit("Each browser's CPU per round trip (its mean over both browsers and every block)", perPing('parley'), perPing('peerjs'))
 }
 
 /**

@@ -69,8 +69,10 @@ export function meanSplit(splits: Array<Map<string, number>>): Map<string, numbe
   return new Map([...sum].map(([group, s]) => [group, s / splits.length]))
 }
 
-// Groups under this (for both contenders) are summed into one row, so the table stays short.
-const SHOWN_MIN_SECONDS = 0.003
+// Groups under this share of the total (for both contenders) are summed into one row, so the table stays short.
+const SHOWN_MIN_SHARE = 0.01
+
+const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0)
 
 /** One row per group, Parley's biggest first, with a subtotal per process type. */
 export function printCpuSplit(
@@ -81,16 +83,16 @@ export function printCpuSplit(
 ): void {
   const groups = [...new Set([...parley.keys(), ...peerjs.keys()])]
   const of = (m: Map<string, number>, g: string) => m.get(g) ?? 0
+  const shownMin = SHOWN_MIN_SHARE * Math.max(total(parley), total(peerjs))
   const kinds = [...new Set(groups.map((g) => g.split(' · ')[0]!))]
   const kindTotal = (m: Map<string, number>, kind: string) =>
     groups.filter((g) => g.startsWith(`${kind} · `)).reduce((t, g) => t + of(m, g), 0)
-  const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0)
   const row = (label: string, a: number, b: number) => [label, ms(a * 1000), ms(b * 1000), ms((a - b) * 1000)]
   const rows: string[][] = []
   for (const kind of kinds.sort((a, b) => kindTotal(parley, b) - kindTotal(parley, a))) {
     rows.push(row(kind, kindTotal(parley, kind), kindTotal(peerjs, kind)))
     const inKind = groups.filter((g) => g.startsWith(`${kind} · `)).sort((a, b) => of(parley, b) - of(parley, a))
-    const shown = inKind.filter((g) => Math.max(of(parley, g), of(peerjs, g)) >= SHOWN_MIN_SECONDS)
+    const shown = inKind.filter((g) => Math.max(of(parley, g), of(peerjs, g)) >= shownMin)
     for (const g of shown) rows.push(row(`  ${g.slice(kind.length + 3)}`, of(parley, g), of(peerjs, g)))
     const rest = inKind.filter((g) => !shown.includes(g))
     if (rest.length > 0 && shown.length > 0) {
