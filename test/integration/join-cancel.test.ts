@@ -477,6 +477,41 @@ describe('the signaling client', () => {
     expect([client.status, statuses]).toEqual(['online', []])
   }, 30_000)
 
+  it('whose signal batch is never answered gives it up after POST_TIMEOUT_MS and sends it again, with the signals that queued behind it', async () => {
+    const { url, api } = await server()
+    const room = randomRoom()
+    const a = await peer(api, room)
+    // The server relays the first batch; its answer waits at the proxy for good. A sender has one POST
+    // in flight: without a timeout, none of its signals would ever leave again.
+    let held = false
+    let release = () => {}
+    const holding = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const proxy = await startRecordingProxy(url, {
+      holdResponse: (path) => {
+        if (path !== '/v1/signal' || held) return undefined
+        held = true
+        return holding
+      },
+    })
+    closers.push(async () => {
+      release()
+      await proxy.close()
+    })
+    const client = createNodeSignaling(`${proxy.url}/v1`)
+    closers.push(() => client.close())
+    const handlers: MembershipHandlers = { joined: () => {}, event: () => {}, lost: () => {}, unknown: () => {} }
+    const { peer: me } = await client.join(room, undefined, handlers)
+    client.signal(me, a.peer, 'offer')
+    expect((await a.stream.next('signal')).json).toEqual({ to: a.peer, from: me, data: 'offer' })
+    client.signal(me, a.peer, 'candidate')
+    // Given up, the batch is sent again (its receiver tells a repeat by its seal) and the candidate with it.
+    const again = await a.stream.next('signal', () => true, POST_TIMEOUT_MS + 5_000)
+    expect(again.json).toEqual({ to: a.peer, from: me, data: 'offer' })
+    expect((await a.stream.next('signal')).json).toEqual({ to: a.peer, from: me, data: 'candidate' })
+  }, 30_000)
+
   it('told NONCE_USED (its attempt was sent twice), cancels that nonce and retries with a fresh one', async () => {
     const { url, api } = await server()
     const room = randomRoom()
