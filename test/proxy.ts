@@ -130,21 +130,25 @@ export async function startRecordingProxy(target: string, options: ProxyOptions 
 }
 
 /**
- * A proxy whose answers to POST /v1/join wait while `when()` says so: the server seats the joiner, whose
- * page never learns it. `landed` resolves at the first answer held; `release()` lets them all go.
+ * A proxy whose answers to POSTs to `path` wait while `when()` says so: the server acts on each, and its
+ * client never learns it. `landed` resolves at the first answer held; `release()` lets them all go.
  */
-export async function holdJoinAnswers(target: string, when: () => boolean = () => true, options: ProxyOptions = {}) {
+export async function holdAnswers(target: string, path: string, when: () => boolean, options: ProxyOptions = {}) {
   let landed = () => {}
   const seated = new Promise<void>((resolve) => (landed = resolve))
   let release = () => {}
   const held = new Promise<void>((resolve) => (release = resolve))
   const proxy = await startRecordingProxy(target, {
     ...options,
-    holdResponse(path) {
-      if (path !== '/v1/join' || !when()) return undefined
+    holdResponse(requested) {
+      if (requested !== path || !when()) return undefined
       landed()
       return held
     },
   })
   return { proxy, landed: seated, release }
 }
+
+/** Answers to POST /v1/join held (see holdAnswers): the server seats the joiner, whose page never learns it. */
+export const holdJoinAnswers = (target: string, when: () => boolean = () => true, options: ProxyOptions = {}) =>
+  holdAnswers(target, '/v1/join', when, options)

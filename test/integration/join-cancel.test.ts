@@ -29,7 +29,7 @@ import {
   type TestServer,
   within,
 } from '../helpers'
-import { holdJoinAnswers, startRecordingProxy } from '../proxy'
+import { holdAnswers, holdJoinAnswers, startRecordingProxy } from '../proxy'
 import { type Service, startRedis } from '../services'
 
 // POST /join {nonce} and POST /leave {nonce} without a token (PROTOCOL.md 3.1, 3.5): a page that goes
@@ -483,18 +483,8 @@ describe('the signaling client', () => {
     const a = await peer(api, room)
     // The server relays the first batch; its answer waits at the proxy for good. A sender has one POST
     // in flight: without a timeout, none of its signals would ever leave again.
-    let held = false
-    let release = () => {}
-    const holding = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    const proxy = await startRecordingProxy(url, {
-      holdResponse: (path) => {
-        if (path !== '/v1/signal' || held) return undefined
-        held = true
-        return holding
-      },
-    })
+    let batches = 0
+    const { proxy, release } = await holdAnswers(url, '/v1/signal', () => batches++ === 0)
     closers.push(async () => {
       release()
       await proxy.close()
