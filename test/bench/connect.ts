@@ -13,7 +13,18 @@ import { machine } from './procs'
 import { printQuietWaits, quiet, settle } from './quiet'
 import { RTT_WIRE_INSTRUMENT, resetRttSteps, rttSteps, summarise } from './rtt-steps'
 import { mean, median, met, ms, percentile, secs, table, times } from './stats'
-import { type Contender, type Endpoints, NAMES, type Opened, openTabs, pingRtt, readTimeline, roomLinks, type Timeline } from './tabs'
+import {
+  type Contender,
+  type Endpoints,
+  NAMES,
+  type Opened,
+  openTabs,
+  PING_GAP_MS,
+  pingRtt,
+  readTimeline,
+  roomLinks,
+  type Timeline,
+} from './tabs'
 
 export const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 export const SIZES = (process.env.BENCH_SIZES ?? '2,4,8').split(',').map(Number)
@@ -176,7 +187,11 @@ async function roundTrips(browsers: Browser[], at: Endpoints) {
   )
   // On a machine of few cores, what one browser does while the other's line is on its way is what delays it.
   const perPing = (c: Contender) => new Map([...meanSplit(cpu[c])].map(([group, s]) => [group, s / (PINGS / PING_BLOCKS)]))
-  printCpuSplit("Each browser's CPU per round trip (its mean over both browsers and every block)", perPing('parley'), perPing('peerjs'))
+  printCpuSplit(
+    `Each browser's CPU per ping (one every ${PING_GAP_MS} ms: its round trip and the idle time to the next; mean over both browsers and every block)`,
+    perPing('parley'),
+    perPing('peerjs'),
+  )
 }
 
 /**

@@ -69,7 +69,8 @@ export function meanSplit(splits: Array<Map<string, number>>): Map<string, numbe
   return new Map([...sum].map(([group, s]) => [group, s / splits.length]))
 }
 
-// Groups under this share of the total (for both contenders) are summed into one row, so the table stays short.
+// A thread under this share of the larger contender's total, in both columns, goes into its process's
+// "other threads" row, so the table stays short.
 const SHOWN_MIN_SHARE = 0.01
 
 const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0)

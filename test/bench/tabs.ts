@@ -20,7 +20,7 @@ const PING_TIMEOUT_MS = 60_000
  * are several hundred messages a second, past the budget Parley gives every peer (budget.ts: 100 a
  * second after a burst of 400), which drops the excess as a flood. Paced, the run stays under it.
  */
-const PING_GAP_MS = 25
+export const PING_GAP_MS = 25
 
 /** Where each contender's pages and servers are (possibly behind a delaying proxy). */
 export interface Endpoints {
