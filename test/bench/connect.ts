@@ -5,7 +5,7 @@ import type { Browser, Page } from 'puppeteer'
 import { closeAll, launchPeople } from '../browsers'
 import { within } from '../helpers'
 import { printBreakdown } from './breakdown'
-import { cpuSnapshot, cpuSplit, meanSplit, printCpuSplit } from './cpu-split'
+import { meanSplit, printCpuSplit, startCpuSplits } from './cpu-split'
 import { type Servers, startServers } from './endpoints'
 import { pagePaths, pageServingCpu } from './page-cpu'
 import { preciseCpuSeconds } from './proc-info'
@@ -130,7 +130,7 @@ async function roundTrips(browsers: Browser[], at: Endpoints) {
   const steps: number[][] = []
   // Each browser's CPU over each block of pings (a ping, its pong, their receipts, what the pages draw).
   const cpu: Record<Contender, Array<Map<string, number>>> = { parley: [], peerjs: [] }
-  const pids = browsers.slice(0, 2).map((b) => b.process()!.pid!)
+  const pids = browsers.slice(0, 2).map((b) => b.process()?.pid ?? 0)
   for (let block = 0; block < PING_BLOCKS; block++) {
     for (const contender of CONTENDERS) {
       await quiet()
@@ -151,9 +151,9 @@ async function roundTrips(browsers: Browser[], at: Endpoints) {
         await quiet()
         await pingRtt(contender, a, b, WARM_UP_PINGS)
         if (traced) await resetRttSteps([a, b])
-        const before = pids.map(cpuSnapshot)
+        const endSplits = startCpuSplits(pids)
         rtts[contender].push(...(await pingRtt(contender, a, b, PINGS / PING_BLOCKS)))
-        cpu[contender].push(...pids.map((pid, i) => cpuSplit(before[i]!, cpuSnapshot(pid))))
+        cpu[contender].push(...endSplits())
         if (traced) for (const [i, step] of (await rttSteps(a, b)).entries()) steps[i] = [...(steps[i] ?? []), ...step]
       } finally {
         await opened.close()

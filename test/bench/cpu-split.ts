@@ -62,6 +62,13 @@ export function cpuSplit(before: CpuSnapshot, after: CpuSnapshot): Map<string, n
   return split
 }
 
+/** Starts measuring each tree's split (a pid of 0: none); the function returned ends it. */
+export function startCpuSplits(pids: number[]): () => Array<Map<string, number>> {
+  const snapshot = (pid: number): CpuSnapshot => (pid ? cpuSnapshot(pid) : new Map())
+  const before = pids.map(snapshot)
+  return () => pids.map((pid, i) => cpuSplit(before[i]!, snapshot(pid)))
+}
+
 /** The mean of several splits (browsers, runs): a group missing from one counts as 0 there. */
 export function meanSplit(splits: Array<Map<string, number>>): Map<string, number> {
   const sum = new Map<string, number>()

@@ -6,7 +6,7 @@ import { nanoid } from 'nanoid'
 import type { Browser, Page } from 'puppeteer'
 import { watch } from '../browsers'
 import { randomRoom, within } from '../helpers'
-import { type CpuSnapshot, cpuSnapshot, cpuSplit } from './cpu-split'
+import { startCpuSplits } from './cpu-split'
 import type { PeerjsSite } from './peerjs-site'
 import { treeCpuSeconds } from './proc-info'
 
@@ -161,7 +161,7 @@ export async function openTabs(
     if (init) await Promise.all(pages.map((p) => p.evaluateOnNewDocument(init)))
     const pids = browsers.map((b) => b.process()?.pid ?? 0)
     const cpuBefore = pids.map((pid) => (pid ? treeCpuSeconds(pid) : NaN))
-    const splitBefore = pids.map((pid): CpuSnapshot => (pid ? cpuSnapshot(pid) : new Map()))
+    const endSplits = startCpuSplits(pids)
     const startedAt = Date.now()
     await Promise.all(pages.map((p, i) => p.goto(urls[i]!, { timeout: JOIN_TIMEOUT_MS })))
     const connectedAt = await within(done, JOIN_TIMEOUT_MS, `every ${NAMES[contender]} tab connected to ${expected} others`).catch(
@@ -171,7 +171,7 @@ export async function openTabs(
       },
     )
     const cpu = pids.map((pid, i) => (pid ? treeCpuSeconds(pid) - cpuBefore[i]! : NaN))
-    const cpuSplits = pids.map((pid, i) => cpuSplit(splitBefore[i]!, pid ? cpuSnapshot(pid) : new Map()))
+    const cpuSplits = endSplits()
     return { startedAt, connectedAt, seconds: (Math.max(...connectedAt) - startedAt) / 1000, cpu, cpuSplits, pages, close }
   } catch (err) {
     await close()
