@@ -51,6 +51,21 @@ async function peer(api: string, room: string) {
   streams.push(p.stream)
   return p
 }
+/** A Node signaling client whose requests go through `proxy`, closed after the test. */
+function clientThrough(proxy: { url: string }) {
+  const client = createNodeSignaling(`${proxy.url}/v1`)
+  closers.push(() => client.close())
+  return client
+}
+/** A proxy holding answers (holdAnswers), closed after the test with what it holds let go first. */
+function closedAfter<T extends { proxy: { close(): Promise<void> }; release(): void }>(held: T): T {
+  closers.push(async () => {
+    held.release()
+    await held.proxy.close()
+  })
+  return held
+}
+const NO_HANDLERS: MembershipHandlers = { joined: () => {}, event: () => {}, lost: () => {}, unknown: () => {} }
 afterEach(async () => {
   for (const s of streams.splice(0)) s.close()
   for (const close of closers.splice(0)) await close()
@@ -404,14 +419,9 @@ describe('the signaling client', () => {
     const room = randomRoom()
     const a = await peer(api, room)
     // The server seats the joiner, but its answer waits at the proxy: the client never learns its token.
-    const { proxy, landed, release } = await holdJoinAnswers(url)
-    closers.push(async () => {
-      release()
-      await proxy.close()
-    })
-    const client = createNodeSignaling(`${proxy.url}/v1`)
-    const handlers: MembershipHandlers = { joined: () => {}, event: () => {}, lost: () => {}, unknown: () => {} }
-    const joining = client.join(room, undefined, handlers)
+    const { proxy, landed, release } = closedAfter(await holdJoinAnswers(url))
+    const client = clientThrough(proxy)
+    const joining = client.join(room, undefined, NO_HANDLERS)
     await landed
     const joined = await a.stream.next('peer-joined')
     client.close()
@@ -428,10 +438,8 @@ describe('the signaling client', () => {
     let joins = 0
     const proxy = await startRecordingProxy(url, { dropResponse: (path) => path === '/v1/join' && joins++ === 0 })
     closers.push(() => proxy.close())
-    const client = createNodeSignaling(`${proxy.url}/v1`)
-    closers.push(() => client.close())
-    const handlers: MembershipHandlers = { joined: () => {}, event: () => {}, lost: () => {}, unknown: () => {} }
-    const joined = client.join(room, undefined, handlers)
+    const client = clientThrough(proxy)
+    const joined = client.join(room, undefined, NO_HANDLERS)
     const first = ((await a.stream.next('peer-joined')).json.peer as { id: string }).id
     expect((await a.stream.next('peer-left')).json).toEqual({ to: a.peer, peer: first, reason: 'leave' })
     const second = (await joined).peer
@@ -447,26 +455,22 @@ describe('the signaling client', () => {
     // A proxy that holds one answer for good (the server seated the joiner): without a timeout the join,
     // and every join queued behind it, would wait as long as the connection lives.
     let holding = false
-    const { proxy, release } = await holdJoinAnswers(url, () => {
-      const held = holding
-      holding = false
-      return held
-    })
-    closers.push(async () => {
-      release()
-      await proxy.close()
-    })
-    const client = createNodeSignaling(`${proxy.url}/v1`)
-    closers.push(() => client.close())
-    const handlers: MembershipHandlers = { joined: () => {}, event: () => {}, lost: () => {}, unknown: () => {} }
+    const { proxy } = closedAfter(
+      await holdJoinAnswers(url, () => {
+        const held = holding
+        holding = false
+        return held
+      }),
+    )
+    const client = clientThrough(proxy)
     // A session first (another room, its stream open): the held join is its second.
     const online = new Promise<void>((resolve) => client.on('status', (s) => s === 'online' && resolve()))
-    await client.join(randomRoom(), undefined, handlers)
+    await client.join(randomRoom(), undefined, NO_HANDLERS)
     await within(online, 5_000, 'the session online')
     const statuses: string[] = []
     client.on('status', (s) => statuses.push(s))
     holding = true
-    const joined = client.join(room, undefined, handlers)
+    const joined = client.join(room, undefined, NO_HANDLERS)
     const first = ((await a.stream.next('peer-joined')).json.peer as { id: string }).id
     const left = await a.stream.next('peer-left', () => true, POST_TIMEOUT_MS + 5_000)
     expect(left.json).toEqual({ to: a.peer, peer: first, reason: 'leave' })
@@ -484,15 +488,9 @@ describe('the signaling client', () => {
     // The server relays the first batch; its answer waits at the proxy for good. A sender has one POST
     // in flight: without a timeout, none of its signals would ever leave again.
     let batches = 0
-    const { proxy, release } = await holdAnswers(url, '/v1/signal', () => batches++ === 0)
-    closers.push(async () => {
-      release()
-      await proxy.close()
-    })
-    const client = createNodeSignaling(`${proxy.url}/v1`)
-    closers.push(() => client.close())
-    const handlers: MembershipHandlers = { joined: () => {}, event: () => {}, lost: () => {}, unknown: () => {} }
-    const { peer: me } = await client.join(room, undefined, handlers)
+    const { proxy } = closedAfter(await holdAnswers(url, '/v1/signal', () => batches++ === 0))
+    const client = clientThrough(proxy)
+    const { peer: me } = await client.join(room, undefined, NO_HANDLERS)
     client.signal(me, a.peer, 'offer')
     expect((await a.stream.next('signal')).json).toEqual({ to: a.peer, from: me, data: 'offer' })
     client.signal(me, a.peer, 'candidate')
@@ -510,10 +508,8 @@ describe('the signaling client', () => {
     let joins = 0
     const proxy = await startRecordingProxy(url, { resend: (path) => path === '/v1/join' && joins++ === 0 })
     closers.push(() => proxy.close())
-    const client = createNodeSignaling(`${proxy.url}/v1`)
-    closers.push(() => client.close())
-    const handlers: MembershipHandlers = { joined: () => {}, event: () => {}, lost: () => {}, unknown: () => {} }
-    const joined = client.join(room, undefined, handlers)
+    const client = clientThrough(proxy)
+    const joined = client.join(room, undefined, NO_HANDLERS)
     const unheard = ((await a.stream.next('peer-joined')).json.peer as { id: string }).id
     expect((await a.stream.next('peer-left')).json).toEqual({ to: a.peer, peer: unheard, reason: 'leave' })
     expect((await joined).peer).not.toBe(unheard)
@@ -533,10 +529,8 @@ describe('the signaling client', () => {
       },
     })
     closers.push(() => proxy.close())
-    const client = createNodeSignaling(`${proxy.url}/v1`)
-    closers.push(() => client.close())
-    const handlers: MembershipHandlers = { joined: () => {}, event: () => {}, lost: () => {}, unknown: () => {} }
-    await expect(client.join(room, undefined, handlers)).rejects.toMatchObject({ code: 'NONCE_USED', status: 409 })
+    const client = clientThrough(proxy)
+    await expect(client.join(room, undefined, NO_HANDLERS)).rejects.toMatchObject({ code: 'NONCE_USED', status: 409 })
     expect(joins).toBe(3)
     for (let copy = 0; copy < 3; copy++) expect((await a.stream.next('peer-left')).json.reason).toBe('leave')
     await pollUntil(async () => (await health(url)).peers === 1, 5_000, 'every copy that seated a peer cancelled')
