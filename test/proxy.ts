@@ -135,7 +135,7 @@ export async function startRecordingProxy(target: string, options: ProxyOptions 
  */
 export async function holdAnswers(target: string, path: string, when: () => boolean, options: ProxyOptions = {}) {
   let landed = () => {}
-  const seated = new Promise<void>((resolve) => (landed = resolve))
+  const reached = new Promise<void>((resolve) => (landed = resolve))
   let release = () => {}
   const held = new Promise<void>((resolve) => (release = resolve))
   const proxy = await startRecordingProxy(target, {
@@ -146,7 +146,7 @@ export async function holdAnswers(target: string, path: string, when: () => bool
       return held
     },
   })
-  return { proxy, landed: seated, release }
+  return { proxy, landed: reached, release }
 }
 
 /** Answers to POST /v1/join held (see holdAnswers): the server seats the joiner, whose page never learns it. */
